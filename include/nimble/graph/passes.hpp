@@ -1,0 +1,22 @@
+#pragma once
+// Graph -> Graph transformations. Each returns a new graph; the input is left untouched.
+#include "nimble/graph/graph.hpp"
+
+namespace nimble::passes {
+
+// Folds every batch-norm that directly follows a convolution (and is its only consumer) into
+// that convolution's weights and bias, using the running statistics. Eval-mode only.
+Graph fold_batchnorm(const Graph& g);
+// Moves an activation (relu, relu6, hardswish, sigmoid) that is the only consumer of a
+// convolution or linear output into that node's `activation` attribute.
+Graph fuse_activation(const Graph& g);
+// Removes dropout nodes (identity at inference).
+Graph remove_dropout(const Graph& g);
+// All of the above, in order: what an eval Session compiles.
+Graph optimize_for_inference(const Graph& g);
+
+// Replaces uses of value `from` with `to` and drops nodes whose outputs nobody uses, then
+// renumbers values; the helper the passes above share.
+Graph bypass_node(const Graph& g, int node_id);
+
+}  // namespace nimble::passes

@@ -1,0 +1,45 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nimble/graph/graph.hpp"
+
+namespace nimble {
+
+enum class Mode { eval, train };
+
+struct SessionOptions {
+  int64_t batch = 1;
+  Mode mode = Mode::eval;
+  // Eval only: fold batch-norm into convolutions and fuse activations before compiling.
+  bool optimize = true;
+};
+
+// A Graph compiled once for a batch size and mode into cached oneDNN primitives with negotiated
+// (blocked) layouts; activations stay in those layouts between layers and are reordered only at
+// the graph boundary. In train mode the Session shares the Graph's parameters: backward() writes
+// their gradients and an optimizer that changes them calls Param::touch().
+class Session {
+ public:
+  Session(const Graph& graph, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // input: (batch, ...) f32 in plain NCHW. Returns the output in plain layout; the buffer is
+  // reused by the next call.
+  const Tensor& forward(const Tensor& input);
+  // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).
+  void backward(const Tensor& diff_output);
+
+  const Graph& graph() const;  // the compiled graph (after eval-mode fusion)
+  int64_t batch() const;
+  Mode mode() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nimble

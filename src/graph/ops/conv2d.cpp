@@ -1,0 +1,187 @@
+// Conv2d: groups (depthwise when groups == in_channels), stride, padding, dilation, optional
+// bias, and an activation fused by passes::fuse_activation in eval mode.
+// attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
+//        bias (0/1), activation ("none").  params: weights (O, I/groups, kh, kw), bias (O).
+#include "graph/ops/op_util.hpp"
+#include "runtime/kernel.hpp"
+
+namespace nimble {
+namespace {
+
+using namespace kernels;
+
+struct ConvGeometry {
+  int64_t n, ic, ih, iw, oc, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+};
+
+ConvGeometry geometry(const Node& node, const Shape& src) {
+  ConvGeometry g{};
+  auto k = node.attr_ints("kernel", {3, 3}), s = node.attr_ints("stride", {1, 1});
+  auto p = node.attr_ints("padding", {0, 0}), d = node.attr_ints("dilation", {1, 1});
+  NIMBLE_CHECK(k.size() == 2 && s.size() == 2 && p.size() == 2 && d.size() == 2,
+               "conv2d '" + node.name + "': kernel, stride, padding and dilation need two values");
+  g.n = src[0], g.ic = src[1], g.ih = src[2], g.iw = src[3];
+  g.oc = node.attr_int("out_channels", 0);
+  g.kh = k[0], g.kw = k[1], g.sh = s[0], g.sw = s[1], g.ph = p[0], g.pw = p[1], g.dh = d[0], g.dw = d[1];
+  g.groups = node.attr_int("groups", 1);
+  NIMBLE_CHECK(g.oc > 0 && g.kh > 0 && g.kw > 0 && g.sh > 0 && g.sw > 0 && g.ph >= 0 && g.pw >= 0 && g.dh > 0 &&
+                   g.dw > 0 && g.groups > 0,
+               "conv2d '" + node.name + "': sizes must be positive");
+  NIMBLE_CHECK(g.ic % g.groups == 0 && g.oc % g.groups == 0,
+               "conv2d '" + node.name + "': channels " + std::to_string(g.ic) + "->" + std::to_string(g.oc) +
+                   " are not divisible by groups " + std::to_string(g.groups));
+  g.oh = ops::pooled_size(g.ih, g.kh, g.sh, g.ph, g.ph, g.dh);
+  g.ow = ops::pooled_size(g.iw, g.kw, g.sw, g.pw, g.pw, g.dw);
+  NIMBLE_CHECK(g.oh > 0 && g.ow > 0, "conv2d '" + node.name + "': input " + src.str() + " is too small for its kernel");
+  return g;
+}
+
+Shape infer(const Node& node, const std::vector<Shape>& in) {
+  ops::expect_rank(node, in[0], 4, "input (N, C, H, W)");
+  ConvGeometry g = geometry(node, in[0]);
+  return {g.n, g.oc, g.oh, g.ow};
+}
+
+Shape weights_shape(const ConvGeometry& g) { return {g.oc, g.ic / g.groups, g.kh, g.kw}; }
+
+void init_params(Node& node, const std::vector<Shape>& in, Rng& rng) {
+  ConvGeometry g = geometry(node, in[0]);
+  const int64_t fan_in = g.ic / g.groups * g.kh * g.kw;
+  node.params["weights"] = ops::make_param(weights_shape(g));
+  ops::init_uniform_fan_in(node.params["weights"]->data, fan_in, rng);
+  if (node.attr_int("bias", 1)) {
+    node.params["bias"] = ops::make_param({g.oc});
+    ops::init_uniform_fan_in(node.params["bias"]->data, fan_in, rng);
+  }
+}
+
+int64_t macs(const Node& node, const std::vector<Shape>& in, const Shape& out) {
+  ConvGeometry g = geometry(node, in[0]);
+  return out.numel() * (g.ic / g.groups) * g.kh * g.kw;
+}
+
+Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
+  ConvGeometry g = geometry(node, in[0].shape());
+  Tensor dst({g.n, g.oc, g.oh, g.ow});
+  const float* src = in[0].data<float>();   // (N, IC, IH, IW)
+  const float* w = node.param("weights").data.data<float>();  // (OC, IC/G, KH, KW)
+  ParamPtr bias = node.param_ptr("bias");
+  const std::string act = node.attr_str("activation", "none");
+  const int64_t icg = g.ic / g.groups, ocg = g.oc / g.groups;
+  float* out = dst.data<float>();  // (N, OC, OH, OW)
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oc = 0; oc < g.oc; ++oc) {
+      const int64_t grp = oc / ocg;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          double acc = bias ? bias->data.data<float>()[oc] : 0.0;
+          for (int64_t c = 0; c < icg; ++c)
+            for (int64_t ky = 0; ky < g.kh; ++ky)
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
+                if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
+                acc += double(src[((n * g.ic + grp * icg + c) * g.ih + iy) * g.iw + ix]) *
+                       w[((oc * icg + c) * g.kh + ky) * g.kw + kx];
+              }
+          out[((n * g.oc + oc) * g.oh + oy) * g.ow + ox] = ops::apply_activation(act, float(acc));
+        }
+    }
+  return dst;
+}
+
+class ConvKernel : public runtime::Kernel {
+ public:
+  explicit ConvKernel(runtime::KernelBuilder& b) : node_(b.node) {
+    const ConvGeometry g = geometry(b.node, b.src_shape[0]);
+    const auto& eng = b.engine;
+    dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
+    // PyTorch's (O, I/G, KH, KW) is oneDNN's goihw when grouped.
+    md w_plain = g.groups == 1 ? md({g.oc, g.ic, g.kh, g.kw}, dt::f32, tag::oihw)
+                               : md({g.groups, g.oc / g.groups, g.ic / g.groups, g.kh, g.kw}, dt::f32, tag::goihw);
+    md w_any = md(w_plain.dims(), dt::f32, tag::any);
+    md src_any = any_desc(b.src_shape[0]), dst_any = any_desc(b.dst_shape);
+    ParamPtr bias = b.node.param_ptr("bias");
+    md bias_md = bias ? md({g.oc}, dt::f32, tag::a) : md();
+    auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    dnnl::convolution_forward::desc fd(prop, dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
+                                       strides, dil, pad, pad);
+    fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
+    fwd_ = dnnl::convolution_forward(fwd_pd_);
+    src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
+    weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
+    if (bias) bias_ = ParamMemory(bias, bias_md, bias_md, eng);
+    b.dst_desc = fwd_pd_.dst_desc();
+    if (!b.training()) return;
+
+    if (b.need_diff_src[0]) {
+      dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides, dil,
+                                               pad, pad);
+      bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(dd, eng, fwd_pd_);
+      bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
+      weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
+      diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
+      diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
+      diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
+      has_bwd_data_ = true;
+    }
+    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
+                                                strides, dil, pad, pad);
+    bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(wd, eng, fwd_pd_);
+    bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
+    src_for_w_ = LayoutConverter(fwd_pd_.src_desc(), bwd_w_pd_.src_desc(), eng);
+    diff_dst_for_w_ = LayoutConverter(b.dst_desc, bwd_w_pd_.diff_dst_desc(), eng);
+    grad_w_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_w_pd_.diff_weights_desc(), eng);
+    diff_w_ = dnnl::memory(bwd_w_pd_.diff_weights_desc(), eng);
+    if (bias) diff_b_ = dnnl::memory(bias_md, eng);
+  }
+
+  void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    src_ = src_in_(s, a.src[0]);
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_.get(s)}, {DNNL_ARG_DST, a.dst}};
+    if (node_.param_ptr("bias")) args[DNNL_ARG_BIAS] = bias_.get(s);
+    fwd_.execute(s, args);
+  }
+
+  void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    dnnl::memory src_w = src_for_w_(s, src_);
+    dnnl::memory dd_w = diff_dst_for_w_(s, a.diff_dst);
+    std::unordered_map<int, dnnl::memory> wargs{
+        {DNNL_ARG_SRC, src_w}, {DNNL_ARG_DIFF_DST, dd_w}, {DNNL_ARG_DIFF_WEIGHTS, diff_w_}};
+    if (diff_b_) wargs[DNNL_ARG_DIFF_BIAS] = diff_b_;
+    bwd_w_.execute(s, wargs);
+    grad_w_.store_grad(s, diff_w_);
+    if (diff_b_) std::memcpy(node_.params.at("bias")->grad.raw(), diff_b_.get_data_handle(), diff_b_.get_desc().get_size());
+    if (has_bwd_data_ && a.diff_src[0]) {
+      dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
+      dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
+      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_bwd_.get(s)}, {DNNL_ARG_DIFF_SRC, out}});
+      if (diff_src_out_.needed()) diff_src_out_.into(s, out, a.diff_src[0]);
+    }
+  }
+
+ private:
+  const Node& node_;
+  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_forward fwd_;
+  LayoutConverter src_in_;
+  ParamMemory weights_, bias_, weights_bwd_, grad_w_;
+  dnnl::memory src_;
+  bool has_bwd_data_ = false;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
+  dnnl::convolution_backward_data bwd_data_;
+  LayoutConverter diff_dst_for_data_, diff_src_out_;
+  dnnl::memory diff_src_buf_;
+  dnnl::convolution_backward_weights::primitive_desc bwd_w_pd_;
+  dnnl::convolution_backward_weights bwd_w_;
+  LayoutConverter src_for_w_, diff_dst_for_w_;
+  dnnl::memory diff_w_, diff_b_;
+};
+
+std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<ConvKernel>(b); }
+
+}  // namespace
+
+extern const OpDef op_def_conv2d = {"conv2d", 1, 1, infer, init_params, macs, reference, compile};
+
+}  // namespace nimble

@@ -1,0 +1,133 @@
+#include "kernels/dnnl_glue.hpp"
+
+namespace nimble::kernels {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dt to_dnnl(DType t) {
+  switch (t) {
+    case DType::f32: return dt::f32;
+    case DType::bf16: return dt::bf16;
+    case DType::f16: return dt::f16;
+    case DType::s8: return dt::s8;
+    case DType::u8: return dt::u8;
+    case DType::s32: return dt::s32;
+  }
+  return dt::undef;
+}
+
+dnnl::memory::dims to_dims(const Shape& s) {
+  auto d = s.dims();
+  return dnnl::memory::dims(d.begin(), d.end());
+}
+
+tag plain_tag(int rank) {
+  switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+  }
+  NIMBLE_ASSERT(false, "unsupported rank " + std::to_string(rank));
+  return tag::undef;
+}
+
+md plain_desc(const Shape& s, DType t) { return md(to_dims(s), to_dnnl(t), plain_tag(s.rank())); }
+md any_desc(const Shape& s, DType t) { return md(to_dims(s), to_dnnl(t), tag::any); }
+
+LayoutConverter::LayoutConverter(const md& from, const md& to, const dnnl::engine& eng) : to_(to) {
+  needed_ = from != to;
+  if (!needed_) return;
+  guarded("reorder", [&] {
+    reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to));
+    buffer_ = dnnl::memory(to, eng);
+  });
+}
+
+dnnl::memory LayoutConverter::operator()(dnnl::stream& s, const dnnl::memory& src) {
+  if (!needed_) return src;
+  reorder_.execute(s, const_cast<dnnl::memory&>(src), buffer_);
+  return buffer_;
+}
+
+void LayoutConverter::into(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst) {
+  if (needed_) {
+    reorder_.execute(s, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
+  } else {
+    std::memcpy(dst.get_data_handle(), src.get_data_handle(), to_.get_size());
+  }
+}
+
+ParamMemory::ParamMemory(ParamPtr p, const md& plain, const md& wanted, const dnnl::engine& eng)
+    : p_(std::move(p)), plain_(plain), wanted_(wanted) {
+  NIMBLE_ASSERT(p_ && size_t(p_->data.nbytes()) == plain.get_size(), "parameter size does not match its layout");
+  same_ = plain == wanted;
+  guarded("parameter reorder", [&] {
+    plain_mem_ = dnnl::memory(plain_, eng, p_->data.raw());
+    wanted_mem_ = same_ ? plain_mem_ : dnnl::memory(wanted_, eng);
+    if (!same_) {
+      to_wanted_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plain_, eng, wanted_));
+      from_wanted_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, wanted_, eng, plain_));
+    }
+    grad_plain_mem_ = dnnl::memory(plain_, eng, DNNL_MEMORY_NONE);
+  });
+}
+
+const dnnl::memory& ParamMemory::get(dnnl::stream& s) {
+  // The Param's buffer may have been replaced (checkpoint load); follow it.
+  if (p_->data.raw() != seen_data_) {
+    plain_mem_.set_data_handle(p_->data.raw());
+    if (same_) wanted_mem_ = plain_mem_;
+    seen_data_ = p_->data.raw();
+    version_ = ~uint64_t(0);
+  }
+  if (!same_ && version_ != p_->version) {
+    to_wanted_.execute(s, plain_mem_, wanted_mem_);
+    version_ = p_->version;
+  }
+  return wanted_mem_;
+}
+
+void ParamMemory::store_grad(dnnl::stream& s, const dnnl::memory& diff) {
+  if (!p_->grad.defined() || p_->grad.shape() != p_->data.shape()) p_->grad = Tensor(p_->data.shape());
+  grad_plain_mem_.set_data_handle(p_->grad.raw());
+  if (same_) {
+    std::memcpy(p_->grad.raw(), diff.get_data_handle(), p_->grad.nbytes());
+  } else {
+    from_wanted_.execute(s, const_cast<dnnl::memory&>(diff), grad_plain_mem_);
+  }
+}
+
+}  // namespace nimble::kernels
+
+namespace nimble::kernels {
+
+dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta) {
+  *alpha = 0.0f;
+  *beta = 0.0f;
+  if (act == "relu") return dnnl::algorithm::eltwise_relu;
+  if (act == "relu6") {
+    *beta = 6.0f;
+    return dnnl::algorithm::eltwise_clip_v2;
+  }
+  if (act == "hardswish") return dnnl::algorithm::eltwise_hardswish;
+  if (act == "sigmoid") return dnnl::algorithm::eltwise_logistic;
+  throw Error("unknown activation '" + act + "'");
+}
+
+dnnl::primitive_attr activation_attr(const std::string& act) {
+  dnnl::primitive_attr attr;
+  if (act == "none") return attr;
+  float alpha, beta;
+  dnnl::algorithm alg = activation_algorithm(act, &alpha, &beta);
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.0f, alg, alpha, beta);
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+}  // namespace nimble::kernels

@@ -1,0 +1,80 @@
+#pragma once
+// oneDNN glue shared by every op's runtime kernel. Internal header: only .cpp files include it.
+#include <dnnl.hpp>
+#include <cstring>
+#include <string>
+
+#include "nimble/core/error.hpp"
+#include "nimble/graph/graph.hpp"
+
+namespace nimble::kernels {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+using md = dnnl::memory::desc;
+
+dnnl::engine& cpu_engine();
+dt to_dnnl(DType t);
+dnnl::memory::dims to_dims(const Shape& s);
+tag plain_tag(int rank);  // a, ab, abc, abcd, abcde
+md plain_desc(const Shape& s, DType t = DType::f32);
+md any_desc(const Shape& s, DType t = DType::f32);
+
+// Runs `fn`, turning a dnnl::error into nimble::Error that names what was being done.
+template <class Fn> auto guarded(const std::string& what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN failed in " + what + ": " + e.what());
+  }
+}
+
+// A reorder decided at compile time: a no-op when the layouts already agree.
+class LayoutConverter {
+ public:
+  LayoutConverter() = default;
+  LayoutConverter(const md& from, const md& to, const dnnl::engine& eng);
+  bool needed() const { return needed_; }
+  const md& to_desc() const { return to_; }
+  // Returns `src` itself or the converted copy.
+  dnnl::memory operator()(dnnl::stream& s, const dnnl::memory& src);
+  // Converts into a caller-provided destination (always copies).
+  void into(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst);
+
+ private:
+  bool needed_ = false;
+  md to_;
+  dnnl::reorder reorder_;
+  dnnl::memory buffer_;
+};
+
+// A parameter as a primitive wants it: the plain fp32 master copy reordered to the layout (and
+// dtype) the primitive negotiated, redone only when Param::version changes — once per optimizer
+// step in training, once ever in inference.
+class ParamMemory {
+ public:
+  ParamMemory() = default;
+  ParamMemory(ParamPtr p, const md& plain, const md& wanted, const dnnl::engine& eng);
+  const dnnl::memory& get(dnnl::stream& s);
+  // Writes a gradient in the wanted layout into the plain Param::grad.
+  void store_grad(dnnl::stream& s, const dnnl::memory& diff);
+  const md& wanted_desc() const { return wanted_; }
+
+ private:
+  ParamPtr p_;
+  md plain_, wanted_;
+  dnnl::memory plain_mem_, wanted_mem_, grad_plain_mem_;
+  dnnl::reorder to_wanted_, from_wanted_;
+  bool same_ = false;
+  uint64_t version_ = ~uint64_t(0);
+  const void* seen_data_ = nullptr;
+};
+
+}  // namespace nimble::kernels
+
+namespace nimble::kernels {
+// oneDNN eltwise algorithm (and alpha, beta) for an activation name: relu, relu6, hardswish, sigmoid.
+dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta);
+// Post-op attribute for a fused activation ("none": empty attribute).
+dnnl::primitive_attr activation_attr(const std::string& act);
+}  // namespace nimble::kernels

@@ -1,0 +1,39 @@
+#pragma once
+// What an op's compile hook sees and returns. Internal: includes oneDNN.
+#include <memory>
+#include <vector>
+
+#include "kernels/dnnl_glue.hpp"
+#include "nimble/runtime/session.hpp"
+
+namespace nimble::runtime {
+
+struct KernelBuilder {
+  const Node& node;
+  Mode mode;
+  const dnnl::engine& engine;
+  std::vector<kernels::md> src_desc;  // layouts of the inputs as their producers made them
+  std::vector<Shape> src_shape;
+  Shape dst_shape;
+  std::vector<bool> need_diff_src;    // per input: whether backward must produce its gradient
+  kernels::md dst_desc;               // set by the op: the layout it produces
+  bool training() const { return mode == Mode::train; }
+};
+
+struct KernelArgs {
+  std::vector<dnnl::memory> src;       // forward inputs, in src_desc layouts
+  dnnl::memory dst;                    // forward output, in dst_desc
+  dnnl::memory diff_dst;               // backward: gradient of dst, in dst_desc
+  std::vector<dnnl::memory> diff_src;  // backward: overwritten with gradients, in src_desc layouts
+};
+
+struct Kernel {
+  virtual ~Kernel() = default;
+  virtual void forward(dnnl::stream& s, KernelArgs& a) = 0;
+  virtual void backward(dnnl::stream& s, KernelArgs& a) = 0;
+};
+
+// Ops without a backward in a given configuration use this to fail loudly.
+[[noreturn]] void no_backward(const Node& node);
+
+}  // namespace nimble::runtime

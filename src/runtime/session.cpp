@@ -1,0 +1,158 @@
+#include "nimble/runtime/session.hpp"
+
+#include "nimble/graph/op.hpp"
+#include "nimble/graph/passes.hpp"
+#include "runtime/kernel.hpp"
+
+namespace nimble {
+
+using namespace kernels;
+
+namespace runtime {
+void no_backward(const Node& node) {
+  throw Error("op " + std::string(op_name(node.op)) + " (node '" + node.name + "') has no backward here");
+}
+}  // namespace runtime
+
+struct Session::Impl {
+  Graph graph;
+  SessionOptions opt;
+  dnnl::stream stream;
+  std::vector<Shape> shapes;
+  std::vector<md> desc;                 // per value
+  std::vector<dnnl::memory> mem, diff;  // per value
+  std::vector<std::unique_ptr<runtime::Kernel>> kernels;
+  std::vector<runtime::KernelArgs> args;
+  // Fan-out: extra gradient slots summed into diff[value] before its producer's backward.
+  std::vector<std::vector<dnnl::memory>> extra_diff;  // per value
+  std::vector<dnnl::binary> accumulate;               // per value (valid where extra_diff non-empty)
+  LayoutConverter out_to_plain, diff_out_from_plain;
+  Tensor output;
+  dnnl::memory diff_out_user;
+
+  void compile();
+};
+
+void Session::Impl::compile() {
+  graph.validate();
+  NIMBLE_CHECK(opt.batch >= 1, "batch size must be at least 1");
+  const bool train = opt.mode == Mode::train;
+  auto& eng = cpu_engine();
+  stream = dnnl::stream(eng);
+  shapes = graph.infer_shapes(opt.batch);
+  const size_t nv = graph.values().size();
+  desc.assign(nv, md());
+  mem.assign(nv, dnnl::memory());
+  diff.assign(nv, dnnl::memory());
+  extra_diff.assign(nv, {});
+  accumulate.assign(nv, dnnl::binary());
+  const auto consumers = graph.consumers();
+
+  const int in = graph.input();
+  desc[in] = plain_desc(shapes[in]);
+  mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
+
+  for (const Node& node : graph.nodes()) {
+    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, md()};
+    for (int v : node.inputs) {
+      b.src_desc.push_back(desc[v]);
+      b.src_shape.push_back(shapes[v]);
+      b.need_diff_src.push_back(train && v != in);
+    }
+    const OpDef& def = op_def(node.op);
+    kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'",
+                              [&] { return def.compile(b); }));
+    NIMBLE_ASSERT(!b.dst_desc.is_zero(), std::string(def.name) + " did not set its dst layout");
+    desc[node.output] = b.dst_desc;
+    mem[node.output] = dnnl::memory(b.dst_desc, eng);
+  }
+
+  if (train) {
+    for (size_t v = 0; v < nv; ++v) {
+      if (int(v) == in) continue;
+      diff[v] = dnnl::memory(desc[v], eng);
+      std::memset(diff[v].get_data_handle(), 0, desc[v].get_size());
+      for (size_t k = 1; k < consumers[v].size(); ++k) extra_diff[v].push_back(dnnl::memory(desc[v], eng));
+      if (!extra_diff[v].empty())
+        accumulate[v] = dnnl::binary(dnnl::binary::primitive_desc(
+            dnnl::binary::desc(dnnl::algorithm::binary_add, desc[v], desc[v], desc[v]), eng));
+    }
+  }
+
+  // Wire each node's arguments; the k-th consumer of a fanned-out value writes its own slot.
+  std::vector<size_t> seen(nv, 0);
+  for (const Node& node : graph.nodes()) {
+    runtime::KernelArgs a;
+    for (int v : node.inputs) {
+      a.src.push_back(mem[v]);
+      if (!train || v == in) {
+        a.diff_src.push_back(dnnl::memory());
+      } else {
+        size_t k = seen[v]++;
+        a.diff_src.push_back(k == 0 ? diff[v] : extra_diff[v][k - 1]);
+      }
+    }
+    a.dst = mem[node.output];
+    if (train) a.diff_dst = diff[node.output];
+    args.push_back(std::move(a));
+  }
+
+  const int out = graph.output();
+  output = Tensor(shapes[out]);
+  out_to_plain = LayoutConverter(desc[out], plain_desc(shapes[out]), eng);
+  if (train) {
+    diff_out_from_plain = LayoutConverter(plain_desc(shapes[out]), desc[out], eng);
+    diff_out_user = dnnl::memory(plain_desc(shapes[out]), eng, DNNL_MEMORY_NONE);
+  }
+}
+
+Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = options;
+  impl_->graph = (options.mode == Mode::eval && options.optimize) ? passes::optimize_for_inference(graph) : graph;
+  impl_->compile();
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+const Tensor& Session::forward(const Tensor& input) {
+  Impl& m = *impl_;
+  const int in = m.graph.input();
+  NIMBLE_CHECK(input.dtype() == DType::f32, "session input must be f32");
+  NIMBLE_CHECK(input.shape() == m.shapes[in], "session compiled for input " + m.shapes[in].str() + " got " +
+                                                  input.shape().str());
+  m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
+  guarded("forward", [&] {
+    for (size_t n = 0; n < m.kernels.size(); ++n) m.kernels[n]->forward(m.stream, m.args[n]);
+    dnnl::memory plain(plain_desc(m.output.shape()), cpu_engine(), m.output.raw());
+    m.out_to_plain.into(m.stream, m.mem[m.graph.output()], plain);
+    m.stream.wait();
+  });
+  return m.output;
+}
+
+void Session::backward(const Tensor& diff_output) {
+  Impl& m = *impl_;
+  NIMBLE_CHECK(m.opt.mode == Mode::train, "backward() needs a session compiled in train mode");
+  NIMBLE_CHECK(diff_output.shape() == m.output.shape() && diff_output.dtype() == DType::f32,
+               "backward() needs a gradient of shape " + m.output.shape().str());
+  guarded("backward", [&] {
+    m.diff_out_user.set_data_handle(const_cast<void*>(diff_output.raw()));
+    m.diff_out_from_plain.into(m.stream, m.diff_out_user, m.diff[m.graph.output()]);
+    const auto& nodes = m.graph.nodes();
+    for (size_t n = nodes.size(); n-- > 0;) {
+      const int v = nodes[n].output;
+      for (auto& extra : m.extra_diff[v])
+        m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
+      m.kernels[n]->backward(m.stream, m.args[n]);
+    }
+    m.stream.wait();
+  });
+}
+
+const Graph& Session::graph() const { return impl_->graph; }
+int64_t Session::batch() const { return impl_->opt.batch; }
+Mode Session::mode() const { return impl_->opt.mode; }
+
+}  // namespace nimble
