@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "nimble/core/error.hpp"
 #include "nimble/graph/op.hpp"
 #include "nimble/runtime/session.hpp"
 

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "nimble/core/error.hpp"
 #include "nimble/graph/op.hpp"
 
 namespace nimble {

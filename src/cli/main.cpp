@@ -1,1 +1,40 @@
-int main() { return 0; }
+// `nimble`: one command, one file per subcommand. Errors become one `error: ...` line on stderr
+// and exit code 2; internal failures never print a stack trace.
+#include <cstdio>
+#include <exception>
+
+#include "cli/common.hpp"
+#include "nimble/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nimble: make neural networks fast on the CPU you have"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nimble 0.1");
+  nimble::cli::add_train(app);
+  nimble::cli::add_eval(app);
+  nimble::cli::add_bench(app);
+  nimble::cli::add_models(app);
+  nimble::cli::add_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see nimble --help)\n", e.what());
+    return 2;
+  } catch (const nimble::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -123,8 +123,10 @@ const Tensor& Session::forward(const Tensor& input) {
   NIMBLE_CHECK(input.shape() == m.shapes[in], "session compiled for input " + m.shapes[in].str() + " got " +
                                                   input.shape().str());
   m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
-  guarded("forward", [&] {
-    for (size_t n = 0; n < m.kernels.size(); ++n) m.kernels[n]->forward(m.stream, m.args[n]);
+  const auto& nodes = m.graph.nodes();
+  for (size_t n = 0; n < m.kernels.size(); ++n)
+    guarded("forward of '" + nodes[n].name + "'", [&] { m.kernels[n]->forward(m.stream, m.args[n]); });
+  guarded("forward output", [&] {
     dnnl::memory plain(plain_desc(m.output.shape()), cpu_engine(), m.output.raw());
     m.out_to_plain.into(m.stream, m.mem[m.graph.output()], plain);
     m.stream.wait();
@@ -137,18 +139,19 @@ void Session::backward(const Tensor& diff_output) {
   NIMBLE_CHECK(m.opt.mode == Mode::train, "backward() needs a session compiled in train mode");
   NIMBLE_CHECK(diff_output.shape() == m.output.shape() && diff_output.dtype() == DType::f32,
                "backward() needs a gradient of shape " + m.output.shape().str());
-  guarded("backward", [&] {
+  guarded("backward input", [&] {
     m.diff_out_user.set_data_handle(const_cast<void*>(diff_output.raw()));
     m.diff_out_from_plain.into(m.stream, m.diff_out_user, m.diff[m.graph.output()]);
-    const auto& nodes = m.graph.nodes();
-    for (size_t n = nodes.size(); n-- > 0;) {
+  });
+  const auto& nodes = m.graph.nodes();
+  for (size_t n = nodes.size(); n-- > 0;)
+    guarded("backward of '" + nodes[n].name + "'", [&] {
       const int v = nodes[n].output;
       for (auto& extra : m.extra_diff[v])
         m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
       m.kernels[n]->backward(m.stream, m.args[n]);
-    }
-    m.stream.wait();
-  });
+    });
+  m.stream.wait();
 }
 
 const Graph& Session::graph() const { return impl_->graph; }

@@ -1,0 +1,103 @@
+#pragma once
+// Image data sets: IDX loading (MNIST / Fashion-MNIST format), per-channel normalisation,
+// train/validation split, augmentation and a background-prefetching batch loader.
+// Kept light on purpose: no zlib, fmt or threading headers leak from here.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nimble/core/shape.hpp"
+#include "nimble/core/tensor.hpp"
+
+namespace nimble::data {
+
+// Debian's dataset-fashion-mnist installs here; the CLI's --data defaults to it.
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+// Labels must be below this (num_classes <= 65536): bounds a classifier head built from it.
+inline constexpr int64_t kMaxClasses = 65536;
+
+struct ImageSet {
+  Tensor images;                // (N, C, H, W) u8, storage shared between copies
+  std::vector<int32_t> labels;  // N labels in [0, num_classes)
+  int64_t num_classes = 0;
+
+  int64_t size() const { return int64_t(labels.size()); }
+  Shape sample_shape() const;   // (C, H, W); empty Shape for an empty set
+};
+
+struct IdxData {
+  ImageSet train, test;
+};
+
+// Loads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte from `dir`, each raw or with a .gz suffix (raw preferred when both exist).
+// Images: u8 IDX of rank 3 (N, H, W) -> C = 1, or rank 4 (N, H, W, C) channels-last -> NCHW.
+// Labels: rank-1 IDX of u8, s8, s16 or s32. num_classes = max label over train and test + 1.
+// Every problem throws nimble::Error with one line naming the file.
+IdxData load_idx_dir(const std::string& dir);
+
+// One images/labels pair (num_classes from these labels only).
+ImageSet load_idx_files(const std::string& images_path, const std::string& labels_path);
+
+// Per-channel statistics of the pixels scaled to [0, 1]. std is the population std (divide by N,
+// not N-1; on image-sized sets the two agree to ~7 digits). A constant channel gets std = 1 so
+// normalising it is a pure shift instead of a division by zero.
+struct Normalization {
+  std::vector<float> mean, std;
+};
+Normalization compute_normalization(const ImageSet& set);
+
+// A seeded random disjoint split: `val_count` samples go to val, the rest to train; each part keeps
+// the original sample order. val_count == 0 gives an empty val (no images tensor).
+struct Split {
+  ImageSet train, val;
+};
+Split split_validation(const ImageSet& set, int64_t val_count, uint64_t seed);
+
+// The first n samples (n >= size returns the whole set, sharing its storage). For --limit.
+ImageSet take(const ImageSet& set, int64_t n);
+
+struct Augment {
+  int64_t crop_padding = 0;  // random crop of the original size after zero (black) padding
+  bool hflip = false;        // horizontal flip with p = 0.5
+  float erase_prob = 0.0f;   // random erasing (Zhong et al. 2017): area 2..33 %, aspect 0.3..3.3, filled
+                             // with 0 after normalisation (i.e. the channel mean)
+};
+
+struct Batch {
+  Tensor images;                // (B, C, H, W) f32, normalised
+  std::vector<int32_t> labels;  // B labels; -1 on padding rows
+  int64_t count = 0;            // valid rows; rows past count are zeros with label -1
+};
+
+// Produces normalised (and optionally shuffled and augmented) batches on a background thread a few
+// batches ahead of the consumer. The shuffle and each sample's augmentation are seeded from
+// (seed, epoch[, sample index]), so a run is reproducible whatever the thread timing.
+// The loader keeps the ImageSet alive (it holds its own copy of the tensor handle).
+// start_epoch/next must be called from one consumer thread.
+class BatchLoader {
+ public:
+  BatchLoader(const ImageSet& set, const Normalization& norm, int64_t batch, bool shuffle, bool drop_last,
+              Augment aug = {}, uint64_t seed = 0);
+  ~BatchLoader();  // stops and joins the worker, also mid-epoch
+  BatchLoader(BatchLoader&&) noexcept;  // a moved-from loader may only be destroyed or assigned to
+  BatchLoader& operator=(BatchLoader&&) noexcept;
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  int64_t batch_size() const;
+  // Begins (or restarts, dropping anything already prepared) epoch `epoch`.
+  void start_epoch(int64_t epoch);
+  // The next batch of the current epoch; false at the end of the epoch. Starts epoch 0 if no epoch
+  // was started. Rethrows (as nimble::Error) a failure of the worker.
+  bool next(Batch& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nimble::data

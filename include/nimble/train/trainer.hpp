@@ -1,0 +1,80 @@
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "nimble/data/dataset.hpp"
+#include "nimble/graph/graph.hpp"
+#include "nimble/train/optimizer.hpp"
+#include "nimble/train/schedule.hpp"
+
+namespace nimble::train {
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int64_t batch = 128;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  float label_smoothing = 0.0f;
+  data::Augment augment;
+  uint64_t seed = 0;
+  int64_t eval_batch = 500;
+  bool progress = true;  // progress on stderr: a bar on a terminal, plain lines otherwise
+};
+
+struct EpochStats {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+  double samples_per_s = 0, seconds = 0, lr = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochStats> epochs;
+  int64_t best_epoch = 0;
+  double best_val_accuracy = 0;
+  double train_samples_per_s = 0;  // over all epochs, training steps only
+};
+
+class Trainer;
+
+// Extension points for the techniques (pruning masks, distillation, observers).
+class TrainerHook {
+ public:
+  virtual ~TrainerHook() = default;
+  virtual void on_epoch_begin(Trainer&, int64_t epoch) {}
+  // May change the loss and its gradient with respect to the logits (e.g. distillation).
+  virtual void on_loss(const data::Batch& batch, const Tensor& logits, Tensor& diff_logits, double& loss) {}
+  virtual void on_step_end(Trainer&, int64_t step) {}
+  virtual void on_epoch_end(Trainer&, const EpochStats&) {}
+};
+
+class Trainer {
+ public:
+  Trainer(Graph& graph, TrainConfig config);
+  void add_hook(std::shared_ptr<TrainerHook> hook) { hooks_.push_back(std::move(hook)); }
+  // Called when validation accuracy improves (e.g. to write the best checkpoint).
+  std::function<void(const Graph&, const EpochStats&)> on_best;
+
+  // Trains on `train`, evaluates on `val` after every epoch, and leaves the graph holding the
+  // weights of the best validation epoch (the last epoch when `val` is empty).
+  TrainResult fit(const data::ImageSet& train, const data::ImageSet& val, const data::Normalization& norm);
+  Graph& graph() { return graph_; }
+  const TrainConfig& config() const { return config_; }
+
+ private:
+  Graph& graph_;
+  TrainConfig config_;
+  std::vector<std::shared_ptr<TrainerHook>> hooks_;
+};
+
+struct EvalResult {
+  double accuracy = 0, loss = 0;
+  int64_t samples = 0;
+  double seconds = 0;
+};
+
+// Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set.
+EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch = 500);
+
+}  // namespace nimble::train

@@ -1,0 +1,27 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nimble/graph/graph.hpp"
+
+namespace nimble::zoo {
+
+struct ModelConfig {
+  std::string name = "cnn";  // cnn | resnet | mobilenet_v1 | mobilenet_v2
+  Shape input{1, 28, 28};    // per sample: channels x height x width
+  int64_t classes = 10;
+  double width = 1.0;        // channel multiplier (resnet, mobilenets)
+  int64_t depth = 20;        // resnet: 6n + 2
+  double dropout = 0.2;      // before the classifier (mobilenets)
+  uint64_t seed = 0;         // weight initialisation
+};
+
+struct ModelInfo {
+  std::string name, description;
+};
+
+const std::vector<ModelInfo>& models();
+// Builds a freshly initialised model; throws Error on unknown names or impossible configs.
+Graph build(const ModelConfig& config);
+
+}  // namespace nimble::zoo

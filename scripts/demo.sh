@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job: install, build, train the default model (cnn) on Fashion-MNIST, evaluate it,
+# benchmark it, and print a summary table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+mkdir -p runs
+build/nimble train --model cnn --out runs/cnn.nimble --json "$@" | tee runs/train.json
+build/nimble eval runs/cnn.nimble --json | tee runs/eval.json
+build/nimble bench runs/cnn.nimble --json | tee runs/bench.json
+# Summary table (jq is installed by install-deps.sh).
+jq -rs '.[0] as $t | .[1] as $e | .[2] as $b | [
+  ["model", $t.model],
+  ["params", ($t.params | tostring)],
+  ["MACs / sample", ($t.macs | tostring)],
+  ["epochs", ($t.epochs | tostring)],
+  ["train samples/s", ($t.train_samples_per_s | floor | tostring)],
+  ["test accuracy", (($e.test_accuracy * 10000 | round) / 100 | tostring) + " %"],
+  ["batch-1 latency p50 / p99", (($b.latency_ms_p50 * 1000 | round) / 1000 | tostring) + " / " + (($b.latency_ms_p99 * 1000 | round) / 1000 | tostring) + " ms"],
+  ["batch-\($b.batch) throughput", ($b.throughput_samples_per_s | floor | tostring) + " samples/s"],
+  ["achieved GFLOP/s", (($b.gflops_per_s * 10 | round) / 10 | tostring)],
+  ["checkpoint", $t.checkpoint + " (" + ($b.size_bytes | tostring) + " bytes)"]
+] | "\nnimble summary\n" + (map("  " + (.[0] + "                              ")[0:28] + .[1]) | join("\n"))' runs/train.json runs/eval.json runs/bench.json

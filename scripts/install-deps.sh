@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nimble builds and tests with (run as root). Skips apt when
+# everything is already present, so repeated runs are fast and work offline.
+set -euo pipefail
+packages=(g++ cmake ninja-build libdnnl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+          libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq)
+if [ "${1:-}" = "--peers" ]; then
+  # The PyTorch peer for bench/ and for regenerating test fixtures.
+  packages+=(python3-torch python3-torchvision python3-numpy libopenblas0-pthread)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,166 @@
+// nimble train: build a zoo model, train it on IDX data, evaluate on the test split, save the
+// best checkpoint.
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "cli/common.hpp"
+#include "nimble/core/error.hpp"
+#include "nimble/io/checkpoint.hpp"
+#include "nimble/train/trainer.hpp"
+#include "nimble/zoo/zoo.hpp"
+
+namespace nimble::cli {
+
+namespace {
+
+// Per-model recipe defaults (documented in the README); any flag overrides them.
+struct Recipe {
+  int64_t epochs;
+  float lr;
+  int64_t crop_padding;
+  bool hflip;
+  float label_smoothing;
+};
+Recipe recipe_for(const std::string& model) {
+  if (model == "cnn") return {10, 0.05f, 2, true, 0.0f};
+  if (model == "resnet") return {30, 0.1f, 2, true, 0.1f};
+  return {30, 0.05f, 2, true, 0.1f};  // mobilenets
+}
+
+struct TrainArgs {
+  std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine";
+  double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
+  double lr = -1, label_smoothing = -1, warmup_epochs = 0;
+  int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
+  int hflip = -1;
+  bool no_nesterov = false, json_out = false, quiet = false;
+  uint64_t seed = 0;
+};
+
+void run_train(const TrainArgs& a) {
+  const Recipe r = recipe_for(a.model);
+  data::IdxData d = load_data(a.data);
+  data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
+  NIMBLE_CHECK(a.val >= 0 && a.val < train_set.size(), "--val must be smaller than the training set (" +
+                                                           std::to_string(train_set.size()) + " samples)");
+  data::Split split = data::split_validation(train_set, a.val, a.seed);
+  data::Normalization norm = data::compute_normalization(split.train);
+
+  zoo::ModelConfig mc;
+  mc.name = a.model;
+  mc.input = a.input.empty() ? d.train.sample_shape() : Shape::parse(a.input);
+  mc.classes = d.train.num_classes;
+  mc.width = a.width;
+  mc.depth = a.depth;
+  mc.dropout = a.dropout;
+  mc.seed = a.seed;
+  Graph graph = zoo::build(mc);
+
+  train::TrainConfig tc;
+  tc.epochs = a.epochs > 0 ? a.epochs : r.epochs;
+  tc.batch = a.batch;
+  tc.seed = a.seed;
+  tc.progress = !a.quiet;
+  tc.label_smoothing = float(a.label_smoothing >= 0 ? a.label_smoothing : r.label_smoothing);
+  tc.optimizer.kind = a.optimizer;
+  tc.optimizer.momentum = float(a.momentum);
+  tc.optimizer.nesterov = !a.no_nesterov;
+  tc.optimizer.weight_decay = float(a.weight_decay);
+  tc.optimizer.clip_grad_norm = float(a.clip);
+  tc.schedule.kind = a.schedule;
+  tc.schedule.lr = float(a.lr > 0 ? a.lr : r.lr);
+  NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
+  const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / a.batch);
+  tc.schedule.warmup_steps = int64_t(a.warmup_epochs * steps_per_epoch);
+  tc.schedule.step_size = a.step_epochs * steps_per_epoch;
+  tc.augment.crop_padding = a.crop_padding >= 0 ? a.crop_padding : r.crop_padding;
+  tc.augment.hflip = a.hflip >= 0 ? a.hflip != 0 : r.hflip;
+  tc.augment.erase_prob = float(a.erase);
+  NIMBLE_CHECK(a.erase >= 0 && a.erase <= 1, "--erase must be a probability in [0, 1]");
+  NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
+
+  const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
+  note("nimble train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
+       std::to_string(graph.macs()) + " MACs/sample) on " + std::to_string(split.train.size()) + " samples, " +
+       std::to_string(split.val.size()) + " for validation, " + std::to_string(tc.epochs) + " epochs, batch " +
+       std::to_string(tc.batch) + ", lr " + std::to_string(tc.schedule.lr) + " (" + tc.schedule.kind + ")");
+
+  json hyper = {{"model", a.model},        {"width", a.width},
+                {"depth", a.depth},        {"input", mc.input.str()},
+                {"classes", mc.classes},   {"epochs", tc.epochs},
+                {"batch", tc.batch},       {"lr", tc.schedule.lr},
+                {"optimizer", a.optimizer}, {"schedule", a.schedule},
+                {"weight_decay", a.weight_decay}, {"label_smoothing", tc.label_smoothing},
+                {"crop_padding", tc.augment.crop_padding}, {"hflip", tc.augment.hflip},
+                {"erase", a.erase},        {"seed", a.seed},
+                {"val", a.val},            {"data", a.data}};
+  auto extra_for = [&](const train::EpochStats& s) {
+    return json{{"hyper", hyper},
+                {"normalization", normalization_json(norm)},
+                {"metrics", {{"epoch", s.epoch}, {"val_accuracy", s.val_accuracy}, {"train_loss", s.train_loss}}}};
+  };
+
+  train::Trainer trainer(graph, tc);
+  // Keep the best epoch on disk as training goes, so an interrupted run still leaves a model.
+  trainer.on_best = [&](const Graph& g, const train::EpochStats& s) { io::save_checkpoint(g, out, extra_for(s).dump()); };
+  const auto t0 = std::chrono::steady_clock::now();
+  train::TrainResult res = trainer.fit(split.train, split.val, norm);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  train::EvalResult test = train::evaluate(graph, d.test, norm);
+  json extra = extra_for(res.epochs[res.best_epoch - 1]);
+  extra["metrics"]["test_accuracy"] = test.accuracy;
+  io::save_checkpoint(graph, out, extra.dump());
+  note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
+       "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out);
+  if (a.json_out)
+    print_json({{"model", a.model},
+                {"test_accuracy", test.accuracy},
+                {"test_loss", test.loss},
+                {"val_accuracy", res.best_val_accuracy},
+                {"best_epoch", res.best_epoch},
+                {"train_samples_per_s", res.train_samples_per_s},
+                {"epochs", tc.epochs},
+                {"params", graph.param_count()},
+                {"macs", graph.macs()},
+                {"seconds", seconds},
+                {"checkpoint", out}});
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* c = app.add_subcommand("train", "Train a zoo model on an IDX data set (default: Fashion-MNIST)");
+  c->add_option("--model", a->model, "cnn | resnet | mobilenet_v1 | mobilenet_v2")->capture_default_str();
+  c->add_option("--data", a->data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")->capture_default_str();
+  c->add_option("--input", a->input, "model input CxHxW (default: the data's sample shape)");
+  c->add_option("--width", a->width, "channel width multiplier")->capture_default_str();
+  c->add_option("--depth", a->depth, "resnet depth, 6n+2")->capture_default_str();
+  c->add_option("--dropout", a->dropout, "dropout before the classifier (mobilenets)")->capture_default_str();
+  c->add_option("--epochs", a->epochs, "epochs (default per model: cnn 10, others 30)");
+  c->add_option("--batch", a->batch, "batch size")->capture_default_str();
+  c->add_option("--lr", a->lr, "peak learning rate (default per model: cnn 0.05, resnet 0.1, mobilenets 0.05)");
+  c->add_option("--optimizer", a->optimizer, "sgd | adamw")->capture_default_str();
+  c->add_option("--momentum", a->momentum, "SGD momentum")->capture_default_str();
+  c->add_flag("--no-nesterov", a->no_nesterov, "plain momentum instead of Nesterov");
+  c->add_option("--weight-decay", a->weight_decay, "weight decay")->capture_default_str();
+  c->add_option("--schedule", a->schedule, "cosine | step | constant")->capture_default_str();
+  c->add_option("--warmup-epochs", a->warmup_epochs, "linear warm-up length in epochs")->capture_default_str();
+  c->add_option("--step-epochs", a->step_epochs, "step schedule: decay by 10x every N epochs");
+  c->add_option("--clip-grad", a->clip, "clip the global gradient norm (0: off)")->capture_default_str();
+  c->add_option("--label-smoothing", a->label_smoothing, "label smoothing (default per model)");
+  c->add_option("--crop-padding", a->crop_padding, "random-crop padding in pixels (default 2)");
+  c->add_option("--hflip", a->hflip, "random horizontal flip 0/1 (default 1)");
+  c->add_option("--erase", a->erase, "random-erasing probability")->capture_default_str();
+  c->add_option("--val", a->val, "training samples held out for validation")->capture_default_str();
+  c->add_option("--limit", a->limit, "use only the first N training samples (0: all)");
+  c->add_option("--seed", a->seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();
+  c->add_option("--out", a->out, "checkpoint path (default MODEL.nimble)");
+  c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
+  c->add_flag("--quiet", a->quiet, "no progress output");
+  c->callback([a] { run_train(*a); });
+}
+
+}  // namespace nimble::cli

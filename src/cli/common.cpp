@@ -1,0 +1,48 @@
+#include "cli/common.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "nimble/core/error.hpp"
+#include "nimble/io/checkpoint.hpp"
+
+namespace nimble::cli {
+
+void print_json(const json& j) { std::cout << j.dump() << std::endl; }
+
+void note(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+LoadedModel load_model(const std::string& path) {
+  io::Checkpoint ck = io::load_checkpoint(path);
+  LoadedModel m{std::move(ck.graph), json::object(), ck.file_size};
+  try {
+    m.extra = json::parse(ck.extra_json);
+  } catch (const json::exception&) {
+    throw Error("checkpoint " + path + ": its metadata is not valid JSON");
+  }
+  return m;
+}
+
+data::Normalization normalization_of(const json& extra) {
+  data::Normalization n;
+  try {
+    if (extra.contains("normalization")) {
+      n.mean = extra["normalization"].at("mean").get<std::vector<float>>();
+      n.std = extra["normalization"].at("std").get<std::vector<float>>();
+    }
+  } catch (const json::exception&) {
+    throw Error("checkpoint metadata has a malformed 'normalization' entry");
+  }
+  for (float s : n.std) NIMBLE_CHECK(s > 0, "checkpoint metadata has a non-positive normalisation std");
+  NIMBLE_CHECK(n.mean.size() == n.std.size(), "checkpoint metadata: normalisation mean and std differ in length");
+  return n;
+}
+
+json normalization_json(const data::Normalization& n) { return {{"mean", n.mean}, {"std", n.std}}; }
+
+data::IdxData load_data(const std::string& dir) { return data::load_idx_dir(dir); }
+
+}  // namespace nimble::cli

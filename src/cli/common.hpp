@@ -1,0 +1,40 @@
+#pragma once
+// Shared pieces of the `nimble` subcommands.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "nimble/data/dataset.hpp"
+#include "nimble/graph/graph.hpp"
+
+namespace nimble::cli {
+
+using json = nlohmann::json;
+
+constexpr const char* kDefaultData = "/usr/share/datasets/fashion-mnist";
+
+// Every subcommand registers itself with one of these.
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_models(CLI::App& app);
+void add_info(CLI::App& app);
+
+// Prints the one JSON summary object on stdout.
+void print_json(const json& j);
+// Status lines go to stderr so stdout stays machine-readable with --json.
+void note(const std::string& line);
+
+struct LoadedModel {
+  Graph graph;
+  json extra;  // what the checkpoint carries besides the graph
+  int64_t file_size = 0;
+};
+LoadedModel load_model(const std::string& path);
+data::Normalization normalization_of(const json& extra);
+json normalization_json(const data::Normalization& n);
+
+// Input shape, class count and normalisation that the data in `dir` implies.
+data::IdxData load_data(const std::string& dir);
+
+}  // namespace nimble::cli

@@ -1,0 +1,195 @@
+// BatchNorm2d: per-channel normalisation of (N, C, H, W), PyTorch semantics.
+// attrs: eps (1e-5), momentum (0.1).
+// params: scale (C, init 1), shift (C, init 0) trainable; running_mean (C, 0), running_var (C, 1) buffers.
+// Train mode normalises with the batch statistics and updates the running ones in place,
+// running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance for
+// running_var; eval mode normalises with the running statistics.
+#include "graph/ops/op_util.hpp"
+#include "runtime/kernel.hpp"
+
+namespace nimble {
+namespace {
+
+using namespace kernels;
+
+const char* const kParamNames[] = {"scale", "shift", "running_mean", "running_var"};
+
+Shape infer(const Node& node, const std::vector<Shape>& in) {
+  ops::expect_rank(node, in[0], 4, "input (N, C, H, W)");
+  NIMBLE_CHECK(in[0].numel() > 0, "batch_norm2d '" + node.name + "': input " + in[0].str() + " is empty");
+  NIMBLE_CHECK(node.attr_float("eps", 1e-5) > 0, "batch_norm2d '" + node.name + "': eps must be positive");
+  const int64_t c = in[0][1];
+  for (const char* key : kParamNames)
+    if (ParamPtr p = node.param_ptr(key))
+      NIMBLE_CHECK(p->data.shape() == Shape({c}), "batch_norm2d '" + node.name + "': " + key + " " +
+                                                      p->data.shape().str() + " does not match " + std::to_string(c) +
+                                                      " channels of input " + in[0].str());
+  return in[0];
+}
+
+void init_params(Node& node, const std::vector<Shape>& in, Rng&) {
+  const int64_t c = in[0][1];
+  node.params["scale"] = ops::make_param({c});
+  node.params["scale"]->data.fill(1.0f);
+  node.params["shift"] = ops::make_param({c});
+  node.params["running_mean"] = ops::make_param({c}, false);
+  node.params["running_var"] = ops::make_param({c}, false);
+  node.params["running_var"]->data.fill(1.0f);
+}
+
+// PyTorch refuses batch statistics of a single value (the unbiased variance divides by n - 1).
+void check_batch_stats_possible(const Node& node, const Shape& s) {
+  NIMBLE_CHECK(s[0] * s[2] * s[3] > 1, "batch_norm2d '" + node.name + "' in train mode needs more than one value per "
+                                       "channel, got input " + s.str() + "; use a larger batch or eval mode");
+}
+
+Tensor reference(const Node& node, const std::vector<Tensor>& in, bool training) {
+  const Shape s = infer(node, {in[0].shape()});
+  const int64_t n = s[0], c = s[1], hw = s[2] * s[3];
+  const double eps = node.attr_float("eps", 1e-5);
+  const float* src = in[0].data<float>();  // (N, C, H, W)
+  const float* scale = node.param("scale").data.data<float>();
+  const float* shift = node.param("shift").data.data<float>();
+  if (training) check_batch_stats_possible(node, s);
+  Tensor dst(s);
+  float* y = dst.data<float>();  // (N, C, H, W)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double mean = node.param("running_mean").data.data<float>()[ch];
+    double var = node.param("running_var").data.data<float>()[ch];
+    if (training) {  // biased batch statistics, two passes in double
+      double sum = 0, sq = 0;
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t i = 0; i < hw; ++i) sum += src[(b * c + ch) * hw + i];
+      mean = sum / double(n * hw);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t i = 0; i < hw; ++i) {
+          const double d = src[(b * c + ch) * hw + i] - mean;
+          sq += d * d;
+        }
+      var = sq / double(n * hw);
+    }
+    const double k = scale[ch] / std::sqrt(var + eps);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t i = 0; i < hw; ++i) {
+        const int64_t at = (b * c + ch) * hw + i;
+        y[at] = float((src[at] - mean) * k + shift[ch]);
+      }
+  }
+  return dst;
+}
+
+class BatchNormKernel : public runtime::Kernel {
+ public:
+  explicit BatchNormKernel(runtime::KernelBuilder& b) : node_(b.node) {
+    const auto& eng = b.engine;
+    const Shape& s = b.src_shape[0];
+    const int64_t c = s[1];
+    eps_ = float(b.node.attr_float("eps", 1e-5));
+    momentum_ = b.node.attr_float("momentum", 0.1);
+    count_ = s[0] * s[2] * s[3];
+    training_ = b.training();
+    if (training_) check_batch_stats_possible(b.node, s);
+    for (const char* key : kParamNames)
+      NIMBLE_CHECK(b.node.param_ptr(key), "batch_norm2d '" + b.node.name + "' has no parameter " + key);
+
+    // Batch-norm runs in whatever layout its producer chose; dst keeps it.
+    const md data = b.src_desc[0];
+    const md chan({c}, dt::f32, tag::a);
+    const auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    const auto flags = training_ ? affine : affine | dnnl::normalization_flags::use_global_stats;
+    auto prop = training_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    fwd_pd_ = dnnl::batch_normalization_forward::primitive_desc(
+        dnnl::batch_normalization_forward::desc(prop, data, eps_, flags), eng);
+    fwd_ = dnnl::batch_normalization_forward(fwd_pd_);
+    scale_ = ParamMemory(b.node.param_ptr("scale"), chan, chan, eng);
+    shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
+    if (fwd_pd_.workspace_desc().get_size()) workspace_ = dnnl::memory(fwd_pd_.workspace_desc(), eng);
+    b.dst_desc = data;
+    if (!training_) {
+      mean_in_ = ParamMemory(b.node.param_ptr("running_mean"), chan, chan, eng);
+      var_in_ = ParamMemory(b.node.param_ptr("running_var"), chan, chan, eng);
+      return;
+    }
+    // Batch statistics: written by forward, read by backward and by the running-stat update.
+    mean_ = dnnl::memory(fwd_pd_.mean_desc(), eng);
+    var_ = dnnl::memory(fwd_pd_.variance_desc(), eng);
+    bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
+        dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data, data, eps_, affine), eng, fwd_pd_);
+    bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
+    diff_scale_ = dnnl::memory(chan, eng);
+    diff_shift_ = dnnl::memory(chan, eng);
+    grad_scale_ = ParamMemory(b.node.param_ptr("scale"), chan, chan, eng);
+    grad_shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
+    // oneDNN always writes diff_src; give it scratch when nobody wants the input gradient.
+    if (!b.need_diff_src[0]) diff_src_scratch_ = dnnl::memory(data, eng);
+  }
+
+  void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, a.src[0]}, {DNNL_ARG_DST, a.dst}, {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_SHIFT, shift_.get(s)}};
+    if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
+    if (!training_) {
+      args[DNNL_ARG_MEAN] = mean_in_.get(s);
+      args[DNNL_ARG_VARIANCE] = var_in_.get(s);
+      fwd_.execute(s, args);
+      return;
+    }
+    args[DNNL_ARG_MEAN] = mean_;
+    args[DNNL_ARG_VARIANCE] = var_;
+    fwd_.execute(s, args);
+    s.wait();  // the update below reads the statistics on the host
+    update_running_stats();
+  }
+
+  void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    dnnl::memory diff_src = a.diff_src[0] ? a.diff_src[0] : diff_src_scratch_;
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a.src[0]},       {DNNL_ARG_MEAN, mean_},
+                                               {DNNL_ARG_VARIANCE, var_},      {DNNL_ARG_DIFF_DST, a.diff_dst},
+                                               {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_DIFF_SRC, diff_src},
+                                               {DNNL_ARG_DIFF_SCALE, diff_scale_}, {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
+    // oneDNN 2.6 refuses to execute without SHIFT when use_shift is set, though it does not read it.
+    args[DNNL_ARG_SHIFT] = shift_.get(s);
+    if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
+    bwd_.execute(s, args);
+    grad_scale_.store_grad(s, diff_scale_);
+    grad_shift_.store_grad(s, diff_shift_);
+  }
+
+ private:
+  // PyTorch's update: the running variance takes the unbiased batch variance (n / (n - 1)).
+  void update_running_stats() {
+    Param& rm = *node_.params.at("running_mean");
+    Param& rv = *node_.params.at("running_var");
+    const float* mean = static_cast<const float*>(mean_.get_data_handle());  // (C)
+    const float* var = static_cast<const float*>(var_.get_data_handle());    // (C), biased
+    float* run_mean = rm.data.data<float>();
+    float* run_var = rv.data.data<float>();
+    const double m = momentum_, unbias = double(count_) / double(count_ - 1);
+    for (int64_t ch = 0; ch < rm.data.numel(); ++ch) {
+      run_mean[ch] = float((1.0 - m) * run_mean[ch] + m * mean[ch]);
+      run_var[ch] = float((1.0 - m) * run_var[ch] + m * var[ch] * unbias);
+    }
+    rm.touch();
+    rv.touch();
+  }
+
+  const Node& node_;
+  float eps_ = 1e-5f;
+  double momentum_ = 0.1;
+  int64_t count_ = 0;  // values per channel: N * H * W
+  bool training_ = false;
+  dnnl::batch_normalization_forward::primitive_desc fwd_pd_;
+  dnnl::batch_normalization_forward fwd_;
+  dnnl::batch_normalization_backward::primitive_desc bwd_pd_;
+  dnnl::batch_normalization_backward bwd_;
+  ParamMemory scale_, shift_, mean_in_, var_in_, grad_scale_, grad_shift_;
+  dnnl::memory mean_, var_, workspace_, diff_scale_, diff_shift_, diff_src_scratch_;
+};
+
+std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<BatchNormKernel>(b); }
+
+}  // namespace
+
+extern const OpDef op_def_batch_norm2d = {"batch_norm2d", 1, 1, infer, init_params, nullptr, reference, compile};
+
+}  // namespace nimble

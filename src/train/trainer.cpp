@@ -1,0 +1,162 @@
+#include "nimble/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "nimble/core/error.hpp"
+#include "nimble/runtime/session.hpp"
+#include "nimble/train/loss.hpp"
+#include "nimble/train/progress.hpp"
+
+namespace nimble::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string fmt_metric(const char* name, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s %.4f", name, v);
+  return buf;
+}
+
+// Copies every parameter's data (best-epoch snapshot) or restores it.
+std::vector<Tensor> snapshot(const Graph& g) {
+  std::vector<Tensor> out;
+  for (auto& [name, p] : g.named_params()) out.push_back(p->data.clone());
+  return out;
+}
+void restore(const Graph& g, const std::vector<Tensor>& snap) {
+  auto params = g.named_params();
+  NIMBLE_ASSERT(params.size() == snap.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::memcpy(params[i].second->data.raw(), snap[i].raw(), snap[i].nbytes());
+    params[i].second->touch();
+  }
+}
+}  // namespace
+
+Trainer::Trainer(Graph& graph, TrainConfig config) : graph_(graph), config_(std::move(config)) {
+  NIMBLE_CHECK(config_.epochs >= 1, "epochs must be at least 1");
+  NIMBLE_CHECK(config_.batch >= 1, "batch size must be at least 1");
+  NIMBLE_CHECK(config_.label_smoothing >= 0 && config_.label_smoothing < 1, "label smoothing must be in [0, 1)");
+  validate_schedule(config_.schedule);
+  // Dropout draws from the run's seed so that --seed reproduces a run.
+  for (size_t i = 0; i < graph_.nodes().size(); ++i)
+    if (graph_.nodes()[i].op == OpKind::dropout) graph_.nodes()[i].attrs["seed"] = int64_t(config_.seed * 7919 + i);
+}
+
+TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val, const data::Normalization& norm) {
+  NIMBLE_CHECK(train.size() >= config_.batch, "the training set (" + std::to_string(train.size()) +
+                                                  " samples) is smaller than one batch (" +
+                                                  std::to_string(config_.batch) + ")");
+  NIMBLE_CHECK(train.sample_shape() == graph_.input_shape(),
+               "the data's samples are " + train.sample_shape().str() + " but the model takes " +
+                   graph_.input_shape().str());
+  NIMBLE_CHECK(graph_.output_shape().rank() == 1 && graph_.output_shape()[0] >= train.num_classes,
+               "the model has " + graph_.output_shape().str() + " outputs but the data has " +
+                   std::to_string(train.num_classes) + " classes");
+  Session session(graph_, {config_.batch, Mode::train});
+  Optimizer optimizer(graph_, config_.optimizer);
+  data::BatchLoader loader(train, norm, config_.batch, /*shuffle=*/true, /*drop_last=*/true, config_.augment,
+                           config_.seed);
+  const int64_t steps_per_epoch = loader.batches_per_epoch();
+  const int64_t total_steps = steps_per_epoch * config_.epochs;
+
+  TrainResult result;
+  std::vector<Tensor> best;
+  Tensor diff_logits;
+  double train_seconds = 0;
+  int64_t train_samples = 0;
+  int64_t step = 0;
+  for (int64_t epoch = 1; epoch <= config_.epochs; ++epoch) {
+    for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);
+    loader.start_epoch(epoch);
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs), steps_per_epoch,
+                      config_.progress);
+    EpochStats stats;
+    stats.epoch = epoch;
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0, done = 0;
+    const auto t0 = Clock::now();
+    data::Batch batch;
+    while (loader.next(batch)) {
+      const float lr = learning_rate(config_.schedule, step, total_steps);
+      const Tensor& logits = session.forward(batch.images);
+      LossResult lr_res = cross_entropy(logits, batch.labels, batch.count, config_.label_smoothing, &diff_logits);
+      double loss = lr_res.loss;
+      for (auto& h : hooks_) h->on_loss(batch, logits, diff_logits, loss);
+      NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) +
+                                            " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
+      session.backward(diff_logits);
+      optimizer.step(lr);
+      ++step;
+      for (auto& h : hooks_) h->on_step_end(*this, step);
+      loss_sum += loss * batch.count;
+      correct += lr_res.correct;
+      seen += batch.count;
+      stats.lr = lr;
+      progress.update(++done, seen, fmt_metric("loss", loss_sum / seen) + "  " + fmt_metric("acc", double(correct) / seen));
+    }
+    stats.seconds = seconds_since(t0);
+    train_seconds += stats.seconds;
+    train_samples += seen;
+    stats.train_loss = loss_sum / std::max<int64_t>(seen, 1);
+    stats.train_accuracy = double(correct) / std::max<int64_t>(seen, 1);
+    stats.samples_per_s = seen / std::max(stats.seconds, 1e-9);
+    std::string summary = fmt_metric("loss", stats.train_loss) + "  " + fmt_metric("acc", stats.train_accuracy);
+    if (val.size() > 0) {
+      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch);
+      stats.val_loss = ev.loss;
+      stats.val_accuracy = ev.accuracy;
+      summary += "  " + fmt_metric("val_loss", ev.loss) + "  " + fmt_metric("val_acc", ev.accuracy);
+    }
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "  %.0f samples/s  %.1fs", stats.samples_per_s, stats.seconds);
+    progress.finish(summary + rate);
+    result.epochs.push_back(stats);
+    const bool improved = val.size() == 0 || result.best_epoch == 0 || stats.val_accuracy > result.best_val_accuracy;
+    if (improved) {
+      result.best_epoch = epoch;
+      result.best_val_accuracy = stats.val_accuracy;
+      if (val.size() > 0 && epoch < config_.epochs) best = snapshot(graph_);
+      if (on_best) on_best(graph_, stats);
+    }
+    for (auto& h : hooks_) h->on_epoch_end(*this, stats);
+  }
+  if (result.best_epoch != config_.epochs && !best.empty()) restore(graph_, best);
+  result.train_samples_per_s = train_samples / std::max(train_seconds, 1e-9);
+  return result;
+}
+
+EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch) {
+  NIMBLE_CHECK(set.size() > 0, "cannot evaluate on an empty data set");
+  NIMBLE_CHECK(set.sample_shape() == graph.input_shape(), "the data's samples are " + set.sample_shape().str() +
+                                                              " but the model takes " + graph.input_shape().str());
+  NIMBLE_CHECK(graph.output_shape().rank() == 1 && graph.output_shape()[0] >= set.num_classes,
+               "the model has " + graph.output_shape().str() + " outputs but the data has " +
+                   std::to_string(set.num_classes) + " classes");
+  batch = std::min(batch, set.size());
+  Session session(graph, {batch, Mode::eval});
+  data::BatchLoader loader(set, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
+  loader.start_epoch(0);
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const auto t0 = Clock::now();
+  data::Batch b;
+  while (loader.next(b)) {
+    LossResult lr = cross_entropy(session.forward(b.images), b.labels, b.count, 0.0f, nullptr);
+    loss_sum += lr.loss * b.count;
+    correct += lr.correct;
+    r.samples += b.count;
+  }
+  r.seconds = seconds_since(t0);
+  r.accuracy = double(correct) / r.samples;
+  r.loss = loss_sum / r.samples;
+  return r;
+}
+
+}  // namespace nimble::train

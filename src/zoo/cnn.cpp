@@ -1,0 +1,21 @@
+// The PyTorch peer's CNN (../shared/peers/torch_fmnist.py), layer for layer, with PyTorch's
+// default initialisation, so the two can be compared side by side.
+#include "zoo/builder.hpp"
+
+namespace nimble::zoo {
+
+Graph build_cnn(const ModelConfig& c) {
+  NIMBLE_CHECK(c.input[1] >= 4 && c.input[2] >= 4, "cnn needs inputs of at least 4x4");
+  Builder b(c);
+  int x = b.input();
+  x = b.act(b.bn(b.conv(x, 32, 3, 1, 1, true)), OpKind::relu);
+  x = b.max_pool(x, 2, 2);
+  x = b.act(b.bn(b.conv(x, 64, 3, 1, 1, true)), OpKind::relu);
+  x = b.max_pool(x, 2, 2);
+  x = b.graph().add_node(OpKind::flatten, b.name("flatten"), {x}, {}, &b.rng());
+  x = b.act(b.linear(x, 128), OpKind::relu);
+  x = b.linear(x, c.classes);
+  return b.finish(x, c);
+}
+
+}  // namespace nimble::zoo

@@ -1,0 +1,65 @@
+#include "layout_harness.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "runtime/kernel.hpp"
+
+namespace nimble::testing {
+
+using namespace kernels;
+
+dnnl::memory::desc desc_of(const Shape& shape, dnnl::memory::format_tag t) { return md(to_dims(shape), dt::f32, t); }
+
+namespace {
+dnnl::memory to_layout(dnnl::stream& s, const Tensor& t, const md& desc) {
+  dnnl::memory plain(plain_desc(t.shape()), cpu_engine(), const_cast<void*>(t.raw()));
+  dnnl::memory out(desc, cpu_engine());
+  dnnl::reorder(plain, out).execute(s, plain, out);
+  s.wait();
+  return out;
+}
+
+Tensor to_plain(dnnl::stream& s, const dnnl::memory& m, const Shape& shape) {
+  Tensor t(shape);
+  dnnl::memory plain(plain_desc(shape), cpu_engine(), t.raw());
+  dnnl::reorder(m, plain).execute(s, const_cast<dnnl::memory&>(m), plain);
+  s.wait();
+  return t;
+}
+}  // namespace
+
+LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, const std::vector<tag>& tags, Mode mode,
+                         const Tensor* diff_dst) {
+  auto& eng = cpu_engine();
+  dnnl::stream s(eng);
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) shapes.push_back(t.shape());
+  const Shape out_shape = op_def(node.op).infer(node, shapes);
+  runtime::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, md()};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    b.src_desc.push_back(desc_of(shapes[i], tags[i]));
+    b.src_shape.push_back(shapes[i]);
+    b.need_diff_src.push_back(mode == Mode::train);
+  }
+  auto kernel = op_def(node.op).compile(b);
+  runtime::KernelArgs a;
+  for (size_t i = 0; i < inputs.size(); ++i) a.src.push_back(to_layout(s, inputs[i], b.src_desc[i]));
+  a.dst = dnnl::memory(b.dst_desc, eng);
+  kernel->forward(s, a);
+  s.wait();
+  LayoutRun run{to_plain(s, a.dst, out_shape), {}, b.dst_desc};
+  if (!diff_dst) return run;
+  a.diff_dst = to_layout(s, *diff_dst, b.dst_desc);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    a.diff_src.push_back(dnnl::memory(b.src_desc[i], eng));
+    float* d = static_cast<float*>(a.diff_src[i].get_data_handle());
+    for (size_t k = 0; k < b.src_desc[i].get_size() / sizeof(float); ++k) d[k] = std::numeric_limits<float>::quiet_NaN();
+  }
+  kernel->backward(s, a);
+  s.wait();
+  for (size_t i = 0; i < inputs.size(); ++i) run.diff_src.push_back(to_plain(s, a.diff_src[i], shapes[i]));
+  return run;
+}
+
+}  // namespace nimble::testing
