@@ -21,6 +21,8 @@ const ConvCase kCases[] = {
     {1, 8, 9, 9, 4, 1, 1, 0, 1, 2, true},       // grouped 1x1
     {2, 3, 13, 13, 7, 3, 1, 2, 2, 1, true},     // dilation 2
     {1, 17, 5, 5, 13, 5, 1, 2, 1, 1, true},     // 5x5, odd channel counts
+    {5, 48, 2, 2, 48, 3, 1, 1, 1, 48, true},    // depthwise on a map smaller than the kernel:
+                                                // nimble's own backward-weights loop
 };
 
 TEST(Conv2d, ForwardMatchesReference) {

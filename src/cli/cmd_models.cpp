@@ -17,11 +17,12 @@ struct ModelsArgs {
 
 void run_models(const ModelsArgs& a) {
   json list = json::array();
+  const Shape input = Shape::parse(a.input);  // before printing anything: errors stay one line
   if (!a.json_out) std::printf("%-14s %12s %14s  %s\n", "model", "params", "MACs/sample", "description");
   for (const zoo::ModelInfo& info : zoo::models()) {
     zoo::ModelConfig c;
     c.name = info.name;
-    c.input = Shape::parse(a.input);
+    c.input = input;
     c.classes = a.classes;
     c.width = a.width;
     Graph g = zoo::build(c);

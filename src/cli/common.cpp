@@ -8,6 +8,28 @@
 
 namespace nimble::cli {
 
+namespace {
+CLI::Validator number_at_least(double lo, bool strict, const std::string& what) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "'" + text + "' is not a number";
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (!(strict ? v > lo : v >= lo)) return "must be " + what + ", got " + text;
+        return "";
+      },
+      what);
+}
+}  // namespace
+
+CLI::Validator positive_number() { return number_at_least(0, true, "positive"); }
+CLI::Validator non_negative_number() { return number_at_least(0, false, "non-negative"); }
+
 void print_json(const json& j) { std::cout << j.dump() << std::endl; }
 
 void note(const std::string& line) {

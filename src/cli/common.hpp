@@ -20,6 +20,10 @@ void add_bench(CLI::App& app);
 void add_models(CLI::App& app);
 void add_info(CLI::App& app);
 
+// Validators with short messages (CLI11's own print the whole double range).
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+
 // Prints the one JSON summary object on stdout.
 void print_json(const json& j);
 // Status lines go to stderr so stdout stays machine-readable with --json.

@@ -43,6 +43,7 @@ Trainer::Trainer(Graph& graph, TrainConfig config) : graph_(graph), config_(std:
   NIMBLE_CHECK(config_.batch >= 1, "batch size must be at least 1");
   NIMBLE_CHECK(config_.label_smoothing >= 0 && config_.label_smoothing < 1, "label smoothing must be in [0, 1)");
   validate_schedule(config_.schedule);
+  Optimizer(graph_, config_.optimizer);  // throws on a bad optimizer configuration
   // Dropout draws from the run's seed so that --seed reproduces a run.
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
     if (graph_.nodes()[i].op == OpKind::dropout) graph_.nodes()[i].attrs["seed"] = int64_t(config_.seed * 7919 + i);

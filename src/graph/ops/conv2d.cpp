@@ -3,6 +3,7 @@
 // attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
 //        bias (0/1), activation ("none").  params: weights (O, I/groups, kh, kw), bias (O).
 #include "graph/ops/op_util.hpp"
+#include "kernels/depthwise_backward_weights.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -127,6 +128,14 @@ class ConvKernel : public runtime::Kernel {
     dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
                                                 strides, dil, pad, pad);
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(wd, eng, fwd_pd_);
+    const bool depthwise = g.groups == g.ic && g.groups == g.oc;
+    if (depthwise && std::string(bwd_w_pd_.impl_info_str()).find("gemm") != std::string::npos) {
+      dw_ = {g.n, g.ic, g.ih, g.iw, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+      dw_src_plain_ = LayoutConverter(fwd_pd_.src_desc(), plain_desc(b.src_shape[0]), eng);
+      dw_diff_dst_plain_ = LayoutConverter(b.dst_desc, plain_desc(b.dst_shape), eng);
+      manual_dw_ = true;
+      return;
+    }
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     src_for_w_ = LayoutConverter(fwd_pd_.src_desc(), bwd_w_pd_.src_desc(), eng);
     diff_dst_for_w_ = LayoutConverter(b.dst_desc, bwd_w_pd_.diff_dst_desc(), eng);
@@ -144,14 +153,11 @@ class ConvKernel : public runtime::Kernel {
   }
 
   void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
-    dnnl::memory src_w = src_for_w_(s, src_);
-    dnnl::memory dd_w = diff_dst_for_w_(s, a.diff_dst);
-    std::unordered_map<int, dnnl::memory> wargs{
-        {DNNL_ARG_SRC, src_w}, {DNNL_ARG_DIFF_DST, dd_w}, {DNNL_ARG_DIFF_WEIGHTS, diff_w_}};
-    if (diff_b_) wargs[DNNL_ARG_DIFF_BIAS] = diff_b_;
-    bwd_w_.execute(s, wargs);
-    grad_w_.store_grad(s, diff_w_);
-    if (diff_b_) std::memcpy(node_.params.at("bias")->grad.raw(), diff_b_.get_data_handle(), diff_b_.get_desc().get_size());
+    if (manual_dw_) {
+      backward_weights_depthwise(s, a);
+    } else {
+      backward_weights(s, a);
+    }
     if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
@@ -161,6 +167,30 @@ class ConvKernel : public runtime::Kernel {
   }
 
  private:
+  void backward_weights(dnnl::stream& s, runtime::KernelArgs& a) {
+    dnnl::memory src_w = src_for_w_(s, src_);
+    dnnl::memory dd_w = diff_dst_for_w_(s, a.diff_dst);
+    std::unordered_map<int, dnnl::memory> wargs{
+        {DNNL_ARG_SRC, src_w}, {DNNL_ARG_DIFF_DST, dd_w}, {DNNL_ARG_DIFF_WEIGHTS, diff_w_}};
+    if (diff_b_) wargs[DNNL_ARG_DIFF_BIAS] = diff_b_;
+    bwd_w_.execute(s, wargs);
+    grad_w_.store_grad(s, diff_w_);
+    if (diff_b_) std::memcpy(node_.params.at("bias")->grad.raw(), diff_b_.get_data_handle(), diff_b_.get_desc().get_size());
+  }
+
+  void backward_weights_depthwise(dnnl::stream& s, runtime::KernelArgs& a) {
+    dnnl::memory x = dw_src_plain_(s, src_);
+    dnnl::memory dy = dw_diff_dst_plain_(s, a.diff_dst);
+    s.wait();
+    ParamPtr bias = node_.param_ptr("bias");
+    for (const ParamPtr& p : {node_.params.at("weights"), bias})
+      if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
+    kernels::depthwise_conv_backward_weights(node_.params.at("weights")->grad.data<float>(),
+                                             bias ? bias->grad.data<float>() : nullptr,
+                                             static_cast<const float*>(x.get_data_handle()),
+                                             static_cast<const float*>(dy.get_data_handle()), dw_);
+  }
+
   const Node& node_;
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_forward fwd_;
@@ -176,6 +206,9 @@ class ConvKernel : public runtime::Kernel {
   dnnl::convolution_backward_weights bwd_w_;
   LayoutConverter src_for_w_, diff_dst_for_w_;
   dnnl::memory diff_w_, diff_b_;
+  bool manual_dw_ = false;
+  kernels::DepthwiseGeometry dw_{};
+  LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
 };
 
 std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<ConvKernel>(b); }

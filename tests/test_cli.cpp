@@ -1,0 +1,139 @@
+// The `nimble` command as a user meets it: exit codes, one-line errors, one JSON object with --json.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+CliRun run(const std::string& args) {
+  static int n = 0;
+  const fs::path err_file = fs::temp_directory_path() / ("nimble_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+  const std::string cmd = std::string(NIMBLE_CLI) + " " + args + " 2>" + err_file.string() + " </dev/null";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  fs::remove(err_file);
+  return r;
+}
+
+// Exit code 2, nothing on stdout, exactly one stderr line starting with "error: ".
+void expect_one_line_error(const std::string& args, const std::string& must_mention = "") {
+  CliRun r = run(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_TRUE(r.out.empty()) << args << ": stdout " << r.out;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  if (!must_mention.empty()) EXPECT_NE(r.err.find(must_mention), std::string::npos) << args << ": " << r.err;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("nimble_cli_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static fs::path dir_;
+};
+fs::path Cli::dir_;
+
+TEST_F(Cli, HelpEverywhere) {
+  for (const char* sub : {"", "train", "eval", "bench", "models", "info"}) {
+    CliRun r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
+  }
+}
+
+TEST_F(Cli, BadInputGetsOneLineAndExitCode2) {
+  expect_one_line_error("");
+  expect_one_line_error("frobnicate");
+  expect_one_line_error("train --no-such-flag");
+  expect_one_line_error("train --epochs zero");
+  expect_one_line_error("train --epochs 0", "epochs");
+  expect_one_line_error("train --model nope --limit 256 --val 64", "unknown model");
+  expect_one_line_error("train --data /nonexistent", "--data");
+  expect_one_line_error("train --input 3x", "invalid shape");
+  expect_one_line_error("train --optimizer lion --limit 256 --val 64", "optimizer");
+  expect_one_line_error("train --lr -1 --limit 256 --val 64", "positive");
+  expect_one_line_error("train --limit 256 --val 500", "--val");
+  expect_one_line_error("eval", "model");
+  expect_one_line_error("eval /nonexistent.nimble", "/nonexistent.nimble");
+  expect_one_line_error("info /nonexistent.nimble", "/nonexistent.nimble");
+  expect_one_line_error("bench --model resnet --depth 7", "depth");
+  expect_one_line_error("bench --model cnn --input 1x2x2", "4x4");
+  expect_one_line_error("bench --batch 0", "batch");
+  expect_one_line_error("models --input 0x28x28", "invalid shape");
+  // A file that is not a checkpoint, and a truncated one.
+  const fs::path junk = dir_ / "junk.nimble";
+  std::ofstream(junk) << "hello, I am not a model";
+  expect_one_line_error("eval " + junk.string(), junk.string());
+  expect_one_line_error("bench " + junk.string(), junk.string());
+}
+
+TEST_F(Cli, TrainEvalBenchInfoRoundTrip) {
+  const fs::path ck = dir_ / "tiny.nimble";
+  CliRun t = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --json --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto j = nlohmann::json::parse(t.out);  // exactly one JSON object
+  EXPECT_GE(j["test_accuracy"].get<double>(), 0.3);  // one epoch on 768 samples beats chance (0.1) easily
+  EXPECT_LE(j["test_accuracy"].get<double>(), 1.0);
+  EXPECT_GT(j["train_samples_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["epochs"], 1);
+  EXPECT_EQ(j["params"], 421834);
+  EXPECT_EQ(j["checkpoint"], ck.string());
+  ASSERT_TRUE(fs::exists(ck));
+
+  CliRun e = run("eval --json " + ck.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  auto je = nlohmann::json::parse(e.out);
+  EXPECT_NEAR(je["test_accuracy"].get<double>(), j["test_accuracy"].get<double>(), 1e-9);  // same model, same data
+
+  CliRun b = run("bench --json --iters 5 --warmup 1 --batch 32 " + ck.string());
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto jb = nlohmann::json::parse(b.out);
+  for (const char* k : {"latency_ms_p50", "latency_ms_p99", "throughput_samples_per_s", "params", "macs", "size_bytes", "gflops_per_s"})
+    EXPECT_TRUE(jb.contains(k)) << k;
+  EXPECT_LE(jb["latency_ms_p50"].get<double>(), jb["latency_ms_p99"].get<double>());
+  EXPECT_EQ(jb["size_bytes"].get<int64_t>(), int64_t(fs::file_size(ck)));
+  EXPECT_EQ(jb["macs"], 4241152);
+
+  CliRun i = run("info --json " + ck.string());
+  ASSERT_EQ(i.code, 0) << i.err;
+  auto ji = nlohmann::json::parse(i.out);
+  EXPECT_EQ(ji["params"], 421834);
+  EXPECT_TRUE(ji["metadata"].contains("normalization"));
+
+  CliRun m = run("models --json");
+  ASSERT_EQ(m.code, 0);
+  EXPECT_EQ(nlohmann::json::parse(m.out)["models"].size(), 4u);
+}
+
+TEST_F(Cli, FailedTrainingLeavesAnExistingCheckpointIntact) {
+  const fs::path ck = dir_ / "keep.nimble";
+  std::ofstream(ck) << "precious";
+  expect_one_line_error("train --limit 256 --val 64 --epochs 1 --model nope --out " + ck.string());
+  std::ifstream in(ck);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(s, "precious");
+}
+
+}  // namespace
