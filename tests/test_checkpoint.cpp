@@ -127,7 +127,7 @@ TEST(GraphJson, RejectsInvalidDocuments) {
       {with([](json& j) { j["output"] = 99; }), "output value id: 99 is above 8"},
       {with([](json& j) { j["output"] = "head"; }), "output value id: expected an integer"},
       {with([](json& j) { j["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 3, 2}; }),
-       "parameter 'weights' has shape 8x3x3x2 but conv2d with input 1x3x9x11 needs 8x3x3x3"},
+       "conv2d 'stem.conv': weights 8x3x3x2 do not match 8x3x3x3"},
       {with([](json& j) { j["nodes"][0]["params"].erase("bias"); }), "missing parameter 'bias' (conv2d needs 8)"},
       {with([](json& j) { j["nodes"][0]["params"]["bias"]["dtype"] = "f64"; }), "unknown dtype 'f64'"},
       {with([](json& j) { j["nodes"][0]["params"]["bias"]["trainable"] = 1; }), "trainable: expected true or false"},
@@ -146,9 +146,9 @@ TEST(GraphJson, RejectsInvalidDocuments) {
       {with([](json& j) { j["input"]["shape"] = {3, 0, 11}; }), "input shape: 0 is outside"},
       {with([](json& j) { j["input"]["shape"] = {1, 3, 9, 11, 1}; }), "rank 5 exceeds 4"},
       {with([](json& j) { j["meta"]["name"] = 3; }), "meta 'name': expected a string"},
-      // The op's own shape inference speaks: a linear whose input features changed.
+      // The op's own shape inference speaks: a conv whose output channels changed.
       {with([](json& j) { j["nodes"][0]["attrs"]["out_channels"] = 4; }),
-       "node 0 ('stem.conv'): parameter 'bias' has shape 8 but conv2d with input 1x3x9x11 needs 4"},
+       "node 0 ('stem.conv'): conv2d 'stem.conv': weights 8x3x3x3 do not match 4x3x3x3"},
       {with([](json& j) {
          j["nodes"][0]["attrs"]["out_channels"] = 4;
          j["nodes"][0]["params"]["weights"]["shape"] = {4, 3, 3, 3};
@@ -308,19 +308,6 @@ TEST(Checkpoint, FailedWriteKeepsTheOldFile) {
   EXPECT_EQ(io::load_checkpoint(path).extra_json, R"({"old":true})");
 }
 
-TEST(Checkpoint, UnwritableDirectoryKeepsTheOldFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions; FailedWriteKeepsTheOldFile covers this";
-  TempDir dir;
-  const std::string path = dir.file("model.nimble");
-  io::save_checkpoint(small_graph(1), path);
-  const Bytes before = read_bytes(path);
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
-  expect_error([&] { io::save_checkpoint(small_graph(2), path); }, "cannot create a temp file");
-  ::chmod(dir.path().c_str(), 0755);
-  EXPECT_EQ(read_bytes(path), before);
-  EXPECT_EQ(dir.entries(), std::vector<std::string>{"model.nimble"});
-}
-
 class CheckpointLoad : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -465,7 +452,7 @@ TEST_F(CheckpointLoad, ValidatesTheTableBehindTheCrc) {
   load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][0]["op"] = "conv9d"; }),
              "graph: node 0 ('stem.conv'): unknown op 'conv9d'");
   load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 1, 9}; }),
-             "graph: node 0 ('stem.conv'): parameter 'weights' has shape 8x3x1x9");
+             "graph: node 0 ('stem.conv'): conv2d 'stem.conv': weights 8x3x1x9 do not match 8x3x3x3");
   load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][7]["params"]["extra"] = {{"dtype", "f32"}, {"shape", {1000000}}, {"trainable", false}}; }),
              "parameters declare more than");
   load_error(edit([](json& h, Bytes&) { h["extra"] = "x"; }), "extra: expected an object, got string");

@@ -37,13 +37,20 @@ ConvGeometry geometry(const Node& node, const Shape& src) {
   return g;
 }
 
+Shape weights_shape(const ConvGeometry& g) { return {g.oc, g.ic / g.groups, g.kh, g.kw}; }
+
 Shape infer(const Node& node, const std::vector<Shape>& in) {
   ops::expect_rank(node, in[0], 4, "input (N, C, H, W)");
   ConvGeometry g = geometry(node, in[0]);
+  // Parameters that already exist (a loaded checkpoint) must fit, before anything allocates.
+  if (ParamPtr w = node.param_ptr("weights"))
+    NIMBLE_CHECK(w->data.shape() == weights_shape(g), "conv2d '" + node.name + "': weights " + w->data.shape().str() +
+                                                          " do not match " + weights_shape(g).str());
+  if (ParamPtr b = node.param_ptr("bias"))
+    NIMBLE_CHECK(b->data.shape() == Shape({g.oc}), "conv2d '" + node.name + "': bias " + b->data.shape().str() +
+                                                        " does not match " + std::to_string(g.oc) + " output channels");
   return {g.n, g.oc, g.oh, g.ow};
 }
-
-Shape weights_shape(const ConvGeometry& g) { return {g.oc, g.ic / g.groups, g.kh, g.kw}; }
 
 void init_params(Node& node, const std::vector<Shape>& in, Rng& rng) {
   ConvGeometry g = geometry(node, in[0]);
