@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "op_harness.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble::testing {
@@ -10,24 +11,6 @@ namespace nimble::testing {
 using namespace kernels;
 
 dnnl::memory::desc desc_of(const Shape& shape, dnnl::memory::format_tag t) { return md(to_dims(shape), dt::f32, t); }
-
-namespace {
-dnnl::memory to_layout(dnnl::stream& s, const Tensor& t, const md& desc) {
-  dnnl::memory plain(plain_desc(t.shape()), cpu_engine(), const_cast<void*>(t.raw()));
-  dnnl::memory out(desc, cpu_engine());
-  dnnl::reorder(plain, out).execute(s, plain, out);
-  s.wait();
-  return out;
-}
-
-Tensor to_plain(dnnl::stream& s, const dnnl::memory& m, const Shape& shape) {
-  Tensor t(shape);
-  dnnl::memory plain(plain_desc(shape), cpu_engine(), t.raw());
-  dnnl::reorder(m, plain).execute(s, const_cast<dnnl::memory&>(m), plain);
-  s.wait();
-  return t;
-}
-}  // namespace
 
 LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, const std::vector<tag>& tags, Mode mode,
                          const Tensor* diff_dst) {

@@ -61,6 +61,8 @@ Compiled compile(const Node& node, const std::vector<Shape>& in_shapes, Mode mod
   return c;
 }
 
+}  // namespace
+
 dnnl::memory to_layout(dnnl::stream& s, const Tensor& t, const md& desc) {
   auto& eng = cpu_engine();
   dnnl::memory plain(plain_desc(t.shape()), eng, const_cast<void*>(t.raw()));
@@ -70,14 +72,13 @@ dnnl::memory to_layout(dnnl::stream& s, const Tensor& t, const md& desc) {
   return out;
 }
 
-Tensor from_layout(dnnl::stream& s, const dnnl::memory& m, const Shape& shape) {
+Tensor to_plain(dnnl::stream& s, const dnnl::memory& m, const Shape& shape) {
   Tensor t(shape);
   dnnl::memory plain(plain_desc(shape), cpu_engine(), t.raw());
   dnnl::reorder(m, plain).execute(s, const_cast<dnnl::memory&>(m), plain);
   s.wait();
   return t;
 }
-}  // namespace
 
 Tensor OpHarness::forward(const std::vector<Tensor>& inputs, Mode mode) {
   dnnl::stream s(cpu_engine());
@@ -85,7 +86,7 @@ Tensor OpHarness::forward(const std::vector<Tensor>& inputs, Mode mode) {
   for (size_t i = 0; i < inputs.size(); ++i) c.args.src.push_back(to_layout(s, inputs[i], c.src_desc[i]));
   c.kernel->forward(s, c.args);
   s.wait();
-  return from_layout(s, c.args.dst, out_shape());
+  return to_plain(s, c.args.dst, out_shape());
 }
 
 std::vector<Tensor> OpHarness::backward(const std::vector<Tensor>& inputs, const Tensor& diff_dst) {
@@ -101,7 +102,7 @@ std::vector<Tensor> OpHarness::backward(const std::vector<Tensor>& inputs, const
   c.kernel->backward(s, c.args);
   s.wait();
   std::vector<Tensor> out;
-  for (size_t i = 0; i < inputs.size(); ++i) out.push_back(from_layout(s, c.args.diff_src[i], in_shapes_[i]));
+  for (size_t i = 0; i < inputs.size(); ++i) out.push_back(to_plain(s, c.args.diff_src[i], in_shapes_[i]));
   return out;
 }
 

@@ -3,6 +3,7 @@
 // reference kernel and against central finite differences.
 #include <gtest/gtest.h>
 
+#include <dnnl.hpp>
 #include <vector>
 
 #include "nimble/core/error.hpp"
@@ -12,6 +13,10 @@
 namespace nimble::testing {
 
 Tensor random_tensor(const Shape& s, Rng& rng, float lo = -1.0f, float hi = 1.0f);
+
+// A plain tensor copied into a oneDNN memory of the given layout, and back.
+dnnl::memory to_layout(dnnl::stream& s, const Tensor& t, const dnnl::memory::desc& desc);
+Tensor to_plain(dnnl::stream& s, const dnnl::memory& m, const Shape& shape);
 
 class OpHarness {
  public:
