@@ -41,7 +41,9 @@ void expect_one_line_error(const std::string& args, const std::string& must_ment
   EXPECT_TRUE(r.out.empty()) << args << ": stdout " << r.out;
   EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
-  if (!must_mention.empty()) EXPECT_NE(r.err.find(must_mention), std::string::npos) << args << ": " << r.err;
+  if (!must_mention.empty()) {
+    EXPECT_NE(r.err.find(must_mention), std::string::npos) << args << ": " << r.err;
+  }
 }
 
 class Cli : public ::testing::Test {
@@ -125,6 +127,22 @@ TEST_F(Cli, TrainEvalBenchInfoRoundTrip) {
   CliRun m = run("models --json");
   ASSERT_EQ(m.code, 0);
   EXPECT_EQ(nlohmann::json::parse(m.out)["models"].size(), 4u);
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST_F(Cli, SameSeedReproducesTheRunBitForBit) {
+  const std::string common = "train --model mobilenet_v1 --width 0.25 --limit 512 --val 128 --epochs 1 --batch 64 --quiet --erase 0.5 ";
+  ASSERT_EQ(run(common + "--seed 5 --out " + (dir_ / "a.nimble").string()).code, 0);
+  ASSERT_EQ(run(common + "--seed 5 --out " + (dir_ / "b.nimble").string()).code, 0);
+  ASSERT_EQ(run(common + "--seed 6 --out " + (dir_ / "c.nimble").string()).code, 0);
+  const std::string a = file_bytes(dir_ / "a.nimble"), b = file_bytes(dir_ / "b.nimble"), c = file_bytes(dir_ / "c.nimble");
+  EXPECT_GT(a.size(), 1000u);
+  EXPECT_EQ(a, b) << "same seed, different checkpoints";
+  EXPECT_NE(a, c) << "different seeds, identical checkpoints";
 }
 
 TEST_F(Cli, FailedTrainingLeavesAnExistingCheckpointIntact) {
