@@ -123,9 +123,12 @@ const Tensor& Session::forward(const Tensor& input) {
   NIMBLE_CHECK(input.shape() == m.shapes[in], "session compiled for input " + m.shapes[in].str() + " got " +
                                                   input.shape().str());
   m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
-  const auto& nodes = m.graph.nodes();
-  for (size_t n = 0; n < m.kernels.size(); ++n)
-    guarded("forward of '" + nodes[n].name + "'", [&] { m.kernels[n]->forward(m.stream, m.args[n]); });
+  size_t n = 0;  // names the failing node without building a string per node on the hot path
+  try {
+    for (; n < m.kernels.size(); ++n) m.kernels[n]->forward(m.stream, m.args[n]);
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN failed in forward of '" + m.graph.nodes()[n].name + "': " + e.what());
+  }
   guarded("forward output", [&] {
     dnnl::memory plain(plain_desc(m.output.shape()), cpu_engine(), m.output.raw());
     m.out_to_plain.into(m.stream, m.mem[m.graph.output()], plain);
@@ -144,13 +147,17 @@ void Session::backward(const Tensor& diff_output) {
     m.diff_out_from_plain.into(m.stream, m.diff_out_user, m.diff[m.graph.output()]);
   });
   const auto& nodes = m.graph.nodes();
-  for (size_t n = nodes.size(); n-- > 0;)
-    guarded("backward of '" + nodes[n].name + "'", [&] {
+  size_t n = nodes.size();
+  try {
+    while (n-- > 0) {
       const int v = nodes[n].output;
       for (auto& extra : m.extra_diff[v])
         m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
       m.kernels[n]->backward(m.stream, m.args[n]);
-    });
+    }
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN failed in backward of '" + nodes[n].name + "': " + e.what());
+  }
   m.stream.wait();
 }
 
