@@ -152,7 +152,7 @@ void add_train(CLI::App& app) {
   c->add_option("--step-epochs", a->step_epochs, "step schedule: decay by 10x every N epochs");
   c->add_option("--clip-grad", a->clip, "clip the global gradient norm (0: off)")->capture_default_str();
   c->add_option("--label-smoothing", a->label_smoothing, "label smoothing (default per model)")->check(CLI::Range(0.0, 0.99));
-  c->add_option("--crop-padding", a->crop_padding, "random-crop padding in pixels (default 2)")->check(CLI::Range(0, 64));
+  c->add_option("--crop-padding", a->crop_padding, "random-crop padding in pixels (default per model: cnn 0, others 2)")->check(CLI::Range(0, 64));
   c->add_option("--hflip", a->hflip, "random horizontal flip 0/1 (default 1)")->check(CLI::Range(0, 1));
   c->add_option("--erase", a->erase, "random-erasing probability")->capture_default_str();
   c->add_option("--val", a->val, "training samples held out for validation")->capture_default_str()->check(non_negative_number());
