@@ -69,6 +69,14 @@ class Builder {
     }
   }
 
+  // The shared head of the torchvision-style models: global pooling, optional dropout, a linear
+  // classifier, torchvision initialisation, and the finished graph.
+  Graph classifier_head(int x, const ModelConfig& c, double dropout) {
+    x = linear(this->dropout(global_pool_flatten(x), dropout), c.classes);
+    torchvision_init();
+    return finish(x, c);
+  }
+
   Graph finish(int out, const ModelConfig& c) {
     g_.set_output(out);
     g_.meta["model"] = c.name;

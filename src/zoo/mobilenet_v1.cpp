@@ -16,11 +16,7 @@ Graph build_mobilenet_v1(const ModelConfig& c) {
     x = b.conv_bn_act(x, b.channels(x), 3, blk.stride, OpKind::relu, b.channels(x));  // depthwise
     x = b.conv_bn_act(x, ch(blk.out), 1, 1, OpKind::relu);                        // pointwise
   }
-  x = b.global_pool_flatten(x);
-  x = b.dropout(x, c.dropout);
-  x = b.linear(x, c.classes);
-  b.torchvision_init();
-  return b.finish(x, c);
+  return b.classifier_head(x, c, c.dropout);
 }
 
 }  // namespace nimble::zoo

@@ -27,11 +27,7 @@ Graph build_mobilenet_v2(const ModelConfig& c) {
       x = inverted_residual(b, x, make_divisible(s.out * c.width), i == 0 ? s.stride : 1, s.expand);
     }
   x = b.conv_bn_act(x, make_divisible(1280 * std::max(1.0, c.width)), 1, 1, OpKind::relu6);
-  x = b.global_pool_flatten(x);
-  x = b.dropout(x, c.dropout);
-  x = b.linear(x, c.classes);
-  b.torchvision_init();
-  return b.finish(x, c);
+  return b.classifier_head(x, c, c.dropout);
 }
 
 }  // namespace nimble::zoo

@@ -29,10 +29,7 @@ Graph build_resnet(const ModelConfig& c) {
   }
   for (int stage = 0; stage < 3; ++stage)
     for (int64_t i = 0; i < blocks; ++i) x = basic_block(b, x, base << stage, (stage > 0 && i == 0) ? 2 : 1);
-  x = b.global_pool_flatten(x);
-  x = b.linear(x, c.classes);
-  b.torchvision_init();
-  return b.finish(x, c);
+  return b.classifier_head(x, c, 0.0);
 }
 
 }  // namespace nimble::zoo
