@@ -18,7 +18,7 @@ class KernelRunner {
       : in_shapes_(std::move(in_shapes)), stream_(kernels::cpu_engine()) {
     auto& eng = kernels::cpu_engine();
     out_shape_ = op_def(node.op).infer(node, in_shapes_);
-    runtime::KernelBuilder b{node, mode, eng, src_desc, in_shapes_, out_shape_, {}, kernels::md()};
+    runtime::KernelBuilder b{node, mode, eng, src_desc, in_shapes_, out_shape_, {}, DType::f32, kernels::md()};
     for (size_t i = 0; i < in_shapes_.size(); ++i) b.need_diff_src.push_back(mode == Mode::train);
     kernel_ = op_def(node.op).compile(b);
     src_desc_ = b.src_desc;

@@ -19,7 +19,7 @@ LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, co
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   const Shape out_shape = op_def(node.op).infer(node, shapes);
-  runtime::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, md()};
+  runtime::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, DType::f32, md()};
   for (size_t i = 0; i < inputs.size(); ++i) {
     b.src_desc.push_back(desc_of(shapes[i], tags[i]));
     b.src_shape.push_back(shapes[i]);

@@ -46,7 +46,7 @@ struct Compiled {
 
 Compiled compile(const Node& node, const std::vector<Shape>& in_shapes, Mode mode, const Shape& out) {
   auto& eng = cpu_engine();
-  runtime::KernelBuilder b{node, mode, eng, {}, {}, out, {}, md()};
+  runtime::KernelBuilder b{node, mode, eng, {}, {}, out, {}, DType::f32, md()};
   for (const Shape& s : in_shapes) {
     b.src_desc.push_back(plain_desc(s));
     b.src_shape.push_back(s);

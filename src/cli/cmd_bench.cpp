@@ -14,7 +14,7 @@ namespace nimble::cli {
 
 namespace {
 struct BenchArgs {
-  std::string model_path, model = "cnn", input = "1x28x28";
+  std::string model_path, model = "cnn", input = "1x28x28", precision = "auto";
   double width = 1.0;
   int64_t depth = 20, classes = 10, batch = 256, iters = 100, warmup = 10;
   bool json_out = false;
@@ -72,10 +72,10 @@ void run_bench(const BenchArgs& a) {
     name = a.model;
   }
   const int64_t macs = g.macs(), params = g.param_count();
-
-  Session one(g, {1, Mode::eval});
+  const PrecisionChoice pc = resolve_precision(a.precision);
+  Session one(g, {1, Mode::eval, true, pc.precision});
   std::vector<double> lat = time_calls(one, random_input(g.input_shape(), 1), a.warmup, a.iters);
-  Session big(g, {a.batch, Mode::eval});
+  Session big(g, {a.batch, Mode::eval, true, pc.precision});
   const int64_t big_iters = std::max<int64_t>(3, a.iters / 10);
   std::vector<double> big_ms = time_calls(big, random_input(g.input_shape(), a.batch), std::min<int64_t>(a.warmup, 3), big_iters);
   const double throughput = a.batch / (percentile(big_ms, 0.5) / 1e3);
@@ -92,10 +92,11 @@ void run_bench(const BenchArgs& a) {
             {"macs", macs},
             {"size_bytes", size_bytes},
             {"gflops_per_s", gflops}};
+  j.update(precision_json(pc));
   if (a.json_out) {
     print_json(j);
   } else {
-    std::printf("%s  input %s\n", name.c_str(), g.input_shape().str().c_str());
+    std::printf("%s  input %s  precision %s\n", name.c_str(), g.input_shape().str().c_str(), precision_name(pc.precision));
     std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", percentile(lat, 0.5),
                 percentile(lat, 0.9), percentile(lat, 0.99));
     std::printf("  batch-%lld throughput  %.0f samples/s  (%.1f GFLOP/s achieved)\n", (long long)a.batch, throughput, gflops);
@@ -114,6 +115,7 @@ void add_bench(CLI::App& app) {
   c->add_option("--depth", a->depth, "resnet depth")->capture_default_str();
   c->add_option("--classes", a->classes, "zoo model classes")->capture_default_str();
   c->add_option("--batch", a->batch, "batch size for the throughput run")->capture_default_str();
+  add_precision_option(c, a->precision);
   c->add_option("--iters", a->iters, "timed batch-1 calls")->capture_default_str();
   c->add_option("--warmup", a->warmup, "untimed warm-up calls")->capture_default_str();
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");

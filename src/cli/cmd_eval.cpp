@@ -9,7 +9,7 @@ namespace nimble::cli {
 
 namespace {
 struct EvalArgs {
-  std::string model, data = kDefaultData;
+  std::string model, data = kDefaultData, precision = "auto";
   int64_t batch = 500;
   bool json_out = false;
 };
@@ -18,12 +18,16 @@ void run_eval(const EvalArgs& a) {
   LoadedModel m = load_model(a.model);
   data::IdxData d = load_data(a.data);
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
-  train::EvalResult r = train::evaluate(m.graph, d.test, normalization_of(m.extra), a.batch);
+  const PrecisionChoice pc = resolve_precision(a.precision);
+  train::EvalResult r = train::evaluate(m.graph, d.test, normalization_of(m.extra), a.batch, pc.precision);
   note("test accuracy " + std::to_string(r.accuracy) + " on " + std::to_string(r.samples) + " samples (" +
        std::to_string(int64_t(r.samples / r.seconds)) + " samples/s)");
-  if (a.json_out)
-    print_json({{"model", a.model}, {"test_accuracy", r.accuracy}, {"test_loss", r.loss}, {"samples", r.samples},
-                {"seconds", r.seconds}});
+  if (a.json_out) {
+    json j = {{"model", a.model}, {"test_accuracy", r.accuracy}, {"test_loss", r.loss}, {"samples", r.samples},
+              {"seconds", r.seconds}};
+    j.update(precision_json(pc));
+    print_json(j);
+  }
 }
 }  // namespace
 
@@ -33,6 +37,7 @@ void add_eval(CLI::App& app) {
   c->add_option("model", a->model, "checkpoint (.nimble)")->required();
   c->add_option("--data", a->data, "IDX data directory")->capture_default_str();
   c->add_option("--batch", a->batch, "batch size")->capture_default_str();
+  add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a] { run_eval(*a); });
 }

@@ -29,7 +29,7 @@ Recipe recipe_for(const std::string& model) {
 }
 
 struct TrainArgs {
-  std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine";
+  std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine", precision = "auto";
   double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
   double lr = -1, label_smoothing = -1, warmup_epochs = 0;
   int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
@@ -81,6 +81,8 @@ void run_train(const TrainArgs& a) {
   NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
+  const PrecisionChoice pc = choose_precision(a.precision);  // validated before any output
+  tc.precision = pc.precision;
 
   json hyper = {{"model", a.model},        {"width", a.width},
                 {"depth", a.depth},        {"input", mc.input.str()},
@@ -90,7 +92,8 @@ void run_train(const TrainArgs& a) {
                 {"weight_decay", a.weight_decay}, {"label_smoothing", tc.label_smoothing},
                 {"crop_padding", tc.augment.crop_padding}, {"hflip", tc.augment.hflip},
                 {"erase", a.erase},        {"seed", a.seed},
-                {"val", a.val},            {"data", a.data}};
+                {"val", a.val},            {"data", a.data},
+                {"precision", precision_name(pc.precision)}};
   auto extra_for = [&](const train::EpochStats& s) {
     return json{{"hyper", hyper},
                 {"normalization", normalization_json(norm)},
@@ -98,6 +101,7 @@ void run_train(const TrainArgs& a) {
   };
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
+  resolve_precision(a.precision);
   note("nimble train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
        std::to_string(graph.macs()) + " MACs/sample) on " + std::to_string(split.train.size()) + " samples, " +
        std::to_string(split.val.size()) + " for validation, " + std::to_string(tc.epochs) + " epochs, batch " +
@@ -108,14 +112,14 @@ void run_train(const TrainArgs& a) {
   train::TrainResult res = trainer.fit(split.train, split.val, norm);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  train::EvalResult test = train::evaluate(graph, d.test, norm);
+  train::EvalResult test = train::evaluate(graph, d.test, norm, 500, pc.precision);
   json extra = extra_for(res.epochs[res.best_epoch - 1]);
   extra["metrics"]["test_accuracy"] = test.accuracy;
   io::save_checkpoint(graph, out, extra.dump());
   note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
        "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out);
-  if (a.json_out)
-    print_json({{"model", a.model},
+  if (a.json_out) {
+    json j = {{"model", a.model},
                 {"test_accuracy", test.accuracy},
                 {"test_loss", test.loss},
                 {"val_accuracy", res.best_val_accuracy},
@@ -125,7 +129,16 @@ void run_train(const TrainArgs& a) {
                 {"params", graph.param_count()},
                 {"macs", graph.macs()},
                 {"seconds", seconds},
-                {"checkpoint", out}});
+                {"checkpoint", out}};
+    j.update(precision_json(pc));
+    int64_t skipped = 0;
+    for (auto& e : res.epochs) skipped += e.skipped_steps;
+    if (trainer.scaler()) {
+      j["skipped_steps"] = skipped;
+      j["loss_scale"] = trainer.scaler()->scale();
+    }
+    print_json(j);
+  }
 }
 
 }  // namespace
@@ -159,6 +172,7 @@ void add_train(CLI::App& app) {
   c->add_option("--limit", a->limit, "use only the first N training samples (0: all)")->check(non_negative_number());
   c->add_option("--seed", a->seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();
   c->add_option("--out", a->out, "checkpoint path (default MODEL.nimble)");
+  add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->add_flag("--quiet", a->quiet, "no progress output");
   c->callback([a] { run_train(*a); });

@@ -30,6 +30,22 @@ CLI::Validator number_at_least(double lo, bool strict, const std::string& what) 
 CLI::Validator positive_number() { return number_at_least(0, true, "positive"); }
 CLI::Validator non_negative_number() { return number_at_least(0, false, "non-negative"); }
 
+void add_precision_option(CLI::App* c, std::string& value) {
+  c->add_option("--precision", value,
+                "auto | fp32 | bf16 | fp16 (auto: the fastest precision this CPU trains natively)")
+      ->capture_default_str();
+}
+
+PrecisionChoice resolve_precision(const std::string& flag) {
+  PrecisionChoice c = choose_precision(flag);
+  note(std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
+  return c;
+}
+
+json precision_json(const PrecisionChoice& c) {
+  return {{"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
+}
+
 void print_json(const json& j) { std::cout << j.dump() << std::endl; }
 
 void note(const std::string& line) {

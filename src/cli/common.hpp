@@ -6,6 +6,7 @@
 
 #include "nimble/data/dataset.hpp"
 #include "nimble/graph/graph.hpp"
+#include "nimble/runtime/precision.hpp"
 
 namespace nimble::cli {
 
@@ -23,6 +24,13 @@ void add_info(CLI::App& app);
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
+
+// --precision, on every command that runs a model.
+void add_precision_option(CLI::App* c, std::string& value);
+// Resolves the flag and says on stderr which precision the run uses and why (a warning when it
+// is emulated). Throws Error on an unknown name.
+PrecisionChoice resolve_precision(const std::string& flag);
+json precision_json(const PrecisionChoice& c);
 
 // Prints the one JSON summary object on stdout.
 void print_json(const json& j);

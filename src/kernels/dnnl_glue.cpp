@@ -1,5 +1,7 @@
 #include "kernels/dnnl_glue.hpp"
 
+#include "kernels/f16_convert.hpp"
+
 namespace nimble::kernels {
 
 dnnl::engine& cpu_engine() {
@@ -39,24 +41,51 @@ tag plain_tag(int rank) {
 md plain_desc(const Shape& s, DType t) { return md(to_dims(s), to_dnnl(t), plain_tag(s.rank())); }
 md any_desc(const Shape& s, DType t) { return md(to_dims(s), to_dnnl(t), tag::any); }
 
+md with_dtype(const md& d, dt type) {
+  md r = d;  // strides of a blocked layout count elements, so they hold for any element size
+  r.data.data_type = dnnl_data_type_t(type);
+  return r;
+}
+
 LayoutConverter::LayoutConverter(const md& from, const md& to, const dnnl::engine& eng) : to_(to) {
   needed_ = from != to;
   if (!needed_) return;
-  guarded("reorder", [&] {
-    reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to));
-    buffer_ = dnnl::memory(to, eng);
-  });
+  const bool f32_f16 = from.data_type() == dt::f32 && to.data_type() == dt::f16;
+  const bool f16_f32 = from.data_type() == dt::f16 && to.data_type() == dt::f32;
+  if ((f32_f16 || f16_f32) && with_dtype(from, to.data_type()) == to) {
+    cast_ = f32_f16 ? Cast::to_f16 : Cast::to_f32;
+    cast_elements_ = int64_t(to.get_size() / (f32_f16 ? 2 : 4));
+  } else {
+    guarded("reorder", [&] { reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to)); });
+  }
+  buffer_ = guarded("reorder buffer", [&] { return dnnl::memory(to, eng); });
+}
+
+void LayoutConverter::run(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst) {
+  switch (cast_) {
+    case Cast::none:
+      reorder_.execute(s, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
+      return;
+    case Cast::to_f16:
+      f32_to_f16(static_cast<const float*>(src.get_data_handle()), static_cast<uint16_t*>(dst.get_data_handle()),
+                 cast_elements_);
+      return;
+    case Cast::to_f32:
+      f16_to_f32(static_cast<const uint16_t*>(src.get_data_handle()), static_cast<float*>(dst.get_data_handle()),
+                 cast_elements_);
+      return;
+  }
 }
 
 dnnl::memory LayoutConverter::operator()(dnnl::stream& s, const dnnl::memory& src) {
   if (!needed_) return src;
-  reorder_.execute(s, const_cast<dnnl::memory&>(src), buffer_);
+  run(s, src, buffer_);
   return buffer_;
 }
 
 void LayoutConverter::into(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst) {
   if (needed_) {
-    reorder_.execute(s, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
+    run(s, src, dst);
   } else {
     std::memcpy(dst.get_data_handle(), src.get_data_handle(), to_.get_size());
   }

@@ -19,6 +19,8 @@ dnnl::memory::dims to_dims(const Shape& s);
 tag plain_tag(int rank);  // a, ab, abc, abcd, abcde
 md plain_desc(const Shape& s, DType t = DType::f32);
 md any_desc(const Shape& s, DType t = DType::f32);
+// The same layout (blocking, strides) holding another data type.
+md with_dtype(const md& d, dt type);
 
 // Runs `fn`, turning a dnnl::error into nimble::Error that names what was being done.
 template <class Fn> auto guarded(const std::string& what, Fn&& fn) {
@@ -29,7 +31,8 @@ template <class Fn> auto guarded(const std::string& what, Fn&& fn) {
   }
 }
 
-// A reorder decided at compile time: a no-op when the layouts already agree.
+// A reorder decided at compile time: a no-op when the layouts already agree; a flat fp16<->fp32
+// loop when they differ only in that data type (kernels/f16_convert.hpp says why).
 class LayoutConverter {
  public:
   LayoutConverter() = default;
@@ -43,6 +46,9 @@ class LayoutConverter {
 
  private:
   bool needed_ = false;
+  enum class Cast { none, to_f16, to_f32 } cast_ = Cast::none;
+  int64_t cast_elements_ = 0;
+  void run(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst);
   md to_;
   dnnl::reorder reorder_;
   dnnl::memory buffer_;

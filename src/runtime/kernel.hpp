@@ -16,6 +16,7 @@ struct KernelBuilder {
   std::vector<Shape> src_shape;
   Shape dst_shape;
   std::vector<bool> need_diff_src;    // per input: whether backward must produce its gradient
+  DType compute = DType::f32;         // what conv/linear compute in (the precision policy's choice)
   kernels::md dst_desc;               // set by the op: the layout it produces
   bool training() const { return mode == Mode::train; }
 };
@@ -32,6 +33,11 @@ struct Kernel {
   virtual void forward(dnnl::stream& s, KernelArgs& a) = 0;
   virtual void backward(dnnl::stream& s, KernelArgs& a) = 0;
 };
+
+// Wraps an op that has no kernel for `storage`: its inputs are widened to fp32, it computes in
+// fp32, and its output (and in backward the input gradients) are rounded back to `storage`.
+std::unique_ptr<Kernel> compile_emulated(KernelBuilder& b, DType storage,
+                                         std::unique_ptr<Kernel> (*compile)(KernelBuilder&));
 
 // Ops without a backward in a given configuration use this to fail loudly.
 [[noreturn]] void no_backward(const Node& node);

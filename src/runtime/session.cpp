@@ -2,6 +2,7 @@
 
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
+#include "kernels/f16_convert.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -25,13 +26,24 @@ struct Session::Impl {
   std::vector<runtime::KernelArgs> args;
   // Fan-out: extra gradient slots summed into diff[value] before its producer's backward.
   std::vector<std::vector<dnnl::memory>> extra_diff;  // per value
-  std::vector<dnnl::binary> accumulate;               // per value (valid where extra_diff non-empty)
+  std::vector<dnnl::binary> accumulate;               // per value with extra_diff; empty for fp16
   LayoutConverter out_to_plain, diff_out_from_plain;
   Tensor output;
   dnnl::memory diff_out_user;
 
   void compile();
+  void compile_accumulate(size_t v);
 };
+
+// diff[v] += extra: a binary add, or for fp16 (no oneDNN binary; its fp16 reorder-with-sum is a
+// serial reference kernel) a flat loop that adds in fp32 and rounds once.
+void Session::Impl::compile_accumulate(size_t v) {
+  if (desc[v].data_type() == dt::f16) return;
+  accumulate[v] = guarded("gradient accumulation", [&] {
+    return dnnl::binary(dnnl::binary::primitive_desc(
+        dnnl::binary::desc(dnnl::algorithm::binary_add, desc[v], desc[v], desc[v]), cpu_engine()));
+  });
+}
 
 void Session::Impl::compile() {
   graph.validate();
@@ -53,15 +65,19 @@ void Session::Impl::compile() {
   mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
 
   for (const Node& node : graph.nodes()) {
-    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, md()};
+    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md()};
     for (int v : node.inputs) {
       b.src_desc.push_back(desc[v]);
       b.src_shape.push_back(shapes[v]);
       b.need_diff_src.push_back(train && v != in);
     }
     const OpDef& def = op_def(node.op);
-    kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'",
-                              [&] { return def.compile(b); }));
+    const OpPrecisionRule rule = op_precision_rule(opt.precision, node, b.src_shape);
+    const DType low = low_dtype(opt.precision);
+    b.compute = rule == OpPrecisionRule::low ? low : DType::f32;
+    kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'", [&] {
+      return rule == OpPrecisionRule::emulated ? runtime::compile_emulated(b, low, def.compile) : def.compile(b);
+    }));
     NIMBLE_ASSERT(!b.dst_desc.is_zero(), std::string(def.name) + " did not set its dst layout");
     desc[node.output] = b.dst_desc;
     mem[node.output] = dnnl::memory(b.dst_desc, eng);
@@ -73,9 +89,7 @@ void Session::Impl::compile() {
       diff[v] = dnnl::memory(desc[v], eng);
       std::memset(diff[v].get_data_handle(), 0, desc[v].get_size());
       for (size_t k = 1; k < consumers[v].size(); ++k) extra_diff[v].push_back(dnnl::memory(desc[v], eng));
-      if (!extra_diff[v].empty())
-        accumulate[v] = dnnl::binary(dnnl::binary::primitive_desc(
-            dnnl::binary::desc(dnnl::algorithm::binary_add, desc[v], desc[v], desc[v]), eng));
+      if (!extra_diff[v].empty()) compile_accumulate(v);
     }
   }
 
@@ -151,8 +165,13 @@ void Session::backward(const Tensor& diff_output) {
   try {
     while (n-- > 0) {
       const int v = nodes[n].output;
-      for (auto& extra : m.extra_diff[v])
-        m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
+      for (auto& extra : m.extra_diff[v]) {
+        if (m.accumulate[v])
+          m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
+        else
+          f16_accumulate(static_cast<uint16_t*>(m.diff[v].get_data_handle()),
+                         static_cast<const uint16_t*>(extra.get_data_handle()), int64_t(m.desc[v].get_size() / 2));
+      }
       m.kernels[n]->backward(m.stream, m.args[n]);
     }
   } catch (const dnnl::error& e) {

@@ -28,6 +28,40 @@ std::vector<Tensor> snapshot(const Graph& g) {
   for (auto& [name, p] : g.named_params()) out.push_back(p->data.clone());
   return out;
 }
+// Below this the fp16 gradients overflow even unscaled: the run has diverged.
+constexpr float kMinLossScale = 1.0f / 65536.0f;
+
+void scale_in_place(Tensor& t, float factor) {
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
+}
+
+// Backward and the optimizer step; returns whether the step was taken. With a loss scaler a
+// non-finite loss or gradient is an fp16 overflow: the step is skipped and the scale backs off.
+// Without one it is divergence.
+bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, Tensor& diff_logits, double loss,
+                       float lr, int64_t epoch) {
+  if (!scaler) {
+    NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at epoch " +
+                                          std::to_string(epoch) + " (try a lower --lr)");
+    session.backward(diff_logits);
+    optimizer.step(lr);
+    return true;
+  }
+  bool stepped = false;
+  if (std::isfinite(loss)) {
+    scale_in_place(diff_logits, scaler->scale());
+    session.backward(diff_logits);
+    stepped = scaled_step(*scaler, optimizer, lr);
+  } else {
+    scaler->update(/*found_inf=*/true);
+  }
+  NIMBLE_CHECK(scaler->scale() >= kMinLossScale,
+               "training diverged: fp16 overflowed at every loss scale down to " + std::to_string(scaler->scale()) +
+                   " (epoch " + std::to_string(epoch) + "; try a lower --lr or --precision bf16)");
+  return stepped;
+}
+
 void restore(const Graph& g, const std::vector<Tensor>& snap) {
   auto params = g.named_params();
   NIMBLE_ASSERT(params.size() == snap.size());
@@ -44,6 +78,7 @@ Trainer::Trainer(Graph& graph, TrainConfig config) : graph_(graph), config_(std:
   NIMBLE_CHECK(config_.label_smoothing >= 0 && config_.label_smoothing < 1, "label smoothing must be in [0, 1)");
   validate_schedule(config_.schedule);
   Optimizer(graph_, config_.optimizer);  // throws on a bad optimizer configuration
+  if (config_.precision == Precision::fp16 && config_.loss_scaling) scaler_.emplace(config_.scaler);
   // Dropout draws from the run's seed so that --seed reproduces a run.
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
     if (graph_.nodes()[i].op == OpKind::dropout) graph_.nodes()[i].attrs["seed"] = int64_t(config_.seed * 7919 + i);
@@ -59,7 +94,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   NIMBLE_CHECK(graph_.output_shape().rank() == 1 && graph_.output_shape()[0] >= train.num_classes,
                "the model has " + graph_.output_shape().str() + " outputs but the data has " +
                    std::to_string(train.num_classes) + " classes");
-  Session session(graph_, {config_.batch, Mode::train});
+  Session session(graph_, {config_.batch, Mode::train, true, config_.precision});
   Optimizer optimizer(graph_, config_.optimizer);
   data::BatchLoader loader(train, norm, config_.batch, /*shuffle=*/true, /*drop_last=*/true, config_.augment,
                            config_.seed);
@@ -80,7 +115,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     EpochStats stats;
     stats.epoch = epoch;
     double loss_sum = 0;
-    int64_t correct = 0, seen = 0, done = 0;
+    int64_t correct = 0, seen = 0, stepped = 0, done = 0;  // stepped: samples whose step was taken
     const auto t0 = Clock::now();
     data::Batch batch;
     while (loader.next(batch)) {
@@ -89,33 +124,38 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       LossResult lr_res = cross_entropy(logits, batch.labels, batch.count, config_.label_smoothing, &diff_logits);
       double loss = lr_res.loss;
       for (auto& h : hooks_) h->on_loss(batch, logits, diff_logits, loss);
-      NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) +
-                                            " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
-      session.backward(diff_logits);
-      optimizer.step(lr);
+      if (backward_and_step(session, optimizer, scaler(), diff_logits, loss, lr, epoch)) {
+        loss_sum += loss * batch.count;
+        correct += lr_res.correct;
+        stepped += batch.count;
+      } else {
+        ++stats.skipped_steps;
+      }
       ++step;
       for (auto& h : hooks_) h->on_step_end(*this, step);
-      loss_sum += loss * batch.count;
-      correct += lr_res.correct;
       seen += batch.count;
       stats.lr = lr;
-      progress.update(++done, seen, fmt_metric("loss", loss_sum / seen) + "  " + fmt_metric("acc", double(correct) / seen));
+      progress.update(++done, seen, fmt_metric("loss", loss_sum / std::max<int64_t>(stepped, 1)) + "  " +
+                                        fmt_metric("acc", double(correct) / std::max<int64_t>(stepped, 1)));
     }
     stats.seconds = seconds_since(t0);
+    if (scaler_) stats.loss_scale = scaler_->scale();
     train_seconds += stats.seconds;
     train_samples += seen;
-    stats.train_loss = loss_sum / std::max<int64_t>(seen, 1);
-    stats.train_accuracy = double(correct) / std::max<int64_t>(seen, 1);
+    stats.train_loss = loss_sum / std::max<int64_t>(stepped, 1);
+    stats.train_accuracy = double(correct) / std::max<int64_t>(stepped, 1);
     stats.samples_per_s = seen / std::max(stats.seconds, 1e-9);
     std::string summary = fmt_metric("loss", stats.train_loss) + "  " + fmt_metric("acc", stats.train_accuracy);
     if (val.size() > 0) {
-      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch);
+      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch, config_.precision);
       stats.val_loss = ev.loss;
       stats.val_accuracy = ev.accuracy;
       summary += "  " + fmt_metric("val_loss", ev.loss) + "  " + fmt_metric("val_acc", ev.accuracy);
     }
     char rate[64];
     std::snprintf(rate, sizeof rate, "  %.0f samples/s  %.1fs", stats.samples_per_s, stats.seconds);
+    if (stats.skipped_steps > 0) summary += "  skipped " + std::to_string(stats.skipped_steps) + " steps";
+    if (scaler_) summary += "  loss scale " + std::to_string(int64_t(scaler_->scale()));
     progress.finish(summary + rate);
     result.epochs.push_back(stats);
     const bool improved = val.size() == 0 || result.best_epoch == 0 || stats.val_accuracy > result.best_val_accuracy;
@@ -132,7 +172,8 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   return result;
 }
 
-EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch) {
+EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch,
+                    Precision precision) {
   NIMBLE_CHECK(set.size() > 0, "cannot evaluate on an empty data set");
   NIMBLE_CHECK(set.sample_shape() == graph.input_shape(), "the data's samples are " + set.sample_shape().str() +
                                                               " but the model takes " + graph.input_shape().str());
@@ -140,7 +181,7 @@ EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::N
                "the model has " + graph.output_shape().str() + " outputs but the data has " +
                    std::to_string(set.num_classes) + " classes");
   batch = std::min(batch, set.size());
-  Session session(graph, {batch, Mode::eval});
+  Session session(graph, {batch, Mode::eval, true, precision});
   data::BatchLoader loader(set, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
   loader.start_epoch(0);
   EvalResult r;

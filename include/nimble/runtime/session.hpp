@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "nimble/graph/graph.hpp"
+#include "nimble/runtime/precision.hpp"
 
 namespace nimble {
 
@@ -14,6 +15,8 @@ struct SessionOptions {
   Mode mode = Mode::eval;
   // Eval only: fold batch-norm into convolutions and fuse activations before compiling.
   bool optimize = true;
+  // Applied per op by the precision policy (runtime/precision.hpp). Parameters stay fp32 masters.
+  Precision precision = Precision::fp32;
 };
 
 // A Graph compiled once for a batch size and mode into cached oneDNN primitives with negotiated
@@ -27,7 +30,7 @@ class Session {
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
 
-  // input: (batch, ...) f32 in plain NCHW. Returns the output in plain layout; the buffer is
+  // input: (batch, ...) f32 in plain NCHW; the output is f32 whatever the precision. Returns the output in plain layout; the buffer is
   // reused by the next call.
   const Tensor& forward(const Tensor& input);
   // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).

@@ -25,6 +25,10 @@ class Optimizer {
   double step(float lr);
   int64_t steps() const { return steps_; }
   const OptimizerConfig& config() const { return config_; }
+  const std::vector<ParamPtr>& params() const { return params_; }  // the trainable ones
+  // Per-parameter state (sgd: momentum buffer; adamw: first and second moments), in params() order.
+  const std::vector<Tensor>& first_moments() const { return slot1_; }
+  const std::vector<Tensor>& second_moments() const { return slot2_; }
 
  private:
   OptimizerConfig config_;

@@ -1,10 +1,13 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "nimble/data/dataset.hpp"
 #include "nimble/graph/graph.hpp"
+#include "nimble/runtime/precision.hpp"
+#include "nimble/train/grad_scaler.hpp"
 #include "nimble/train/optimizer.hpp"
 #include "nimble/train/schedule.hpp"
 
@@ -20,6 +23,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t eval_batch = 500;
   bool progress = true;  // progress on stderr: a bar on a terminal, plain lines otherwise
+  Precision precision = Precision::fp32;  // training and per-epoch evaluation
+  // fp16 only: dynamic loss scaling (bf16 has fp32's range and needs none).
+  bool loss_scaling = true;
+  GradScalerConfig scaler;
 };
 
 struct EpochStats {
@@ -27,6 +34,8 @@ struct EpochStats {
   double train_loss = 0, train_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
   double samples_per_s = 0, seconds = 0, lr = 0;
+  int64_t skipped_steps = 0;  // fp16: steps skipped for inf/NaN gradients
+  double loss_scale = 0;      // fp16: the scale at the end of the epoch (0: no scaling)
 };
 
 struct TrainResult {
@@ -61,10 +70,13 @@ class Trainer {
   TrainResult fit(const data::ImageSet& train, const data::ImageSet& val, const data::Normalization& norm);
   Graph& graph() { return graph_; }
   const TrainConfig& config() const { return config_; }
+  // The loss scaler (fp16 with loss scaling), else null. Its state belongs in checkpoints.
+  GradScaler* scaler() { return scaler_ ? &*scaler_ : nullptr; }
 
  private:
   Graph& graph_;
   TrainConfig config_;
+  std::optional<GradScaler> scaler_;
   std::vector<std::shared_ptr<TrainerHook>> hooks_;
 };
 
@@ -75,6 +87,7 @@ struct EvalResult {
 };
 
 // Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set.
-EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch = 500);
+EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch = 500,
+                    Precision precision = Precision::fp32);
 
 }  // namespace nimble::train

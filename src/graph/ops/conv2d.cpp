@@ -106,8 +106,9 @@ class ConvKernel : public runtime::Kernel {
     // PyTorch's (O, I/G, KH, KW) is oneDNN's goihw when grouped.
     md w_plain = g.groups == 1 ? md({g.oc, g.ic, g.kh, g.kw}, dt::f32, tag::oihw)
                                : md({g.groups, g.oc / g.groups, g.ic / g.groups, g.kh, g.kw}, dt::f32, tag::goihw);
-    md w_any = md(w_plain.dims(), dt::f32, tag::any);
-    md src_any = any_desc(b.src_shape[0]), dst_any = any_desc(b.dst_shape);
+    md w_any = md(w_plain.dims(), to_dnnl(b.compute), tag::any);
+    md diff_w_any = md(w_plain.dims(), dt::f32, tag::any);  // weight gradients accumulate in fp32
+    md src_any = any_desc(b.src_shape[0], b.compute), dst_any = any_desc(b.dst_shape, b.compute);
     ParamPtr bias = b.node.param_ptr("bias");
     md bias_md = bias ? md({g.oc}, dt::f32, tag::a) : md();
     auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
@@ -132,7 +133,7 @@ class ConvKernel : public runtime::Kernel {
       diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
       has_bwd_data_ = true;
     }
-    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
+    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, diff_w_any, bias_md, dst_any,
                                                 strides, dil, pad, pad);
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(wd, eng, fwd_pd_);
     const bool depthwise = g.groups == g.ic && g.groups == g.oc;

@@ -70,8 +70,9 @@ class LinearKernel : public runtime::Kernel {
     // The fused activation has no backward; fusion is an eval-mode pass.
     NIMBLE_CHECK(!b.training() || act == "none", "linear '" + b.node.name + "' has a fused activation '" + act +
                                                        "', which is inference-only; train the unfused graph");
-    md w_plain({o, i}, dt::f32, tag::ab), w_any({o, i}, dt::f32, tag::any);
-    md src_any = any_desc({n, i}), dst_any = any_desc({n, o});
+    md w_plain({o, i}, dt::f32, tag::ab), w_any({o, i}, to_dnnl(b.compute), tag::any);
+    md diff_w_any({o, i}, dt::f32, tag::any);  // weight gradients accumulate in fp32
+    md src_any = any_desc({n, i}, b.compute), dst_any = any_desc({n, o}, b.compute);
     ParamPtr bias = b.node.param_ptr("bias");
     md bias_md = bias ? md({o}, dt::f32, tag::a) : md();
     auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
@@ -96,8 +97,8 @@ class LinearKernel : public runtime::Kernel {
       diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
       has_bwd_data_ = true;
     }
-    auto wd = bias ? dnnl::inner_product_backward_weights::desc(src_any, w_any, bias_md, dst_any)
-                   : dnnl::inner_product_backward_weights::desc(src_any, w_any, dst_any);
+    auto wd = bias ? dnnl::inner_product_backward_weights::desc(src_any, diff_w_any, bias_md, dst_any)
+                   : dnnl::inner_product_backward_weights::desc(src_any, diff_w_any, dst_any);
     bwd_w_pd_ = dnnl::inner_product_backward_weights::primitive_desc(wd, eng, fwd_pd_);
     bwd_w_ = dnnl::inner_product_backward_weights(bwd_w_pd_);
     src_for_w_ = LayoutConverter(fwd_pd_.src_desc(), bwd_w_pd_.src_desc(), eng);

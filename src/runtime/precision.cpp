@@ -1,0 +1,117 @@
+#include "nimble/runtime/precision.hpp"
+
+#include <dnnl.hpp>
+
+#include "nimble/core/error.hpp"
+#include "nimble/graph/graph.hpp"
+
+namespace nimble {
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "?";
+}
+
+DType low_dtype(Precision p) {
+  switch (p) {
+    case Precision::fp32: return DType::f32;
+    case Precision::bf16: return DType::bf16;
+    case Precision::fp16: return DType::f16;
+  }
+  return DType::f32;
+}
+
+PrecisionSupport precision_support(Precision p) {
+  // The ISA oneDNN dispatches to (honours ONEDNN_MAX_CPU_ISA, so a run can pretend to be an
+  // older CPU). The ISA values are bit sets: avx512_core_bf16 contains avx512_core, amx contains both.
+  const unsigned isa = unsigned(dnnl::get_effective_cpu_isa());
+  const unsigned bf16_isa = unsigned(dnnl::cpu_isa::avx512_core_bf16);
+  const unsigned amx_isa = unsigned(dnnl::cpu_isa::avx512_core_amx);
+  switch (p) {
+    case Precision::fp32:
+      return {true, "fp32 kernels"};
+    case Precision::bf16:
+      if ((isa & amx_isa) == amx_isa) return {true, "AMX-BF16 tiles (oneDNN avx512_core_amx)"};
+      if ((isa & bf16_isa) == bf16_isa) return {true, "AVX512-BF16 (oneDNN avx512_core_bf16)"};
+      return {false, "this CPU has no AVX512-BF16/AMX, so oneDNN emulates bf16 with fp32 instructions"};
+    case Precision::fp16:
+      // oneDNN 2.6 has fp16 only in reorders on CPUs, even where AVX512-FP16 exists.
+      return {false, "oneDNN 2.6 has no CPU fp16 kernels: values are stored in fp16 and computed in fp32"};
+  }
+  return {};
+}
+
+PrecisionChoice choose_precision(const std::string& requested) {
+  PrecisionChoice c;
+  if (requested == "auto") {
+    PrecisionSupport bf16 = precision_support(Precision::bf16);
+    if (bf16.native) {
+      c.precision = Precision::bf16;
+      c.reason = "auto: this CPU trains natively in bf16 on " + bf16.detail;
+    } else {
+      c.precision = Precision::fp32;
+      c.reason = "auto: " + bf16.detail + ", so fp32 is fastest here";
+    }
+    return c;
+  }
+  if (requested == "fp32") c.precision = Precision::fp32;
+  else if (requested == "bf16") c.precision = Precision::bf16;
+  else if (requested == "fp16") c.precision = Precision::fp16;
+  else throw Error("unknown precision '" + requested + "' (expected auto, fp32, bf16 or fp16)");
+  PrecisionSupport s = precision_support(c.precision);
+  c.emulated = !s.native;
+  c.reason = std::string("requested; ") + (s.native ? "native: " : "emulated: ") + s.detail;
+  if (c.emulated && c.precision == Precision::bf16) c.reason += "; likely slower than fp32";
+  return c;
+}
+
+OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vector<Shape>& in) {
+  if (p == Precision::fp32 || node.op == OpKind::softmax) return OpPrecisionRule::fp32;
+  if (!precision_support(p).native) return OpPrecisionRule::emulated;
+  switch (node.op) {
+    case OpKind::conv2d:
+      // A single input channel gives oneDNN 2.6 no AMX kernel (jit_bf16): slower than fp32 here.
+      // Its consumers then follow in fp32 until the next convolution converts.
+      if (!in.empty() && in[0].rank() == 4 && in[0][1] == 1) return OpPrecisionRule::fp32;
+      return OpPrecisionRule::low;
+    case OpKind::linear:
+      return OpPrecisionRule::low;
+    case OpKind::dropout:
+      return OpPrecisionRule::emulated;  // hand-written fp32 mask kernel; a tiny tensor
+    default:
+      return OpPrecisionRule::follow;
+  }
+}
+
+std::vector<PolicyRow> precision_policy_table(Precision p) {
+  const std::string low = precision_name(p);
+  if (p == Precision::fp32)
+    return {{"all ops", "fp32", "fp32", "the reference precision"},
+            {"optimizer, master weights", "fp32", "fp32", ""}};
+  if (!precision_support(p).native)
+    return {{"all ops but softmax", "fp32 (emulated)", low,
+             "no native " + low + " kernels here: inputs widened to fp32, outputs rounded to " + low},
+            {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
+            {"loss, loss scaling, optimizer", "fp32", "fp32", "master weights and their update stay fp32"},
+            {"weights", "fp32", "fp32 master", "used in fp32 by the emulated kernels"}};
+  return {
+      {"conv2d, linear", low, low, "matrix work on " + precision_support(p).detail + "; fp32 bias; fp32 accumulation"},
+      {"conv2d with 1 input channel", "fp32", "fp32",
+       "oneDNN 2.6 has no AMX kernel for it: measured slower than fp32; consumers follow until the next conv"},
+      {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape", "input's dtype", "input's dtype",
+       "memory-bound: low precision halves the traffic"},
+      {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
+      {"batch_norm2d", low + " data, fp32 statistics", low, "mean/variance, scale/shift and running stats in fp32"},
+      {"dropout", "fp32", low, "hand-written mask kernel; widened and rounded back"},
+      {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
+      {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},
+      {"loss, optimizer update, master weights", "fp32", "fp32",
+       low + " weight copies refreshed once per optimizer step"},
+  };
+}
+
+}  // namespace nimble
