@@ -154,4 +154,66 @@ TEST_F(Cli, FailedTrainingLeavesAnExistingCheckpointIntact) {
   EXPECT_EQ(s, "precious");
 }
 
+TEST_F(Cli, PrecisionIsChosenReportedAndValidated) {
+  const fs::path ck = dir_ / "prec.nimble";
+  CliRun t = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --json --precision bf16 --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["precision"], "bf16");
+  EXPECT_FALSE(j["precision_reason"].get<std::string>().empty());
+  EXPECT_NE(t.err.find("precision bf16"), std::string::npos) << t.err;  // every run says which and why
+
+  CliRun e = run("eval --json --precision fp16 " + ck.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  auto je = nlohmann::json::parse(e.out);
+  EXPECT_EQ(je["precision"], "fp16");
+  EXPECT_TRUE(je["precision_emulated"].get<bool>());
+  EXPECT_NE(e.err.find("warning: precision fp16"), std::string::npos) << e.err;
+  EXPECT_NEAR(je["test_accuracy"].get<double>(), j["test_accuracy"].get<double>(), 0.02);
+
+  CliRun b = run("bench --json --iters 3 --warmup 1 --batch 16 --precision auto " + ck.string());
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_FALSE(nlohmann::json::parse(b.out)["precision_emulated"].get<bool>());  // auto never emulates
+
+  CliRun p = run("info --precision-policy --json --precision bf16");
+  ASSERT_EQ(p.code, 0) << p.err;
+  auto jp = nlohmann::json::parse(p.out);
+  EXPECT_GE(jp["policy"].size(), 3u);
+  bool softmax_fp32 = false;
+  for (auto& row : jp["policy"])
+    softmax_fp32 = softmax_fp32 || (row["ops"] == "softmax" && row["computes"] == "fp32");
+  EXPECT_TRUE(softmax_fp32) << p.out;
+
+  expect_one_line_error("train --precision fp8 --epochs 1", "fp8");
+  expect_one_line_error("eval --precision half " + ck.string(), "half");
+  expect_one_line_error("info", "checkpoint");
+}
+
+TEST_F(Cli, ResumeRestoresTheLossScalerAndOnlyTakesEpochs) {
+  const fs::path ck = dir_ / "resume.nimble";
+  // --val 0: no validation, so every epoch is "best" and its state is saved.
+  CliRun t = run("train --limit 1024 --val 0 --epochs 1 --batch 64 --quiet --precision fp16 --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  CliRun i1 = run("info --json " + ck.string());
+  auto s1 = nlohmann::json::parse(i1.out)["metadata"]["train_state"];
+  EXPECT_EQ(s1["epoch"], 1);
+  EXPECT_EQ(s1["loss_scaler"]["growth_tracker"], 16);  // 1024 samples / 64: 16 finite steps
+  EXPECT_EQ(s1["loss_scaler"]["scale"], 65536.0);
+
+  CliRun r2 = run("train --resume " + ck.string() + " --epochs 2 --quiet --json");
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  EXPECT_NE(r2.err.find("resuming"), std::string::npos);
+  auto j = nlohmann::json::parse(r2.out);
+  EXPECT_EQ(j["epochs"], 2);
+  EXPECT_EQ(j["precision"], "fp16");  // the run's own settings
+  auto s2 = nlohmann::json::parse(run("info --json " + ck.string()).out)["metadata"]["train_state"];
+  EXPECT_EQ(j["best_epoch"], 2);
+  EXPECT_EQ(s2["epoch"], 2);
+  EXPECT_EQ(s2["loss_scaler"]["growth_tracker"], 32);  // counted on from the saved 16, not from 0
+
+  expect_one_line_error("train --resume " + ck.string() + " --lr 0.1", "--lr");
+  expect_one_line_error("train --resume " + ck.string() + " --epochs 1", "epoch");
+  expect_one_line_error("train --resume " + (dir_ / "missing.nimble").string(), "missing.nimble");
+}
+
 }  // namespace

@@ -3,17 +3,38 @@
 #include <memory>
 
 #include "cli/common.hpp"
+#include "nimble/core/error.hpp"
 #include "nimble/graph/op.hpp"
 
 namespace nimble::cli {
 
 namespace {
 struct InfoArgs {
-  std::string model;
-  bool json_out = false;
+  std::string model, precision = "auto";
+  bool json_out = false, precision_policy = false;
 };
 
+// `nimble info --precision-policy`: what each op computes in and stores under a precision.
+void print_precision_policy(const InfoArgs& a) {
+  const PrecisionChoice c = resolve_precision(a.precision);
+  const std::vector<PolicyRow> rows = precision_policy_table(c.precision);
+  if (a.json_out) {
+    json j = precision_json(c);
+    j["policy"] = json::array();
+    for (const PolicyRow& r : rows)
+      j["policy"].push_back({{"ops", r.ops}, {"computes", r.computes}, {"stores", r.stores}, {"why", r.why}});
+    print_json(j);
+    return;
+  }
+  std::printf("precision %s (%s)\n", precision_name(c.precision), c.reason.c_str());
+  std::printf("%-70s %-36s %-14s %s\n", "ops", "computes in", "stores", "why");
+  for (const PolicyRow& r : rows)
+    std::printf("%-70s %-36s %-14s %s\n", r.ops.c_str(), r.computes.c_str(), r.stores.c_str(), r.why.c_str());
+}
+
 void run_info(const InfoArgs& a) {
+  if (a.precision_policy) return print_precision_policy(a);
+  NIMBLE_CHECK(!a.model.empty(), "info needs a checkpoint (or --precision-policy)");
   LoadedModel m = load_model(a.model);
   const Graph& g = m.graph;
   const auto shapes = g.infer_shapes(1);
@@ -49,7 +70,9 @@ void run_info(const InfoArgs& a) {
 void add_info(CLI::App& app) {
   auto a = std::make_shared<InfoArgs>();
   CLI::App* c = app.add_subcommand("info", "Describe a checkpoint: layers, parameters, MACs, metadata");
-  c->add_option("model", a->model, "checkpoint (.nimble)")->required();
+  c->add_option("model", a->model, "checkpoint (.nimble)");
+  c->add_flag("--precision-policy", a->precision_policy, "print which ops compute in which precision, and why");
+  add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON object on stdout");
   c->callback([a] { run_info(*a); });
 }

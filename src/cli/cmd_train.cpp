@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
@@ -30,6 +31,7 @@ Recipe recipe_for(const std::string& model) {
 
 struct TrainArgs {
   std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine", precision = "auto";
+  std::string resume;
   double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
   double lr = -1, label_smoothing = -1, warmup_epochs = 0;
   int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
@@ -38,7 +40,83 @@ struct TrainArgs {
   uint64_t seed = 0;
 };
 
-void run_train(const TrainArgs& a) {
+// --resume: the run's settings come from the checkpoint; only these may be given again.
+const char* const kResumeFlags[] = {"--resume", "--epochs", "--out", "--json", "--quiet"};
+
+// The checkpoint's hyper-parameters back into the arguments that produced them.
+void apply_hyper(const json& h, TrainArgs& a) {
+  try {
+    a.model = h.at("model").get<std::string>();
+    a.width = h.at("width").get<double>();
+    a.depth = h.at("depth").get<int64_t>();
+    a.input = h.at("input").get<std::string>();
+    if (a.epochs <= 0) a.epochs = h.at("epochs").get<int64_t>();
+    a.batch = h.at("batch").get<int64_t>();
+    a.lr = h.at("lr").get<double>();
+    a.optimizer = h.at("optimizer").get<std::string>();
+    a.schedule = h.at("schedule").get<std::string>();
+    a.weight_decay = h.at("weight_decay").get<double>();
+    a.label_smoothing = h.at("label_smoothing").get<double>();
+    a.crop_padding = h.at("crop_padding").get<int64_t>();
+    a.hflip = h.at("hflip").get<bool>() ? 1 : 0;
+    a.erase = h.at("erase").get<double>();
+    a.seed = h.at("seed").get<uint64_t>();
+    a.val = h.at("val").get<int64_t>();
+    a.data = h.at("data").get<std::string>();
+    a.precision = h.at("precision").get<std::string>();
+    a.momentum = h.at("momentum").get<double>();
+    a.no_nesterov = !h.at("nesterov").get<bool>();
+    a.clip = h.at("clip_grad").get<double>();
+    a.warmup_epochs = h.at("warmup_epochs").get<double>();
+    a.step_epochs = h.at("step_epochs").get<int64_t>();
+    a.limit = h.at("limit").get<int64_t>();
+    a.dropout = h.at("dropout").get<double>();
+  } catch (const json::exception& e) {
+    throw Error("cannot resume: the checkpoint's hyper-parameters are incomplete (" + std::string(e.what()) +
+                "); it was not written by this version of nimble train");
+  }
+}
+
+train::TrainState resume_state(const json& extra, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  train::TrainState st;
+  try {
+    const json& s = extra.at("train_state");
+    st.epoch = s.at("epoch").get<int64_t>();
+    st.step = s.at("step").get<int64_t>();
+    st.optimizer_steps = s.at("optimizer_steps").get<int64_t>();
+    st.best_val_accuracy = s.at("best_val_accuracy").get<double>();
+    if (s.contains("loss_scaler")) st.loss_scaler = s["loss_scaler"].dump();
+  } catch (const json::exception&) {
+    throw Error("cannot resume: the checkpoint has no training state");
+  }
+  st.optimizer = tensors;
+  return st;
+}
+
+train::EpochStats resumed_stats(const json& extra) {
+  train::EpochStats s;
+  s.epoch = extra["train_state"]["epoch"].get<int64_t>();
+  s.val_accuracy = extra["train_state"]["best_val_accuracy"].get<double>();
+  if (extra.contains("metrics") && extra["metrics"].contains("train_loss"))
+    s.train_loss = extra["metrics"]["train_loss"].get<double>();
+  return s;
+}
+
+void run_train(TrainArgs a, const CLI::App& cmd) {
+  std::optional<LoadedModel> resumed;
+  if (!a.resume.empty()) {
+    for (const CLI::Option* o : cmd.get_options()) {
+      if (o->count() == 0) continue;
+      bool allowed = false;
+      for (const char* f : kResumeFlags) allowed = allowed || o->check_name(f);
+      NIMBLE_CHECK(allowed, o->get_name() + " cannot be combined with --resume: the run's settings come from the checkpoint");
+    }
+    resumed = load_model(a.resume);
+    NIMBLE_CHECK(resumed->extra.contains("hyper") && resumed->extra.contains("train_state"),
+                 "cannot resume " + a.resume + ": it has no training state (not written by nimble train)");
+    apply_hyper(resumed->extra["hyper"], a);
+    if (a.out.empty()) a.out = a.resume;
+  }
   const Recipe r = recipe_for(a.model);
   data::IdxData d = load_data(a.data);
   data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
@@ -55,7 +133,9 @@ void run_train(const TrainArgs& a) {
   mc.depth = a.depth;
   mc.dropout = a.dropout;
   mc.seed = a.seed;
-  Graph graph = zoo::build(mc);
+  Graph graph = resumed ? std::move(resumed->graph) : zoo::build(mc);
+  NIMBLE_CHECK(graph.input_shape() == mc.input, "the checkpoint's model takes " + graph.input_shape().str() +
+                                                     " but its data gives " + mc.input.str());
 
   train::TrainConfig tc;
   tc.epochs = a.epochs > 0 ? a.epochs : r.epochs;
@@ -93,29 +173,48 @@ void run_train(const TrainArgs& a) {
                 {"crop_padding", tc.augment.crop_padding}, {"hflip", tc.augment.hflip},
                 {"erase", a.erase},        {"seed", a.seed},
                 {"val", a.val},            {"data", a.data},
-                {"precision", precision_name(pc.precision)}};
-  auto extra_for = [&](const train::EpochStats& s) {
+                {"precision", precision_name(pc.precision)},
+                {"momentum", a.momentum},  {"nesterov", !a.no_nesterov},
+                {"clip_grad", a.clip},     {"warmup_epochs", a.warmup_epochs},
+                {"step_epochs", a.step_epochs}, {"limit", a.limit},
+                {"dropout", a.dropout}};
+  auto extra_for = [&](const train::EpochStats& s, const train::TrainState& st) {
+    json state = {{"epoch", st.epoch},
+                  {"step", st.step},
+                  {"optimizer_steps", st.optimizer_steps},
+                  {"best_val_accuracy", st.best_val_accuracy}};
+    if (!st.loss_scaler.empty()) state["loss_scaler"] = json::parse(st.loss_scaler);
     return json{{"hyper", hyper},
                 {"normalization", normalization_json(norm)},
-                {"metrics", {{"epoch", s.epoch}, {"val_accuracy", s.val_accuracy}, {"train_loss", s.train_loss}}}};
+                {"metrics", {{"epoch", s.epoch}, {"val_accuracy", s.val_accuracy}, {"train_loss", s.train_loss}}},
+                {"train_state", state}};
   };
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
+  if (resumed) trainer.resume(resume_state(resumed->extra, resumed->state));
   resolve_precision(a.precision);
+  if (resumed)
+    note("resuming " + a.resume + " after epoch " + std::to_string(resumed->extra["train_state"]["epoch"].get<int64_t>()));
   note("nimble train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
        std::to_string(graph.macs()) + " MACs/sample) on " + std::to_string(split.train.size()) + " samples, " +
        std::to_string(split.val.size()) + " for validation, " + std::to_string(tc.epochs) + " epochs, batch " +
        std::to_string(tc.batch) + ", lr " + std::to_string(tc.schedule.lr) + " (" + tc.schedule.kind + ")");
-  // Keep the best epoch on disk as training goes, so an interrupted run still leaves a model.
-  trainer.on_best = [&](const Graph& g, const train::EpochStats& s) { io::save_checkpoint(g, out, extra_for(s).dump()); };
+  // Keep the best epoch on disk as training goes, with what resuming needs, so an interrupted run
+  // leaves a model and can be continued.
+  std::optional<std::pair<train::EpochStats, train::TrainState>> best;
+  if (resumed) best.emplace(resumed_stats(resumed->extra), resume_state(resumed->extra, resumed->state));
+  trainer.on_best = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
+    best.emplace(s, st);
+    io::save_checkpoint(g, out, extra_for(s, st).dump(), st.optimizer);
+  };
   const auto t0 = std::chrono::steady_clock::now();
   train::TrainResult res = trainer.fit(split.train, split.val, norm);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   train::EvalResult test = train::evaluate(graph, d.test, norm, 500, pc.precision);
-  json extra = extra_for(res.epochs[res.best_epoch - 1]);
+  json extra = extra_for(best->first, best->second);
   extra["metrics"]["test_accuracy"] = test.accuracy;
-  io::save_checkpoint(graph, out, extra.dump());
+  io::save_checkpoint(graph, out, extra.dump(), best->second.optimizer);
   note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
        "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out);
   if (a.json_out) {
@@ -175,7 +274,9 @@ void add_train(CLI::App& app) {
   add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->add_flag("--quiet", a->quiet, "no progress output");
-  c->callback([a] { run_train(*a); });
+  c->add_option("--resume", a->resume,
+                "continue the run saved in this checkpoint (its settings; --epochs may raise the total)");
+  c->callback([a, c] { run_train(*a, *c); });
 }
 
 }  // namespace nimble::cli

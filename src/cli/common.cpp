@@ -55,7 +55,7 @@ void note(const std::string& line) {
 
 LoadedModel load_model(const std::string& path) {
   io::Checkpoint ck = io::load_checkpoint(path);
-  LoadedModel m{std::move(ck.graph), json::object(), ck.file_size};
+  LoadedModel m{std::move(ck.graph), json::object(), ck.file_size, std::move(ck.state)};
   try {
     m.extra = json::parse(ck.extra_json);
   } catch (const json::exception&) {

@@ -41,6 +41,7 @@ struct LoadedModel {
   Graph graph;
   json extra;  // what the checkpoint carries besides the graph
   int64_t file_size = 0;
+  std::vector<std::pair<std::string, Tensor>> state;  // training state (optimizer moments), if saved
 };
 LoadedModel load_model(const std::string& path);
 data::Normalization normalization_of(const json& extra);

@@ -148,11 +148,11 @@ class TempFile {
 
 struct TableEntry {
   std::string name;
-  ParamPtr param;
+  const Tensor* data;
   uint64_t offset, nbytes;
 };
 
-void save(const Graph& g, const std::string& path, const std::string& extra_text) {
+void save(const Graph& g, const std::string& path, const std::string& extra_text, const NamedTensors& state) {
   json extra = detail::parse_json(extra_text, "extra_json");
   if (!extra.is_object()) fail("extra_json must be a JSON object, got " + std::string(extra.type_name()));
   json graph;
@@ -167,20 +167,28 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
   std::set<std::string> names;
   json table = json::array();
   uint64_t cursor = 0;
+  auto add = [&](const std::string& name, const Tensor& data, bool is_state) {
+    const uint64_t offset = align_up(cursor), nbytes = data.nbytes();
+    uint32_t crc = crc_update(0, nullptr, 0);
+    for_each_le_chunk(data, [&](const uint8_t* b, size_t n) { crc = crc_update(crc, b, n); });
+    json e = {{"name", name},       {"dtype", dtype_name(data.dtype())}, {"shape", data.shape().dims()},
+              {"offset", offset},   {"nbytes", nbytes},                  {"crc32", crc}};
+    if (is_state) e["state"] = true;
+    table.push_back(std::move(e));
+    entries.push_back({name, &data, offset, nbytes});
+    cursor = offset + nbytes;
+  };
   for (auto& [name, p] : g.named_params()) {
     if (!p || !p->data.defined()) fail("parameter " + quote_text(name) + " has no data");
     if (!names.insert(name).second) fail("two parameters are both named " + quote_text(name));
-    const uint64_t offset = align_up(cursor), nbytes = p->data.nbytes();
-    uint32_t crc = crc_update(0, nullptr, 0);
-    for_each_le_chunk(p->data, [&](const uint8_t* b, size_t n) { crc = crc_update(crc, b, n); });
-    table.push_back({{"name", name},
-                     {"dtype", dtype_name(p->data.dtype())},
-                     {"shape", p->data.shape().dims()},
-                     {"offset", offset},
-                     {"nbytes", nbytes},
-                     {"crc32", crc}});
-    entries.push_back({name, p, offset, nbytes});
-    cursor = offset + nbytes;
+    add(name, p->data, false);
+  }
+  std::set<std::string> state_names;
+  for (auto& [name, t] : state) {
+    if (!t.defined()) fail("state tensor " + quote_text(name) + " has no data");
+    if (name.empty() || name.size() > 1024) fail("state tensor names must be 1 to 1024 bytes long");
+    if (!state_names.insert(name).second) fail("two state tensors are both named " + quote_text(name));
+    add(name, t, true);
   }
   const json header_json = {{"graph", std::move(graph)}, {"extra", std::move(extra)}, {"tensors", std::move(table)},
                             {"data_bytes", cursor}};
@@ -214,7 +222,7 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
   uint64_t written = 0;
   for (const TableEntry& e : entries) {
     write_zeros(tmp.fd(), e.offset - written);
-    for_each_le_chunk(e.param->data, [&](const uint8_t* b, size_t n) { write_all(tmp.fd(), b, n); });
+    for_each_le_chunk(*e.data, [&](const uint8_t* b, size_t n) { write_all(tmp.fd(), b, n); });
     written = e.offset + e.nbytes;
   }
   tmp.commit(path);
@@ -288,6 +296,7 @@ struct TensorRecord {
   Shape shape;
   uint64_t offset, nbytes;
   uint32_t crc;
+  bool state = false;  // training state (optimizer moments), not a graph parameter
 };
 
 std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, uint64_t data_bytes, uint64_t file_size) {
@@ -298,7 +307,7 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
     const json& e = table[t];
     std::string where = "tensor " + std::to_string(t);
     detail::expect_object(e, where);
-    detail::expect_keys(e, {"name", "dtype", "shape", "offset", "nbytes", "crc32"}, where);
+    detail::expect_keys(e, {"name", "dtype", "shape", "offset", "nbytes", "crc32", "state"}, where);
     TensorRecord r{};
     r.name = detail::as_string(detail::member(e, "name", where), where + ": name");
     if (r.name.empty() || r.name.size() > 1024) fail(where + ": names must be 1 to 1024 bytes long");
@@ -314,6 +323,10 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
     r.offset = uint64_t(detail::as_int(detail::member(e, "offset", where), where + ": offset", 0, kMax));
     r.nbytes = uint64_t(detail::as_int(detail::member(e, "nbytes", where), where + ": nbytes", 0, kMax));
     r.crc = uint32_t(detail::as_int(detail::member(e, "crc32", where), where + ": crc32", 0, 0xffffffffll));
+    if (e.contains("state")) {
+      if (!e["state"].is_boolean() || !e["state"].get<bool>()) fail(where + ": state must be true when present");
+      r.state = true;
+    }
 
     uint64_t numel = 0, want = 0;
     if (!detail::checked_numel(r.shape.dims(), numel) || __builtin_mul_overflow(numel, dtype_size(r.dtype), &want) ||
@@ -402,8 +415,14 @@ Checkpoint load(const std::string& path) {
   // The table and the graph's parameters must match one to one.
   std::map<std::string, ParamPtr> params;
   for (auto& [name, p] : ck.graph.named_params()) params[name] = p;
-  std::set<std::string> seen;
+  std::set<std::string> seen, seen_state;
+  std::map<std::string, Tensor> state;
   for (const TensorRecord& r : records) {
+    if (r.state) {
+      if (!seen_state.insert(r.name).second) fail("state tensor " + quote_text(r.name) + " appears twice");
+      state[r.name] = Tensor(r.shape, r.dtype);  // bounded: read_table checked the file backs it
+      continue;
+    }
     auto it = params.find(r.name);
     if (it == params.end()) fail("tensor " + quote_text(r.name) + " matches no parameter of the graph");
     if (!seen.insert(r.name).second) fail("tensor " + quote_text(r.name) + " appears twice");
@@ -419,7 +438,7 @@ Checkpoint load(const std::string& path) {
   for (const TensorRecord& r : records) {
     const std::string what = "tensor " + quote_text(r.name);
     f.expect_zeros(data_offset + cursor, r.offset - cursor, "the padding before " + what);
-    Tensor& t = params[r.name]->data;
+    Tensor& t = r.state ? state[r.name] : params[r.name]->data;
     uint8_t* dst = static_cast<uint8_t*>(t.raw());
     uint32_t tcrc = crc_update(0, nullptr, 0);
     for (uint64_t off = 0; off < r.nbytes; off += kChunk) {
@@ -434,6 +453,8 @@ Checkpoint load(const std::string& path) {
   }
   ck.extra_json = detail::dump_json(jextra);
   ck.file_size = int64_t(size);
+  for (const TensorRecord& r : records)
+    if (r.state) ck.state.emplace_back(r.name, state[r.name]);
   return ck;
 }
 
@@ -441,9 +462,9 @@ std::string shown(const std::string& path) { return detail::one_line(path); }
 
 }  // namespace
 
-void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json) {
+void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json, const NamedTensors& state) {
   try {
-    save(g, path, extra_json);
+    save(g, path, extra_json, state);
   } catch (const std::bad_alloc&) {
     throw Error("cannot save checkpoint " + shown(path) + ": out of memory");
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 #include "nimble/train/optimizer.hpp"
 
 #include <cmath>
+#include <cstring>
+#include <map>
 
 #include "nimble/core/error.hpp"
 
@@ -14,9 +16,39 @@ Optimizer::Optimizer(const Graph& graph, OptimizerConfig config) : config_(std::
   for (auto& [name, p] : graph.named_params())
     if (p->trainable) {
       params_.push_back(p);
+      names_.push_back(name);
       slot1_.emplace_back(p->data.shape());
       slot2_.emplace_back(config_.kind == "adamw" ? Tensor(p->data.shape()) : Tensor());
     }
+}
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  const bool sgd = config_.kind == "sgd";
+  for (size_t k = 0; k < params_.size(); ++k) {
+    out.emplace_back("optimizer." + names_[k] + (sgd ? ".momentum" : ".exp_avg"), slot1_[k].clone());
+    if (!sgd) out.emplace_back("optimizer." + names_[k] + ".exp_avg_sq", slot2_[k].clone());
+  }
+  return out;
+}
+
+void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& state, int64_t steps) {
+  NIMBLE_CHECK(steps >= 0, "optimizer state: negative step count");
+  std::map<std::string, const Tensor*> by_name;
+  for (auto& [name, t] : state) by_name[name] = &t;
+  auto take = [&](const std::string& name, Tensor& slot) {
+    auto it = by_name.find(name);
+    NIMBLE_CHECK(it != by_name.end(), "optimizer state has no tensor '" + name + "' (saved by another optimizer?)");
+    NIMBLE_CHECK(it->second->dtype() == DType::f32 && it->second->shape() == slot.shape(),
+                 "optimizer state '" + name + "' is " + it->second->shape().str() + ", expected " + slot.shape().str());
+    std::memcpy(slot.raw(), it->second->raw(), slot.nbytes());
+  };
+  const bool sgd = config_.kind == "sgd";
+  for (size_t k = 0; k < params_.size(); ++k) {
+    take("optimizer." + names_[k] + (sgd ? ".momentum" : ".exp_avg"), slot1_[k]);
+    if (!sgd) take("optimizer." + names_[k] + ".exp_avg_sq", slot2_[k]);
+  }
+  steps_ = steps;
 }
 
 double grad_norm(const std::vector<ParamPtr>& params) {

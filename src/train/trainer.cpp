@@ -84,6 +84,18 @@ Trainer::Trainer(Graph& graph, TrainConfig config) : graph_(graph), config_(std:
     if (graph_.nodes()[i].op == OpKind::dropout) graph_.nodes()[i].attrs["seed"] = int64_t(config_.seed * 7919 + i);
 }
 
+void Trainer::resume(TrainState state) {
+  NIMBLE_CHECK(state.epoch >= 1 && state.epoch < config_.epochs,
+               "cannot resume after epoch " + std::to_string(state.epoch) + " of a " + std::to_string(config_.epochs) +
+                   "-epoch run (raise --epochs to train longer)");
+  NIMBLE_CHECK(state.step >= 0 && state.optimizer_steps >= 0 && state.optimizer_steps <= state.step,
+               "resume state: inconsistent step counts");
+  NIMBLE_CHECK(state.loss_scaler.empty() || scaler_, "the checkpoint has a loss scaler but this run does not scale (fp16 only)");
+  if (scaler_ && !state.loss_scaler.empty()) scaler_->load_state_json(state.loss_scaler);
+  Optimizer(graph_, config_.optimizer).load_state(state.optimizer, state.optimizer_steps);  // validates now
+  resume_ = std::move(state);
+}
+
 TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val, const data::Normalization& norm) {
   NIMBLE_CHECK(train.size() >= config_.batch, "the training set (" + std::to_string(train.size()) +
                                                   " samples) is smaller than one batch (" +
@@ -106,8 +118,26 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   Tensor diff_logits;
   double train_seconds = 0;
   int64_t train_samples = 0;
-  int64_t step = 0;
-  for (int64_t epoch = 1; epoch <= config_.epochs; ++epoch) {
+  int64_t step = 0, first_epoch = 1;
+  if (resume_) {
+    optimizer.load_state(resume_->optimizer, resume_->optimizer_steps);
+    step = resume_->step;
+    first_epoch = resume_->epoch + 1;
+    result.best_epoch = resume_->epoch;
+    result.best_val_accuracy = resume_->best_val_accuracy;
+    best = snapshot(graph_);  // the best so far: restored if no later epoch beats it
+  }
+  auto state_now = [&](int64_t epoch) {
+    TrainState st;
+    st.epoch = epoch;
+    st.step = step;
+    st.optimizer_steps = optimizer.steps();
+    st.best_val_accuracy = result.best_val_accuracy;
+    st.optimizer = optimizer.state();
+    if (scaler_) st.loss_scaler = scaler_->state_json();
+    return st;
+  };
+  for (int64_t epoch = first_epoch; epoch <= config_.epochs; ++epoch) {
     for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);
     loader.start_epoch(epoch);
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs), steps_per_epoch,
@@ -163,7 +193,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       result.best_epoch = epoch;
       result.best_val_accuracy = stats.val_accuracy;
       if (val.size() > 0 && epoch < config_.epochs) best = snapshot(graph_);
-      if (on_best) on_best(graph_, stats);
+      if (on_best) on_best(graph_, stats, state_now(epoch));
     }
     for (auto& h : hooks_) h->on_epoch_end(*this, stats);
   }

@@ -12,6 +12,8 @@
 //                         {"graph": <graph_to_json>, "extra": {...}, "data_bytes": D,
 //                          "tensors": [{"name": "node.key", "dtype": "f32", "shape": [...],
 //                                       "offset": o, "nbytes": n, "crc32": c}, ...]}
+//                       the graph's parameters first, then any training-state tensors (optimizer
+//                       moments, for resuming), which carry "state": true
 //   zero padding up to data_offset = the next multiple of 64
 //   [data_offset, data_offset+D)  data section: tensors back to back in table order, each at the
 //                         next multiple of 64 (offsets are relative to data_offset), zero padding
@@ -19,6 +21,8 @@
 //                         data_offset + D. Every byte of the file is covered by a check.
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nimble/graph/graph.hpp"
 
@@ -40,14 +44,19 @@ std::string graph_to_json(const Graph& g);
 // Parameters are created with the declared shapes and dtypes, zero-filled.
 Graph graph_from_json(const std::string& json);
 
-// Writes `g` and `extra_json` (a JSON object: hyper-parameters, metrics, normalisation, ...) to
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// Writes `g`, `extra_json` (a JSON object: hyper-parameters, metrics, normalisation, ...) to
 // `path` atomically: a temp file in the same directory, fsync, rename. Throws Error (and leaves
-// any existing file untouched) on failure.
-void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json = "{}");
+// any existing file untouched) on failure. `state`: training-state tensors, stored after the
+// parameters, for `nimble train --resume`.
+void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json = "{}",
+                     const NamedTensors& state = {});
 
 struct Checkpoint {
   Graph graph;
   std::string extra_json;  // the extra object, compact JSON
+  NamedTensors state;      // training-state tensors, in file order
   int64_t file_size = 0;
 };
 

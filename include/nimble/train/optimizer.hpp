@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nimble/graph/graph.hpp"
@@ -30,9 +31,16 @@ class Optimizer {
   const std::vector<Tensor>& first_moments() const { return slot1_; }
   const std::vector<Tensor>& second_moments() const { return slot2_; }
 
+  // For resuming: copies of the moments named "optimizer.<param>.momentum" (sgd) or
+  // ".exp_avg" / ".exp_avg_sq" (adamw); load_state() takes them back with the step count and
+  // throws Error if any is missing or misshapen.
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state, int64_t steps);
+
  private:
   OptimizerConfig config_;
   std::vector<ParamPtr> params_;
+  std::vector<std::string> names_;
   std::vector<Tensor> slot1_, slot2_;  // sgd: momentum buffer; adamw: first and second moments
   int64_t steps_ = 0;
 };

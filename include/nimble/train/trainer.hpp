@@ -2,6 +2,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "nimble/data/dataset.hpp"
@@ -45,6 +47,16 @@ struct TrainResult {
   double train_samples_per_s = 0;  // over all epochs, training steps only
 };
 
+// Everything besides the weights that continuing a run needs (`nimble train --resume`).
+struct TrainState {
+  int64_t epoch = 0;           // epochs completed
+  int64_t step = 0;            // optimizer steps scheduled so far (skipped ones included)
+  int64_t optimizer_steps = 0;  // steps the optimizer took (Adam's bias correction counts these)
+  double best_val_accuracy = 0;
+  std::vector<std::pair<std::string, Tensor>> optimizer;  // Optimizer::state()
+  std::string loss_scaler;     // GradScaler::state_json(); empty without loss scaling
+};
+
 class Trainer;
 
 // Extension points for the techniques (pruning masks, distillation, observers).
@@ -62,8 +74,13 @@ class Trainer {
  public:
   Trainer(Graph& graph, TrainConfig config);
   void add_hook(std::shared_ptr<TrainerHook> hook) { hooks_.push_back(std::move(hook)); }
-  // Called when validation accuracy improves (e.g. to write the best checkpoint).
-  std::function<void(const Graph&, const EpochStats&)> on_best;
+  // Called when validation accuracy improves (e.g. to write the best checkpoint), with the state
+  // that resumes training from that epoch.
+  std::function<void(const Graph&, const EpochStats&, const TrainState&)> on_best;
+  // Continue a run: fit() starts after `state.epoch` with the optimizer, loss scaler and schedule
+  // position restored (the graph must already hold that epoch's weights). Throws Error if the
+  // state does not fit this configuration.
+  void resume(TrainState state);
 
   // Trains on `train`, evaluates on `val` after every epoch, and leaves the graph holding the
   // weights of the best validation epoch (the last epoch when `val` is empty).
@@ -77,6 +94,7 @@ class Trainer {
   Graph& graph_;
   TrainConfig config_;
   std::optional<GradScaler> scaler_;
+  std::optional<TrainState> resume_;
   std::vector<std::shared_ptr<TrainerHook>> hooks_;
 };
 
