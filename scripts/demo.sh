@@ -15,6 +15,7 @@ jq -rs '.[0] as $t | .[1] as $e | .[2] as $b | [
   ["params", ($t.params | tostring)],
   ["MACs / sample", ($t.macs | tostring)],
   ["epochs", ($t.epochs | tostring)],
+  ["precision", $t.precision + " (" + $t.precision_reason + ")"],
   ["train samples/s", ($t.train_samples_per_s | floor | tostring)],
   ["test accuracy", (($e.test_accuracy * 10000 | round) / 100 | tostring) + " %"],
   ["batch-1 latency p50 / p99", (($b.latency_ms_p50 * 1000 | round) / 1000 | tostring) + " / " + (($b.latency_ms_p99 * 1000 | round) / 1000 | tostring) + " ms"],
