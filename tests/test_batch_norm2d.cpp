@@ -33,6 +33,19 @@ TEST(BatchNorm2d, GradientsMatchFiniteDifferences) {
   }
 }
 
+// A ReLU fused by passes::fuse_batchnorm_relu (oneDNN fuse_norm_relu), forward and backward.
+TEST(BatchNorm2d, FusedReluMatchesReferenceAndFiniteDifferences) {
+  for (const Shape& s : {Shape{3, 4, 7, 9}, Shape{4, 16, 3, 3}, Shape{1, 17, 5, 5}}) {
+    OpHarness h(OpKind::batch_norm2d, {{"activation", std::string("relu")}}, {s});
+    expect_matches_reference(h, Mode::eval, 3);
+    expect_matches_reference(h, Mode::train, 4);
+    expect_gradients_match_fd(h, 7, 1e-3f);
+  }
+  Graph g;
+  const int x = g.add_input("x", {3, 4, 4});
+  EXPECT_THROW(g.add_node(OpKind::batch_norm2d, "bn", {x}, {{"activation", std::string("relu6")}}), Error);
+}
+
 // running = (1 - m) * running + m * batch, with the unbiased batch variance for running_var
 // (torch.nn.BatchNorm2d), applied once per train forward; eval forwards leave them alone.
 TEST(BatchNorm2d, RunningStatsFollowPyTorch) {

@@ -17,10 +17,11 @@ struct CliRun {
   std::string out, err;
 };
 
-CliRun run(const std::string& args) {
+// env: "NAME=value " assignments put in front of the command, or empty.
+CliRun run(const std::string& args, const std::string& env = "") {
   static int n = 0;
   const fs::path err_file = fs::temp_directory_path() / ("nimble_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  const std::string cmd = std::string(NIMBLE_CLI) + " " + args + " 2>" + err_file.string() + " </dev/null";
+  const std::string cmd = env + std::string(NIMBLE_CLI) + " " + args + " 2>" + err_file.string() + " </dev/null";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -214,6 +215,26 @@ TEST_F(Cli, ResumeRestoresTheLossScalerAndOnlyTakesEpochs) {
   expect_one_line_error("train --resume " + ck.string() + " --lr 0.1", "--lr");
   expect_one_line_error("train --resume " + ck.string() + " --epochs 1", "epoch");
   expect_one_line_error("train --resume " + (dir_ / "missing.nimble").string(), "missing.nimble");
+}
+
+// A CPU without AVX512-BF16/AMX, as oneDNN sees it when its ISA is capped: auto falls back to
+// fp32, and an explicit bf16 still runs but warns that it is emulated.
+TEST_F(Cli, WithoutNativeBf16AutoPicksFp32AndBf16Warns) {
+  const std::string old_cpu = "ONEDNN_MAX_CPU_ISA=AVX512_CORE ";
+  CliRun a = run("bench --model cnn --iters 3 --warmup 1 --batch 8 --json", old_cpu);
+  ASSERT_EQ(a.code, 0) << a.err;
+  auto ja = nlohmann::json::parse(a.out);
+  EXPECT_EQ(ja["precision"], "fp32");
+  EXPECT_FALSE(ja["precision_emulated"].get<bool>());
+  EXPECT_NE(ja["precision_reason"].get<std::string>().find("no AVX512-BF16"), std::string::npos) << a.out;
+
+  CliRun b = run("bench --model cnn --iters 3 --warmup 1 --batch 8 --json --precision bf16", old_cpu);
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(jb["precision"], "bf16");
+  EXPECT_TRUE(jb["precision_emulated"].get<bool>());
+  EXPECT_NE(b.err.find("warning: precision bf16"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("slower"), std::string::npos) << b.err;
 }
 
 }  // namespace

@@ -122,7 +122,12 @@ void Session::Impl::compile() {
 
 Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->opt = options;
-  impl_->graph = (options.mode == Mode::eval && options.optimize) ? passes::optimize_for_inference(graph) : graph;
+  if (!options.optimize)
+    impl_->graph = graph;
+  else if (options.mode == Mode::eval)
+    impl_->graph = passes::optimize_for_inference(graph);
+  else
+    impl_->graph = passes::fuse_batchnorm_relu(graph);
   impl_->compile();
 }
 

@@ -10,9 +10,14 @@ Graph fold_batchnorm(const Graph& g);
 // Moves an activation (relu, relu6, hardswish, sigmoid) that is the only consumer of a
 // convolution or linear output into that node's `activation` attribute.
 Graph fuse_activation(const Graph& g);
+// Moves a ReLU that is the only consumer of a batch-norm into its `activation` attribute (oneDNN's
+// fuse_norm_relu: one pass over the data less forward and backward). Parameters stay shared, so
+// it is safe for training.
+Graph fuse_batchnorm_relu(const Graph& g);
 // Removes dropout nodes (identity at inference).
 Graph remove_dropout(const Graph& g);
-// All of the above, in order: what an eval Session compiles.
+// Dropout removal, batch-norm folding, activation fusion, then batch-norm + ReLU: what an eval
+// Session compiles.
 Graph optimize_for_inference(const Graph& g);
 
 // Replaces uses of value `from` with `to` and drops nodes whose outputs nobody uses, then

@@ -13,7 +13,8 @@ enum class Mode { eval, train };
 struct SessionOptions {
   int64_t batch = 1;
   Mode mode = Mode::eval;
-  // Eval only: fold batch-norm into convolutions and fuse activations before compiling.
+  // Eval: fold batch-norm into convolutions and fuse activations before compiling. Train: fuse
+  // batch-norm + ReLU (parameters stay shared with the caller's graph).
   bool optimize = true;
   // Applied per op by the precision policy (runtime/precision.hpp). Parameters stay fp32 masters.
   Precision precision = Precision::fp32;

@@ -1,5 +1,6 @@
 // BatchNorm2d: per-channel normalisation of (N, C, H, W), PyTorch semantics.
-// attrs: eps (1e-5), momentum (0.1).
+// attrs: eps (1e-5), momentum (0.1), activation ("none" | "relu": a following ReLU fused by
+//        passes::fuse_batchnorm_relu, oneDNN's fuse_norm_relu, forward and backward).
 // params: scale (C, init 1), shift (C, init 0) trainable; running_mean (C, 0), running_var (C, 1) buffers.
 // Train mode normalises with the batch statistics and updates the running ones in place,
 // running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance for
@@ -18,6 +19,9 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   ops::expect_rank(node, in[0], 4, "input (N, C, H, W)");
   NIMBLE_CHECK(in[0].numel() > 0, "batch_norm2d '" + node.name + "': input " + in[0].str() + " is empty");
   NIMBLE_CHECK(node.attr_float("eps", 1e-5) > 0, "batch_norm2d '" + node.name + "': eps must be positive");
+  const std::string act = node.attr_str("activation", "none");
+  NIMBLE_CHECK(act == "none" || act == "relu",
+               "batch_norm2d '" + node.name + "': activation must be none or relu, got '" + act + "'");
   const int64_t c = in[0][1];
   for (const char* key : kParamNames)
     if (ParamPtr p = node.param_ptr(key))
@@ -51,6 +55,7 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool training)
   const float* scale = node.param("scale").data.data<float>();
   const float* shift = node.param("shift").data.data<float>();
   if (training) check_batch_stats_possible(node, s);
+  const std::string act = node.attr_str("activation", "none");
   Tensor dst(s);
   float* y = dst.data<float>();  // (N, C, H, W)
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -72,7 +77,7 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool training)
     for (int64_t b = 0; b < n; ++b)
       for (int64_t i = 0; i < hw; ++i) {
         const int64_t at = (b * c + ch) * hw + i;
-        y[at] = float((src[at] - mean) * k + shift[ch]);
+        y[at] = ops::apply_activation(act, float((src[at] - mean) * k + shift[ch]));
       }
   }
   return dst;
@@ -97,7 +102,8 @@ class BatchNormKernel : public runtime::Kernel {
     // channels-last) fell to "nspc_bnorm:any" at 37 ms a call, 30x its blocked jit kernel.
     md data = b.src_desc[0];
     const md chan({c}, dt::f32, tag::a);
-    const auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (b.node.attr_str("activation", "none") == "relu") affine = affine | dnnl::normalization_flags::fuse_norm_relu;
     const auto flags = training_ ? affine : affine | dnnl::normalization_flags::use_global_stats;
     auto prop = training_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto make_fwd = [&](const md& d) {

@@ -1,4 +1,4 @@
-// Eval-mode rewrites: batch-norm folding, activation fusion, dropout removal.
+// Rewrites: batch-norm folding, activation fusion, dropout removal (eval), batch-norm + ReLU (train and eval).
 #include <cmath>
 
 #include "nimble/core/error.hpp"
@@ -52,6 +52,7 @@ Graph fold_batchnorm(const Graph& in) {
       }
       conv.params.at("weights")->touch();
       conv.params.at("bias")->touch();
+      conv.attrs["activation"] = bn.attr_str("activation", "none");  // a ReLU fused into the batch-norm
       g = bypass_node(g, bn_id);
       changed = true;
       break;
@@ -81,6 +82,25 @@ Graph fuse_activation(const Graph& in) {
   return g;
 }
 
+Graph fuse_batchnorm_relu(const Graph& in) {
+  Graph g = in;
+  for (bool changed = true; changed;) {
+    changed = false;
+    auto consumers = g.consumers();
+    for (size_t i = 0; i < g.nodes().size(); ++i) {
+      Node& bn = g.nodes()[i];
+      if (bn.op != OpKind::batch_norm2d || bn.attr_str("activation", "none") != "none") continue;
+      int act_id = sole_consumer(g, consumers, bn.output);
+      if (act_id < 0 || g.nodes()[act_id].op != OpKind::relu) continue;
+      bn.attrs["activation"] = std::string("relu");
+      g = bypass_node(g, act_id);
+      changed = true;
+      break;
+    }
+  }
+  return g;
+}
+
 Graph remove_dropout(const Graph& in) {
   Graph g = in;
   for (size_t i = 0; i < g.nodes().size();) {
@@ -93,6 +113,8 @@ Graph remove_dropout(const Graph& in) {
   return g;
 }
 
-Graph optimize_for_inference(const Graph& g) { return fuse_activation(fold_batchnorm(remove_dropout(g))); }
+Graph optimize_for_inference(const Graph& g) {
+  return fuse_batchnorm_relu(fuse_activation(fold_batchnorm(remove_dropout(g))));
+}
 
 }  // namespace nimble::passes
