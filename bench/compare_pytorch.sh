@@ -44,10 +44,21 @@ for model in $models; do
       --precision "$prec" --out "$out/$model.$prec.nimble" --json --quiet > "$out/nimble_train.$prec.json"
     build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" --json \
       > "$out/nimble_bench.$prec.json"
-    /usr/bin/python3 "$peer" --model "$model" --width "$width" --epochs "$epochs" --batch 128 \
-      --limit "$limit" --precision "$prec" --data /usr/share/datasets/fashion-mnist/ > "$out/torch.$prec.jsonl"
+    # A peer that cannot run a configuration is reported, not hidden, and does not stop the bench.
+    if ! /usr/bin/python3 "$peer" --model "$model" --width "$width" --epochs "$epochs" --batch 128 \
+      --limit "$limit" --precision "$prec" --data /usr/share/datasets/fashion-mnist/ > "$out/torch.$prec.jsonl" \
+      2> "$out/torch.$prec.err"; then
+      echo "PyTorch $model $prec failed: $(tail -1 "$out/torch.$prec.err")" >&2
+    fi
   done
   for prec in $precisions; do
+    if ! grep -q '"inference"' "$out/torch.$prec.jsonl"; then
+      why=$(tail -1 "$out/torch.$prec.err" | cut -c1-100)
+      rows+=("$(printf '%-13s %-5s %-5s %9.0f   PyTorch failed: %s' "$model" "$width" "$prec" \
+        "$(jq .train_samples_per_s "$out/nimble_train.$prec.json")" "$why")")
+      ratios=$(jq -c --arg m "$model" --arg p "$prec" --arg e "$why" '.[$m][$p] = {peer_error: $e}' <<< "$ratios")
+      continue
+    fi
     n_train=$(jq .train_samples_per_s "$out/nimble_train.$prec.json")
     n_acc=$(jq .test_accuracy "$out/nimble_train.$prec.json")
     n_b1=$(jq .latency_ms_p50 "$out/nimble_bench.$prec.json")
