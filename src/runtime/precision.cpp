@@ -76,8 +76,9 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
     case OpKind::conv2d:
       // A single input channel gives oneDNN 2.6 no AMX kernel (jit_bf16), slower than fp32 here;
       // its consumers then follow in fp32 until the next convolution converts. End to end this
-      // wins despite the fp32 traffic after it: cnn bf16 trains at 7,100 samples/s with the stem
-      // in fp32 and 5,950 with it in bf16 (`nimble train --model cnn --epochs 1 --limit 15000`).
+      // won in one sitting despite the fp32 traffic after it: cnn bf16 trained at 7,100 samples/s
+      // with the stem in fp32 and 5,950 / 5,910 with it in bf16 (`nimble train --model cnn
+      // --epochs 1 --limit 15000`); run-to-run noise here is ~15 %, so worth re-measuring.
       if (!in.empty() && in[0].rank() == 4 && in[0][1] == 1) return OpPrecisionRule::fp32;
       return OpPrecisionRule::low;
     case OpKind::linear:
