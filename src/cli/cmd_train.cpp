@@ -191,7 +191,11 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   };
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
-  if (resumed) trainer.resume(resume_state(resumed->extra, resumed->state));
+  std::optional<train::TrainState> resumed_state;
+  if (resumed) {
+    resumed_state = resume_state(resumed->extra, resumed->state);
+    trainer.resume(*resumed_state);
+  }
   resolve_precision(a.precision);
   if (resumed)
     note("resuming " + a.resume + " after epoch " + std::to_string(resumed->extra["train_state"]["epoch"].get<int64_t>()));
@@ -202,7 +206,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   // Keep the best epoch on disk as training goes, with what resuming needs, so an interrupted run
   // leaves a model and can be continued.
   std::optional<std::pair<train::EpochStats, train::TrainState>> best;
-  if (resumed) best.emplace(resumed_stats(resumed->extra), resume_state(resumed->extra, resumed->state));
+  if (resumed) best.emplace(resumed_stats(resumed->extra), *resumed_state);
   trainer.on_best = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
     best.emplace(s, st);
     io::save_checkpoint(g, out, extra_for(s, st).dump(), st.optimizer);
