@@ -195,7 +195,12 @@ TEST_F(Cli, ResumeRestoresTheLossScalerAndOnlyTakesEpochs) {
   // --val 0: no validation, so every epoch is "best" and its state is saved.
   CliRun t = run("train --limit 1024 --val 0 --epochs 1 --batch 64 --quiet --precision fp16 --out " + ck.string());
   ASSERT_EQ(t.code, 0) << t.err;
-  CliRun i1 = run("info --json " + ck.string());
+  const fs::path train_ck = dir_ / "resume.nimble.train";
+  // The model file holds the weights alone; the training checkpoint beside it adds the state.
+  auto model_meta = nlohmann::json::parse(run("info --json " + ck.string()).out);
+  EXPECT_FALSE(model_meta["metadata"].contains("train_state"));
+  EXPECT_GT(fs::file_size(train_ck), fs::file_size(ck) * 3 / 2);  // + SGD momentum buffers
+  CliRun i1 = run("info --json " + train_ck.string());
   auto s1 = nlohmann::json::parse(i1.out)["metadata"]["train_state"];
   EXPECT_EQ(s1["epoch"], 1);
   EXPECT_EQ(s1["loss_scaler"]["growth_tracker"], 16);  // 1024 samples / 64: 16 finite steps
@@ -207,14 +212,22 @@ TEST_F(Cli, ResumeRestoresTheLossScalerAndOnlyTakesEpochs) {
   auto j = nlohmann::json::parse(r2.out);
   EXPECT_EQ(j["epochs"], 2);
   EXPECT_EQ(j["precision"], "fp16");  // the run's own settings
-  auto s2 = nlohmann::json::parse(run("info --json " + ck.string()).out)["metadata"]["train_state"];
+  auto s2 = nlohmann::json::parse(run("info --json " + train_ck.string()).out)["metadata"]["train_state"];
   EXPECT_EQ(j["best_epoch"], 2);
   EXPECT_EQ(s2["epoch"], 2);
   EXPECT_EQ(s2["loss_scaler"]["growth_tracker"], 32);  // counted on from the saved 16, not from 0
+  // Resuming from the training checkpoint itself writes the same pair of files.
+  CliRun r3 = run("train --resume " + train_ck.string() + " --epochs 3 --quiet --json");
+  ASSERT_EQ(r3.code, 0) << r3.err;
+  EXPECT_EQ(nlohmann::json::parse(r3.out)["checkpoint"], ck.string());
+  auto s3 = nlohmann::json::parse(run("info --json " + train_ck.string()).out)["metadata"]["train_state"];
+  EXPECT_EQ(s3["epoch"], 3);
 
   expect_one_line_error("train --resume " + ck.string() + " --lr 0.1", "--lr");
   expect_one_line_error("train --resume " + ck.string() + " --epochs 1", "epoch");
   expect_one_line_error("train --resume " + (dir_ / "missing.nimble").string(), "missing.nimble");
+  fs::remove(train_ck);
+  expect_one_line_error("train --resume " + ck.string(), "resume.nimble.train");
 }
 
 // A CPU without AVX512-BF16/AMX, as oneDNN sees it when its ISA is capped: auto falls back to

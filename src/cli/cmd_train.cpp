@@ -1,7 +1,10 @@
 // nimble train: build a zoo model, train it on IDX data, evaluate on the test split, save the
-// best checkpoint.
+// best checkpoint. Beside the model file it keeps a training checkpoint (`MODEL.train`: the same
+// weights plus optimizer moments and loss-scaler state) for --resume, so the model file a user
+// ships, quantizes or prunes holds the weights alone.
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -42,6 +45,19 @@ struct TrainArgs {
 
 // --resume: the run's settings come from the checkpoint; only these may be given again.
 const char* const kResumeFlags[] = {"--resume", "--epochs", "--out", "--json", "--quiet"};
+
+// `--resume` takes either the model file or its training checkpoint.
+constexpr const char* kTrainingSuffix = ".train";
+bool is_training_checkpoint(const std::string& path) {
+  const std::string sfx = kTrainingSuffix;
+  return path.size() > sfx.size() && path.compare(path.size() - sfx.size(), sfx.size(), sfx) == 0;
+}
+std::string training_checkpoint_for(const std::string& path) {
+  return is_training_checkpoint(path) ? path : path + kTrainingSuffix;
+}
+std::string model_file_for(const std::string& path) {
+  return is_training_checkpoint(path) ? path.substr(0, path.size() - std::string(kTrainingSuffix).size()) : path;
+}
 
 // The checkpoint's hyper-parameters back into the arguments that produced them.
 void apply_hyper(const json& h, TrainArgs& a) {
@@ -111,11 +127,14 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
       for (const char* f : kResumeFlags) allowed = allowed || o->check_name(f);
       NIMBLE_CHECK(allowed, o->get_name() + " cannot be combined with --resume: the run's settings come from the checkpoint");
     }
-    resumed = load_model(a.resume);
+    const std::string state_file = training_checkpoint_for(a.resume);
+    NIMBLE_CHECK(std::filesystem::exists(state_file),
+                 "cannot resume " + a.resume + ": its training checkpoint " + state_file + " does not exist");
+    resumed = load_model(state_file);
     NIMBLE_CHECK(resumed->extra.contains("hyper") && resumed->extra.contains("train_state"),
-                 "cannot resume " + a.resume + ": it has no training state (not written by nimble train)");
+                 "cannot resume " + a.resume + ": " + state_file + " has no training state (not written by nimble train)");
     apply_hyper(resumed->extra["hyper"], a);
-    if (a.out.empty()) a.out = a.resume;
+    if (a.out.empty()) a.out = model_file_for(a.resume);
   }
   const Recipe r = recipe_for(a.model);
   data::IdxData d = load_data(a.data);
@@ -189,6 +208,14 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"metrics", {{"epoch", s.epoch}, {"val_accuracy", s.val_accuracy}, {"train_loss", s.train_loss}}},
                 {"train_state", state}};
   };
+  // The model file and, beside it, the training checkpoint; the model file last, so that a
+  // model on disk always has its training checkpoint from the same epoch or later.
+  const std::string state_out = training_checkpoint_for(out);
+  auto save_both = [&](const Graph& g, json extra, const train::TrainState& st) {
+    io::save_checkpoint(g, state_out, extra.dump(), st.optimizer);
+    extra.erase("train_state");
+    io::save_checkpoint(g, out, extra.dump());
+  };
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
   std::optional<train::TrainState> resumed_state;
@@ -209,7 +236,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   if (resumed) best.emplace(resumed_stats(resumed->extra), *resumed_state);
   trainer.on_best = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
     best.emplace(s, st);
-    io::save_checkpoint(g, out, extra_for(s, st).dump(), st.optimizer);
+    save_both(g, extra_for(s, st), st);
   };
   const auto t0 = std::chrono::steady_clock::now();
   train::TrainResult res = trainer.fit(split.train, split.val, norm);
@@ -218,9 +245,10 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   train::EvalResult test = train::evaluate(graph, d.test, norm, 500, pc.precision);
   json extra = extra_for(best->first, best->second);
   extra["metrics"]["test_accuracy"] = test.accuracy;
-  io::save_checkpoint(graph, out, extra.dump(), best->second.optimizer);
+  save_both(graph, extra, best->second);
   note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
-       "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out);
+       "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out +
+       " (and " + state_out + " for --resume)");
   if (a.json_out) {
     json j = {{"model", a.model},
                 {"test_accuracy", test.accuracy},
@@ -232,7 +260,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"params", graph.param_count()},
                 {"macs", graph.macs()},
                 {"seconds", seconds},
-                {"checkpoint", out}};
+                {"checkpoint", out},
+                {"training_checkpoint", state_out}};
     j.update(precision_json(pc));
     int64_t skipped = 0;
     for (auto& e : res.epochs) skipped += e.skipped_steps;
