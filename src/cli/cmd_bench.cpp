@@ -72,7 +72,7 @@ void run_bench(const BenchArgs& a) {
     name = a.model;
   }
   const int64_t macs = g.macs(), params = g.param_count();
-  const PrecisionChoice pc = resolve_precision(a.precision);
+  const PrecisionChoice pc = resolve_precision(a.precision, g, a.batch, Mode::eval);
   Session one(g, {1, Mode::eval, true, pc.precision});
   std::vector<double> lat = time_calls(one, random_input(g.input_shape(), 1), a.warmup, a.iters);
   Session big(g, {a.batch, Mode::eval, true, pc.precision});

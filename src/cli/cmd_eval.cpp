@@ -18,7 +18,7 @@ void run_eval(const EvalArgs& a) {
   LoadedModel m = load_model(a.model);
   data::IdxData d = load_data(a.data);
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
-  const PrecisionChoice pc = resolve_precision(a.precision);
+  const PrecisionChoice pc = resolve_precision(a.precision, m.graph, a.batch, Mode::eval);
   train::EvalResult r = train::evaluate(m.graph, d.test, normalization_of(m.extra), a.batch, pc.precision);
   note("test accuracy " + std::to_string(r.accuracy) + " on " + std::to_string(r.samples) + " samples (" +
        std::to_string(int64_t(r.samples / r.seconds)) + " samples/s)");

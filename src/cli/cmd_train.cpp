@@ -11,6 +11,7 @@
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/runtime/precision_probe.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/zoo/zoo.hpp"
 
@@ -180,7 +181,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
-  const PrecisionChoice pc = choose_precision(a.precision);  // validated before any output
+  choose_precision(a.precision);  // validates the name before anything is timed or printed
+  const PrecisionChoice pc = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = pc.precision;
 
   json hyper = {{"model", a.model},        {"width", a.width},
@@ -223,7 +225,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
     resumed_state = resume_state(resumed->extra, resumed->state);
     trainer.resume(*resumed_state);
   }
-  resolve_precision(a.precision);
+  announce_precision(pc);
   if (resumed)
     note("resuming " + a.resume + " after epoch " + std::to_string(resumed->extra["train_state"]["epoch"].get<int64_t>()));
   note("nimble train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +

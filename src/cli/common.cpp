@@ -5,6 +5,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/runtime/precision_probe.hpp"
 
 namespace nimble::cli {
 
@@ -32,13 +33,24 @@ CLI::Validator non_negative_number() { return number_at_least(0, false, "non-neg
 
 void add_precision_option(CLI::App* c, std::string& value) {
   c->add_option("--precision", value,
-                "auto | fp32 | bf16 | fp16 (auto: the fastest precision this CPU trains natively)")
+                "auto | fp32 | bf16 | fp16 (auto: bf16 where this CPU runs it natively and a timed step of "
+                "this model is faster in it, else fp32)")
       ->capture_default_str();
+}
+
+void announce_precision(const PrecisionChoice& c) {
+  note(std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
 }
 
 PrecisionChoice resolve_precision(const std::string& flag) {
   PrecisionChoice c = choose_precision(flag);
-  note(std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
+  announce_precision(c);
+  return c;
+}
+
+PrecisionChoice resolve_precision(const std::string& flag, const Graph& g, int64_t batch, Mode mode) {
+  PrecisionChoice c = choose_precision_for(flag, g, batch, mode);
+  announce_precision(c);
   return c;
 }
 

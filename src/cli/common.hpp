@@ -7,6 +7,7 @@
 #include "nimble/data/dataset.hpp"
 #include "nimble/graph/graph.hpp"
 #include "nimble/runtime/precision.hpp"
+#include "nimble/runtime/session.hpp"
 
 namespace nimble::cli {
 
@@ -29,7 +30,11 @@ CLI::Validator non_negative_number();
 void add_precision_option(CLI::App* c, std::string& value);
 // Resolves the flag and says on stderr which precision the run uses and why (a warning when it
 // is emulated). Throws Error on an unknown name.
+// The precision for --precision FLAG, announced on stderr. The second form lets `auto` time a few
+// steps of the model that will run (runtime/precision_probe.hpp).
+void announce_precision(const PrecisionChoice& c);
 PrecisionChoice resolve_precision(const std::string& flag);
+PrecisionChoice resolve_precision(const std::string& flag, const Graph& g, int64_t batch, Mode mode);
 json precision_json(const PrecisionChoice& c);
 
 // Prints the one JSON summary object on stdout.

@@ -1,0 +1,66 @@
+#include "nimble/runtime/precision_probe.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "nimble/core/rng.hpp"
+
+namespace nimble {
+
+namespace {
+
+Tensor batch_of(const Shape& per_sample, int64_t batch, uint64_t seed, float scale) {
+  std::vector<int64_t> dims = {batch};
+  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
+  Tensor t{Shape(dims)};
+  Rng rng(seed);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = scale * rng.normal();
+  return t;
+}
+
+}  // namespace
+
+double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
+  constexpr int kWarmup = 2, kTimed = 3;
+  Graph copy = graph.clone();
+  Session s(copy, {batch, mode, true, p});
+  const Tensor x = batch_of(graph.input_shape(), batch, 1, 1.0f);
+  Tensor dy;
+  double best = 1e300;
+  for (int i = 0; i < kWarmup + kTimed; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor& y = s.forward(x);
+    if (mode == Mode::train) {
+      if (!dy.defined()) {
+        const std::vector<int64_t> dims = y.shape().dims();
+        dy = batch_of(Shape(std::vector<int64_t>(dims.begin() + 1, dims.end())), batch, 2, 1.0f / float(batch));
+      }
+      s.backward(dy);
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= kWarmup) best = std::min(best, ms);
+  }
+  return best;
+}
+
+PrecisionChoice choose_precision_for(const std::string& requested, const Graph& graph, int64_t batch, Mode mode) {
+  PrecisionChoice c = choose_precision(requested);
+  if (requested != "auto" || c.precision == Precision::fp32) return c;
+  const double low = time_step_ms(graph, batch, mode, c.precision);
+  const double fp32 = time_step_ms(graph, batch, mode, Precision::fp32);
+  const char* what = mode == Mode::train ? "training step" : "forward pass";
+  char measured[160];
+  std::snprintf(measured, sizeof measured, "%s at batch %lld: %s %.2f ms, fp32 %.2f ms", what, (long long)batch,
+                precision_name(c.precision), low, fp32);
+  if (low < 0.95 * fp32) {
+    c.reason = "auto: " + precision_support(c.precision).detail + "; measured faster for this model (" + measured + ")";
+  } else {
+    c.reason = std::string("auto: ") + precision_name(c.precision) + " is native but not faster for this model (" +
+               measured + ")";
+    c.precision = Precision::fp32;
+  }
+  return c;
+}
+
+}  // namespace nimble
