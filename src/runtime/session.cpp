@@ -72,7 +72,13 @@ void Session::Impl::compile() {
       b.need_diff_src.push_back(train && v != in);
     }
     const OpDef& def = op_def(node.op);
-    const OpPrecisionRule rule = op_precision_rule(opt.precision, node, b.src_shape);
+    bool int8_in = false;
+    for (const md& d : b.src_desc) int8_in = int8_in || d.data_type() == dt::u8 || d.data_type() == dt::s8;
+    NIMBLE_CHECK(!int8_in || def.takes_int8, std::string(def.name) + " '" + node.name +
+                                                 "' cannot take an int8 input; a dequantize node must come first");
+    // Int8 ops, and ops running on int8 values, carry their own scales: no precision rule applies.
+    const bool int8_op = int8_in || node.op == OpKind::quantize;
+    const OpPrecisionRule rule = int8_op ? OpPrecisionRule::follow : op_precision_rule(opt.precision, node, b.src_shape);
     const DType low = low_dtype(opt.precision);
     b.compute = rule == OpPrecisionRule::low ? low : DType::f32;
     kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'", [&] {

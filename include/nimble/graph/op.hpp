@@ -23,6 +23,9 @@ struct OpDef {
   Tensor (*reference)(const Node& node, const std::vector<Tensor>& in, bool training);
   // Builds the runtime kernel (oneDNN primitives) for this node.
   std::unique_ptr<runtime::Kernel> (*compile)(runtime::KernelBuilder& b);
+  // Whether the kernel accepts u8/s8 inputs (int8 ops, pooling, reshapes). The Session refuses
+  // to feed int8 into any other op: a plain reorder would drop the scale silently.
+  bool takes_int8 = false;
 };
 
 const OpDef& op_def(OpKind op);

@@ -16,7 +16,12 @@
   X(flatten)          \
   X(reshape)          \
   X(dropout)          \
-  X(softmax)
+  X(softmax)          \
+  X(quantize)         \
+  X(dequantize)       \
+  X(qconv2d)          \
+  X(qlinear)          \
+  X(qadd)
 
 namespace nimble {
 enum class OpKind : unsigned char {

@@ -25,6 +25,6 @@ std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
 
 }  // namespace
 
-extern const OpDef op_def_avg_pool2d = {"avg_pool2d", 1, 1, infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_avg_pool2d = {"avg_pool2d", 1, 1, infer, nullptr, nullptr, reference, compile, true};
 
 }  // namespace nimble

@@ -22,6 +22,6 @@ std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std
 
 }  // namespace
 
-extern const OpDef op_def_flatten = {"flatten", 1, 1, infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_flatten = {"flatten", 1, 1, infer, nullptr, nullptr, reference, compile, true};
 
 }  // namespace nimble

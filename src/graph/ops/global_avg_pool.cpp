@@ -21,6 +21,6 @@ std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
 
 }  // namespace
 
-extern const OpDef op_def_global_avg_pool = {"global_avg_pool", 1, 1, infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_global_avg_pool = {"global_avg_pool", 1, 1, infer, nullptr, nullptr, reference, compile, true};
 
 }  // namespace nimble

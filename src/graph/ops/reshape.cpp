@@ -48,6 +48,6 @@ std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std
 
 }  // namespace
 
-extern const OpDef op_def_reshape = {"reshape", 1, 1, infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_reshape = {"reshape", 1, 1, infer, nullptr, nullptr, reference, compile, true};
 
 }  // namespace nimble

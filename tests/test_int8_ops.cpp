@@ -1,0 +1,238 @@
+// Int8 ops against their references: quantize / dequantize round half to even and saturate;
+// qconv2d and qlinear accumulate exactly like an int32 reference (odd shapes, extreme values,
+// several zero points, groups); requantized outputs, fused activations and qadd agree with the
+// reference to within one quantization step.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "nimble/graph/op.hpp"
+#include "nimble/runtime/session.hpp"
+#include "op_harness.hpp"
+
+namespace nimble::testing {
+namespace {
+
+using V = std::vector<int64_t>;
+
+Attrs qattrs(Attrs a, const std::string& prefix, double scale, int64_t zp, const std::string& dtype) {
+  a[prefix + "dtype"] = dtype;
+  if (dtype != "f32") {
+    a[prefix + "scale"] = scale;
+    a[prefix + "zero_point"] = zp;
+  }
+  return a;
+}
+
+// A one-op int8 graph behind f32 -> int8 quantize node(s) (scale 1: the f32 input holds the
+// integers), ending in a dequantize (scale 1) when the op writes int8: outputs are the integers.
+struct Int8Graph {
+  Graph g;
+  std::vector<int> quantizers;
+  int op = -1;
+
+  Tensor run(const Tensor& x) {
+    Session s(g, {x.shape()[0], Mode::eval, false, Precision::fp32});
+    return s.forward(x).clone();
+  }
+  // The same through the ops' reference kernels.
+  Tensor reference(const Tensor& x) {
+    std::vector<Tensor> vals(g.values().size());
+    vals[g.input()] = x;
+    for (const Node& n : g.nodes()) {
+      std::vector<Tensor> in;
+      for (int v : n.inputs) in.push_back(vals[v]);
+      vals[n.output] = op_def(n.op).reference(n, in, false);
+    }
+    return vals[g.output()];
+  }
+};
+
+Int8Graph int8_graph(OpKind op, Attrs attrs, const Shape& per_sample, const std::vector<std::string>& in_dtypes) {
+  Int8Graph t;
+  const int x = t.g.add_input("x", per_sample);
+  std::vector<int> ins;
+  for (size_t i = 0; i < in_dtypes.size(); ++i)
+    ins.push_back(t.g.add_node(OpKind::quantize, "q" + std::to_string(i), {x}, qattrs({}, "", 1.0, 0, in_dtypes[i])));
+  Rng rng(1);
+  int y = t.g.add_node(op, "op", ins, attrs, &rng);
+  t.op = int(t.g.nodes().size()) - 1;
+  const std::string dst = std::get<std::string>(attrs.at("dst_dtype"));
+  if (dst != "f32") y = t.g.add_node(OpKind::dequantize, "dq", {y}, qattrs({}, "", 1.0, 0, dst));
+  t.g.set_output(y);
+  return t;
+}
+
+// Integers in [lo, hi] as floats, with the extremes planted at both ends.
+Tensor integers(const Shape& s, Rng& rng, int lo, int hi) {
+  Tensor t(s);
+  float* d = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) d[i] = float(lo + int(rng.uniform(0.0f, 1.0f) * float(hi - lo + 1) * 0.9999f));
+  d[0] = float(hi);
+  d[t.numel() - 1] = float(lo);
+  return t;
+}
+
+void fill_weights(Node& n, Rng& rng, bool extreme) {
+  Tensor& w = n.params.at("weights")->data;
+  for (int64_t i = 0; i < w.numel(); ++i)
+    w.data<int8_t>()[i] = extreme ? int8_t(-128) : int8_t(int(rng.uniform(0.0f, 1.0f) * 255.99f) - 128);
+}
+
+::testing::AssertionResult within_steps(const Tensor& a, const Tensor& b, float steps) {
+  return all_close(a, b, steps, 0.0f);
+}
+
+TEST(Int8, QuantizeRoundsHalfToEvenAndSaturates) {
+  // Scale 0.5, zero point 3: x / 0.5 = 2x.
+  Graph g;
+  const int x = g.add_input("x", Shape({8}));
+  g.set_output(g.add_node(OpKind::dequantize, "dq", {g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 0.5, 3, "u8"))},
+                          qattrs({}, "", 1.0, 0, "u8")));
+  Tensor in({1, 8});
+  const float xs[8] = {0.25f, 0.75f, 1.25f, -0.25f, -1.75f, -5.0f, 126.0f, 1000.0f};
+  // 2x = 0.5, 1.5, 2.5, -0.5, -3.5 -> 0, 2, 2, -0, -4 (half to even); +3; -10+3 and 255 saturate.
+  const float want[8] = {3, 5, 5, 3, 0, 0, 255, 255};
+  std::copy(xs, xs + 8, in.data<float>());
+  Session s(g, {1, Mode::eval, false});
+  const Tensor& got = s.forward(in);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got.data<float>()[i], want[i]) << "x = " << xs[i];
+  // The reference says the same.
+  Tensor q = op_def(OpKind::quantize).reference(g.nodes()[0], {in}, false);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(float(q.data<uint8_t>()[i]), want[i]) << "x = " << xs[i];
+  // s8 saturates at both ends; dequantize subtracts the zero point.
+  Graph h;
+  const int hx = h.add_input("x", Shape({4}));
+  h.set_output(h.add_node(OpKind::dequantize, "dq", {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 1.0, -2, "s8"))},
+                          qattrs({}, "", 0.25, -2, "s8")));
+  Tensor hin({1, 4});
+  const float hv[4] = {-500.0f, 500.0f, 3.5f, -0.5f};  // -> -128, 127, 4-2=2, -0-2=-2
+  std::copy(hv, hv + 4, hin.data<float>());
+  Session hs(h, {1, Mode::eval, false});
+  const Tensor& hy = hs.forward(hin);
+  const float hwant[4] = {0.25f * (-128 + 2), 0.25f * (127 + 2), 0.25f * 4, 0.25f * 0};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(hy.data<float>()[i], hwant[i]) << "x = " << hv[i];
+}
+
+struct ConvCase {
+  const char* name;
+  V in;  // C, H, W
+  int64_t oc, k, stride, pad, groups;
+  const char* src_dtype;
+  int64_t src_zp;
+  bool extreme;
+};
+
+// Raw accumulators: f32 output, unit scales, no bias: the kernel must equal the int32 sum exactly.
+TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
+  const ConvCase cases[] = {
+      {"odd shape u8", {5, 7, 9}, 11, 3, 2, 1, 1, "u8", 0, false},
+      {"u8 zero point 128", {3, 6, 5}, 7, 3, 1, 1, 1, "u8", 128, false},
+      {"u8 zero point 3", {16, 5, 5}, 32, 1, 1, 0, 1, "u8", 3, false},
+      {"s8 zero point -5", {4, 8, 8}, 6, 3, 1, 0, 1, "s8", -5, false},
+      {"extreme 255 x -128", {64, 3, 3}, 8, 3, 1, 1, 1, "u8", 0, true},
+      {"depthwise", {24, 9, 7}, 24, 3, 2, 1, 24, "u8", 0, false},
+      {"grouped", {8, 6, 6}, 12, 3, 1, 1, 4, "s8", 0, false},
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    Attrs a = {{"out_channels", c.oc}, {"kernel", V{c.k, c.k}}, {"stride", V{c.stride, c.stride}},
+               {"padding", V{c.pad, c.pad}}, {"groups", c.groups}, {"bias", int64_t(0)}};
+    a = qattrs(qattrs(a, "src_", 1.0, c.src_zp, c.src_dtype), "dst_", 1.0, 0, "f32");
+    Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape(c.in), {c.src_dtype});
+    Rng rng(7);
+    fill_weights(t.g.nodes()[size_t(t.op)], rng, c.extreme);
+    const bool u8 = std::string(c.src_dtype) == "u8";
+    Tensor x = c.extreme ? integers(Shape({3, c.in[0], c.in[1], c.in[2]}), rng, 255, 255)
+                         : integers(Shape({3, c.in[0], c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
+    const Tensor got = t.run(x), want = t.reference(x);
+    EXPECT_TRUE(all_close(got, want, 0.0f, 0.0f));
+    if (c.extreme) {  // 255 * -128 * 64 channels * 9 taps at an interior pixel
+      EXPECT_EQ(got.data<float>()[1 * 3 + 1], 255.0f * -128.0f * 64 * 9);
+    }
+  }
+}
+
+TEST(Int8, LinearAccumulatesExactlyLikeInt32) {
+  for (int64_t zp : {0, 7, 200}) {
+    SCOPED_TRACE("zero point " + std::to_string(zp));
+    Attrs a = qattrs(qattrs({{"out_features", int64_t(13)}, {"bias", int64_t(0)}}, "src_", 1.0, zp, "u8"), "dst_", 1.0, 0, "f32");
+    Int8Graph t = int8_graph(OpKind::qlinear, a, Shape({37}), {"u8"});
+    Rng rng(11);
+    fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
+    Tensor x = integers(Shape({5, 37}), rng, 0, 255);
+    EXPECT_TRUE(all_close(t.run(x), t.reference(x), 0.0f, 0.0f));
+  }
+}
+
+void randomize_scales_and_bias(Node& n, Rng& rng) {
+  Tensor& s = n.params.at("weight_scales")->data;
+  for (int64_t i = 0; i < s.numel(); ++i) s.data<float>()[i] = rng.uniform(0.001f, 0.01f);
+  if (ParamPtr b = n.param_ptr("bias"))
+    for (int64_t i = 0; i < b->data.numel(); ++i) b->data.data<float>()[i] = rng.uniform(-2.0f, 2.0f);
+}
+
+// Requantized outputs with a fused activation: within one step of the reference (the kernel
+// folds the bias into accumulator units, so float rounding may differ at exact ties).
+TEST(Int8, ConvAndLinearRequantizeWithActivations) {
+  for (const char* act : {"none", "relu", "relu6"}) {
+    for (const char* dst : {"u8", "s8", "f32"}) {
+      SCOPED_TRACE(std::string(act) + " -> " + dst);
+      Attrs a = {{"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"activation", std::string(act)}};
+      a = qattrs(qattrs(a, "src_", 0.02, 0, "u8"), "dst_", 0.05, std::string(dst) == "u8" ? 10 : 0, dst);
+      Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape({8, 6, 6}), {"u8"});
+      Rng rng(5);
+      fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
+      randomize_scales_and_bias(t.g.nodes()[size_t(t.op)], rng);
+      Tensor x = integers(Shape({2, 8, 6, 6}), rng, 0, 255);
+      const Tensor got = t.run(x), want = t.reference(x);
+      EXPECT_TRUE(std::string(dst) == "f32" ? all_close(got, want, 1e-4f, 1e-5f) : within_steps(got, want, 1.0f));
+
+      Attrs l = qattrs(qattrs({{"out_features", int64_t(9)}, {"activation", std::string(act)}}, "src_", 0.03, 0, "s8"),
+                       "dst_", 0.04, 0, dst);
+      Int8Graph tl = int8_graph(OpKind::qlinear, l, Shape({20}), {"s8"});
+      fill_weights(tl.g.nodes()[size_t(tl.op)], rng, false);
+      randomize_scales_and_bias(tl.g.nodes()[size_t(tl.op)], rng);
+      Tensor xl = integers(Shape({4, 20}), rng, -128, 127);
+      const Tensor gl = tl.run(xl), wl = tl.reference(xl);
+      EXPECT_TRUE(std::string(dst) == "f32" ? all_close(gl, wl, 1e-4f, 1e-5f) : within_steps(gl, wl, 1.0f));
+    }
+  }
+}
+
+TEST(Int8, AddScalesBothInputsAndSaturates) {
+  for (const char* act : {"none", "relu"}) {
+    for (const char* dst : {"s8", "u8", "f32"}) {
+      SCOPED_TRACE(std::string(act) + " -> " + dst);
+      Attrs a = qattrs(qattrs(qattrs({{"activation", std::string(act)}}, "src0_", 0.1, 0, "u8"), "src1_", 0.07, 0, "s8"),
+                       "dst_", 0.12, 0, dst);
+      Int8Graph t = int8_graph(OpKind::qadd, a, Shape({16, 5, 5}), {"u8", "s8"});
+      Rng rng(9);
+      Tensor x = integers(Shape({2, 16, 5, 5}), rng, 0, 127);  // fits both u8 and s8
+      const Tensor got = t.run(x), want = t.reference(x);
+      EXPECT_TRUE(std::string(dst) == "f32" ? all_close(got, want, 1e-5f, 1e-6f) : within_steps(got, want, 1.0f));
+    }
+  }
+}
+
+TEST(Int8, OtherOpsRefuseInt8InputsAndInt8OpsRefuseTraining) {
+  Graph g;
+  const int x = g.add_input("x", Shape({4, 6, 6}));
+  Rng rng(1);
+  const int q = g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 0.1, 0, "s8"));
+  g.set_output(g.add_node(OpKind::relu, "r", {q}));
+  EXPECT_THROW(Session(g, {1, Mode::eval, false}), Error);
+
+  Graph h;
+  const int hx = h.add_input("x", Shape({4}));
+  h.set_output(h.add_node(OpKind::dequantize, "dq", {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 0.1, 0, "s8"))},
+                          qattrs({}, "", 0.1, 0, "s8")));
+  EXPECT_THROW(Session(h, {1, Mode::train, false}), Error);
+  // Attributes out of range are refused when the node is made.
+  EXPECT_THROW(h.add_node(OpKind::quantize, "bad", {hx}, qattrs({}, "", 0.1, 300, "u8")), Error);
+  EXPECT_THROW(h.add_node(OpKind::quantize, "bad", {hx}, qattrs({}, "", -1.0, 0, "u8")), Error);
+  EXPECT_THROW(h.add_node(OpKind::quantize, "bad", {hx}, qattrs({}, "", 1.0, 0, "f32")), Error);
+}
+
+}  // namespace
+}  // namespace nimble::testing
