@@ -20,34 +20,6 @@ struct BenchArgs {
   bool json_out = false;
 };
 
-using Clock = std::chrono::steady_clock;
-
-Tensor random_input(const Shape& per_sample, int64_t batch) {
-  std::vector<int64_t> dims = {batch};
-  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
-  Tensor t{Shape(dims)};
-  Rng rng(42);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.normal();
-  return t;
-}
-
-// Per-call times in milliseconds, after warm-up.
-std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int64_t iters) {
-  for (int64_t i = 0; i < warmup; ++i) s.forward(x);
-  std::vector<double> ms;
-  for (int64_t i = 0; i < iters; ++i) {
-    auto t0 = Clock::now();
-    s.forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  size_t i = std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5));
-  return sorted[i];
-}
 
 void run_bench(const BenchArgs& a) {
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");

@@ -21,6 +21,7 @@ void add_eval(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_models(CLI::App& app);
 void add_info(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
@@ -28,10 +29,9 @@ CLI::Validator non_negative_number();
 
 // --precision, on every command that runs a model.
 void add_precision_option(CLI::App* c, std::string& value);
-// Resolves the flag and says on stderr which precision the run uses and why (a warning when it
-// is emulated). Throws Error on an unknown name.
-// The precision for --precision FLAG, announced on stderr. The second form lets `auto` time a few
-// steps of the model that will run (runtime/precision_probe.hpp).
+// The precision for --precision FLAG, announced on stderr (a warning when it is emulated); throws
+// Error on an unknown name. The second form lets `auto` time a few steps of the model that will
+// run (runtime/precision_probe.hpp).
 void announce_precision(const PrecisionChoice& c);
 PrecisionChoice resolve_precision(const std::string& flag);
 PrecisionChoice resolve_precision(const std::string& flag, const Graph& g, int64_t batch, Mode mode);
@@ -54,5 +54,11 @@ json normalization_json(const data::Normalization& n);
 
 // Input shape, class count and normalisation that the data in `dir` implies.
 data::IdxData load_data(const std::string& dir);
+
+// Timing: a seeded N(0, 1) batch, per-call forward times in ms (sorted, after warm-up), and a
+// percentile of sorted times.
+Tensor random_input(const Shape& per_sample, int64_t batch);
+std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
+double percentile(const std::vector<double>& sorted, double p);
 
 }  // namespace nimble::cli

@@ -191,6 +191,21 @@ void Session::backward(const Tensor& diff_output) {
   m.stream.wait();
 }
 
+Tensor Session::value(int id) {
+  Impl& m = *impl_;
+  NIMBLE_CHECK(id >= 0 && size_t(id) < m.mem.size(), "no value " + std::to_string(id) + " in this session's graph");
+  NIMBLE_CHECK(id != m.graph.input(), "value(): the input is the caller's own tensor");
+  const dt type = m.desc[size_t(id)].data_type();
+  NIMBLE_CHECK(type != dt::u8 && type != dt::s8, "value(): value " + std::to_string(id) + " is int8");
+  Tensor t(m.shapes[size_t(id)]);
+  guarded("reading a value", [&] {
+    dnnl::memory plain(plain_desc(t.shape()), cpu_engine(), t.raw());
+    LayoutConverter(m.desc[size_t(id)], plain.get_desc(), cpu_engine()).into(m.stream, m.mem[size_t(id)], plain);
+    m.stream.wait();
+  });
+  return t;
+}
+
 const Graph& Session::graph() const { return impl_->graph; }
 int64_t Session::batch() const { return impl_->opt.batch; }
 Mode Session::mode() const { return impl_->opt.mode; }

@@ -37,6 +37,9 @@ class Session {
   // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).
   void backward(const Tensor& diff_output);
 
+  // Value `id` of graph() as computed by the last forward(), as a plain f32 tensor (a copy): for
+  // calibration and inspection. Throws Error for int8 values (their scale lives in the graph).
+  Tensor value(int id);
   const Graph& graph() const;  // the compiled graph (after eval-mode fusion)
   int64_t batch() const;
   Mode mode() const;

@@ -11,17 +11,17 @@ namespace {
 using namespace kernels;
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
-  ops::qparams(node, "", false);
+  qparams(node, "", false);
   return in[0];
 }
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
-  const ops::QParams q = ops::qparams(node, "", false);
+  const QParams q = qparams(node, "", false);
   NIMBLE_CHECK(in[0].dtype() == q.dtype, "dequantize '" + node.name + "': input is " + dtype_name(in[0].dtype()) +
                                              ", expected " + dtype_name(q.dtype));
   Tensor dst(in[0].shape());
   float* y = dst.data<float>();  // (N, ...)
-  for (int64_t i = 0; i < dst.numel(); ++i) y[i] = ops::dequantize_value(ops::int8_at(in[0], i), q);
+  for (int64_t i = 0; i < dst.numel(); ++i) y[i] = dequantize_value(ops::int8_at(in[0], i), q);
   return dst;
 }
 
@@ -29,7 +29,7 @@ class DequantizeKernel : public runtime::Kernel {
  public:
   explicit DequantizeKernel(runtime::KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "dequantize '" + b.node.name + "': int8 graphs run inference only");
-    const ops::QParams q = ops::qparams(b.node, "", false);
+    const QParams q = qparams(b.node, "", false);
     NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(q.dtype), "dequantize '" + b.node.name + "': input is not " +
                                                                      dtype_name(q.dtype));
     dnnl::primitive_attr attr;

@@ -12,8 +12,8 @@ namespace {
 using namespace kernels;
 
 void check_qparams(const Node& node) {
-  const ops::QParams a = ops::qparams(node, "src0_", false), b = ops::qparams(node, "src1_", false);
-  ops::qparams(node, "dst_", true);
+  const QParams a = qparams(node, "src0_", false), b = qparams(node, "src1_", false);
+  qparams(node, "dst_", true);
   NIMBLE_CHECK(a.zero_point == 0 && b.zero_point == 0, "qadd '" + node.name + "': inputs need zero point 0");
 }
 
@@ -26,14 +26,14 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   infer(node, {in[0].shape(), in[1].shape()});
-  const ops::QParams a = ops::qparams(node, "src0_", false), b = ops::qparams(node, "src1_", false);
-  const ops::QParams d = ops::qparams(node, "dst_", true);
+  const QParams a = qparams(node, "src0_", false), b = qparams(node, "src1_", false);
+  const QParams d = qparams(node, "dst_", true);
   NIMBLE_CHECK(in[0].dtype() == a.dtype && in[1].dtype() == b.dtype, "qadd '" + node.name + "': input dtypes differ from its attributes");
   const std::string act = node.attr_str("activation", "none");
   Tensor dst(in[0].shape(), d.dtype);  // (N, ...)
   for (int64_t i = 0; i < dst.numel(); ++i) {
     const float y = ops::apply_activation(act, a.scale * float(ops::int8_at(in[0], i)) + b.scale * float(ops::int8_at(in[1], i)));
-    ops::store_value(dst, i, d.dtype == DType::f32 ? y : float(ops::quantize_value(y, d)));
+    ops::store_value(dst, i, d.dtype == DType::f32 ? y : float(quantize_value(y, d)));
   }
   return dst;
 }
@@ -43,8 +43,8 @@ class QAddKernel : public runtime::Kernel {
   explicit QAddKernel(runtime::KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "qadd '" + b.node.name + "': int8 graphs run inference only");
     check_qparams(b.node);
-    const ops::QParams qa = ops::qparams(b.node, "src0_", false), qb = ops::qparams(b.node, "src1_", false);
-    const ops::QParams qd = ops::qparams(b.node, "dst_", true);
+    const QParams qa = qparams(b.node, "src0_", false), qb = qparams(b.node, "src1_", false);
+    const QParams qd = qparams(b.node, "dst_", true);
     NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(qa.dtype) && b.src_desc[1].data_type() == to_dnnl(qb.dtype),
                  "qadd '" + b.node.name + "': input dtypes differ from its attributes");
     const auto& eng = b.engine;

@@ -21,8 +21,8 @@ using ops::ConvGeometry;
 Shape infer(const Node& node, const std::vector<Shape>& in) {
   ops::expect_rank(node, in[0], 4, "input (N, C, H, W)");
   const ConvGeometry g = ops::geometry(node, in[0]);
-  ops::qparams(node, "src_", false);
-  ops::qparams(node, "dst_", true);
+  qparams(node, "src_", false);
+  qparams(node, "dst_", true);
   ops::check_quantized_params(node, ops::weights_shape(g));
   return {g.n, g.oc, g.oh, g.ow};
 }
@@ -39,11 +39,12 @@ int64_t macs(const Node& node, const std::vector<Shape>& in, const Shape& out) {
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const ConvGeometry g = ops::geometry(node, in[0].shape());
-  const ops::QParams sq = ops::qparams(node, "src_", false), dq = ops::qparams(node, "dst_", true);
+  const QParams sq = qparams(node, "src_", false), dq = qparams(node, "dst_", true);
   NIMBLE_CHECK(in[0].dtype() == sq.dtype, "qconv2d '" + node.name + "': input is not " + dtype_name(sq.dtype));
   const int8_t* w = node.param("weights").data.data<int8_t>();          // (OC, IC/G, KH, KW)
   const float* ws = node.param("weight_scales").data.data<float>();     // (OC)
   ParamPtr bias = node.param_ptr("bias");                               // (OC)
+  ops::check_weight_scales(node);
   const std::string act = node.attr_str("activation", "none");
   Tensor dst({g.n, g.oc, g.oh, g.ow}, dq.dtype);                       // (N, OC, OH, OW)
   const int64_t icg = g.ic / g.groups, ocg = g.oc / g.groups;
@@ -73,7 +74,7 @@ class QConvKernel : public runtime::Kernel {
   explicit QConvKernel(runtime::KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "qconv2d '" + b.node.name + "': int8 graphs run inference only");
     const ConvGeometry g = ops::geometry(b.node, b.src_shape[0]);
-    const ops::QParams sq = ops::qparams(b.node, "src_", false), dq = ops::qparams(b.node, "dst_", true);
+    const QParams sq = qparams(b.node, "src_", false), dq = qparams(b.node, "dst_", true);
     NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(sq.dtype),
                  "qconv2d '" + b.node.name + "': input is not " + dtype_name(sq.dtype));
     const auto& eng = b.engine;

@@ -17,8 +17,8 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   ops::expect_rank(node, in[0], 2, "input (N, features); put a flatten in front");
   const int64_t o = node.attr_int("out_features", 0);
   NIMBLE_CHECK(o > 0 && in[0][1] > 0, "qlinear '" + node.name + "': out_features and input features must be positive");
-  ops::qparams(node, "src_", false);
-  ops::qparams(node, "dst_", true);
+  qparams(node, "src_", false);
+  qparams(node, "dst_", true);
   ops::check_quantized_params(node, {o, in[0][1]});
   return {in[0][0], o};
 }
@@ -32,11 +32,12 @@ int64_t macs(const Node&, const std::vector<Shape>& in, const Shape& out) { retu
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const Shape out = infer(node, {in[0].shape()});
   const int64_t n = out[0], o = out[1], i = in[0].shape()[1];
-  const ops::QParams sq = ops::qparams(node, "src_", false), dq = ops::qparams(node, "dst_", true);
+  const QParams sq = qparams(node, "src_", false), dq = qparams(node, "dst_", true);
   NIMBLE_CHECK(in[0].dtype() == sq.dtype, "qlinear '" + node.name + "': input is not " + dtype_name(sq.dtype));
   const int8_t* w = node.param("weights").data.data<int8_t>();       // (O, I)
   const float* ws = node.param("weight_scales").data.data<float>();  // (O)
   ParamPtr bias = node.param_ptr("bias");                            // (O)
+  ops::check_weight_scales(node);
   const std::string act = node.attr_str("activation", "none");
   Tensor dst(out, dq.dtype);  // (N, O)
   for (int64_t b = 0; b < n; ++b)
@@ -54,7 +55,7 @@ class QLinearKernel : public runtime::Kernel {
   explicit QLinearKernel(runtime::KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "qlinear '" + b.node.name + "': int8 graphs run inference only");
     const int64_t n = b.src_shape[0][0], i = b.src_shape[0][1], o = b.dst_shape[1];
-    const ops::QParams sq = ops::qparams(b.node, "src_", false), dq = ops::qparams(b.node, "dst_", true);
+    const QParams sq = qparams(b.node, "src_", false), dq = qparams(b.node, "dst_", true);
     NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(sq.dtype),
                  "qlinear '" + b.node.name + "': input is not " + dtype_name(sq.dtype));
     const auto& eng = b.engine;

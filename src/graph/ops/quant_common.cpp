@@ -7,33 +7,6 @@
 
 namespace nimble::ops {
 
-QParams qparams(const Node& node, const std::string& prefix, bool allow_f32) {
-  QParams q;
-  const std::string where = std::string(op_name(node.op)) + " '" + node.name + "': ";
-  const std::string type = node.attr_str(prefix + "dtype", allow_f32 ? "f32" : "");
-  if (type == "u8") q.dtype = DType::u8;
-  else if (type == "s8") q.dtype = DType::s8;
-  else if (type == "f32" && allow_f32) q.dtype = DType::f32;
-  else throw Error(where + prefix + "dtype must be " + (allow_f32 ? "u8, s8 or f32" : "u8 or s8") + ", got '" + type + "'");
-  if (q.dtype == DType::f32) return q;
-  const double scale = node.attr_float(prefix + "scale", 0.0);
-  NIMBLE_CHECK(std::isfinite(scale) && scale > 1e-30 && scale < 1e30,
-               where + prefix + "scale must be a positive finite number, got " + std::to_string(scale));
-  q.scale = float(scale);
-  const int64_t zp = node.attr_int(prefix + "zero_point", 0);
-  NIMBLE_CHECK(zp >= qmin(q.dtype) && zp <= qmax(q.dtype),
-               where + prefix + "zero_point " + std::to_string(zp) + " is outside the range of " + type);
-  q.zero_point = int32_t(zp);
-  return q;
-}
-
-void set_qparams(Attrs& attrs, const std::string& prefix, const QParams& q) {
-  attrs[prefix + "dtype"] = std::string(dtype_name(q.dtype));
-  if (q.dtype == DType::f32) return;
-  attrs[prefix + "scale"] = double(q.scale);
-  attrs[prefix + "zero_point"] = int64_t(q.zero_point);
-}
-
 void store_value(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
     case DType::u8: t.data<uint8_t>()[i] = uint8_t(v); break;
@@ -84,11 +57,14 @@ void check_quantized_params(const Node& node, const Shape& weights_shape) {
   };
   expect("weights", weights_shape, DType::s8);
   expect("bias", {o}, DType::f32);
-  if (ParamPtr s = expect("weight_scales", {o}, DType::f32)) {
-    const float* v = s->data.data<float>();
-    for (int64_t i = 0; i < o; ++i)
-      NIMBLE_CHECK(std::isfinite(v[i]) && v[i] > 0, where + "weight_scales must be positive and finite");
-  }
+  expect("weight_scales", {o}, DType::f32);
+}
+
+void check_weight_scales(const Node& node) {
+  const Tensor& s = node.param("weight_scales").data;
+  for (int64_t i = 0; i < s.numel(); ++i)
+    NIMBLE_CHECK(std::isfinite(s.data<float>()[i]) && s.data<float>()[i] > 0,
+                 std::string(op_name(node.op)) + " '" + node.name + "': weight_scales must be positive and finite");
 }
 
 }  // namespace nimble::ops

@@ -3,6 +3,7 @@
 namespace nimble::ops {
 
 QuantizedEpilogue quantized_epilogue(const Node& node, const QParams& src, const QParams& dst, int scale_mask) {
+  check_weight_scales(node);
   const Param& ws = node.param("weight_scales");
   ParamPtr bias = node.param_ptr("bias");
   const int64_t o = ws.data.numel();

@@ -11,16 +11,16 @@ namespace {
 using namespace kernels;
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
-  ops::qparams(node, "", false);
+  qparams(node, "", false);
   return in[0];
 }
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
-  const ops::QParams q = ops::qparams(node, "", false);
+  const QParams q = qparams(node, "", false);
   NIMBLE_CHECK(in[0].dtype() == DType::f32, "quantize '" + node.name + "' takes f32");
   Tensor dst(in[0].shape(), q.dtype);
   const float* x = in[0].data<float>();  // (N, ...)
-  for (int64_t i = 0; i < dst.numel(); ++i) ops::store_value(dst, i, ops::quantize_value(x[i], q));
+  for (int64_t i = 0; i < dst.numel(); ++i) ops::store_value(dst, i, quantize_value(x[i], q));
   return dst;
 }
 
@@ -35,7 +35,7 @@ class QuantizeKernel : public runtime::Kernel {
     NIMBLE_CHECK(!b.training(), "quantize '" + b.node.name + "': int8 graphs run inference only");
     const dt in = b.src_desc[0].data_type();
     NIMBLE_CHECK(in == dt::f32 || in == dt::bf16 || in == dt::f16, "quantize '" + b.node.name + "' takes a float input");
-    const ops::QParams q = ops::qparams(b.node, "", false);
+    const QParams q = qparams(b.node, "", false);
     dnnl::primitive_attr scale;
     scale.set_output_scales(0, {1.0f / q.scale});
     b.dst_desc = int8_layout(b.dst_shape, to_dnnl(q.dtype));

@@ -1,0 +1,35 @@
+#include "nimble/graph/qparams.hpp"
+
+#include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
+
+namespace nimble {
+
+QParams qparams(const Node& node, const std::string& prefix, bool allow_f32) {
+  QParams q;
+  const std::string where = std::string(op_name(node.op)) + " '" + node.name + "': ";
+  const std::string type = node.attr_str(prefix + "dtype", allow_f32 ? "f32" : "");
+  if (type == "u8") q.dtype = DType::u8;
+  else if (type == "s8") q.dtype = DType::s8;
+  else if (type == "f32" && allow_f32) q.dtype = DType::f32;
+  else throw Error(where + prefix + "dtype must be " + (allow_f32 ? "u8, s8 or f32" : "u8 or s8") + ", got '" + type + "'");
+  if (q.dtype == DType::f32) return q;
+  const double scale = node.attr_float(prefix + "scale", 0.0);
+  NIMBLE_CHECK(std::isfinite(scale) && scale > 1e-30 && scale < 1e30,
+               where + prefix + "scale must be a positive finite number, got " + std::to_string(scale));
+  q.scale = float(scale);
+  const int64_t zp = node.attr_int(prefix + "zero_point", 0);
+  NIMBLE_CHECK(zp >= qmin(q.dtype) && zp <= qmax(q.dtype),
+               where + prefix + "zero_point " + std::to_string(zp) + " is outside the range of " + type);
+  q.zero_point = int32_t(zp);
+  return q;
+}
+
+void set_qparams(Attrs& attrs, const std::string& prefix, const QParams& q) {
+  attrs[prefix + "dtype"] = std::string(dtype_name(q.dtype));
+  if (q.dtype == DType::f32) return;
+  attrs[prefix + "scale"] = double(q.scale);
+  attrs[prefix + "zero_point"] = int64_t(q.zero_point);
+}
+
+}  // namespace nimble

@@ -1,0 +1,250 @@
+#include "nimble/quant/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "nimble/core/error.hpp"
+#include "nimble/graph/passes.hpp"
+#include "nimble/runtime/session.hpp"
+
+namespace nimble::quant {
+
+namespace {
+
+bool is_matrix_op(OpKind op) { return op == OpKind::conv2d || op == OpKind::linear; }
+// Ops that run on int8 as they are when their input already is int8 (same scale out as in).
+bool passes_int8_through(OpKind op) {
+  return op == OpKind::max_pool2d || op == OpKind::avg_pool2d || op == OpKind::global_avg_pool ||
+         op == OpKind::flatten || op == OpKind::reshape;
+}
+bool is_fusable_activation(OpKind op) { return op == OpKind::relu || op == OpKind::relu6; }
+
+// Rows [0, count) of a batch as one flat range.
+void observe_rows(Observer& o, const Tensor& t, int64_t count, bool histogram) {
+  const int64_t per_row = t.numel() / t.shape()[0];
+  if (histogram) o.observe_histogram(t.data<float>(), per_row * count);
+  else o.observe_range(t.data<float>(), per_row * count);
+}
+
+}  // namespace
+
+Graph prepare(const Graph& g) { return passes::optimize_for_inference(g); }
+
+std::vector<QParams> Calibration::params() const {
+  std::vector<QParams> p;
+  for (const Observer& o : values) p.push_back(o.result(observer));
+  return p;
+}
+
+Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, const data::Normalization& norm,
+                      ObserverKind observer, int64_t batch) {
+  NIMBLE_CHECK(samples.size() > 0, "calibration needs at least one sample");
+  NIMBLE_CHECK(samples.sample_shape() == prepared.input_shape(), "calibration samples are " +
+                                                                     samples.sample_shape().str() + " but the model takes " +
+                                                                     prepared.input_shape().str());
+  batch = std::min(batch, samples.size());
+  Session session(prepared, {batch, Mode::eval, false, Precision::fp32});
+  Calibration c;
+  c.observer = observer;
+  c.values.assign(prepared.values().size(), Observer());
+  const int passes = needs_histogram(observer) ? 2 : 1;
+  for (int pass = 0; pass < passes; ++pass) {
+    data::BatchLoader loader(samples, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
+    loader.start_epoch(0);
+    data::Batch b;
+    while (loader.next(b)) {
+      session.forward(b.images);
+      for (size_t v = 0; v < prepared.values().size(); ++v) {
+        const Tensor t = int(v) == prepared.input() ? b.images : session.value(int(v));
+        observe_rows(c.values[v], t, b.count, pass == 1);
+      }
+    }
+  }
+  return c;
+}
+
+std::vector<std::string> quantizable_layers(const Graph& prepared) {
+  std::vector<std::string> names;
+  for (const Node& n : prepared.nodes())
+    if (is_matrix_op(n.op) || n.op == OpKind::add) names.push_back(n.name);
+  return names;
+}
+
+void quantize_weights(Tensor& q, Tensor& scales, const Tensor& weights) {
+  const int64_t o = weights.shape()[0], per = weights.numel() / o;
+  q = Tensor(weights.shape(), DType::s8);
+  scales = Tensor({o});
+  const float* w = weights.data<float>();  // (O, per)
+  for (int64_t oc = 0; oc < o; ++oc) {
+    float amax = 0;
+    for (int64_t i = 0; i < per; ++i) amax = std::max(amax, std::fabs(w[oc * per + i]));
+    const float s = amax > 0 ? amax / 127.0f : 1.0f;
+    scales.data<float>()[oc] = s;
+    const QParams qp{s, 0, DType::s8};
+    for (int64_t i = 0; i < per; ++i)
+      q.data<int8_t>()[oc * per + i] = int8_t(std::clamp(quantize_value(w[oc * per + i], qp), -127, 127));
+  }
+}
+
+namespace {
+
+// Builds the converted graph value by value: each prepared value may exist as float, as int8
+// or both; the missing form is made on first use with one quantize / dequantize node.
+class Converter {
+ public:
+  Converter(const Graph& p, const std::vector<QParams>& vp, const ConvertOptions& o)
+      : p_(p), vp_(vp), opt_(o), consumers_(p.consumers()) {
+    NIMBLE_CHECK(vp.size() == p.values().size(), "quantization parameters do not match the graph");
+    fv_.assign(p.values().size(), -1);
+    qv_.assign(p.values().size(), -1);
+    fv_[size_t(p.input())] = out_.add_input(p.values()[size_t(p.input())].name, p.input_shape());
+  }
+
+  Graph run() {
+    std::vector<bool> absorbed(p_.nodes().size(), false);
+    for (size_t i = 0; i < p_.nodes().size(); ++i) {
+      if (absorbed[i]) continue;
+      const Node& n = p_.nodes()[i];
+      if (will_be_int8(n)) {
+        int value = n.output;
+        std::string act = n.attr_str("activation", "none");
+        if (n.op == OpKind::add) {  // a ReLU reading only the sum runs inside the int8 add
+          const int c = sole_consumer(n.output);
+          if (c >= 0 && is_fusable_activation(p_.nodes()[size_t(c)].op) && !kept(p_.nodes()[size_t(c)])) {
+            absorbed[size_t(c)] = true;
+            act = op_name(p_.nodes()[size_t(c)].op);
+            value = p_.nodes()[size_t(c)].output;
+          }
+        }
+        emit_int8(n, value, act);
+      } else {
+        emit_float(n);
+      }
+    }
+    out_.set_output(float_value(p_.output()));
+    out_.meta = p_.meta;
+    out_.meta["quantized"] = "int8";
+    return std::move(out_);
+  }
+
+ private:
+  bool kept(const Node& n) const { return opt_.keep_float.count(n.name) > 0; }
+  int sole_consumer(int value) const {
+    if (value == p_.output() || consumers_[size_t(value)].size() != 1) return -1;
+    return consumers_[size_t(value)][0];
+  }
+  bool will_be_int8(const Node& n) const {
+    if (kept(n)) return false;
+    if (is_matrix_op(n.op) || n.op == OpKind::add) return true;
+    return passes_int8_through(n.op) && qv_[size_t(n.inputs[0])] >= 0;
+  }
+  // Whether some reader of `value` will run in int8 (and so wants it quantized).
+  bool read_as_int8(int value) const {
+    for (int c : consumers_[size_t(value)]) {
+      const Node& r = p_.nodes()[size_t(c)];
+      if (kept(r)) continue;
+      if (is_matrix_op(r.op) || r.op == OpKind::add || passes_int8_through(r.op)) return true;
+      if (is_fusable_activation(r.op) && sole_consumer(r.inputs[0]) == c) return true;  // fused into qadd
+    }
+    return false;
+  }
+
+  int int8_value(int v) {
+    if (qv_[size_t(v)] >= 0) return qv_[size_t(v)];
+    Attrs a;
+    set_qparams(a, "", vp_[size_t(v)]);
+    qv_[size_t(v)] = out_.add_node(OpKind::quantize, fresh(p_.values()[size_t(v)].name + ".quantize"), {fv_[size_t(v)]}, a);
+    qp_[v] = vp_[size_t(v)];
+    return qv_[size_t(v)];
+  }
+  int float_value(int v) {
+    if (fv_[size_t(v)] >= 0) return fv_[size_t(v)];
+    Attrs a;
+    set_qparams(a, "", qp_.at(v));
+    fv_[size_t(v)] = out_.add_node(OpKind::dequantize, fresh(p_.values()[size_t(v)].name + ".dequantize"), {qv_[size_t(v)]}, a);
+    return fv_[size_t(v)];
+  }
+  std::string fresh(const std::string& base) {
+    std::string name = base;
+    for (int k = 2; !names_.insert(name).second; ++k) name = base + "." + std::to_string(k);
+    return name;
+  }
+
+  void emit_float(const Node& n) {
+    std::vector<int> ins;
+    for (int v : n.inputs) ins.push_back(float_value(v));
+    const int out = out_.add_node(n.op, fresh(n.name), ins, n.attrs);
+    Node& copy = out_.nodes().back();
+    for (const auto& [k, prm] : n.params) copy.params[k] = std::make_shared<Param>(Param{prm->data.clone(), Tensor(), prm->trainable, 0});
+    fv_[size_t(n.output)] = out;
+  }
+
+  void emit_int8(const Node& n, int value, const std::string& act) {
+    std::vector<int> ins;
+    for (int v : n.inputs) ins.push_back(int8_value(v));
+    if (passes_int8_through(n.op)) {
+      const int out = out_.add_node(n.op, fresh(n.name), ins, n.attrs);
+      qv_[size_t(value)] = out;
+      qp_[value] = qp_.at(n.inputs[0]);
+      return;
+    }
+    // The result stays int8 when something reads it in int8, else the op writes f32 directly.
+    const bool int8_out = read_as_int8(value);
+    const QParams dst = int8_out ? vp_[size_t(value)] : QParams{};
+    Attrs a;
+    OpKind op;
+    if (n.op == OpKind::add) {
+      op = OpKind::qadd;
+      set_qparams(a, "src0_", qp_.at(n.inputs[0]));
+      set_qparams(a, "src1_", qp_.at(n.inputs[1]));
+    } else {
+      op = n.op == OpKind::conv2d ? OpKind::qconv2d : OpKind::qlinear;
+      a = n.attrs;
+      a["bias"] = int64_t(n.param_ptr("bias") ? 1 : 0);
+      set_qparams(a, "src_", qp_.at(n.inputs[0]));
+    }
+    a["activation"] = act;
+    set_qparams(a, "dst_", dst);
+    const int out = out_.add_node(op, fresh(n.name), ins, a);
+    if (op != OpKind::qadd) {
+      Node& q = out_.nodes().back();
+      auto weights = std::make_shared<Param>(), scales = std::make_shared<Param>();
+      quantize_weights(weights->data, scales->data, n.param("weights").data);
+      weights->trainable = scales->trainable = false;
+      q.params["weights"] = weights;
+      q.params["weight_scales"] = scales;
+      if (ParamPtr b = n.param_ptr("bias")) q.params["bias"] = std::make_shared<Param>(Param{b->data.clone(), Tensor(), false, 0});
+    }
+    if (int8_out) {
+      qv_[size_t(value)] = out;
+      qp_[value] = dst;
+    } else {
+      fv_[size_t(value)] = out;
+    }
+  }
+
+  const Graph& p_;
+  const std::vector<QParams>& vp_;
+  const ConvertOptions& opt_;
+  std::vector<std::vector<int>> consumers_;
+  Graph out_;
+  std::vector<int> fv_, qv_;      // per prepared value: its float / int8 value in out_, or -1
+  std::map<int, QParams> qp_;     // per prepared value with an int8 form: its quantization
+  std::set<std::string> names_;
+};
+
+}  // namespace
+
+Graph convert(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
+  for (const std::string& name : options.keep_float) {
+    bool found = false;
+    for (const Node& n : prepared.nodes()) found = found || n.name == name;
+    NIMBLE_CHECK(found, "no layer named '" + name + "' to keep in float");
+  }
+  Graph g = Converter(prepared, value_params, options).run();
+  g.validate();
+  return g;
+}
+
+}  // namespace nimble::quant
