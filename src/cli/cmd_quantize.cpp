@@ -1,5 +1,7 @@
 // nimble quantize: static post-training int8 quantization of a checkpoint — calibrate on training
 // samples, convert, evaluate both models on the test split, time both, save the int8 model.
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -7,6 +9,7 @@
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/quant/layer_selection.hpp"
 #include "nimble/quant/quantize.hpp"
 #include "nimble/train/trainer.hpp"
 
@@ -17,9 +20,25 @@ namespace {
 struct QuantizeArgs {
   std::string model, out, data = kDefaultData, observer = "minmax", keep_float;
   int64_t calib = 512, batch = 256, iters = 50;
+  double max_drop = -1;
   uint64_t seed = 0;
-  bool json_out = false;
+  bool json_out = false, no_speed_gate = false;
 };
+
+// The training run's own split (from the checkpoint's hyper-parameters), so calibration never
+// sees validation or test samples and --max-drop measures on the validation split it was
+// selected on; 5,000 held out with seed 0 (nimble train's default) for foreign checkpoints.
+data::Split training_split(const json& extra, const data::ImageSet& train) {
+  int64_t val = 5000, limit = 0;
+  uint64_t seed = 0;
+  if (extra.contains("hyper")) {
+    const json& h = extra["hyper"];
+    val = h.value("val", val), limit = h.value("limit", limit), seed = h.value("seed", seed);
+  }
+  const data::ImageSet set = limit > 0 ? data::take(train, limit) : train;
+  NIMBLE_CHECK(val >= 0 && val < set.size(), "the checkpoint's validation split does not fit this data set");
+  return data::split_validation(set, val, seed);
+}
 
 std::set<std::string> split_names(const std::string& list) {
   std::set<std::string> names;
@@ -40,6 +59,41 @@ Speed measure(const Graph& g, int64_t batch, int64_t iters) {
   return {percentile(lat, 0.5), batch / (percentile(ms, 0.5) / 1e3)};
 }
 
+// The fp32 model's size as a model file: a checkpoint that also carries training state (an
+// older `nimble train` wrote optimizer moments into it) is measured without it.
+int64_t model_file_size(const LoadedModel& m, const std::string& scratch_dir_of) {
+  if (m.state.empty()) return m.file_size;
+  const std::string tmp = scratch_dir_of + ".fp32-size.tmp";
+  json extra = m.extra;
+  extra.erase("train_state");
+  io::save_checkpoint(m.graph, tmp, extra.dump());
+  const int64_t size = int64_t(std::filesystem::file_size(tmp));
+  std::filesystem::remove(tmp);
+  return size;
+}
+
+void print_layer_report(const quant::Selection& sel) {
+  note("layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why float");
+  for (const quant::LayerReport& r : sel.layers) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%-30s %-9s %-10s %7.4f / %-7.4f   %7.3f / %-7.3f   %9s  %s", r.name.c_str(),
+                  r.op.c_str(), r.int8 ? "int8" : "float", r.float_ms_b1, r.int8_ms_b1, r.float_ms_big, r.int8_ms_big,
+                  r.accuracy_drop_alone >= 0 ? std::to_string(r.accuracy_drop_alone).substr(0, 6).c_str() : "-",
+                  r.reason.c_str());
+    note(line);
+  }
+}
+
+json layers_json(const quant::Selection& sel) {
+  json layers = json::array();
+  for (const quant::LayerReport& r : sel.layers)
+    layers.push_back({{"name", r.name}, {"op", r.op}, {"precision", r.int8 ? "int8" : "float"}, {"reason", r.reason},
+                      {"float_ms_b1", r.float_ms_b1}, {"int8_ms_b1", r.int8_ms_b1}, {"float_ms_big", r.float_ms_big},
+                      {"int8_ms_big", r.int8_ms_big},
+                      {"accuracy_drop_alone", r.accuracy_drop_alone >= 0 ? json(r.accuracy_drop_alone) : json()}});
+  return layers;
+}
+
 void run_quantize(const QuantizeArgs& a) {
   NIMBLE_CHECK(!a.out.empty(), "--out is required (the int8 model is written there)");
   NIMBLE_CHECK(a.calib >= 1 && a.calib <= 60000, "--calib must be between 1 and 60000 samples");
@@ -51,8 +105,11 @@ void run_quantize(const QuantizeArgs& a) {
   data::IdxData d = load_data(a.data);
   NIMBLE_CHECK(d.train.sample_shape() == m.graph.input_shape(), "the data's samples are " + d.train.sample_shape().str() +
                                                                     " but the model takes " + m.graph.input_shape().str());
-  // Calibration samples: a seeded random subset of the training split, never the test split.
-  const data::ImageSet calib = data::split_validation(d.train, std::min(a.calib, d.train.size()), a.seed).val;
+  const data::Split split = training_split(m.extra, d.train);
+  // Calibration samples: a seeded random subset of the training part of that split.
+  const data::ImageSet calib = data::split_validation(split.train, std::min(a.calib, split.train.size()), a.seed).val;
+  NIMBLE_CHECK(a.max_drop < 0 || split.val.size() > 0, "--max-drop needs a validation split, and " + a.model +
+                                                           " was trained without one (--val 0)");
 
   const Graph prepared = quant::prepare(m.graph);
   quant::ConvertOptions opt;
@@ -60,13 +117,27 @@ void run_quantize(const QuantizeArgs& a) {
   note("nimble quantize: calibrating " + a.model + " on " + std::to_string(calib.size()) + " training samples (" +
        quant::observer_name(observer) + ")");
   const quant::Calibration cal = quant::calibrate(prepared, calib, norm, observer);
+  quant::SelectionOptions so;
+  so.keep_float = opt.keep_float;
+  so.speed = !a.no_speed_gate;
+  so.big_batch = a.batch;
+  if (a.max_drop >= 0) {
+    so.max_drop_points = a.max_drop;
+    so.accuracy = [&](const Graph& g) { return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy; };
+  }
+  if (so.speed || so.accuracy) note("measuring each layer in int8 and in float" + std::string(so.accuracy ? " (speed and validation accuracy)" : ""));
+  const quant::Selection sel = quant::select_layers(prepared, cal.params(), so);
+  opt.keep_float = sel.keep_float;
   const Graph q = quant::convert(prepared, cal.params(), opt);
+  if (!sel.tolerance_met)
+    note("warning: no configuration met --max-drop " + std::to_string(a.max_drop) + "; saving the best found");
 
   const train::EvalResult fp32 = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   const train::EvalResult int8 = train::evaluate(q, d.test, norm, 500, Precision::fp32);
   const Speed s32 = measure(m.graph, a.batch, a.iters), s8 = measure(q, a.batch, a.iters);
 
   json extra = m.extra;
+  extra.erase("train_state");  // an int8 model is not trained further
   extra["quantization"] = {{"observer", quant::observer_name(observer)},
                            {"calibration_samples", calib.size()},
                            {"layers_kept_float", std::vector<std::string>(opt.keep_float.begin(), opt.keep_float.end())},
@@ -74,12 +145,14 @@ void run_quantize(const QuantizeArgs& a) {
                            {"test_accuracy_fp32", fp32.accuracy}};
   extra["metrics"]["test_accuracy"] = int8.accuracy;
   io::save_checkpoint(q, a.out, extra.dump());
-  const int64_t size_int8 = io::load_checkpoint(a.out).file_size;
+  const int64_t size_int8 = io::load_checkpoint(a.out).file_size;  // read back: it loads without calibration
+  const int64_t size_fp32 = model_file_size(m, a.out);
 
+  print_layer_report(sel);
   note("test accuracy fp32 " + std::to_string(fp32.accuracy) + " -> int8 " + std::to_string(int8.accuracy) +
        "; batch-1 latency " + std::to_string(s32.latency_ms) + " -> " + std::to_string(s8.latency_ms) + " ms; batch-" +
        std::to_string(a.batch) + " " + std::to_string(int64_t(s32.throughput)) + " -> " +
-       std::to_string(int64_t(s8.throughput)) + " samples/s; " + std::to_string(m.file_size) + " -> " +
+       std::to_string(int64_t(s8.throughput)) + " samples/s; " + std::to_string(size_fp32) + " -> " +
        std::to_string(size_int8) + " bytes; saved " + a.out);
   if (a.json_out) {
     print_json({{"model", a.model},
@@ -93,9 +166,13 @@ void run_quantize(const QuantizeArgs& a) {
                 {"batch", a.batch},
                 {"throughput_fp32", s32.throughput},
                 {"throughput_int8", s8.throughput},
-                {"size_bytes_fp32", m.file_size},
+                {"size_bytes_fp32", size_fp32},
                 {"size_bytes_int8", size_int8},
-                {"layers_kept_float", std::vector<std::string>(opt.keep_float.begin(), opt.keep_float.end())}});
+                {"layers_kept_float", std::vector<std::string>(opt.keep_float.begin(), opt.keep_float.end())},
+                {"layers", layers_json(sel)},
+                {"val_accuracy_fp32", sel.float_accuracy >= 0 ? json(sel.float_accuracy) : json()},
+                {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
+                {"tolerance_met", sel.tolerance_met}});
   }
 }
 
@@ -111,6 +188,10 @@ void add_quantize(CLI::App& app) {
   c->add_option("--calib", a->calib, "calibration samples")->capture_default_str();
   c->add_option("--observer", a->observer, "minmax | ema-minmax | percentile | entropy | mse")->capture_default_str();
   c->add_option("--keep-float", a->keep_float, "comma-separated layer names to leave in float");
+  c->add_option("--max-drop", a->max_drop,
+                "accuracy-aware: keep the most sensitive layers in float until the validation top-1 drop is within "
+                "this many points");
+  c->add_flag("--no-speed-gate", a->no_speed_gate, "quantize every layer even where int8 measures slower than float");
   c->add_option("--batch", a->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", a->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", a->seed, "seed of the calibration subset")->capture_default_str();

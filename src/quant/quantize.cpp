@@ -101,6 +101,8 @@ class Converter {
     fv_[size_t(p.input())] = out_.add_input(p.values()[size_t(p.input())].name, p.input_shape());
   }
 
+  std::map<std::string, std::string> layer_of;
+
   Graph run() {
     std::vector<bool> absorbed(p_.nodes().size(), false);
     for (size_t i = 0; i < p_.nodes().size(); ++i) {
@@ -150,19 +152,26 @@ class Converter {
     return false;
   }
 
-  int int8_value(int v) {
+  // The int8 form of value v, quantized for `reader` (the layer that pays for it) if needed.
+  int int8_value(int v, const std::string& reader) {
     if (qv_[size_t(v)] >= 0) return qv_[size_t(v)];
     Attrs a;
     set_qparams(a, "", vp_[size_t(v)]);
-    qv_[size_t(v)] = out_.add_node(OpKind::quantize, fresh(p_.values()[size_t(v)].name + ".quantize"), {fv_[size_t(v)]}, a);
+    const std::string name = fresh(p_.values()[size_t(v)].name + ".quantize");
+    qv_[size_t(v)] = out_.add_node(OpKind::quantize, name, {fv_[size_t(v)]}, a);
+    layer_of[name] = reader;
     qp_[v] = vp_[size_t(v)];
+    maker_[v] = reader;
     return qv_[size_t(v)];
   }
+  // The float form of value v, dequantized (at the cost of the int8 layer that made v) if needed.
   int float_value(int v) {
     if (fv_[size_t(v)] >= 0) return fv_[size_t(v)];
     Attrs a;
     set_qparams(a, "", qp_.at(v));
-    fv_[size_t(v)] = out_.add_node(OpKind::dequantize, fresh(p_.values()[size_t(v)].name + ".dequantize"), {qv_[size_t(v)]}, a);
+    const std::string name = fresh(p_.values()[size_t(v)].name + ".dequantize");
+    fv_[size_t(v)] = out_.add_node(OpKind::dequantize, name, {qv_[size_t(v)]}, a);
+    layer_of[name] = maker_.at(v);
     return fv_[size_t(v)];
   }
   std::string fresh(const std::string& base) {
@@ -182,11 +191,12 @@ class Converter {
 
   void emit_int8(const Node& n, int value, const std::string& act) {
     std::vector<int> ins;
-    for (int v : n.inputs) ins.push_back(int8_value(v));
+    for (int v : n.inputs) ins.push_back(int8_value(v, n.name));
     if (passes_int8_through(n.op)) {
       const int out = out_.add_node(n.op, fresh(n.name), ins, n.attrs);
       qv_[size_t(value)] = out;
       qp_[value] = qp_.at(n.inputs[0]);
+      maker_[value] = maker_.at(n.inputs[0]);
       return;
     }
     // The result stays int8 when something reads it in int8, else the op writes f32 directly.
@@ -207,18 +217,20 @@ class Converter {
     a["activation"] = act;
     set_qparams(a, "dst_", dst);
     const int out = out_.add_node(op, fresh(n.name), ins, a);
+    layer_of[n.name] = n.name;
     if (op != OpKind::qadd) {
       Node& q = out_.nodes().back();
       auto weights = std::make_shared<Param>(), scales = std::make_shared<Param>();
       quantize_weights(weights->data, scales->data, n.param("weights").data);
-      weights->trainable = scales->trainable = false;
+      scales->trainable = false;  // as make_quantized_params: weights and bias count as parameters
       q.params["weights"] = weights;
       q.params["weight_scales"] = scales;
-      if (ParamPtr b = n.param_ptr("bias")) q.params["bias"] = std::make_shared<Param>(Param{b->data.clone(), Tensor(), false, 0});
+      if (ParamPtr b = n.param_ptr("bias")) q.params["bias"] = std::make_shared<Param>(Param{b->data.clone(), Tensor(), true, 0});
     }
     if (int8_out) {
       qv_[size_t(value)] = out;
       qp_[value] = dst;
+      maker_[value] = n.name;
     } else {
       fv_[size_t(value)] = out;
     }
@@ -231,20 +243,27 @@ class Converter {
   Graph out_;
   std::vector<int> fv_, qv_;      // per prepared value: its float / int8 value in out_, or -1
   std::map<int, QParams> qp_;     // per prepared value with an int8 form: its quantization
+  std::map<int, std::string> maker_;  // per int8 value: the layer whose cost its conversions are
   std::set<std::string> names_;
 };
 
 }  // namespace
 
-Graph convert(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
+Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
   for (const std::string& name : options.keep_float) {
     bool found = false;
     for (const Node& n : prepared.nodes()) found = found || n.name == name;
     NIMBLE_CHECK(found, "no layer named '" + name + "' to keep in float");
   }
-  Graph g = Converter(prepared, value_params, options).run();
-  g.validate();
-  return g;
+  Converter c(prepared, value_params, options);
+  Converted r{c.run(), {}};
+  r.layer_of = std::move(c.layer_of);
+  r.graph.validate();
+  return r;
+}
+
+Graph convert(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
+  return convert_layers(prepared, value_params, options).graph;
 }
 
 }  // namespace nimble::quant

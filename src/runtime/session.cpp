@@ -1,5 +1,8 @@
 #include "nimble/runtime/session.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 #include "kernels/f16_convert.hpp"
@@ -189,6 +192,28 @@ void Session::backward(const Tensor& diff_output) {
     throw Error("oneDNN failed in backward of '" + nodes[n].name + "': " + e.what());
   }
   m.stream.wait();
+}
+
+std::vector<double> Session::profile(const Tensor& input, int iters) {
+  Impl& m = *impl_;
+  forward(input);  // warm-up, and checks the input
+  std::vector<std::vector<double>> ms(m.kernels.size());
+  for (int it = 0; it < iters; ++it) {
+    for (size_t n = 0; n < m.kernels.size(); ++n) {
+      const auto t0 = std::chrono::steady_clock::now();
+      guarded("forward of '" + m.graph.nodes()[n].name + "'", [&] {
+        m.kernels[n]->forward(m.stream, m.args[n]);
+        m.stream.wait();
+      });
+      ms[n].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  std::vector<double> median;
+  for (auto& v : ms) {
+    std::sort(v.begin(), v.end());
+    median.push_back(v.empty() ? 0.0 : v[v.size() / 2]);
+  }
+  return median;
 }
 
 Tensor Session::value(int id) {

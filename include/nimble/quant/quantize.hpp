@@ -7,6 +7,7 @@
 //              per-output-channel weights, pooling and reshapes run on int8 between them, and
 //              quantize / dequantize nodes appear only where int8 meets float (the graph input,
 //              layers kept in float, the output).
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,6 +37,16 @@ struct ConvertOptions {
   std::set<std::string> keep_float;  // names of prepared-graph nodes to leave in float
 };
 Graph convert(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options = {});
+
+// convert(), also saying which quantizable layer each node of the int8 graph serves: a layer's
+// own int8 node, the quantize nodes made for its inputs and the dequantize nodes made for its
+// float readers (so a layer's cost in int8 includes the conversions it causes).
+struct Converted {
+  Graph graph;
+  std::map<std::string, std::string> layer_of;  // int8-graph node name -> prepared layer name
+};
+Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params,
+                         const ConvertOptions& options = {});
 
 // Symmetric per-output-channel s8 weights: scale[o] = max |w[o, ...]| / 127 (1 for an all-zero
 // channel), q = round_half_even(w / scale) clamped to [-127, 127]. weights: (O, ...) f32.

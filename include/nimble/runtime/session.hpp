@@ -37,6 +37,9 @@ class Session {
   // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).
   void backward(const Tensor& diff_output);
 
+  // Per node of graph(): the median time of its forward kernel in ms over `iters` forward passes
+  // (after one warm-up), each kernel timed on its own. For deciding per layer what pays.
+  std::vector<double> profile(const Tensor& input, int iters);
   // Value `id` of graph() as computed by the last forward(), as a plain f32 tensor (a copy): for
   // calibration and inspection. Throws Error for int8 values (their scale lives in the graph).
   Tensor value(int id);

@@ -26,22 +26,24 @@ float requantize(int64_t acc, float scale, float bias, const std::string& activa
 }
 
 namespace {
-ParamPtr frozen_param(const Shape& s, DType t) {
+// Weights and bias count as the model's parameters (Graph::param_count) though int8 graphs are
+// never trained; scales are bookkeeping, like batch-norm statistics.
+ParamPtr zeroed_param(const Shape& s, DType t, bool counted) {
   auto p = std::make_shared<Param>();
   p->data = Tensor(s, t);
   std::memset(p->data.raw(), 0, p->data.nbytes());
-  p->trainable = false;
+  p->trainable = counted;
   return p;
 }
 }  // namespace
 
 void make_quantized_params(Node& node, const Shape& weights_shape) {
   const int64_t o = weights_shape[0];
-  node.params["weights"] = frozen_param(weights_shape, DType::s8);
-  node.params["weight_scales"] = frozen_param({o}, DType::f32);
+  node.params["weights"] = zeroed_param(weights_shape, DType::s8, true);
+  node.params["weight_scales"] = zeroed_param({o}, DType::f32, false);
   float* s = node.params["weight_scales"]->data.data<float>();
   for (int64_t i = 0; i < o; ++i) s[i] = 1.0f;
-  if (node.attr_int("bias", 1)) node.params["bias"] = frozen_param({o}, DType::f32);
+  if (node.attr_int("bias", 1)) node.params["bias"] = zeroed_param({o}, DType::f32, true);
 }
 
 void check_quantized_params(const Node& node, const Shape& weights_shape) {
