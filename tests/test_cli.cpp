@@ -59,7 +59,7 @@ class Cli : public ::testing::Test {
 fs::path Cli::dir_;
 
 TEST_F(Cli, HelpEverywhere) {
-  for (const char* sub : {"", "train", "eval", "bench", "models", "info"}) {
+  for (const char* sub : {"", "train", "eval", "bench", "models", "info", "quantize"}) {
     CliRun r = run(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
@@ -229,6 +229,44 @@ TEST_F(Cli, ResumeRestoresTheLossScalerAndOnlyTakesEpochs) {
   expect_one_line_error("train --resume " + (dir_ / "missing.nimble").string(), "missing.nimble");
   fs::remove(train_ck);
   expect_one_line_error("train --resume " + ck.string(), "resume.nimble.train");
+}
+
+// nimble quantize end to end on a small trained model: the JSON the issue names, an int8 file
+// 3.5x smaller that eval, bench and info read without recalibration, and one-line errors that
+// leave an existing output untouched.
+TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
+  const fs::path ck = dir_ / "fp32.nimble", q = dir_ / "int8.nimble";
+  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  CliRun r = run("quantize " + ck.string() + " --out " + q.string() + " --calib 128 --iters 5 --batch 64 --max-drop 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* k : {"test_accuracy_fp32", "test_accuracy_int8", "latency_ms_fp32", "latency_ms_int8", "size_bytes_fp32",
+                        "size_bytes_int8", "layers_kept_float", "layers", "val_accuracy_fp32", "val_accuracy_int8"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["size_bytes_fp32"].get<int64_t>(), int64_t(fs::file_size(ck)));
+  EXPECT_EQ(j["size_bytes_int8"].get<int64_t>(), int64_t(fs::file_size(q)));
+  EXPECT_GE(double(fs::file_size(ck)) / double(fs::file_size(q)), 3.5);
+  EXPECT_LE(j["val_accuracy_fp32"].get<double>() - j["val_accuracy_int8"].get<double>(), 0.01 + 1e-9);  // --max-drop 1
+  EXPECT_EQ(j["layers"].size(), 4u);  // conv0, conv1, fc0, fc1
+
+  CliRun e = run("eval --json " + q.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), j["test_accuracy_int8"].get<double>(), 1e-9);
+  CliRun b = run("bench --json --iters 3 --warmup 1 --batch 16 " + q.string());
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(nlohmann::json::parse(b.out)["params"], 421834 - 2 * (32 + 64));  // int8 weights count; batch-norm is folded
+  CliRun i = run("info " + q.string());
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_NE(i.out.find("qconv2d"), std::string::npos) << i.out;
+
+  const std::string before = file_bytes(q);
+  expect_one_line_error("quantize " + q.string() + " --out " + q.string(), "already quantized");
+  expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --observer kl", "observer");
+  expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --keep-float nope", "nope");
+  expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --calib 0", "--calib");
+  expect_one_line_error("quantize " + ck.string(), "--out");
+  EXPECT_EQ(before, file_bytes(q));
 }
 
 // A CPU without AVX512-BF16/AMX, as oneDNN sees it when its ISA is capped: auto falls back to

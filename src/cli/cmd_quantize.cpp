@@ -1,5 +1,6 @@
 // nimble quantize: static post-training int8 quantization of a checkpoint — calibrate on training
 // samples, convert, evaluate both models on the test split, time both, save the int8 model.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -114,6 +115,13 @@ void run_quantize(const QuantizeArgs& a) {
   const Graph prepared = quant::prepare(m.graph);
   quant::ConvertOptions opt;
   opt.keep_float = split_names(a.keep_float);
+  const std::vector<std::string> layers = quant::quantizable_layers(prepared);
+  for (const std::string& name : opt.keep_float) {
+    if (std::find(layers.begin(), layers.end(), name) != layers.end()) continue;
+    std::string known;
+    for (const std::string& l : layers) known += (known.empty() ? "" : ", ") + l;
+    throw Error("--keep-float: " + a.model + " has no quantizable layer '" + name + "' (it has " + known + ")");
+  }
   note("nimble quantize: calibrating " + a.model + " on " + std::to_string(calib.size()) + " training samples (" +
        quant::observer_name(observer) + ")");
   const quant::Calibration cal = quant::calibrate(prepared, calib, norm, observer);
