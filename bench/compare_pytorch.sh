@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Side-by-side: nimble vs PyTorch (../shared/peers/torch_fmnist.py, Debian python3-torch) training
 # and inference on Fashion-MNIST with the same model, data, batch, optimizer and epochs, in one run,
-# in fp32 and in bf16 (nimble --precision bf16 vs PyTorch bf16 autocast).
-# Prints a table and a final JSON line with the ratios (> 1 means nimble is faster).
+# in fp32 and in bf16 (nimble --precision bf16 vs PyTorch bf16 autocast); then int8 inference of
+# the fp32 models (nimble quantize vs PyTorch FX post-training quantization, onednn engine), and
+# nimble int8 vs fp32 at ImageNet size (3x224x224, batch 1) for mobilenet_v2 and resnet.
+# Prints tables and a final JSON line with the ratios (> 1 means nimble / int8 is faster).
 #
 #   bash bench/compare_pytorch.sh [--epochs N] [--limit N] [--models "cnn mobilenet_v2"]
-#                                 [--precisions "fp32 bf16"]
+#                                 [--precisions "fp32 bf16"] [--no-int8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=1
 limit=0
 models="cnn mobilenet_v2"
 precisions="fp32 bf16"
+int8=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs="$2"; shift 2 ;;
     --limit) limit="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --precisions) precisions="$2"; shift 2 ;;
-    *) echo "error: unknown argument $1 (expected --epochs N, --limit N, --models LIST, --precisions LIST)" >&2; exit 2 ;;
+    --no-int8) int8=0; shift ;;
+    *) echo "error: unknown argument $1 (expected --epochs N, --limit N, --models LIST, --precisions LIST, --no-int8)" >&2; exit 2 ;;
   esac
 done
 for p in $precisions; do
@@ -32,6 +36,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export OMP_NUM_THREADS=2
 rows=()
+int8_rows=()
 ratios="{}"
 for model in $models; do
   width=1.0
@@ -83,10 +88,63 @@ for model in $models; do
       '.[$m][$p] = {train_vs_torch: $tr, batch1_vs_torch: $b1, batch256_vs_torch: $b256,
                     train_vs_nimble_fp32: $vtr, batch256_vs_nimble_fp32: $vb}' <<< "$ratios")
   done
+  # int8: the fp32 model of this run quantized by nimble (default observer, speed gate) against
+  # nimble fp32 and against the PyTorch peer's FX int8 of its own fp32 model, batch 1 and 256.
+  if [ "$int8" = 1 ] && [ -f "$out/nimble_train.fp32.json" ]; then
+    build/nimble quantize "$out/$model.fp32.nimble" --out "$out/$model.int8.nimble" --batch 256 --json \
+      > "$out/nimble_quant.json" 2> "$out/nimble_quant.err"
+    build/nimble bench "$out/$model.int8.nimble" --batch 256 --iters 50 --precision fp32 --json > "$out/nimble_bench.int8.json"
+    q_b1=$(jq .latency_ms_p50 "$out/nimble_bench.int8.json")
+    q_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.int8.json")
+    f_b1=$(jq .latency_ms_p50 "$out/nimble_bench.fp32.json")
+    f_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.fp32.json")
+    t_q1=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch1.int8_ms // "null"' || echo null)
+    t_q256=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch256.int8_ms // "null"' || echo null)
+    [ -n "$t_q1" ] || t_q1=null
+    [ -n "$t_q256" ] || t_q256=null
+    vs_t1=null; vs_t256=null
+    [ "$t_q1" != null ] && vs_t1=$(jq -n "$t_q1 / $q_b1")
+    [ "$t_q256" != null ] && vs_t256=$(jq -n "$t_q256 / $q_b256")
+    int8_rows+=("$(printf '%-13s %-5s %7.4f %7.4f %8.3f %8.3f %8s %6.2fx %6sx %8.2f %8.2f %8s %6.2fx %6sx %9d %9d %s' \
+      "$model" "$width" "$(jq .test_accuracy_fp32 "$out/nimble_quant.json")" "$(jq .test_accuracy_int8 "$out/nimble_quant.json")" \
+      "$q_b1" "$f_b1" "$t_q1" "$(jq -n "$f_b1 / $q_b1")" "$(printf '%.2f' "$vs_t1" 2>/dev/null || echo -)" \
+      "$q_b256" "$f_b256" "$t_q256" "$(jq -n "$f_b256 / $q_b256")" "$(printf '%.2f' "$vs_t256" 2>/dev/null || echo -)" \
+      "$(jq .size_bytes_fp32 "$out/nimble_quant.json")" "$(jq .size_bytes_int8 "$out/nimble_quant.json")" \
+      "$(jq -c .layers_kept_float "$out/nimble_quant.json")")")
+    ratios=$(jq -c --arg m "$model" --argjson b1 "$(jq -n "$f_b1 / $q_b1")" --argjson b256 "$(jq -n "$f_b256 / $q_b256")" \
+      --argjson t1 "$vs_t1" --argjson t256 "$vs_t256" \
+      --argjson drop "$(jq '(.test_accuracy_fp32 - .test_accuracy_int8) * 100' "$out/nimble_quant.json")" \
+      --argjson size "$(jq '.size_bytes_fp32 / .size_bytes_int8' "$out/nimble_quant.json")" \
+      '.[$m].int8 = {batch1_vs_nimble_fp32: $b1, batch256_vs_nimble_fp32: $b256, batch1_vs_torch_int8: $t1,
+                     batch256_vs_torch_int8: $t256, accuracy_drop_points: $drop, size_ratio: $size}' <<< "$ratios")
+  fi
 done
+# ImageNet-sized inputs, batch 1: nimble int8 (calibrated on random images: speed only) vs fp32.
+big_rows=()
+if [ "$int8" = 1 ]; then
+  for model in mobilenet_v2 resnet; do
+    build/nimble bench --model "$model" --input 3x224x224 --classes 1000 --batch 8 --iters 50 --precision fp32 --json \
+      > "$out/big.fp32.json" 2>/dev/null
+    build/nimble bench --model "$model" --input 3x224x224 --classes 1000 --batch 8 --iters 50 --precision fp32 --int8 \
+      --json > "$out/big.int8.json" 2>/dev/null
+    b32=$(jq .latency_ms_p50 "$out/big.fp32.json"); b8=$(jq .latency_ms_p50 "$out/big.int8.json")
+    big_rows+=("$(printf '%-13s %10.3f %10.3f %7.2fx' "$model" "$b32" "$b8" "$(jq -n "$b32 / $b8")")")
+    ratios=$(jq -c --arg m "$model" --argjson r "$(jq -n "$b32 / $b8")" '.imagenet_224_batch1_int8_vs_fp32[$m] = $r' <<< "$ratios")
+  done
+fi
 printf '\n%-13s %-5s %-5s %9s %9s %8s %8s %8s %8s %7s %8s %8s %7s %7s %7s %7s\n' model width prec "nimble/s" "torch/s" \
   "vs torch" "vs n32" "n b1 ms" "t b1 ms" "b1" "n b256ms" "t b256ms" "b256" "vs n32" "n acc" "t acc"
 for r in "${rows[@]}"; do echo "$r"; done
 echo "(training samples/s over $epochs epoch(s), OMP_NUM_THREADS=2; bf16 rows: nimble --precision bf16 vs PyTorch"
 echo " bf16 autocast; 'vs n32': against nimble fp32 in this run; ratios: nimble faster when > 1)"
+if [ "${#int8_rows[@]}" -gt 0 ]; then
+  printf '\n%-13s %-5s %7s %7s %8s %8s %8s %7s %7s %8s %8s %8s %7s %7s %9s %9s %s\n' model width "acc32" "acc8" \
+    "n8 b1ms" "n32 b1ms" "t8 b1ms" "vs n32" "vs t8" "n8 b256" "n32 b256" "t8 b256" "vs n32" "vs t8" "bytes32" "bytes8" "kept float"
+  for r in "${int8_rows[@]}"; do echo "$r"; done
+  echo "(int8: nimble quantize of this run's fp32 model vs nimble fp32 and PyTorch FX int8 (onednn); ms per batch)"
+fi
+if [ "${#big_rows[@]}" -gt 0 ]; then
+  printf '\n%-13s %10s %10s %8s\n' "3x224x224" "fp32 b1 ms" "int8 b1 ms" "speedup"
+  for r in "${big_rows[@]}"; do echo "$r"; done
+fi
 jq -c --arg e "$epochs" --arg l "$limit" '{bench: "nimble_vs_pytorch", epochs: ($e | tonumber), limit: ($l | tonumber), ratios: .}' <<< "$ratios"

@@ -7,6 +7,7 @@
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/quant/quantize_model.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/zoo/zoo.hpp"
 
@@ -17,7 +18,7 @@ struct BenchArgs {
   std::string model_path, model = "cnn", input = "1x28x28", precision = "auto";
   double width = 1.0;
   int64_t depth = 20, classes = 10, batch = 256, iters = 100, warmup = 10;
-  bool json_out = false;
+  bool json_out = false, int8 = false;
 };
 
 
@@ -43,6 +44,23 @@ void run_bench(const BenchArgs& a) {
     for (auto& [n, p] : g.named_params()) size_bytes += int64_t(p->data.nbytes());
     name = a.model;
   }
+  if (a.int8) {
+    NIMBLE_CHECK(!g.meta.count("quantized"), name + " is already int8; drop --int8");
+    // Speed only: calibrated on random images, so the weights' accuracy means nothing here.
+    note("--int8: quantizing " + name + " calibrated on 64 random images (for speed only; use nimble quantize for a real model)");
+    const Shape s = g.input_shape();
+    data::ImageSet calib;
+    calib.images = Tensor({64, s[0], s[1], s[2]}, DType::u8);
+    Rng rng(1);
+    for (int64_t i = 0; i < calib.images.numel(); ++i) calib.images.data<uint8_t>()[i] = uint8_t(rng.uniform(0.0f, 255.99f));
+    calib.labels.assign(64, 0);
+    calib.num_classes = 1;
+    quant::QuantizeOptions qo;
+    qo.selection.big_batch = a.batch;
+    g = quant::quantize(g, calib, data::compute_normalization(calib), qo).graph;
+    size_bytes = 0;  // not saved: the bytes of its parameters
+    for (auto& [n, p] : g.named_params()) size_bytes += int64_t(p->data.nbytes());
+  }
   const int64_t macs = g.macs(), params = g.param_count();
   const PrecisionChoice pc = resolve_precision(a.precision, g, a.batch, Mode::eval);
   Session one(g, {1, Mode::eval, true, pc.precision});
@@ -63,7 +81,8 @@ void run_bench(const BenchArgs& a) {
             {"params", params},
             {"macs", macs},
             {"size_bytes", size_bytes},
-            {"gflops_per_s", gflops}};
+            {"gflops_per_s", gflops},
+            {"int8", a.int8 || g.meta.count("quantized") > 0}};
   j.update(precision_json(pc));
   if (a.json_out) {
     print_json(j);
@@ -90,6 +109,9 @@ void add_bench(CLI::App& app) {
   add_precision_option(c, a->precision);
   c->add_option("--iters", a->iters, "timed batch-1 calls")->capture_default_str();
   c->add_option("--warmup", a->warmup, "untimed warm-up calls")->capture_default_str();
+  c->add_flag("--int8", a->int8,
+              "quantize to int8 first, calibrated on random images: the speed an int8 model of this architecture "
+              "would have here");
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a] { run_bench(*a); });
 }

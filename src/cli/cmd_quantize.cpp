@@ -10,8 +10,7 @@
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
-#include "nimble/quant/layer_selection.hpp"
-#include "nimble/quant/quantize.hpp"
+#include "nimble/quant/quantize_model.hpp"
 #include "nimble/train/trainer.hpp"
 
 namespace nimble::cli {
@@ -112,33 +111,31 @@ void run_quantize(const QuantizeArgs& a) {
   NIMBLE_CHECK(a.max_drop < 0 || split.val.size() > 0, "--max-drop needs a validation split, and " + a.model +
                                                            " was trained without one (--val 0)");
 
-  const Graph prepared = quant::prepare(m.graph);
-  quant::ConvertOptions opt;
-  opt.keep_float = split_names(a.keep_float);
-  const std::vector<std::string> layers = quant::quantizable_layers(prepared);
-  for (const std::string& name : opt.keep_float) {
+  quant::QuantizeOptions qo;
+  qo.observer = observer;
+  qo.selection.keep_float = split_names(a.keep_float);
+  const std::vector<std::string> layers = quant::quantizable_layers(quant::prepare(m.graph));
+  for (const std::string& name : qo.selection.keep_float) {
     if (std::find(layers.begin(), layers.end(), name) != layers.end()) continue;
     std::string known;
     for (const std::string& l : layers) known += (known.empty() ? "" : ", ") + l;
     throw Error("--keep-float: " + a.model + " has no quantizable layer '" + name + "' (it has " + known + ")");
   }
-  note("nimble quantize: calibrating " + a.model + " on " + std::to_string(calib.size()) + " training samples (" +
-       quant::observer_name(observer) + ")");
-  const quant::Calibration cal = quant::calibrate(prepared, calib, norm, observer);
-  quant::SelectionOptions so;
-  so.keep_float = opt.keep_float;
-  so.speed = !a.no_speed_gate;
-  so.big_batch = a.batch;
+  qo.selection.speed = !a.no_speed_gate;
+  qo.selection.big_batch = a.batch;
   if (a.max_drop >= 0) {
-    so.max_drop_points = a.max_drop;
-    so.accuracy = [&](const Graph& g) { return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy; };
+    qo.selection.max_drop_points = a.max_drop;
+    qo.selection.accuracy = [&](const Graph& g) { return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy; };
   }
-  if (so.speed || so.accuracy) note("measuring each layer in int8 and in float" + std::string(so.accuracy ? " (speed and validation accuracy)" : ""));
-  const quant::Selection sel = quant::select_layers(prepared, cal.params(), so);
-  opt.keep_float = sel.keep_float;
-  const Graph q = quant::convert(prepared, cal.params(), opt);
+  note("nimble quantize: " + a.model + ", calibrating on " + std::to_string(calib.size()) + " training samples (" +
+       quant::observer_name(observer) + ")" + (qo.selection.speed ? "; timing each layer in int8 and in float" : "") +
+       (qo.selection.accuracy ? "; measuring each layer's validation accuracy" : ""));
+  const quant::QuantizedModel qm = quant::quantize(m.graph, calib, norm, qo);
+  const Graph& q = qm.graph;
+  const quant::Selection& sel = qm.selection;
   if (!sel.tolerance_met)
     note("warning: no configuration met --max-drop " + std::to_string(a.max_drop) + "; saving the best found");
+  const std::set<std::string>& kept = sel.keep_float;
 
   const train::EvalResult fp32 = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   const train::EvalResult int8 = train::evaluate(q, d.test, norm, 500, Precision::fp32);
@@ -148,7 +145,7 @@ void run_quantize(const QuantizeArgs& a) {
   extra.erase("train_state");  // an int8 model is not trained further
   extra["quantization"] = {{"observer", quant::observer_name(observer)},
                            {"calibration_samples", calib.size()},
-                           {"layers_kept_float", std::vector<std::string>(opt.keep_float.begin(), opt.keep_float.end())},
+                           {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
                            {"source", a.model},
                            {"test_accuracy_fp32", fp32.accuracy}};
   extra["metrics"]["test_accuracy"] = int8.accuracy;
@@ -176,7 +173,7 @@ void run_quantize(const QuantizeArgs& a) {
                 {"throughput_int8", s8.throughput},
                 {"size_bytes_fp32", size_fp32},
                 {"size_bytes_int8", size_int8},
-                {"layers_kept_float", std::vector<std::string>(opt.keep_float.begin(), opt.keep_float.end())},
+                {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
                 {"layers", layers_json(sel)},
                 {"val_accuracy_fp32", sel.float_accuracy >= 0 ? json(sel.float_accuracy) : json()},
                 {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
