@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <cmath>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -11,6 +13,7 @@
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/quant/quantize_model.hpp"
+#include "nimble/runtime/precision_probe.hpp"
 #include "nimble/train/trainer.hpp"
 
 namespace nimble::cli {
@@ -19,8 +22,9 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, data = kDefaultData, observer = "minmax", keep_float;
-  int64_t calib = 512, batch = 256, iters = 50;
-  double max_drop = -1;
+  std::string precision = "auto";
+  int64_t calib = 512, batch = 256, iters = 50, qat_epochs = 0;
+  double max_drop = -1, qat_lr = 0.001;
   uint64_t seed = 0;
   bool json_out = false, no_speed_gate = false;
 };
@@ -127,6 +131,32 @@ void run_quantize(const QuantizeArgs& a) {
     qo.selection.max_drop_points = a.max_drop;
     qo.selection.accuracy = [&](const Graph& g) { return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy; };
   }
+  NIMBLE_CHECK(a.qat_epochs >= 0 && a.qat_epochs <= 1000, "--qat-epochs must be between 0 and 1000");
+  NIMBLE_CHECK(a.qat_lr > 0 && std::isfinite(a.qat_lr), "--qat-lr must be positive");
+  std::optional<PrecisionChoice> qat_precision;
+  if (a.qat_epochs > 0) {
+    // Fine-tuning with fake quantization: the run's own recipe (batch, augmentation, weight
+    // decay) at a small learning rate, in the precision --precision picks.
+    choose_precision(a.precision);  // validate the name before any work
+    qo.fine_tune = [&](Graph& g) {
+      train::TrainConfig tc;
+      const json h = m.extra.value("hyper", json::object());
+      tc.epochs = a.qat_epochs;
+      tc.batch = h.value("batch", int64_t(128));
+      tc.seed = a.seed;
+      tc.progress = !a.json_out;
+      tc.optimizer.weight_decay = float(h.value("weight_decay", 5e-4));
+      tc.schedule.lr = float(a.qat_lr);
+      tc.augment.crop_padding = h.value("crop_padding", int64_t(0));
+      tc.augment.hflip = h.value("hflip", false);
+      tc.label_smoothing = float(h.value("label_smoothing", 0.0));
+      qat_precision = choose_precision_for(a.precision, g, tc.batch, Mode::train);
+      announce_precision(*qat_precision);
+      tc.precision = qat_precision->precision;
+      note("quantization-aware training: " + std::to_string(tc.epochs) + " epochs at lr " + std::to_string(a.qat_lr));
+      train::Trainer(g, tc).fit(split.train, split.val, norm);
+    };
+  }
   note("nimble quantize: " + a.model + ", calibrating on " + std::to_string(calib.size()) + " training samples (" +
        quant::observer_name(observer) + ")" + (qo.selection.speed ? "; timing each layer in int8 and in float" : "") +
        (qo.selection.accuracy ? "; measuring each layer's validation accuracy" : ""));
@@ -144,6 +174,7 @@ void run_quantize(const QuantizeArgs& a) {
   json extra = m.extra;
   extra.erase("train_state");  // an int8 model is not trained further
   extra["quantization"] = {{"observer", quant::observer_name(observer)},
+                           {"qat_epochs", a.qat_epochs},
                            {"calibration_samples", calib.size()},
                            {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
                            {"source", a.model},
@@ -164,6 +195,7 @@ void run_quantize(const QuantizeArgs& a) {
                 {"checkpoint", a.out},
                 {"observer", quant::observer_name(observer)},
                 {"calibration_samples", calib.size()},
+                {"qat_epochs", a.qat_epochs},
                 {"test_accuracy_fp32", fp32.accuracy},
                 {"test_accuracy_int8", int8.accuracy},
                 {"latency_ms_fp32", s32.latency_ms},
@@ -196,6 +228,11 @@ void add_quantize(CLI::App& app) {
   c->add_option("--max-drop", a->max_drop,
                 "accuracy-aware: keep the most sensitive layers in float until the validation top-1 drop is within "
                 "this many points");
+  c->add_option("--qat-epochs", a->qat_epochs,
+                "quantization-aware training: fine-tune this many epochs with fake quantization before converting")
+      ->capture_default_str();
+  c->add_option("--qat-lr", a->qat_lr, "learning rate of quantization-aware training (cosine)")->capture_default_str();
+  add_precision_option(c, a->precision);
   c->add_flag("--no-speed-gate", a->no_speed_gate, "quantize every layer even where int8 measures slower than float");
   c->add_option("--batch", a->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", a->iters, "timed batch-1 calls per model")->capture_default_str();

@@ -32,4 +32,23 @@ void set_qparams(Attrs& attrs, const std::string& prefix, const QParams& q) {
   attrs[prefix + "zero_point"] = int64_t(q.zero_point);
 }
 
+void fake_quantize_weights(Tensor& out, const Tensor& w) {
+  const int64_t o = w.shape()[0], per = w.numel() / o;
+  if (!out.defined() || out.shape() != w.shape()) out = Tensor(w.shape());
+  const float* src = w.data<float>();  // (O, per)
+  float* dst = out.data<float>();      // (O, per)
+  for (int64_t c = 0; c < o; ++c) {
+    const float s = weight_channel_scale(src + c * per, per);
+    for (int64_t i = 0; i < per; ++i) dst[c * per + i] = s * float(quantize_weight(src[c * per + i], s));
+  }
+}
+
+QParams symmetric_qparams(double lo, double hi) {
+  QParams q;
+  q.dtype = lo >= 0 ? DType::u8 : DType::s8;
+  const double t = std::max(std::fabs(lo), std::fabs(hi));
+  q.scale = t > 0 ? float(t / (q.dtype == DType::u8 ? 255 : 127)) : 1.0f;
+  return q;
+}
+
 }  // namespace nimble

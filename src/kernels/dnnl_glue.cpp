@@ -106,7 +106,24 @@ ParamMemory::ParamMemory(ParamPtr p, const md& plain, const md& wanted, const dn
   });
 }
 
+void ParamMemory::set_transform(void (*fn)(Tensor& out, const Tensor& in)) {
+  transform_ = fn;
+  version_ = ~uint64_t(0);
+  seen_data_ = nullptr;
+}
+
 const dnnl::memory& ParamMemory::get(dnnl::stream& s) {
+  if (transform_) {
+    if (version_ != p_->version || p_->data.raw() != seen_data_) {
+      transform_(staged_, p_->data);
+      plain_mem_.set_data_handle(staged_.raw());
+      if (same_) wanted_mem_ = plain_mem_;
+      else to_wanted_.execute(s, plain_mem_, wanted_mem_);
+      version_ = p_->version;
+      seen_data_ = p_->data.raw();
+    }
+    return wanted_mem_;
+  }
   // The Param's buffer may have been replaced (checkpoint load); follow it.
   if (p_->data.raw() != seen_data_) {
     plain_mem_.set_data_handle(p_->data.raw());

@@ -62,6 +62,9 @@ class ParamMemory {
   ParamMemory() = default;
   ParamMemory(ParamPtr p, const md& plain, const md& wanted, const dnnl::engine& eng);
   const dnnl::memory& get(dnnl::stream& s);
+  // Use transform(master) instead of the master itself (quantization-aware training's fake-
+  // quantized weights); gradients still go to the master (straight through).
+  void set_transform(void (*fn)(Tensor& out, const Tensor& in));
   // Writes a gradient in the wanted layout into the plain Param::grad.
   void store_grad(dnnl::stream& s, const dnnl::memory& diff);
   const md& wanted_desc() const { return wanted_; }
@@ -72,6 +75,8 @@ class ParamMemory {
   dnnl::memory plain_mem_, wanted_mem_, grad_plain_mem_;
   dnnl::reorder to_wanted_, from_wanted_;
   bool same_ = false;
+  void (*transform_)(Tensor&, const Tensor&) = nullptr;
+  Tensor staged_;  // transform's output, in the plain layout
   uint64_t version_ = ~uint64_t(0);
   const void* seen_data_ = nullptr;
 };

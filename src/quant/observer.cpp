@@ -123,12 +123,8 @@ double Observer::threshold(ObserverKind k) const {
 }
 
 QParams Observer::result(ObserverKind k) const {
-  QParams q;
-  q.dtype = min_ >= 0 ? DType::u8 : DType::s8;
   const double t = threshold(k);
-  q.scale = t > 0 ? float(t / levels()) : 1.0f;
-  q.zero_point = 0;
-  return q;
+  return symmetric_qparams(min_ >= 0 ? 0.0 : -t, t);
 }
 
 }  // namespace nimble::quant

@@ -77,13 +77,9 @@ void quantize_weights(Tensor& q, Tensor& scales, const Tensor& weights) {
   scales = Tensor({o});
   const float* w = weights.data<float>();  // (O, per)
   for (int64_t oc = 0; oc < o; ++oc) {
-    float amax = 0;
-    for (int64_t i = 0; i < per; ++i) amax = std::max(amax, std::fabs(w[oc * per + i]));
-    const float s = amax > 0 ? amax / 127.0f : 1.0f;
+    const float s = weight_channel_scale(w + oc * per, per);
     scales.data<float>()[oc] = s;
-    const QParams qp{s, 0, DType::s8};
-    for (int64_t i = 0; i < per; ++i)
-      q.data<int8_t>()[oc * per + i] = int8_t(std::clamp(quantize_value(w[oc * per + i], qp), -127, 127));
+    for (int64_t i = 0; i < per; ++i) q.data<int8_t>()[oc * per + i] = int8_t(quantize_weight(w[oc * per + i], s));
   }
 }
 

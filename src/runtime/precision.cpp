@@ -84,7 +84,8 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
     case OpKind::linear:
       return OpPrecisionRule::low;
     case OpKind::dropout:
-      return OpPrecisionRule::emulated;  // hand-written fp32 mask kernel; a tiny tensor
+    case OpKind::fake_quant:
+      return OpPrecisionRule::emulated;  // hand-written fp32 kernels
     default:
       return OpPrecisionRule::follow;
   }
@@ -109,7 +110,7 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
        "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
       {"batch_norm2d", low + " data, fp32 statistics", low, "mean/variance, scale/shift and running stats in fp32"},
-      {"dropout", "fp32", low, "hand-written mask kernel; widened and rounded back"},
+      {"dropout, fake_quant", "fp32", low, "hand-written kernels; widened and rounded back"},
       {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
       {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},
       {"loss, optimizer update, master weights", "fp32", "fp32",

@@ -21,7 +21,8 @@
   X(dequantize)       \
   X(qconv2d)          \
   X(qlinear)          \
-  X(qadd)
+  X(qadd)             \
+  X(fake_quant)
 
 namespace nimble {
 enum class OpKind : unsigned char {

@@ -1,6 +1,9 @@
 #pragma once
-// The whole of static post-training quantization in one call: prepare (fold and fuse),
-// calibrate, choose the layers that stay float (speed gate, accuracy tolerance), convert.
+// The whole of int8 quantization in one call: prepare (fold and fuse), calibrate, choose the
+// layers that stay float (speed gate, accuracy tolerance), optionally fine-tune with fake
+// quantization, convert.
+#include <functional>
+
 #include "nimble/quant/layer_selection.hpp"
 
 namespace nimble::quant {
@@ -9,6 +12,10 @@ struct QuantizeOptions {
   ObserverKind observer = ObserverKind::minmax;
   SelectionOptions selection;
   int64_t calibration_batch = 64;
+  // Quantization-aware training: when set, the model with fake quantization inserted
+  // (quant/qat.hpp) is handed to this to be fine-tuned (normally a train::Trainer), and the int8
+  // model is converted with the weights and ranges it ends with.
+  std::function<void(Graph&)> fine_tune;
 };
 
 struct QuantizedModel {

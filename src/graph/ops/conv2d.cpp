@@ -1,9 +1,11 @@
 // Conv2d: groups (depthwise when groups == in_channels), stride, padding, dilation, optional
 // bias, and an activation fused by passes::fuse_activation in eval mode.
 // attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
-//        bias (0/1), activation ("none").  params: weights (O, I/groups, kh, kw), bias (O).
+//        bias (0/1), activation ("none"), fake_quant_weights (0/1: quantization-aware training
+//        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights (O, I/groups, kh, kw), bias (O).
 #include "graph/ops/conv_geometry.hpp"
 #include "graph/ops/op_util.hpp"
+#include "nimble/graph/qparams.hpp"
 #include "kernels/depthwise_backward_weights.hpp"
 #include "runtime/kernel.hpp"
 
@@ -49,7 +51,9 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   ConvGeometry g = geometry(node, in[0].shape());
   Tensor dst({g.n, g.oc, g.oh, g.ow});
   const float* src = in[0].data<float>();   // (N, IC, IH, IW)
-  const float* w = node.param("weights").data.data<float>();  // (OC, IC/G, KH, KW)
+  Tensor fq;  // quantization-aware training computes with int8-rounded weights
+  if (node.attr_int("fake_quant_weights", 0)) fake_quantize_weights(fq, node.param("weights").data);
+  const float* w = fq.defined() ? fq.data<float>() : node.param("weights").data.data<float>();  // (OC, IC/G, KH, KW)
   ParamPtr bias = node.param_ptr("bias");
   const std::string act = node.attr_str("activation", "none");
   const int64_t icg = g.ic / g.groups, ocg = g.oc / g.groups;
@@ -76,7 +80,8 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 class ConvKernel : public runtime::Kernel {
  public:
-  explicit ConvKernel(runtime::KernelBuilder& b) : node_(b.node) {
+  explicit ConvKernel(runtime::KernelBuilder& b)
+      : node_(b.node), fake_quant_weights_(b.node.attr_int("fake_quant_weights", 0) != 0) {
     const ConvGeometry g = geometry(b.node, b.src_shape[0]);
     const auto& eng = b.engine;
     dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
@@ -95,6 +100,7 @@ class ConvKernel : public runtime::Kernel {
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
+    if (fake_quant_weights_) weights_.set_transform(fake_quantize_weights);
     if (bias) bias_ = ParamMemory(bias, bias_md, bias_md, eng);
     b.dst_desc = fwd_pd_.dst_desc();
     if (!b.training()) return;
@@ -105,6 +111,7 @@ class ConvKernel : public runtime::Kernel {
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(dd, eng, fwd_pd_);
       bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
       weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
+      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
       diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
       diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
       diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
@@ -177,6 +184,7 @@ class ConvKernel : public runtime::Kernel {
   }
 
   const Node& node_;
+  bool fake_quant_weights_;  // quantization-aware training: int8-rounded weights in forward
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_forward fwd_;
   LayoutConverter src_in_;

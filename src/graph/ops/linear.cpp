@@ -1,8 +1,10 @@
 // Linear (fully connected): dst = src * weights^T + bias, with an activation fused by
 // passes::fuse_activation in eval mode.
-// attrs: out_features, bias (0/1, default 1), activation ("none").
+// attrs: out_features, bias (0/1, default 1), activation ("none"), fake_quant_weights (0/1, as
+//        conv2d).
 // params: weights (O, I), bias (O).  input: (N, I).
 #include "graph/ops/op_util.hpp"
+#include "nimble/graph/qparams.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -48,7 +50,9 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const int64_t n = out_shape[0], o = out_shape[1], i = in[0].shape()[1];
   Tensor dst(out_shape);
   const float* src = in[0].data<float>();                     // (N, I)
-  const float* w = node.param("weights").data.data<float>();  // (O, I)
+  Tensor fq;  // quantization-aware training computes with int8-rounded weights
+  if (node.attr_int("fake_quant_weights", 0)) fake_quantize_weights(fq, node.param("weights").data);
+  const float* w = fq.defined() ? fq.data<float>() : node.param("weights").data.data<float>();  // (O, I)
   ParamPtr bias = node.param_ptr("bias");                     // (O)
   const std::string act = node.attr_str("activation", "none");
   float* y = dst.data<float>();  // (N, O)
@@ -63,7 +67,7 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 class LinearKernel : public runtime::Kernel {
  public:
-  explicit LinearKernel(runtime::KernelBuilder& b) {
+  explicit LinearKernel(runtime::KernelBuilder& b) : fake_quant_weights_(b.node.attr_int("fake_quant_weights", 0) != 0) {
     const auto& eng = b.engine;
     const int64_t n = b.src_shape[0][0], i = b.src_shape[0][1], o = b.dst_shape[1];
     const std::string act = b.node.attr_str("activation", "none");
@@ -82,6 +86,7 @@ class LinearKernel : public runtime::Kernel {
     fwd_ = dnnl::inner_product_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
+    if (fake_quant_weights_) weights_.set_transform(fake_quantize_weights);
     if (bias) bias_ = ParamMemory(bias, bias_md, bias_md, eng);
     has_bias_ = bool(bias);
     b.dst_desc = fwd_pd_.dst_desc();
@@ -92,6 +97,7 @@ class LinearKernel : public runtime::Kernel {
       bwd_data_pd_ = dnnl::inner_product_backward_data::primitive_desc(dd, eng, fwd_pd_);
       bwd_data_ = dnnl::inner_product_backward_data(bwd_data_pd_);
       weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
+      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
       diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
       diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
       diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
@@ -138,6 +144,7 @@ class LinearKernel : public runtime::Kernel {
 
  private:
   bool has_bias_ = false;
+  bool fake_quant_weights_;  // quantization-aware training: int8-rounded weights in forward
   dnnl::inner_product_forward::primitive_desc fwd_pd_;
   dnnl::inner_product_forward fwd_;
   LayoutConverter src_in_;
