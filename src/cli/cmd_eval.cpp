@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/common.hpp"
+#include "nimble/runtime/precision_probe.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/train/trainer.hpp"
 
@@ -18,7 +19,20 @@ void run_eval(const EvalArgs& a) {
   LoadedModel m = load_model(a.model);
   data::IdxData d = load_data(a.data);
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
-  const PrecisionChoice pc = resolve_precision(a.precision, m.graph, a.batch, Mode::eval);
+  // `auto` evaluates in the precision the checkpoint was trained and tested in, so that eval
+  // reproduces train's test accuracy; a timing-based choice could differ from run to run.
+  std::string flag = a.precision;
+  std::string why;
+  if (flag == "auto" && m.extra.contains("hyper") && m.extra["hyper"].contains("precision")) {
+    flag = m.extra["hyper"]["precision"].get<std::string>();
+    why = "auto: the precision " + a.model + " was trained and tested in";
+  }
+  PrecisionChoice pc = choose_precision(flag);
+  if (why.empty() || pc.emulated)  // never an emulated precision for auto
+    pc = choose_precision_for(why.empty() ? flag : "auto", m.graph, a.batch, Mode::eval);
+  else
+    pc.reason = why;
+  announce_precision(pc);
   train::EvalResult r = train::evaluate(m.graph, d.test, normalization_of(m.extra), a.batch, pc.precision);
   note("test accuracy " + std::to_string(r.accuracy) + " on " + std::to_string(r.samples) + " samples (" +
        std::to_string(int64_t(r.samples / r.seconds)) + " samples/s)");
