@@ -215,6 +215,28 @@ TEST(Int8, AddScalesBothInputsAndSaturates) {
   }
 }
 
+// Dynamic quantization: the batch's own scale (max |x| / 127), exact int32 accumulation, real
+// bias and activation after scaling; kernel and reference agree to float rounding.
+TEST(Int8, DynamicLinearQuantizesEachBatchWithItsOwnScale) {
+  for (const char* act : {"none", "relu"}) {
+    SCOPED_TRACE(act);
+    Graph g;
+    const int x = g.add_input("x", Shape({45}));
+    Rng rng(3);
+    g.set_output(g.add_node(OpKind::dqlinear, "dq", {x}, {{"out_features", int64_t(17)}, {"activation", std::string(act)}}, &rng));
+    Node& n = g.nodes()[0];
+    fill_weights(n, rng, false);
+    randomize_scales_and_bias(n, rng);
+    for (float magnitude : {0.01f, 1.0f, 300.0f}) {  // the scale follows the batch
+      Tensor in = random_tensor({6, 45}, rng, -magnitude, magnitude);
+      Session s(g, {6, Mode::eval, false});
+      const Tensor got = s.forward(in).clone();
+      const Tensor want = op_def(OpKind::dqlinear).reference(n, {in}, false);
+      EXPECT_TRUE(all_close(got, want, 1e-5f, 1e-5f)) << "magnitude " << magnitude;
+    }
+  }
+}
+
 TEST(Int8, OtherOpsRefuseInt8InputsAndInt8OpsRefuseTraining) {
   Graph g;
   const int x = g.add_input("x", Shape({4, 6, 6}));

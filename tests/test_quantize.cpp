@@ -196,6 +196,29 @@ TEST(Quantize, KeepingALayerInFloatConvertsAroundIt) {
   EXPECT_THROW(quant::convert(p, cal.params(), {{"no_such_layer"}}), Error);
 }
 
+TEST(Quantize, DynamicConvertsLinearLayersOnly) {
+  const Graph p = quant::prepare(zoo::build({}));  // cnn: two convolutions, two linear layers
+  const Graph q = quant::convert_dynamic(p, {"fc1"});
+  EXPECT_EQ(count(q, OpKind::dqlinear), 1);
+  EXPECT_EQ(count(q, OpKind::linear), 1);  // fc1, kept
+  EXPECT_EQ(count(q, OpKind::conv2d), 2);
+  Rng rng(4);
+  const Tensor x = random_tensor({8, 1, 28, 28}, rng);
+  const Tensor a = outputs(p, x), b = outputs(q, x);
+  double err = 0, mag = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    err = std::max(err, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
+    mag = std::max(mag, double(std::fabs(a.data<float>()[i])));
+  }
+  EXPECT_LT(err, 0.05 * mag);
+  EXPECT_THROW(quant::convert_dynamic(p, {"no_such_layer"}), Error);
+  Graph convs;  // nothing to convert
+  Rng r2(1);
+  const int in = convs.add_input("x", Shape({1, 8, 8}));
+  convs.set_output(convs.add_node(OpKind::conv2d, "c", {in}, {{"out_channels", int64_t(4)}}, &r2));
+  EXPECT_THROW(quant::convert_dynamic(convs), Error);
+}
+
 // conv_a's output has one channel ~1000x larger than the others, so its per-tensor scale
 // flattens the rest to zero for whichever layer reads it in int8 (conv_b); keeping conv_b in
 // float (conv_a then writes f32) restores the outputs. The accuracy function: top-1 agreement

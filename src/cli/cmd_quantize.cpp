@@ -26,7 +26,7 @@ struct QuantizeArgs {
   int64_t calib = 512, batch = 256, iters = 50, qat_epochs = 0;
   double max_drop = -1, qat_lr = 0.001;
   uint64_t seed = 0;
-  bool json_out = false, no_speed_gate = false;
+  bool json_out = false, no_speed_gate = false, dynamic = false;
 };
 
 // The training run's own split (from the checkpoint's hyper-parameters), so calibration never
@@ -100,6 +100,8 @@ json layers_json(const quant::Selection& sel) {
 
 void run_quantize(const QuantizeArgs& a) {
   NIMBLE_CHECK(!a.out.empty(), "--out is required (the int8 model is written there)");
+  NIMBLE_CHECK(!a.dynamic || (a.qat_epochs == 0 && a.max_drop < 0),
+               "--dynamic quantizes without calibration or training: it takes neither --qat-epochs nor --max-drop");
   NIMBLE_CHECK(a.calib >= 1 && a.calib <= 60000, "--calib must be between 1 and 60000 samples");
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
   const quant::ObserverKind observer = quant::observer_from_name(a.observer);
@@ -157,10 +159,14 @@ void run_quantize(const QuantizeArgs& a) {
       train::Trainer(g, tc).fit(split.train, split.val, norm);
     };
   }
-  note("nimble quantize: " + a.model + ", calibrating on " + std::to_string(calib.size()) + " training samples (" +
-       quant::observer_name(observer) + ")" + (qo.selection.speed ? "; timing each layer in int8 and in float" : "") +
+  note("nimble quantize: " + a.model +
+       (a.dynamic ? std::string(", dynamic (linear layers, activations quantized per batch)")
+                  : ", calibrating on " + std::to_string(calib.size()) + " training samples (" +
+                        quant::observer_name(observer) + ")") +
+       (qo.selection.speed ? "; timing each layer in int8 and in float" : "") +
        (qo.selection.accuracy ? "; measuring each layer's validation accuracy" : ""));
-  const quant::QuantizedModel qm = quant::quantize(m.graph, calib, norm, qo);
+  const quant::QuantizedModel qm =
+      a.dynamic ? quant::quantize_dynamic(m.graph, qo.selection) : quant::quantize(m.graph, calib, norm, qo);
   const Graph& q = qm.graph;
   const quant::Selection& sel = qm.selection;
   if (!sel.tolerance_met)
@@ -173,7 +179,8 @@ void run_quantize(const QuantizeArgs& a) {
 
   json extra = m.extra;
   extra.erase("train_state");  // an int8 model is not trained further
-  extra["quantization"] = {{"observer", quant::observer_name(observer)},
+  extra["quantization"] = {{"mode", a.dynamic ? "dynamic" : "static"},
+                           {"observer", quant::observer_name(observer)},
                            {"qat_epochs", a.qat_epochs},
                            {"calibration_samples", calib.size()},
                            {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
@@ -193,8 +200,9 @@ void run_quantize(const QuantizeArgs& a) {
   if (a.json_out) {
     print_json({{"model", a.model},
                 {"checkpoint", a.out},
+                {"mode", a.dynamic ? "dynamic" : "static"},
                 {"observer", quant::observer_name(observer)},
-                {"calibration_samples", calib.size()},
+                {"calibration_samples", a.dynamic ? 0 : calib.size()},
                 {"qat_epochs", a.qat_epochs},
                 {"test_accuracy_fp32", fp32.accuracy},
                 {"test_accuracy_int8", int8.accuracy},
@@ -233,6 +241,8 @@ void add_quantize(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--qat-lr", a->qat_lr, "learning rate of quantization-aware training (cosine)")->capture_default_str();
   add_precision_option(c, a->precision);
+  c->add_flag("--dynamic", a->dynamic,
+              "dynamic quantization: int8 weights for linear layers, activations quantized per batch (no calibration)");
   c->add_flag("--no-speed-gate", a->no_speed_gate, "quantize every layer even where int8 measures slower than float");
   c->add_option("--batch", a->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", a->iters, "timed batch-1 calls per model")->capture_default_str();

@@ -21,7 +21,8 @@ Tensor random_batch(const Shape& per_sample, int64_t batch) {
   return t;
 }
 
-// Per-node kernel times of `g` at `batch`, by node name.
+}  // namespace
+
 std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters) {
   Session s(g, {batch, Mode::eval, false, Precision::fp32});
   const std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch), iters);
@@ -29,6 +30,8 @@ std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iter
   for (size_t i = 0; i < ms.size(); ++i) by_name[g.nodes()[i].name] = ms[i];
   return by_name;
 }
+
+namespace {
 
 // Median forward time of the whole graph in ms.
 double model_ms(const Graph& g, int64_t batch) {

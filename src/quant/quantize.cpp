@@ -85,6 +85,14 @@ void quantize_weights(Tensor& q, Tensor& scales, const Tensor& weights) {
 
 namespace {
 
+void check_layer_names(const Graph& g, const std::set<std::string>& names) {
+  for (const std::string& name : names) {
+    bool found = false;
+    for (const Node& n : g.nodes()) found = found || n.name == name;
+    NIMBLE_CHECK(found, "no layer named '" + name + "' to keep in float");
+  }
+}
+
 // Builds the converted graph value by value: each prepared value may exist as float, as int8
 // or both; the missing form is made on first use with one quantize / dequantize node.
 class Converter {
@@ -246,11 +254,7 @@ class Converter {
 }  // namespace
 
 Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
-  for (const std::string& name : options.keep_float) {
-    bool found = false;
-    for (const Node& n : prepared.nodes()) found = found || n.name == name;
-    NIMBLE_CHECK(found, "no layer named '" + name + "' to keep in float");
-  }
+  check_layer_names(prepared, options.keep_float);
   Converter c(prepared, value_params, options);
   Converted r{c.run(), {}};
   r.layer_of = std::move(c.layer_of);
@@ -260,6 +264,28 @@ Converted convert_layers(const Graph& prepared, const std::vector<QParams>& valu
 
 Graph convert(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
   return convert_layers(prepared, value_params, options).graph;
+}
+
+Graph convert_dynamic(const Graph& prepared, const std::set<std::string>& keep_float) {
+  check_layer_names(prepared, keep_float);
+  Graph g = prepared.clone();
+  int converted = 0;
+  for (Node& n : g.nodes()) {
+    if (n.op != OpKind::linear) continue;
+    ++converted;
+    if (keep_float.count(n.name)) continue;
+    auto weights = std::make_shared<Param>(), scales = std::make_shared<Param>();
+    quantize_weights(weights->data, scales->data, n.param("weights").data);
+    scales->trainable = false;
+    n.op = OpKind::dqlinear;
+    n.attrs["bias"] = int64_t(n.param_ptr("bias") ? 1 : 0);
+    n.params["weights"] = weights;
+    n.params["weight_scales"] = scales;
+  }
+  NIMBLE_CHECK(converted > 0, "dynamic quantization converts linear layers, and this model has none");
+  g.meta["quantized"] = "int8-dynamic";
+  g.validate();
+  return g;
 }
 
 }  // namespace nimble::quant

@@ -70,7 +70,8 @@ PrecisionChoice choose_precision(const std::string& requested) {
 }
 
 OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vector<Shape>& in) {
-  if (p == Precision::fp32 || node.op == OpKind::softmax) return OpPrecisionRule::fp32;
+  // softmax needs fp32's range; dqlinear measures and quantizes its fp32 input itself.
+  if (p == Precision::fp32 || node.op == OpKind::softmax || node.op == OpKind::dqlinear) return OpPrecisionRule::fp32;
   if (!precision_support(p).native) return OpPrecisionRule::emulated;
   switch (node.op) {
     case OpKind::conv2d:

@@ -22,7 +22,8 @@
   X(qconv2d)          \
   X(qlinear)          \
   X(qadd)             \
-  X(fake_quant)
+  X(fake_quant)       \
+  X(dqlinear)
 
 namespace nimble {
 enum class OpKind : unsigned char {

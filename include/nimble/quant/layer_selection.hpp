@@ -8,6 +8,7 @@
 //               quantized) is measured and the most sensitive layers go back to float until the
 //               whole model is within the tolerance, or everything has been tried.
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct SelectionOptions {
   std::function<double(const Graph&)> accuracy;
   double max_drop_points = 0;
 };
+
+// Per-node kernel times (median ms over `iters` passes) of `g` at `batch`, by node name.
+std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters);
 
 Selection select_layers(const Graph& prepared, const std::vector<QParams>& value_params, const SelectionOptions& options);
 

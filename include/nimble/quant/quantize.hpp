@@ -48,6 +48,11 @@ struct Converted {
 Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params,
                          const ConvertOptions& options = {});
 
+// Dynamic quantization (no calibration): every linear layer of a prepared graph becomes a
+// dqlinear — s8 per-channel weights, activations quantized per batch on the fly; the rest stays
+// float.
+Graph convert_dynamic(const Graph& prepared, const std::set<std::string>& keep_float = {});
+
 // Symmetric per-output-channel s8 weights: scale[o] = max |w[o, ...]| / 127 (1 for an all-zero
 // channel), q = round_half_even(w / scale) clamped to [-127, 127]. weights: (O, ...) f32.
 void quantize_weights(Tensor& q, Tensor& scales, const Tensor& weights);

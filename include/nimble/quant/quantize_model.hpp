@@ -26,4 +26,9 @@ struct QuantizedModel {
 QuantizedModel quantize(const Graph& model, const data::ImageSet& calibration, const data::Normalization& norm,
                         const QuantizeOptions& options = {});
 
+// Dynamic quantization (convert_dynamic) with the same per-layer speed gate: a linear layer
+// stays float where its dqlinear form measures slower at batch 1 or the big batch. Accuracy
+// options are not used (nothing is calibrated).
+QuantizedModel quantize_dynamic(const Graph& model, const SelectionOptions& options = {});
+
 }  // namespace nimble::quant
