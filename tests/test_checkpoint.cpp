@@ -208,18 +208,35 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 TEST(Checkpoint, StoresEveryDTypeAsIs) {
   TempDir dir;
   Graph g = small_graph();
-  // Parameters in each dtype (the reader does not insist on f32: quantised weights are s8).
-  const std::pair<const char*, DType> conv[] = {{"stem.conv.weights", DType::bf16}, {"stem.conv.bias", DType::f16},
-                                                {"block.dw.weights", DType::s8},    {"head.weights", DType::u8},
-                                                {"head.bias", DType::s32},          {"stem.bn.scale", DType::f32}};
-  for (auto& [name, dt] : conv)
-    for (auto& [n, p] : g.named_params())
-      if (n == name) p->data = p->data.to(dt);
+  // Training-state tensors take any dtype and come back bit-exact.
+  io::NamedTensors state;
+  Rng rng(3);
+  for (DType dt : {DType::f32, DType::bf16, DType::f16, DType::s8, DType::u8, DType::s32}) {
+    Tensor t({3, 5}, dt);
+    for (size_t i = 0; i < t.nbytes(); ++i) static_cast<uint8_t*>(t.raw())[i] = uint8_t(rng.next_u64());
+    state.emplace_back(std::string("t_") + dtype_name(dt), t);
+  }
   const std::string path = dir.file("mixed.nimble");
-  io::save_checkpoint(g, path);
+  io::save_checkpoint(g, path, "{}", state);
   const io::Checkpoint ck = io::load_checkpoint(path);
   expect_same_graph(g, ck.graph);
-  EXPECT_EQ(ck.extra_json, "{}");
+  ASSERT_EQ(ck.state.size(), state.size());
+  for (size_t i = 0; i < state.size(); ++i) {
+    EXPECT_EQ(ck.state[i].first, state[i].first);
+    EXPECT_EQ(ck.state[i].second.dtype(), state[i].second.dtype());
+    EXPECT_EQ(0, std::memcmp(ck.state[i].second.raw(), state[i].second.raw(), state[i].second.nbytes()));
+  }
+  // A graph parameter must have the dtype its op computes with (an s8 conv2d weight would be
+  // read as floats by the kernel).
+  for (auto& [n, p] : g.named_params())
+    if (n == "stem.conv.weights") p->data = p->data.to(DType::s8);
+  io::save_checkpoint(g, dir.file("wrong.nimble"));
+  try {
+    io::load_checkpoint(dir.file("wrong.nimble"));
+    FAIL() << "an s8 conv2d weight was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is s8 but conv2d needs f32"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Checkpoint, GraphWithoutParameters) {

@@ -370,6 +370,9 @@ Graph graph_from_json_value(const json& j, uint64_t max_param_bytes) {
         if (it->second.shape != want)
           fail(where + ": parameter " + quote_text(key) + " has shape " + shape_text(it->second.shape) + " but " + def.name +
                " with input " + shape_text(in_shapes.empty() ? Shape() : in_shapes[0]) + " needs " + shape_text(want));
+        if (it->second.dtype != p->data.dtype())
+          fail(where + ": parameter " + quote_text(key) + " is " + dtype_name(it->second.dtype) + " but " + def.name +
+               " needs " + dtype_name(p->data.dtype()));
       }
     }
   }

@@ -16,10 +16,6 @@ void store_value(Tensor& t, int64_t i, double v) {
   }
 }
 
-}  // namespace nimble::ops
-
-namespace nimble::ops {
-
 float requantize(int64_t acc, float scale, float bias, const std::string& activation, const QParams& dst) {
   const float y = apply_activation(activation, scale * float(acc) + bias);
   return dst.dtype == DType::f32 ? y : float(quantize_value(y, dst));
