@@ -217,7 +217,9 @@ void run_quantize(const QuantizeArgs& a) {
                 {"layers", layers_json(sel)},
                 {"val_accuracy_fp32", sel.float_accuracy >= 0 ? json(sel.float_accuracy) : json()},
                 {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
-                {"tolerance_met", sel.tolerance_met}});
+                {"tolerance_met", sel.tolerance_met},
+                {"speed_gate", {{"float_ms_b1", sel.float_ms_b1}, {"int8_ms_b1", sel.int8_ms_b1},
+                                {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}});
   }
 }
 

@@ -91,23 +91,51 @@ Selection select_layers(const Graph& prepared, const std::vector<QParams>& value
     // float only if the whole model then measures faster (batch 1 and the big batch, each
     // relative to the float model, summed).
     const double base1 = model_ms(prepared, 1), base_big = model_ms(prepared, o.big_batch);
+    double last1 = 0, last_big = 0;  // of the configuration cost() measured last
     auto cost = [&](const std::set<std::string>& keep) {
       const Graph g = convert(prepared, value_params, {keep});
-      return model_ms(g, 1) / base1 + model_ms(g, o.big_batch) / base_big;
+      last1 = model_ms(g, 1), last_big = model_ms(g, o.big_batch);
+      return last1 / base1 + last_big / base_big;
     };
-    std::sort(suspects.rbegin(), suspects.rend());
-    double current = cost(sel.keep_float);
-    for (const auto& [ratio, name] : suspects) {
+    auto try_float = [&](const std::string& name, double& current, const char* why) {
       std::set<std::string> trial = sel.keep_float;
       trial.insert(name);
       const double c = cost(trial);
-      if (c < current * (1.0 - kMinGain)) {
-        sel.keep_float = trial;
-        current = c;
-        report[name].int8 = false;
-        report[name].reason = "int8 is slower here (the whole model measured faster with it in float)";
-      }
+      if (c >= current * (1.0 - kMinGain)) return;
+      sel.keep_float = trial;
+      current = c;
+      report[name].int8 = false;
+      report[name].reason = why;
+    };
+    std::sort(suspects.rbegin(), suspects.rend());
+    double current = cost(sel.keep_float);
+    double now1 = last1, now_big = last_big;
+    for (const auto& [ratio, name] : suspects) {
+      try_float(name, current, "int8 is slower here (the whole model measured faster with it in float)");
+      if (sel.keep_float.count(name)) now1 = last1, now_big = last_big;
     }
+    // Never slower than the float model at either batch size: while it is, the int8 layer whose
+    // float form helps the whole model most goes back to float.
+    auto slower_than_float = [&] { return now1 > base1 * (1 + kMinGain) || now_big > base_big * (1 + kMinGain); };
+    for (bool slower = slower_than_float(); slower;) {
+      std::string best;
+      double best_cost = current;
+      for (auto& [name, r] : report) {
+        if (sel.keep_float.count(name)) continue;
+        std::set<std::string> trial = sel.keep_float;
+        trial.insert(name);
+        const double c = cost(trial);
+        if (c < best_cost) best_cost = c, best = name;
+      }
+      if (best.empty()) break;  // nothing left that helps: the report says it is slower
+      sel.keep_float.insert(best);
+      current = cost(sel.keep_float);
+      now1 = last1, now_big = last_big;
+      report[best].int8 = false;
+      report[best].reason = "the whole int8 model was slower than float; this layer in float helps it most";
+      slower = slower_than_float();
+    }
+    sel.float_ms_b1 = base1, sel.float_ms_big = base_big, sel.int8_ms_b1 = now1, sel.int8_ms_big = now_big;
   }
 
   if (o.accuracy) {

@@ -151,7 +151,6 @@ class Converter {
       const Node& r = p_.nodes()[size_t(c)];
       if (kept(r)) continue;
       if (is_matrix_op(r.op) || r.op == OpKind::add || passes_int8_through(r.op)) return true;
-      if (is_fusable_activation(r.op) && sole_consumer(r.inputs[0]) == c) return true;  // fused into qadd
     }
     return false;
   }

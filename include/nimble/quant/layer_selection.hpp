@@ -3,7 +3,9 @@
 //   speed     — per layer, its time in int8 (its kernel plus the quantize / dequantize nodes it
 //               causes) against its time in float, at batch 1 and at a large batch, on this CPU;
 //               a layer slower in int8 at either goes back to float if the whole model then
-//               measures faster (its float form moves conversions onto its neighbours);
+//               measures faster (its float form moves conversions onto its neighbours); then,
+//               while the whole int8 model is slower than the float one at either batch size,
+//               the layer whose float form helps most goes back too ("never slower");
 //   accuracy  — with a tolerance, each remaining int8 layer's sensitivity (accuracy with only it
 //               quantized) is measured and the most sensitive layers go back to float until the
 //               whole model is within the tolerance, or everything has been tried.
@@ -30,6 +32,9 @@ struct Selection {
   std::vector<LayerReport> layers;
   double float_accuracy = -1, int8_accuracy = -1;  // when an accuracy function was given
   bool tolerance_met = true;
+  // Whole-model forward ms of the float and the selected int8 model (speed gate only; 0 when
+  // not measured). The gate keeps int8 <= float at both batch sizes unless nothing helps.
+  double float_ms_b1 = 0, int8_ms_b1 = 0, float_ms_big = 0, int8_ms_big = 0;
 };
 
 struct SelectionOptions {
