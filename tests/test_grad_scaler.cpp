@@ -119,7 +119,9 @@ TEST(GradScaler, SkippedStepLeavesParamsAndOptimizerStateBitwiseUnchanged) {
           ASSERT_TRUE(same_bytes(opt.params()[i]->data, before[i])) << kind << ": param " << i << " changed";
           ASSERT_EQ(opt.params()[i]->version, versions[i]);
           ASSERT_TRUE(same_bytes(opt.first_moments()[i], m1[i])) << kind << ": moment of " << i << " changed";
-          if (!m2.empty()) ASSERT_TRUE(same_bytes(opt.second_moments()[i], m2[i]));
+          if (!m2.empty()) {
+            ASSERT_TRUE(same_bytes(opt.second_moments()[i], m2[i]));
+          }
         }
       }
     }

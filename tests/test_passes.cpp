@@ -24,7 +24,9 @@ TEST(Passes, FuseBatchnormReluRemovesTheReluAndKeepsParametersShared) {
   EXPECT_EQ(count(g, OpKind::relu), 3);
   EXPECT_EQ(count(f, OpKind::relu), 1);  // the one after the linear layer stays
   for (const Node& n : f.nodes())
-    if (n.op == OpKind::batch_norm2d) EXPECT_EQ(n.attr_str("activation", "none"), "relu");
+    if (n.op == OpKind::batch_norm2d) {
+      EXPECT_EQ(n.attr_str("activation", "none"), "relu");
+    }
   EXPECT_EQ(f.named_params()[0].second.get(), g.named_params()[0].second.get());
 }
 
@@ -61,7 +63,9 @@ TEST(Passes, FoldingABatchnormWithFusedReluMovesTheReluIntoTheConv) {
   Graph folded = passes::fold_batchnorm(g);
   EXPECT_EQ(count(folded, OpKind::batch_norm2d), 0);
   for (const Node& n : folded.nodes())
-    if (n.op == OpKind::conv2d) EXPECT_EQ(n.attr_str("activation", "none"), "relu");
+    if (n.op == OpKind::conv2d) {
+      EXPECT_EQ(n.attr_str("activation", "none"), "relu");
+    }
   Rng rng(4);
   Tensor x = random_tensor({4, 1, 28, 28}, rng);
   Session plain(zoo::build({}), {4, Mode::eval, false});

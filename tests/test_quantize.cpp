@@ -190,9 +190,11 @@ TEST(Quantize, KeepingALayerInFloatConvertsAroundIt) {
   // conv0 -> pool in int8, dequantized for the float conv1, quantized again for fc0.
   EXPECT_EQ(count(c.graph, OpKind::dequantize), 1);
   EXPECT_EQ(count(c.graph, OpKind::quantize), 2);
-  for (const Node& n : c.graph.nodes())
-    if (n.op == OpKind::quantize || n.op == OpKind::dequantize || n.op == OpKind::qconv2d || n.op == OpKind::qlinear)
+  for (const Node& n : c.graph.nodes()) {
+    if (n.op == OpKind::quantize || n.op == OpKind::dequantize || n.op == OpKind::qconv2d || n.op == OpKind::qlinear) {
       EXPECT_TRUE(c.layer_of.count(n.name)) << n.name << " is charged to no layer";
+    }
+  }
   EXPECT_THROW(quant::convert(p, cal.params(), {{"no_such_layer"}}), Error);
 }
 
@@ -268,8 +270,9 @@ TEST(Quantize, AccuracyAwareFallbackRestoresAModelMadeSensitive) {
   EXPECT_FALSE(sel.keep_float.count("conv_a"));  // harmless alone: it stays int8
   EXPECT_GE(argmax_agreement(quant::convert(p, cal.params(), {sel.keep_float})), 0.98);
   EXPECT_NEAR(sel.int8_accuracy, argmax_agreement(quant::convert(p, cal.params(), {sel.keep_float})), 1e-12);
-  for (const quant::LayerReport& r : sel.layers)
+  for (const quant::LayerReport& r : sel.layers) {
     if (r.name == "conv_b") EXPECT_GT(r.accuracy_drop_alone, 20.0);
+  }
 }
 
 }  // namespace
