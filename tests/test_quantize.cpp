@@ -271,7 +271,9 @@ TEST(Quantize, AccuracyAwareFallbackRestoresAModelMadeSensitive) {
   EXPECT_GE(argmax_agreement(quant::convert(p, cal.params(), {sel.keep_float})), 0.98);
   EXPECT_NEAR(sel.int8_accuracy, argmax_agreement(quant::convert(p, cal.params(), {sel.keep_float})), 1e-12);
   for (const quant::LayerReport& r : sel.layers) {
-    if (r.name == "conv_b") EXPECT_GT(r.accuracy_drop_alone, 20.0);
+    if (r.name == "conv_b") {
+      EXPECT_GT(r.accuracy_drop_alone, 20.0);
+    }
   }
 }
 
