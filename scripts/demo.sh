@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: install, build, train the default model (cnn) on Fashion-MNIST, evaluate it,
-# benchmark it, and print a summary table.
+# benchmark it, quantize it to int8, and print a summary table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -9,8 +9,9 @@ mkdir -p runs
 build/nimble train --model cnn --out runs/cnn.nimble --json "$@" | tee runs/train.json
 build/nimble eval runs/cnn.nimble --json | tee runs/eval.json
 build/nimble bench runs/cnn.nimble --json | tee runs/bench.json
+build/nimble quantize runs/cnn.nimble --out runs/cnn-int8.nimble --json | tee runs/quantize.json
 # Summary table (jq is installed by install-deps.sh).
-jq -rs '.[0] as $t | .[1] as $e | .[2] as $b | [
+jq -rs '.[0] as $t | .[1] as $e | .[2] as $b | .[3] as $q | [
   ["model", $t.model],
   ["params", ($t.params | tostring)],
   ["MACs / sample", ($t.macs | tostring)],
@@ -21,5 +22,9 @@ jq -rs '.[0] as $t | .[1] as $e | .[2] as $b | [
   ["batch-1 latency p50 / p99", (($b.latency_ms_p50 * 1000 | round) / 1000 | tostring) + " / " + (($b.latency_ms_p99 * 1000 | round) / 1000 | tostring) + " ms"],
   ["batch-\($b.batch) throughput", ($b.throughput_samples_per_s | floor | tostring) + " samples/s"],
   ["achieved GFLOP/s", (($b.gflops_per_s * 10 | round) / 10 | tostring)],
-  ["checkpoint", $t.checkpoint + " (" + ($b.size_bytes | tostring) + " bytes)"]
-] | "\nnimble summary\n" + (map("  " + (.[0] + "                              ")[0:28] + .[1]) | join("\n"))' runs/train.json runs/eval.json runs/bench.json
+  ["checkpoint", $t.checkpoint + " (" + ($b.size_bytes | tostring) + " bytes)"],
+  ["int8 test accuracy", (($q.test_accuracy_int8 * 10000 | round) / 100 | tostring) + " % (fp32 " + (($q.test_accuracy_fp32 * 10000 | round) / 100 | tostring) + " %)"],
+  ["int8 batch-1 latency", (($q.latency_ms_int8 * 1000 | round) / 1000 | tostring) + " ms (fp32 " + (($q.latency_ms_fp32 * 1000 | round) / 1000 | tostring) + " ms)"],
+  ["int8 batch-\($q.batch) throughput", ($q.throughput_int8 | floor | tostring) + " samples/s (fp32 " + ($q.throughput_fp32 | floor | tostring) + ")"],
+  ["int8 checkpoint", $q.checkpoint + " (" + ($q.size_bytes_int8 | tostring) + " bytes)"]
+] | "\nnimble summary\n" + (map("  " + (.[0] + "                              ")[0:28] + .[1]) | join("\n"))' runs/train.json runs/eval.json runs/bench.json runs/quantize.json
