@@ -260,6 +260,14 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   ASSERT_EQ(i.code, 0) << i.err;
   EXPECT_NE(i.out.find("qconv2d"), std::string::npos) << i.out;
 
+  // bench --int8: what an int8 version of an architecture runs at (random calibration).
+  CliRun bi = run("bench --model cnn --int8 --json --iters 3 --warmup 1 --batch 16");
+  ASSERT_EQ(bi.code, 0) << bi.err;
+  auto jbi = nlohmann::json::parse(bi.out);
+  EXPECT_TRUE(jbi["int8"].get<bool>());
+  EXPECT_GT(jbi["throughput_samples_per_s"].get<double>(), 0.0);
+  expect_one_line_error("bench --int8 --json --iters 3 --batch 16 " + q.string(), "already int8");
+
   const std::string before = file_bytes(q);
   expect_one_line_error("quantize " + q.string() + " --out " + q.string(), "already quantized");
   expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --observer kl", "observer");

@@ -57,7 +57,9 @@ void run_bench(const BenchArgs& a) {
     calib.num_classes = 1;
     quant::QuantizeOptions qo;
     qo.selection.big_batch = a.batch;
-    g = quant::quantize(g, calib, data::compute_normalization(calib), qo).graph;
+    quant::QuantizedModel qm = quant::quantize(g, calib, data::compute_normalization(calib), qo);
+    if (!a.json_out) print_layer_report(qm.selection);
+    g = std::move(qm.graph);
     size_bytes = 0;  // not saved: the bytes of its parameters
     for (auto& [n, p] : g.named_params()) size_bytes += int64_t(p->data.nbytes());
   }

@@ -76,18 +76,6 @@ int64_t model_file_size(const LoadedModel& m, const std::string& scratch_dir_of)
   return size;
 }
 
-void print_layer_report(const quant::Selection& sel) {
-  note("layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why float");
-  for (const quant::LayerReport& r : sel.layers) {
-    char line[512];
-    std::snprintf(line, sizeof line, "%-30s %-9s %-10s %7.4f / %-7.4f   %7.3f / %-7.3f   %9s  %s", r.name.c_str(),
-                  r.op.c_str(), r.int8 ? "int8" : "float", r.float_ms_b1, r.int8_ms_b1, r.float_ms_big, r.int8_ms_big,
-                  r.accuracy_drop_alone >= 0 ? std::to_string(r.accuracy_drop_alone).substr(0, 6).c_str() : "-",
-                  r.reason.c_str());
-    note(line);
-  }
-}
-
 json layers_json(const quant::Selection& sel) {
   json layers = json::array();
   for (const quant::LayerReport& r : sel.layers)

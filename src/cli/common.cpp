@@ -7,6 +7,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/quant/layer_selection.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 
 namespace nimble::cli {
@@ -122,6 +123,18 @@ std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int6
 double percentile(const std::vector<double>& sorted, double p) {
   size_t i = std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5));
   return sorted[i];
+}
+
+void print_layer_report(const quant::Selection& sel) {
+  note("layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why float");
+  for (const quant::LayerReport& r : sel.layers) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%-30s %-9s %-10s %7.4f / %-7.4f   %7.3f / %-7.3f   %9s  %s", r.name.c_str(),
+                  r.op.c_str(), r.int8 ? "int8" : "float", r.float_ms_b1, r.int8_ms_b1, r.float_ms_big, r.int8_ms_big,
+                  r.accuracy_drop_alone >= 0 ? std::to_string(r.accuracy_drop_alone).substr(0, 6).c_str() : "-",
+                  r.reason.c_str());
+    note(line);
+  }
 }
 
 }  // namespace nimble::cli

@@ -9,6 +9,10 @@
 #include "nimble/runtime/precision.hpp"
 #include "nimble/runtime/session.hpp"
 
+namespace nimble::quant {
+struct Selection;
+}
+
 namespace nimble::cli {
 
 using json = nlohmann::json;
@@ -60,5 +64,8 @@ data::IdxData load_data(const std::string& dir);
 Tensor random_input(const Shape& per_sample, int64_t batch);
 std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
 double percentile(const std::vector<double>& sorted, double p);
+
+// The per-layer table of an int8 quantization (precision, float / int8 times, why float), on stderr.
+void print_layer_report(const quant::Selection& sel);
 
 }  // namespace nimble::cli
