@@ -186,7 +186,7 @@ void run_quantize(const QuantizeArgs& a) {
        std::to_string(int64_t(s8.throughput)) + " samples/s; " + std::to_string(size_fp32) + " -> " +
        std::to_string(size_int8) + " bytes; saved " + a.out);
   if (a.json_out) {
-    print_json({{"model", a.model},
+    json j = {{"model", a.model},
                 {"checkpoint", a.out},
                 {"mode", a.dynamic ? "dynamic" : "static"},
                 {"observer", quant::observer_name(observer)},
@@ -207,7 +207,9 @@ void run_quantize(const QuantizeArgs& a) {
                 {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
                 {"tolerance_met", sel.tolerance_met},
                 {"speed_gate", {{"float_ms_b1", sel.float_ms_b1}, {"int8_ms_b1", sel.int8_ms_b1},
-                                {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}});
+                                {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}};
+    if (qat_precision) j["qat"] = precision_json(*qat_precision);  // the precision QAT trained in
+    print_json(j);
   }
 }
 
