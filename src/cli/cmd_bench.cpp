@@ -66,10 +66,10 @@ void run_bench(const BenchArgs& a) {
   const int64_t macs = g.macs(), params = g.param_count();
   const PrecisionChoice pc = resolve_precision(a.precision, g, a.batch, Mode::eval);
   Session one(g, {1, Mode::eval, true, pc.precision});
-  std::vector<double> lat = time_calls(one, random_input(g.input_shape(), 1), a.warmup, a.iters);
+  std::vector<double> lat = time_forward(one, random_batch(g.input_shape(), 1, 42), a.warmup, a.iters);
   Session big(g, {a.batch, Mode::eval, true, pc.precision});
   const int64_t big_iters = std::max<int64_t>(3, a.iters / 10);
-  std::vector<double> big_ms = time_calls(big, random_input(g.input_shape(), a.batch), std::min<int64_t>(a.warmup, 3), big_iters);
+  std::vector<double> big_ms = time_forward(big, random_batch(g.input_shape(), a.batch, 42), std::min<int64_t>(a.warmup, 3), big_iters);
   const double throughput = a.batch / (percentile(big_ms, 0.5) / 1e3);
   const double gflops = 2.0 * double(macs) * throughput / 1e9;
 

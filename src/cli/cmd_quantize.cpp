@@ -57,9 +57,9 @@ struct Speed {
 };
 Speed measure(const Graph& g, int64_t batch, int64_t iters) {
   Session one(g, {1, Mode::eval, true, Precision::fp32});
-  const std::vector<double> lat = time_calls(one, random_input(g.input_shape(), 1), 10, iters);
+  const std::vector<double> lat = time_forward(one, random_batch(g.input_shape(), 1, 42), 10, iters);
   Session big(g, {batch, Mode::eval, true, Precision::fp32});
-  const std::vector<double> ms = time_calls(big, random_input(g.input_shape(), batch), 2, std::max<int64_t>(3, iters / 10));
+  const std::vector<double> ms = time_forward(big, random_batch(g.input_shape(), batch, 42), 2, std::max<int64_t>(3, iters / 10));
   return {percentile(lat, 0.5), batch / (percentile(ms, 0.5) / 1e3)};
 }
 

@@ -98,33 +98,6 @@ json normalization_json(const data::Normalization& n) { return {{"mean", n.mean}
 
 data::IdxData load_data(const std::string& dir) { return data::load_idx_dir(dir); }
 
-Tensor random_input(const Shape& per_sample, int64_t batch) {
-  std::vector<int64_t> dims = {batch};
-  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
-  Tensor t{Shape(dims)};
-  Rng rng(42);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.normal();
-  return t;
-}
-
-// Per-call times in milliseconds, after warm-up.
-std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int64_t iters) {
-  for (int64_t i = 0; i < warmup; ++i) s.forward(x);
-  std::vector<double> ms;
-  for (int64_t i = 0; i < iters; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    s.forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  size_t i = std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5));
-  return sorted[i];
-}
-
 void print_layer_report(const quant::Selection& sel) {
   note("layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why float");
   for (const quant::LayerReport& r : sel.layers) {

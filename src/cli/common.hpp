@@ -8,6 +8,7 @@
 #include "nimble/graph/graph.hpp"
 #include "nimble/runtime/precision.hpp"
 #include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
 
 namespace nimble::quant {
 struct Selection;
@@ -59,11 +60,7 @@ json normalization_json(const data::Normalization& n);
 // Input shape, class count and normalisation that the data in `dir` implies.
 data::IdxData load_data(const std::string& dir);
 
-// Timing: a seeded N(0, 1) batch, per-call forward times in ms (sorted, after warm-up), and a
-// percentile of sorted times.
-Tensor random_input(const Shape& per_sample, int64_t batch);
-std::vector<double> time_calls(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
-double percentile(const std::vector<double>& sorted, double p);
+// Timing helpers (random_batch, time_forward, percentile) are in nimble/runtime/timing.hpp.
 
 // The per-layer table of an int8 quantization (precision, float / int8 times, why float), on stderr.
 void print_layer_report(const quant::Selection& sel);

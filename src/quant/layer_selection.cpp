@@ -1,31 +1,18 @@
 #include "nimble/quant/layer_selection.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "nimble/core/error.hpp"
-#include "nimble/core/rng.hpp"
+#include "nimble/runtime/timing.hpp"
 #include "nimble/runtime/session.hpp"
 
 namespace nimble::quant {
 
-namespace {
-
-Tensor random_batch(const Shape& per_sample, int64_t batch) {
-  std::vector<int64_t> dims = {batch};
-  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
-  Tensor t{Shape(dims)};
-  Rng rng(7);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.normal();
-  return t;
-}
-
-}  // namespace
 
 std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters) {
   Session s(g, {batch, Mode::eval, false, Precision::fp32});
-  const std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch), iters);
+  const std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch, 7), iters);
   std::map<std::string, double> by_name;
   for (size_t i = 0; i < ms.size(); ++i) by_name[g.nodes()[i].name] = ms[i];
   return by_name;
@@ -36,17 +23,7 @@ namespace {
 // Median forward time of the whole graph in ms.
 double model_ms(const Graph& g, int64_t batch) {
   Session s(g, {batch, Mode::eval, false, Precision::fp32});
-  const Tensor x = random_batch(g.input_shape(), batch);
-  const int iters = batch == 1 ? 60 : 7;
-  s.forward(x);
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    s.forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return percentile(time_forward(s, random_batch(g.input_shape(), batch, 7), 1, batch == 1 ? 60 : 7), 0.5);
 }
 
 // Per quantizable layer: the summed time of the int8-graph nodes that serve it.

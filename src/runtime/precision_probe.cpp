@@ -4,28 +4,16 @@
 #include <chrono>
 #include <cstdio>
 
-#include "nimble/core/rng.hpp"
+#include "nimble/runtime/timing.hpp"
 
 namespace nimble {
 
-namespace {
-
-Tensor batch_of(const Shape& per_sample, int64_t batch, uint64_t seed, float scale) {
-  std::vector<int64_t> dims = {batch};
-  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
-  Tensor t{Shape(dims)};
-  Rng rng(seed);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = scale * rng.normal();
-  return t;
-}
-
-}  // namespace
 
 double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
   constexpr int kWarmup = 2, kTimed = 3;
   Graph copy = graph.clone();
   Session s(copy, {batch, mode, true, p});
-  const Tensor x = batch_of(graph.input_shape(), batch, 1, 1.0f);
+  const Tensor x = random_batch(graph.input_shape(), batch, 1, 1.0f);
   Tensor dy;
   double best = 1e300;
   for (int i = 0; i < kWarmup + kTimed; ++i) {
@@ -34,7 +22,7 @@ double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
     if (mode == Mode::train) {
       if (!dy.defined()) {
         const std::vector<int64_t> dims = y.shape().dims();
-        dy = batch_of(Shape(std::vector<int64_t>(dims.begin() + 1, dims.end())), batch, 2, 1.0f / float(batch));
+        dy = random_batch(Shape(std::vector<int64_t>(dims.begin() + 1, dims.end())), batch, 2, 1.0f / float(batch));
       }
       s.backward(dy);
     }

@@ -1,0 +1,18 @@
+#pragma once
+// Measuring a graph on this machine: seeded inputs and per-call forward times. Shared by the
+// precision probe, the int8 speed gate and `nimble bench`.
+#include <cstdint>
+#include <vector>
+
+#include "nimble/runtime/session.hpp"
+
+namespace nimble {
+
+// A (batch, per_sample...) f32 tensor of scale * N(0, 1) values from `seed`.
+Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float scale = 1.0f);
+// Forward times in ms of `iters` calls after `warmup` calls, sorted ascending.
+std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
+// The p-quantile (0..1) of sorted times.
+double percentile(const std::vector<double>& sorted, double p);
+
+}  // namespace nimble

@@ -1,0 +1,34 @@
+#include "nimble/runtime/timing.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace nimble {
+
+Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float scale) {
+  std::vector<int64_t> dims = {batch};
+  for (int i = 0; i < per_sample.rank(); ++i) dims.push_back(per_sample[i]);
+  Tensor t{Shape(dims)};
+  Rng rng(seed);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = scale * rng.normal();
+  return t;
+}
+
+std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters) {
+  for (int64_t i = 0; i < warmup; ++i) s.forward(x);
+  std::vector<double> ms;
+  for (int64_t i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    s.forward(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  const size_t i = std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5));
+  return sorted[i];
+}
+
+}  // namespace nimble
