@@ -29,51 +29,12 @@ struct QuantizeArgs {
   bool json_out = false, no_speed_gate = false, dynamic = false;
 };
 
-// The training run's own split (from the checkpoint's hyper-parameters), so calibration never
-// sees validation or test samples and --max-drop measures on the validation split it was
-// selected on; 5,000 held out with seed 0 (nimble train's default) for foreign checkpoints.
-data::Split training_split(const json& extra, const data::ImageSet& train) {
-  int64_t val = 5000, limit = 0;
-  uint64_t seed = 0;
-  if (extra.contains("hyper")) {
-    const json& h = extra["hyper"];
-    val = h.value("val", val), limit = h.value("limit", limit), seed = h.value("seed", seed);
-  }
-  const data::ImageSet set = limit > 0 ? data::take(train, limit) : train;
-  NIMBLE_CHECK(val >= 0 && val < set.size(), "the checkpoint's validation split does not fit this data set");
-  return data::split_validation(set, val, seed);
-}
-
 std::set<std::string> split_names(const std::string& list) {
   std::set<std::string> names;
   std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) names.insert(item);
   return names;
-}
-
-struct Speed {
-  double latency_ms = 0, throughput = 0;
-};
-Speed measure(const Graph& g, int64_t batch, int64_t iters) {
-  Session one(g, {1, Mode::eval, true, Precision::fp32});
-  const std::vector<double> lat = time_forward(one, random_batch(g.input_shape(), 1, 42), 10, iters);
-  Session big(g, {batch, Mode::eval, true, Precision::fp32});
-  const std::vector<double> ms = time_forward(big, random_batch(g.input_shape(), batch, 42), 2, std::max<int64_t>(3, iters / 10));
-  return {percentile(lat, 0.5), batch / (percentile(ms, 0.5) / 1e3)};
-}
-
-// The fp32 model's size as a model file: a checkpoint that also carries training state (an
-// older `nimble train` wrote optimizer moments into it) is measured without it.
-int64_t model_file_size(const LoadedModel& m, const std::string& scratch_dir_of) {
-  if (m.state.empty()) return m.file_size;
-  const std::string tmp = scratch_dir_of + ".fp32-size.tmp";
-  json extra = m.extra;
-  extra.erase("train_state");
-  io::save_checkpoint(m.graph, tmp, extra.dump());
-  const int64_t size = int64_t(std::filesystem::file_size(tmp));
-  std::filesystem::remove(tmp);
-  return size;
 }
 
 json layers_json(const quant::Selection& sel) {
@@ -129,17 +90,7 @@ void run_quantize(const QuantizeArgs& a) {
     // decay) at a small learning rate, in the precision --precision picks.
     choose_precision(a.precision);  // validate the name before any work
     qo.fine_tune = [&](Graph& g) {
-      train::TrainConfig tc;
-      const json h = m.extra.value("hyper", json::object());
-      tc.epochs = a.qat_epochs;
-      tc.batch = h.value("batch", int64_t(128));
-      tc.seed = a.seed;
-      tc.progress = !a.json_out;
-      tc.optimizer.weight_decay = float(h.value("weight_decay", 5e-4));
-      tc.schedule.lr = float(a.qat_lr);
-      tc.augment.crop_padding = h.value("crop_padding", int64_t(0));
-      tc.augment.hflip = h.value("hflip", false);
-      tc.label_smoothing = float(h.value("label_smoothing", 0.0));
+      train::TrainConfig tc = fine_tune_config(m.extra, a.qat_epochs, a.qat_lr, a.seed, !a.json_out);
       qat_precision = choose_precision_for(a.precision, g, tc.batch, Mode::train);
       announce_precision(*qat_precision);
       tc.precision = qat_precision->precision;
@@ -163,7 +114,7 @@ void run_quantize(const QuantizeArgs& a) {
 
   const train::EvalResult fp32 = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   const train::EvalResult int8 = train::evaluate(q, d.test, norm, 500, Precision::fp32);
-  const Speed s32 = measure(m.graph, a.batch, a.iters), s8 = measure(q, a.batch, a.iters);
+  const Speed s32 = measure_speed(m.graph, a.batch, a.iters), s8 = measure_speed(q, a.batch, a.iters);
 
   json extra = m.extra;
   extra.erase("train_state");  // an int8 model is not trained further

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/prune/gradual.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/zoo/zoo.hpp"
@@ -18,6 +20,43 @@
 namespace nimble::cli {
 
 namespace {
+
+// --prune METHOD:AMOUNT[:OPTION] (magnitude:0.8[:layer|global], channel:0.5[:l1|l2|bn]) or nm:N:M.
+prune::PruneConfig parse_prune_spec(const std::string& spec) {
+  std::vector<std::string> parts;
+  std::stringstream ss(spec);
+  for (std::string part; std::getline(ss, part, ':');) parts.push_back(part);
+  const std::string usage = "--prune expects magnitude:S[:layer|global], channel:R[:l1|l2|bn] or nm:N:M, got '" + spec + "'";
+  NIMBLE_CHECK(parts.size() >= 2 && parts.size() <= 3, usage);
+  prune::PruneConfig cfg;
+  cfg.method = prune::method_from_name(parts[0]);
+  auto number = [&](const std::string& text) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    NIMBLE_CHECK(used == text.size() && used > 0, usage);
+    return v;
+  };
+  if (cfg.method == prune::Method::nm) {
+    NIMBLE_CHECK(parts.size() == 3, usage);
+    const double n = number(parts[1]), m = number(parts[2]);
+    NIMBLE_CHECK(n == std::floor(n) && m == std::floor(m) && n >= 1 && m >= n && m <= 64, "--prune nm:N:M needs 0 < N <= M <= 64");
+    cfg.n = int(n), cfg.m = int(m);
+    cfg.amount = 1.0 - n / m;
+    return cfg;
+  }
+  cfg.amount = number(parts[1]);
+  NIMBLE_CHECK(cfg.amount > 0 && cfg.amount < 1, "--prune: the amount must be in (0, 1), got " + parts[1]);
+  if (parts.size() == 3) {
+    if (cfg.method == prune::Method::magnitude) cfg.scope = prune::scope_from_name(parts[2]);
+    else cfg.criterion = prune::criterion_from_name(parts[2]);
+  }
+  return cfg;
+}
 
 // Per-model recipe defaults (documented in the README); any flag overrides them.
 struct Recipe {
@@ -35,7 +74,8 @@ Recipe recipe_for(const std::string& model) {
 
 struct TrainArgs {
   std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine", precision = "auto";
-  std::string resume;
+  std::string resume, prune;
+  double prune_ramp = 0.5;
   double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
   double lr = -1, label_smoothing = -1, warmup_epochs = 0;
   int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
@@ -134,6 +174,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
     resumed = load_model(state_file);
     NIMBLE_CHECK(resumed->extra.contains("hyper") && resumed->extra.contains("train_state"),
                  "cannot resume " + a.resume + ": " + state_file + " has no training state (not written by nimble train)");
+    NIMBLE_CHECK(!resumed->extra["hyper"].contains("prune"),
+                 "cannot resume " + a.resume + ": it was trained with --prune, whose schedule cannot be resumed");
     apply_hyper(resumed->extra["hyper"], a);
     if (a.out.empty()) a.out = model_file_for(a.resume);
   }
@@ -181,6 +223,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
+  std::optional<prune::PruneConfig> pruning;
+  if (!a.prune.empty()) pruning = parse_prune_spec(a.prune);
   choose_precision(a.precision);  // validates the name before anything is timed or printed
   const PrecisionChoice pc = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = pc.precision;
@@ -199,6 +243,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"clip_grad", a.clip},     {"warmup_epochs", a.warmup_epochs},
                 {"step_epochs", a.step_epochs}, {"limit", a.limit},
                 {"dropout", a.dropout}};
+  if (pruning) hyper["prune"] = a.prune, hyper["prune_ramp"] = a.prune_ramp;
   auto extra_for = [&](const train::EpochStats& s, const train::TrainState& st) {
     json state = {{"epoch", st.epoch},
                   {"step", st.step},
@@ -220,6 +265,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   };
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
+  if (pruning) trainer.add_hook(std::make_shared<prune::GradualPruning>(*pruning, a.prune_ramp));
   std::optional<train::TrainState> resumed_state;
   if (resumed) {
     resumed_state = resume_state(resumed->extra, resumed->state);
@@ -248,6 +294,17 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   json extra = extra_for(best->first, best->second);
   extra["metrics"]["test_accuracy"] = test.accuracy;
   save_both(graph, extra, best->second);
+  if (pruning && pruning->method == prune::Method::channel) {
+    // The model file gets the physically smaller graph (it computes what the masked one does);
+    // the training checkpoint keeps the masked dense graph the optimizer state belongs to.
+    graph = prune::remove_channels(graph);
+    extra.erase("train_state");
+    io::save_checkpoint(graph, out, extra.dump());
+  }
+  if (pruning)
+    note("pruned " + pruning->describe() + ": weight sparsity " +
+         std::to_string(prune::weight_sparsity(graph).fraction()) + ", " + std::to_string(graph.param_count()) +
+         " params, " + std::to_string(graph.macs()) + " MACs/sample");
   note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
        "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out +
        " (and " + state_out + " for --resume)");
@@ -264,6 +321,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"seconds", seconds},
                 {"checkpoint", out},
                 {"training_checkpoint", state_out}};
+    if (pruning) j["prune"] = a.prune, j["weight_sparsity"] = prune::weight_sparsity(graph).fraction();
     j.update(precision_json(pc));
     int64_t skipped = 0;
     for (auto& e : res.epochs) skipped += e.skipped_steps;
@@ -306,6 +364,11 @@ void add_train(CLI::App& app) {
   c->add_option("--limit", a->limit, "use only the first N training samples (0: all)")->check(non_negative_number());
   c->add_option("--seed", a->seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();
   c->add_option("--out", a->out, "checkpoint path (default MODEL.nimble)");
+  c->add_option("--prune", a->prune,
+                "prune while training: magnitude:S[:layer|global], channel:R[:l1|l2|bn] or nm:N:M (sparsity rises on "
+                "the cubic schedule; channel pruning saves the physically smaller model)");
+  c->add_option("--prune-ramp", a->prune_ramp, "fraction of the training steps over which sparsity rises to the target")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->add_flag("--quiet", a->quiet, "no progress output");

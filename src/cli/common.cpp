@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "nimble/core/error.hpp"
@@ -108,6 +109,52 @@ void print_layer_report(const quant::Selection& sel) {
                   r.reason.c_str());
     note(line);
   }
+}
+
+Speed measure_speed(const Graph& g, int64_t batch, int64_t iters) {
+  Session one(g, {1, Mode::eval, true, Precision::fp32});
+  const std::vector<double> lat = time_forward(one, random_batch(g.input_shape(), 1, 42), 10, iters);
+  Session big(g, {batch, Mode::eval, true, Precision::fp32});
+  const std::vector<double> ms = time_forward(big, random_batch(g.input_shape(), batch, 42), 2, std::max<int64_t>(3, iters / 10));
+  return {percentile(lat, 0.5), batch / (percentile(ms, 0.5) / 1e3)};
+}
+
+data::Split training_split(const json& extra, const data::ImageSet& train) {
+  int64_t val = 5000, limit = 0;
+  uint64_t seed = 0;
+  if (extra.contains("hyper")) {
+    const json& h = extra["hyper"];
+    val = h.value("val", val), limit = h.value("limit", limit), seed = h.value("seed", seed);
+  }
+  const data::ImageSet set = limit > 0 ? data::take(train, limit) : train;
+  NIMBLE_CHECK(val >= 0 && val < set.size(), "the checkpoint's validation split does not fit this data set");
+  return data::split_validation(set, val, seed);
+}
+
+train::TrainConfig fine_tune_config(const json& extra, int64_t epochs, double lr, uint64_t seed, bool progress) {
+  train::TrainConfig tc;
+  const json h = extra.value("hyper", json::object());
+  tc.epochs = epochs;
+  tc.batch = h.value("batch", int64_t(128));
+  tc.seed = seed;
+  tc.progress = progress;
+  tc.optimizer.weight_decay = float(h.value("weight_decay", 5e-4));
+  tc.schedule.lr = float(lr);
+  tc.augment.crop_padding = h.value("crop_padding", int64_t(0));
+  tc.augment.hflip = h.value("hflip", false);
+  tc.label_smoothing = float(h.value("label_smoothing", 0.0));
+  return tc;
+}
+
+int64_t model_file_size(const LoadedModel& m, const std::string& scratch_prefix) {
+  if (m.state.empty()) return m.file_size;
+  const std::string tmp = scratch_prefix + ".size.tmp";
+  json extra = m.extra;
+  extra.erase("train_state");
+  io::save_checkpoint(m.graph, tmp, extra.dump());
+  const int64_t size = int64_t(std::filesystem::file_size(tmp));
+  std::filesystem::remove(tmp);
+  return size;
 }
 
 }  // namespace nimble::cli

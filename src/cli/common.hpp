@@ -9,6 +9,7 @@
 #include "nimble/runtime/precision.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "nimble/train/trainer.hpp"
 
 namespace nimble::quant {
 struct Selection;
@@ -27,6 +28,7 @@ void add_bench(CLI::App& app);
 void add_models(CLI::App& app);
 void add_info(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_prune(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
@@ -61,6 +63,25 @@ json normalization_json(const data::Normalization& n);
 data::IdxData load_data(const std::string& dir);
 
 // Timing helpers (random_batch, time_forward, percentile) are in nimble/runtime/timing.hpp.
+// Batch-1 median latency and big-batch throughput of a model compiled for inference in fp32.
+struct Speed {
+  double latency_ms = 0, throughput = 0;
+};
+Speed measure_speed(const Graph& g, int64_t batch, int64_t iters);
+
+// The training run's own split (from the checkpoint's hyper-parameters), so calibration and
+// fine-tuning never see validation or test samples and validation measures on the split the
+// run was selected on; 5,000 held out with seed 0 (nimble train's default) for foreign checkpoints.
+data::Split training_split(const json& extra, const data::ImageSet& train);
+
+// Fine-tuning a trained model (QAT, pruning): the run's own recipe (batch, augmentation, weight
+// decay, label smoothing) for `epochs` at peak learning rate `lr` (cosine).
+train::TrainConfig fine_tune_config(const json& extra, int64_t epochs, double lr, uint64_t seed, bool progress);
+
+// The size of `m` as a model file: a checkpoint that also carries training state (an older
+// `nimble train` wrote optimizer moments into it) is measured without it, via a scratch file
+// next to `scratch_prefix`.
+int64_t model_file_size(const LoadedModel& m, const std::string& scratch_prefix);
 
 // The per-layer table of an int8 quantization (precision, float / int8 times, why float), on stderr.
 void print_layer_report(const quant::Selection& sel);

@@ -145,16 +145,23 @@ int64_t Graph::param_count() const {
   return n;
 }
 
-int64_t Graph::macs() const {
+std::vector<int64_t> Graph::node_macs() const {
   std::vector<Shape> shapes = infer_shapes(1);
-  int64_t total = 0;
-  for (const Node& node : nodes_) {
+  std::vector<int64_t> out(nodes_.size(), 0);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& node = nodes_[i];
     const OpDef& def = op_def(node.op);
     if (!def.macs) continue;
     std::vector<Shape> ins;
     for (int v : node.inputs) ins.push_back(shapes[v]);
-    total += def.macs(node, ins, shapes[node.output]);
+    out[i] = def.macs(node, ins, shapes[node.output]);
   }
+  return out;
+}
+
+int64_t Graph::macs() const {
+  int64_t total = 0;
+  for (int64_t m : node_macs()) total += m;
   return total;
 }
 

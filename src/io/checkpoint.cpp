@@ -16,12 +16,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <new>
 #include <set>
 #include <vector>
 
 #include "io/graph_json.hpp"
+#include "io/sparse_encoding.hpp"
 #include "nimble/core/error.hpp"
 
 namespace nimble::io {
@@ -167,15 +169,27 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
   std::set<std::string> names;
   json table = json::array();
   uint64_t cursor = 0;
+  std::deque<Tensor> encoded;  // bitmask-encoded parameters, kept alive until written
   auto add = [&](const std::string& name, const Tensor& data, bool is_state) {
-    const uint64_t offset = align_up(cursor), nbytes = data.nbytes();
+    const Tensor* stored = &data;
+    uint64_t nnz = 0;
+    if (!is_state && data.dtype() == DType::f32) {  // pruned weights: the file shrinks with sparsity
+      std::vector<uint8_t> bytes = detail::encode_bitmask(data, nnz);
+      if (!bytes.empty()) {
+        Tensor t(Shape({int64_t(bytes.size())}), DType::u8);
+        std::memcpy(t.raw(), bytes.data(), bytes.size());
+        stored = &encoded.emplace_back(std::move(t));
+      }
+    }
+    const uint64_t offset = align_up(cursor), nbytes = stored->nbytes();
     uint32_t crc = crc_update(0, nullptr, 0);
-    for_each_le_chunk(data, [&](const uint8_t* b, size_t n) { crc = crc_update(crc, b, n); });
+    for_each_le_chunk(*stored, [&](const uint8_t* b, size_t n) { crc = crc_update(crc, b, n); });
     json e = {{"name", name},       {"dtype", dtype_name(data.dtype())}, {"shape", data.shape().dims()},
               {"offset", offset},   {"nbytes", nbytes},                  {"crc32", crc}};
+    if (stored != &data) e["encoding"] = "bitmask", e["nnz"] = nnz;
     if (is_state) e["state"] = true;
     table.push_back(std::move(e));
-    entries.push_back({name, &data, offset, nbytes});
+    entries.push_back({name, stored, offset, nbytes});
     cursor = offset + nbytes;
   };
   for (auto& [name, p] : g.named_params()) {
@@ -297,6 +311,8 @@ struct TensorRecord {
   uint64_t offset, nbytes;
   uint32_t crc;
   bool state = false;  // training state (optimizer moments), not a graph parameter
+  bool bitmask = false;  // stored bitmask-encoded (io/sparse_encoding.hpp) with `nnz` elements
+  uint64_t nnz = 0;
 };
 
 std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, uint64_t data_bytes, uint64_t file_size) {
@@ -307,7 +323,7 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
     const json& e = table[t];
     std::string where = "tensor " + std::to_string(t);
     detail::expect_object(e, where);
-    detail::expect_keys(e, {"name", "dtype", "shape", "offset", "nbytes", "crc32", "state"}, where);
+    detail::expect_keys(e, {"name", "dtype", "shape", "offset", "nbytes", "crc32", "state", "encoding", "nnz"}, where);
     TensorRecord r{};
     r.name = detail::as_string(detail::member(e, "name", where), where + ": name");
     if (r.name.empty() || r.name.size() > 1024) fail(where + ": names must be 1 to 1024 bytes long");
@@ -328,9 +344,18 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
       r.state = true;
     }
 
+    if (e.contains("encoding")) {
+      const std::string enc = detail::as_string(e["encoding"], where + ": encoding");
+      if (enc != "bitmask") fail(where + ": unknown encoding " + quote_text(enc));
+      if (r.dtype != DType::f32 || r.state) fail(where + ": only f32 parameters can be bitmask-encoded");
+      r.bitmask = true;
+      r.nnz = uint64_t(detail::as_int(detail::member(e, "nnz", where), where + ": nnz", 0, kMax / 8));
+    } else if (e.contains("nnz")) {
+      fail(where + ": nnz without an encoding");
+    }
     uint64_t numel = 0, want = 0;
     if (!detail::checked_numel(r.shape.dims(), numel) || __builtin_mul_overflow(numel, dtype_size(r.dtype), &want) ||
-        want != r.nbytes)
+        (r.bitmask && (r.nnz > numel || (want = detail::bitmask_encoded_bytes(numel, r.nnz)) == 0)) || want != r.nbytes)
       fail(where + ": nbytes " + std::to_string(r.nbytes) + " does not match shape " + r.shape.str() + " of " +
            dtype_name(r.dtype));
     if (r.offset != align_up(cursor))
@@ -397,6 +422,11 @@ Checkpoint load(const std::string& path) {
   // Bounds first, so nothing is allocated from sizes the file cannot back.
   std::vector<TensorRecord> records = read_table(detail::member(j, "tensors", "header"), data_offset, data_bytes, size);
   const uint64_t data_end = data_offset + data_bytes;  // data_bytes <= size here: no overflow
+  // What the tensors take once decoded (bitmask-encoded ones are larger than their bytes on disk):
+  // the bound on what the graph's parameters may allocate.
+  uint64_t decoded_bytes = 0;
+  for (const TensorRecord& r : records)
+    decoded_bytes += r.bitmask ? uint64_t(r.shape.numel()) * dtype_size(r.dtype) : r.nbytes;  // each < 2^61
   if (data_end > size)
     fail("truncated: the data section ends at byte " + std::to_string(data_end) + " but the file has " +
          std::to_string(size) + " bytes");
@@ -407,7 +437,7 @@ Checkpoint load(const std::string& path) {
 
   Checkpoint ck;
   try {
-    ck.graph = detail::graph_from_json_value(detail::member(j, "graph", "header"), data_bytes);
+    ck.graph = detail::graph_from_json_value(detail::member(j, "graph", "header"), std::max(data_bytes, decoded_bytes));
   } catch (const Error& e) {
     fail(std::string("graph: ") + e.what());
   }
@@ -439,7 +469,8 @@ Checkpoint load(const std::string& path) {
     const std::string what = "tensor " + quote_text(r.name);
     f.expect_zeros(data_offset + cursor, r.offset - cursor, "the padding before " + what);
     Tensor& t = r.state ? state[r.name] : params[r.name]->data;
-    uint8_t* dst = static_cast<uint8_t*>(t.raw());
+    std::vector<uint8_t> encoded(r.bitmask ? r.nbytes : 0);  // bounded: the file backs r.nbytes
+    uint8_t* dst = r.bitmask ? encoded.data() : static_cast<uint8_t*>(t.raw());
     uint32_t tcrc = crc_update(0, nullptr, 0);
     for (uint64_t off = 0; off < r.nbytes; off += kChunk) {
       const size_t n = size_t(std::min<uint64_t>(kChunk, r.nbytes - off));
@@ -448,7 +479,15 @@ Checkpoint load(const std::string& path) {
     }
     if (tcrc != r.crc)
       fail(what + ": CRC mismatch (stored " + hex32(r.crc) + ", computed " + hex32(tcrc) + "): the file is corrupted");
-    if constexpr (kBigEndianHost) swap_elements(dst, r.nbytes, dtype_size(r.dtype));
+    if (r.bitmask) {
+      try {
+        detail::decode_bitmask(encoded.data(), r.nbytes, r.nnz, t);
+      } catch (const Error& e) {
+        fail(what + ": " + e.what());
+      }
+    } else if constexpr (kBigEndianHost) {
+      swap_elements(dst, r.nbytes, dtype_size(r.dtype));
+    }
     cursor = r.offset + r.nbytes;
   }
   ck.extra_json = detail::dump_json(jextra);

@@ -10,14 +10,6 @@
 namespace nimble::quant {
 
 
-std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters) {
-  Session s(g, {batch, Mode::eval, false, Precision::fp32});
-  const std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch, 7), iters);
-  std::map<std::string, double> by_name;
-  for (size_t i = 0; i < ms.size(); ++i) by_name[g.nodes()[i].name] = ms[i];
-  return by_name;
-}
-
 namespace {
 
 // Median forward time of the whole graph in ms.

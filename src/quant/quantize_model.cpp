@@ -1,4 +1,5 @@
 #include "nimble/quant/quantize_model.hpp"
+#include "nimble/runtime/timing.hpp"
 
 #include "nimble/quant/qat.hpp"
 

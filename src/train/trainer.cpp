@@ -137,6 +137,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     if (scaler_) st.loss_scaler = scaler_->state_json();
     return st;
   };
+  for (auto& h : hooks_) h->on_fit_begin(*this, total_steps);
   for (int64_t epoch = first_epoch; epoch <= config_.epochs; ++epoch) {
     for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);
     loader.start_epoch(epoch);
@@ -188,7 +189,10 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     if (scaler_) summary += "  loss scale " + std::to_string(int64_t(scaler_->scale()));
     progress.finish(summary + rate);
     result.epochs.push_back(stats);
-    const bool improved = val.size() == 0 || result.best_epoch == 0 || stats.val_accuracy > result.best_val_accuracy;
+    bool eligible = true;
+    for (auto& h : hooks_) eligible = eligible && h->accept_as_best(stats);
+    const bool improved =
+        eligible && (val.size() == 0 || result.best_epoch == 0 || stats.val_accuracy > result.best_val_accuracy);
     if (improved) {
       result.best_epoch = epoch;
       result.best_val_accuracy = stats.val_accuracy;

@@ -77,6 +77,7 @@ class Graph {
 
   int64_t param_count() const;  // trainable parameters
   int64_t macs() const;         // multiply-accumulates for one sample
+  std::vector<int64_t> node_macs() const;  // the same per node
   std::vector<std::pair<std::string, ParamPtr>> named_params() const;  // "node.key"
   Graph clone() const;          // deep copy (parameters too)
 

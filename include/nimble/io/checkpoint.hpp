@@ -13,7 +13,10 @@
 //                          "tensors": [{"name": "node.key", "dtype": "f32", "shape": [...],
 //                                       "offset": o, "nbytes": n, "crc32": c}, ...]}
 //                       the graph's parameters first, then any training-state tensors (optimizer
-//                       moments, for resuming), which carry "state": true
+//                       moments, for resuming), which carry "state": true. An f32 parameter that
+//                       is mostly zeros (pruned) is stored with "encoding": "bitmask", "nnz": k:
+//                       ceil(numel / 8) mask bytes then its k non-zero values (io/sparse_encoding.hpp);
+//                       nbytes and crc32 then describe those stored bytes
 //   zero padding up to data_offset = the next multiple of 64
 //   [data_offset, data_offset+D)  data section: tensors back to back in table order, each at the
 //                         next multiple of 64 (offsets are relative to data_offset), zero padding

@@ -47,9 +47,6 @@ struct SelectionOptions {
   double max_drop_points = 0;
 };
 
-// Per-node kernel times (median ms over `iters` passes) of `g` at `batch`, by node name.
-std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters);
-
 Selection select_layers(const Graph& prepared, const std::vector<QParams>& value_params, const SelectionOptions& options);
 
 }  // namespace nimble::quant

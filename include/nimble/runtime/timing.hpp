@@ -2,6 +2,8 @@
 // Measuring a graph on this machine: seeded inputs and per-call forward times. Shared by the
 // precision probe, the int8 speed gate and `nimble bench`.
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "nimble/runtime/session.hpp"
@@ -14,5 +16,8 @@ Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float
 std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
 // The p-quantile (0..1) of sorted times.
 double percentile(const std::vector<double>& sorted, double p);
+// Per-node kernel times (median ms over `iters` passes) of `g` compiled as it is (fp32, no
+// inference passes) at `batch`, by node name: what each layer costs.
+std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters);
 
 }  // namespace nimble

@@ -63,11 +63,15 @@ class Trainer;
 class TrainerHook {
  public:
   virtual ~TrainerHook() = default;
+  // Before the first step, with the run's total optimizer steps (schedules key off it).
+  virtual void on_fit_begin(Trainer&, int64_t total_steps) {}
   virtual void on_epoch_begin(Trainer&, int64_t epoch) {}
   // May change the loss and its gradient with respect to the logits (e.g. distillation).
   virtual void on_loss(const data::Batch& batch, const Tensor& logits, Tensor& diff_logits, double& loss) {}
   virtual void on_step_end(Trainer&, int64_t step) {}
   virtual void on_epoch_end(Trainer&, const EpochStats&) {}
+  // Whether this epoch's weights may be kept as the best epoch (pruning: only at the target).
+  virtual bool accept_as_best(const EpochStats&) { return true; }
 };
 
 class Trainer {

@@ -1,0 +1,53 @@
+#pragma once
+// Pruning as a trainer hook: masks follow the cubic schedule during training and are re-applied
+// after every optimizer step, so pruned weights stay exactly zero whatever momentum and weight
+// decay do. Used by `nimble prune --finetune-epochs N` and `nimble train --prune ...`.
+#include <string>
+
+#include "nimble/prune/channel.hpp"
+#include "nimble/prune/schedule.hpp"
+#include "nimble/prune/unstructured.hpp"
+#include "nimble/train/trainer.hpp"
+
+namespace nimble::prune {
+
+enum class Method { magnitude, channel, nm };
+Method method_from_name(const std::string& name);  // "magnitude" | "channel" | "nm"; throws Error otherwise
+const char* method_name(Method m);
+
+struct PruneConfig {
+  Method method = Method::magnitude;
+  double amount = 0.5;  // magnitude: sparsity; channel: ratio of channels (nm: implied by n:m)
+  Scope scope = Scope::layer;
+  Criterion criterion = Criterion::l1;
+  int n = 2, m = 4;
+  std::string describe() const;  // e.g. "magnitude 80% (layer)", "channel 50% (l1)", "2:4"
+};
+
+// The masks of `cfg` at `amount` (N:M ignores it) for the graph's current weights.
+Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount);
+
+class GradualPruning : public train::TrainerHook {
+ public:
+  // The ramp covers the first `ramp_fraction` of the training steps (0: full target from the first
+  // step), with `updates` mask recomputations along it. N:M has no ramp: its pattern is fixed.
+  explicit GradualPruning(PruneConfig cfg, double ramp_fraction = 0.5, int updates = 20);
+  void on_fit_begin(train::Trainer& t, int64_t total_steps) override;
+  void on_step_end(train::Trainer& t, int64_t step) override;
+  // Only epochs that end at the target can be kept as the best epoch.
+  bool accept_as_best(const train::EpochStats&) override { return at_target_; }
+
+  const Masks& masks() const { return masks_; }
+  const CubicSchedule& schedule() const { return schedule_; }
+
+ private:
+  void update(Graph& g, int64_t step);
+  PruneConfig cfg_;
+  double ramp_fraction_;
+  int updates_;
+  CubicSchedule schedule_;
+  Masks masks_;
+  bool at_target_ = false;
+};
+
+}  // namespace nimble::prune

@@ -1,0 +1,75 @@
+#include "nimble/prune/gradual.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "nimble/core/error.hpp"
+
+namespace nimble::prune {
+
+Method method_from_name(const std::string& name) {
+  if (name == "magnitude") return Method::magnitude;
+  if (name == "channel") return Method::channel;
+  if (name == "nm") return Method::nm;
+  throw Error("unknown pruning method '" + name + "' (magnitude | channel | nm)");
+}
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::magnitude: return "magnitude";
+    case Method::channel: return "channel";
+    case Method::nm: return "nm";
+  }
+  return "?";
+}
+
+std::string PruneConfig::describe() const {
+  char buf[96];
+  if (method == Method::nm) std::snprintf(buf, sizeof buf, "%d:%d pattern", n, m);
+  else if (method == Method::channel)
+    std::snprintf(buf, sizeof buf, "channel %.1f%% (%s)", amount * 100, criterion_name(criterion));
+  else
+    std::snprintf(buf, sizeof buf, "magnitude %.1f%% (%s)", amount * 100, scope == Scope::layer ? "per layer" : "global");
+  return buf;
+}
+
+Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount) {
+  switch (cfg.method) {
+    case Method::magnitude: return magnitude_masks(g, amount, cfg.scope);
+    case Method::nm: return nm_masks(g, cfg.n, cfg.m);
+    case Method::channel: {
+      const ChannelGraph cg(g);
+      return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.criterion));
+    }
+  }
+  return {};
+}
+
+GradualPruning::GradualPruning(PruneConfig cfg, double ramp_fraction, int updates)
+    : cfg_(cfg), ramp_fraction_(ramp_fraction), updates_(updates) {
+  NIMBLE_CHECK(ramp_fraction >= 0 && ramp_fraction <= 1, "the pruning ramp must be a fraction of training in [0, 1]");
+  NIMBLE_CHECK(updates >= 1, "the pruning schedule needs at least one update");
+  NIMBLE_CHECK(cfg.amount >= 0 && cfg.amount < 1, "the pruning target must be in [0, 1)");
+}
+
+void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {
+  schedule_.initial = 0.0;
+  schedule_.target = cfg_.amount;
+  schedule_.begin = 0;
+  schedule_.end = cfg_.method == Method::nm ? 0 : int64_t(std::llround(ramp_fraction_ * double(total_steps)));
+  schedule_.every = std::max<int64_t>(1, (schedule_.end + updates_ - 1) / updates_);
+  update(t.graph(), 0);
+}
+
+void GradualPruning::update(Graph& g, int64_t step) {
+  if (schedule_.is_update_step(step)) {
+    masks_ = compute_masks(g, cfg_, schedule_.at(step));
+    at_target_ = step >= schedule_.end;
+  }
+  apply_masks(g, masks_);
+}
+
+void GradualPruning::on_step_end(train::Trainer& t, int64_t step) { update(t.graph(), step); }
+
+}  // namespace nimble::prune

@@ -1,0 +1,45 @@
+#include "nimble/prune/masks.hpp"
+
+#include "nimble/core/error.hpp"
+
+namespace nimble::prune {
+
+void apply_masks(Graph& g, const Masks& masks) {
+  if (masks.empty()) return;
+  std::map<std::string, ParamPtr> params;
+  for (auto& [name, p] : g.named_params()) params[name] = p;
+  for (const auto& [name, mask] : masks) {
+    auto it = params.find(name);
+    NIMBLE_CHECK(it != params.end(), "pruning mask for unknown parameter '" + name + "'");
+    Param& p = *it->second;
+    NIMBLE_CHECK(p.data.dtype() == DType::f32 && mask.shape() == p.data.shape(),
+                 "pruning mask for '" + name + "' is " + mask.shape().str() + " but the parameter is " +
+                     p.data.shape().str());
+    float* w = p.data.data<float>();
+    const float* k = mask.data<float>();
+    for (int64_t i = 0; i < mask.numel(); ++i)
+      if (k[i] == 0.0f) w[i] = 0.0f;  // +0.0 (w * 0 gives -0.0 for negative w, which files store as non-zero)
+    p.touch();
+  }
+}
+
+Sparsity weight_sparsity(const Node& n) {
+  Sparsity s;
+  if (n.op != OpKind::conv2d && n.op != OpKind::linear) return s;
+  const Tensor& w = n.param("weights").data;
+  const float* p = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) s.zeros += p[i] == 0.0f;
+  s.total = w.numel();
+  return s;
+}
+
+Sparsity weight_sparsity(const Graph& g) {
+  Sparsity s;
+  for (const Node& n : g.nodes()) {
+    const Sparsity one = weight_sparsity(n);
+    s.zeros += one.zeros, s.total += one.total;
+  }
+  return s;
+}
+
+}  // namespace nimble::prune

@@ -1,0 +1,126 @@
+#include "nimble/prune/unstructured.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "nimble/core/error.hpp"
+
+namespace nimble::prune {
+
+Scope scope_from_name(const std::string& name) {
+  if (name == "layer") return Scope::layer;
+  if (name == "global") return Scope::global;
+  throw Error("unknown pruning scope '" + name + "' (layer | global)");
+}
+
+std::vector<std::string> prunable_weights(const Graph& g) {
+  std::vector<std::string> out;
+  for (const Node& n : g.nodes())
+    if ((n.op == OpKind::conv2d || n.op == OpKind::linear) && n.param_ptr("weights") &&
+        n.param("weights").data.dtype() == DType::f32)
+      out.push_back(n.name + ".weights");
+  return out;
+}
+
+namespace {
+
+const Tensor& param_data(const Graph& g, const std::string& name) {
+  for (auto& [n, p] : g.named_params())
+    if (n == name) return p->data;
+  NIMBLE_ASSERT(false, "no parameter " + name);
+  static Tensor none;
+  return none;
+}
+
+// Mask keeping all but the `prune` smallest |w| (ties broken by index), at least one element.
+Tensor keep_largest(const Tensor& w, int64_t prune) {
+  const int64_t n = w.numel();
+  prune = std::clamp<int64_t>(prune, 0, n - 1);
+  const float* p = w.data<float>();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::nth_element(order.begin(), order.begin() + prune, order.end(), [&](int64_t a, int64_t b) {
+    const float fa = std::fabs(p[a]), fb = std::fabs(p[b]);
+    return fa < fb || (fa == fb && a < b);
+  });
+  Tensor mask(w.shape());
+  mask.fill(1.0f);
+  for (int64_t i = 0; i < prune; ++i) mask.data<float>()[order[i]] = 0.0f;
+  return mask;
+}
+
+}  // namespace
+
+Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
+  NIMBLE_CHECK(sparsity >= 0 && sparsity < 1, "sparsity must be in [0, 1), got " + std::to_string(sparsity));
+  Masks masks;
+  const std::vector<std::string> names = prunable_weights(g);
+  if (scope == Scope::layer) {
+    for (const std::string& name : names) {
+      const Tensor& w = param_data(g, name);
+      masks[name] = keep_largest(w, int64_t(std::llround(sparsity * double(w.numel()))));
+    }
+    return masks;
+  }
+  // Global: one threshold, found by ranking all magnitudes together (ties by layer, then index).
+  struct Entry {
+    float mag;
+    int layer;
+    int64_t index;
+  };
+  std::vector<Entry> all;
+  std::vector<const Tensor*> ws;
+  for (const std::string& name : names) ws.push_back(&param_data(g, name));
+  for (int l = 0; l < int(ws.size()); ++l) {
+    const float* p = ws[l]->data<float>();
+    for (int64_t i = 0; i < ws[l]->numel(); ++i) all.push_back({std::fabs(p[i]), l, i});
+  }
+  const int64_t prune = int64_t(std::llround(sparsity * double(all.size())));
+  std::nth_element(all.begin(), all.begin() + prune, all.end(), [](const Entry& a, const Entry& b) {
+    return a.mag < b.mag || (a.mag == b.mag && (a.layer < b.layer || (a.layer == b.layer && a.index < b.index)));
+  });
+  std::vector<Tensor> mk;
+  for (const Tensor* w : ws) {
+    Tensor m(w->shape());
+    m.fill(1.0f);
+    mk.push_back(m);
+  }
+  std::vector<int64_t> pruned(ws.size(), 0);
+  for (int64_t i = 0; i < prune; ++i) {
+    const Entry& e = all[i];
+    if (pruned[e.layer] + 1 >= ws[e.layer]->numel()) continue;  // never empty a layer
+    mk[e.layer].data<float>()[e.index] = 0.0f;
+    ++pruned[e.layer];
+  }
+  for (size_t l = 0; l < names.size(); ++l) masks[names[l]] = mk[l];
+  return masks;
+}
+
+Masks nm_masks(const Graph& g, int n, int m) {
+  NIMBLE_CHECK(n >= 1 && m >= n && m <= 64, "an N:M pattern needs 0 < N <= M <= 64, got " + std::to_string(n) + ":" +
+                                                  std::to_string(m));
+  Masks masks;
+  for (const std::string& name : prunable_weights(g)) {
+    const Tensor& w = param_data(g, name);
+    // (O, I, K) with K the kernel positions (1 for linear): groups run along I at fixed (o, k).
+    const int64_t o = w.shape()[0], in = w.shape()[1], k = w.numel() / (o * in);
+    Tensor mask(w.shape());
+    const float* p = w.data<float>();
+    float* q = mask.data<float>();
+    std::vector<int64_t> idx;
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t kk = 0; kk < k; ++kk)
+        for (int64_t i0 = 0; i0 < in; i0 += m) {
+          const int64_t len = std::min<int64_t>(m, in - i0);
+          idx.clear();
+          for (int64_t i = i0; i < i0 + len; ++i) idx.push_back((oc * in + i) * k + kk);
+          std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return std::fabs(p[a]) > std::fabs(p[b]); });
+          for (int64_t j = 0; j < len; ++j) q[idx[j]] = j < n ? 1.0f : 0.0f;
+        }
+    masks[name] = mask;
+  }
+  return masks;
+}
+
+}  // namespace nimble::prune
