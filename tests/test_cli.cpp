@@ -277,6 +277,67 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_EQ(before, file_bytes(q));
 }
 
+TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
+  const fs::path ck = dir_ / "prune_src.nimble", ch = dir_ / "channel.nimble", mag = dir_ / "magnitude.nimble";
+  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+
+  // Channel pruning with a short gradual fine-tune: fewer MACs, a smaller dense file.
+  CliRun c = run("prune " + ck.string() + " --out " + ch.string() +
+                 " --method channel --ratio 0.5 --finetune-epochs 1 --precision fp32 --iters 5 --batch 32 --json");
+  ASSERT_EQ(c.code, 0) << c.err;
+  auto jc = nlohmann::json::parse(c.out);
+  for (const char* k : {"test_accuracy_before", "test_accuracy_after", "params_before", "params_after", "macs_before",
+                        "macs_after", "latency_ms_before", "latency_ms_after", "size_bytes_before", "size_bytes_after",
+                        "layers", "removal_max_abs_diff"})
+    EXPECT_TRUE(jc.contains(k)) << k;
+  EXPECT_GE(jc["macs_before"].get<double>() / jc["macs_after"].get<double>(), 2.0);
+  EXPECT_LT(jc["size_bytes_after"].get<int64_t>() * 2, jc["size_bytes_before"].get<int64_t>());
+  EXPECT_EQ(jc["size_bytes_after"].get<int64_t>(), int64_t(fs::file_size(ch)));
+  EXPECT_LT(jc["removal_max_abs_diff"].get<double>(), 1e-4);
+  EXPECT_EQ(jc["layers"].size(), 4u);
+  CliRun e = run("eval --json --precision fp32 " + ch.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), jc["test_accuracy_after"].get<double>(), 1e-9);
+  // prune -> quantize is the normal path.
+  CliRun q = run("quantize " + ch.string() + " --out " + (dir_ / "channel_int8.nimble").string() +
+                 " --calib 64 --iters 3 --batch 16 --json");
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_GT(nlohmann::json::parse(q.out)["test_accuracy_int8"].get<double>(), 0.3);
+
+  // Magnitude pruning in one shot: the file shrinks with the sparsity (bitmask storage).
+  CliRun m = run("prune " + ck.string() + " --out " + mag.string() + " --sparsity 0.8 --iters 5 --batch 32 --json");
+  ASSERT_EQ(m.code, 0) << m.err;
+  auto jm = nlohmann::json::parse(m.out);
+  EXPECT_NEAR(jm["weight_sparsity_after"].get<double>(), 0.8, 0.001);
+  EXPECT_GE(jm["size_bytes_before"].get<double>() / jm["size_bytes_after"].get<double>(), 3.0);
+  EXPECT_EQ(jm["params_after"], jm["params_before"]);
+  CliRun i = run("info --json " + mag.string());
+  ASSERT_EQ(i.code, 0) << i.err;
+
+  // Pruning while training from scratch.
+  const fs::path tp = dir_ / "train_pruned.nimble";
+  CliRun tr = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --precision fp32 --prune channel:0.5 --json --out " +
+                  tp.string());
+  ASSERT_EQ(tr.code, 0) << tr.err;
+  auto jt = nlohmann::json::parse(tr.out);
+  CliRun ti = run("info --json " + tp.string());
+  ASSERT_EQ(ti.code, 0) << ti.err;
+  EXPECT_LT(nlohmann::json::parse(ti.out)["macs"].get<int64_t>() * 2, jc["macs_before"].get<int64_t>());
+  EXPECT_EQ(jt["prune"], "channel:0.5");
+  expect_one_line_error("train --resume " + tp.string() + " --epochs 2", "--prune");
+
+  const std::string before = file_bytes(mag);
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --ratio 0.5", "--method channel");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method nm --nm 5:4", "--nm");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --ratio 1.5", "--ratio");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method cut", "cut");
+  expect_one_line_error("prune " + (dir_ / "channel_int8.nimble").string() + " --out " + mag.string(), "int8");
+  expect_one_line_error("prune " + ck.string(), "--out");
+  expect_one_line_error("train --epochs 1 --limit 512 --prune channel:2", "--prune");
+  EXPECT_EQ(before, file_bytes(mag));
+}
+
 // A CPU without AVX512-BF16/AMX, as oneDNN sees it when its ISA is capped: auto falls back to
 // fp32, and an explicit bf16 still runs but warns that it is emulated.
 TEST_F(Cli, WithoutNativeBf16AutoPicksFp32AndBf16Warns) {

@@ -160,6 +160,8 @@ train::EpochStats resumed_stats(const json& extra) {
 }
 
 void run_train(TrainArgs a, const CLI::App& cmd) {
+  std::optional<prune::PruneConfig> pruning;
+  if (!a.prune.empty()) pruning = parse_prune_spec(a.prune);
   std::optional<LoadedModel> resumed;
   if (!a.resume.empty()) {
     for (const CLI::Option* o : cmd.get_options()) {
@@ -223,8 +225,6 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
-  std::optional<prune::PruneConfig> pruning;
-  if (!a.prune.empty()) pruning = parse_prune_spec(a.prune);
   choose_precision(a.precision);  // validates the name before anything is timed or printed
   const PrecisionChoice pc = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = pc.precision;
