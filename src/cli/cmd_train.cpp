@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/distill/distillation.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/prune/gradual.hpp"
 #include "nimble/runtime/precision_probe.hpp"
@@ -82,6 +83,7 @@ struct TrainArgs {
   int hflip = -1;
   bool no_nesterov = false, json_out = false, quiet = false;
   uint64_t seed = 0;
+  TeacherArgs teacher;  // distillation (nimble distill, or train --teacher)
 };
 
 // --resume: the run's settings come from the checkpoint; only these may be given again.
@@ -178,10 +180,19 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                  "cannot resume " + a.resume + ": " + state_file + " has no training state (not written by nimble train)");
     NIMBLE_CHECK(!resumed->extra["hyper"].contains("prune"),
                  "cannot resume " + a.resume + ": it was trained with --prune, whose schedule cannot be resumed");
+    NIMBLE_CHECK(!resumed->extra["hyper"].contains("teacher"),
+                 "cannot resume " + a.resume + ": it was distilled from a teacher, which resuming does not reload");
     apply_hyper(resumed->extra["hyper"], a);
     if (a.out.empty()) a.out = model_file_for(a.resume);
   }
-  const Recipe r = recipe_for(a.model);
+  // A checkpoint as the starting point (nimble distill --student FILE): its architecture and
+  // weights, trained on with this run's recipe.
+  std::optional<LoadedModel> start;
+  if (!resumed && (a.model.find('/') != std::string::npos || a.model.find(".nimble") != std::string::npos)) {
+    start = load_model(a.model);
+    NIMBLE_CHECK(!start->graph.meta.count("quantized"), a.model + " is int8 and cannot be trained");
+  }
+  const Recipe r = recipe_for(start ? start->extra.value("hyper", json::object()).value("model", "mobilenet") : a.model);
   data::IdxData d = load_data(a.data);
   data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   NIMBLE_CHECK(a.val >= 0 && a.val < train_set.size(), "--val must be smaller than the training set (" +
@@ -197,7 +208,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   mc.depth = a.depth;
   mc.dropout = a.dropout;
   mc.seed = a.seed;
-  Graph graph = resumed ? std::move(resumed->graph) : zoo::build(mc);
+  Graph graph = resumed ? std::move(resumed->graph) : start ? std::move(start->graph) : zoo::build(mc);
   NIMBLE_CHECK(graph.input_shape() == mc.input, "the checkpoint's model takes " + graph.input_shape().str() +
                                                      " but its data gives " + mc.input.str());
 
@@ -244,6 +255,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"step_epochs", a.step_epochs}, {"limit", a.limit},
                 {"dropout", a.dropout}};
   if (pruning) hyper["prune"] = a.prune, hyper["prune_ramp"] = a.prune_ramp;
+  if (!a.teacher.teacher.empty())
+    hyper["teacher"] = a.teacher.teacher, hyper["temperature"] = a.teacher.temperature, hyper["alpha"] = a.teacher.alpha;
   auto extra_for = [&](const train::EpochStats& s, const train::TrainState& st) {
     json state = {{"epoch", st.epoch},
                   {"step", st.step},
@@ -266,6 +279,11 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
 
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
   if (pruning) trainer.add_hook(std::make_shared<prune::GradualPruning>(*pruning, a.prune_ramp));
+  json distill_report;
+  const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
+  const auto distillation =
+      make_distillation(a.teacher, graph, norm, split, d.test, tc.batch, augmenting, distill_report);
+  if (distillation) trainer.add_hook(distillation);
   std::optional<train::TrainState> resumed_state;
   if (resumed) {
     resumed_state = resume_state(resumed->extra, resumed->state);
@@ -322,6 +340,11 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"checkpoint", out},
                 {"training_checkpoint", state_out}};
     if (pruning) j["prune"] = a.prune, j["weight_sparsity"] = prune::weight_sparsity(graph).fraction();
+    if (distillation) {
+      finish_distillation_report(*distillation, distill_report);
+      j.update(distill_report);
+      j["student_params"] = graph.param_count();
+    }
     j.update(precision_json(pc));
     int64_t skipped = 0;
     for (auto& e : res.epochs) skipped += e.skipped_steps;
@@ -335,10 +358,15 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
 
 }  // namespace
 
-void add_train(CLI::App& app) {
-  auto a = std::make_shared<TrainArgs>();
-  CLI::App* c = app.add_subcommand("train", "Train a zoo model on an IDX data set (default: Fashion-MNIST)");
-  c->add_option("--model", a->model, "cnn | resnet | mobilenet_v1 | mobilenet_v2")->capture_default_str();
+namespace {
+// The options of `train`; `distill` has the same with --student for --model and a required --teacher.
+void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool distill) {
+  if (distill)
+    c->add_option("--student", a->model, "the student: a zoo model (cnn | resnet | mobilenet_v1 | mobilenet_v2) or a "
+                                         "checkpoint to continue from")
+        ->capture_default_str();
+  else
+    c->add_option("--model", a->model, "cnn | resnet | mobilenet_v1 | mobilenet_v2")->capture_default_str();
   c->add_option("--data", a->data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")->capture_default_str();
   c->add_option("--input", a->input, "model input CxHxW (default: the data's sample shape)");
   c->add_option("--width", a->width, "channel width multiplier")->capture_default_str();
@@ -374,7 +402,22 @@ void add_train(CLI::App& app) {
   c->add_flag("--quiet", a->quiet, "no progress output");
   c->add_option("--resume", a->resume,
                 "continue the run saved in this checkpoint (its settings; --epochs may raise the total)");
+  add_teacher_options(c, a->teacher, distill);
   c->callback([a, c] { run_train(*a, *c); });
 }
+}  // namespace
+
+void add_train(CLI::App& app) {
+  add_train_options(app.add_subcommand("train", "Train a zoo model on an IDX data set (default: Fashion-MNIST)"),
+                    std::make_shared<TrainArgs>(), false);
+}
+
+void add_distill(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  a->model = "mobilenet_v2";
+  add_train_options(app.add_subcommand("distill", "Train a small student from a trained teacher (knowledge distillation)"),
+                    a, true);
+}
+
 
 }  // namespace nimble::cli

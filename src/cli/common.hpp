@@ -14,6 +14,9 @@
 namespace nimble::quant {
 struct Selection;
 }
+namespace nimble::distill {
+class Distillation;
+}
 
 namespace nimble::cli {
 
@@ -29,6 +32,7 @@ void add_models(CLI::App& app);
 void add_info(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
+void add_distill(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
@@ -85,5 +89,25 @@ int64_t model_file_size(const LoadedModel& m, const std::string& scratch_prefix)
 
 // The per-layer table of an int8 quantization (precision, float / int8 times, why float), on stderr.
 void print_layer_report(const quant::Selection& sel);
+
+// --teacher and its flags, on every command that trains (train, distill, prune, quantize's QAT).
+struct TeacherArgs {
+  std::string teacher, precision = "auto";
+  double temperature = 4.0, alpha = 0.9, hint_weight = 1.0, hint_lr = 0.01;
+  std::vector<std::string> hints;
+  bool cache = false;
+};
+void add_teacher_options(CLI::App* c, TeacherArgs& t, bool required);
+
+// The distillation hook for a student about to train on split.train at `batch`: loads the
+// teacher, picks its fastest accurate form (announced), caches its logits with --cache-teacher
+// (augmentation must be off). `report` receives the teacher's JSON fields (teacher_test_accuracy,
+// teacher_params, teacher_latency_ms, teacher_precision, ...). Null without --teacher.
+std::shared_ptr<distill::Distillation> make_distillation(const TeacherArgs& t, const Graph& student,
+                                                         const data::Normalization& student_norm,
+                                                         const data::Split& split, const data::ImageSet& test,
+                                                         int64_t batch, bool augmenting, json& report);
+// After training: the teacher's share of the training time, into `report`.
+void finish_distillation_report(const distill::Distillation& hook, json& report);
 
 }  // namespace nimble::cli

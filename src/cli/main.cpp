@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   nimble::cli::add_info(app);
   nimble::cli::add_quantize(app);
   nimble::cli::add_prune(app);
+  nimble::cli::add_distill(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

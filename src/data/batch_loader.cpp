@@ -56,6 +56,7 @@ struct BatchLoader::Impl {
     const int64_t begin = k * batch, count = std::min(batch, set.size() - begin);
     b.images = Tensor(Shape{batch, channels, height, width});  // zero-filled: padding rows stay 0
     b.labels.assign(size_t(batch), -1);
+    b.indices.assign(size_t(batch), -1);
     b.count = count;
     const uint8_t* src = set.images.data<uint8_t>();
     float* dst = b.images.data<float>();
@@ -66,6 +67,7 @@ struct BatchLoader::Impl {
       render_sample(dst + i * per_sample, src + idx * per_sample, channels, height, width, scale.data(), bias.data(),
                     t);
       b.labels[size_t(i)] = set.labels[size_t(idx)];
+      b.indices[size_t(i)] = idx;
     }
   }
 

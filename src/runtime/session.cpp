@@ -165,11 +165,29 @@ const Tensor& Session::forward(const Tensor& input) {
   return m.output;
 }
 
-void Session::backward(const Tensor& diff_output) {
+void Session::backward(const Tensor& diff_output) { backward(diff_output, {}); }
+
+void Session::backward(const Tensor& diff_output, const std::vector<std::pair<int, Tensor>>& value_grads) {
   Impl& m = *impl_;
   NIMBLE_CHECK(m.opt.mode == Mode::train, "backward() needs a session compiled in train mode");
   NIMBLE_CHECK(diff_output.shape() == m.output.shape() && diff_output.dtype() == DType::f32,
                "backward() needs a gradient of shape " + m.output.shape().str());
+  // Gradients arriving at intermediate values, in each value's layout, added to its gradient just
+  // before its producer's backward.
+  std::vector<std::vector<dnnl::memory>> injected(m.diff.size());
+  for (const auto& [v, grad] : value_grads) {
+    NIMBLE_CHECK(v >= 0 && size_t(v) < m.diff.size() && v != m.graph.input() && m.graph.values()[size_t(v)].producer >= 0,
+                 "backward(): no intermediate value " + std::to_string(v) + " in this session's graph");
+    NIMBLE_CHECK(grad.shape() == m.shapes[size_t(v)] && grad.dtype() == DType::f32,
+                 "backward(): the gradient of value " + std::to_string(v) + " must be f32 " + m.shapes[size_t(v)].str());
+    guarded("value gradient", [&] {
+      dnnl::memory plain(plain_desc(grad.shape()), cpu_engine(), const_cast<void*>(grad.raw()));
+      dnnl::memory into(m.desc[size_t(v)], cpu_engine());
+      LayoutConverter(plain.get_desc(), m.desc[size_t(v)], cpu_engine()).into(m.stream, plain, into);
+      injected[size_t(v)].push_back(into);
+      if (!m.accumulate[size_t(v)]) m.compile_accumulate(size_t(v));
+    });
+  }
   guarded("backward input", [&] {
     m.diff_out_user.set_data_handle(const_cast<void*>(diff_output.raw()));
     m.diff_out_from_plain.into(m.stream, m.diff_out_user, m.diff[m.graph.output()]);
@@ -179,13 +197,15 @@ void Session::backward(const Tensor& diff_output) {
   try {
     while (n-- > 0) {
       const int v = nodes[n].output;
-      for (auto& extra : m.extra_diff[v]) {
+      auto add = [&](const dnnl::memory& extra) {
         if (m.accumulate[v])
           m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
         else
           f16_accumulate(static_cast<uint16_t*>(m.diff[v].get_data_handle()),
                          static_cast<const uint16_t*>(extra.get_data_handle()), int64_t(m.desc[v].get_size() / 2));
-      }
+      };
+      for (auto& extra : m.extra_diff[v]) add(extra);
+      for (auto& extra : injected[v]) add(extra);
       m.kernels[n]->backward(m.stream, m.args[n]);
     }
   } catch (const dnnl::error& e) {

@@ -39,19 +39,20 @@ void scale_in_place(Tensor& t, float factor) {
 // Backward and the optimizer step; returns whether the step was taken. With a loss scaler a
 // non-finite loss or gradient is an fp16 overflow: the step is skipped and the scale backs off.
 // Without one it is divergence.
-bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, Tensor& diff_logits, double loss,
-                       float lr, int64_t epoch) {
+bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, Tensor& diff_logits,
+                       ValueGrads& value_grads, double loss, float lr, int64_t epoch) {
   if (!scaler) {
     NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at epoch " +
                                           std::to_string(epoch) + " (try a lower --lr)");
-    session.backward(diff_logits);
+    session.backward(diff_logits, value_grads);
     optimizer.step(lr);
     return true;
   }
   bool stepped = false;
   if (std::isfinite(loss)) {
     scale_in_place(diff_logits, scaler->scale());
-    session.backward(diff_logits);
+    for (auto& [v, g] : value_grads) scale_in_place(g, scaler->scale());
+    session.backward(diff_logits, value_grads);
     stepped = scaled_step(*scaler, optimizer, lr);
   } else {
     scaler->update(/*found_inf=*/true);
@@ -154,8 +155,9 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       const Tensor& logits = session.forward(batch.images);
       LossResult lr_res = cross_entropy(logits, batch.labels, batch.count, config_.label_smoothing, &diff_logits);
       double loss = lr_res.loss;
-      for (auto& h : hooks_) h->on_loss(batch, logits, diff_logits, loss);
-      if (backward_and_step(session, optimizer, scaler(), diff_logits, loss, lr, epoch)) {
+      ValueGrads value_grads;
+      for (auto& h : hooks_) h->on_loss(session, batch, logits, diff_logits, loss, value_grads);
+      if (backward_and_step(session, optimizer, scaler(), diff_logits, value_grads, loss, lr, epoch)) {
         loss_sum += loss * batch.count;
         correct += lr_res.correct;
         stepped += batch.count;

@@ -69,6 +69,7 @@ struct Augment {
 struct Batch {
   Tensor images;                // (B, C, H, W) f32, normalised
   std::vector<int32_t> labels;  // B labels; -1 on padding rows
+  std::vector<int64_t> indices;  // B sample indices into the set; -1 on padding rows
   int64_t count = 0;            // valid rows; rows past count are zeros with label -1
 };
 

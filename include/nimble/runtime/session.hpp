@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nimble/graph/graph.hpp"
@@ -36,6 +37,9 @@ class Session {
   const Tensor& forward(const Tensor& input);
   // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).
   void backward(const Tensor& diff_output);
+  // The same with gradients that also arrive at intermediate values of graph() (plain f32 of the
+  // value's shape), e.g. from a feature-distillation loss on a hidden layer.
+  void backward(const Tensor& diff_output, const std::vector<std::pair<int, Tensor>>& value_grads);
 
   // Per node of graph(): the median time of its forward kernel in ms over `iters` forward passes
   // (after one warm-up), each kernel timed on its own. For deciding per layer what pays.

@@ -13,6 +13,10 @@
 #include "nimble/train/optimizer.hpp"
 #include "nimble/train/schedule.hpp"
 
+namespace nimble {
+class Session;
+}
+
 namespace nimble::train {
 
 struct TrainConfig {
@@ -58,6 +62,7 @@ struct TrainState {
 };
 
 class Trainer;
+using ValueGrads = std::vector<std::pair<int, Tensor>>;  // (value id of the session's graph, gradient)
 
 // Extension points for the techniques (pruning masks, distillation, observers).
 class TrainerHook {
@@ -66,8 +71,10 @@ class TrainerHook {
   // Before the first step, with the run's total optimizer steps (schedules key off it).
   virtual void on_fit_begin(Trainer&, int64_t total_steps) {}
   virtual void on_epoch_begin(Trainer&, int64_t epoch) {}
-  // May change the loss and its gradient with respect to the logits (e.g. distillation).
-  virtual void on_loss(const data::Batch& batch, const Tensor& logits, Tensor& diff_logits, double& loss) {}
+  // May change the loss and its gradient with respect to the logits (distillation), and add
+  // gradients at intermediate values of `session.graph()` (feature distillation).
+  virtual void on_loss(Session& session, const data::Batch& batch, const Tensor& logits, Tensor& diff_logits,
+                       double& loss, ValueGrads& value_grads) {}
   virtual void on_step_end(Trainer&, int64_t step) {}
   virtual void on_epoch_end(Trainer&, const EpochStats&) {}
   // Whether this epoch's weights may be kept as the best epoch (pruning: only at the target).

@@ -1,0 +1,36 @@
+#pragma once
+// The teacher of a distillation run: a trained model run in eval mode, in the fastest form that
+// keeps its accuracy on this CPU (fp32, bf16 or int8, measured), fed the student's batches.
+#include <string>
+#include <vector>
+
+#include "nimble/data/dataset.hpp"
+#include "nimble/graph/graph.hpp"
+#include "nimble/runtime/precision.hpp"
+
+namespace nimble::distill {
+
+struct TeacherCandidate {
+  std::string form;       // "fp32" | "bf16" | "int8"
+  double accuracy = 0;    // on the validation samples given
+  double ms_per_batch = 0;
+  bool chosen = false;
+  std::string note;       // why not, when not chosen
+};
+
+struct TeacherChoice {
+  Graph graph;  // what runs: the teacher, or its int8 conversion
+  Precision precision = Precision::fp32;
+  std::string form;
+  std::vector<TeacherCandidate> candidates;
+};
+
+// Times every form this CPU runs natively at `batch` and measures its accuracy on `val`; keeps the
+// fastest whose accuracy is within `max_drop` (a fraction) of fp32's. `forms` lists the forms
+// allowed ("auto" = all; or one of fp32 / bf16 / int8 to force it). int8 is calibrated on `calib`
+// and only offered without hints (int8 values cannot feed a hint).
+TeacherChoice choose_teacher_form(const Graph& teacher, const std::string& forms, const data::ImageSet& val,
+                                  const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
+                                  bool need_float_values, double max_drop = 0.002);
+
+}  // namespace nimble::distill

@@ -1,0 +1,67 @@
+#include "nimble/distill/teacher.hpp"
+
+#include <algorithm>
+
+#include "nimble/core/error.hpp"
+#include "nimble/quant/quantize_model.hpp"
+#include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
+#include "nimble/train/trainer.hpp"
+
+namespace nimble::distill {
+
+TeacherChoice choose_teacher_form(const Graph& teacher, const std::string& forms, const data::ImageSet& val,
+                                  const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
+                                  bool need_float_values, double max_drop) {
+  NIMBLE_CHECK(forms == "auto" || forms == "fp32" || forms == "bf16" || forms == "int8",
+               "--teacher-precision must be auto, fp32, bf16 or int8, got '" + forms + "'");
+  NIMBLE_CHECK(!(forms == "int8" && need_float_values), "an int8 teacher cannot feed --hint (its values are int8)");
+  NIMBLE_CHECK(!teacher.meta.count("quantized") || !need_float_values, "an int8 teacher cannot feed --hint");
+  NIMBLE_CHECK(val.size() > 0, "choosing the teacher's precision needs validation samples");
+  TeacherChoice out;
+  struct Form {
+    std::string name;
+    Graph graph;
+    Precision precision;
+  };
+  std::vector<Form> tried;
+  const bool already_int8 = teacher.meta.count("quantized") > 0;
+  if (already_int8) {
+    tried.push_back({"int8", teacher.clone(), Precision::fp32});
+  } else {
+    if (forms == "auto" || forms == "fp32") tried.push_back({"fp32", teacher.clone(), Precision::fp32});
+    if ((forms == "auto" && precision_support(Precision::bf16).native) || forms == "bf16")
+      tried.push_back({"bf16", teacher.clone(), Precision::bf16});
+    if ((forms == "auto" && !need_float_values) || forms == "int8") {
+      quant::QuantizeOptions qo;
+      qo.selection.big_batch = batch;
+      tried.push_back({"int8", quant::quantize(teacher, calib, norm, qo).graph, Precision::fp32});
+    }
+  }
+  double reference = -1;
+  int best = -1;
+  for (size_t i = 0; i < tried.size(); ++i) {
+    TeacherCandidate c;
+    c.form = tried[i].name;
+    c.accuracy = train::evaluate(tried[i].graph, val, norm, 500, tried[i].precision).accuracy;
+    Session s(tried[i].graph, {batch, Mode::eval, !need_float_values, tried[i].precision});
+    c.ms_per_batch = percentile(time_forward(s, random_batch(teacher.input_shape(), batch, 3), 2, 7), 0.5);
+    if (c.form == "fp32") reference = c.accuracy;
+    if (reference >= 0 && c.accuracy < reference - max_drop) c.note = "loses accuracy";
+    out.candidates.push_back(c);
+  }
+  for (size_t i = 0; i < out.candidates.size(); ++i)
+    if (out.candidates[i].note.empty() &&
+        (best < 0 || out.candidates[i].ms_per_batch < out.candidates[size_t(best)].ms_per_batch))
+      best = int(i);
+  NIMBLE_ASSERT(best >= 0);
+  for (size_t i = 0; i < out.candidates.size(); ++i)
+    if (int(i) != best && out.candidates[i].note.empty()) out.candidates[i].note = "slower";
+  out.candidates[size_t(best)].chosen = true;
+  out.form = tried[size_t(best)].name;
+  out.precision = tried[size_t(best)].precision;
+  out.graph = std::move(tried[size_t(best)].graph);
+  return out;
+}
+
+}  // namespace nimble::distill
