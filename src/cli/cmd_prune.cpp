@@ -9,6 +9,7 @@
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/distill/distillation.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/prune/gradual.hpp"
@@ -25,6 +26,7 @@ struct PruneArgs {
   int64_t finetune_epochs = 0, batch = 256, iters = 50;
   uint64_t seed = 0;
   bool json_out = false;
+  TeacherArgs teacher;  // distillation during fine-tuning
 };
 
 std::pair<int, int> parse_nm(const std::string& text) {
@@ -131,6 +133,7 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   NIMBLE_CHECK(a.ramp >= 0 && a.ramp <= 1, "--ramp must be in [0, 1]");
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
   NIMBLE_CHECK(a.iters >= 1 && a.iters <= 100000, "--iters must be between 1 and 100000");
+  NIMBLE_CHECK(a.teacher.teacher.empty() || a.finetune_epochs > 0, "--teacher distils during fine-tuning: give --finetune-epochs");
 
   prune::PruneConfig cfg;
   cfg.method = method;
@@ -185,6 +188,8 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   Graph masked = m.graph.clone();
   std::optional<PrecisionChoice> ft_precision;
   train::TrainResult ft;
+  std::shared_ptr<distill::Distillation> distillation;
+  json distill_report;
   if (a.finetune_epochs > 0) {
     train::TrainConfig tc = fine_tune_config(m.extra, a.finetune_epochs, a.lr, a.seed, !a.json_out);
     ft_precision = choose_precision_for(a.precision, masked, tc.batch, Mode::train);
@@ -192,7 +197,11 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
     tc.precision = ft_precision->precision;
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, a.ramp));
+    const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
+    distillation = make_distillation(a.teacher, masked, norm, split, d.test, tc.batch, augmenting, distill_report);
+    if (distillation) trainer.add_hook(distillation);
     ft = trainer.fit(split.train, split.val, norm);
+    if (distillation) finish_distillation_report(*distillation, distill_report);
   } else {
     prune::apply_masks(masked, prune::compute_masks(masked, cfg, cfg.amount));
   }
@@ -275,6 +284,7 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
               {"size_bytes_after", after_size},
               {"layers", layers}};
     if (method == prune::Method::channel) j["removal_max_abs_diff"] = removal_diff;
+    if (distillation) j["distillation"] = distill_report;
     if (ft_precision) {
       j["finetune"] = precision_json(*ft_precision);
       j["finetune"]["best_epoch"] = ft.best_epoch;
@@ -314,6 +324,7 @@ void add_prune(CLI::App& app) {
   c->add_option("--batch", a->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", a->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", a->seed, "fine-tuning seed")->capture_default_str();
+  add_teacher_options(c, a->teacher, false);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a, c] { run_prune(*a, *c); });
 }

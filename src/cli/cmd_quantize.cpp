@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/distill/distillation.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/quant/quantize_model.hpp"
 #include "nimble/runtime/precision_probe.hpp"
@@ -27,6 +28,7 @@ struct QuantizeArgs {
   double max_drop = -1, qat_lr = 0.001;
   uint64_t seed = 0;
   bool json_out = false, no_speed_gate = false, dynamic = false;
+  TeacherArgs teacher;  // distillation during quantization-aware training
 };
 
 std::set<std::string> split_names(const std::string& list) {
@@ -85,6 +87,9 @@ void run_quantize(const QuantizeArgs& a) {
   NIMBLE_CHECK(a.qat_epochs >= 0 && a.qat_epochs <= 1000, "--qat-epochs must be between 0 and 1000");
   NIMBLE_CHECK(a.qat_lr > 0 && std::isfinite(a.qat_lr), "--qat-lr must be positive");
   std::optional<PrecisionChoice> qat_precision;
+  std::shared_ptr<distill::Distillation> distillation;
+  json distill_report;
+  NIMBLE_CHECK(a.teacher.teacher.empty() || a.qat_epochs > 0, "--teacher distils during quantization-aware training: give --qat-epochs");
   if (a.qat_epochs > 0) {
     // Fine-tuning with fake quantization: the run's own recipe (batch, augmentation, weight
     // decay) at a small learning rate, in the precision --precision picks.
@@ -95,7 +100,12 @@ void run_quantize(const QuantizeArgs& a) {
       announce_precision(*qat_precision);
       tc.precision = qat_precision->precision;
       note("quantization-aware training: " + std::to_string(tc.epochs) + " epochs at lr " + std::to_string(a.qat_lr));
-      train::Trainer(g, tc).fit(split.train, split.val, norm);
+      train::Trainer trainer(g, tc);
+      const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
+      distillation = make_distillation(a.teacher, g, norm, split, d.test, tc.batch, augmenting, distill_report);
+      if (distillation) trainer.add_hook(distillation);
+      trainer.fit(split.train, split.val, norm);
+      if (distillation) finish_distillation_report(*distillation, distill_report);
     };
   }
   note("nimble quantize: " + a.model +
@@ -160,6 +170,7 @@ void run_quantize(const QuantizeArgs& a) {
                 {"speed_gate", {{"float_ms_b1", sel.float_ms_b1}, {"int8_ms_b1", sel.int8_ms_b1},
                                 {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}};
     if (qat_precision) j["qat"] = precision_json(*qat_precision);  // the precision QAT trained in
+    if (distillation) j["distillation"] = distill_report;
     print_json(j);
   }
 }
@@ -190,6 +201,7 @@ void add_quantize(CLI::App& app) {
   c->add_option("--batch", a->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", a->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", a->seed, "seed of the calibration subset")->capture_default_str();
+  add_teacher_options(c, a->teacher, false);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a] { run_quantize(*a); });
 }
