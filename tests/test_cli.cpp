@@ -338,6 +338,40 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_EQ(before, file_bytes(mag));
 }
 
+TEST_F(Cli, DistillTrainsAStudentAndReportsBothModels) {
+  const fs::path teacher = dir_ / "teacher.nimble", student = dir_ / "student.nimble";
+  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + teacher.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  const std::string common = " --teacher " + teacher.string() + " --limit 1024 --val 256 --epochs 1 --batch 64 --quiet " +
+                             "--precision fp32 --out " + student.string();
+  CliRun d = run("distill --student resnet --depth 8 --hint relu0:relu0 --json" + common);
+  ASSERT_EQ(d.code, 0) << d.err;
+  auto j = nlohmann::json::parse(d.out);
+  for (const char* k : {"test_accuracy", "teacher_test_accuracy", "student_params", "teacher_params", "student_latency_ms",
+                        "teacher_latency_ms", "teacher_precision", "teacher_share_of_training_time", "teacher_candidates"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["student_params"], 77754);  // resnet depth 8
+  EXPECT_EQ(j["teacher_params"], 421834);  // cnn
+  EXPECT_NE(j["teacher_precision"], "int8");  // a hint needs float values
+  EXPECT_GT(j["hint_seconds"].get<double>(), 0.0);
+  CliRun e = run("eval --json --precision fp32 " + student.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  // Cached logits need augmentation off; with it off they work.
+  CliRun c = run("distill --student cnn --cache-teacher --hflip 0 --alpha 0.5 --json" + common);
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_GT(nlohmann::json::parse(c.out)["teacher_seconds"].get<double>(), 0.0);
+
+  const std::string before = file_bytes(student);
+  expect_one_line_error("distill --student cnn --cache-teacher" + common, "--cache-teacher");
+  expect_one_line_error("distill --student cnn --hint relu1" + common, "--hint");
+  expect_one_line_error("distill --student cnn --hint relu1:nope" + common, "nope");
+  expect_one_line_error("distill --student cnn --alpha 1.5" + common, "--alpha");
+  expect_one_line_error("distill --student cnn --teacher-precision fp8" + common, "--teacher-precision");
+  expect_one_line_error("distill --student cnn --out " + student.string(), "--teacher");
+  expect_one_line_error("train --resume " + student.string() + " --epochs 2", "teacher");
+  EXPECT_EQ(before, file_bytes(student));
+}
+
 // A CPU without AVX512-BF16/AMX, as oneDNN sees it when its ISA is capped: auto falls back to
 // fp32, and an explicit bf16 still runs but warns that it is emulated.
 TEST_F(Cli, WithoutNativeBf16AutoPicksFp32AndBf16Warns) {

@@ -197,8 +197,7 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
     tc.precision = ft_precision->precision;
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, a.ramp));
-    const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
-    distillation = make_distillation(a.teacher, masked, norm, split, d.test, tc.batch, augmenting, distill_report);
+    distillation = make_distillation(a.teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), distill_report);
     if (distillation) trainer.add_hook(distillation);
     ft = trainer.fit(split.train, split.val, norm);
     if (distillation) finish_distillation_report(*distillation, distill_report);

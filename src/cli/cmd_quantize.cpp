@@ -101,8 +101,7 @@ void run_quantize(const QuantizeArgs& a) {
       tc.precision = qat_precision->precision;
       note("quantization-aware training: " + std::to_string(tc.epochs) + " epochs at lr " + std::to_string(a.qat_lr));
       train::Trainer trainer(g, tc);
-      const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
-      distillation = make_distillation(a.teacher, g, norm, split, d.test, tc.batch, augmenting, distill_report);
+      distillation = make_distillation(a.teacher, g, norm, split, d.test, tc.batch, tc.augment.any(), distill_report);
       if (distillation) trainer.add_hook(distillation);
       trainer.fit(split.train, split.val, norm);
       if (distillation) finish_distillation_report(*distillation, distill_report);

@@ -280,9 +280,8 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   train::Trainer trainer(graph, tc);  // validates the configuration before anything is printed
   if (pruning) trainer.add_hook(std::make_shared<prune::GradualPruning>(*pruning, a.prune_ramp));
   json distill_report;
-  const bool augmenting = tc.augment.crop_padding > 0 || tc.augment.hflip || tc.augment.erase_prob > 0;
   const auto distillation =
-      make_distillation(a.teacher, graph, norm, split, d.test, tc.batch, augmenting, distill_report);
+      make_distillation(a.teacher, graph, norm, split, d.test, tc.batch, tc.augment.any(), distill_report);
   if (distillation) trainer.add_hook(distillation);
   std::optional<train::TrainState> resumed_state;
   if (resumed) {

@@ -65,9 +65,10 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherArgs& t, c
     candidates.push_back({{"form", c.form}, {"val_accuracy", c.accuracy}, {"ms_per_batch", c.ms_per_batch},
                           {"chosen", c.chosen}, {"note", c.note}});
   }
-  note(line + ")");
+  // Built before anything is printed: it rejects hints that name no layer.
   auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm, student,
                                                       cfg, batch);
+  note(line + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);
     note("teacher logits cached for " + std::to_string(split.train.size()) + " training samples in " +

@@ -64,6 +64,7 @@ struct Augment {
   bool hflip = false;        // horizontal flip with p = 0.5
   float erase_prob = 0.0f;   // random erasing (Zhong et al. 2017): area 2..33 %, aspect 0.3..3.3, filled
                              // with 0 after normalisation (i.e. the channel mean)
+  bool any() const { return crop_padding > 0 || hflip || erase_prob > 0; }  // samples differ per epoch
 };
 
 struct Batch {
