@@ -93,6 +93,7 @@ void finish_distillation_report(const distill::Distillation& hook, json& report)
   report["teacher_seconds"] = hook.teacher_seconds();
   report["teacher_share_of_training_time"] = hook.teacher_share();
   report["hint_seconds"] = hook.hint_seconds();
+  report["teacher_train_accuracy"] = hook.teacher_train_accuracy();
   char buf[128];
   std::snprintf(buf, sizeof buf, "teacher: %.1f s, %.1f%% of the training time", hook.teacher_seconds(),
                 100 * hook.teacher_share());

@@ -1,5 +1,6 @@
 #include "nimble/distill/distillation.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -140,6 +141,12 @@ void Distillation::on_loss(Session& session, const data::Batch& batch, const Ten
   NIMBLE_CHECK(batch.images.shape()[0] == teacher_->batch() || cached_.defined(),
                "distillation: the teacher was compiled for batch " + std::to_string(teacher_->batch()));
   const Tensor& t = teacher_logits(batch);
+  const int64_t classes = t.shape()[1];
+  for (int64_t i = 0; i < batch.count; ++i) {
+    const float* row = t.data<float>() + i * classes;
+    teacher_correct_ += std::max_element(row, row + classes) - row == batch.labels[size_t(i)];
+  }
+  teacher_seen_ += batch.count;
   if (cfg_.alpha > 0) {
     // (1 - alpha) * hard + alpha * soft, and the same for the gradient.
     const float hard = 1.0f - cfg_.alpha;

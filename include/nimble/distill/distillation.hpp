@@ -52,6 +52,9 @@ class Distillation : public train::TrainerHook {
   // The teacher's share of the training time of the epochs so far.
   double teacher_share() const { return train_seconds_ > 0 ? teacher_seconds_ / train_seconds_ : 0.0; }
   double last_kd_loss() const { return last_kd_; }
+  // How often the teacher's arg-max matched the label on the (augmented) training batches: a
+  // check that the teacher sees what the student sees.
+  double teacher_train_accuracy() const { return teacher_seen_ ? double(teacher_correct_) / double(teacher_seen_) : 0.0; }
 
  private:
   const Tensor& teacher_logits(const data::Batch& batch);
@@ -65,6 +68,7 @@ class Distillation : public train::TrainerHook {
   std::vector<int> student_hint_values_;  // resolved against the trainer's session at the first step
   std::vector<std::unique_ptr<HintAdapter>> adapters_;
   double teacher_seconds_ = 0, hint_seconds_ = 0, train_seconds_ = 0, last_kd_ = 0;
+  int64_t teacher_correct_ = 0, teacher_seen_ = 0;
   uint64_t seed_ = 0;
 };
 
