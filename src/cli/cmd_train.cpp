@@ -399,8 +399,9 @@ void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool di
   add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->add_flag("--quiet", a->quiet, "no progress output");
-  c->add_option("--resume", a->resume,
-                "continue the run saved in this checkpoint (its settings; --epochs may raise the total)");
+  if (!distill)  // a distillation run is not resumable: the teacher is not saved with it
+    c->add_option("--resume", a->resume,
+                  "continue the run saved in this checkpoint (its settings; --epochs may raise the total)");
   add_teacher_options(c, a->teacher, distill);
   c->callback([a, c] { run_train(*a, *c); });
 }
