@@ -305,6 +305,16 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   ASSERT_EQ(q.code, 0) << q.err;
   EXPECT_GT(nlohmann::json::parse(q.out)["test_accuracy_int8"].get<double>(), 0.3);
 
+  // A MACs target: the smallest ratio that meets it.
+  const int64_t target = jc["macs_before"].get<int64_t>() / 3;
+  CliRun tm = run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() +
+                  " --method channel --target-macs " + std::to_string(target) + " --iters 5 --batch 32 --json");
+  ASSERT_EQ(tm.code, 0) << tm.err;
+  auto jtm = nlohmann::json::parse(tm.out);
+  EXPECT_LE(jtm["macs_after"].get<int64_t>(), target);
+  EXPECT_GT(jtm["amount"].get<double>(), 0.0);
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10", "out of reach");
+
   // Magnitude pruning in one shot: the file shrinks with the sparsity (bitmask storage).
   CliRun m = run("prune " + ck.string() + " --out " + mag.string() + " --sparsity 0.8 --iters 5 --batch 32 --json");
   ASSERT_EQ(m.code, 0) << m.err;
