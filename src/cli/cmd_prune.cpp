@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "cli/common.hpp"
@@ -70,6 +71,8 @@ std::vector<LayerRow> layer_rows(const Graph& before, const Graph& after, int it
   // Layer times as the inference Session runs them (batch-norm folded into its convolution).
   const auto tb = node_times(passes::optimize_for_inference(before), 1, iters);
   const auto ta = node_times(passes::optimize_for_inference(after), 1, iters);
+  std::map<std::string, size_t> after_index;
+  for (size_t j = 0; j < after.nodes().size(); ++j) after_index[after.nodes()[j].name] = j;
   std::vector<LayerRow> rows;
   for (size_t i = 0; i < before.nodes().size(); ++i) {
     const Node& n = before.nodes()[i];
@@ -80,13 +83,13 @@ std::vector<LayerRow> layer_rows(const Graph& before, const Graph& after, int it
     r.params_before = node_params(n);
     r.macs_before = mb[i];
     if (tb.count(n.name)) r.ms_before = tb.at(n.name);
-    for (size_t j = 0; j < after.nodes().size(); ++j)
-      if (after.nodes()[j].name == n.name) {
-        r.params_after = node_params(after.nodes()[j]);
-        r.macs_after = ma[j];
-        r.sparsity = prune::weight_sparsity(after.nodes()[j]).fraction();
-        if (ta.count(n.name)) r.ms_after = ta.at(n.name);
-      }
+    if (auto it = after_index.find(n.name); it != after_index.end()) {
+      const Node& m = after.nodes()[it->second];
+      r.params_after = node_params(m);
+      r.macs_after = ma[it->second];
+      r.sparsity = prune::weight_sparsity(m).fraction();
+      if (ta.count(n.name)) r.ms_after = ta.at(n.name);
+    }
     rows.push_back(r);
   }
   return rows;

@@ -355,9 +355,6 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   }
 }
 
-}  // namespace
-
-namespace {
 // The options of `train`; `distill` has the same with --student for --model and a required --teacher.
 void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool distill) {
   if (distill)
@@ -418,6 +415,5 @@ void add_distill(CLI::App& app) {
   add_train_options(app.add_subcommand("distill", "Train a small student from a trained teacher (knowledge distillation)"),
                     a, true);
 }
-
 
 }  // namespace nimble::cli

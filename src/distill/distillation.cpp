@@ -65,12 +65,12 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
                      " need the same height and width");
     teacher_hint_values_.push_back(tn->output);
     // Training fuses a ReLU into the batch-norm before it: then the batch-norm's output is that value.
-    std::string name = sn->name;
+    std::vector<std::string> names = {sn->name};
     if (sn->op == OpKind::relu) {
       const int p = student.values()[sn->inputs[0]].producer;
-      if (p >= 0 && student.nodes()[p].op == OpKind::batch_norm2d) name += "|" + student.nodes()[p].name;
+      if (p >= 0 && student.nodes()[p].op == OpKind::batch_norm2d) names.push_back(student.nodes()[p].name);
     }
-    student_hint_names_.push_back(name);
+    student_hint_names_.push_back(names);
     adapters_.push_back(std::make_unique<HintAdapter>(ss[1], ts[1], 1000 + i));
   }
   const Shape in = student.input_shape();
@@ -90,7 +90,7 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
 Distillation::~Distillation() = default;
 
 void Distillation::cache_logits(const data::ImageSet& train, const data::Normalization& student_norm) {
-  NIMBLE_CHECK(cfg_.hints.empty(), "--cache-teacher keeps logits only: it cannot feed --hint");
+  NIMBLE_ASSERT(cfg_.hints.empty(), "hints need the teacher's hidden values, which a cache does not keep");
   const int64_t classes = teacher_->graph().output_shape()[0];
   Tensor all(Shape({train.size(), classes}));
   data::BatchLoader loader(train, student_norm, teacher_->batch(), false, false, {}, 0);
@@ -131,8 +131,6 @@ const Tensor& Distillation::teacher_logits(const data::Batch& batch) {
   return y;
 }
 
-void Distillation::on_epoch_begin(train::Trainer&, int64_t) {}
-
 void Distillation::on_epoch_end(train::Trainer&, const train::EpochStats& stats) { train_seconds_ += stats.seconds; }
 
 void Distillation::on_loss(Session& session, const data::Batch& batch, const Tensor& logits, Tensor& diff_logits,
@@ -156,17 +154,12 @@ void Distillation::on_loss(Session& session, const data::Batch& batch, const Ten
   }
   if (cfg_.hints.empty()) return;
   const auto t0 = Clock::now();
-  if (student_hint_values_.empty()) {
-    for (const std::string& names : student_hint_names_) {
+  if (student_hint_values_.empty()) {  // the trainer's session exists from the first step on
+    for (const std::vector<std::string>& names : student_hint_names_) {
       int found = -1;
-      size_t start = 0;
-      while (found < 0 && start <= names.size()) {
-        const size_t bar = names.find('|', start);
-        const std::string name = names.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
-        if (const Node* n = find_node(session.graph(), name)) found = n->output;
-        start = bar == std::string::npos ? names.size() + 1 : bar + 1;
-      }
-      NIMBLE_CHECK(found >= 0, "--hint: layer '" + names.substr(0, names.find('|')) + "' is fused away when training");
+      for (size_t i = 0; i < names.size() && found < 0; ++i)
+        if (const Node* n = find_node(session.graph(), names[i])) found = n->output;
+      NIMBLE_CHECK(found >= 0, "--hint: layer '" + names[0] + "' is fused away when training");
       student_hint_values_.push_back(found);
     }
   }

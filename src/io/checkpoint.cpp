@@ -354,8 +354,12 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
       fail(where + ": nnz without an encoding");
     }
     uint64_t numel = 0, want = 0;
-    if (!detail::checked_numel(r.shape.dims(), numel) || __builtin_mul_overflow(numel, dtype_size(r.dtype), &want) ||
-        (r.bitmask && (r.nnz > numel || (want = detail::bitmask_encoded_bytes(numel, r.nnz)) == 0)) || want != r.nbytes)
+    bool sized = detail::checked_numel(r.shape.dims(), numel) && !__builtin_mul_overflow(numel, dtype_size(r.dtype), &want);
+    if (sized && r.bitmask) {  // stored: the mask, then the nnz values (numel * 4 did not overflow, so neither does this)
+      sized = r.nnz <= numel && numel > 0;
+      want = detail::bitmask_encoded_bytes(numel, r.nnz);
+    }
+    if (!sized || want != r.nbytes)
       fail(where + ": nbytes " + std::to_string(r.nbytes) + " does not match shape " + r.shape.str() + " of " +
            dtype_name(r.dtype));
     if (r.offset != align_up(cursor))

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <set>
 
 #include "nimble/core/error.hpp"
 
@@ -45,7 +44,7 @@ bool is_int8_op(OpKind op) {
 // Ops whose output channel c depends on input channel c alone and map an all-zero channel to zero.
 bool per_channel_zero_preserving(OpKind op) {
   switch (op) {
-    case OpKind::batch_norm2d:  // zero only with zero scale and shift; see channel_is_zero
+    case OpKind::batch_norm2d:  // zero only with zero scale and shift (checked in remove_channels)
     case OpKind::relu:
     case OpKind::relu6:
     case OpKind::hardswish:
@@ -170,18 +169,13 @@ ChannelGraph::ChannelGraph(const Graph& g) {
     ChannelSpace& sp = spaces[space_of_root[r]];
     space_of_class[k] = space_of_root[r];
     sp.classes.push_back(class_members[k]);
-    if (class_fixed[k] && sp.prunable) {
-      sp.prunable = false;
-      const int v = members[class_members[k][0]].first;
-      sp.why_fixed = v == g.input() ? "graph input" : v == g.output() ? "graph output" : "tied to a fixed channel";
-    }
+    if (class_fixed[k]) sp.prunable = false;
   }
   for (size_t v = 0; v < values.size(); ++v)
     if (first_member[v] >= 0) {
       auto& vs = spaces[space_of_class[class_of[first_member[v]]]].values;
       if (std::find(vs.begin(), vs.end(), int(v)) == vs.end()) vs.push_back(int(v));
     }
-  for (ChannelSpace& sp : spaces) sp.name = values[sp.values.front()].name;
 }
 
 ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, Criterion criterion,

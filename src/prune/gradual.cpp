@@ -65,9 +65,10 @@ void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {
 void GradualPruning::update(Graph& g, int64_t step) {
   if (schedule_.is_update_step(step)) {
     masks_ = compute_masks(g, cfg_, schedule_.at(step));
+    bound_ = bind_masks(g, masks_);
     at_target_ = step >= schedule_.end;
   }
-  apply_masks(g, masks_);
+  apply_masks(bound_);
 }
 
 void GradualPruning::on_step_end(train::Trainer& t, int64_t step) { update(t.graph(), step); }

@@ -14,24 +14,18 @@ Scope scope_from_name(const std::string& name) {
   throw Error("unknown pruning scope '" + name + "' (layer | global)");
 }
 
-std::vector<std::string> prunable_weights(const Graph& g) {
-  std::vector<std::string> out;
+namespace {
+
+// The conv2d / linear f32 weights, by parameter name ("node.weights").
+std::vector<std::pair<std::string, const Tensor*>> weights_to_prune(const Graph& g) {
+  std::vector<std::pair<std::string, const Tensor*>> out;
   for (const Node& n : g.nodes())
     if ((n.op == OpKind::conv2d || n.op == OpKind::linear) && n.param_ptr("weights") &&
         n.param("weights").data.dtype() == DType::f32)
-      out.push_back(n.name + ".weights");
+      out.emplace_back(n.name + ".weights", &n.param("weights").data);
   return out;
 }
 
-namespace {
-
-const Tensor& param_data(const Graph& g, const std::string& name) {
-  for (auto& [n, p] : g.named_params())
-    if (n == name) return p->data;
-  NIMBLE_ASSERT(false, "no parameter " + name);
-  static Tensor none;
-  return none;
-}
 
 // Mask keeping all but the `prune` smallest |w| (ties broken by index), at least one element.
 Tensor keep_largest(const Tensor& w, int64_t prune) {
@@ -52,15 +46,19 @@ Tensor keep_largest(const Tensor& w, int64_t prune) {
 
 }  // namespace
 
+std::vector<std::string> prunable_weights(const Graph& g) {
+  std::vector<std::string> names;
+  for (const auto& [name, w] : weights_to_prune(g)) names.push_back(name);
+  return names;
+}
+
 Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
   NIMBLE_CHECK(sparsity >= 0 && sparsity < 1, "sparsity must be in [0, 1), got " + std::to_string(sparsity));
   Masks masks;
-  const std::vector<std::string> names = prunable_weights(g);
+  const auto weights = weights_to_prune(g);
   if (scope == Scope::layer) {
-    for (const std::string& name : names) {
-      const Tensor& w = param_data(g, name);
-      masks[name] = keep_largest(w, int64_t(std::llround(sparsity * double(w.numel()))));
-    }
+    for (const auto& [name, w] : weights)
+      masks[name] = keep_largest(*w, int64_t(std::llround(sparsity * double(w->numel()))));
     return masks;
   }
   // Global: one threshold, found by ranking all magnitudes together (ties by layer, then index).
@@ -71,7 +69,7 @@ Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
   };
   std::vector<Entry> all;
   std::vector<const Tensor*> ws;
-  for (const std::string& name : names) ws.push_back(&param_data(g, name));
+  for (const auto& [name, w] : weights) ws.push_back(w);
   for (int l = 0; l < int(ws.size()); ++l) {
     const float* p = ws[l]->data<float>();
     for (int64_t i = 0; i < ws[l]->numel(); ++i) all.push_back({std::fabs(p[i]), l, i});
@@ -93,7 +91,7 @@ Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
     mk[e.layer].data<float>()[e.index] = 0.0f;
     ++pruned[e.layer];
   }
-  for (size_t l = 0; l < names.size(); ++l) masks[names[l]] = mk[l];
+  for (size_t l = 0; l < weights.size(); ++l) masks[weights[l].first] = mk[l];
   return masks;
 }
 
@@ -101,8 +99,8 @@ Masks nm_masks(const Graph& g, int n, int m) {
   NIMBLE_CHECK(n >= 1 && m >= n && m <= 64, "an N:M pattern needs 0 < N <= M <= 64, got " + std::to_string(n) + ":" +
                                                   std::to_string(m));
   Masks masks;
-  for (const std::string& name : prunable_weights(g)) {
-    const Tensor& w = param_data(g, name);
+  for (const auto& [name, wp] : weights_to_prune(g)) {
+    const Tensor& w = *wp;
     // (O, I, K) with K the kernel positions (1 for linear): groups run along I at fixed (o, k).
     const int64_t o = w.shape()[0], in = w.shape()[1], k = w.numel() / (o * in);
     Tensor mask(w.shape());

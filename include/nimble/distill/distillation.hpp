@@ -41,7 +41,6 @@ class Distillation : public train::TrainerHook {
   // normalised as the student's batches are), so later steps only copy them.
   void cache_logits(const data::ImageSet& train, const data::Normalization& student_norm);
 
-  void on_epoch_begin(train::Trainer&, int64_t epoch) override;
   void on_loss(Session& session, const data::Batch& batch, const Tensor& logits, Tensor& diff_logits, double& loss,
                train::ValueGrads& value_grads) override;
   void on_epoch_end(train::Trainer&, const train::EpochStats& stats) override;
@@ -64,7 +63,7 @@ class Distillation : public train::TrainerHook {
   bool renormalize_ = false;
   Tensor teacher_in_, cached_, batch_logits_;
   std::vector<int> teacher_hint_values_;  // value ids in the teacher session's graph
-  std::vector<std::string> student_hint_names_;
+  std::vector<std::vector<std::string>> student_hint_names_;  // per hint: the layer, or what it fuses into
   std::vector<int> student_hint_values_;  // resolved against the trainer's session at the first step
   std::vector<std::unique_ptr<HintAdapter>> adapters_;
   double teacher_seconds_ = 0, hint_seconds_ = 0, train_seconds_ = 0, last_kd_ = 0;

@@ -25,11 +25,9 @@ Criterion criterion_from_name(const std::string& name);  // "l1" | "l2" | "bn"; 
 const char* criterion_name(Criterion c);
 
 struct ChannelSpace {
-  std::string name;                       // the first value's name, for reports
   std::vector<int> values;                // value ids whose channel dimension lies in this space
   std::vector<std::vector<int>> classes;  // per class: its member ids (see ChannelGraph)
-  bool prunable = true;
-  std::string why_fixed;  // when not prunable
+  bool prunable = true;                   // no class touches a fixed channel
 };
 
 // The channel structure of a float graph. Throws Error for int8 graphs (prune before quantizing).

@@ -47,6 +47,7 @@ class GradualPruning : public train::TrainerHook {
   int updates_;
   CubicSchedule schedule_;
   Masks masks_;
+  std::vector<BoundMask> bound_;  // masks_ bound to the graph's parameters
   bool at_target_ = false;
 };
 

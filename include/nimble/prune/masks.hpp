@@ -4,6 +4,7 @@
 // weights stay zero under momentum and weight decay.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "nimble/graph/graph.hpp"
 
@@ -16,6 +17,15 @@ using Masks = std::map<std::string, Tensor>;
 // re-reads it).
 // Throws Error for a mask that names no parameter of `g` or has another shape.
 void apply_masks(Graph& g, const Masks& masks);
+
+// The same in two steps, for masks applied after every optimizer step: look the parameters up
+// once, then zero them as often as needed.
+struct BoundMask {
+  ParamPtr param;
+  Tensor mask;
+};
+std::vector<BoundMask> bind_masks(const Graph& g, const Masks& masks);
+void apply_masks(const std::vector<BoundMask>& bound);
 
 // Fraction of zeros among the elements of the conv2d / linear weights (what unstructured pruning
 // targets), and the count behind it.
