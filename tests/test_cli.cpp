@@ -277,6 +277,38 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_EQ(before, file_bytes(q));
 }
 
+TEST_F(Cli, TrainQatEndsWithAnInt8ModelBesideTheFloatOne) {
+  const fs::path ck = dir_ / "qat.nimble", q = dir_ / "qat-int8.nimble";
+  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --precision fp32 --qat --qat-epochs 1 --json --out " +
+                 ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["int8_checkpoint"], q.string());
+  ASSERT_TRUE(j.contains("qat"));
+  EXPECT_EQ(j["qat"]["qat_epochs"], 1);
+  EXPECT_EQ(j["qat"]["test_accuracy_fp32"], j["test_accuracy"]);  // QAT starts from the float model just saved
+  EXPECT_EQ(j["qat"]["test_accuracy_int8"], j["test_accuracy_int8"]);
+  EXPECT_NEAR(j["test_accuracy_int8"].get<double>(), j["test_accuracy"].get<double>(), 0.05);
+  EXPECT_GE(double(fs::file_size(ck)) / double(fs::file_size(q)), 3.5);
+  EXPECT_NE(t.err.find("quantization-aware training: 1 epochs"), std::string::npos) << t.err;
+
+  CliRun e = run("eval --json " + q.string());
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), j["test_accuracy_int8"].get<double>(), 1e-9);
+  CliRun i = run("info --json " + q.string());
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_EQ(nlohmann::json::parse(i.out)["metadata"]["quantization"]["qat_epochs"], 1);
+  CliRun r = run("train --resume " + ck.string() + " --epochs 2 --quiet");  // the float run stays resumable
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  const std::string before = file_bytes(q);
+  expect_one_line_error("train --qat-epochs 2 --epochs 1 --out " + ck.string(), "--qat");
+  expect_one_line_error("train --qat --qat-lr 0 --epochs 1 --out " + ck.string(), "--qat-lr");
+  expect_one_line_error("train --qat --epochs 1 --out " + ck.string() + " --qat-out " + ck.string(), "--qat-out");
+  expect_one_line_error("train --resume " + ck.string() + " --qat", "--qat");
+  EXPECT_EQ(before, file_bytes(q));
+}
+
 TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   const fs::path ck = dir_ / "prune_src.nimble", ch = dir_ / "channel.nimble", mag = dir_ / "magnitude.nimble";
   CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + ck.string());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/common.hpp"
+#include "cli/quantize_command.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/distill/distillation.hpp"
 #include "nimble/io/checkpoint.hpp"
@@ -20,16 +21,6 @@
 namespace nimble::cli {
 
 namespace {
-
-struct QuantizeArgs {
-  std::string model, out, data = kDefaultData, observer = "minmax", keep_float;
-  std::string precision = "auto";
-  int64_t calib = 512, batch = 256, iters = 50, qat_epochs = 0;
-  double max_drop = -1, qat_lr = 0.001;
-  uint64_t seed = 0;
-  bool json_out = false, no_speed_gate = false, dynamic = false;
-  TeacherArgs teacher;  // distillation during quantization-aware training
-};
 
 std::set<std::string> split_names(const std::string& list) {
   std::set<std::string> names;
@@ -49,7 +40,9 @@ json layers_json(const quant::Selection& sel) {
   return layers;
 }
 
-void run_quantize(const QuantizeArgs& a) {
+}  // namespace
+
+json quantize_checkpoint(const QuantizeArgs& a) {
   NIMBLE_CHECK(!a.out.empty(), "--out is required (the int8 model is written there)");
   NIMBLE_CHECK(!a.dynamic || (a.qat_epochs == 0 && a.max_drop < 0),
                "--dynamic quantizes without calibration or training: it takes neither --qat-epochs nor --max-drop");
@@ -145,36 +138,32 @@ void run_quantize(const QuantizeArgs& a) {
        std::to_string(a.batch) + " " + std::to_string(int64_t(s32.throughput)) + " -> " +
        std::to_string(int64_t(s8.throughput)) + " samples/s; " + std::to_string(size_fp32) + " -> " +
        std::to_string(size_int8) + " bytes; saved " + a.out);
-  if (a.json_out) {
-    json j = {{"model", a.model},
-                {"checkpoint", a.out},
-                {"mode", a.dynamic ? "dynamic" : "static"},
-                {"observer", quant::observer_name(observer)},
-                {"calibration_samples", a.dynamic ? 0 : calib.size()},
-                {"qat_epochs", a.qat_epochs},
-                {"test_accuracy_fp32", fp32.accuracy},
-                {"test_accuracy_int8", int8.accuracy},
-                {"latency_ms_fp32", s32.latency_ms},
-                {"latency_ms_int8", s8.latency_ms},
-                {"batch", a.batch},
-                {"throughput_fp32", s32.throughput},
-                {"throughput_int8", s8.throughput},
-                {"size_bytes_fp32", size_fp32},
-                {"size_bytes_int8", size_int8},
-                {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
-                {"layers", layers_json(sel)},
-                {"val_accuracy_fp32", sel.float_accuracy >= 0 ? json(sel.float_accuracy) : json()},
-                {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
-                {"tolerance_met", sel.tolerance_met},
-                {"speed_gate", {{"float_ms_b1", sel.float_ms_b1}, {"int8_ms_b1", sel.int8_ms_b1},
-                                {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}};
-    if (qat_precision) j["qat"] = precision_json(*qat_precision);  // the precision QAT trained in
-    if (distillation) j["distillation"] = distill_report;
-    print_json(j);
-  }
+  json j = {{"model", a.model},
+            {"checkpoint", a.out},
+            {"mode", a.dynamic ? "dynamic" : "static"},
+            {"observer", quant::observer_name(observer)},
+            {"calibration_samples", a.dynamic ? 0 : calib.size()},
+            {"qat_epochs", a.qat_epochs},
+            {"test_accuracy_fp32", fp32.accuracy},
+            {"test_accuracy_int8", int8.accuracy},
+            {"latency_ms_fp32", s32.latency_ms},
+            {"latency_ms_int8", s8.latency_ms},
+            {"batch", a.batch},
+            {"throughput_fp32", s32.throughput},
+            {"throughput_int8", s8.throughput},
+            {"size_bytes_fp32", size_fp32},
+            {"size_bytes_int8", size_int8},
+            {"layers_kept_float", std::vector<std::string>(kept.begin(), kept.end())},
+            {"layers", layers_json(sel)},
+            {"val_accuracy_fp32", sel.float_accuracy >= 0 ? json(sel.float_accuracy) : json()},
+            {"val_accuracy_int8", sel.int8_accuracy >= 0 ? json(sel.int8_accuracy) : json()},
+            {"tolerance_met", sel.tolerance_met},
+            {"speed_gate", {{"float_ms_b1", sel.float_ms_b1}, {"int8_ms_b1", sel.int8_ms_b1},
+                            {"float_ms_big", sel.float_ms_big}, {"int8_ms_big", sel.int8_ms_big}}}};
+  if (qat_precision) j["qat"] = precision_json(*qat_precision);  // the precision QAT trained in
+  if (distillation) j["distillation"] = distill_report;
+  return j;
 }
-
-}  // namespace
 
 void add_quantize(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
@@ -202,7 +191,10 @@ void add_quantize(CLI::App& app) {
   c->add_option("--seed", a->seed, "seed of the calibration subset")->capture_default_str();
   add_teacher_options(c, a->teacher, false);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
-  c->callback([a] { run_quantize(*a); });
+  c->callback([a] {
+    const json j = quantize_checkpoint(*a);
+    if (a->json_out) print_json(j);
+  });
 }
 
 }  // namespace nimble::cli

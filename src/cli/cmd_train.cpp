@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/common.hpp"
+#include "cli/quantize_command.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/distill/distillation.hpp"
 #include "nimble/io/checkpoint.hpp"
@@ -75,8 +76,10 @@ Recipe recipe_for(const std::string& model) {
 
 struct TrainArgs {
   std::string model = "cnn", data = kDefaultData, input, out, optimizer = "sgd", schedule = "cosine", precision = "auto";
-  std::string resume, prune;
-  double prune_ramp = 0.5;
+  std::string resume, prune, qat_out;
+  double prune_ramp = 0.5, qat_lr = 0.001;
+  int64_t qat_epochs = 2;
+  bool qat = false;
   double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
   double lr = -1, label_smoothing = -1, warmup_epochs = 0;
   int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
@@ -161,9 +164,21 @@ train::EpochStats resumed_stats(const json& extra) {
   return s;
 }
 
+// With --qat the float run is followed by quantization-aware fine-tuning; its int8 model goes
+// next to the float one unless --qat-out says where.
+std::string int8_file_for(const std::string& out) {
+  const std::string sfx = ".nimble";
+  const bool has_sfx = out.size() > sfx.size() && out.compare(out.size() - sfx.size(), sfx.size(), sfx) == 0;
+  return (has_sfx ? out.substr(0, out.size() - sfx.size()) : out) + "-int8.nimble";
+}
+
 void run_train(TrainArgs a, const CLI::App& cmd) {
   std::optional<prune::PruneConfig> pruning;
   if (!a.prune.empty()) pruning = parse_prune_spec(a.prune);
+  for (const char* flag : {"--qat-epochs", "--qat-lr", "--qat-out"})
+    NIMBLE_CHECK(a.qat || cmd.get_option(flag)->count() == 0, std::string(flag) + " applies to --qat runs only");
+  NIMBLE_CHECK(a.qat_epochs >= 1 && a.qat_epochs <= 1000, "--qat-epochs must be between 1 and 1000");
+  NIMBLE_CHECK(a.qat_lr > 0 && std::isfinite(a.qat_lr), "--qat-lr must be positive");
   std::optional<LoadedModel> resumed;
   if (!a.resume.empty()) {
     for (const CLI::Option* o : cmd.get_options()) {
@@ -236,6 +251,11 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   NIMBLE_CHECK(tc.augment.crop_padding <= 64, "--crop-padding must be at most 64");
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
+  const std::string qat_out = a.qat_out.empty() ? int8_file_for(out) : a.qat_out;
+  NIMBLE_CHECK(!a.qat || (std::filesystem::weakly_canonical(qat_out) != std::filesystem::weakly_canonical(out) &&
+                          std::filesystem::weakly_canonical(qat_out) !=
+                              std::filesystem::weakly_canonical(training_checkpoint_for(out))),
+               "--qat-out must differ from the float model " + out + " and its training checkpoint");
   choose_precision(a.precision);  // validates the name before anything is timed or printed
   const PrecisionChoice pc = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = pc.precision;
@@ -325,6 +345,22 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   note("test accuracy " + std::to_string(test.accuracy) + " (best epoch " + std::to_string(res.best_epoch) +
        "), " + std::to_string(int64_t(res.train_samples_per_s)) + " train samples/s; saved " + out +
        " (and " + state_out + " for --resume)");
+  json qat_report;
+  if (a.qat) {
+    // The saved float model, fine-tuned with fake quantization in this run's precision (and from
+    // its teacher, if any) and converted: exactly `nimble quantize OUT --qat-epochs N`.
+    QuantizeArgs q;
+    q.model = out;
+    q.out = qat_out;
+    q.data = a.data;
+    q.precision = precision_name(pc.precision);
+    q.qat_epochs = a.qat_epochs;
+    q.qat_lr = a.qat_lr;
+    q.seed = a.seed;
+    q.teacher = a.teacher;
+    q.json_out = a.json_out || a.quiet;
+    qat_report = quantize_checkpoint(q);
+  }
   if (a.json_out) {
     json j = {{"model", a.model},
                 {"test_accuracy", test.accuracy},
@@ -345,6 +381,11 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
       j["student_params"] = graph.param_count();
     }
     j.update(precision_json(pc));
+    if (a.qat) {
+      j["test_accuracy_int8"] = qat_report["test_accuracy_int8"];
+      j["int8_checkpoint"] = qat_out;
+      j["qat"] = qat_report;
+    }
     int64_t skipped = 0;
     for (auto& e : res.epochs) skipped += e.skipped_steps;
     if (trainer.scaler()) {
@@ -393,6 +434,13 @@ void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool di
                 "the cubic schedule; channel pruning saves the physically smaller model)");
   c->add_option("--prune-ramp", a->prune_ramp, "fraction of the training steps over which sparsity rises to the target")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  c->add_flag("--qat", a->qat,
+              "end with quantization-aware training: --qat-epochs of fine-tuning with fake quantization, then the int8 "
+              "model is written to --qat-out (as nimble quantize --qat-epochs would)");
+  c->add_option("--qat-epochs", a->qat_epochs, "epochs of quantization-aware fine-tuning after the float epochs")
+      ->capture_default_str();
+  c->add_option("--qat-lr", a->qat_lr, "learning rate of quantization-aware fine-tuning (cosine)")->capture_default_str();
+  c->add_option("--qat-out", a->qat_out, "where --qat writes the int8 model (default OUT-int8.nimble)");
   add_precision_option(c, a->precision);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->add_flag("--quiet", a->quiet, "no progress output");
