@@ -22,6 +22,27 @@ TEST(Zoo, ParameterCountsMatchPyTorch) {
   EXPECT_EQ(zoo::build(config("mobilenet_v2", 1.0)).param_count(), 2236106);
   EXPECT_EQ(zoo::build(config("mobilenet_v2", 0.5)).param_count(), 700202);
   EXPECT_EQ(zoo::build(config("mobilenet_v2", 0.35)).param_count(), 408650);
+  // From 64 pixels on, resnet is torchvision's resnet18 (the default) or resnet34.
+  zoo::ModelConfig r = config("resnet");
+  r.input = Shape{3, 224, 224};
+  r.classes = 1000;
+  EXPECT_EQ(zoo::resnet_depth(r), 18);
+  EXPECT_EQ(zoo::build(r).param_count(), 11689512);
+  r.depth = 34;
+  EXPECT_EQ(zoo::build(r).param_count(), 21797672);
+}
+
+TEST(Zoo, ResnetLayoutFollowsDepthAndDefaultDepthFollowsInput) {
+  zoo::ModelConfig r = config("resnet");
+  EXPECT_EQ(zoo::resnet_depth(r), 20);  // 28x28: CIFAR layout
+  EXPECT_EQ(zoo::build(r).param_count(), 272186);
+  r.input = Shape{3, 64, 64};
+  r.depth = 20;  // CIFAR layout at a large input keeps its 16-channel stages
+  const Graph cifar = zoo::build(r);
+  r.depth = 0;
+  const Graph imagenet = zoo::build(r);
+  EXPECT_LT(cifar.param_count(), 300000);
+  EXPECT_GT(imagenet.param_count(), 11000000);
 }
 
 TEST(Zoo, CnnMacsByHand) {
@@ -49,6 +70,8 @@ TEST(Zoo, RejectsBadConfigs) {
   EXPECT_THROW(zoo::build(config("cnn", -1)), Error);
   zoo::ModelConfig c = config("resnet");
   c.depth = 21;
+  EXPECT_THROW(zoo::build(c), Error);
+  c.depth = 19;
   EXPECT_THROW(zoo::build(c), Error);
   c = config("cnn");
   c.input = Shape{1, 28};

@@ -17,7 +17,7 @@ namespace {
 struct BenchArgs {
   std::string model_path, model = "cnn", input = "1x28x28", precision = "auto";
   double width = 1.0;
-  int64_t depth = 20, classes = 10, batch = 256, iters = 100, warmup = 10;
+  int64_t depth = 0, classes = 10, batch = 256, iters = 100, warmup = 10;
   bool json_out = false, int8 = false;
 };
 
@@ -105,7 +105,8 @@ void add_bench(CLI::App& app) {
   c->add_option("--model", a->model, "zoo model when no checkpoint is given")->capture_default_str();
   c->add_option("--input", a->input, "zoo model input CxHxW")->capture_default_str();
   c->add_option("--width", a->width, "zoo model width multiplier")->capture_default_str();
-  c->add_option("--depth", a->depth, "resnet depth")->capture_default_str();
+  c->add_option("--depth", a->depth, "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
+                                     "layout; default 18 from 64 px on)");
   c->add_option("--classes", a->classes, "zoo model classes")->capture_default_str();
   c->add_option("--batch", a->batch, "batch size for the throughput run")->capture_default_str();
   add_precision_option(c, a->precision);

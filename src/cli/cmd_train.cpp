@@ -82,7 +82,7 @@ struct TrainArgs {
   bool qat = false;
   double width = 1.0, dropout = 0.2, momentum = 0.9, weight_decay = 5e-4, clip = 0, erase = 0;
   double lr = -1, label_smoothing = -1, warmup_epochs = 0;
-  int64_t depth = 20, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
+  int64_t depth = 0, epochs = -1, batch = 128, val = 5000, limit = 0, crop_padding = -1, step_epochs = 0;
   int hflip = -1;
   bool no_nesterov = false, json_out = false, quiet = false;
   uint64_t seed = 0;
@@ -261,7 +261,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
   tc.precision = pc.precision;
 
   json hyper = {{"model", a.model},        {"width", a.width},
-                {"depth", a.depth},        {"input", mc.input.str()},
+                {"depth", zoo::resnet_depth(mc)}, {"input", mc.input.str()},
                 {"classes", mc.classes},   {"epochs", tc.epochs},
                 {"batch", tc.batch},       {"lr", tc.schedule.lr},
                 {"optimizer", a.optimizer}, {"schedule", a.schedule},
@@ -407,7 +407,8 @@ void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool di
   c->add_option("--data", a->data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")->capture_default_str();
   c->add_option("--input", a->input, "model input CxHxW (default: the data's sample shape)");
   c->add_option("--width", a->width, "channel width multiplier")->capture_default_str();
-  c->add_option("--depth", a->depth, "resnet depth, 6n+2")->capture_default_str();
+  c->add_option("--depth", a->depth, "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
+                                     "layout; default 18 from 64 px on)");
   c->add_option("--dropout", a->dropout, "dropout before the classifier (mobilenets)")->capture_default_str();
   c->add_option("--epochs", a->epochs, "epochs (default per model: cnn 10, others 30)")->check(positive_number());
   c->add_option("--batch", a->batch, "batch size")->capture_default_str();

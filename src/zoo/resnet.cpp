@@ -1,6 +1,10 @@
-// CIFAR-style ResNet (He et al. 2016, section 4.2): a 3x3 stem, three stages of basic blocks at
-// 16/32/64 x width channels, stride 2 between stages, 1x1 projection shortcuts where shapes change.
-// Inputs of 64 pixels and more get an ImageNet-style stride-4 stem so the cost stays sane.
+// ResNet with basic blocks (He et al. 2016) in its two published layouts:
+//  - CIFAR (section 4.2), depth 6n+2: a 3x3 stem, three stages of n blocks at 16/32/64 x width
+//    channels; inputs of 64 pixels and more get the ImageNet stride-4 stem so the cost stays sane;
+//  - ImageNet (table 1), depth 18 or 34: the 7x7 stride-2 stem and max-pool, four stages at
+//    64/128/256/512 x width channels — torchvision's resnet18 / resnet34.
+// Stride 2 between stages, 1x1 projection shortcuts where shapes change. The default depth follows
+// the input: 20 (CIFAR) below 64 pixels, 18 (ImageNet) from 64 pixels on.
 #include "zoo/builder.hpp"
 
 namespace nimble::zoo {
@@ -14,13 +18,31 @@ int basic_block(Builder& b, int x, int64_t out, int64_t stride) {
 }
 }  // namespace
 
+int64_t resnet_depth(const ModelConfig& c) {
+  if (c.depth > 0) return c.depth;
+  return c.input.rank() == 3 && c.input[1] >= 64 ? 18 : 20;
+}
+
 Graph build_resnet(const ModelConfig& c) {
-  NIMBLE_CHECK(c.depth >= 8 && (c.depth - 2) % 6 == 0 && c.depth <= 200,
-               "resnet --depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110), got " + std::to_string(c.depth));
-  const int64_t blocks = (c.depth - 2) / 6;
+  const int64_t depth = resnet_depth(c);
+  const bool imagenet = depth == 18 || depth == 34;
+  NIMBLE_CHECK(imagenet || (depth >= 8 && (depth - 2) % 6 == 0 && depth <= 200),
+               "resnet --depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110: CIFAR layout) or 18 / 34 (ImageNet "
+               "layout), got " + std::to_string(depth));
   Builder b(c);
-  const int64_t base = std::max<int64_t>(4, int64_t(16 * c.width + 0.5));
   int x = b.input();
+  if (imagenet) {
+    const int64_t base = std::max<int64_t>(8, int64_t(64 * c.width + 0.5));
+    const int64_t blocks[2][4] = {{2, 2, 2, 2}, {3, 4, 6, 3}};
+    x = b.conv_bn_act(x, base, 7, 2, OpKind::relu);
+    x = b.max_pool(x, 3, 2, 1);
+    for (int stage = 0; stage < 4; ++stage)
+      for (int64_t i = 0; i < blocks[depth == 34][stage]; ++i)
+        x = basic_block(b, x, base << stage, (stage > 0 && i == 0) ? 2 : 1);
+    return b.classifier_head(x, c, 0.0);
+  }
+  const int64_t blocks = (depth - 2) / 6;
+  const int64_t base = std::max<int64_t>(4, int64_t(16 * c.width + 0.5));
   if (c.input[1] >= 64) {
     x = b.conv_bn_act(x, base, 7, 2, OpKind::relu);
     x = b.max_pool(x, 3, 2, 1);

@@ -7,7 +7,8 @@ namespace nimble::zoo {
 const std::vector<ModelInfo>& models() {
   static const std::vector<ModelInfo> list = {
       {"cnn", "2 conv + batch-norm + max-pool, 2 fully connected (the PyTorch peer's CNN)"},
-      {"resnet", "CIFAR-style ResNet, depth 6n+2 (--depth, default 20), width multiplier (--width)"},
+      {"resnet", "ResNet with basic blocks: CIFAR layout, depth 6n+2 (default 20 below 64 px), or ImageNet layout, depth "
+                  "18 / 34 (default 18 from 64 px on); width multiplier (--width)"},
       {"mobilenet_v1", "depthwise-separable convolutions, width multiplier (--width)"},
       {"mobilenet_v2", "inverted residuals with linear bottlenecks, width multiplier (--width)"},
   };
