@@ -39,6 +39,26 @@ export OMP_NUM_THREADS=2
 rows=()
 int8_rows=()
 ratios="{}"
+# int8 against fp32 is timed in pairs, adjacent in time and alternating, three times; each figure
+# is the median of its three (this machine's speed drifts between minutes: one pair apart in time
+# once read 2.8x where adjacent runs read 3.6x). Writes $out/$1.fp32.json and $out/$1.int8.json
+# with the median batch-1 latency and big-batch throughput. Usage: timed_pair NAME -- FP32 ARGS -- INT8 ARGS
+timed_pair() {
+  local name="$1"; shift 2
+  local a=() b=()
+  while [ "$1" != -- ]; do a+=("$1"); shift; done
+  shift
+  b=("$@")
+  for i in 1 2 3; do
+    build/nimble bench "${a[@]}" --json > "$out/$name.fp32.$i.json" 2>/dev/null
+    build/nimble bench "${b[@]}" --json > "$out/$name.int8.$i.json" 2>/dev/null
+  done
+  for k in fp32 int8; do
+    jq -s '{latency_ms_p50: (map(.latency_ms_p50) | sort | .[1]),
+            throughput_samples_per_s: (map(.throughput_samples_per_s) | sort | .[1])}' \
+      "$out/$name.$k".[123].json > "$out/$name.$k.json"
+  done
+}
 for model in $models; do
   width=1.0
   [ "$model" = mobilenet_v2 ] && width=0.5
@@ -94,11 +114,12 @@ for model in $models; do
   if [ "$int8" = 1 ] && [ -f "$out/nimble_train.fp32.json" ]; then
     build/nimble quantize "$out/$model.fp32.nimble" --out "$out/$model.int8.nimble" --batch 256 --json \
       > "$out/nimble_quant.json" 2> "$out/nimble_quant.err"
-    build/nimble bench "$out/$model.int8.nimble" --batch 256 --iters 50 --precision fp32 --json > "$out/nimble_bench.int8.json"
-    q_b1=$(jq .latency_ms_p50 "$out/nimble_bench.int8.json")
-    q_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.int8.json")
-    f_b1=$(jq .latency_ms_p50 "$out/nimble_bench.fp32.json")
-    f_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.fp32.json")
+    timed_pair q -- "$out/$model.fp32.nimble" --batch 256 --iters 200 --precision fp32 \
+      -- "$out/$model.int8.nimble" --batch 256 --iters 200 --precision fp32
+    q_b1=$(jq .latency_ms_p50 "$out/q.int8.json")
+    q_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/q.int8.json")
+    f_b1=$(jq .latency_ms_p50 "$out/q.fp32.json")
+    f_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/q.fp32.json")
     t_q1=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch1.int8_ms // "null"' || echo null)
     t_q256=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch256.int8_ms // "null"' || echo null)
     [ -n "$t_q1" ] || t_q1=null
@@ -128,10 +149,8 @@ if [ "$int8" = 1 ]; then
     IFS=: read -r model input batch <<< "$spec"
     classes=10
     [ "$input" = 3x224x224 ] && classes=1000
-    build/nimble bench --model "$model" --input "$input" --classes "$classes" --batch "$batch" --iters 50 \
-      --precision fp32 --json > "$out/big.fp32.json" 2>/dev/null
-    build/nimble bench --model "$model" --input "$input" --classes "$classes" --batch "$batch" --iters 50 \
-      --precision fp32 --int8 --json > "$out/big.int8.json" 2>/dev/null
+    args=(--model "$model" --input "$input" --classes "$classes" --batch "$batch" --iters 100 --precision fp32)
+    timed_pair big -- "${args[@]}" -- "${args[@]}" --int8
     b32=$(jq .latency_ms_p50 "$out/big.fp32.json"); b8=$(jq .latency_ms_p50 "$out/big.int8.json")
     t32=$(jq .throughput_samples_per_s "$out/big.fp32.json"); t8=$(jq .throughput_samples_per_s "$out/big.int8.json")
     big_rows+=("$(printf '%-13s %-10s %10.3f %10.3f %7.2fx %6d %10.0f %10.0f %7.2fx' "$model" "$input" "$b32" "$b8" \
@@ -149,12 +168,14 @@ if [ "${#int8_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-5s %7s %7s %8s %8s %8s %7s %7s %8s %8s %8s %7s %7s %9s %9s %s\n' model width "acc32" "acc8" \
     "n8 b1ms" "n32 b1ms" "t8 b1ms" "vs n32" "vs t8" "n8 b256" "n32 b256" "t8 b256" "vs n32" "vs t8" "bytes32" "bytes8" "kept float"
   for r in "${int8_rows[@]}"; do echo "$r"; done
-  echo "(int8: nimble quantize of this run's fp32 model vs nimble fp32 and PyTorch FX int8 (onednn); ms per batch)"
+  echo "(int8: nimble quantize of this run's fp32 model vs nimble fp32 (medians of 3 alternating runs) and PyTorch FX"
+  echo " int8 (onednn); ms per batch)"
 fi
 if [ "${#big_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-10s %10s %10s %8s %6s %10s %10s %8s\n' model input "fp32 b1 ms" "int8 b1 ms" "speedup" batch \
     "fp32 /s" "int8 /s" "speedup"
   for r in "${big_rows[@]}"; do echo "$r"; done
-  echo "(zoo models at full width, int8 calibrated on random images; batch 8 at 3x224x224 is only there to keep it short)"
+  echo "(zoo models at full width, int8 calibrated on random images, medians of 3 alternating runs; batch 8 at"
+  echo " 3x224x224 is only there to keep it short)"
 fi
 jq -c --arg e "$epochs" --arg l "$limit" '{bench: "nimble_vs_pytorch", epochs: ($e | tonumber), limit: ($l | tonumber), ratios: .}' <<< "$ratios"

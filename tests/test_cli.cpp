@@ -402,6 +402,13 @@ TEST_F(Cli, DistillTrainsAStudentAndReportsBothModels) {
   CliRun c = run("distill --student cnn --cache-teacher --hflip 0 --alpha 0.5 --json" + common);
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_GT(nlohmann::json::parse(c.out)["teacher_seconds"].get<double>(), 0.0);
+  // --qat: the teacher also distils during the quantization-aware fine-tuning.
+  CliRun q = run("distill --student cnn --qat --qat-epochs 1 --json" + common);
+  ASSERT_EQ(q.code, 0) << q.err;
+  auto jq = nlohmann::json::parse(q.out);
+  EXPECT_TRUE(jq["qat"].contains("distillation")) << q.out;
+  EXPECT_GT(jq["qat"]["distillation"]["teacher_seconds"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::exists(dir_ / "student-int8.nimble"));
 
   const std::string before = file_bytes(student);
   expect_one_line_error("distill --student cnn --cache-teacher" + common, "--cache-teacher");
