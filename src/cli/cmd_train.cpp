@@ -252,10 +252,13 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
   const std::string qat_out = a.qat_out.empty() ? int8_file_for(out) : a.qat_out;
-  NIMBLE_CHECK(!a.qat || (std::filesystem::weakly_canonical(qat_out) != std::filesystem::weakly_canonical(out) &&
-                          std::filesystem::weakly_canonical(qat_out) !=
-                              std::filesystem::weakly_canonical(training_checkpoint_for(out))),
-               "--qat-out must differ from the float model " + out + " and its training checkpoint");
+  if (a.qat) {
+    const auto same = [](const std::string& x, const std::string& y) {
+      return std::filesystem::weakly_canonical(x) == std::filesystem::weakly_canonical(y);
+    };
+    NIMBLE_CHECK(!same(qat_out, out) && !same(qat_out, training_checkpoint_for(out)),
+                 "--qat-out must differ from the float model " + out + " and its training checkpoint");
+  }
   choose_precision(a.precision);  // validates the name before anything is timed or printed
   const PrecisionChoice pc = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = pc.precision;

@@ -26,7 +26,6 @@ std::vector<std::pair<std::string, const Tensor*>> weights_to_prune(const Graph&
   return out;
 }
 
-
 // Mask keeping all but the `prune` smallest |w| (ties broken by index), at least one element.
 Tensor keep_largest(const Tensor& w, int64_t prune) {
   const int64_t n = w.numel();
