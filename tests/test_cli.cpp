@@ -328,6 +328,7 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_EQ(jc["size_bytes_after"].get<int64_t>(), int64_t(fs::file_size(ch)));
   EXPECT_LT(jc["removal_max_abs_diff"].get<double>(), 1e-4);
   EXPECT_EQ(jc["layers"].size(), 4u);
+  EXPECT_EQ(jc["distillation"]["teacher"], ck.string());  // by default the unpruned model teaches
   CliRun e = run("eval --json --precision fp32 " + ch.string());
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), jc["test_accuracy_after"].get<double>(), 1e-9);
@@ -340,9 +341,11 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   // A MACs target: the smallest ratio that meets it.
   const int64_t target = jc["macs_before"].get<int64_t>() / 3;
   CliRun tm = run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() +
-                  " --method channel --target-macs " + std::to_string(target) + " --iters 5 --batch 32 --json");
+                  " --method channel --target-macs " + std::to_string(target) +
+                  " --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
   ASSERT_EQ(tm.code, 0) << tm.err;
   auto jtm = nlohmann::json::parse(tm.out);
+  EXPECT_FALSE(jtm.contains("distillation"));
   EXPECT_LE(jtm["macs_after"].get<int64_t>(), target);
   EXPECT_GT(jtm["amount"].get<double>(), 0.0);
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10", "out of reach");
