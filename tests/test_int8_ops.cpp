@@ -133,6 +133,10 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
       {"extreme 255 x -128", {64, 3, 3}, 8, 3, 1, 1, 1, "u8", 0, true},
       {"depthwise", {24, 9, 7}, 24, 3, 2, 1, 24, "u8", 0, false},
       {"grouped", {8, 6, 6}, 12, 3, 1, 1, 4, "s8", 0, false},
+      // Fewer than 4 input channels run zero-padded to 4 where that reaches AMX (qconv2d.cpp).
+      {"one channel u8 zero point 7", {1, 9, 11}, 16, 3, 1, 1, 1, "u8", 7, false},
+      {"two channels s8 zero point -3, stride 2", {2, 7, 7}, 8, 3, 2, 1, 1, "s8", -3, false},
+      {"one channel extreme 255 x -128", {1, 3, 3}, 32, 3, 1, 1, 1, "u8", 0, true},
   };
   for (const ConvCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -147,8 +151,8 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
                          : integers(Shape({3, c.in[0], c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
     const Tensor got = t.run(x), want = t.reference(x);
     EXPECT_TRUE(all_close(got, want, 0.0f, 0.0f));
-    if (c.extreme) {  // 255 * -128 * 64 channels * 9 taps at an interior pixel
-      EXPECT_EQ(got.data<float>()[1 * 3 + 1], 255.0f * -128.0f * 64 * 9);
+    if (c.extreme) {  // 255 * -128 * channels * 9 taps at an interior pixel
+      EXPECT_EQ(got.data<float>()[1 * 3 + 1], 255.0f * -128.0f * float(c.in[0]) * 9);
     }
   }
 }
