@@ -133,7 +133,7 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
       {"extreme 255 x -128", {64, 3, 3}, 8, 3, 1, 1, 1, "u8", 0, true},
       {"depthwise", {24, 9, 7}, 24, 3, 2, 1, 24, "u8", 0, false},
       {"grouped", {8, 6, 6}, 12, 3, 1, 1, 4, "s8", 0, false},
-      // Fewer than 4 input channels run zero-padded to 4 where that reaches AMX (qconv2d.cpp).
+      // Fewer input channels than one VNNI / AMX group of 4.
       {"one channel u8 zero point 7", {1, 9, 11}, 16, 3, 1, 1, 1, "u8", 7, false},
       {"two channels s8 zero point -3, stride 2", {2, 7, 7}, 8, 3, 2, 1, 1, "s8", -3, false},
       {"one channel extreme 255 x -128", {1, 3, 3}, 32, 3, 1, 1, 1, "u8", 0, true},

@@ -8,7 +8,6 @@
 //        dst_scale / dst_zero_point / dst_dtype ("u8" | "s8" | "f32").
 // params: weights s8 (O, I/groups, kh, kw), weight_scales f32 (O), bias f32 (O), real-valued.
 #include "graph/ops/conv_geometry.hpp"
-#include "graph/ops/op_util.hpp"
 #include "graph/ops/quant_common.hpp"
 #include "graph/ops/quant_kernel_util.hpp"
 #include "runtime/kernel.hpp"
@@ -79,68 +78,32 @@ class QConvKernel : public runtime::Kernel {
     NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(sq.dtype),
                  "qconv2d '" + b.node.name + "': input is not " + dtype_name(sq.dtype));
     const auto& eng = b.engine;
-    epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
-    ParamPtr weights = b.node.param_ptr("weights");
-    pd_ = make_pd(g, sq, dq, b.dst_shape, eng);
-    // oneDNN 2.6 has AMX int8 convolutions only from 4 input channels on (AMX multiplies groups
-    // of 4 bytes); a one-channel stem falls back to VNNI, ~2.3 ms of a ~3 ms batch-256 cnn. Such a
-    // convolution runs on a copy padded with zero channels instead: zero weights make the extra
-    // input channels irrelevant, so the result is exactly the unpadded one.
-    const int64_t padded_ic = 4;
-    if (g.groups == 1 && g.ic < padded_ic) {
-      ConvGeometry gp = g;
-      gp.ic = padded_ic;
-      auto padded = make_pd(gp, sq, dq, b.dst_shape, eng);
-      if (std::string(padded.impl_info_str()).find("amx") != std::string::npos) {
-        pd_ = padded;
-        weights = padded_weights(node_.param("weights").data, padded_ic);
-        padded_src_ = dnnl::memory(pd_.src_desc(), eng);
-        std::memset(padded_src_.get_data_handle(), 0, pd_.src_desc().get_size());
-        const md view = pd_.src_desc().submemory_desc(to_dims(b.src_shape[0]), {0, 0, 0, 0});
-        src_view_ = dnnl::memory(view, eng, padded_src_.get_data_handle());
-      }
-    }
-    conv_ = dnnl::convolution_forward(pd_);
-    src_in_ = LayoutConverter(b.src_desc[0], src_view_ ? src_view_.get_desc() : pd_.src_desc(), eng);
-    const int64_t ic = pd_.src_desc().dims()[1];
-    md w_plain = g.groups == 1 ? md({g.oc, ic, g.kh, g.kw}, dt::s8, tag::oihw)
+    dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
+    md w_plain = g.groups == 1 ? md({g.oc, g.ic, g.kh, g.kw}, dt::s8, tag::oihw)
                                : md({g.groups, g.oc / g.groups, g.ic / g.groups, g.kh, g.kw}, dt::s8, tag::goihw);
-    weights_ = ParamMemory(weights, w_plain, pd_.weights_desc(), eng);
-    bias_ = dnnl::memory(md({g.oc}, dt::f32, tag::a), eng, epilogue_.bias.raw());
+    md w_any(w_plain.dims(), dt::s8, tag::any);
+    md src_any = any_desc(b.src_shape[0], sq.dtype), dst_any = any_desc(b.dst_shape, dq.dtype);
+    md bias_md({g.oc}, dt::f32, tag::a);
+    epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                       w_any, bias_md, dst_any, strides, dil, pad, pad);
+    pd_ = dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
+    conv_ = dnnl::convolution_forward(pd_);
+    src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
+    weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);
+    bias_ = dnnl::memory(bias_md, eng, epilogue_.bias.raw());
     b.dst_desc = pd_.dst_desc();
   }
 
   void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
-    dnnl::memory src = src_view_ ? padded_src_ : src_in_(s, a.src[0]);
-    if (src_view_) src_in_.into(s, a.src[0], src_view_);
-    conv_.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_.get(s)}, {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, a.dst}});
+    conv_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
+                      {DNNL_ARG_WEIGHTS, weights_.get(s)},
+                      {DNNL_ARG_BIAS, bias_},
+                      {DNNL_ARG_DST, a.dst}});
   }
   void backward(dnnl::stream&, runtime::KernelArgs&) override { runtime::no_backward(node_); }
 
  private:
-  dnnl::convolution_forward::primitive_desc make_pd(const ConvGeometry& g, const QParams& sq, const QParams& dq,
-                                                    const Shape& dst_shape, const dnnl::engine& eng) const {
-    const dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
-    const md w_any = g.groups == 1 ? md({g.oc, g.ic, g.kh, g.kw}, dt::s8, tag::any)
-                                   : md({g.groups, g.oc / g.groups, g.ic / g.groups, g.kh, g.kw}, dt::s8, tag::any);
-    const md src_any = any_desc({g.n, g.ic, g.ih, g.iw}, sq.dtype), dst_any = any_desc(dst_shape, dq.dtype);
-    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                       w_any, md({g.oc}, dt::f32, tag::a), dst_any, strides, dil, pad, pad);
-    return dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
-  }
-
-  // (O, I, KH, KW) s8 weights with zero input channels appended up to `ic` (read once, at compile:
-  // int8 weights do not change).
-  static ParamPtr padded_weights(const Tensor& w, int64_t ic) {
-    const int64_t o = w.shape()[0], i = w.shape()[1], k = w.shape()[2] * w.shape()[3];
-    ParamPtr p = ops::make_param({o, ic, w.shape()[2], w.shape()[3]}, false);
-    p->data = Tensor(p->data.shape(), DType::s8);
-    std::memset(p->data.raw(), 0, p->data.nbytes());
-    for (int64_t oc = 0; oc < o; ++oc)
-      std::memcpy(p->data.data<int8_t>() + oc * ic * k, w.data<int8_t>() + oc * i * k, size_t(i * k));
-    return p;
-  }
-
   const Node& node_;
   dnnl::convolution_forward::primitive_desc pd_;
   dnnl::convolution_forward conv_;
@@ -148,7 +111,6 @@ class QConvKernel : public runtime::Kernel {
   ParamMemory weights_;
   ops::QuantizedEpilogue epilogue_;
   dnnl::memory bias_;  // points into epilogue_.bias
-  dnnl::memory padded_src_, src_view_;  // the zero-channel-padded input and its first channels
 };
 
 std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<QConvKernel>(b); }
