@@ -21,7 +21,7 @@ namespace nimble::cli {
 namespace {
 
 struct PruneArgs {
-  std::string model, out, data = kDefaultData, method = "magnitude", scope = "layer", criterion = "l1", nm = "2:4";
+  std::string model, out, data = kDefaultData, method = "magnitude", scope = "global", criterion = "l1", nm = "2:4";
   std::string precision = "auto";
   double sparsity = 0.5, ratio = 0.5, target_macs = 0, target_latency_ms = 0, lr = 0.01, ramp = 0.5;
   int64_t finetune_epochs = 0, batch = 256, iters = 50;
@@ -311,7 +311,7 @@ void add_prune(CLI::App& app) {
   c->add_option("--out", a->out, "where to write the pruned checkpoint")->required();
   c->add_option("--method", a->method, "magnitude | channel | nm")->capture_default_str();
   c->add_option("--sparsity", a->sparsity, "magnitude: fraction of conv / linear weights set to zero")->capture_default_str();
-  c->add_option("--scope", a->scope, "magnitude: layer (every layer at --sparsity) | global (one threshold)")
+  c->add_option("--scope", a->scope, "magnitude: global (one threshold over all layers) | layer (one rate for every layer; filters of <= 9 weights stay dense)")
       ->capture_default_str();
   c->add_option("--ratio", a->ratio, "channel: fraction of the channels of every prunable space to remove")
       ->capture_default_str();
