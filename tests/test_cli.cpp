@@ -355,10 +355,16 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   ASSERT_EQ(m.code, 0) << m.err;
   auto jm = nlohmann::json::parse(m.out);
   EXPECT_NEAR(jm["weight_sparsity_after"].get<double>(), 0.8, 0.001);
+  EXPECT_EQ(jm["config"], "magnitude 80.0% (global)");  // the default scope
   EXPECT_GE(jm["size_bytes_before"].get<double>() / jm["size_bytes_after"].get<double>(), 3.0);
   EXPECT_EQ(jm["params_after"], jm["params_before"]);
   CliRun i = run("info --json " + mag.string());
   ASSERT_EQ(i.code, 0) << i.err;
+  // The checkpoint records the teacher of the fine-tuning: none in one shot, the source by default.
+  EXPECT_TRUE(nlohmann::json::parse(i.out)["metadata"]["pruning"]["teacher"].is_null());
+  CliRun ci = run("info --json " + ch.string());
+  ASSERT_EQ(ci.code, 0) << ci.err;
+  EXPECT_EQ(nlohmann::json::parse(ci.out)["metadata"]["pruning"]["teacher"], ck.string());
 
   // Pruning while training from scratch.
   const fs::path tp = dir_ / "train_pruned.nimble";
@@ -374,6 +380,10 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
   const std::string before = file_bytes(mag);
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --ratio 0.5", "--method channel");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --teacher " + ck.string(), "--finetune-epochs");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --alpha 0.5", "--finetune-epochs");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --teacher none --alpha 0.5",
+                        "--teacher none");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method nm --nm 5:4", "--nm");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --ratio 1.5", "--ratio");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method cut", "cut");

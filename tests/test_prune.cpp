@@ -205,10 +205,10 @@ TEST(Unstructured, MagnitudeMasksHitTheTargetPerLayerAndGlobally) {
   EXPECT_LE(largest_pruned, smallest_kept);
 }
 
-TEST(Unstructured, PerLayerMagnitudeLeavesDepthwiseFiltersDense) {
+TEST(Unstructured, PerLayerMagnitudeLeavesSmallFiltersDense) {
   Graph g = model("mobilenet_v2", 0.5);
   const prune::Masks masks = prune::magnitude_masks(g, 0.8, prune::Scope::layer);
-  int depthwise = 0;
+  int depthwise = 0, small = 0;
   int64_t total = 0, zeros_total = 0;
   for (const Node& n : g.nodes()) {
     if (!masks.count(n.name + ".weights")) continue;
@@ -216,15 +216,27 @@ TEST(Unstructured, PerLayerMagnitudeLeavesDepthwiseFiltersDense) {
     int64_t zeros = 0;
     for (int64_t i = 0; i < m.numel(); ++i) zeros += m.data<float>()[i] == 0.0f;
     total += m.numel(), zeros_total += zeros;
-    if (n.attr_int("groups", 1) > 1) {
-      ++depthwise;
+    const bool few = m.numel() / m.shape()[0] <= 9;  // weights per output filter
+    EXPECT_EQ(few, prune::small_filters(n.param("weights").data)) << n.name;
+    depthwise += n.attr_int("groups", 1) > 1;
+    if (few) {
+      ++small;
       EXPECT_EQ(zeros, 0) << n.name;
-    } else if (m.numel() / m.shape()[0] > 9) {
-      EXPECT_GT(double(zeros), 0.8 * double(m.numel())) << n.name;  // takes up the depthwise layers' share
+    } else {
+      EXPECT_GT(double(zeros), 0.8 * double(m.numel())) << n.name;  // takes up the small layers' share
     }
   }
   EXPECT_GT(depthwise, 10);
+  EXPECT_GT(small, depthwise);  // and the one-channel stem and the 8-channel expansion
   EXPECT_NEAR(double(zeros_total) / double(total), 0.8, 0.001);
+
+  // Where the other layers cannot take up the share, every layer is pruned at the target.
+  const prune::Masks all = prune::magnitude_masks(g, 0.995, prune::Scope::layer);
+  for (const auto& [name, m] : all) {
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < m.numel(); ++i) zeros += m.data<float>()[i] == 0.0f;
+    EXPECT_EQ(zeros, std::min<int64_t>(std::llround(0.995 * m.numel()), m.numel() - 1)) << name;
+  }
 }
 
 TEST(Unstructured, NmMasksKeepNOfEveryMInputChannels) {

@@ -136,7 +136,13 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   NIMBLE_CHECK(a.ramp >= 0 && a.ramp <= 1, "--ramp must be in [0, 1]");
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
   NIMBLE_CHECK(a.iters >= 1 && a.iters <= 100000, "--iters must be between 1 and 100000");
-  NIMBLE_CHECK(c.count("--teacher") == 0 || a.finetune_epochs > 0, "--teacher distils during fine-tuning: give --finetune-epochs");
+  // Distillation flags act during fine-tuning, and need a teacher.
+  for (const char* flag : {"--teacher", "--temperature", "--alpha", "--hint", "--hint-weight", "--hint-lr",
+                           "--cache-teacher", "--teacher-precision"}) {
+    if (c.count(flag) == 0 || (std::string(flag) == "--teacher" && a.teacher.teacher == "none")) continue;
+    NIMBLE_CHECK(a.finetune_epochs > 0, std::string(flag) + " acts during fine-tuning: give --finetune-epochs");
+    NIMBLE_CHECK(a.teacher.teacher != "none", std::string(flag) + " has no teacher to use with --teacher none");
+  }
 
   prune::PruneConfig cfg;
   cfg.method = method;

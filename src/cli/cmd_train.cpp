@@ -277,7 +277,7 @@ void run_train(TrainArgs a, const CLI::App& cmd) {
                 {"clip_grad", a.clip},     {"warmup_epochs", a.warmup_epochs},
                 {"step_epochs", a.step_epochs}, {"limit", a.limit},
                 {"dropout", a.dropout}};
-  if (pruning) hyper["prune"] = a.prune, hyper["prune_ramp"] = a.prune_ramp;
+  if (pruning) hyper["prune"] = a.prune, hyper["prune_config"] = pruning->describe(), hyper["prune_ramp"] = a.prune_ramp;
   if (!a.teacher.teacher.empty())
     hyper["teacher"] = a.teacher.teacher, hyper["temperature"] = a.teacher.temperature, hyper["alpha"] = a.teacher.alpha;
   auto extra_for = [&](const train::EpochStats& s, const train::TrainState& st) {
@@ -434,7 +434,7 @@ void add_train_options(CLI::App* c, const std::shared_ptr<TrainArgs>& a, bool di
   c->add_option("--seed", a->seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();
   c->add_option("--out", a->out, "checkpoint path (default MODEL.nimble)");
   c->add_option("--prune", a->prune,
-                "prune while training: magnitude:S[:layer|global], channel:R[:l1|l2|bn] or nm:N:M (sparsity rises on "
+                "prune while training: magnitude:S[:global|layer], channel:R[:l1|l2|bn] or nm:N:M (sparsity rises on "
                 "the cubic schedule; channel pruning saves the physically smaller model)");
   c->add_option("--prune-ramp", a->prune_ramp, "fraction of the training steps over which sparsity rises to the target")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));

@@ -37,8 +37,8 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherArgs& t, c
   NIMBLE_CHECK(t.alpha >= 0 && t.alpha <= 1, "--alpha must be in [0, 1]");
   NIMBLE_CHECK(t.hint_weight >= 0 && t.hint_lr > 0, "--hint-weight must be non-negative and --hint-lr positive");
   NIMBLE_CHECK(!t.cache || !augmenting,
-               "--cache-teacher needs augmentation off (--crop-padding 0 --hflip 0 --erase 0): augmented images differ "
-               "every epoch");
+               "--cache-teacher needs augmentation off (train / distill: --crop-padding 0 --hflip 0 --erase 0): "
+               "augmented images differ every epoch");
   distill::DistillConfig cfg;
   cfg.temperature = float(t.temperature);
   cfg.alpha = float(t.alpha);

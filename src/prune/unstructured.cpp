@@ -58,19 +58,22 @@ Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
   Masks masks;
   const auto weights = weights_to_prune(g);
   if (scope == Scope::layer) {
-    // Filters of at most 9 weights (depthwise 3x3, a one-channel stem) stay dense: pruning 80% of
-    // them leaves one or two taps per filter and cost mobilenet_v2 1.5 points more than the global
-    // threshold (README, pruning), while they hold a few percent of the weights. Zhu & Gupta leave
-    // MobileNet's depthwise layers dense too. The other layers share one rate that brings the
-    // total to `sparsity`.
+    // Layers whose filters have at most 9 weights (depthwise 3x3, a one-channel stem, a 1x1 conv
+    // over <= 9 channels) stay dense: 80% of 9 weights leaves one or two per filter. Zhu & Gupta
+    // leave MobileNet's depthwise layers dense too. The other layers share one rate that brings
+    // the total to `sparsity`; where they cannot (the rate would pass 99.9%, or no layer is left),
+    // every layer is pruned at `sparsity`.
     int64_t total = 0, prunable = 0;
     for (const auto& [name, w] : weights) {
       total += w->numel();
       if (!small_filters(*w)) prunable += w->numel();
     }
-    const double rate = prunable > 0 ? std::min(0.999, sparsity * double(total) / double(prunable)) : 0.0;
-    for (const auto& [name, w] : weights)
-      masks[name] = keep_largest(*w, small_filters(*w) ? 0 : int64_t(std::llround(rate * double(w->numel()))));
+    const double rate = prunable > 0 ? sparsity * double(total) / double(prunable) : 1.0;
+    const bool exempt = rate <= 0.999;
+    for (const auto& [name, w] : weights) {
+      const double r = !exempt ? sparsity : small_filters(*w) ? 0.0 : rate;
+      masks[name] = keep_largest(*w, int64_t(std::llround(r * double(w->numel()))));
+    }
     return masks;
   }
   // Global: one threshold, found by ranking all magnitudes together (ties by layer, then index).

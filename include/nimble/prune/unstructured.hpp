@@ -14,14 +14,15 @@ Scope scope_from_name(const std::string& name);  // "layer" | "global"; throws E
 // The weights unstructured pruning applies to: every conv2d and linear "weights" parameter.
 std::vector<std::string> prunable_weights(const Graph& g);
 
-// True when each output filter of a conv / linear weight has at most 9 weights (depthwise 3x3,
-// a 3x3 stem on one channel): per-layer magnitude pruning leaves such layers dense.
+// True when each output filter of a conv / linear weight has at most 9 weights (depthwise 3x3, a
+// 3x3 stem on one channel, a 1x1 conv over <= 9 channels): per-layer magnitude pruning leaves such
+// layers dense.
 bool small_filters(const Tensor& weights);
 
 // Zeroes the `sparsity` fraction (of all conv / linear weights) with the smallest magnitudes:
-// `layer` prunes every layer except those with small filters at one common rate (the total comes
-// to `sparsity` up to rounding; the rate is capped at 99.9%); `global` ranks all weights against
-// one threshold. Every layer keeps at least one weight. Ties at a threshold are broken by
+// `layer` prunes every layer except those with small filters at one common rate, so that the
+// total comes to `sparsity` up to rounding (every layer at `sparsity` when that rate would pass
+// 99.9% or no other layer exists); `global` ranks all weights against one threshold. Every layer keeps at least one weight. Ties at a threshold are broken by
 // position so the counts are exact.
 Masks magnitude_masks(const Graph& g, double sparsity, Scope scope);
 
