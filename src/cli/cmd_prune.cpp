@@ -199,8 +199,8 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   train::TrainResult ft;
   std::shared_ptr<distill::Distillation> distillation;
   json distill_report;
-  // By default the unpruned model teaches its pruned self while it fine-tunes: that halved
-  // resnet's channel-pruning drop (README, pruning) for a few percent of the time.
+  // By default the unpruned model teaches its pruned self while it fine-tunes: that cut resnet's
+  // channel-pruning drop from 1.06 to 0.35 points (README, pruning) for 6-9 % of the time.
   TeacherArgs teacher = a.teacher;
   if (teacher.teacher.empty()) teacher.teacher = a.model;
   if (teacher.teacher == "none" || a.finetune_epochs == 0) teacher.teacher.clear();
@@ -317,7 +317,9 @@ void add_prune(CLI::App& app) {
   c->add_option("--out", a->out, "where to write the pruned checkpoint")->required();
   c->add_option("--method", a->method, "magnitude | channel | nm")->capture_default_str();
   c->add_option("--sparsity", a->sparsity, "magnitude: fraction of conv / linear weights set to zero")->capture_default_str();
-  c->add_option("--scope", a->scope, "magnitude: global (one threshold over all layers) | layer (one rate for every layer; filters of <= 9 weights stay dense)")
+  c->add_option("--scope", a->scope,
+                "magnitude: global (one threshold over all layers) | layer (one rate for every layer; layers whose "
+                "filters have <= 9 weights stay dense)")
       ->capture_default_str();
   c->add_option("--ratio", a->ratio, "channel: fraction of the channels of every prunable space to remove")
       ->capture_default_str();

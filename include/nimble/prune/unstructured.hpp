@@ -22,8 +22,8 @@ bool small_filters(const Tensor& weights);
 // Zeroes the `sparsity` fraction (of all conv / linear weights) with the smallest magnitudes:
 // `layer` prunes every layer except those with small filters at one common rate, so that the
 // total comes to `sparsity` up to rounding (every layer at `sparsity` when that rate would pass
-// 99.9% or no other layer exists); `global` ranks all weights against one threshold. Every layer keeps at least one weight. Ties at a threshold are broken by
-// position so the counts are exact.
+// 99.9% or no other layer exists); `global` ranks all weights against one threshold. Every layer
+// keeps at least one weight. Ties at a threshold are broken by position so the counts are exact.
 Masks magnitude_masks(const Graph& g, double sparsity, Scope scope);
 
 // In every group of M consecutive input channels at one (output channel, kernel position) keeps the
