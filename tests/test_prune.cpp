@@ -170,6 +170,12 @@ TEST(ChannelPruning, TheLeastImportantChannelsGo) {
   EXPECT_EQ(pruned, 1 + 2 + 4);  // one of 32 (conv0), two of 64 (conv1), four of 128 (fc0)
 }
 
+int64_t zeros_in(const Tensor& mask) {
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < mask.numel(); ++i) zeros += mask.data<float>()[i] == 0.0f;
+  return zeros;
+}
+
 TEST(Unstructured, MagnitudeMasksHitTheTargetPerLayerAndGlobally) {
   Graph g = model("cnn");
   const prune::Masks layer = prune::magnitude_masks(g, 0.8, prune::Scope::layer);
@@ -180,8 +186,7 @@ TEST(Unstructured, MagnitudeMasksHitTheTargetPerLayerAndGlobally) {
   for (const auto& [name, m] : layer) total += m.numel(), small += name == "conv0.weights" ? m.numel() : 0;
   const double rate = 0.8 * double(total) / double(total - small);
   for (const auto& [name, m] : layer) {
-    int64_t zeros = 0;
-    for (int64_t i = 0; i < m.numel(); ++i) zeros += m.data<float>()[i] == 0.0f;
+    const int64_t zeros = zeros_in(m);
     EXPECT_EQ(zeros, name == "conv0.weights" ? 0 : std::llround(rate * m.numel())) << name;
     zeros_total += zeros;
   }
@@ -213,8 +218,7 @@ TEST(Unstructured, PerLayerMagnitudeLeavesSmallFiltersDense) {
   for (const Node& n : g.nodes()) {
     if (!masks.count(n.name + ".weights")) continue;
     const Tensor& m = masks.at(n.name + ".weights");
-    int64_t zeros = 0;
-    for (int64_t i = 0; i < m.numel(); ++i) zeros += m.data<float>()[i] == 0.0f;
+    const int64_t zeros = zeros_in(m);
     total += m.numel(), zeros_total += zeros;
     const bool few = m.numel() / m.shape()[0] <= 9;  // weights per output filter
     EXPECT_EQ(few, prune::small_filters(n.param("weights").data)) << n.name;
@@ -233,8 +237,7 @@ TEST(Unstructured, PerLayerMagnitudeLeavesSmallFiltersDense) {
   // Where the other layers cannot take up the share, every layer is pruned at the target.
   const prune::Masks all = prune::magnitude_masks(g, 0.995, prune::Scope::layer);
   for (const auto& [name, m] : all) {
-    int64_t zeros = 0;
-    for (int64_t i = 0; i < m.numel(); ++i) zeros += m.data<float>()[i] == 0.0f;
+    const int64_t zeros = zeros_in(m);
     EXPECT_EQ(zeros, std::min<int64_t>(std::llround(0.995 * m.numel()), m.numel() - 1)) << name;
   }
 }

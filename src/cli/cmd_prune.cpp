@@ -136,12 +136,13 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   NIMBLE_CHECK(a.ramp >= 0 && a.ramp <= 1, "--ramp must be in [0, 1]");
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
   NIMBLE_CHECK(a.iters >= 1 && a.iters <= 100000, "--iters must be between 1 and 100000");
-  // Distillation flags act during fine-tuning, and need a teacher.
-  for (const char* flag : {"--teacher", "--temperature", "--alpha", "--hint", "--hint-weight", "--hint-lr",
-                           "--cache-teacher", "--teacher-precision"}) {
-    if (c.count(flag) == 0 || (std::string(flag) == "--teacher" && a.teacher.teacher == "none")) continue;
-    NIMBLE_CHECK(a.finetune_epochs > 0, std::string(flag) + " acts during fine-tuning: give --finetune-epochs");
-    NIMBLE_CHECK(a.teacher.teacher != "none", std::string(flag) + " has no teacher to use with --teacher none");
+  // Distillation flags act during fine-tuning, and need a teacher (`--teacher none` alone is fine).
+  const bool no_teacher = a.teacher.teacher == "none";
+  for (const std::string flag : {"--teacher", "--temperature", "--alpha", "--hint", "--hint-weight", "--hint-lr",
+                                 "--cache-teacher", "--teacher-precision"}) {
+    if (c.count(flag) == 0 || (flag == "--teacher" && no_teacher)) continue;
+    NIMBLE_CHECK(a.finetune_epochs > 0, flag + " acts during fine-tuning: give --finetune-epochs");
+    NIMBLE_CHECK(!no_teacher, flag + " has no teacher to use with --teacher none");
   }
 
   prune::PruneConfig cfg;
@@ -203,7 +204,7 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   // channel-pruning drop from 1.06 to 0.35 points (README, pruning) for 6-9 % of the time.
   TeacherArgs teacher = a.teacher;
   if (teacher.teacher.empty()) teacher.teacher = a.model;
-  if (teacher.teacher == "none" || a.finetune_epochs == 0) teacher.teacher.clear();
+  if (no_teacher || a.finetune_epochs == 0) teacher.teacher.clear();
   if (a.finetune_epochs > 0) {
     train::TrainConfig tc = fine_tune_config(m.extra, a.finetune_epochs, a.lr, a.seed, !a.json_out);
     ft_precision = choose_precision_for(a.precision, masked, tc.batch, Mode::train);
