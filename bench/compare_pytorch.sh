@@ -39,25 +39,20 @@ export OMP_NUM_THREADS=2
 rows=()
 int8_rows=()
 ratios="{}"
-# int8 against fp32 is timed in pairs, adjacent in time and alternating, three times; each figure
-# is the median of its three (this machine's speed drifts between minutes: one pair apart in time
-# once read 2.8x where adjacent runs read 3.6x). Writes $out/$1.fp32.json and $out/$1.int8.json
-# with the median batch-1 latency and big-batch throughput. Usage: timed_pair NAME -- FP32 ARGS -- INT8 ARGS
+# int8 against fp32: one `nimble bench --compare` / `--int8` run times both models in alternation
+# in one process (this machine's speed drifts by tens of percent between seconds, so separately
+# timed runs once read 2.8x where adjacent ones read 3.6x); three such runs, each figure the median
+# of its three. Writes $out/$1.json with the int8 model's and the float baseline's median batch-1
+# latency and big-batch throughput. Usage: timed_pair NAME BENCH ARGS...
 timed_pair() {
-  local name="$1"; shift 2
-  local a=() b=()
-  while [ "$1" != -- ]; do a+=("$1"); shift; done
-  shift
-  b=("$@")
-  for i in 1 2 3; do
-    build/nimble bench "${a[@]}" --json > "$out/$name.fp32.$i.json" 2>/dev/null
-    build/nimble bench "${b[@]}" --json > "$out/$name.int8.$i.json" 2>/dev/null
-  done
-  for k in fp32 int8; do
-    jq -s '{latency_ms_p50: (map(.latency_ms_p50) | sort | .[1]),
-            throughput_samples_per_s: (map(.throughput_samples_per_s) | sort | .[1])}' \
-      "$out/$name.$k".[123].json > "$out/$name.$k.json"
-  done
+  local name="$1"; shift
+  for i in 1 2 3; do build/nimble bench "$@" --json > "$out/$name.$i.json" 2>/dev/null; done
+  jq -s 'def med(f): map(f) | sort | .[1];
+         {int8: {latency_ms_p50: med(.latency_ms_p50), throughput_samples_per_s: med(.throughput_samples_per_s)},
+          fp32: {latency_ms_p50: med(.baseline.latency_ms_p50),
+                 throughput_samples_per_s: med(.baseline.throughput_samples_per_s)},
+          speedup_batch1: med(.speedup_batch1), speedup_big_batch: med(.speedup_big_batch)}' \
+    "$out/$name".[123].json > "$out/$name.json"
 }
 for model in $models; do
   width=1.0
@@ -114,12 +109,11 @@ for model in $models; do
   if [ "$int8" = 1 ] && [ -f "$out/nimble_train.fp32.json" ]; then
     build/nimble quantize "$out/$model.fp32.nimble" --out "$out/$model.int8.nimble" --batch 256 --json \
       > "$out/nimble_quant.json" 2> "$out/nimble_quant.err"
-    timed_pair q -- "$out/$model.fp32.nimble" --batch 256 --iters 200 --precision fp32 \
-      -- "$out/$model.int8.nimble" --batch 256 --iters 200 --precision fp32
-    q_b1=$(jq .latency_ms_p50 "$out/q.int8.json")
-    q_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/q.int8.json")
-    f_b1=$(jq .latency_ms_p50 "$out/q.fp32.json")
-    f_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/q.fp32.json")
+    timed_pair q "$out/$model.int8.nimble" --compare "$out/$model.fp32.nimble" --batch 256 --iters 200 --precision fp32
+    q_b1=$(jq .int8.latency_ms_p50 "$out/q.json")
+    q_b256=$(jq '256 / .int8.throughput_samples_per_s * 1000' "$out/q.json")
+    f_b1=$(jq .fp32.latency_ms_p50 "$out/q.json")
+    f_b256=$(jq '256 / .fp32.throughput_samples_per_s * 1000' "$out/q.json")
     t_q1=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch1.int8_ms // "null"' || echo null)
     t_q256=$(grep -s '"inference"' "$out/torch.fp32.jsonl" | jq '.inference.batch256.int8_ms // "null"' || echo null)
     [ -n "$t_q1" ] || t_q1=null
@@ -129,11 +123,11 @@ for model in $models; do
     [ "$t_q256" != null ] && vs_t256=$(jq -n "$t_q256 / $q_b256")
     int8_rows+=("$(printf '%-13s %-5s %7.4f %7.4f %8.3f %8.3f %8s %6.2fx %6sx %8.2f %8.2f %8s %6.2fx %6sx %9d %9d %s' \
       "$model" "$width" "$(jq .test_accuracy_fp32 "$out/nimble_quant.json")" "$(jq .test_accuracy_int8 "$out/nimble_quant.json")" \
-      "$q_b1" "$f_b1" "$t_q1" "$(jq -n "$f_b1 / $q_b1")" "$(printf '%.2f' "$vs_t1" 2>/dev/null || echo -)" \
-      "$q_b256" "$f_b256" "$t_q256" "$(jq -n "$f_b256 / $q_b256")" "$(printf '%.2f' "$vs_t256" 2>/dev/null || echo -)" \
+      "$q_b1" "$f_b1" "$t_q1" "$(jq .speedup_batch1 "$out/q.json")" "$(printf '%.2f' "$vs_t1" 2>/dev/null || echo -)" \
+      "$q_b256" "$f_b256" "$t_q256" "$(jq .speedup_big_batch "$out/q.json")" "$(printf '%.2f' "$vs_t256" 2>/dev/null || echo -)" \
       "$(jq .size_bytes_fp32 "$out/nimble_quant.json")" "$(jq .size_bytes_int8 "$out/nimble_quant.json")" \
       "$(jq -c .layers_kept_float "$out/nimble_quant.json")")")
-    ratios=$(jq -c --arg m "$model" --argjson b1 "$(jq -n "$f_b1 / $q_b1")" --argjson b256 "$(jq -n "$f_b256 / $q_b256")" \
+    ratios=$(jq -c --arg m "$model" --argjson b1 "$(jq .speedup_batch1 "$out/q.json")" --argjson b256 "$(jq .speedup_big_batch "$out/q.json")" \
       --argjson t1 "$vs_t1" --argjson t256 "$vs_t256" \
       --argjson drop "$(jq '(.test_accuracy_fp32 - .test_accuracy_int8) * 100' "$out/nimble_quant.json")" \
       --argjson size "$(jq '.size_bytes_fp32 / .size_bytes_int8' "$out/nimble_quant.json")" \
@@ -150,12 +144,13 @@ if [ "$int8" = 1 ]; then
     classes=10
     [ "$input" = 3x224x224 ] && classes=1000
     args=(--model "$model" --input "$input" --classes "$classes" --batch "$batch" --iters 100 --precision fp32)
-    timed_pair big -- "${args[@]}" -- "${args[@]}" --int8
-    b32=$(jq .latency_ms_p50 "$out/big.fp32.json"); b8=$(jq .latency_ms_p50 "$out/big.int8.json")
-    t32=$(jq .throughput_samples_per_s "$out/big.fp32.json"); t8=$(jq .throughput_samples_per_s "$out/big.int8.json")
+    timed_pair big "${args[@]}" --int8
+    b32=$(jq .fp32.latency_ms_p50 "$out/big.json"); b8=$(jq .int8.latency_ms_p50 "$out/big.json")
+    t32=$(jq .fp32.throughput_samples_per_s "$out/big.json"); t8=$(jq .int8.throughput_samples_per_s "$out/big.json")
+    r1=$(jq .speedup_batch1 "$out/big.json"); rb=$(jq .speedup_big_batch "$out/big.json")
     big_rows+=("$(printf '%-13s %-10s %10.3f %10.3f %7.2fx %6d %10.0f %10.0f %7.2fx' "$model" "$input" "$b32" "$b8" \
-      "$(jq -n "$b32 / $b8")" "$batch" "$t32" "$t8" "$(jq -n "$t8 / $t32")")")
-    ratios=$(jq -c --arg m "$model" --arg i "$input" --argjson r "$(jq -n "$b32 / $b8")" --argjson t "$(jq -n "$t8 / $t32")" \
+      "$r1" "$batch" "$t32" "$t8" "$rb")")
+    ratios=$(jq -c --arg m "$model" --arg i "$input" --argjson r "$r1" --argjson t "$rb" \
       '.int8_vs_fp32[$m + " " + $i] = {batch1: $r, big_batch: $t}' <<< "$ratios")
   done
 fi
@@ -168,14 +163,16 @@ if [ "${#int8_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-5s %7s %7s %8s %8s %8s %7s %7s %8s %8s %8s %7s %7s %9s %9s %s\n' model width "acc32" "acc8" \
     "n8 b1ms" "n32 b1ms" "t8 b1ms" "vs n32" "vs t8" "n8 b256" "n32 b256" "t8 b256" "vs n32" "vs t8" "bytes32" "bytes8" "kept float"
   for r in "${int8_rows[@]}"; do echo "$r"; done
-  echo "(int8: nimble quantize of this run's fp32 model vs nimble fp32 (medians of 3 alternating runs) and PyTorch FX"
+  echo "(int8: nimble quantize of this run's fp32 model vs nimble fp32 (timed in alternation in one process, medians"
+  echo " of 3 runs; 'vs n32' is the median of the runs' own ratios) and PyTorch FX"
   echo " int8 (onednn); ms per batch)"
 fi
 if [ "${#big_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-10s %10s %10s %8s %6s %10s %10s %8s\n' model input "fp32 b1 ms" "int8 b1 ms" "speedup" batch \
     "fp32 /s" "int8 /s" "speedup"
   for r in "${big_rows[@]}"; do echo "$r"; done
-  echo "(zoo models at full width, int8 calibrated on random images, medians of 3 alternating runs; batch 8 at"
+  echo "(zoo models at full width, int8 calibrated on random images vs their float selves timed in alternation,"
+  echo " medians of 3 runs; batch 8 at"
   echo " 3x224x224 is only there to keep it short)"
 fi
 jq -c --arg e "$epochs" --arg l "$limit" '{bench: "nimble_vs_pytorch", epochs: ($e | tonumber), limit: ($l | tonumber), ratios: .}' <<< "$ratios"

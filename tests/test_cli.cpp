@@ -267,6 +267,27 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_TRUE(jbi["int8"].get<bool>());
   EXPECT_GT(jbi["throughput_samples_per_s"].get<double>(), 0.0);
   expect_one_line_error("bench --int8 --json --iters 3 --batch 16 " + q.string(), "already int8");
+  // --int8 and --compare time the float model in alternation with the measured one.
+  for (const auto& [what, baseline] : {std::pair{jbi, std::string("cnn (float)")}, std::pair{nlohmann::json(), ck.string()}}) {
+    nlohmann::json jc = what;
+    if (jc.is_null()) {
+      CliRun c = run("bench --json --iters 5 --warmup 1 --batch 16 " + q.string() + " --compare " + ck.string());
+      ASSERT_EQ(c.code, 0) << c.err;
+      jc = nlohmann::json::parse(c.out);
+      EXPECT_EQ(jc["baseline"]["size_bytes"].get<int64_t>(), int64_t(fs::file_size(ck)));
+    }
+    SCOPED_TRACE(baseline);
+    ASSERT_TRUE(jc.contains("baseline")) << jc.dump();
+    EXPECT_EQ(jc["baseline"]["model"], baseline);
+    EXPECT_EQ(jc["baseline"]["macs"], 4241152);
+    EXPECT_NEAR(jc["speedup_batch1"].get<double>(),
+                jc["baseline"]["latency_ms_p50"].get<double>() / jc["latency_ms_p50"].get<double>(), 1e-9);
+    EXPECT_NEAR(jc["speedup_big_batch"].get<double>(),
+                jc["throughput_samples_per_s"].get<double>() / jc["baseline"]["throughput_samples_per_s"].get<double>(), 1e-9);
+  }
+  expect_one_line_error("bench --model cnn --input 1x32x32 --iters 3 --batch 4 --compare " + ck.string(), "inputs");
+  expect_one_line_error("bench --iters 3 --batch 4 " + q.string() + " --compare " + (dir_ / "missing.nimble").string(),
+                        "missing.nimble");
 
   const std::string before = file_bytes(q);
   expect_one_line_error("quantize " + q.string() + " --out " + q.string(), "already quantized");

@@ -1,6 +1,6 @@
 // Int8 ops against their references: quantize / dequantize round half to even and saturate;
 // qconv2d and qlinear accumulate exactly like an int32 reference (odd shapes, extreme values,
-// several zero points, groups); requantized outputs, fused activations and qadd agree with the
+// several zero points, groups), with oneDNN's default kernel and with the one timing picks; requantized outputs, fused activations and qadd agree with the
 // reference to within one quantization step.
 #include <gtest/gtest.h>
 
@@ -31,8 +31,10 @@ struct Int8Graph {
   std::vector<int> quantizers;
   int op = -1;
 
-  Tensor run(const Tensor& x) {
-    Session s(g, {x.shape()[0], Mode::eval, false, Precision::fp32});
+  // timed: oneDNN's fastest implementation by timing (what bench and quantize compile), which
+  // may be another kernel than its default.
+  Tensor run(const Tensor& x, bool timed = false) {
+    Session s(g, {x.shape()[0], Mode::eval, false, Precision::fp32, timed});
     return s.forward(x).clone();
   }
   // The same through the ops' reference kernels.
@@ -151,6 +153,7 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
                          : integers(Shape({3, c.in[0], c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
     const Tensor got = t.run(x), want = t.reference(x);
     EXPECT_TRUE(all_close(got, want, 0.0f, 0.0f));
+    EXPECT_TRUE(all_close(t.run(x, true), want, 0.0f, 0.0f));
     if (c.extreme) {  // 255 * -128 * channels * 9 taps at an interior pixel
       EXPECT_EQ(got.data<float>()[1 * 3 + 1], 255.0f * -128.0f * float(c.in[0]) * 9);
     }
@@ -166,6 +169,7 @@ TEST(Int8, LinearAccumulatesExactlyLikeInt32) {
     fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
     Tensor x = integers(Shape({5, 37}), rng, 0, 255);
     EXPECT_TRUE(all_close(t.run(x), t.reference(x), 0.0f, 0.0f));
+    EXPECT_TRUE(all_close(t.run(x, true), t.reference(x), 0.0f, 0.0f));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
@@ -15,7 +16,7 @@ namespace nimble::cli {
 
 namespace {
 struct BenchArgs {
-  std::string model_path, model = "cnn", input = "1x28x28", precision = "auto";
+  std::string model_path, compare_path, model = "cnn", input = "1x28x28", precision = "auto";
   double width = 1.0;
   int64_t depth = 0, classes = 10, batch = 256, iters = 100, warmup = 10;
   bool json_out = false, int8 = false;
@@ -44,8 +45,11 @@ void run_bench(const BenchArgs& a) {
     for (auto& [n, p] : g.named_params()) size_bytes += int64_t(p->data.nbytes());
     name = a.model;
   }
+  std::unique_ptr<Graph> float_graph;
+  int64_t float_bytes = size_bytes;
   if (a.int8) {
     NIMBLE_CHECK(!g.meta.count("quantized"), name + " is already int8; drop --int8");
+    float_graph = std::make_unique<Graph>(g.clone());
     // Speed only: calibrated on random images, so the weights' accuracy means nothing here.
     note("--int8: quantizing " + name + " calibrated on 64 random images (for speed only; use nimble quantize for a real model)");
     const Shape s = g.input_shape();
@@ -63,21 +67,47 @@ void run_bench(const BenchArgs& a) {
     size_bytes = 0;  // not saved: the bytes of its parameters
     for (auto& [n, p] : g.named_params()) size_bytes += int64_t(p->data.nbytes());
   }
+  std::unique_ptr<Graph> baseline;  // timed together with g: --compare, or the float model under --int8
+  std::string baseline_name;
+  int64_t baseline_bytes = 0;
+  if (!a.compare_path.empty()) {
+    LoadedModel b = load_model(a.compare_path);
+    NIMBLE_CHECK(b.graph.input_shape() == g.input_shape(), "--compare " + a.compare_path + " takes " +
+                                                                b.graph.input_shape().str() + " inputs, " + name +
+                                                                " takes " + g.input_shape().str());
+    baseline = std::make_unique<Graph>(std::move(b.graph));
+    baseline_name = a.compare_path, baseline_bytes = b.file_size;
+  } else if (float_graph) {
+    baseline = std::move(float_graph);
+    baseline_name = name + " (float)", baseline_bytes = float_bytes;
+  }
   const int64_t macs = g.macs(), params = g.param_count();
   const PrecisionChoice pc = resolve_precision(a.precision, g, a.batch, Mode::eval);
-  Session one(g, {1, Mode::eval, true, pc.precision});
-  std::vector<double> lat = time_forward(one, random_batch(g.input_shape(), 1, 42), a.warmup, a.iters);
-  Session big(g, {a.batch, Mode::eval, true, pc.precision});
-  const int64_t big_iters = std::max<int64_t>(3, a.iters / 10);
-  std::vector<double> big_ms = time_forward(big, random_batch(g.input_shape(), a.batch, 42), std::min<int64_t>(a.warmup, 3), big_iters);
-  const double throughput = a.batch / (percentile(big_ms, 0.5) / 1e3);
+  std::optional<PrecisionChoice> baseline_pc;
+  if (baseline) baseline_pc = resolve_precision(a.precision, *baseline, a.batch, Mode::eval);
+  // Batch 1, then the big batch; with a baseline both models run in alternation (each round
+  // calls each once), so their ratio is not skewed by this machine's drift between seconds.
+  std::vector<std::vector<double>> lat, big_ms;
+  for (const bool batch1 : {true, false}) {
+    const int64_t b = batch1 ? 1 : a.batch;
+    std::vector<Session> sessions;
+    sessions.emplace_back(g, SessionOptions{b, Mode::eval, true, pc.precision, true});
+    if (baseline) sessions.emplace_back(*baseline, SessionOptions{b, Mode::eval, true, baseline_pc->precision, true});
+    std::vector<Session*> ptrs;
+    for (Session& x : sessions) ptrs.push_back(&x);
+    const Tensor x = random_batch(g.input_shape(), b, 42);
+    (batch1 ? lat : big_ms) = batch1 ? time_forward_interleaved(ptrs, x, a.warmup, a.iters)
+                                     : time_forward_interleaved(ptrs, x, std::min<int64_t>(a.warmup, 3),
+                                                                std::max<int64_t>(3, a.iters / 10));
+  }
+  const double throughput = a.batch / (percentile(big_ms[0], 0.5) / 1e3);
   const double gflops = 2.0 * double(macs) * throughput / 1e9;
 
   json j = {{"model", name},
             {"input", g.input_shape().str()},
-            {"latency_ms_p50", percentile(lat, 0.5)},
-            {"latency_ms_p90", percentile(lat, 0.9)},
-            {"latency_ms_p99", percentile(lat, 0.99)},
+            {"latency_ms_p50", percentile(lat[0], 0.5)},
+            {"latency_ms_p90", percentile(lat[0], 0.9)},
+            {"latency_ms_p99", percentile(lat[0], 0.99)},
             {"batch", a.batch},
             {"throughput_samples_per_s", throughput},
             {"params", params},
@@ -86,14 +116,28 @@ void run_bench(const BenchArgs& a) {
             {"gflops_per_s", gflops},
             {"int8", a.int8 || g.meta.count("quantized") > 0}};
   j.update(precision_json(pc));
+  double speedup1 = 0, speedup_big = 0;
+  if (baseline) {
+    const double b_lat = percentile(lat[1], 0.5), b_tp = a.batch / (percentile(big_ms[1], 0.5) / 1e3);
+    speedup1 = b_lat / percentile(lat[0], 0.5), speedup_big = throughput / b_tp;
+    j["baseline"] = {{"model", baseline_name},           {"precision", precision_name(baseline_pc->precision)},
+                     {"latency_ms_p50", b_lat},           {"throughput_samples_per_s", b_tp},
+                     {"macs", baseline->macs()},          {"size_bytes", baseline_bytes}};
+    j["speedup_batch1"] = speedup1;
+    j["speedup_big_batch"] = speedup_big;
+  }
   if (a.json_out) {
     print_json(j);
   } else {
     std::printf("%s  input %s  precision %s\n", name.c_str(), g.input_shape().str().c_str(), precision_name(pc.precision));
-    std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", percentile(lat, 0.5),
-                percentile(lat, 0.9), percentile(lat, 0.99));
+    std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", percentile(lat[0], 0.5),
+                percentile(lat[0], 0.9), percentile(lat[0], 0.99));
     std::printf("  batch-%lld throughput  %.0f samples/s  (%.1f GFLOP/s achieved)\n", (long long)a.batch, throughput, gflops);
     std::printf("  params %lld  MACs/sample %lld  size %lld bytes\n", (long long)params, (long long)macs, (long long)size_bytes);
+    if (baseline)
+      std::printf("  vs %s (%s, timed in alternation): batch-1 %.2fx faster (%.3f ms), batch-%lld %.2fx the throughput\n",
+                  baseline_name.c_str(), precision_name(baseline_pc->precision), speedup1, percentile(lat[1], 0.5),
+                  (long long)a.batch, speedup_big);
   }
 }
 }  // namespace
@@ -115,6 +159,10 @@ void add_bench(CLI::App& app) {
   c->add_flag("--int8", a->int8,
               "quantize to int8 first, calibrated on random images: the speed an int8 model of this architecture "
               "would have here");
+  c->add_option("--compare", a->compare_path,
+                 "a second checkpoint (the model before pruning or quantizing, say) timed in alternation with this "
+                 "one, with the speed-ups; --int8 compares against the float model by default")
+      ->check(CLI::ExistingFile);
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a] { run_bench(*a); });
 }

@@ -192,7 +192,6 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
   note("nimble prune: " + a.model + ", " + cfg.describe() +
        (a.finetune_epochs > 0 ? ", " + std::to_string(a.finetune_epochs) + " epochs of gradual fine-tuning" : ", one shot"));
   const train::EvalResult before_acc = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
-  const Speed before_speed = measure_speed(m.graph, a.batch, a.iters);
   const int64_t before_size = model_file_size(m, a.out);
 
   Graph masked = m.graph.clone();
@@ -232,7 +231,8 @@ void run_prune(const PruneArgs& a, const CLI::App& c) {
                                           std::to_string(removal_diff));
   }
   const train::EvalResult after_acc = train::evaluate(pruned, d.test, norm, 500, Precision::fp32);
-  const Speed after_speed = measure_speed(pruned, a.batch, a.iters);
+  const std::vector<Speed> speeds = measure_speeds({&m.graph, &pruned}, a.batch, a.iters);
+  const Speed &before_speed = speeds[0], &after_speed = speeds[1];
 
   json extra = m.extra;
   extra.erase("train_state");

@@ -116,7 +116,8 @@ json quantize_checkpoint(const QuantizeArgs& a) {
 
   const train::EvalResult fp32 = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   const train::EvalResult int8 = train::evaluate(q, d.test, norm, 500, Precision::fp32);
-  const Speed s32 = measure_speed(m.graph, a.batch, a.iters), s8 = measure_speed(q, a.batch, a.iters);
+  const std::vector<Speed> speeds = measure_speeds({&m.graph, &q}, a.batch, a.iters);
+  const Speed &s32 = speeds[0], &s8 = speeds[1];
 
   json extra = m.extra;
   extra.erase("train_state");  // an int8 model is not trained further

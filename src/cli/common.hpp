@@ -67,11 +67,13 @@ json normalization_json(const data::Normalization& n);
 data::IdxData load_data(const std::string& dir);
 
 // Timing helpers (random_batch, time_forward, percentile) are in nimble/runtime/timing.hpp.
-// Batch-1 median latency and big-batch throughput of a model compiled for inference in fp32.
+// Batch-1 median latency and big-batch throughput of models compiled for inference in fp32,
+// measured together (time_forward_interleaved), so that their ratios are comparable: one entry
+// per graph, in order.
 struct Speed {
   double latency_ms = 0, throughput = 0;
 };
-Speed measure_speed(const Graph& g, int64_t batch, int64_t iters);
+std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64_t batch, int64_t iters);
 
 // The training run's own split (from the checkpoint's hyper-parameters), so calibration and
 // fine-tuning never see validation or test samples and validation measures on the split the

@@ -74,7 +74,8 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherArgs& t, c
     note("teacher logits cached for " + std::to_string(split.train.size()) + " training samples in " +
          std::to_string(hook->teacher_seconds()) + " s");
   }
-  const Speed ts = measure_speed(teacher.graph, batch, 30), ss = measure_speed(student, batch, 30);
+  const std::vector<Speed> speeds = measure_speeds({&teacher.graph, &student}, batch, 30);
+  const Speed &ts = speeds[0], &ss = speeds[1];
   report["teacher"] = t.teacher;
   report["teacher_test_accuracy"] = train::evaluate(teacher.graph, test, teacher_norm, 500, Precision::fp32).accuracy;
   report["teacher_params"] = teacher.graph.param_count();

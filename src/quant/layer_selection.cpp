@@ -14,7 +14,7 @@ namespace {
 
 // Median forward time of the whole graph in ms.
 double model_ms(const Graph& g, int64_t batch) {
-  Session s(g, {batch, Mode::eval, false, Precision::fp32});
+  Session s(g, {batch, Mode::eval, false, Precision::fp32, true});
   return percentile(time_forward(s, random_batch(g.input_shape(), batch, 7), 1, batch == 1 ? 60 : 7), 0.5);
 }
 

@@ -18,6 +18,7 @@ struct KernelBuilder {
   std::vector<bool> need_diff_src;    // per input: whether backward must produce its gradient
   DType compute = DType::f32;         // what conv/linear compute in (the precision policy's choice)
   kernels::md dst_desc;               // set by the op: the layout it produces
+  bool choose_by_timing = false;      // SessionOptions::choose_kernels_by_timing
   bool training() const { return mode == Mode::train; }
 };
 

@@ -68,7 +68,7 @@ void Session::Impl::compile() {
   mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
 
   for (const Node& node : graph.nodes()) {
-    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md()};
+    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
     for (int v : node.inputs) {
       b.src_desc.push_back(desc[v]);
       b.src_shape.push_back(shapes[v]);

@@ -14,6 +14,11 @@ namespace nimble {
 Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float scale = 1.0f);
 // Forward times in ms of `iters` calls after `warmup` calls, sorted ascending.
 std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
+// The same for several sessions measured together: each round calls every session once, in an
+// order that rotates between rounds, so all of them see the same machine (this one's speed drifts
+// by tens of percent from one second to the next). Per session, sorted ascending.
+std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Session*>& sessions, const Tensor& x,
+                                                          int64_t warmup, int64_t iters);
 // The p-quantile (0..1) of sorted times.
 double percentile(const std::vector<double>& sorted, double p);
 // Per-node kernel times (median ms over `iters` passes) of `g` compiled as it is (fp32, no

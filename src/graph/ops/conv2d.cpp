@@ -7,6 +7,7 @@
 #include "graph/ops/op_util.hpp"
 #include "nimble/graph/qparams.hpp"
 #include "kernels/depthwise_backward_weights.hpp"
+#include "kernels/fastest_implementation.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -97,6 +98,8 @@ class ConvKernel : public runtime::Kernel {
     dnnl::convolution_forward::desc fd(prop, dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
                                        strides, dil, pad, pad);
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
+    // Training's backward primitives take the forward as their hint: only inference re-chooses.
+    if (!b.training() && b.choose_by_timing) use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
@@ -128,6 +131,7 @@ class ConvKernel : public runtime::Kernel {
       manual_dw_ = true;
       return;
     }
+    if (use_matmul_backward_weights(b, g)) return;
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     src_for_w_ = LayoutConverter(fwd_pd_.src_desc(), bwd_w_pd_.src_desc(), eng);
     diff_dst_for_w_ = LayoutConverter(b.dst_desc, bwd_w_pd_.diff_dst_desc(), eng);
@@ -147,6 +151,8 @@ class ConvKernel : public runtime::Kernel {
   void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
     if (manual_dw_) {
       backward_weights_depthwise(s, a);
+    } else if (matmul_w_) {
+      backward_weights_matmul(s, a);
     } else {
       backward_weights(s, a);
     }
@@ -159,6 +165,49 @@ class ConvKernel : public runtime::Kernel {
   }
 
  private:
+  // A 1x1, stride-1, unpadded, ungrouped convolution without bias over nhwc tensors is a matmul:
+  // diff_weights (OC, IC) = diff_dst^T (OC, N*H*W) x src (N*H*W, IC), read in place and written in
+  // the plain layout. In bf16 oneDNN 2.6's convolution backward-weights is 2-10x slower than that
+  // matmul for projection and late layers and up to 2x faster for early expansions
+  // (bench/probes/conv1x1_backward_weights.cpp), so the two are timed here and the faster kept.
+  bool use_matmul_backward_weights(const runtime::KernelBuilder& b, const ConvGeometry& g) {
+    if (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.ph != 0 || g.pw != 0 || g.groups != 1 ||
+        b.node.param_ptr("bias"))
+      return false;
+    const dt type = fwd_pd_.src_desc().data_type();
+    if (!(fwd_pd_.src_desc() == md(to_dims(b.src_shape[0]), type, tag::nhwc)) ||
+        !(b.dst_desc == md(to_dims(b.dst_shape), type, tag::nhwc)))
+      return false;
+    const int64_t k = g.n * g.oh * g.ow;
+    const md diff_dst_t({g.oc, k}, type, dnnl::memory::dims{1, g.oc}), src({k, g.ic}, type, dnnl::memory::dims{g.ic, 1});
+    const md diff_w({g.oc, g.ic}, dt::f32, dnnl::memory::dims{g.ic, 1});
+    dnnl::matmul::primitive_desc mpd;
+    try {
+      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_dst_t, src, diff_w), b.engine);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
+    const size_t pick =
+        fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}},
+                    {mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}});
+    if (pick != 1) return false;
+    matmul_w_ = dnnl::matmul(mpd);
+    matmul_a_ = dnnl::memory(diff_dst_t, b.engine, DNNL_MEMORY_NONE);
+    matmul_b_ = dnnl::memory(src, b.engine, DNNL_MEMORY_NONE);
+    diff_w_ = dnnl::memory(diff_w, b.engine);
+    const md w_plain({g.oc, g.ic, 1, 1}, dt::f32, tag::oihw);
+    grad_w_ = ParamMemory(b.node.param_ptr("weights"), w_plain, w_plain, b.engine);
+    return true;
+  }
+
+  void backward_weights_matmul(dnnl::stream& s, runtime::KernelArgs& a) {
+    matmul_a_.set_data_handle(a.diff_dst.get_data_handle());
+    matmul_b_.set_data_handle(src_.get_data_handle());
+    matmul_w_.execute(s, {{DNNL_ARG_SRC, matmul_a_}, {DNNL_ARG_WEIGHTS, matmul_b_}, {DNNL_ARG_DST, diff_w_}});
+    grad_w_.store_grad(s, diff_w_);
+  }
+
   void backward_weights(dnnl::stream& s, runtime::KernelArgs& a) {
     dnnl::memory src_w = src_for_w_(s, src_);
     dnnl::memory dd_w = diff_dst_for_w_(s, a.diff_dst);
@@ -200,6 +249,8 @@ class ConvKernel : public runtime::Kernel {
   LayoutConverter src_for_w_, diff_dst_for_w_;
   dnnl::memory diff_w_, diff_b_;
   bool manual_dw_ = false;
+  dnnl::matmul matmul_w_;                // backward-weights as a matmul (use_matmul_backward_weights)
+  dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place
   kernels::DepthwiseGeometry dw_{};
   LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
 };

@@ -5,6 +5,7 @@
 // params: weights (O, I), bias (O).  input: (N, I).
 #include "graph/ops/op_util.hpp"
 #include "nimble/graph/qparams.hpp"
+#include "kernels/fastest_implementation.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -83,6 +84,8 @@ class LinearKernel : public runtime::Kernel {
     auto fd = bias ? dnnl::inner_product_forward::desc(prop, src_any, w_any, bias_md, dst_any)
                    : dnnl::inner_product_forward::desc(prop, src_any, w_any, dst_any);
     fwd_pd_ = dnnl::inner_product_forward::primitive_desc(fd, activation_attr(act), eng);
+    if (!b.training() && b.choose_by_timing)
+      use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     fwd_ = dnnl::inner_product_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);

@@ -10,6 +10,7 @@
 #include "graph/ops/conv_geometry.hpp"
 #include "graph/ops/quant_common.hpp"
 #include "graph/ops/quant_kernel_util.hpp"
+#include "kernels/fastest_implementation.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -88,6 +89,7 @@ class QConvKernel : public runtime::Kernel {
     dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
                                        w_any, bias_md, dst_any, strides, dil, pad, pad);
     pd_ = dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
+    if (b.choose_by_timing) use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     conv_ = dnnl::convolution_forward(pd_);
     src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);

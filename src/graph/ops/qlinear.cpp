@@ -6,6 +6,7 @@
 #include "graph/ops/op_util.hpp"
 #include "graph/ops/quant_common.hpp"
 #include "graph/ops/quant_kernel_util.hpp"
+#include "kernels/fastest_implementation.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -65,6 +66,7 @@ class QLinearKernel : public runtime::Kernel {
     const md bias_md({1, o}, dt::f32, tag::ab);
     epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
     pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_any, bias_md, dst_md), epilogue_.attr, eng);
+    if (b.choose_by_timing) use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     matmul_ = dnnl::matmul(pd_);
     src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);
