@@ -16,6 +16,8 @@ namespace nimble::kernels {
 // compiled again (quantize's per-layer trials) pays the timing once. Reference, gemm-based and
 // older-ISA kernels are not candidates. NIMBLE_KERNEL_CHOICE=first keeps oneDNN's own choice
 // (and the first of fastest_of's candidates), =last the last one.
+// oneDNN's implementation list points into the op descriptor `pd` was made from: call this while
+// that descriptor is alive (a temporary descriptor leaves the list cut short or dangling).
 void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>& args);
 
 // Of several primitives that compute the same thing (a convolution's backward-weights and a

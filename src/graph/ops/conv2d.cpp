@@ -102,8 +102,15 @@ class ConvKernel : public runtime::Kernel {
     dnnl::convolution_forward::desc fd(prop, dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
                                        strides, dil, pad, pad);
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
-    // Training's backward primitives take the forward as their hint: only inference re-chooses.
-    if (!b.training() && b.choose_by_timing) use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+    // Training's backward primitives take the forward as their hint: only inference re-chooses,
+    // among every kernel for the layouts oneDNN's first choice negotiated (with `any` layouts each
+    // kernel would come with its own).
+    if (!b.training() && b.choose_by_timing) {
+      const dnnl::convolution_forward::desc fixed(prop, dnnl::algorithm::convolution_direct, fwd_pd_.src_desc(), w_any,
+                                                  bias_md, fwd_pd_.dst_desc(), strides, dil, pad, pad);
+      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fixed, activation_attr(b.node.attr_str("activation", "none")), eng);
+      use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+    }
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);

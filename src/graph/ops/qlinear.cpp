@@ -65,7 +65,8 @@ class QLinearKernel : public runtime::Kernel {
     const md src_md({n, i}, to_dnnl(sq.dtype), tag::ab), dst_md({n, o}, to_dnnl(dq.dtype), tag::ab);
     const md bias_md({1, o}, dt::f32, tag::ab);
     epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
-    pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_any, bias_md, dst_md), epilogue_.attr, eng);
+    const dnnl::matmul::desc desc(src_md, w_any, bias_md, dst_md);  // outlives the timing's walk through its kernels
+    pd_ = dnnl::matmul::primitive_desc(desc, epilogue_.attr, eng);
     if (b.choose_by_timing) use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     matmul_ = dnnl::matmul(pd_);
     src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
