@@ -63,7 +63,10 @@ for model in $models; do
     build/nimble train --model "$model" --width "$width" --epochs "$epochs" --batch 128 --lr 0.05 \
       --schedule constant --label-smoothing 0 --crop-padding 0 --hflip 0 --val 0 --limit "$limit" \
       --precision "$prec" --out "$out/$model.$prec.nimble" --json --quiet > "$out/nimble_train.$prec.json"
-    build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" --json \
+    # Low precision is also timed against the same model in fp32, in alternation in one process.
+    compare=()
+    [ "$prec" = fp32 ] || compare=(--compare-precision fp32)
+    build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" "${compare[@]}" --json \
       > "$out/nimble_bench.$prec.json"
     # A peer that cannot run a configuration is reported, not hidden, and does not stop the bench.
     if ! /usr/bin/python3 "$peer" --model "$model" --width "$width" --epochs "$epochs" --batch 128 \
@@ -73,14 +76,21 @@ for model in $models; do
     fi
   done
   for prec in $precisions; do
+    n_train=$(jq .train_samples_per_s "$out/nimble_train.$prec.json")
+    # Against nimble's own fp32 in the same run (1 for the fp32 row).
+    vs_train=1; vs_b256=1
+    if [ -f "$out/nimble_train.fp32.json" ]; then
+      vs_train=$(jq -n "$n_train / $(jq .train_samples_per_s "$out/nimble_train.fp32.json")")
+      vs_b256=$(jq '.speedup_big_batch // 1' "$out/nimble_bench.$prec.json")
+    fi
     if ! grep -q '"inference"' "$out/torch.$prec.jsonl"; then
       why=$(tail -1 "$out/torch.$prec.err" | cut -c1-100)
-      rows+=("$(printf '%-13s %-5s %-5s %9.0f   PyTorch failed: %s' "$model" "$width" "$prec" \
-        "$(jq .train_samples_per_s "$out/nimble_train.$prec.json")" "$why")")
-      ratios=$(jq -c --arg m "$model" --arg p "$prec" --arg e "$why" '.[$m][$p] = {peer_error: $e}' <<< "$ratios")
+      rows+=("$(printf '%-13s %-5s %-5s %9.0f %9s %8s %7.2fx %17s %26s %6.2fx   PyTorch failed: %s' "$model" "$width" \
+        "$prec" "$n_train" - - "$vs_train" "" "" "$vs_b256" "$why")")
+      ratios=$(jq -c --arg m "$model" --arg p "$prec" --arg e "$why" --argjson vtr "$vs_train" --argjson vb "$vs_b256" \
+        '.[$m][$p] = {peer_error: $e, train_vs_nimble_fp32: $vtr, batch256_vs_nimble_fp32: $vb}' <<< "$ratios")
       continue
     fi
-    n_train=$(jq .train_samples_per_s "$out/nimble_train.$prec.json")
     n_acc=$(jq .test_accuracy "$out/nimble_train.$prec.json")
     n_b1=$(jq .latency_ms_p50 "$out/nimble_bench.$prec.json")
     n_b256=$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.$prec.json")
@@ -88,12 +98,6 @@ for model in $models; do
     t_acc=$(grep '"epoch"' "$out/torch.$prec.jsonl" | tail -1 | jq .test_accuracy)
     t_b1=$(grep '"inference"' "$out/torch.$prec.jsonl" | jq ".inference.batch1.${prec}_ms")
     t_b256=$(grep '"inference"' "$out/torch.$prec.jsonl" | jq ".inference.batch256.${prec}_ms")
-    # Against nimble's own fp32 in the same run (1 for the fp32 row).
-    vs_train=1; vs_b256=1
-    if [ -f "$out/nimble_train.fp32.json" ]; then
-      vs_train=$(jq -n "$n_train / $(jq .train_samples_per_s "$out/nimble_train.fp32.json")")
-      vs_b256=$(jq -n "$(jq '256 / .throughput_samples_per_s * 1000' "$out/nimble_bench.fp32.json") / $n_b256")
-    fi
     rows+=("$(printf '%-13s %-5s %-5s %9.0f %9.0f %7.2fx %7.2fx %8.3f %8.3f %6.2fx %8.2f %8.2f %6.2fx %6.2fx %7.4f %7.4f' \
       "$model" "$width" "$prec" "$n_train" "$t_train" "$(jq -n "$n_train / $t_train")" "$vs_train" \
       "$n_b1" "$t_b1" "$(jq -n "$t_b1 / $n_b1")" "$n_b256" "$t_b256" "$(jq -n "$t_b256 / $n_b256")" "$vs_b256" \
@@ -158,7 +162,8 @@ printf '\n%-13s %-5s %-5s %9s %9s %8s %8s %8s %8s %7s %8s %8s %7s %7s %7s %7s\n'
   "vs torch" "vs n32" "n b1 ms" "t b1 ms" "b1" "n b256ms" "t b256ms" "b256" "vs n32" "n acc" "t acc"
 for r in "${rows[@]}"; do echo "$r"; done
 echo "(training samples/s over $epochs epoch(s), OMP_NUM_THREADS=2; bf16 rows: nimble --precision bf16 vs PyTorch"
-echo " bf16 autocast; 'vs n32': against nimble fp32 in this run; ratios: nimble faster when > 1)"
+echo " bf16 autocast; 'vs n32': training against nimble fp32 in this run, batch-256 inference against the same"
+echo " model in fp32 timed in alternation; ratios: nimble faster when > 1)"
 if [ "${#int8_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-5s %7s %7s %8s %8s %8s %7s %7s %8s %8s %8s %7s %7s %9s %9s %s\n' model width "acc32" "acc8" \
     "n8 b1ms" "n32 b1ms" "t8 b1ms" "vs n32" "vs t8" "n8 b256" "n32 b256" "t8 b256" "vs n32" "vs t8" "bytes32" "bytes8" "kept float"

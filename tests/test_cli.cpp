@@ -176,6 +176,15 @@ TEST_F(Cli, PrecisionIsChosenReportedAndValidated) {
   CliRun b = run("bench --json --iters 3 --warmup 1 --batch 16 --precision auto " + ck.string());
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_FALSE(nlohmann::json::parse(b.out)["precision_emulated"].get<bool>());  // auto never emulates
+  // The same model in bf16 and in fp32, timed in alternation.
+  CliRun c = run("bench --json --iters 3 --warmup 1 --batch 16 --precision bf16 --compare-precision fp32 " + ck.string());
+  ASSERT_EQ(c.code, 0) << c.err;
+  auto jc = nlohmann::json::parse(c.out);
+  EXPECT_EQ(jc["precision"], "bf16");
+  EXPECT_EQ(jc["baseline"]["precision"], "fp32");
+  EXPECT_EQ(jc["baseline"]["model"], ck.string());
+  EXPECT_GT(jc["speedup_big_batch"].get<double>(), 0.0);
+  expect_one_line_error("bench --iters 3 --batch 4 --compare-precision fp8 " + ck.string(), "fp8");
 
   CliRun p = run("info --precision-policy --json --precision bf16");
   ASSERT_EQ(p.code, 0) << p.err;

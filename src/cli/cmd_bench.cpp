@@ -16,7 +16,7 @@ namespace nimble::cli {
 
 namespace {
 struct BenchArgs {
-  std::string model_path, compare_path, model = "cnn", input = "1x28x28", precision = "auto";
+  std::string model_path, compare_path, compare_precision, model = "cnn", input = "1x28x28", precision = "auto";
   double width = 1.0;
   int64_t depth = 0, classes = 10, batch = 256, iters = 100, warmup = 10;
   bool json_out = false, int8 = false;
@@ -26,6 +26,7 @@ struct BenchArgs {
 void run_bench(const BenchArgs& a) {
   NIMBLE_CHECK(a.batch >= 1 && a.batch <= 65536, "--batch must be between 1 and 65536");
   NIMBLE_CHECK(a.iters >= 1 && a.iters <= 1000000 && a.warmup >= 0, "--iters must be >= 1 and --warmup >= 0");
+  if (!a.compare_precision.empty()) choose_precision(a.compare_precision);  // a bad flag fails before any work
   Graph g;
   int64_t size_bytes = 0;
   std::string name;
@@ -80,11 +81,16 @@ void run_bench(const BenchArgs& a) {
   } else if (float_graph) {
     baseline = std::move(float_graph);
     baseline_name = name + " (float)", baseline_bytes = float_bytes;
+  } else if (!a.compare_precision.empty()) {
+    baseline = std::make_unique<Graph>(g.clone());
+    baseline_name = name, baseline_bytes = size_bytes;
   }
   const int64_t macs = g.macs(), params = g.param_count();
   const PrecisionChoice pc = resolve_precision(a.precision, g, a.batch, Mode::eval);
   std::optional<PrecisionChoice> baseline_pc;
-  if (baseline) baseline_pc = resolve_precision(a.precision, *baseline, a.batch, Mode::eval);
+  if (baseline)
+    baseline_pc = resolve_precision(a.compare_precision.empty() ? a.precision : a.compare_precision, *baseline, a.batch,
+                                    Mode::eval);
   // Batch 1, then the big batch; with a baseline both models run in alternation (each round
   // calls each once), so their ratio is not skewed by this machine's drift between seconds.
   std::vector<std::vector<double>> lat, big_ms;
@@ -163,6 +169,9 @@ void add_bench(CLI::App& app) {
                  "a second checkpoint (the model before pruning or quantizing, say) timed in alternation with this "
                  "one, with the speed-ups; --int8 compares against the float model by default")
       ->check(CLI::ExistingFile);
+  c->add_option("--compare-precision", a->compare_precision,
+                "the precision of the compared model (default: --precision); alone, the same model in that precision, "
+                "e.g. --precision bf16 --compare-precision fp32");
   c->add_flag("--json", a->json_out, "print one JSON summary object on stdout");
   c->callback([a] { run_bench(*a); });
 }
