@@ -19,9 +19,10 @@ struct SessionOptions {
   bool optimize = true;
   // Applied per op by the precision policy (runtime/precision.hpp). Parameters stay fp32 masters.
   Precision precision = Precision::fp32;
-  // Eval: time oneDNN's candidate implementations of each convolution and keep the fastest
-  // (kernels/fastest_implementation.hpp). Costs compile time; for sessions that run many times
-  // and whose speed is reported or decided on (bench, quantize's speed gate and latencies).
+  // Eval: time oneDNN's candidate implementations of each convolution and linear layer and keep
+  // the fastest (kernels/fastest_implementation.hpp). Costs compile time; for sessions that run
+  // many times and whose speed is reported or decided on (bench, the int8 speed gate, the
+  // before/after latencies of quantize, prune and distill).
   bool choose_kernels_by_timing = false;
 };
 

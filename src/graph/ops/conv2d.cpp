@@ -190,13 +190,15 @@ class ConvKernel : public runtime::Kernel {
     const md diff_w(w_any.dims(), dt::f32, tag::any);
     auto is_dw = [](const dnnl::primitive_desc& pd) { return std::string(pd.impl_info_str()).find("dw") != std::string::npos; };
     try {
-      dnnl::convolution_forward::primitive_desc f(
-          {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil, pad, pad},
-          b.engine);
-      dnnl::convolution_backward_data::primitive_desc d(
-          {dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil, pad, pad}, b.engine, f);
-      dnnl::convolution_backward_weights::primitive_desc w(
-          {dnnl::algorithm::convolution_direct, src, diff_w, dst, strides, dil, pad, pad}, b.engine, f);
+      const dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
+                                               w_any, dst, strides, dil, pad, pad);
+      const dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil,
+                                                     pad, pad);
+      const dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src, diff_w, dst, strides,
+                                                        dil, pad, pad);
+      const dnnl::convolution_forward::primitive_desc f(fd, b.engine);
+      const dnnl::convolution_backward_data::primitive_desc d(dd, b.engine, f);
+      const dnnl::convolution_backward_weights::primitive_desc w(wd, b.engine, f);
       return is_dw(f) && is_dw(d) && is_dw(w) && f.src_desc() == src && f.dst_desc() == dst;
     } catch (const dnnl::error&) {
       return false;
