@@ -1,7 +1,6 @@
 // nimble bench: batch-1 latency percentiles and large-batch throughput of a checkpoint or a zoo
 // model, with parameters, MACs, size and achieved GFLOP/s.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -91,29 +90,20 @@ void run_bench(const BenchArgs& a) {
   if (baseline)
     baseline_pc = resolve_precision(a.compare_precision.empty() ? a.precision : a.compare_precision, *baseline, a.batch,
                                     Mode::eval);
-  // Batch 1, then the big batch; with a baseline both models run in alternation (each round
-  // calls each once), so their ratio is not skewed by this machine's drift between seconds.
-  std::vector<std::vector<double>> lat, big_ms;
-  for (const bool batch1 : {true, false}) {
-    const int64_t b = batch1 ? 1 : a.batch;
-    std::vector<Session> sessions;
-    sessions.emplace_back(g, SessionOptions{b, Mode::eval, true, pc.precision, true});
-    if (baseline) sessions.emplace_back(*baseline, SessionOptions{b, Mode::eval, true, baseline_pc->precision, true});
-    std::vector<Session*> ptrs;
-    for (Session& x : sessions) ptrs.push_back(&x);
-    const Tensor x = random_batch(g.input_shape(), b, 42);
-    (batch1 ? lat : big_ms) = batch1 ? time_forward_interleaved(ptrs, x, a.warmup, a.iters)
-                                     : time_forward_interleaved(ptrs, x, std::min<int64_t>(a.warmup, 3),
-                                                                std::max<int64_t>(3, a.iters / 10));
-  }
-  const double throughput = a.batch / (percentile(big_ms[0], 0.5) / 1e3);
+  // With a baseline both models run in alternation, so their ratio is not skewed by this
+  // machine's drift between seconds.
+  std::vector<std::pair<const Graph*, Precision>> models{{&g, pc.precision}};
+  if (baseline) models.emplace_back(baseline.get(), baseline_pc->precision);
+  const std::vector<ModelTimes> times = time_models(models, a.batch, a.warmup, a.iters);
+  const std::vector<double>& lat = times[0].batch1_ms;
+  const double throughput = a.batch / (percentile(times[0].big_ms, 0.5) / 1e3);
   const double gflops = 2.0 * double(macs) * throughput / 1e9;
 
   json j = {{"model", name},
             {"input", g.input_shape().str()},
-            {"latency_ms_p50", percentile(lat[0], 0.5)},
-            {"latency_ms_p90", percentile(lat[0], 0.9)},
-            {"latency_ms_p99", percentile(lat[0], 0.99)},
+            {"latency_ms_p50", percentile(lat, 0.5)},
+            {"latency_ms_p90", percentile(lat, 0.9)},
+            {"latency_ms_p99", percentile(lat, 0.99)},
             {"batch", a.batch},
             {"throughput_samples_per_s", throughput},
             {"params", params},
@@ -122,10 +112,11 @@ void run_bench(const BenchArgs& a) {
             {"gflops_per_s", gflops},
             {"int8", a.int8 || g.meta.count("quantized") > 0}};
   j.update(precision_json(pc));
-  double speedup1 = 0, speedup_big = 0;
+  double speedup1 = 0, speedup_big = 0, b_lat = 0;
   if (baseline) {
-    const double b_lat = percentile(lat[1], 0.5), b_tp = a.batch / (percentile(big_ms[1], 0.5) / 1e3);
-    speedup1 = b_lat / percentile(lat[0], 0.5), speedup_big = throughput / b_tp;
+    b_lat = percentile(times[1].batch1_ms, 0.5);
+    const double b_tp = a.batch / (percentile(times[1].big_ms, 0.5) / 1e3);
+    speedup1 = b_lat / percentile(lat, 0.5), speedup_big = throughput / b_tp;
     j["baseline"] = {{"model", baseline_name},           {"precision", precision_name(baseline_pc->precision)},
                      {"latency_ms_p50", b_lat},           {"throughput_samples_per_s", b_tp},
                      {"macs", baseline->macs()},          {"size_bytes", baseline_bytes}};
@@ -136,13 +127,13 @@ void run_bench(const BenchArgs& a) {
     print_json(j);
   } else {
     std::printf("%s  input %s  precision %s\n", name.c_str(), g.input_shape().str().c_str(), precision_name(pc.precision));
-    std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", percentile(lat[0], 0.5),
-                percentile(lat[0], 0.9), percentile(lat[0], 0.99));
+    std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", percentile(lat, 0.5),
+                percentile(lat, 0.9), percentile(lat, 0.99));
     std::printf("  batch-%lld throughput  %.0f samples/s  (%.1f GFLOP/s achieved)\n", (long long)a.batch, throughput, gflops);
     std::printf("  params %lld  MACs/sample %lld  size %lld bytes\n", (long long)params, (long long)macs, (long long)size_bytes);
     if (baseline)
       std::printf("  vs %s (%s, timed in alternation): batch-1 %.2fx faster (%.3f ms), batch-%lld %.2fx the throughput\n",
-                  baseline_name.c_str(), precision_name(baseline_pc->precision), speedup1, percentile(lat[1], 0.5),
+                  baseline_name.c_str(), precision_name(baseline_pc->precision), speedup1, b_lat,
                   (long long)a.batch, speedup_big);
   }
 }

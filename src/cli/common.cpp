@@ -112,26 +112,11 @@ void print_layer_report(const quant::Selection& sel) {
 }
 
 std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64_t batch, int64_t iters) {
-  NIMBLE_CHECK(!graphs.empty(), "internal error: no graph to time");
-  const Shape input = graphs.front()->input_shape();
-  for (const Graph* g : graphs)
-    NIMBLE_CHECK(g->input_shape() == input, "cannot time " + g->input_shape().str() + " and " + input.str() +
-                                                " models together: their inputs differ");
-  std::vector<Speed> speeds(graphs.size());
-  for (const bool batch1 : {true, false}) {
-    const int64_t b = batch1 ? 1 : batch;
-    std::vector<Session> sessions;
-    for (const Graph* g : graphs) sessions.emplace_back(*g, SessionOptions{b, Mode::eval, true, Precision::fp32, true});
-    std::vector<Session*> ptrs;
-    for (Session& s : sessions) ptrs.push_back(&s);
-    const auto ms = time_forward_interleaved(ptrs, random_batch(input, b, 42), batch1 ? 10 : 2,
-                                             batch1 ? iters : std::max<int64_t>(3, iters / 10));
-    for (size_t i = 0; i < graphs.size(); ++i) {
-      const double median = percentile(ms[i], 0.5);
-      if (batch1) speeds[i].latency_ms = median;
-      else speeds[i].throughput = b / (median / 1e3);
-    }
-  }
+  std::vector<std::pair<const Graph*, Precision>> models;
+  for (const Graph* g : graphs) models.emplace_back(g, Precision::fp32);
+  std::vector<Speed> speeds;
+  for (const ModelTimes& t : time_models(models, batch, 10, iters))
+    speeds.push_back({percentile(t.batch1_ms, 0.5), batch / (percentile(t.big_ms, 0.5) / 1e3)});
   return speeds;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "nimble/core/error.hpp"
+
 namespace nimble {
 
 Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float scale) {
@@ -15,15 +17,7 @@ Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float
 }
 
 std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters) {
-  for (int64_t i = 0; i < warmup; ++i) s.forward(x);
-  std::vector<double> ms;
-  for (int64_t i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    s.forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms;
+  return time_forward_interleaved({&s}, x, warmup, iters)[0];
 }
 
 std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Session*>& sessions, const Tensor& x,
@@ -41,6 +35,28 @@ std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Sess
     }
   for (auto& v : ms) std::sort(v.begin(), v.end());
   return ms;
+}
+
+std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Precision>>& models, int64_t batch,
+                                    int64_t warmup, int64_t iters) {
+  NIMBLE_CHECK(!models.empty(), "internal error: no model to time");
+  const Shape input = models.front().first->input_shape();
+  for (const auto& [g, p] : models)
+    NIMBLE_CHECK(g->input_shape() == input, "cannot time " + g->input_shape().str() + " and " + input.str() +
+                                                " models together: their inputs differ");
+  std::vector<ModelTimes> times(models.size());
+  for (const bool batch1 : {true, false}) {
+    const int64_t b = batch1 ? 1 : batch;
+    std::vector<Session> sessions;
+    for (const auto& [g, p] : models) sessions.emplace_back(*g, SessionOptions{b, Mode::eval, true, p, true});
+    std::vector<Session*> ptrs;
+    for (Session& s : sessions) ptrs.push_back(&s);
+    const auto ms = batch1 ? time_forward_interleaved(ptrs, random_batch(input, 1, 42), warmup, iters)
+                           : time_forward_interleaved(ptrs, random_batch(input, b, 42), std::min<int64_t>(warmup, 3),
+                                                      std::max<int64_t>(3, iters / 10));
+    for (size_t i = 0; i < models.size(); ++i) (batch1 ? times[i].batch1_ms : times[i].big_ms) = ms[i];
+  }
+  return times;
 }
 
 double percentile(const std::vector<double>& sorted, double p) {

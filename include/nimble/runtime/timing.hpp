@@ -19,6 +19,14 @@ std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, in
 // by tens of percent from one second to the next). Per session, sorted ascending.
 std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Session*>& sessions, const Tensor& x,
                                                           int64_t warmup, int64_t iters);
+// Models compiled for inference (kernels chosen by timing), each in its precision, timed in
+// alternation: `iters` batch-1 calls after `warmup`, then max(3, iters / 10) calls at `batch`
+// after min(warmup, 3). All take the same input shape. Per model, in order, sorted ms.
+struct ModelTimes {
+  std::vector<double> batch1_ms, big_ms;
+};
+std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Precision>>& models, int64_t batch,
+                                    int64_t warmup, int64_t iters);
 // The p-quantile (0..1) of sorted times.
 double percentile(const std::vector<double>& sorted, double p);
 // Per-node kernel times (median ms over `iters` passes) of `g` compiled as it is (fp32, no
