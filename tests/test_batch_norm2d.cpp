@@ -110,6 +110,33 @@ TEST(BatchNorm2d, BlockedLayoutMatchesPlain) {
   }
 }
 
+// Training in nhwc or nChw16c with whole 16-channel groups runs the hand-written kernels
+// (kernels/batch_norm_training.hpp): output, input and parameter gradients and running statistics
+// as the plain-layout oneDNN kernel gives them, with and without the fused ReLU; layout kept.
+TEST(BatchNorm2d, HandWrittenTrainingKernelsMatchPlain) {
+  const Shape s{3, 32, 5, 7};
+  for (kernels::tag t : {kernels::tag::nhwc, kernels::tag::nChw16c})
+    for (const char* act : {"none", "relu"}) {
+      SCOPED_TRACE(std::string(act) + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
+      OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
+      KernelRunner run(h.node(), {s}, {layout(s, t)}, Mode::train);
+      EXPECT_EQ(run.dst_desc(), run.src_desc(0));
+      Rng rng(8);
+      Tensor x = random_tensor(s, rng, 2.0f, 5.0f), r = random_tensor(s, rng);
+      Param& running_var = *h.node().params.at("running_var");
+      const Tensor var_before = running_var.data.clone();
+      EXPECT_TRUE(all_close(run.forward({x}), h.reference({x}, true), 1e-4f, 1e-4f));
+      const Tensor var_own = running_var.data.clone();
+      Tensor dx = run.backward(r)[0];
+      Tensor dscale = h.node().param("scale").grad.clone(), dshift = h.node().param("shift").grad.clone();
+      running_var.data = var_before.clone();
+      EXPECT_TRUE(all_close(dx, h.backward({x}, r)[0], 1e-5f, 1e-4f));
+      EXPECT_TRUE(all_close(dscale, h.node().param("scale").grad, 1e-4f, 1e-4f));
+      EXPECT_TRUE(all_close(dshift, h.node().param("shift").grad, 1e-4f, 1e-4f));
+      EXPECT_TRUE(all_close(var_own, running_var.data, 1e-6f, 1e-5f));
+    }
+}
+
 // Batch-norm right on the graph input: no input gradient wanted, parameter gradients still come.
 TEST(BatchNorm2d, ParamGradientsWithoutInputGradient) {
   Graph g;

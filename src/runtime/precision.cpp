@@ -84,6 +84,10 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
       return OpPrecisionRule::low;
     case OpKind::linear:
       return OpPrecisionRule::low;
+    case OpKind::batch_norm2d:
+      // Statistics stay fp32; the hand-written training kernel writes its output in low precision
+      // even from an fp32 input (after a one-channel stem), so what follows runs in low precision.
+      return OpPrecisionRule::low;
     case OpKind::dropout:
     case OpKind::fake_quant:
       return OpPrecisionRule::emulated;  // hand-written fp32 kernels
@@ -106,11 +110,13 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
   return {
       {"conv2d, linear", low, low, "matrix work on " + precision_support(p).detail + "; fp32 bias; fp32 accumulation"},
       {"conv2d with 1 input channel", "fp32", "fp32",
-       "oneDNN 2.6 has no AMX kernel for it: measured slower than fp32; consumers follow until the next conv"},
+       "oneDNN 2.6 has no AMX kernel for it: measured slower than fp32; a batch-norm after it returns to " + low +
+           " in training"},
       {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape", "input's dtype", "input's dtype",
        "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
-      {"batch_norm2d", low + " data, fp32 statistics", low, "mean/variance, scale/shift and running stats in fp32"},
+      {"batch_norm2d", low + " data, fp32 statistics", low,
+       "mean/variance, scale/shift and running stats in fp32; in training an fp32 input leaves as " + low},
       {"dropout, fake_quant", "fp32", low, "hand-written kernels; widened and rounded back"},
       {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
       {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},

@@ -6,6 +6,7 @@
 // running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance for
 // running_var; eval mode normalises with the running statistics.
 #include "graph/ops/op_util.hpp"
+#include "kernels/batch_norm_training.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -93,17 +94,34 @@ class BatchNormKernel : public runtime::Kernel {
     momentum_ = b.node.attr_float("momentum", 0.1);
     count_ = s[0] * s[2] * s[3];
     training_ = b.training();
+    relu_ = b.node.attr_str("activation", "none") == "relu";
     if (training_) check_batch_stats_possible(b.node, s);
     for (const char* key : kParamNames)
       NIMBLE_CHECK(b.node.param_ptr(key), "batch_norm2d '" + b.node.name + "' has no parameter " + key);
 
+    const md chan({c}, dt::f32, tag::a);
+    if (training_)
+      if (auto view = vectorized_view(b.src_desc[0])) {
+        // kernels/batch_norm_training.hpp. In bf16 training an fp32 input (from a convolution
+        // the precision policy kept in fp32) leaves as bf16, so what follows runs in bf16.
+        own_ = view;
+        own_src_type_ = b.src_desc[0].data_type() == dt::bf16 ? DType::bf16 : DType::f32;
+        own_dst_type_ = b.compute == DType::bf16 ? DType::bf16 : own_src_type_;
+        b.dst_desc = with_dtype(b.src_desc[0], to_dnnl(own_dst_type_));
+        own_mean_.resize(size_t(c));
+        own_var_.resize(size_t(c));
+        diff_scale_ = dnnl::memory(chan, eng);
+        diff_shift_ = dnnl::memory(chan, eng);
+        grad_scale_ = ParamMemory(b.node.param_ptr("scale"), chan, chan, eng);
+        grad_shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
+        return;
+      }
     // Batch-norm runs in whatever layout its producer chose and dst keeps it — unless oneDNN has
     // no jit kernel for that layout: bf16 channels-last with 8 channels (AMX convolutions produce
     // channels-last) fell to "nspc_bnorm:any" at 37 ms a call, 30x its blocked jit kernel.
     md data = b.src_desc[0];
-    const md chan({c}, dt::f32, tag::a);
     auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    if (b.node.attr_str("activation", "none") == "relu") affine = affine | dnnl::normalization_flags::fuse_norm_relu;
+    if (relu_) affine = affine | dnnl::normalization_flags::fuse_norm_relu;
     const auto flags = training_ ? affine : affine | dnnl::normalization_flags::use_global_stats;
     auto prop = training_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto make_fwd = [&](const md& d) {
@@ -147,6 +165,14 @@ class BatchNormKernel : public runtime::Kernel {
   }
 
   void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    if (own_) {
+      s.wait();
+      src_ = a.src[0];
+      kernels::batch_norm_forward_training(own_tensors(), src_.get_data_handle(), a.dst.get_data_handle(),
+                                           own_mean_.data(), own_var_.data());
+      update_running_stats(own_mean_.data(), own_var_.data());
+      return;
+    }
     src_ = src_in_(s, a.src[0]);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, a.dst}, {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_SHIFT, shift_.get(s)}};
@@ -161,10 +187,22 @@ class BatchNormKernel : public runtime::Kernel {
     args[DNNL_ARG_VARIANCE] = var_;
     fwd_.execute(s, args);
     s.wait();  // the update below reads the statistics on the host
-    update_running_stats();
+    update_running_stats(static_cast<const float*>(mean_.get_data_handle()),
+                         static_cast<const float*>(var_.get_data_handle()));
   }
 
   void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    if (own_) {
+      s.wait();
+      kernels::batch_norm_backward(own_tensors(), src_.get_data_handle(), a.diff_dst.get_data_handle(),
+                                   own_mean_.data(), own_var_.data(),
+                                   a.diff_src[0] ? a.diff_src[0].get_data_handle() : nullptr,
+                                   static_cast<float*>(diff_scale_.get_data_handle()),
+                                   static_cast<float*>(diff_shift_.get_data_handle()));
+      grad_scale_.store_grad(s, diff_scale_);
+      grad_shift_.store_grad(s, diff_shift_);
+      return;
+    }
     dnnl::memory diff_src = a.diff_src[0] && !diff_src_out_.needed() ? a.diff_src[0] : diff_src_scratch_;
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_},           {DNNL_ARG_MEAN, mean_},
                                                {DNNL_ARG_VARIANCE, var_},      {DNNL_ARG_DIFF_DST, a.diff_dst},
@@ -180,12 +218,16 @@ class BatchNormKernel : public runtime::Kernel {
   }
 
  private:
+  kernels::BatchNormTensors own_tensors() const {
+    return {*own_, own_src_type_, own_dst_type_, node_.params.at("scale")->data.data<float>(),
+            node_.params.at("shift")->data.data<float>(), eps_, relu_};
+  }
+
   // PyTorch's update: the running variance takes the unbiased batch variance (n / (n - 1)).
-  void update_running_stats() {
+  // mean and var (biased) are the batch's, (C) each.
+  void update_running_stats(const float* mean, const float* var) {
     Param& rm = *node_.params.at("running_mean");
     Param& rv = *node_.params.at("running_var");
-    const float* mean = static_cast<const float*>(mean_.get_data_handle());  // (C)
-    const float* var = static_cast<const float*>(var_.get_data_handle());    // (C), biased
     float* run_mean = rm.data.data<float>();
     float* run_var = rv.data.data<float>();
     const double m = momentum_, unbias = double(count_) / double(count_ - 1);
@@ -209,6 +251,10 @@ class BatchNormKernel : public runtime::Kernel {
   ParamMemory scale_, shift_, mean_in_, var_in_, grad_scale_, grad_shift_;
   dnnl::memory mean_, var_, workspace_, diff_scale_, diff_shift_, diff_src_scratch_, src_;
   LayoutConverter src_in_, diff_src_out_;
+  bool relu_ = false;
+  std::optional<kernels::ChannelBlocks> own_;  // set: the hand-written training kernels run
+  DType own_src_type_ = DType::f32, own_dst_type_ = DType::f32;
+  std::vector<float> own_mean_, own_var_;      // their batch statistics, (C) each
 };
 
 std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<BatchNormKernel>(b); }

@@ -7,6 +7,7 @@
 
 #include "graph/ops/op_util.hpp"
 #include "kernels/int8_max_pool.hpp"
+#include "kernels/max_pool_2x2.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble::ops {
@@ -71,7 +72,8 @@ inline Tensor pool_reference(const PoolGeometry& g, const Tensor& in, PoolKind k
 }
 
 // oneDNN pooling that keeps its producer's layout (dst follows src); max pooling in training
-// keeps the workspace (argmax positions) for backward.
+// keeps the workspace (argmax positions) for backward. 2x2 stride-2 max pooling runs hand-written
+// kernels instead: int8 in inference, fp32/bf16 nhwc or nChw16c in training.
 class PoolKernel : public runtime::Kernel {
  public:
   PoolKernel(runtime::KernelBuilder& b, const PoolGeometry& g, PoolKind kind) {
@@ -84,12 +86,22 @@ class PoolKernel : public runtime::Kernel {
     // The dst keeps the src's data type too (bf16 in, bf16 out).
     const md dst_any(to_dims(b.dst_shape), b.src_desc[0].data_type(), tag::any);
     const dt type = b.src_desc[0].data_type();
-    if (kind == PoolKind::max && !b.training() && (type == dt::u8 || type == dt::s8) && g.kh == 2 && g.kw == 2 &&
-        g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc)) {
+    const bool two_by_two =
+        kind == PoolKind::max && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+    if (two_by_two && !b.training() && (type == dt::u8 || type == dt::s8) &&
+        b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc)) {
       int8_2x2_ = g;  // kernels/int8_max_pool.hpp: under a third of oneDNN's time here
       b.dst_desc = md(to_dims(b.dst_shape), type, tag::nhwc);
       return;
     }
+    if (two_by_two && b.training())
+      if (auto view = kernels::vectorized_view(b.src_desc[0])) {
+        train_2x2_ = view;  // kernels/max_pool_2x2.hpp: about a sixth of oneDNN's time for forward + backward
+        const md nhwc(to_dims(b.src_shape[0]), type, tag::nhwc);
+        b.dst_desc = md(to_dims(b.dst_shape), type, b.src_desc[0] == nhwc ? tag::nhwc : tag::nChw16c);
+        argmax_.resize(size_t(b.dst_desc.get_size() / dnnl::memory::data_type_size(type)));
+        return;
+      }
     const auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     fwd_pd_ = dnnl::pooling_forward::primitive_desc(
         dnnl::pooling_forward::desc(prop, alg, b.src_desc[0], dst_any, strides, kernel, pad, pad), eng);
@@ -125,12 +137,34 @@ class PoolKernel : public runtime::Kernel {
                                    static_cast<int8_t*>(a.dst.get_data_handle()), g.n, g.ih, g.iw, g.c);
       return;
     }
+    if (train_2x2_) {
+      s.wait();
+      const void* src = a.src[0].get_data_handle();
+      if (a.src[0].get_desc().data_type() == kernels::dt::f32)
+        kernels::max_pool_2x2_forward(static_cast<const float*>(src), static_cast<float*>(a.dst.get_data_handle()),
+                                      argmax_.data(), *train_2x2_);
+      else
+        kernels::max_pool_2x2_forward(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(a.dst.get_data_handle()),
+                                      argmax_.data(), *train_2x2_);
+      return;
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a.src[0]}, {DNNL_ARG_DST, a.dst}};
     if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
     fwd_.execute(s, args);
   }
 
   void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
+    if (train_2x2_ && a.diff_src[0]) {
+      s.wait();
+      const void* diff_dst = a.diff_dst.get_data_handle();
+      if (a.diff_dst.get_desc().data_type() == kernels::dt::f32)
+        kernels::max_pool_2x2_backward(static_cast<const float*>(diff_dst), argmax_.data(),
+                                       static_cast<float*>(a.diff_src[0].get_data_handle()), *train_2x2_);
+      else
+        kernels::max_pool_2x2_backward(static_cast<const uint16_t*>(diff_dst), argmax_.data(),
+                                       static_cast<uint16_t*>(a.diff_src[0].get_data_handle()), *train_2x2_);
+      return;
+    }
     if (!bwd_ || !a.diff_src[0]) return;
     dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DIFF_DST, diff_dst_in_(s, a.diff_dst)},
@@ -149,6 +183,8 @@ class PoolKernel : public runtime::Kernel {
   kernels::LayoutConverter diff_dst_in_, diff_src_out_;
   dnnl::memory diff_src_buf_;
   std::optional<PoolGeometry> int8_2x2_;  // set: the hand-written int8 kernel runs instead
+  std::optional<kernels::ChannelBlocks> train_2x2_;  // set: the hand-written training kernels run instead
+  std::vector<uint8_t> argmax_;                      // their record of each window's winner
 };
 
 }  // namespace nimble::ops

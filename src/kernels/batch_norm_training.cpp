@@ -1,0 +1,293 @@
+#include "kernels/batch_norm_training.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/simd16.hpp"
+#include "nimble/core/error.hpp"
+
+namespace nimble::kernels {
+namespace {
+
+inline float load(const float* p, int64_t i) { return p[i]; }
+inline float load(const uint16_t* p, int64_t i) { return bf16_to_f32(p[i]); }
+inline void store(float* p, int64_t i, float v) { p[i] = v; }
+inline void store(uint16_t* p, int64_t i, float v) { p[i] = f32_to_bf16(v); }
+
+// Pixels summed in fp32 before the sums move to double; small enough that a chunk of a wide nhwc
+// slab stays in L1 while its sixteen-channel groups are summed one after another.
+constexpr int64_t kChunk = 64;
+
+// The four passes over one slab's pixels [p0, p1) (`block` channels per pixel, per-channel
+// constants already offset to the slab's first channel), first as plain loops, then sixteen
+// channels at a time for blocks that are multiples of 16.
+//   stats:      a += x - pivot, b += (x - pivot)^2
+//   normalize:  y = x * k + k0, then the ReLU
+//   grad_sums:  a += dy', b += dy' * (x - mean), dy' = dy masked by the ReLU (y > 0)
+//   input_grad: dx = k * dy' + c1 * x + c0
+template <class S>
+void stats(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a, float* b) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; ++i) {
+      const float d = load(x, p * block + i) - pivot[i];
+      a[i] += d;
+      b[i] += d * d;
+    }
+}
+template <class S, class D>
+void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0, int64_t p1, bool relu) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; ++i) {
+      const float v = load(x, p * block + i) * k[i] + k0[i];
+      store(y, p * block + i, relu ? std::max(v, 0.0f) : v);
+    }
+}
+template <class S, class D>
+void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, int64_t p0,
+               int64_t p1, bool relu, float* a, float* b) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; ++i) {
+      const float xv = load(x, p * block + i);
+      float d = load(dy, p * block + i);
+      if (relu && !(xv * k[i] + k0[i] > 0.0f)) d = 0.0f;
+      a[i] += d;
+      b[i] += d * (xv - mean[i]);
+    }
+}
+template <class S, class D>
+void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1, const float* c0,
+                int64_t block, int64_t p0, int64_t p1, bool relu) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; ++i) {
+      const float xv = load(x, p * block + i);
+      float d = load(dy, p * block + i);
+      if (relu && !(xv * k[i] + k0[i] > 0.0f)) d = 0.0f;
+      store(dx, p * block + i, k[i] * d + c1[i] * xv + c0[i]);
+    }
+}
+
+template <class S>
+NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a,
+                                float* b) {
+  for (int64_t i = 0; i < block; i += 16) {
+    const __m512 pv = simd16::load(pivot + i);
+    __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
+    for (int64_t p = p0; p < p1; ++p) {
+      const __m512 d = _mm512_sub_ps(simd16::load(x + p * block + i), pv);
+      sa = _mm512_add_ps(sa, d);
+      sb = _mm512_fmadd_ps(d, d, sb);
+    }
+    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i), sa));
+    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i), sb));
+  }
+}
+template <class S, class D>
+NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0,
+                                    int64_t p1, bool relu) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; i += 16) {
+      __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i), simd16::load(k + i), simd16::load(k0 + i));
+      if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+      simd16::store(y + p * block + i, v);
+    }
+}
+template <class S, class D>
+NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, const float* k0, const float* mean,
+                                    int64_t block, int64_t p0, int64_t p1, bool relu, float* a, float* b) {
+  for (int64_t i = 0; i < block; i += 16) {
+    const __m512 kk = simd16::load(k + i), kk0 = simd16::load(k0 + i), m = simd16::load(mean + i);
+    __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
+    for (int64_t p = p0; p < p1; ++p) {
+      const __m512 xv = simd16::load(x + p * block + i);
+      __m512 d = simd16::load(dy + p * block + i);
+      if (relu) d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, kk, kk0), _mm512_setzero_ps(), _CMP_GT_OQ), d);
+      sa = _mm512_add_ps(sa, d);
+      sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, m), sb);
+    }
+    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i), sa));
+    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i), sb));
+  }
+}
+template <class S, class D>
+NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1,
+                                     const float* c0, int64_t block, int64_t p0, int64_t p1, bool relu) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t i = 0; i < block; i += 16) {
+      const __m512 kk = simd16::load(k + i), xv = simd16::load(x + p * block + i);
+      __m512 d = simd16::load(dy + p * block + i);
+      if (relu)
+        d = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i)), _mm512_setzero_ps(), _CMP_GT_OQ), d);
+      simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, _mm512_fmadd_ps(simd16::load(c1 + i), xv, simd16::load(c0 + i))));
+    }
+}
+
+bool vectorized(const ChannelBlocks& g) { return g.block % 16 == 0 && simd16::has_avx512(); }
+
+// Two per-channel sums over every pixel: f(slab, first channel, p0, p1, a, b) adds the terms of
+// pixels [p0, p1) into the slab's fp32 partial sums a, b. Each thread gathers its partial sums
+// in its own double row; the rows are added at the end.
+template <class Fn>
+void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std::vector<double>& sum_b) {
+  const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w;
+  const int threads = omp_get_max_threads();
+  std::vector<double> rows(size_t(threads) * 2 * c, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double* mine = rows.data() + size_t(omp_get_thread_num()) * 2 * c;
+    std::vector<float> a(block), b(block);
+#pragma omp for
+    for (int64_t s = 0; s < g.slabs(); ++s) {
+      const int64_t base = (s % g.blocks) * block;
+      for (int64_t p0 = 0; p0 < pixels; p0 += kChunk) {
+        std::fill(a.begin(), a.end(), 0.0f);
+        std::fill(b.begin(), b.end(), 0.0f);
+        f(s, base, p0, std::min(pixels, p0 + kChunk), a.data(), b.data());
+        for (int64_t i = 0; i < block; ++i) {
+          mine[base + i] += a[i];
+          mine[c + base + i] += b[i];
+        }
+      }
+    }
+  }
+  sum_a.assign(c, 0.0);
+  sum_b.assign(c, 0.0);
+  for (int t = 0; t < threads; ++t)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      sum_a[ch] += rows[size_t(t) * 2 * c + ch];
+      sum_b[ch] += rows[size_t(t) * 2 * c + c + ch];
+    }
+}
+
+// Runs f(slab, first channel) over every slab, in parallel.
+template <class Fn>
+void each_slab(const ChannelBlocks& g, Fn f) {
+#pragma omp parallel for
+  for (int64_t s = 0; s < g.slabs(); ++s) f(s, (s % g.blocks) * g.block);
+}
+
+template <class S, class D>
+void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float* variance) {
+  const ChannelBlocks& g = t.g;
+  const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
+  const double count = double(g.n * pixels);
+  const bool vector = vectorized(g);
+  // Sums of (x - pivot) and its square, the pivot being each channel's first value: the variance
+  // then does not cancel when the mean is large against the spread.
+  std::vector<float> pivot(c);
+  for (int64_t ch = 0; ch < c; ++ch) pivot[ch] = load(src, (ch / block) * size + ch % block);
+  std::vector<double> sum, sum_sq;
+  channel_sums(
+      g,
+      [&](int64_t s, int64_t base, int64_t p0, int64_t p1, float* a, float* b) {
+        if (vector) stats_avx512(src + s * size, pivot.data() + base, block, p0, p1, a, b);
+        else stats(src + s * size, pivot.data() + base, block, p0, p1, a, b);
+      },
+      sum, sum_sq);
+  std::vector<float> k(c), k0(c);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const double m = sum[ch] / count;
+    const double var = std::max(0.0, sum_sq[ch] / count - m * m);
+    mean[ch] = float(pivot[ch] + m);
+    variance[ch] = float(var);
+    const double kk = t.scale[ch] / std::sqrt(var + t.eps);
+    k[ch] = float(kk);
+    k0[ch] = float(t.shift[ch] - (pivot[ch] + m) * kk);
+  }
+  each_slab(g, [&](int64_t s, int64_t base) {
+    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.relu);
+    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.relu);
+  });
+}
+
+template <class S, class D>
+void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const float* mean, const float* variance,
+              S* diff_src, float* diff_scale, float* diff_shift) {
+  const ChannelBlocks& g = t.g;
+  const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
+  const double count = double(g.n * pixels);
+  const bool vector = vectorized(g);
+  std::vector<float> k(c), k0(c);  // the forward's y = x * k + k0, for the ReLU's mask
+  std::vector<double> inv_std(c);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    inv_std[ch] = 1.0 / std::sqrt(double(variance[ch]) + t.eps);
+    k[ch] = float(t.scale[ch] * inv_std[ch]);
+    k0[ch] = float(t.shift[ch] - mean[ch] * (t.scale[ch] * inv_std[ch]));
+  }
+  std::vector<double> sum_dy, sum_dy_x;  // sums of dy' and of dy' * (x - mean)
+  channel_sums(
+      g,
+      [&](int64_t s, int64_t base, int64_t p0, int64_t p1, float* a, float* b) {
+        const S* x = src + s * size;
+        const D* dy = diff_dst + s * size;
+        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.relu, a, b);
+        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.relu, a, b);
+      },
+      sum_dy, sum_dy_x);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    diff_shift[ch] = float(sum_dy[ch]);
+    diff_scale[ch] = float(sum_dy_x[ch] * inv_std[ch]);
+  }
+  if (!diff_src) return;
+  // dx = k * (dy' - mean(dy') - (x - mean) * mean(dy' * (x - mean)) / (var + eps)) = k * dy' + c1 * x + c0
+  std::vector<float> c1(c), c0(c);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const double kk = t.scale[ch] * inv_std[ch];
+    const double cc1 = -kk * inv_std[ch] * inv_std[ch] * sum_dy_x[ch] / count;
+    c1[ch] = float(cc1);
+    c0[ch] = float(-kk * sum_dy[ch] / count - cc1 * mean[ch]);
+  }
+  each_slab(g, [&](int64_t s, int64_t base) {
+    const S* x = src + s * size;
+    const D* dy = diff_dst + s * size;
+    S* dx = diff_src + s * size;
+    if (vector)
+      input_grad_avx512(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0,
+                        pixels, t.relu);
+    else
+      input_grad(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0, pixels,
+                 t.relu);
+  });
+}
+
+template <class S, class D>
+void forward_as(const BatchNormTensors& t, const void* src, void* dst, float* mean, float* variance) {
+  forward(t, static_cast<const S*>(src), static_cast<D*>(dst), mean, variance);
+}
+template <class S, class D>
+void backward_as(const BatchNormTensors& t, const void* src, const void* diff_dst, const float* mean,
+                 const float* variance, void* diff_src, float* diff_scale, float* diff_shift) {
+  backward(t, static_cast<const S*>(src), static_cast<const D*>(diff_dst), mean, variance, static_cast<S*>(diff_src),
+           diff_scale, diff_shift);
+}
+
+void check_types(const BatchNormTensors& t) {
+  auto ok = [](DType d) { return d == DType::f32 || d == DType::bf16; };
+  NIMBLE_CHECK(ok(t.src_type) && ok(t.dst_type), "batch_norm_training: only f32 and bf16 tensors are supported");
+}
+
+}  // namespace
+
+void batch_norm_forward_training(const BatchNormTensors& t, const void* src, void* dst, float* mean, float* variance) {
+  check_types(t);
+  const bool s16 = t.src_type == DType::bf16, d16 = t.dst_type == DType::bf16;
+  if (!s16 && !d16) forward_as<float, float>(t, src, dst, mean, variance);
+  if (!s16 && d16) forward_as<float, uint16_t>(t, src, dst, mean, variance);
+  if (s16 && !d16) forward_as<uint16_t, float>(t, src, dst, mean, variance);
+  if (s16 && d16) forward_as<uint16_t, uint16_t>(t, src, dst, mean, variance);
+}
+
+void batch_norm_backward(const BatchNormTensors& t, const void* src, const void* diff_dst, const float* mean,
+                         const float* variance, void* diff_src, float* diff_scale, float* diff_shift) {
+  check_types(t);
+  const bool s16 = t.src_type == DType::bf16, d16 = t.dst_type == DType::bf16;
+  if (!s16 && !d16) backward_as<float, float>(t, src, diff_dst, mean, variance, diff_src, diff_scale, diff_shift);
+  if (!s16 && d16) backward_as<float, uint16_t>(t, src, diff_dst, mean, variance, diff_src, diff_scale, diff_shift);
+  if (s16 && !d16) backward_as<uint16_t, float>(t, src, diff_dst, mean, variance, diff_src, diff_scale, diff_shift);
+  if (s16 && d16) backward_as<uint16_t, uint16_t>(t, src, diff_dst, mean, variance, diff_src, diff_scale, diff_shift);
+}
+
+}  // namespace nimble::kernels

@@ -1,0 +1,31 @@
+#pragma once
+// Batch-norm over the batch statistics (training), optionally fused with a following ReLU, over
+// channel-innermost layouts (kernels/channel_blocks.hpp) in fp32 or bf16 (stored as uint16_t).
+// src and dst may differ in type: an fp32 convolution's output can leave normalised as bf16, so
+// the activations that follow stay in low precision. Statistics and sums are fp32 per slab,
+// gathered in double. oneDNN 2.6's bf16 batch-norm is no faster per value than its fp32 one on
+// the development machine; these loops move half the bytes in bf16
+// (bench/probes/batch_norm_training.cpp).
+#include <cstdint>
+
+#include "kernels/channel_blocks.hpp"
+#include "nimble/core/dtype.hpp"
+
+namespace nimble::kernels {
+
+struct BatchNormTensors {
+  const ChannelBlocks& g;
+  DType src_type, dst_type;  // f32 or bf16 each; diff_dst has dst_type, diff_src src_type
+  const float* scale;        // (C)
+  const float* shift;        // (C)
+  float eps;
+  bool relu;
+};
+
+// Writes dst and the batch mean and biased variance (C each).
+void batch_norm_forward_training(const BatchNormTensors& t, const void* src, void* dst, float* mean, float* variance);
+// Writes diff_scale and diff_shift (C each) and, unless diff_src is null, the input gradient.
+void batch_norm_backward(const BatchNormTensors& t, const void* src, const void* diff_dst, const float* mean,
+                         const float* variance, void* diff_src, float* diff_scale, float* diff_shift);
+
+}  // namespace nimble::kernels

@@ -1,0 +1,39 @@
+#pragma once
+// Sixteen fp32 lanes of AVX-512 for the hand-written training kernels, loading and storing fp32 or
+// bf16 (uint16_t, rounded to nearest even like nimble::f32_to_bf16). Internal: only kernel .cpp
+// files include it, and they call the NIMBLE_AVX512 functions only when has_avx512() says the CPU
+// runs them; elsewhere a plain loop does the same work.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#define NIMBLE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// GCC 12 warns "__Y may be used uninitialized" inside its own avx512fintrin.h for masked moves
+// and conversions; a known false positive in the intrinsic headers, not in our code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace nimble::kernels::simd16 {
+
+inline bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  return yes;
+}
+
+NIMBLE_AVX512 inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+NIMBLE_AVX512 inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+NIMBLE_AVX512 inline __m256i load_raw(const uint16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+NIMBLE_AVX512 inline __m512 load(const uint16_t* p) { return widen(load_raw(p)); }
+
+NIMBLE_AVX512 inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+NIMBLE_AVX512 inline void store(uint16_t* p, __m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);  // keep NaN a NaN
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+}
+
+}  // namespace nimble::kernels::simd16
