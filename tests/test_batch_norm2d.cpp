@@ -33,17 +33,20 @@ TEST(BatchNorm2d, GradientsMatchFiniteDifferences) {
   }
 }
 
-// A ReLU fused by passes::fuse_batchnorm_relu (oneDNN fuse_norm_relu), forward and backward.
+// A ReLU or ReLU6 fused by passes::fuse_batchnorm_relu (oneDNN fuse_norm_relu; ReLU6 as an
+// eltwise after the batch-norm), forward and backward.
 TEST(BatchNorm2d, FusedReluMatchesReferenceAndFiniteDifferences) {
+  for (const char* act : {"relu", "relu6"})
   for (const Shape& s : {Shape{3, 4, 7, 9}, Shape{4, 16, 3, 3}, Shape{1, 17, 5, 5}}) {
-    OpHarness h(OpKind::batch_norm2d, {{"activation", std::string("relu")}}, {s});
+    SCOPED_TRACE(act);
+    OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
     expect_matches_reference(h, Mode::eval, 3);
     expect_matches_reference(h, Mode::train, 4);
     expect_gradients_match_fd(h, 7, 1e-3f);
   }
   Graph g;
   const int x = g.add_input("x", {3, 4, 4});
-  EXPECT_THROW(g.add_node(OpKind::batch_norm2d, "bn", {x}, {{"activation", std::string("relu6")}}), Error);
+  EXPECT_THROW(g.add_node(OpKind::batch_norm2d, "bn", {x}, {{"activation", std::string("sigmoid")}}), Error);
 }
 
 // running = (1 - m) * running + m * batch, with the unbiased batch variance for running_var
@@ -112,11 +115,11 @@ TEST(BatchNorm2d, BlockedLayoutMatchesPlain) {
 
 // Training in nhwc or nChw16c with whole 16-channel groups runs the hand-written kernels
 // (kernels/batch_norm_training.hpp): output, input and parameter gradients and running statistics
-// as the plain-layout oneDNN kernel gives them, with and without the fused ReLU; layout kept.
+// as the plain-layout oneDNN kernel gives them, without and with a fused ReLU or ReLU6; layout kept.
 TEST(BatchNorm2d, HandWrittenTrainingKernelsMatchPlain) {
   const Shape s{3, 32, 5, 7};
   for (kernels::tag t : {kernels::tag::nhwc, kernels::tag::nChw16c})
-    for (const char* act : {"none", "relu"}) {
+    for (const char* act : {"none", "relu", "relu6"}) {
       SCOPED_TRACE(std::string(act) + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
       OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
       KernelRunner run(h.node(), {s}, {layout(s, t)}, Mode::train);

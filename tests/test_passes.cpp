@@ -30,9 +30,22 @@ TEST(Passes, FuseBatchnormReluRemovesTheReluAndKeepsParametersShared) {
   EXPECT_EQ(f.named_params()[0].second.get(), g.named_params()[0].second.get());
 }
 
+TEST(Passes, FuseBatchnormReluTakesReLU6Too) {
+  zoo::ModelConfig mc;
+  mc.name = "mobilenet_v2";
+  mc.width = 0.5;
+  Graph g = zoo::build(mc);
+  Graph f = passes::fuse_batchnorm_relu(g);
+  EXPECT_GT(count(g, OpKind::relu6), 10);
+  EXPECT_EQ(count(f, OpKind::relu6), 0);
+  int fused = 0;
+  for (const Node& n : f.nodes()) fused += n.op == OpKind::batch_norm2d && n.attr_str("activation", "none") == "relu6";
+  EXPECT_EQ(fused, count(g, OpKind::relu6));
+}
+
 // Train sessions with and without the fusion: same logits, same gradients, same running stats.
 TEST(Passes, FusedTrainSessionComputesWhatTheUnfusedOneDoes) {
-  for (const char* model : {"cnn", "resnet"}) {
+  for (const char* model : {"cnn", "resnet", "mobilenet_v2"}) {
     zoo::ModelConfig mc;
     mc.name = model;
     mc.depth = 8;

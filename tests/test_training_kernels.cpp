@@ -1,9 +1,10 @@
-// The hand-written training kernels (batch-norm + ReLU, 2x2 max pool) against plain double
+// The hand-written training kernels (batch-norm + ReLU/ReLU6, 2x2 max pool) against plain double
 // references, in both channel-innermost layouts, fp32 and bf16, on sizes with odd rows, columns
 // and a channel count that is not a multiple of 16 (nhwc only).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct Buffer {  // one tensor stored as f32 or bf16
   }
 };
 
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
 const ChannelBlocks kLayouts[] = {
     {3, 1, 5, 7, 20},   // nhwc, 20 channels, odd sizes
     {2, 2, 6, 4, 16},   // nChw16c, 32 channels
@@ -40,9 +43,10 @@ TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
   for (const ChannelBlocks& g : kLayouts)
     for (DType src_t : {DType::f32, DType::bf16})
       for (DType dst_t : {DType::f32, DType::bf16})
-        for (bool relu : {false, true}) {
+        for (float upper : {-1.0f, kInf, 6.0f}) {  // no clamp, ReLU, ReLU6
+          const bool clamp = upper >= 0;
           SCOPED_TRACE(std::to_string(g.block) + "-blocks " + dtype_name(src_t) + "->" + dtype_name(dst_t) +
-                       (relu ? " relu" : ""));
+                       " clamp to " + (clamp ? std::to_string(upper) : "none"));
           const int64_t c = g.channels(), m = g.n * g.h * g.w;
           std::mt19937 rng(3);
           std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -52,8 +56,10 @@ TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
             dy.set(i, nd(rng));
           }
           std::vector<float> scale(c), shift(c), mean(c), var(c), dscale(c), dshift(c);
-          for (int64_t ch = 0; ch < c; ++ch) scale[ch] = 0.5f + 0.05f * ch, shift[ch] = 0.3f - 0.02f * ch;
-          const BatchNormTensors t{g, src_t, dst_t, scale.data(), shift.data(), 1e-5f, relu};
+          // Scales up to ~3 and shifts around 3 put values on both sides of 0 and of 6.
+          for (int64_t ch = 0; ch < c; ++ch) scale[ch] = 0.5f + 0.05f * ch, shift[ch] = 3.0f - 0.05f * ch;
+          BatchNormTensors t{g, src_t, dst_t, scale.data(), shift.data(), 1e-5f};
+          if (clamp) t.lower = 0.0f, t.upper = upper;
           batch_norm_forward_training(t, x.data(), y.data(), mean.data(), var.data());
           batch_norm_backward(t, x.data(), dy.data(), mean.data(), var.data(), dx.data(), dscale.data(), dshift.data());
           const double out_tol = dst_t == DType::bf16 ? 1.0 / 128 : 1e-4, in_tol = src_t == DType::bf16 ? 1.0 / 64 : 1e-3;
@@ -77,9 +83,9 @@ TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
                 for (int64_t xx = 0; xx < g.w; ++xx) {
                   const int64_t at = offset(g, b, ch, yy, xx);
                   const double xh = (x.get(at) - mu) * inv, pre = xh * scale[ch] + shift[ch];
-                  const double want = relu ? std::max(pre, 0.0) : pre;
+                  const double want = clamp ? std::min(std::max(pre, 0.0), double(upper)) : pre;
                   ASSERT_NEAR(y.get(at), want, out_tol * (1 + std::fabs(want))) << "y at channel " << ch;
-                  const double d = relu && pre <= 0 ? 0.0 : dy.get(at);
+                  const double d = clamp && !(pre > 0 && pre < upper) ? 0.0 : dy.get(at);
                   sdy += d, sdyx += d * xh;
                 }
             EXPECT_NEAR(dshift[ch], sdy, 1e-3 * (1 + std::fabs(sdy)));
@@ -89,7 +95,7 @@ TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
                 for (int64_t xx = 0; xx < g.w; ++xx) {
                   const int64_t at = offset(g, b, ch, yy, xx);
                   const double xh = (x.get(at) - mu) * inv, pre = xh * scale[ch] + shift[ch];
-                  const double d = relu && pre <= 0 ? 0.0 : dy.get(at);
+                  const double d = clamp && !(pre > 0 && pre < upper) ? 0.0 : dy.get(at);
                   const double want = scale[ch] * inv * (d - sdy / double(m) - xh * sdyx / double(m));
                   ASSERT_NEAR(dx.get(at), want, in_tol * (1 + std::fabs(want))) << "dx at channel " << ch;
                 }

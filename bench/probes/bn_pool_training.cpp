@@ -84,8 +84,9 @@ int main(int argc, char** argv) {
     static_cast<float*>(shift.get_data_handle())[c] = 0.1f - 0.01f * c;
   }
   std::vector<float> mean2(C), var2(C), dscale2(C), dshift2(C);
-  const nimble::kernels::BatchNormTensors t{g, ntype, ntype, static_cast<float*>(scale.get_data_handle()),
-                                            static_cast<float*>(shift.get_data_handle()), 1e-5f, true};
+  nimble::kernels::BatchNormTensors t{g, ntype, ntype, static_cast<float*>(scale.get_data_handle()),
+                                      static_cast<float*>(shift.get_data_handle()), 1e-5f};
+  t.lower = 0.0f;  // ReLU
   auto dnnl_bn = [&] {
     bn_f.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
                      {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_WORKSPACE, ws}});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/simd16.hpp"
@@ -20,13 +21,14 @@ inline void store(uint16_t* p, int64_t i, float v) { p[i] = f32_to_bf16(v); }
 // Pixels summed in fp32 before the sums move to double; small enough that a chunk of a wide nhwc
 // slab stays in L1 while its sixteen-channel groups are summed one after another.
 constexpr int64_t kChunk = 64;
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // The four passes over one slab's pixels [p0, p1) (`block` channels per pixel, per-channel
 // constants already offset to the slab's first channel), first as plain loops, then sixteen
 // channels at a time for blocks that are multiples of 16.
 //   stats:      a += x - pivot, b += (x - pivot)^2
-//   normalize:  y = x * k + k0, then the ReLU
-//   grad_sums:  a += dy', b += dy' * (x - mean), dy' = dy masked by the ReLU (y > 0)
+//   normalize:  y = x * k + k0, clamped to [lo, hi]
+//   grad_sums:  a += dy', b += dy' * (x - mean), dy' = dy where lo < x * k + k0 < hi, else 0
 //   input_grad: dx = k * dy' + c1 * x + c0
 template <class S>
 void stats(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a, float* b) {
@@ -38,35 +40,41 @@ void stats(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1
     }
 }
 template <class S, class D>
-void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0, int64_t p1, bool relu) {
+void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0, int64_t p1, float lo,
+               float hi) {
   for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; ++i) {
-      const float v = load(x, p * block + i) * k[i] + k0[i];
-      store(y, p * block + i, relu ? std::max(v, 0.0f) : v);
-    }
+    for (int64_t i = 0; i < block; ++i)
+      store(y, p * block + i, std::min(std::max(load(x, p * block + i) * k[i] + k0[i], lo), hi));
 }
+inline bool passes(float pre, float lo, float hi) { return pre > lo && pre < hi; }
 template <class S, class D>
 void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, int64_t p0,
-               int64_t p1, bool relu, float* a, float* b) {
+               int64_t p1, float lo, float hi, float* a, float* b) {
+  const bool clamped = lo > -kInf || hi < kInf;
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; ++i) {
       const float xv = load(x, p * block + i);
       float d = load(dy, p * block + i);
-      if (relu && !(xv * k[i] + k0[i] > 0.0f)) d = 0.0f;
+      if (clamped && !passes(xv * k[i] + k0[i], lo, hi)) d = 0.0f;
       a[i] += d;
       b[i] += d * (xv - mean[i]);
     }
 }
 template <class S, class D>
 void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1, const float* c0,
-                int64_t block, int64_t p0, int64_t p1, bool relu) {
+                int64_t block, int64_t p0, int64_t p1, float lo, float hi) {
+  const bool clamped = lo > -kInf || hi < kInf;
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; ++i) {
       const float xv = load(x, p * block + i);
       float d = load(dy, p * block + i);
-      if (relu && !(xv * k[i] + k0[i] > 0.0f)) d = 0.0f;
+      if (clamped && !passes(xv * k[i] + k0[i], lo, hi)) d = 0.0f;
       store(dx, p * block + i, k[i] * d + c1[i] * xv + c0[i]);
     }
+}
+
+NIMBLE_AVX512 inline __mmask16 inside(__m512 pre, __m512 lo, __m512 hi) {
+  return _mm512_cmp_ps_mask(pre, lo, _CMP_GT_OQ) & _mm512_cmp_ps_mask(pre, hi, _CMP_LT_OQ);
 }
 
 template <class S>
@@ -86,24 +94,26 @@ NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, i
 }
 template <class S, class D>
 NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0,
-                                    int64_t p1, bool relu) {
+                                    int64_t p1, float lo, float hi) {
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; i += 16) {
-      __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i), simd16::load(k + i), simd16::load(k0 + i));
-      if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-      simd16::store(y + p * block + i, v);
+      const __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i), simd16::load(k + i), simd16::load(k0 + i));
+      simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi));
     }
 }
 template <class S, class D>
 NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, const float* k0, const float* mean,
-                                    int64_t block, int64_t p0, int64_t p1, bool relu, float* a, float* b) {
+                                    int64_t block, int64_t p0, int64_t p1, float lo, float hi, float* a, float* b) {
+  const bool clamped = lo > -kInf || hi < kInf;
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t i = 0; i < block; i += 16) {
     const __m512 kk = simd16::load(k + i), kk0 = simd16::load(k0 + i), m = simd16::load(mean + i);
     __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
     for (int64_t p = p0; p < p1; ++p) {
       const __m512 xv = simd16::load(x + p * block + i);
       __m512 d = simd16::load(dy + p * block + i);
-      if (relu) d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, kk, kk0), _mm512_setzero_ps(), _CMP_GT_OQ), d);
+      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, kk0), vlo, vhi), d);
       sa = _mm512_add_ps(sa, d);
       sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, m), sb);
     }
@@ -113,14 +123,14 @@ NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, con
 }
 template <class S, class D>
 NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1,
-                                     const float* c0, int64_t block, int64_t p0, int64_t p1, bool relu) {
+                                     const float* c0, int64_t block, int64_t p0, int64_t p1, float lo, float hi) {
+  const bool clamped = lo > -kInf || hi < kInf;
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; i += 16) {
       const __m512 kk = simd16::load(k + i), xv = simd16::load(x + p * block + i);
       __m512 d = simd16::load(dy + p * block + i);
-      if (relu)
-        d = _mm512_maskz_mov_ps(
-            _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i)), _mm512_setzero_ps(), _CMP_GT_OQ), d);
+      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i)), vlo, vhi), d);
       simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, _mm512_fmadd_ps(simd16::load(c1 + i), xv, simd16::load(c0 + i))));
     }
 }
@@ -198,8 +208,8 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
     k0[ch] = float(t.shift[ch] - (pivot[ch] + m) * kk);
   }
   each_slab(g, [&](int64_t s, int64_t base) {
-    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.relu);
-    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.relu);
+    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.lower, t.upper);
+    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.lower, t.upper);
   });
 }
 
@@ -210,7 +220,7 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
   const double count = double(g.n * pixels);
   const bool vector = vectorized(g);
-  std::vector<float> k(c), k0(c);  // the forward's y = x * k + k0, for the ReLU's mask
+  std::vector<float> k(c), k0(c);  // the forward's pre-clamp y = x * k + k0, for the clamp's mask
   std::vector<double> inv_std(c);
   for (int64_t ch = 0; ch < c; ++ch) {
     inv_std[ch] = 1.0 / std::sqrt(double(variance[ch]) + t.eps);
@@ -223,8 +233,8 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
       [&](int64_t s, int64_t base, int64_t p0, int64_t p1, float* a, float* b) {
         const S* x = src + s * size;
         const D* dy = diff_dst + s * size;
-        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.relu, a, b);
-        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.relu, a, b);
+        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.lower, t.upper, a, b);
+        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.lower, t.upper, a, b);
       },
       sum_dy, sum_dy_x);
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -246,10 +256,10 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
     S* dx = diff_src + s * size;
     if (vector)
       input_grad_avx512(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0,
-                        pixels, t.relu);
+                        pixels, t.lower, t.upper);
     else
       input_grad(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0, pixels,
-                 t.relu);
+                 t.lower, t.upper);
   });
 }
 

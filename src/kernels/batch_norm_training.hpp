@@ -1,5 +1,6 @@
 #pragma once
-// Batch-norm over the batch statistics (training), optionally fused with a following ReLU, over
+// Batch-norm over the batch statistics (training), optionally fused with a following ReLU or ReLU6
+// (a clamp to [lower, upper]; its gradient passes strictly inside, as PyTorch's), over
 // channel-innermost layouts (kernels/channel_blocks.hpp) in fp32 or bf16 (stored as uint16_t).
 // src and dst may differ in type: an fp32 convolution's output can leave normalised as bf16, so
 // the activations that follow stay in low precision. Statistics and sums are fp32 per slab,
@@ -7,6 +8,7 @@
 // the development machine; these loops move half the bytes in bf16
 // (bench/probes/batch_norm_training.cpp).
 #include <cstdint>
+#include <limits>
 
 #include "kernels/channel_blocks.hpp"
 #include "nimble/core/dtype.hpp"
@@ -19,7 +21,9 @@ struct BatchNormTensors {
   const float* scale;        // (C)
   const float* shift;        // (C)
   float eps;
-  bool relu;
+  float lower = -std::numeric_limits<float>::infinity();  // ReLU: 0; ReLU6: 0
+  float upper = std::numeric_limits<float>::infinity();   // ReLU6: 6
+  bool clamped() const { return lower > -std::numeric_limits<float>::infinity() || upper < std::numeric_limits<float>::infinity(); }
 };
 
 // Writes dst and the batch mean and biased variance (C each).

@@ -10,9 +10,9 @@ Graph fold_batchnorm(const Graph& g);
 // Moves an activation (relu, relu6, hardswish, sigmoid) that is the only consumer of a
 // convolution or linear output into that node's `activation` attribute.
 Graph fuse_activation(const Graph& g);
-// Moves a ReLU that is the only consumer of a batch-norm into its `activation` attribute (oneDNN's
-// fuse_norm_relu: one pass over the data less forward and backward). Parameters stay shared, so
-// it is safe for training.
+// Moves a ReLU or ReLU6 that is the only consumer of a batch-norm into its `activation`
+// attribute (one pass over the data less forward and backward where the kernel fuses it).
+// Parameters stay shared, so it is safe for training.
 Graph fuse_batchnorm_relu(const Graph& g);
 // Removes dropout nodes (identity at inference).
 Graph remove_dropout(const Graph& g);

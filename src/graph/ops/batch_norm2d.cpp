@@ -1,12 +1,15 @@
 // BatchNorm2d: per-channel normalisation of (N, C, H, W), PyTorch semantics.
-// attrs: eps (1e-5), momentum (0.1), activation ("none" | "relu": a following ReLU fused by
-//        passes::fuse_batchnorm_relu, oneDNN's fuse_norm_relu, forward and backward).
+// attrs: eps (1e-5), momentum (0.1), activation ("none" | "relu" | "relu6": a following ReLU or
+//        ReLU6 fused by passes::fuse_batchnorm_relu, forward and backward; oneDNN fuses ReLU
+//        itself (fuse_norm_relu) and ReLU6 runs as an eltwise after it, the hand-written training
+//        kernels clamp both).
 // params: scale (C, init 1), shift (C, init 0) trainable; running_mean (C, 0), running_var (C, 1) buffers.
 // Train mode normalises with the batch statistics and updates the running ones in place,
 // running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance for
 // running_var; eval mode normalises with the running statistics.
 #include "graph/ops/op_util.hpp"
 #include "kernels/batch_norm_training.hpp"
+#include "kernels/eltwise_kernel.hpp"
 #include "runtime/kernel.hpp"
 
 namespace nimble {
@@ -21,8 +24,8 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   NIMBLE_CHECK(in[0].numel() > 0, "batch_norm2d '" + node.name + "': input " + in[0].str() + " is empty");
   NIMBLE_CHECK(node.attr_float("eps", 1e-5) > 0, "batch_norm2d '" + node.name + "': eps must be positive");
   const std::string act = node.attr_str("activation", "none");
-  NIMBLE_CHECK(act == "none" || act == "relu",
-               "batch_norm2d '" + node.name + "': activation must be none or relu, got '" + act + "'");
+  NIMBLE_CHECK(act == "none" || act == "relu" || act == "relu6",
+               "batch_norm2d '" + node.name + "': activation must be none, relu or relu6, got '" + act + "'");
   const int64_t c = in[0][1];
   for (const char* key : kParamNames)
     if (ParamPtr p = node.param_ptr(key))
@@ -94,7 +97,7 @@ class BatchNormKernel : public runtime::Kernel {
     momentum_ = b.node.attr_float("momentum", 0.1);
     count_ = s[0] * s[2] * s[3];
     training_ = b.training();
-    relu_ = b.node.attr_str("activation", "none") == "relu";
+    act_ = b.node.attr_str("activation", "none");
     if (training_) check_batch_stats_possible(b.node, s);
     for (const char* key : kParamNames)
       NIMBLE_CHECK(b.node.param_ptr(key), "batch_norm2d '" + b.node.name + "' has no parameter " + key);
@@ -121,7 +124,7 @@ class BatchNormKernel : public runtime::Kernel {
     // channels-last) fell to "nspc_bnorm:any" at 37 ms a call, 30x its blocked jit kernel.
     md data = b.src_desc[0];
     auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    if (relu_) affine = affine | dnnl::normalization_flags::fuse_norm_relu;
+    if (act_ == "relu") affine = affine | dnnl::normalization_flags::fuse_norm_relu;
     const auto flags = training_ ? affine : affine | dnnl::normalization_flags::use_global_stats;
     auto prop = training_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto make_fwd = [&](const md& d) {
@@ -144,6 +147,11 @@ class BatchNormKernel : public runtime::Kernel {
     shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
     if (fwd_pd_.workspace_desc().get_size()) workspace_ = dnnl::memory(fwd_pd_.workspace_desc(), eng);
     b.dst_desc = data;
+    if (act_ == "relu6") {  // no fused ReLU6 in oneDNN: the batch-norm writes pre_, an eltwise clamps it into dst
+      pre_ = dnnl::memory(data, eng);
+      relu6_ = EltwiseKernel("relu6", data, training_, training_, eng);
+      if (training_) diff_pre_ = dnnl::memory(data, eng);
+    }
     if (!training_) {
       mean_in_ = ParamMemory(b.node.param_ptr("running_mean"), chan, chan, eng);
       var_in_ = ParamMemory(b.node.param_ptr("running_var"), chan, chan, eng);
@@ -174,18 +182,16 @@ class BatchNormKernel : public runtime::Kernel {
       return;
     }
     src_ = src_in_(s, a.src[0]);
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, a.dst}, {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_SHIFT, shift_.get(s)}};
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_},
+                                               {DNNL_ARG_DST, pre_ ? pre_ : a.dst},
+                                               {DNNL_ARG_SCALE, scale_.get(s)},
+                                               {DNNL_ARG_SHIFT, shift_.get(s)}};
     if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
-    if (!training_) {
-      args[DNNL_ARG_MEAN] = mean_in_.get(s);
-      args[DNNL_ARG_VARIANCE] = var_in_.get(s);
-      fwd_.execute(s, args);
-      return;
-    }
-    args[DNNL_ARG_MEAN] = mean_;
-    args[DNNL_ARG_VARIANCE] = var_;
+    args[DNNL_ARG_MEAN] = training_ ? mean_ : mean_in_.get(s);
+    args[DNNL_ARG_VARIANCE] = training_ ? var_ : var_in_.get(s);
     fwd_.execute(s, args);
+    if (pre_) relu6_.forward(s, a.dst, pre_);
+    if (!training_) return;
     s.wait();  // the update below reads the statistics on the host
     update_running_stats(static_cast<const float*>(mean_.get_data_handle()),
                          static_cast<const float*>(var_.get_data_handle()));
@@ -204,8 +210,11 @@ class BatchNormKernel : public runtime::Kernel {
       return;
     }
     dnnl::memory diff_src = a.diff_src[0] && !diff_src_out_.needed() ? a.diff_src[0] : diff_src_scratch_;
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_},           {DNNL_ARG_MEAN, mean_},
-                                               {DNNL_ARG_VARIANCE, var_},      {DNNL_ARG_DIFF_DST, a.diff_dst},
+    if (pre_) relu6_.backward(s, diff_pre_, pre_, a.diff_dst);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_},
+                                               {DNNL_ARG_MEAN, mean_},
+                                               {DNNL_ARG_VARIANCE, var_},
+                                               {DNNL_ARG_DIFF_DST, pre_ ? diff_pre_ : a.diff_dst},
                                                {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_DIFF_SRC, diff_src},
                                                {DNNL_ARG_DIFF_SCALE, diff_scale_}, {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
     // oneDNN 2.6 refuses to execute without SHIFT when use_shift is set, though it does not read it.
@@ -219,8 +228,11 @@ class BatchNormKernel : public runtime::Kernel {
 
  private:
   kernels::BatchNormTensors own_tensors() const {
-    return {*own_, own_src_type_, own_dst_type_, node_.params.at("scale")->data.data<float>(),
-            node_.params.at("shift")->data.data<float>(), eps_, relu_};
+    kernels::BatchNormTensors t{*own_, own_src_type_, own_dst_type_, node_.params.at("scale")->data.data<float>(),
+                                node_.params.at("shift")->data.data<float>(), eps_};
+    if (act_ != "none") t.lower = 0.0f;
+    if (act_ == "relu6") t.upper = 6.0f;
+    return t;
   }
 
   // PyTorch's update: the running variance takes the unbiased batch variance (n / (n - 1)).
@@ -251,7 +263,9 @@ class BatchNormKernel : public runtime::Kernel {
   ParamMemory scale_, shift_, mean_in_, var_in_, grad_scale_, grad_shift_;
   dnnl::memory mean_, var_, workspace_, diff_scale_, diff_shift_, diff_src_scratch_, src_;
   LayoutConverter src_in_, diff_src_out_;
-  bool relu_ = false;
+  std::string act_;
+  kernels::EltwiseKernel relu6_;  // oneDNN path: ReLU6 after the batch-norm, which writes pre_
+  dnnl::memory pre_, diff_pre_;
   std::optional<kernels::ChannelBlocks> own_;  // set: the hand-written training kernels run
   DType own_src_type_ = DType::f32, own_dst_type_ = DType::f32;
   std::vector<float> own_mean_, own_var_;      // their batch statistics, (C) each

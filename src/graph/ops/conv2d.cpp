@@ -123,13 +123,15 @@ class ConvKernel : public runtime::Kernel {
       dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides, dil,
                                                pad, pad);
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(dd, eng, fwd_pd_);
-      bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
-      weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
-      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
-      diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
-      diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
-      diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
       has_bwd_data_ = true;
+      if (!use_matmul_backward_data(b, g, w_plain)) {
+        bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
+        weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
+        diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
+        diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
+        diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
+      }
+      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
     }
     dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, diff_w_any, bias_md, dst_any,
                                                 strides, dil, pad, pad);
@@ -167,7 +169,12 @@ class ConvKernel : public runtime::Kernel {
     } else {
       backward_weights(s, a);
     }
-    if (has_bwd_data_ && a.diff_src[0]) {
+    if (has_bwd_data_ && a.diff_src[0] && matmul_d_) {
+      matmul_d_a_.set_data_handle(a.diff_dst.get_data_handle());
+      matmul_d_b_.set_data_handle(weights_bwd_.get(s).get_data_handle());
+      matmul_d_c_.set_data_handle(a.diff_src[0].get_data_handle());
+      matmul_d_.execute(s, {{DNNL_ARG_SRC, matmul_d_a_}, {DNNL_ARG_WEIGHTS, matmul_d_b_}, {DNNL_ARG_DST, matmul_d_c_}});
+    } else if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
       bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_bwd_.get(s)}, {DNNL_ARG_DIFF_SRC, out}});
@@ -241,6 +248,39 @@ class ConvKernel : public runtime::Kernel {
     return true;
   }
 
+  // The same 1x1 convolutions' backward-data: diff_src (N*H*W, IC) = diff_dst (N*H*W, OC) x
+  // weights (OC, IC), the weights' low-precision copy kept in the plain layout. oneDNN 2.6's
+  // backward-data kernels are slowest on small images: 160 -> 1280 channels at 2x2, batch 128, bf16,
+  // 1.57 ms for its best against the matmul's 0.35 ms; 0.51 vs 0.28 ms for 16 -> 96 at 14x14
+  // (bench/probes/conv1x1_backward_data.cpp). Timed per layer like backward-weights all the same.
+  bool use_matmul_backward_data(const runtime::KernelBuilder& b, const ConvGeometry& g, const md& w_plain) {
+    if (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.ph != 0 || g.pw != 0 || g.groups != 1 ||
+        fake_quant_weights_)
+      return false;
+    const dt type = fwd_pd_.src_desc().data_type();
+    if (!(b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc)) ||
+        !(b.dst_desc == md(to_dims(b.dst_shape), type, tag::nhwc)))
+      return false;
+    const int64_t m = g.n * g.oh * g.ow;
+    const md diff_dst({m, g.oc}, type, tag::ab), weights({g.oc, g.ic}, type, tag::ab), diff_src({m, g.ic}, type, tag::ab);
+    dnnl::matmul::primitive_desc mpd;
+    try {
+      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_dst, weights, diff_src), b.engine);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
+    const size_t pick = fastest_of({{bwd_data_pd_, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}},
+                                    {mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}});
+    if (pick != 1) return false;
+    matmul_d_ = dnnl::matmul(mpd);
+    matmul_d_a_ = dnnl::memory(diff_dst, b.engine, DNNL_MEMORY_NONE);
+    matmul_d_b_ = dnnl::memory(weights, b.engine, DNNL_MEMORY_NONE);
+    matmul_d_c_ = dnnl::memory(diff_src, b.engine, DNNL_MEMORY_NONE);
+    weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, type), b.engine);
+    return true;
+  }
+
   void backward_weights_matmul(dnnl::stream& s, runtime::KernelArgs& a) {
     matmul_a_.set_data_handle(a.diff_dst.get_data_handle());
     matmul_b_.set_data_handle(src_.get_data_handle());
@@ -291,6 +331,8 @@ class ConvKernel : public runtime::Kernel {
   bool manual_dw_ = false;
   dnnl::matmul matmul_w_;                // backward-weights as a matmul (use_matmul_backward_weights)
   dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place
+  dnnl::matmul matmul_d_;                // backward-data as a matmul (use_matmul_backward_data)
+  dnnl::memory matmul_d_a_, matmul_d_b_, matmul_d_c_;  // diff_dst, weights, diff_src, viewed in place
   kernels::DepthwiseGeometry dw_{};
   LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
 };

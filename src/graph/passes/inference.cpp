@@ -83,8 +83,8 @@ Graph fuse_activation(const Graph& in) {
 Graph fuse_batchnorm_relu(const Graph& in) {
   return absorb_sole_consumers(
       in, [](const Node& n) { return n.op == OpKind::batch_norm2d && !has_activation(n); },
-      [](const Node& n) { return n.op == OpKind::relu; },
-      [](Node& bn, const Node&) { bn.attrs["activation"] = std::string("relu"); });
+      [](const Node& n) { return n.op == OpKind::relu || n.op == OpKind::relu6; },
+      [](Node& bn, const Node& act) { bn.attrs["activation"] = std::string(op_name(act.op)); });
 }
 
 Graph remove_dropout(const Graph& in) {
