@@ -113,14 +113,14 @@ TEST(BatchNorm2d, BlockedLayoutMatchesPlain) {
   }
 }
 
-// Training in nhwc or nChw16c with whole 16-channel groups runs the hand-written kernels
+// Training in nhwc, or nChw16c with whole 16-channel blocks, runs the hand-written kernels
 // (kernels/batch_norm_training.hpp): output, input and parameter gradients and running statistics
 // as the plain-layout oneDNN kernel gives them, without and with a fused ReLU or ReLU6; layout kept.
 TEST(BatchNorm2d, HandWrittenTrainingKernelsMatchPlain) {
-  const Shape s{3, 32, 5, 7};
+  for (const Shape& s : {Shape{3, 32, 5, 7}, Shape{3, 8, 5, 7}})  // 8: nhwc only, a masked channel group
   for (kernels::tag t : {kernels::tag::nhwc, kernels::tag::nChw16c})
     for (const char* act : {"none", "relu", "relu6"}) {
-      SCOPED_TRACE(std::string(act) + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
+      SCOPED_TRACE(s.str() + " " + act + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
       OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
       KernelRunner run(h.node(), {s}, {layout(s, t)}, Mode::train);
       EXPECT_EQ(run.dst_desc(), run.src_desc(0));

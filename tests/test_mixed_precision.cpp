@@ -255,13 +255,13 @@ TEST(Precision, ZooModelsGradientsTrackFp32) {
   }
 }
 
-// A 1x1 convolution's backward-weights and backward-data as matmuls over the nhwc tensors
-// (conv2d.cpp takes each where it times faster) against oneDNN's convolution backward passes, each
+// A 1x1 convolution's forward, backward-weights and backward-data as matmuls over the nhwc tensors
+// (conv2d.cpp takes each where it times faster) against oneDNN's convolution passes, each
 // forced with NIMBLE_KERNEL_CHOICE, in a small graph whose 1x1 layers run nhwc in bf16: both agree
 // with fp32 to bf16 accuracy, and with each other more closely, and the two runs differ where the
 // matmuls were taken. x -> 3x3 conv 8->32 -> 1x1 32->48 (no bias) -> relu -> 1x1 48->16 (no bias)
 // -> flatten -> linear.
-TEST(Precision, MatmulBackwardPassesMatchTheConvolutions) {
+TEST(Precision, MatmulPassesMatchTheConvolutions) {
   Rng rng(3);
   Graph g;
   int y = g.add_input("x", {8, 12, 12});
@@ -287,7 +287,7 @@ TEST(Precision, MatmulBackwardPassesMatchTheConvolutions) {
   const GradientAgreement between = agreement(conv, matmul);
   EXPECT_GT(between.min_cosine, 0.9999);
   // The 1x1 layers' weight gradients come from the matmuls; c3's from its diff_dst, which is the
-  // 1x1 expand's backward-data; the head runs the same kernels and sees the same gradients.
+  // 1x1 expand's backward-data. (Forward matmuls can round exactly as the convolutions do.)
   std::map<std::string, int> differing;
   size_t i = 0;
   for (auto& [name, param] : g.named_params()) {
@@ -297,7 +297,6 @@ TEST(Precision, MatmulBackwardPassesMatchTheConvolutions) {
   }
   EXPECT_GT(differing["expand.weights"] + differing["project.weights"], 0) << "the backward-weights matmul was not taken";
   EXPECT_GT(differing["c3.weights"], 0) << "the backward-data matmul was not taken";
-  EXPECT_EQ(differing["head.weights"], 0);
 }
 
 // 3,000 Fashion-MNIST images, two epochs: bf16's and fp16's per-epoch training loss stays within

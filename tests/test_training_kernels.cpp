@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <vector>
@@ -34,12 +35,24 @@ struct Buffer {  // one tensor stored as f32 or bf16
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 const ChannelBlocks kLayouts[] = {
-    {3, 1, 5, 7, 20},   // nhwc, 20 channels, odd sizes
+    {3, 1, 5, 7, 20},   // nhwc, 20 channels (a masked group of 4), odd sizes
     {2, 2, 6, 4, 16},   // nChw16c, 32 channels
     {4, 1, 3, 3, 48},   // nhwc, three vector widths of channels
+    {5, 1, 4, 5, 8},    // nhwc, 8 channels: one masked group
 };
 
-TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
+// Each test runs the AVX-512 loops (where the CPU has them) and the plain ones.
+class TrainingKernels : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) setenv("NIMBLE_PLAIN_KERNELS", "1", 1);
+  }
+  void TearDown() override { unsetenv("NIMBLE_PLAIN_KERNELS"); }
+};
+INSTANTIATE_TEST_SUITE_P(Loops, TrainingKernels, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "plain" : "vector"; });
+
+TEST_P(TrainingKernels, BatchNormMatchesDoubleReference) {
   for (const ChannelBlocks& g : kLayouts)
     for (DType src_t : {DType::f32, DType::bf16})
       for (DType dst_t : {DType::f32, DType::bf16})
@@ -108,7 +121,7 @@ TEST(TrainingKernels, BatchNormMatchesDoubleReference) {
         }
 }
 
-TEST(TrainingKernels, MaxPoolRoutesGradientsToTheFirstMaximum) {
+TEST_P(TrainingKernels, MaxPoolRoutesGradientsToTheFirstMaximum) {
   for (const ChannelBlocks& g : kLayouts)
     for (DType type : {DType::f32, DType::bf16}) {
       SCOPED_TRACE(std::to_string(g.block) + "-blocks " + dtype_name(type));

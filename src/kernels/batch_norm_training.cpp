@@ -25,7 +25,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // The four passes over one slab's pixels [p0, p1) (`block` channels per pixel, per-channel
 // constants already offset to the slab's first channel), first as plain loops, then sixteen
-// channels at a time for blocks that are multiples of 16.
+// channels at a time, the last group masked when `block` is not a multiple of 16.
 //   stats:      a += x - pivot, b += (x - pivot)^2
 //   normalize:  y = x * k + k0, clamped to [lo, hi]
 //   grad_sums:  a += dy', b += dy' * (x - mean), dy' = dy where lo < x * k + k0 < hi, else 0
@@ -81,15 +81,16 @@ template <class S>
 NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a,
                                 float* b) {
   for (int64_t i = 0; i < block; i += 16) {
-    const __m512 pv = simd16::load(pivot + i);
+    const __mmask16 m = simd16::lanes(block - i);
+    const __m512 pv = simd16::load(pivot + i, m);
     __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
     for (int64_t p = p0; p < p1; ++p) {
-      const __m512 d = _mm512_sub_ps(simd16::load(x + p * block + i), pv);
+      const __m512 d = _mm512_sub_ps(simd16::load(x + p * block + i, m), pv);
       sa = _mm512_add_ps(sa, d);
       sb = _mm512_fmadd_ps(d, d, sb);
     }
-    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i), sa));
-    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i), sb));
+    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i, m), sa), m);
+    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
 template <class S, class D>
@@ -98,8 +99,9 @@ NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const floa
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; i += 16) {
-      const __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i), simd16::load(k + i), simd16::load(k0 + i));
-      simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi));
+      const __mmask16 m = simd16::lanes(block - i);
+      const __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i, m), simd16::load(k + i, m), simd16::load(k0 + i, m));
+      simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi), m);
     }
 }
 template <class S, class D>
@@ -108,17 +110,18 @@ NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, con
   const bool clamped = lo > -kInf || hi < kInf;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t i = 0; i < block; i += 16) {
-    const __m512 kk = simd16::load(k + i), kk0 = simd16::load(k0 + i), m = simd16::load(mean + i);
+    const __mmask16 m = simd16::lanes(block - i);
+    const __m512 kk = simd16::load(k + i, m), kk0 = simd16::load(k0 + i, m), mu = simd16::load(mean + i, m);
     __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
     for (int64_t p = p0; p < p1; ++p) {
-      const __m512 xv = simd16::load(x + p * block + i);
-      __m512 d = simd16::load(dy + p * block + i);
+      const __m512 xv = simd16::load(x + p * block + i, m);
+      __m512 d = simd16::load(dy + p * block + i, m);
       if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, kk0), vlo, vhi), d);
       sa = _mm512_add_ps(sa, d);
-      sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, m), sb);
+      sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, mu), sb);
     }
-    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i), sa));
-    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i), sb));
+    simd16::store(a + i, _mm512_add_ps(simd16::load(a + i, m), sa), m);
+    simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
 template <class S, class D>
@@ -128,14 +131,16 @@ NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; i += 16) {
-      const __m512 kk = simd16::load(k + i), xv = simd16::load(x + p * block + i);
-      __m512 d = simd16::load(dy + p * block + i);
-      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i)), vlo, vhi), d);
-      simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, _mm512_fmadd_ps(simd16::load(c1 + i), xv, simd16::load(c0 + i))));
+      const __mmask16 m = simd16::lanes(block - i);
+      const __m512 kk = simd16::load(k + i, m), xv = simd16::load(x + p * block + i, m);
+      __m512 d = simd16::load(dy + p * block + i, m);
+      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i, m)), vlo, vhi), d);
+      const __m512 rest = _mm512_fmadd_ps(simd16::load(c1 + i, m), xv, simd16::load(c0 + i, m));
+      simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, rest), m);
     }
 }
 
-bool vectorized(const ChannelBlocks& g) { return g.block % 16 == 0 && simd16::has_avx512(); }
+bool vectorized() { return simd16::has_avx512(); }
 
 // Two per-channel sums over every pixel: f(slab, first channel, p0, p1, a, b) adds the terms of
 // pixels [p0, p1) into the slab's fp32 partial sums a, b. Each thread gathers its partial sums
@@ -184,7 +189,7 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
   const ChannelBlocks& g = t.g;
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
   const double count = double(g.n * pixels);
-  const bool vector = vectorized(g);
+  const bool vector = vectorized();
   // Sums of (x - pivot) and its square, the pivot being each channel's first value: the variance
   // then does not cancel when the mean is large against the spread.
   std::vector<float> pivot(c);
@@ -219,7 +224,7 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
   const ChannelBlocks& g = t.g;
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
   const double count = double(g.n * pixels);
-  const bool vector = vectorized(g);
+  const bool vector = vectorized();
   std::vector<float> k(c), k0(c);  // the forward's pre-clamp y = x * k + k0, for the clamp's mask
   std::vector<double> inv_std(c);
   for (int64_t ch = 0; ch < c; ++ch) {

@@ -17,9 +17,10 @@ struct ChannelBlocks {
   int64_t numel() const { return slabs() * slab_size(); }
 };
 
-// The view of `d` when it is an fp32 or bf16 nhwc or nChw16c tensor of whole 16-channel groups
-// and the CPU has AVX-512: where the hand-written training kernels run vectorized, at or above
-// oneDNN's speed. nullopt otherwise (their plain loops would be slower than oneDNN).
+// The view of `d` when it is an fp32 or bf16 nhwc tensor, or nChw16c with whole 16-channel
+// blocks, and the CPU has AVX-512: where the hand-written training kernels run vectorized, at or
+// above oneDNN's speed (max pooling also needs whole groups of 16 channels). nullopt otherwise
+// (their plain loops would be slower than oneDNN).
 std::optional<ChannelBlocks> vectorized_view(const dnnl::memory::desc& d);
 
 }  // namespace nimble::kernels

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #define NIMBLE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
@@ -15,25 +16,30 @@
 
 namespace nimble::kernels::simd16 {
 
+// NIMBLE_PLAIN_KERNELS=1 takes the plain loops anyway (tests check them on AVX-512 machines).
 inline bool has_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl");
-  return yes;
+  return cpu && !std::getenv("NIMBLE_PLAIN_KERNELS");
 }
 
-NIMBLE_AVX512 inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
-NIMBLE_AVX512 inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-NIMBLE_AVX512 inline __m256i load_raw(const uint16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-NIMBLE_AVX512 inline __m512 load(const uint16_t* p) { return widen(load_raw(p)); }
+// Lanes [0, n) of a group of 16 (all 16 when n >= 16): the mask for a channel group's tail.
+inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
-NIMBLE_AVX512 inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
-NIMBLE_AVX512 inline void store(uint16_t* p, __m512 v) {
+// Loads leave masked-off lanes zero; stores leave their memory untouched.
+NIMBLE_AVX512 inline __m512 load(const float* p, __mmask16 m = 0xffff) { return _mm512_maskz_loadu_ps(m, p); }
+NIMBLE_AVX512 inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+NIMBLE_AVX512 inline __m256i load_raw(const uint16_t* p, __mmask16 m = 0xffff) { return _mm256_maskz_loadu_epi16(m, p); }
+NIMBLE_AVX512 inline __m512 load(const uint16_t* p, __mmask16 m = 0xffff) { return widen(load_raw(p, m)); }
+
+NIMBLE_AVX512 inline void store(float* p, __m512 v, __mmask16 m = 0xffff) { _mm512_mask_storeu_ps(p, m, v); }
+NIMBLE_AVX512 inline void store(uint16_t* p, __m512 v, __mmask16 m = 0xffff) {
   const __m512i u = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
   __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
   const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);  // keep NaN a NaN
   r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(r));
 }
 
 }  // namespace nimble::kernels::simd16

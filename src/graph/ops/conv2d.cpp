@@ -111,9 +111,13 @@ class ConvKernel : public runtime::Kernel {
       fwd_pd_ = dnnl::convolution_forward::primitive_desc(fixed, activation_attr(b.node.attr_str("activation", "none")), eng);
       use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     }
-    fwd_ = dnnl::convolution_forward(fwd_pd_);
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
-    weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
+    if (use_matmul_forward(b, g)) {
+      weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, fwd_pd_.src_desc().data_type()), eng);
+    } else {
+      fwd_ = dnnl::convolution_forward(fwd_pd_);
+      weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
+    }
     if (fake_quant_weights_) weights_.set_transform(fake_quantize_weights);
     if (bias) bias_ = ParamMemory(bias, bias_md, bias_md, eng);
     b.dst_desc = fwd_pd_.dst_desc();
@@ -155,6 +159,19 @@ class ConvKernel : public runtime::Kernel {
 
   void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
     src_ = src_in_(s, a.src[0]);
+    if (matmul_f_) {
+      matmul_f_src_.set_data_handle(src_.get_data_handle());
+      matmul_f_weights_.set_data_handle(weights_.get(s).get_data_handle());
+      matmul_f_dst_.set_data_handle(a.dst.get_data_handle());
+      std::unordered_map<int, dnnl::memory> args{
+          {DNNL_ARG_SRC, matmul_f_src_}, {DNNL_ARG_WEIGHTS, matmul_f_weights_}, {DNNL_ARG_DST, matmul_f_dst_}};
+      if (node_.param_ptr("bias")) {
+        matmul_f_bias_.set_data_handle(bias_.get(s).get_data_handle());
+        args[DNNL_ARG_BIAS] = matmul_f_bias_;
+      }
+      matmul_f_.execute(s, args);
+      return;
+    }
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_.get(s)}, {DNNL_ARG_DST, a.dst}};
     if (node_.param_ptr("bias")) args[DNNL_ARG_BIAS] = bias_.get(s);
@@ -212,15 +229,57 @@ class ConvKernel : public runtime::Kernel {
     }
   }
 
+  // 1x1, stride 1, unpadded, ungrouped: what the matmul forms below need besides nhwc tensors.
+  static bool pointwise(const ConvGeometry& g) {
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.groups == 1;
+  }
+  // Whether the convolution reads its input as the producer left it (no conversion) and both
+  // are nhwc: the tensors the matmul forms view in place as (N*H*W, C).
+  bool nhwc_in_place(const runtime::KernelBuilder& b, const md& dst) const {
+    const dt type = fwd_pd_.src_desc().data_type();
+    return b.src_desc[0] == fwd_pd_.src_desc() && b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc) &&
+           dst == md(to_dims(b.dst_shape), type, tag::nhwc);
+  }
+
+  // Forward as a matmul: dst (N*H*W, OC) = src (N*H*W, IC) x weights^T, with the bias and fused
+  // activation as the matmul's, the weights' low-precision copy in the plain layout. Like
+  // backward-data below, oneDNN 2.6's 1x1 kernels are slow on small images (160 -> 1280 at 2x2,
+  // batch 128, bf16: 0.75 ms against 0.31 ms) while at 14x14 and few input channels the
+  // convolution wins (16 -> 96: 0.38 vs 0.86 ms), so the two are timed per layer. Training always
+  // times; inference where the session chooses kernels by timing.
+  bool use_matmul_forward(const runtime::KernelBuilder& b, const ConvGeometry& g) {
+    if (!pointwise(g) || fake_quant_weights_ || (!b.training() && !b.choose_by_timing) ||
+        !nhwc_in_place(b, fwd_pd_.dst_desc()))
+      return false;
+    const dt type = fwd_pd_.src_desc().data_type();
+    const int64_t m = g.n * g.oh * g.ow;
+    const md src({m, g.ic}, type, tag::ab), weights({g.ic, g.oc}, type, tag::ba), dst({m, g.oc}, type, tag::ab);
+    const md bias = b.node.param_ptr("bias") ? md({1, g.oc}, dt::f32, tag::ab) : md();
+    dnnl::matmul::primitive_desc mpd;
+    try {
+      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst),
+                                         activation_attr(b.node.attr_str("activation", "none")), b.engine);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
+    const std::vector<int> args{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
+    if (fastest_of({{fwd_pd_, args}, {mpd, args}}) != 1) return false;
+    matmul_f_ = dnnl::matmul(mpd);
+    matmul_f_src_ = dnnl::memory(src, b.engine, DNNL_MEMORY_NONE);
+    matmul_f_weights_ = dnnl::memory(weights, b.engine, DNNL_MEMORY_NONE);
+    matmul_f_dst_ = dnnl::memory(dst, b.engine, DNNL_MEMORY_NONE);
+    if (!bias.is_zero()) matmul_f_bias_ = dnnl::memory(bias, b.engine, DNNL_MEMORY_NONE);
+    return true;
+  }
+
   // A 1x1, stride-1, unpadded, ungrouped convolution without bias over nhwc tensors is a matmul:
   // diff_weights (OC, IC) = diff_dst^T (OC, N*H*W) x src (N*H*W, IC), read in place and written in
   // the plain layout. In bf16 oneDNN 2.6's convolution backward-weights is 2-10x slower than that
   // matmul for projection and late layers and up to 2x faster for early expansions
   // (bench/probes/conv1x1_backward_weights.cpp), so the two are timed here and the faster kept.
   bool use_matmul_backward_weights(const runtime::KernelBuilder& b, const ConvGeometry& g) {
-    if (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.ph != 0 || g.pw != 0 || g.groups != 1 ||
-        b.node.param_ptr("bias"))
-      return false;
+    if (!pointwise(g) || b.node.param_ptr("bias")) return false;
     const dt type = fwd_pd_.src_desc().data_type();
     if (!(fwd_pd_.src_desc() == md(to_dims(b.src_shape[0]), type, tag::nhwc)) ||
         !(b.dst_desc == md(to_dims(b.dst_shape), type, tag::nhwc)))
@@ -254,13 +313,8 @@ class ConvKernel : public runtime::Kernel {
   // 1.57 ms for its best against the matmul's 0.35 ms; 0.51 vs 0.28 ms for 16 -> 96 at 14x14
   // (bench/probes/conv1x1_backward_data.cpp). Timed per layer like backward-weights all the same.
   bool use_matmul_backward_data(const runtime::KernelBuilder& b, const ConvGeometry& g, const md& w_plain) {
-    if (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.ph != 0 || g.pw != 0 || g.groups != 1 ||
-        fake_quant_weights_)
-      return false;
+    if (!pointwise(g) || fake_quant_weights_ || !nhwc_in_place(b, b.dst_desc)) return false;
     const dt type = fwd_pd_.src_desc().data_type();
-    if (!(b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc)) ||
-        !(b.dst_desc == md(to_dims(b.dst_shape), type, tag::nhwc)))
-      return false;
     const int64_t m = g.n * g.oh * g.ow;
     const md diff_dst({m, g.oc}, type, tag::ab), weights({g.oc, g.ic}, type, tag::ab), diff_src({m, g.ic}, type, tag::ab);
     dnnl::matmul::primitive_desc mpd;
@@ -333,6 +387,8 @@ class ConvKernel : public runtime::Kernel {
   dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place
   dnnl::matmul matmul_d_;                // backward-data as a matmul (use_matmul_backward_data)
   dnnl::memory matmul_d_a_, matmul_d_b_, matmul_d_c_;  // diff_dst, weights, diff_src, viewed in place
+  dnnl::matmul matmul_f_;                // forward as a matmul (use_matmul_forward)
+  dnnl::memory matmul_f_src_, matmul_f_weights_, matmul_f_bias_, matmul_f_dst_;  // viewed in place
   kernels::DepthwiseGeometry dw_{};
   LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
 };

@@ -95,7 +95,7 @@ class PoolKernel : public runtime::Kernel {
       return;
     }
     if (two_by_two && b.training())
-      if (auto view = kernels::vectorized_view(b.src_desc[0])) {
+      if (auto view = kernels::vectorized_view(b.src_desc[0]); view && view->block % 16 == 0) {
         train_2x2_ = view;  // kernels/max_pool_2x2.hpp: about a sixth of oneDNN's time for forward + backward
         const md nhwc(to_dims(b.src_shape[0]), type, tag::nhwc);
         b.dst_desc = md(to_dims(b.dst_shape), type, b.src_desc[0] == nhwc ? tag::nhwc : tag::nChw16c);
