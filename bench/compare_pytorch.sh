@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side: nimble vs PyTorch (../shared/peers/torch_fmnist.py, Debian python3-torch) training
+# Side-by-side: nimble vs PyTorch (../shared/peers/torch_fmnist.py, Debian python3-torch, run through
+# bench/torch_peer.py so that its mobilenet_v2 can train in bf16) training
 # and inference on Fashion-MNIST with the same model, data, batch, optimizer and epochs, in one run,
 # in fp32 and in bf16 (nimble --precision bf16 vs PyTorch bf16 autocast); then int8 inference of
 # the fp32 models (nimble quantize vs PyTorch FX post-training quantization, onednn engine), and
@@ -69,7 +70,8 @@ for model in $models; do
     build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" "${compare[@]}" --json \
       > "$out/nimble_bench.$prec.json"
     # A peer that cannot run a configuration is reported, not hidden, and does not stop the bench.
-    if ! /usr/bin/python3 "$peer" --model "$model" --width "$width" --epochs "$epochs" --batch 128 \
+    # bench/torch_peer.py: the peer with ReLU6 as a clamp, which Debian's torch can train in bf16.
+    if ! /usr/bin/python3 bench/torch_peer.py "$peer" --model "$model" --width "$width" --epochs "$epochs" --batch 128 \
       --limit "$limit" --precision "$prec" --data /usr/share/datasets/fashion-mnist/ > "$out/torch.$prec.jsonl" \
       2> "$out/torch.$prec.err"; then
       echo "PyTorch $model $prec failed: $(tail -1 "$out/torch.$prec.err")" >&2
