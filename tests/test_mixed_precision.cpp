@@ -85,10 +85,11 @@ TEST(Precision, AutoKeepsBf16OnlyWhereItMeasuresFaster) {
 }
 
 TEST(Precision, PolicyKeepsSoftmaxAndTheOneChannelStemInFp32) {
-  Node softmax, stem, conv, relu;
+  Node softmax, stem, conv, relu, bn;
   softmax.op = OpKind::softmax;
   stem.op = conv.op = OpKind::conv2d;
   relu.op = OpKind::relu;
+  bn.op = OpKind::batch_norm2d;
   EXPECT_EQ(op_precision_rule(Precision::bf16, softmax, {{2, 10}}), OpPrecisionRule::fp32);
   EXPECT_EQ(op_precision_rule(Precision::fp16, softmax, {{2, 10}}), OpPrecisionRule::fp32);
   EXPECT_EQ(op_precision_rule(Precision::fp32, conv, {{2, 8, 5, 5}}), OpPrecisionRule::fp32);
@@ -97,6 +98,8 @@ TEST(Precision, PolicyKeepsSoftmaxAndTheOneChannelStemInFp32) {
     EXPECT_EQ(op_precision_rule(Precision::bf16, stem, {{2, 1, 28, 28}}), OpPrecisionRule::fp32);
     EXPECT_EQ(op_precision_rule(Precision::bf16, conv, {{2, 8, 5, 5}}), OpPrecisionRule::low);
     EXPECT_EQ(op_precision_rule(Precision::bf16, relu, {{2, 8, 5, 5}}), OpPrecisionRule::follow);
+    // Batch-norm may write bf16 from an fp32 input (after the stem).
+    EXPECT_EQ(op_precision_rule(Precision::bf16, bn, {{2, 32, 5, 5}}), OpPrecisionRule::low);
   }
   EXPECT_FALSE(precision_policy_table(Precision::bf16).empty());
 }

@@ -116,7 +116,8 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
        "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
       {"batch_norm2d", low + " data, fp32 statistics", low,
-       "mean/variance, scale/shift and running stats in fp32; in training an fp32 input leaves as " + low},
+       "mean/variance, scale/shift and running stats in fp32; in training (hand-written kernel, nhwc or "
+       "nChw16c on AVX-512) an fp32 input leaves as " + low},
       {"dropout, fake_quant", "fp32", low, "hand-written kernels; widened and rounded back"},
       {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
       {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},

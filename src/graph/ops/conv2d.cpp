@@ -3,6 +3,8 @@
 // attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
 //        bias (0/1), activation ("none"), fake_quant_weights (0/1: quantization-aware training
 //        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights (O, I/groups, kh, kw), bias (O).
+#include <optional>
+
 #include "graph/ops/conv_geometry.hpp"
 #include "graph/ops/op_util.hpp"
 #include "nimble/graph/qparams.hpp"
@@ -77,6 +79,18 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
         }
     }
   return dst;
+}
+
+// The matmul a x b (+ bias) -> c, unless oneDNN has only its reference kernel for it.
+std::optional<dnnl::matmul::primitive_desc> fast_matmul(const md& a, const md& b, const md& bias, const md& c,
+                                                        const dnnl::primitive_attr& attr, const dnnl::engine& eng) {
+  try {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, bias, c), attr, eng);
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return std::nullopt;
+    return pd;
+  } catch (const dnnl::error&) {
+    return std::nullopt;
+  }
 }
 
 class ConvKernel : public runtime::Kernel {
@@ -244,9 +258,9 @@ class ConvKernel : public runtime::Kernel {
   // Forward as a matmul: dst (N*H*W, OC) = src (N*H*W, IC) x weights^T, with the bias and fused
   // activation as the matmul's, the weights' low-precision copy in the plain layout. Like
   // backward-data below, oneDNN 2.6's 1x1 kernels are slow on small images (160 -> 1280 at 2x2,
-  // batch 128, bf16: 0.75 ms against 0.31 ms) while at 14x14 and few input channels the
-  // convolution wins (16 -> 96: 0.38 vs 0.86 ms), so the two are timed per layer. Training always
-  // times; inference where the session chooses kernels by timing.
+  // batch 128, bf16: 0.68 ms against 0.23 ms) while at 14x14 and few input channels the
+  // convolution wins (16 -> 96: 0.21 vs 0.68 ms; bench/probes/conv1x1_as_matmul.cpp), so the two
+  // are timed per layer. Training always times; inference where the session chooses by timing.
   bool use_matmul_forward(const runtime::KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || fake_quant_weights_ || (!b.training() && !b.choose_by_timing) ||
         !nhwc_in_place(b, fwd_pd_.dst_desc()))
@@ -255,17 +269,10 @@ class ConvKernel : public runtime::Kernel {
     const int64_t m = g.n * g.oh * g.ow;
     const md src({m, g.ic}, type, tag::ab), weights({g.ic, g.oc}, type, tag::ba), dst({m, g.oc}, type, tag::ab);
     const md bias = b.node.param_ptr("bias") ? md({1, g.oc}, dt::f32, tag::ab) : md();
-    dnnl::matmul::primitive_desc mpd;
-    try {
-      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst),
-                                         activation_attr(b.node.attr_str("activation", "none")), b.engine);
-    } catch (const dnnl::error&) {
-      return false;
-    }
-    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
+    const auto mpd = fast_matmul(src, weights, bias, dst, activation_attr(b.node.attr_str("activation", "none")), b.engine);
     const std::vector<int> args{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
-    if (fastest_of({{fwd_pd_, args}, {mpd, args}}) != 1) return false;
-    matmul_f_ = dnnl::matmul(mpd);
+    if (!mpd || fastest_of({{fwd_pd_, args}, {*mpd, args}}) != 1) return false;
+    matmul_f_ = dnnl::matmul(*mpd);
     matmul_f_src_ = dnnl::memory(src, b.engine, DNNL_MEMORY_NONE);
     matmul_f_weights_ = dnnl::memory(weights, b.engine, DNNL_MEMORY_NONE);
     matmul_f_dst_ = dnnl::memory(dst, b.engine, DNNL_MEMORY_NONE);
@@ -287,18 +294,11 @@ class ConvKernel : public runtime::Kernel {
     const int64_t k = g.n * g.oh * g.ow;
     const md diff_dst_t({g.oc, k}, type, dnnl::memory::dims{1, g.oc}), src({k, g.ic}, type, dnnl::memory::dims{g.ic, 1});
     const md diff_w({g.oc, g.ic}, dt::f32, dnnl::memory::dims{g.ic, 1});
-    dnnl::matmul::primitive_desc mpd;
-    try {
-      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_dst_t, src, diff_w), b.engine);
-    } catch (const dnnl::error&) {
+    const auto mpd = fast_matmul(diff_dst_t, src, md(), diff_w, {}, b.engine);
+    if (!mpd || fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}},
+                            {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}}) != 1)
       return false;
-    }
-    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
-    const size_t pick =
-        fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}},
-                    {mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}});
-    if (pick != 1) return false;
-    matmul_w_ = dnnl::matmul(mpd);
+    matmul_w_ = dnnl::matmul(*mpd);
     matmul_a_ = dnnl::memory(diff_dst_t, b.engine, DNNL_MEMORY_NONE);
     matmul_b_ = dnnl::memory(src, b.engine, DNNL_MEMORY_NONE);
     diff_w_ = dnnl::memory(diff_w, b.engine);
@@ -310,24 +310,18 @@ class ConvKernel : public runtime::Kernel {
   // The same 1x1 convolutions' backward-data: diff_src (N*H*W, IC) = diff_dst (N*H*W, OC) x
   // weights (OC, IC), the weights' low-precision copy kept in the plain layout. oneDNN 2.6's
   // backward-data kernels are slowest on small images: 160 -> 1280 channels at 2x2, batch 128, bf16,
-  // 1.57 ms for its best against the matmul's 0.35 ms; 0.51 vs 0.28 ms for 16 -> 96 at 14x14
-  // (bench/probes/conv1x1_backward_data.cpp). Timed per layer like backward-weights all the same.
+  // 1.50 ms for its best against the matmul's 0.31 ms; 0.43 vs 0.21 ms for 16 -> 96 at 14x14
+  // (bench/probes/conv1x1_as_matmul.cpp). Timed per layer like backward-weights all the same.
   bool use_matmul_backward_data(const runtime::KernelBuilder& b, const ConvGeometry& g, const md& w_plain) {
     if (!pointwise(g) || fake_quant_weights_ || !nhwc_in_place(b, b.dst_desc)) return false;
     const dt type = fwd_pd_.src_desc().data_type();
     const int64_t m = g.n * g.oh * g.ow;
     const md diff_dst({m, g.oc}, type, tag::ab), weights({g.oc, g.ic}, type, tag::ab), diff_src({m, g.ic}, type, tag::ab);
-    dnnl::matmul::primitive_desc mpd;
-    try {
-      mpd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(diff_dst, weights, diff_src), b.engine);
-    } catch (const dnnl::error&) {
+    const auto mpd = fast_matmul(diff_dst, weights, md(), diff_src, {}, b.engine);
+    if (!mpd || fastest_of({{bwd_data_pd_, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}},
+                            {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}}) != 1)
       return false;
-    }
-    if (std::string(mpd.impl_info_str()).rfind("ref", 0) == 0) return false;
-    const size_t pick = fastest_of({{bwd_data_pd_, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}},
-                                    {mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}});
-    if (pick != 1) return false;
-    matmul_d_ = dnnl::matmul(mpd);
+    matmul_d_ = dnnl::matmul(*mpd);
     matmul_d_a_ = dnnl::memory(diff_dst, b.engine, DNNL_MEMORY_NONE);
     matmul_d_b_ = dnnl::memory(weights, b.engine, DNNL_MEMORY_NONE);
     matmul_d_c_ = dnnl::memory(diff_src, b.engine, DNNL_MEMORY_NONE);
