@@ -1,6 +1,7 @@
 // Probe: batch-norm(+ReLU) and 2x2 max pooling for training, oneDNN 2.6 against the hand-written
-// kernels in src/kernels/ (batch_norm_training.cpp, max_pool_2x2.cpp), forward + backward, in
-// alternation (median of 7 rounds of 10 calls each), with the largest difference of results.
+// kernels in src/kernels/ (batch_norm_training.cpp, max_pool_2x2.cpp), forward + backward, one
+// after the other (median of 7 rounds of 10 calls each), with the largest differences of their
+// results and of both batch-norm input gradients from a double-precision reference.
 //   g++ -O3 -fopenmp -Isrc -Iinclude bench/probes/bn_pool_training.cpp src/kernels/batch_norm_training.cpp \
 //       src/kernels/max_pool_2x2.cpp -o /tmp/bnpool -ldnnl
 //   OMP_NUM_THREADS=2 /tmp/bnpool N C H nhwc|nChw16c f32|bf16
@@ -102,6 +103,34 @@ int main(int argc, char** argv) {
   };
   dnnl_bn();
   own_bn();
+  // Both input gradients against a double-precision reference.
+  double worst_dnnl = 0, worst_own = 0;
+  for (int c = 0; c < C; ++c) {
+    std::vector<size_t> idx;
+    for (int b = 0; b < N; ++b)
+      for (int p = 0; p < H * H; ++p)
+        idx.push_back(blocked ? ((size_t(b) * (C / 16) + c / 16) * H * H + p) * 16 + c % 16 : (size_t(b) * H * H + p) * C + c);
+    double mu = 0, v = 0;
+    for (size_t i : idx) mu += at(x, i);
+    mu /= double(idx.size());
+    for (size_t i : idx) v += (at(x, i) - mu) * (at(x, i) - mu);
+    v /= double(idx.size());
+    const double inv = 1 / std::sqrt(v + 1e-5), sc = static_cast<float*>(scale.get_data_handle())[c],
+                 sh = static_cast<float*>(shift.get_data_handle())[c], m = double(idx.size());
+    double sdy = 0, sdyx = 0;
+    for (size_t i : idx) {
+      const double xh = (at(x, i) - mu) * inv, d = xh * sc + sh > 0 ? at(dy, i) : 0;
+      sdy += d, sdyx += d * xh;
+    }
+    for (size_t i : idx) {
+      const double xh = (at(x, i) - mu) * inv, d = xh * sc + sh > 0 ? at(dy, i) : 0;
+      const double want = sc * inv * (d - sdy / m - xh * sdyx / m);
+      worst_dnnl = std::max(worst_dnnl, std::fabs(at(dx, i) - want));
+      worst_own = std::max(worst_own, std::fabs(at(dx2, i) - want));
+    }
+  }
+  std::printf("batch-norm+relu input gradient vs a double reference: oneDNN off by %.3g, own by %.3g\n", worst_dnnl,
+              worst_own);
   double dsc = 0;
   for (int c = 0; c < C; ++c)
     dsc = std::max(dsc, double(std::fabs(dscale2[c] - static_cast<float*>(dscale.get_data_handle())[c])));

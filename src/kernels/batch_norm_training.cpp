@@ -46,7 +46,10 @@ void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block,
     for (int64_t i = 0; i < block; ++i)
       store(y, p * block + i, std::min(std::max(load(x, p * block + i) * k[i] + k0[i], lo), hi));
 }
-inline bool passes(float pre, float lo, float hi) { return pre > lo && pre < hi; }
+// The gradient d through the clamp of pre-activation `pre`: it passes strictly inside (lo, hi).
+inline float through_clamp(float d, float pre, bool clamped, float lo, float hi) {
+  return clamped && !(pre > lo && pre < hi) ? 0.0f : d;
+}
 template <class S, class D>
 void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, int64_t p0,
                int64_t p1, float lo, float hi, float* a, float* b) {
@@ -54,8 +57,7 @@ void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const f
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; ++i) {
       const float xv = load(x, p * block + i);
-      float d = load(dy, p * block + i);
-      if (clamped && !passes(xv * k[i] + k0[i], lo, hi)) d = 0.0f;
+      const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
       a[i] += d;
       b[i] += d * (xv - mean[i]);
     }
@@ -67,8 +69,7 @@ void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0,
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t i = 0; i < block; ++i) {
       const float xv = load(x, p * block + i);
-      float d = load(dy, p * block + i);
-      if (clamped && !passes(xv * k[i] + k0[i], lo, hi)) d = 0.0f;
+      const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
       store(dx, p * block + i, k[i] * d + c1[i] * xv + c0[i]);
     }
 }

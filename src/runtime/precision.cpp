@@ -80,6 +80,9 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
       // won in one sitting despite the fp32 traffic after it: cnn bf16 trained at 7,100 samples/s
       // with the stem in fp32 and 5,950 / 5,910 with it in bf16 (`nimble train --model cnn
       // --epochs 1 --limit 15000`); run-to-run noise here is ~15 %, so worth re-measuring.
+      // Re-measured with the hand-written batch-norm, which reads a bf16 stem output at half the
+      // bytes: fp32 stem 7,290 / 7,963 / 11,922 vs bf16 stem 6,911 / 7,514 / 9,953 samples/s in three
+      // alternating pairs (`--limit 12800 --val 0 --precision bf16`): still fp32.
       if (!in.empty() && in[0].rank() == 4 && in[0][1] == 1) return OpPrecisionRule::fp32;
       return OpPrecisionRule::low;
     case OpKind::linear:
