@@ -64,10 +64,17 @@ for model in $models; do
     build/nimble train --model "$model" --width "$width" --epochs "$epochs" --batch 128 --lr 0.05 \
       --schedule constant --label-smoothing 0 --crop-padding 0 --hflip 0 --val 0 --limit "$limit" \
       --precision "$prec" --out "$out/$model.$prec.nimble" --json --quiet > "$out/nimble_train.$prec.json"
-    # Low precision is also timed against the same model in fp32, in alternation in one process.
+    # Low precision is also timed against the same model in fp32, in alternation in one process;
+    # three such runs, each figure the median of its three (as for int8 below).
     compare=()
     [ "$prec" = fp32 ] || compare=(--compare-precision fp32)
-    build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" "${compare[@]}" --json \
+    for i in 1 2 3; do
+      build/nimble bench "$out/$model.$prec.nimble" --batch 256 --iters 50 --precision "$prec" "${compare[@]}" --json \
+        > "$out/nimble_bench.$prec.$i.json"
+    done
+    jq -s 'def med(f): map(f) | sort | .[1];
+           {latency_ms_p50: med(.latency_ms_p50), throughput_samples_per_s: med(.throughput_samples_per_s),
+            speedup_big_batch: med(.speedup_big_batch // 1)}' "$out/nimble_bench.$prec".[123].json \
       > "$out/nimble_bench.$prec.json"
     # A peer that cannot run a configuration is reported, not hidden, and does not stop the bench.
     # bench/torch_peer.py: the peer with ReLU6 as a clamp, which Debian's torch can train in bf16.
@@ -182,8 +189,8 @@ printf '\n%-13s %-5s %-5s %9s %9s %8s %8s %8s %8s %7s %8s %8s %7s %7s %7s %7s\n'
 for r in "${rows[@]}"; do echo "$r"; done
 echo "(training samples/s over $epochs epoch(s), OMP_NUM_THREADS=2, nimble's the median of three runs that alternate"
 echo " precisions; bf16 rows: nimble --precision bf16 vs PyTorch bf16 autocast; 'vs n32': training against nimble"
-echo " fp32 in this run, batch-256 inference against the same model in fp32 timed in alternation; ratios: nimble"
-echo " faster when > 1)"
+echo " fp32 in this run, batch-256 inference against the same model in fp32 timed in alternation (medians of 3"
+echo " runs); ratios: nimble faster when > 1)"
 if [ "${#int8_rows[@]}" -gt 0 ]; then
   printf '\n%-13s %-5s %7s %7s %8s %8s %8s %7s %7s %8s %8s %8s %7s %7s %9s %9s %s\n' model width "acc32" "acc8" \
     "n8 b1ms" "n32 b1ms" "t8 b1ms" "vs n32" "vs t8" "n8 b256" "n32 b256" "t8 b256" "vs n32" "vs t8" "bytes32" "bytes8" "kept float"
