@@ -18,9 +18,9 @@ struct ChannelBlocks {
 };
 
 // The view of `d` when it is an fp32 or bf16 nhwc tensor, or nChw16c with whole 16-channel
-// blocks, and the CPU has AVX-512: where the hand-written training kernels run vectorized, at or
-// above oneDNN's speed (max pooling also needs whole groups of 16 channels). nullopt otherwise
-// (their plain loops would be slower than oneDNN).
+// blocks, and the CPU has AVX-512: where the hand-written training kernels run vectorized (max
+// pooling also needs whole groups of 16 channels; their headers give the speeds against oneDNN).
+// nullopt otherwise: their plain loops would be much slower than oneDNN.
 std::optional<ChannelBlocks> vectorized_view(const dnnl::memory::desc& d);
 
 }  // namespace nimble::kernels
