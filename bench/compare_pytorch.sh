@@ -55,6 +55,12 @@ timed_pair() {
           speedup_batch1: med(.speedup_batch1), speedup_big_batch: med(.speedup_big_batch)}' \
     "$out/$name".[123].json > "$out/$name.json"
 }
+# The median training samples/s of one precision's runs of the current model (one or three).
+median_train() {
+  local runs=("$out/nimble_train.$1.json")
+  [ -f "$out/nimble_train.$1.2.json" ] && runs+=("$out/nimble_train.$1".[23].json)
+  jq -s 'map(.train_samples_per_s) | sort | .[(length - 1) / 2 | floor]' "${runs[@]}"
+}
 for model in $models; do
   width=1.0
   [ "$model" = mobilenet_v2 ] && width=0.5
@@ -96,11 +102,6 @@ for model in $models; do
       done
     done
   fi
-  median_train() {
-    local runs=("$out/nimble_train.$1.json")
-    [ -f "$out/nimble_train.$1.2.json" ] && runs+=("$out/nimble_train.$1".[23].json)
-    jq -s 'map(.train_samples_per_s) | sort | .[(length - 1) / 2 | floor]' "${runs[@]}"
-  }
   for prec in $precisions; do
     n_train=$(median_train "$prec")
     # Against nimble's own fp32 in the same run (1 for the fp32 row).

@@ -106,6 +106,13 @@ ParamMemory::ParamMemory(ParamPtr p, const md& plain, const md& wanted, const dn
   });
 }
 
+ParamMemory* weights_for_backward_data(ParamMemory& forward, ParamMemory& spare, ParamPtr p, const md& plain,
+                                       const md& wanted, const dnnl::engine& eng) {
+  if (forward.wanted_desc() == wanted) return &forward;
+  spare = ParamMemory(std::move(p), plain, wanted, eng);
+  return &spare;
+}
+
 void ParamMemory::set_transform(void (*fn)(Tensor& out, const Tensor& in)) {
   transform_ = fn;
   version_ = ~uint64_t(0);

@@ -81,6 +81,12 @@ class ParamMemory {
   const void* seen_data_ = nullptr;
 };
 
+// The weight copy a layer's backward-data reads: the forward's own (`forward`) where it already
+// has the layout `wanted`, so the master is reordered once per step rather than twice; otherwise
+// `spare`, set up here for `wanted`.
+ParamMemory* weights_for_backward_data(ParamMemory& forward, ParamMemory& spare, ParamPtr p, const md& plain,
+                                       const md& wanted, const dnnl::engine& eng);
+
 }  // namespace nimble::kernels
 
 namespace nimble::kernels {

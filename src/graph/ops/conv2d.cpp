@@ -142,14 +142,16 @@ class ConvKernel : public runtime::Kernel {
                                                pad, pad);
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(dd, eng, fwd_pd_);
       has_bwd_data_ = true;
-      if (!use_matmul_backward_data(b, g, w_plain)) {
+      const bool matmul = use_matmul_backward_data(b, g);
+      if (!matmul) {
         bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
-        weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
         diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
         diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
         diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
       }
-      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
+      const md data_w = matmul ? with_dtype(w_plain, fwd_pd_.src_desc().data_type()) : bwd_data_pd_.weights_desc();
+      weights_for_data_ = weights_for_backward_data(weights_, weights_bwd_, b.node.param_ptr("weights"), w_plain, data_w, eng);
+      if (fake_quant_weights_ && weights_for_data_ == &weights_bwd_) weights_bwd_.set_transform(fake_quantize_weights);
     }
     dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, diff_w_any, bias_md, dst_any,
                                                 strides, dil, pad, pad);
@@ -202,13 +204,13 @@ class ConvKernel : public runtime::Kernel {
     }
     if (has_bwd_data_ && a.diff_src[0] && matmul_d_) {
       matmul_d_a_.set_data_handle(a.diff_dst.get_data_handle());
-      matmul_d_b_.set_data_handle(weights_bwd_.get(s).get_data_handle());
+      matmul_d_b_.set_data_handle(weights_for_data_->get(s).get_data_handle());
       matmul_d_c_.set_data_handle(a.diff_src[0].get_data_handle());
       matmul_d_.execute(s, {{DNNL_ARG_SRC, matmul_d_a_}, {DNNL_ARG_WEIGHTS, matmul_d_b_}, {DNNL_ARG_DST, matmul_d_c_}});
     } else if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
-      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_bwd_.get(s)}, {DNNL_ARG_DIFF_SRC, out}});
+      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
       if (diff_src_out_.needed()) diff_src_out_.into(s, out, a.diff_src[0]);
     }
   }
@@ -312,7 +314,7 @@ class ConvKernel : public runtime::Kernel {
   // backward-data kernels are slowest on small images: 160 -> 1280 channels at 2x2, batch 128, bf16,
   // 1.50 ms for its best against the matmul's 0.31 ms; 0.43 vs 0.21 ms for 16 -> 96 at 14x14
   // (bench/probes/conv1x1_as_matmul.cpp). Timed per layer like backward-weights all the same.
-  bool use_matmul_backward_data(const runtime::KernelBuilder& b, const ConvGeometry& g, const md& w_plain) {
+  bool use_matmul_backward_data(const runtime::KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || fake_quant_weights_ || !nhwc_in_place(b, b.dst_desc)) return false;
     const dt type = fwd_pd_.src_desc().data_type();
     const int64_t m = g.n * g.oh * g.ow;
@@ -325,7 +327,6 @@ class ConvKernel : public runtime::Kernel {
     matmul_d_a_ = dnnl::memory(diff_dst, b.engine, DNNL_MEMORY_NONE);
     matmul_d_b_ = dnnl::memory(weights, b.engine, DNNL_MEMORY_NONE);
     matmul_d_c_ = dnnl::memory(diff_src, b.engine, DNNL_MEMORY_NONE);
-    weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, type), b.engine);
     return true;
   }
 
@@ -366,6 +367,7 @@ class ConvKernel : public runtime::Kernel {
   dnnl::convolution_forward fwd_;
   LayoutConverter src_in_;
   ParamMemory weights_, bias_, weights_bwd_, grad_w_;
+  ParamMemory* weights_for_data_ = nullptr;  // weights_ itself where backward-data wants its layout
   dnnl::memory src_;
   bool has_bwd_data_ = false;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;

@@ -99,8 +99,9 @@ class LinearKernel : public runtime::Kernel {
       dnnl::inner_product_backward_data::desc dd(src_any, w_any, dst_any);
       bwd_data_pd_ = dnnl::inner_product_backward_data::primitive_desc(dd, eng, fwd_pd_);
       bwd_data_ = dnnl::inner_product_backward_data(bwd_data_pd_);
-      weights_bwd_ = ParamMemory(b.node.param_ptr("weights"), w_plain, bwd_data_pd_.weights_desc(), eng);
-      if (fake_quant_weights_) weights_bwd_.set_transform(fake_quantize_weights);
+      weights_for_data_ = weights_for_backward_data(weights_, weights_bwd_, b.node.param_ptr("weights"), w_plain,
+                                                    bwd_data_pd_.weights_desc(), eng);
+      if (fake_quant_weights_ && weights_for_data_ == &weights_bwd_) weights_bwd_.set_transform(fake_quantize_weights);
       diff_dst_for_data_ = LayoutConverter(b.dst_desc, bwd_data_pd_.diff_dst_desc(), eng);
       diff_src_out_ = LayoutConverter(bwd_data_pd_.diff_src_desc(), b.src_desc[0], eng);
       diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
@@ -140,7 +141,7 @@ class LinearKernel : public runtime::Kernel {
     if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
-      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_bwd_.get(s)}, {DNNL_ARG_DIFF_SRC, out}});
+      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
       if (diff_src_out_.needed()) diff_src_out_.into(s, out, a.diff_src[0]);
     }
   }
@@ -152,6 +153,7 @@ class LinearKernel : public runtime::Kernel {
   dnnl::inner_product_forward fwd_;
   LayoutConverter src_in_;
   ParamMemory weights_, bias_, weights_bwd_, grad_w_, grad_b_;
+  ParamMemory* weights_for_data_ = nullptr;  // weights_ itself where backward-data wants its layout
   dnnl::memory src_;
   bool has_bwd_data_ = false;
   dnnl::inner_product_backward_data::primitive_desc bwd_data_pd_;
