@@ -84,7 +84,7 @@ TEST(Precision, AutoKeepsBf16OnlyWhereItMeasuresFaster) {
   }
 }
 
-TEST(Precision, PolicyKeepsSoftmaxAndTheOneChannelStemInFp32) {
+TEST(Precision, PolicyKeepsSoftmaxInFp32) {
   Node softmax, stem, conv, relu, bn;
   softmax.op = OpKind::softmax;
   stem.op = conv.op = OpKind::conv2d;
@@ -95,7 +95,9 @@ TEST(Precision, PolicyKeepsSoftmaxAndTheOneChannelStemInFp32) {
   EXPECT_EQ(op_precision_rule(Precision::fp32, conv, {{2, 8, 5, 5}}), OpPrecisionRule::fp32);
   EXPECT_EQ(op_precision_rule(Precision::fp16, conv, {{2, 8, 5, 5}}), OpPrecisionRule::emulated);
   if (precision_support(Precision::bf16).native) {
-    EXPECT_EQ(op_precision_rule(Precision::bf16, stem, {{2, 1, 28, 28}}), OpPrecisionRule::fp32);
+    // The one-channel stem computes in fp32 on its own kernel but stores bf16 (or falls back to
+    // oneDNN's fp32): conv2d's kernel decides, the policy marks it low like every convolution.
+    EXPECT_EQ(op_precision_rule(Precision::bf16, stem, {{2, 1, 28, 28}}), OpPrecisionRule::low);
     EXPECT_EQ(op_precision_rule(Precision::bf16, conv, {{2, 8, 5, 5}}), OpPrecisionRule::low);
     EXPECT_EQ(op_precision_rule(Precision::bf16, relu, {{2, 8, 5, 5}}), OpPrecisionRule::follow);
     // Batch-norm may write bf16 from an fp32 input (after the stem).
@@ -302,9 +304,9 @@ TEST(Precision, MatmulPassesMatchTheConvolutions) {
   EXPECT_GT(differing["c3.weights"], 0) << "the backward-data matmul was not taken";
 }
 
-// 3,000 Fashion-MNIST images, two epochs: bf16's and fp16's per-epoch training loss stays within
-// 4 % (cnn) and 8 % (mobilenet_v2) of fp32's from the same seed, and fp16 (loss-scaled) takes no
-// overflow steps at these magnitudes. Measured: cnn within 2.6 %, mobilenet_v2 within 4.7 %.
+// 3,000 Fashion-MNIST images, two epochs: bf16's and fp16's per-epoch training loss stays close
+// to fp32's from the same seed (bounds below), and fp16 (loss-scaled) takes no overflow steps at
+// these magnitudes.
 TEST(Precision, ShortTrainingRunTracksFp32) {
   data::IdxData d = data::load_idx_dir("/usr/share/datasets/fashion-mnist");
   data::ImageSet train = data::take(d.train, 3000);
@@ -334,14 +336,17 @@ TEST(Precision, ShortTrainingRunTracksFp32) {
       }
       EXPECT_GT(res.best_val_accuracy, 0.65) << model << " " << precision_name(ps[k]);
     }
-    // Two epochs of training are chaotic: any perturbation moves the curve by several percent
-    // (the fp32 run alone moved its epoch-2 loss from within 4 % of bf16's to 7 % above it when
-    // the thread count went from 2 to 1). A broken low-precision path lands far outside these
-    // bounds (an untrained model's loss is 2.3, ~4x the epoch-2 values).
+    // Two epochs of training are chaotic: any perturbation moves the curve by several percent.
+    // The fp32 run alone: mobilenet_v2's epoch-2 loss is 0.629 on 2 threads and 0.699 on 1, and
+    // bf16's moved from 0.623 to 0.581 (1 thread) when the stem started storing bf16. A broken
+    // low-precision path lands far above these bounds (an untrained model's loss is 2.3, ~4x the
+    // epoch-2 values), so the band is tight above fp32's loss and wider below it.
     for (int k = 1; k < 3; ++k)
-      for (size_t e = 0; e < losses[0].size(); ++e)
-        EXPECT_NEAR(losses[k][e], losses[0][e], (e == 0 ? 0.15 : 0.12) * losses[0][e])
-            << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+      for (size_t e = 0; e < losses[0].size(); ++e) {
+        const double above = e == 0 ? 0.15 : 0.12, below = 0.25;
+        EXPECT_LT(losses[k][e], (1 + above) * losses[0][e]) << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+        EXPECT_GT(losses[k][e], (1 - below) * losses[0][e]) << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+      }
     EXPECT_LT(losses[0][1], losses[0][0]) << model;  // and it did learn
   }
 }

@@ -75,17 +75,10 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
   if (!precision_support(p).native) return OpPrecisionRule::emulated;
   switch (node.op) {
     case OpKind::conv2d:
-      // A single input channel gives oneDNN 2.6 no AMX kernel (jit_bf16), slower than fp32 here;
-      // its consumers then follow in fp32 until the next convolution converts. End to end this
-      // won in one sitting despite the fp32 traffic after it: cnn bf16 trained at 7,100 samples/s
-      // with the stem in fp32 and 5,950 / 5,910 with it in bf16 (`nimble train --model cnn
-      // --epochs 1 --limit 15000`); run-to-run noise here is ~15 %, so worth re-measuring.
-      // Re-measured with the hand-written batch-norm, which reads a bf16 stem output at half the
-      // bytes: fp32 stem 7,290 / 7,963 / 11,922 vs bf16 stem 6,911 / 7,514 / 9,953 samples/s in three
-      // alternating pairs (`--limit 12800 --val 0 --precision bf16`): still fp32.
-      if (!in.empty() && in[0].rank() == 4 && in[0][1] == 1) return OpPrecisionRule::fp32;
-      return OpPrecisionRule::low;
     case OpKind::linear:
+      // A conv2d over one input channel has no AMX kernel in oneDNN 2.6 (its bf16 kernel is 2x
+      // slower than fp32) and oneDNN cannot write bf16 from an fp32 convolution; the layer computes
+      // in fp32 on our own kernel and stores in low precision (graph/ops/conv2d_single_channel.hpp).
       return OpPrecisionRule::low;
     case OpKind::batch_norm2d:
       // Statistics stay fp32; the hand-written training kernel writes its output in low precision
@@ -112,9 +105,10 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
             {"weights", "fp32", "fp32 master", "used in fp32 by the emulated kernels"}};
   return {
       {"conv2d, linear", low, low, "matrix work on " + precision_support(p).detail + "; fp32 bias; fp32 accumulation"},
-      {"conv2d with 1 input channel", "fp32", "fp32",
-       "oneDNN 2.6 has no AMX kernel for it: measured slower than fp32; a batch-norm after it returns to " + low +
-           " in training"},
+      {"conv2d with 1 input channel", "fp32", low,
+       "oneDNN 2.6 has no AMX kernel for it (measured slower than fp32) and no fp32 convolution with a " + low +
+           " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
+           " (where it does not apply, oneDNN's fp32 kernel stores fp32)"},
       {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape", "input's dtype", "input's dtype",
        "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
@@ -33,6 +35,19 @@ struct Session::Impl {
   LayoutConverter out_to_plain, diff_out_from_plain;
   Tensor output;
   dnnl::memory diff_out_user;
+  // NIMBLE_PROFILE=1: wall time per node and direction, printed when the session ends.
+  bool profiling = std::getenv("NIMBLE_PROFILE") != nullptr;
+  std::vector<double> forward_ms, backward_ms;  // per node, summed
+  int64_t forward_calls = 0, backward_calls = 0;
+
+  template <class F> void timed(std::vector<double>& ms, size_t n, F run) {
+    if (!profiling) return run();
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    if (ms.empty()) ms.assign(kernels.size(), 0.0);
+    ms[n] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void print_profile() const;
 
   void compile();
   void compile_accumulate(size_t v);
@@ -140,7 +155,25 @@ Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_u
   impl_->compile();
 }
 
-Session::~Session() = default;
+void Session::Impl::print_profile() const {
+  if (!profiling || forward_calls == 0) return;
+  std::fprintf(stderr, "profile: %lld forward and %lld backward passes at batch %lld, ms per pass\n",
+               (long long)forward_calls, (long long)backward_calls, (long long)opt.batch);
+  std::fprintf(stderr, "%10s %10s  node\n", "forward", "backward");
+  double total_f = 0, total_b = 0;
+  for (size_t n = 0; n < kernels.size(); ++n) {
+    const double f = forward_ms[n] / double(forward_calls);
+    const double b = backward_calls ? backward_ms[n] / double(backward_calls) : 0.0;
+    total_f += f;
+    total_b += b;
+    std::fprintf(stderr, "%10.3f %10.3f  %s (%s)\n", f, b, graph.nodes()[n].name.c_str(), op_name(graph.nodes()[n].op));
+  }
+  std::fprintf(stderr, "%10.3f %10.3f  total\n", total_f, total_b);
+}
+
+Session::~Session() {
+  if (impl_) impl_->print_profile();
+}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
@@ -153,7 +186,8 @@ const Tensor& Session::forward(const Tensor& input) {
   m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
   size_t n = 0;  // names the failing node without building a string per node on the hot path
   try {
-    for (; n < m.kernels.size(); ++n) m.kernels[n]->forward(m.stream, m.args[n]);
+    for (; n < m.kernels.size(); ++n) m.timed(m.forward_ms, n, [&] { m.kernels[n]->forward(m.stream, m.args[n]); });
+    ++m.forward_calls;
   } catch (const dnnl::error& e) {
     throw Error("oneDNN failed in forward of '" + m.graph.nodes()[n].name + "': " + e.what());
   }
@@ -206,8 +240,9 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
       };
       for (auto& extra : m.extra_diff[v]) add(extra);
       for (auto& extra : injected[v]) add(extra);
-      m.kernels[n]->backward(m.stream, m.args[n]);
+      m.timed(m.backward_ms, n, [&] { m.kernels[n]->backward(m.stream, m.args[n]); });
     }
+    ++m.backward_calls;
   } catch (const dnnl::error& e) {
     throw Error("oneDNN failed in backward of '" + nodes[n].name + "': " + e.what());
   }

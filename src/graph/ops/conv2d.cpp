@@ -5,6 +5,7 @@
 //        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights (O, I/groups, kh, kw), bias (O).
 #include <optional>
 
+#include "graph/ops/conv2d_single_channel.hpp"
 #include "graph/ops/conv_geometry.hpp"
 #include "graph/ops/op_util.hpp"
 #include "nimble/graph/qparams.hpp"
@@ -389,7 +390,13 @@ class ConvKernel : public runtime::Kernel {
   LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
 };
 
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<ConvKernel>(b); }
+std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
+  if (auto k = ops::compile_single_channel_conv(b)) return k;
+  // Elsewhere a one-channel layer runs on oneDNN in fp32: its low-precision kernels for one input
+  // channel are slower (bench/probes/stem_conv_training.cpp).
+  if (b.src_shape[0].rank() == 4 && b.src_shape[0][1] == 1) b.compute = DType::f32;
+  return std::make_unique<ConvKernel>(b);
+}
 
 }  // namespace
 

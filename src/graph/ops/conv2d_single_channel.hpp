@@ -1,0 +1,17 @@
+#pragma once
+// conv2d over a one-channel input (a grey-image stem) on the hand-written kernel
+// (kernels/single_channel_conv.hpp). Internal: conv2d's compile hook asks here first.
+#include <memory>
+
+#include "runtime/kernel.hpp"
+
+namespace nimble::ops {
+
+// The kernel for this layer where it applies, else null (the layer then runs on oneDNN):
+// one input channel, ungrouped, the session's plain fp32 input as src (so no input gradient),
+// no fused activation other than ReLU/ReLU6, no fake-quantized weights, and the kernel runs
+// here for the geometry. Training uses it in every precision; inference where it stores bf16,
+// which oneDNN 2.6 cannot do from an fp32 convolution.
+std::unique_ptr<runtime::Kernel> compile_single_channel_conv(runtime::KernelBuilder& b);
+
+}  // namespace nimble::ops
