@@ -1,5 +1,9 @@
 #include "kernels/depthwise_backward_weights.hpp"
 
+#include <algorithm>
+
+#include "kernels/simd16.hpp"
+
 namespace nimble::kernels {
 
 void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, const float* src, const float* diff_dst,
@@ -28,6 +32,89 @@ void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, cons
     }
     if (diff_bias) diff_bias[c] = gb;
   }
+}
+
+}  // namespace nimble::kernels
+
+namespace nimble::kernels {
+namespace {
+
+inline int64_t offset(const ChannelBlocks& v, int64_t b, int64_t c, int64_t y, int64_t x) {
+  return (((b * v.blocks + c / v.block) * v.h + y) * v.w + x) * v.block + c % v.block;
+}
+
+// Channels [c0, c0 + 16): K x K weight-gradient vectors and the bias-gradient vector, in registers
+// over the whole batch, stored to out[(K * K + 1) * 16].
+template <int K, class T>
+NIMBLE_AVX512 void channel_group(const T* x, const ChannelBlocks& xv, const T* dy, const ChannelBlocks& dv,
+                                 const DepthwiseGeometry& g, int64_t c0, float* out) {
+  const __mmask16 m = simd16::lanes(g.c - c0);
+  __m512 a[K * K + 1];
+  _Pragma("GCC unroll 32") for (int t = 0; t <= K * K; ++t) a[t] = _mm512_setzero_ps();
+  const int64_t x_row = xv.w * xv.block, dy_row = dv.w * dv.block;
+  for (int64_t b = 0; b < g.n; ++b) {
+    const T* xb = x + offset(xv, b, c0, 0, 0);
+    const T* dyb = dy + offset(dv, b, c0, 0, 0);
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const __m512 d = simd16::load(dyb + oy * dy_row + ox * dv.block, m);
+        a[K * K] = _mm512_add_ps(a[K * K], d);
+        _Pragma("GCC unroll 8") for (int ky = 0; ky < K; ++ky) {
+          const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+          if (iy < 0 || iy >= g.ih) continue;
+          _Pragma("GCC unroll 8") for (int kx = 0; kx < K; ++kx) {
+            const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+            if (ix < 0 || ix >= g.iw) continue;
+            a[ky * K + kx] = _mm512_fmadd_ps(simd16::load(xb + iy * x_row + ix * xv.block, m), d, a[ky * K + kx]);
+          }
+        }
+      }
+  }
+  _Pragma("GCC unroll 32") for (int t = 0; t <= K * K; ++t) _mm512_storeu_ps(out + t * 16, a[t]);
+}
+
+template <int K, class T>
+void all_groups(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv, const T* dy,
+                const ChannelBlocks& dv, const DepthwiseGeometry& g) {
+  const int64_t groups = (g.c + 15) / 16;
+#pragma omp parallel for schedule(static)
+  for (int64_t cg = 0; cg < groups; ++cg) {
+    float sums[(K * K + 1) * 16];
+    channel_group<K>(x, xv, dy, dv, g, cg * 16, sums);
+    for (int64_t c = cg * 16; c < std::min(g.c, cg * 16 + 16); ++c) {
+      for (int t = 0; t < K * K; ++t) diff_weights[c * K * K + t] = sums[t * 16 + c % 16];
+      if (diff_bias) diff_bias[c] = sums[K * K * 16 + c % 16];
+    }
+  }
+}
+
+template <class T>
+void dispatch(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv, const T* dy,
+              const ChannelBlocks& dv, const DepthwiseGeometry& g) {
+  switch (g.kh) {
+    case 1: return all_groups<1>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 2: return all_groups<2>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 3: return all_groups<3>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 4: return all_groups<4>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 5: return all_groups<5>(diff_weights, diff_bias, x, xv, dy, dv, g);
+  }
+}
+
+}  // namespace
+
+bool depthwise_backward_weights_vectorized(const DepthwiseGeometry& g) {
+  return simd16::has_avx512() && g.kh == g.kw && g.kh >= 1 && g.kh <= 5;
+}
+
+void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, const void* src, const ChannelBlocks& src_view,
+                                     const void* diff_dst, const ChannelBlocks& diff_dst_view, bool bf16,
+                                     const DepthwiseGeometry& g) {
+  if (bf16)
+    dispatch(diff_weights, diff_bias, static_cast<const uint16_t*>(src), src_view,
+             static_cast<const uint16_t*>(diff_dst), diff_dst_view, g);
+  else
+    dispatch(diff_weights, diff_bias, static_cast<const float*>(src), src_view, static_cast<const float*>(diff_dst),
+             diff_dst_view, g);
 }
 
 }  // namespace nimble::kernels

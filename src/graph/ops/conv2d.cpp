@@ -4,6 +4,7 @@
 //        bias (0/1), activation ("none"), fake_quant_weights (0/1: quantization-aware training
 //        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights (O, I/groups, kh, kw), bias (O).
 #include <optional>
+#include <utility>
 
 #include "graph/ops/conv2d_single_channel.hpp"
 #include "graph/ops/conv_geometry.hpp"
@@ -160,9 +161,15 @@ class ConvKernel : public runtime::Kernel {
     const bool depthwise = g.groups == g.ic && g.groups == g.oc;
     if (depthwise && std::string(bwd_w_pd_.impl_info_str()).find("gemm") != std::string::npos) {
       dw_ = {g.n, g.ic, g.ih, g.iw, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
+      manual_dw_ = true;
+      const auto src_view = vectorized_view(fwd_pd_.src_desc()), diff_dst_view = vectorized_view(b.dst_desc);
+      if (src_view && diff_dst_view && fwd_pd_.src_desc().data_type() == b.dst_desc.data_type() &&
+          depthwise_backward_weights_vectorized(dw_)) {
+        dw_views_ = {*src_view, *diff_dst_view};
+        return;
+      }
       dw_src_plain_ = LayoutConverter(fwd_pd_.src_desc(), plain_desc(b.src_shape[0]), eng);
       dw_diff_dst_plain_ = LayoutConverter(b.dst_desc, plain_desc(b.dst_shape), eng);
-      manual_dw_ = true;
       return;
     }
     if (use_matmul_backward_weights(b, g)) return;
@@ -350,15 +357,21 @@ class ConvKernel : public runtime::Kernel {
   }
 
   void backward_weights_depthwise(dnnl::stream& s, runtime::KernelArgs& a) {
-    dnnl::memory x = dw_src_plain_(s, src_);
-    dnnl::memory dy = dw_diff_dst_plain_(s, a.diff_dst);
-    s.wait();
     ParamPtr bias = node_.param_ptr("bias");
     for (const ParamPtr& p : {node_.params.at("weights"), bias})
       if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
-    kernels::depthwise_conv_backward_weights(node_.params.at("weights")->grad.data<float>(),
-                                             bias ? bias->grad.data<float>() : nullptr,
-                                             static_cast<const float*>(x.get_data_handle()),
+    float* diff_w = node_.params.at("weights")->grad.data<float>();
+    float* diff_b = bias ? bias->grad.data<float>() : nullptr;
+    if (dw_views_) {
+      kernels::depthwise_conv_backward_weights(diff_w, diff_b, src_.get_data_handle(), dw_views_->first,
+                                               a.diff_dst.get_data_handle(), dw_views_->second,
+                                               src_.get_desc().data_type() == dt::bf16, dw_);
+      return;
+    }
+    dnnl::memory x = dw_src_plain_(s, src_);
+    dnnl::memory dy = dw_diff_dst_plain_(s, a.diff_dst);
+    s.wait();
+    kernels::depthwise_conv_backward_weights(diff_w, diff_b, static_cast<const float*>(x.get_data_handle()),
                                              static_cast<const float*>(dy.get_data_handle()), dw_);
   }
 
@@ -387,7 +400,8 @@ class ConvKernel : public runtime::Kernel {
   dnnl::matmul matmul_f_;                // forward as a matmul (use_matmul_forward)
   dnnl::memory matmul_f_src_, matmul_f_weights_, matmul_f_bias_, matmul_f_dst_;  // viewed in place
   kernels::DepthwiseGeometry dw_{};
-  LayoutConverter dw_src_plain_, dw_diff_dst_plain_;
+  std::optional<std::pair<ChannelBlocks, ChannelBlocks>> dw_views_;  // src, diff_dst where vectorized
+  LayoutConverter dw_src_plain_, dw_diff_dst_plain_;                 // plain fp32 copies elsewhere
 };
 
 std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
