@@ -128,8 +128,9 @@ namespace nimble::testing {
 namespace {
 
 // x (1 x 13 x 11) -> conv2d 1 -> 20 (3x3, stride 2, padding 1): a session's own input, so in
-// training the layer takes the hand-written kernel. Its output and weight gradients against the
-// op's reference kernel and a double-precision sum; bf16 inference stores bf16 with ReLU6 fused.
+// bf16 training the layer takes the hand-written kernel (oneDNN's in fp32). Its output and weight
+// gradients against the op's reference kernel and a double-precision sum; bf16 inference stores
+// bf16 with ReLU6 fused.
 Graph stem_graph(const std::string& activation) {
   Graph g;
   Rng rng(3);

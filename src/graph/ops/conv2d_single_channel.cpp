@@ -12,15 +12,15 @@ using namespace kernels;
 
 class SingleChannelConvKernel : public runtime::Kernel {
  public:
-  SingleChannelConvKernel(const Node& node, const SingleChannelConvGeometry& g, const ChannelBlocks& view,
-                          bool dst_bf16, float lower, float upper)
-      : node_(node), g_(g), view_(view), dst_bf16_(dst_bf16), lower_(lower), upper_(upper) {}
+  SingleChannelConvKernel(const Node& node, const SingleChannelConvGeometry& g, const ChannelBlocks& view, float lower,
+                          float upper)
+      : node_(node), g_(g), view_(view), lower_(lower), upper_(upper) {}
 
   void forward(dnnl::stream&, runtime::KernelArgs& a) override {
     src_ = static_cast<const float*>(a.src[0].get_data_handle());
     ParamPtr bias = node_.param_ptr("bias");
     single_channel_conv_forward(src_, node_.params.at("weights")->data.data<float>(),
-                                bias ? bias->data.data<float>() : nullptr, a.dst.get_data_handle(), dst_bf16_, view_,
+                                bias ? bias->data.data<float>() : nullptr, a.dst.get_data_handle(), true, view_,
                                 g_, lower_, upper_);
   }
 
@@ -29,7 +29,7 @@ class SingleChannelConvKernel : public runtime::Kernel {
     ParamPtr w = node_.params.at("weights"), bias = node_.param_ptr("bias");
     for (const ParamPtr& p : {w, bias})
       if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
-    single_channel_conv_backward_weights(src_, a.diff_dst.get_data_handle(), dst_bf16_, view_, g_,
+    single_channel_conv_backward_weights(src_, a.diff_dst.get_data_handle(), true, view_, g_,
                                          w->grad.data<float>(), bias ? bias->grad.data<float>() : nullptr);
   }
 
@@ -37,7 +37,6 @@ class SingleChannelConvKernel : public runtime::Kernel {
   const Node& node_;
   SingleChannelConvGeometry g_;
   ChannelBlocks view_;
-  bool dst_bf16_;
   float lower_, upper_;
   const float* src_ = nullptr;  // the session's input of the last forward
 };
@@ -47,23 +46,19 @@ class SingleChannelConvKernel : public runtime::Kernel {
 std::unique_ptr<runtime::Kernel> compile_single_channel_conv(runtime::KernelBuilder& b) {
   const ConvGeometry c = geometry(b.node, b.src_shape[0]);
   const std::string act = b.node.attr_str("activation", "none");
-  const bool bf16 = b.compute == DType::bf16;
-  if (c.ic != 1 || c.groups != 1 || b.node.attr_int("fake_quant_weights", 0) != 0 || !(b.src_desc[0] == plain_desc(b.src_shape[0])) ||
-      (b.training() && b.need_diff_src[0]) || (!b.training() && !bf16) ||
+  if (b.compute != DType::bf16 || c.ic != 1 || c.groups != 1 || b.node.attr_int("fake_quant_weights", 0) != 0 ||
+      !(b.src_desc[0] == plain_desc(b.src_shape[0])) || (b.training() && b.need_diff_src[0]) ||
       (act != "none" && act != "relu" && act != "relu6"))
     return nullptr;
   const SingleChannelConvGeometry g{c.n, c.ih, c.iw, c.oc, c.oh, c.ow, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
   if (!single_channel_conv_supported(g)) return nullptr;
-  // bf16 goes nhwc, which the AMX convolutions after it read in place; fp32 goes nChw16c like
-  // oneDNN's own fp32 convolution here, which its fp32 convolutions read in place.
-  const dt type = bf16 ? dt::bf16 : dt::f32;
-  const dnnl::memory::dims dims{c.n, c.oc, c.oh, c.ow};
-  b.dst_desc = md(dims, type, !bf16 && c.oc % 16 == 0 ? tag::nChw16c : tag::nhwc);
+  // nhwc, which the AMX convolutions after it read in place.
+  b.dst_desc = md({c.n, c.oc, c.oh, c.ow}, dt::bf16, tag::nhwc);
   const std::optional<ChannelBlocks> view = vectorized_view(b.dst_desc);
   NIMBLE_ASSERT(view.has_value(), "single-channel conv2d: no vectorized view of its output");
   const float inf = std::numeric_limits<float>::infinity();
   const float lower = act == "none" ? -inf : 0.0f, upper = act == "relu6" ? 6.0f : inf;
-  return std::make_unique<SingleChannelConvKernel>(b.node, g, *view, bf16, lower, upper);
+  return std::make_unique<SingleChannelConvKernel>(b.node, g, *view, lower, upper);
 }
 
 }  // namespace nimble::ops

@@ -7,11 +7,12 @@
 
 namespace nimble::ops {
 
-// The kernel for this layer where it applies, else null (the layer then runs on oneDNN):
-// one input channel, ungrouped, the session's plain fp32 input as src (so no input gradient),
-// no fused activation other than ReLU/ReLU6, no fake-quantized weights, and the kernel runs
-// here for the geometry. Training uses it in every precision; inference where it stores bf16,
-// which oneDNN 2.6 cannot do from an fp32 convolution.
+// The kernel for this layer where it applies, else null (the layer then runs on oneDNN in fp32):
+// the session computes convolutions in bf16 (the kernel stores bf16 nhwc, which oneDNN 2.6
+// cannot do from an fp32 convolution; in fp32 oneDNN's own kernel is as fast or faster,
+// bench/probes/single_channel_conv.cpp), one input channel, ungrouped, the session's plain fp32
+// input as src (so no input gradient), no fused activation other than ReLU/ReLU6, no
+// fake-quantized weights, and the kernel runs here for the geometry.
 std::unique_ptr<runtime::Kernel> compile_single_channel_conv(runtime::KernelBuilder& b);
 
 }  // namespace nimble::ops
