@@ -34,9 +34,6 @@ void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, cons
   }
 }
 
-}  // namespace nimble::kernels
-
-namespace nimble::kernels {
 namespace {
 
 inline int64_t offset(const ChannelBlocks& v, int64_t b, int64_t c, int64_t y, int64_t x) {
