@@ -13,10 +13,6 @@
 namespace nimble::kernels {
 namespace {
 
-int64_t offset(const ChannelBlocks& v, int64_t b, int64_t c, int64_t y, int64_t x) {
-  return (((b * v.blocks + c / v.block) * v.h + y) * v.w + x) * v.block + c % v.block;
-}
-
 ChannelBlocks view(int64_t n, int64_t c, int64_t h, int64_t w, bool blocked) {
   return blocked ? ChannelBlocks{n, c / 16, h, w, 16} : ChannelBlocks{n, 1, h, w, c};
 }
@@ -60,14 +56,14 @@ TEST(DepthwiseBackwardWeights, VectorizedMatchesDoubleReference) {
                 for (int64_t ox = 0; ox < g.ow; ++ox) {
                   const int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
                   if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;
-                  want += double(x[size_t(offset(xv, b, c, iy, ix))]) * dy[size_t(offset(dv, b, c, oy, ox))];
+                  want += double(x[size_t(xv.offset(b, c, iy, ix))]) * dy[size_t(dv.offset(b, c, oy, ox))];
                 }
             EXPECT_NEAR(dw[size_t((c * g.kh + ky) * g.kw + kx)], want, 1e-5 * (1 + std::fabs(want)))
                 << "case " << &k - cases << " bf16 " << bf16 << " channel " << c;
           }
         for (int64_t b = 0; b < g.n; ++b)
           for (int64_t oy = 0; oy < g.oh; ++oy)
-            for (int64_t ox = 0; ox < g.ow; ++ox) want_b += dy[size_t(offset(dv, b, c, oy, ox))];
+            for (int64_t ox = 0; ox < g.ow; ++ox) want_b += dy[size_t(dv.offset(b, c, oy, ox))];
         EXPECT_NEAR(db[size_t(c)], want_b, 1e-5 * (1 + std::fabs(want_b))) << "case " << &k - cases << " channel " << c;
       }
     }

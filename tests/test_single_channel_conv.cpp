@@ -46,10 +46,6 @@ ChannelBlocks view_of(const Case& c, const SingleChannelConvGeometry& g) {
   return c.blocked ? ChannelBlocks{g.n, g.oc / 16, g.oh, g.ow, 16} : ChannelBlocks{g.n, 1, g.oh, g.ow, g.oc};
 }
 
-int64_t offset(const ChannelBlocks& v, int64_t b, int64_t ch, int64_t y, int64_t x) {
-  return (((b * v.blocks + ch / v.block) * v.h + y) * v.w + x) * v.block + ch % v.block;
-}
-
 // The input value a tap reads, 0 outside the image.
 double tap(const std::vector<float>& x, const SingleChannelConvGeometry& g, int64_t b, int64_t oy, int64_t ox, int64_t ky,
            int64_t kx) {
@@ -99,7 +95,7 @@ TEST(SingleChannelConv, ForwardAndWeightGradientsMatchDoubleReference) {
             for (int64_t oy = 0; oy < g.oh; ++oy)
               for (int64_t ox = 0; ox < g.ow; ++ox) {
                 double acc = bias[size_t(oc)];
-                const size_t at = size_t(offset(v, b, oc, oy, ox));
+                const size_t at = size_t(v.offset(b, oc, oy, ox));
                 for (int64_t ky = 0; ky < g.kh; ++ky)
                   for (int64_t kx = 0; kx < g.kw; ++kx) {
                     const double xv = tap(x, g, b, oy, ox, ky, kx);

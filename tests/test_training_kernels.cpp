@@ -15,10 +15,6 @@
 namespace nimble::kernels {
 namespace {
 
-int64_t offset(const ChannelBlocks& g, int64_t b, int64_t ch, int64_t y, int64_t x) {
-  return (((b * g.blocks + ch / g.block) * g.h + y) * g.w + x) * g.block + ch % g.block;
-}
-
 struct Buffer {  // one tensor stored as f32 or bf16
   DType type;
   std::vector<float> f;
@@ -80,11 +76,11 @@ TEST_P(TrainingKernels, BatchNormMatchesDoubleReference) {
             double mu = 0, v = 0;
             for (int64_t b = 0; b < g.n; ++b)
               for (int64_t yy = 0; yy < g.h; ++yy)
-                for (int64_t xx = 0; xx < g.w; ++xx) mu += x.get(offset(g, b, ch, yy, xx));
+                for (int64_t xx = 0; xx < g.w; ++xx) mu += x.get(g.offset(b, ch, yy, xx));
             mu /= double(m);
             for (int64_t b = 0; b < g.n; ++b)
               for (int64_t yy = 0; yy < g.h; ++yy)
-                for (int64_t xx = 0; xx < g.w; ++xx) v += std::pow(x.get(offset(g, b, ch, yy, xx)) - mu, 2);
+                for (int64_t xx = 0; xx < g.w; ++xx) v += std::pow(x.get(g.offset(b, ch, yy, xx)) - mu, 2);
             v /= double(m);
             EXPECT_NEAR(mean[ch], mu, 1e-4 * std::fabs(mu));
             EXPECT_NEAR(var[ch], v, 1e-4 * v);
@@ -94,7 +90,7 @@ TEST_P(TrainingKernels, BatchNormMatchesDoubleReference) {
             for (int64_t b = 0; b < g.n; ++b)
               for (int64_t yy = 0; yy < g.h; ++yy)
                 for (int64_t xx = 0; xx < g.w; ++xx) {
-                  const int64_t at = offset(g, b, ch, yy, xx);
+                  const int64_t at = g.offset(b, ch, yy, xx);
                   const double xh = (x.get(at) - mu) * inv, pre = xh * scale[ch] + shift[ch];
                   const double want = clamp ? std::min(std::max(pre, 0.0), double(upper)) : pre;
                   ASSERT_NEAR(y.get(at), want, out_tol * (1 + std::fabs(want))) << "y at channel " << ch;
@@ -106,7 +102,7 @@ TEST_P(TrainingKernels, BatchNormMatchesDoubleReference) {
             for (int64_t b = 0; b < g.n; ++b)
               for (int64_t yy = 0; yy < g.h; ++yy)
                 for (int64_t xx = 0; xx < g.w; ++xx) {
-                  const int64_t at = offset(g, b, ch, yy, xx);
+                  const int64_t at = g.offset(b, ch, yy, xx);
                   const double xh = (x.get(at) - mu) * inv, pre = xh * scale[ch] + shift[ch];
                   const double d = clamp && !(pre > 0 && pre < upper) ? 0.0 : dy.get(at);
                   const double want = scale[ch] * inv * (d - sdy / double(m) - xh * sdyx / double(m));
@@ -145,12 +141,12 @@ TEST_P(TrainingKernels, MaxPoolRoutesGradientsToTheFirstMaximum) {
         for (int64_t ch = 0; ch < g.channels(); ++ch)
           for (int64_t oy = 0; oy < o.h; ++oy)
             for (int64_t ox = 0; ox < o.w; ++ox) {
-              int64_t best = offset(g, b, ch, 2 * oy, 2 * ox);
+              int64_t best = g.offset(b, ch, 2 * oy, 2 * ox);
               for (int k = 1; k < 4; ++k) {
-                const int64_t at = offset(g, b, ch, 2 * oy + k / 2, 2 * ox + k % 2);
+                const int64_t at = g.offset(b, ch, 2 * oy + k / 2, 2 * ox + k % 2);
                 if (x.get(at) > x.get(best)) best = at;
               }
-              const int64_t out = offset(o, b, ch, oy, ox);
+              const int64_t out = o.offset(b, ch, oy, ox);
               ASSERT_EQ(y.get(out), x.get(best));
               want_dx[best] = dy.get(out);
             }

@@ -15,6 +15,10 @@ struct ChannelBlocks {
   int64_t slabs() const { return n * blocks; }   // (b, cb) pairs, each h * w * block values
   int64_t slab_size() const { return h * w * block; }
   int64_t numel() const { return slabs() * slab_size(); }
+  // Index of element (b, channel c, y, x).
+  int64_t offset(int64_t b, int64_t c, int64_t y, int64_t x) const {
+    return (((b * blocks + c / block) * h + y) * w + x) * block + c % block;
+  }
 };
 
 // The view of `d` when it is an fp32 or bf16 nhwc tensor, or nChw16c with whole 16-channel

@@ -36,10 +36,6 @@ void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, cons
 
 namespace {
 
-inline int64_t offset(const ChannelBlocks& v, int64_t b, int64_t c, int64_t y, int64_t x) {
-  return (((b * v.blocks + c / v.block) * v.h + y) * v.w + x) * v.block + c % v.block;
-}
-
 // Channels [c0, c0 + 16): K x K weight-gradient vectors and the bias-gradient vector, in registers
 // over the whole batch, stored to out[(K * K + 1) * 16].
 template <int K, class T>
@@ -50,8 +46,8 @@ NIMBLE_AVX512 void channel_group(const T* x, const ChannelBlocks& xv, const T* d
   _Pragma("GCC unroll 32") for (int t = 0; t <= K * K; ++t) a[t] = _mm512_setzero_ps();
   const int64_t x_row = xv.w * xv.block, dy_row = dv.w * dv.block;
   for (int64_t b = 0; b < g.n; ++b) {
-    const T* xb = x + offset(xv, b, c0, 0, 0);
-    const T* dyb = dy + offset(dv, b, c0, 0, 0);
+    const T* xb = x + xv.offset(b, c0, 0, 0);
+    const T* dyb = dy + dv.offset(b, c0, 0, 0);
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const __m512 d = simd16::load(dyb + oy * dy_row + ox * dv.block, m);

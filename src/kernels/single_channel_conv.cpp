@@ -33,11 +33,6 @@ struct PaddedImage {
   }
 };
 
-// Where channels [c0, c0 + 16) of pixel (b, y, 0) start in the view; pixels follow `block` apart.
-inline int64_t row_start(const ChannelBlocks& v, int64_t b, int64_t c0, int64_t y) {
-  return (((b * v.blocks + c0 / v.block) * v.h + y) * v.w) * v.block + c0 % v.block;
-}
-
 // GCC at -O2 keeps the small register arrays below in memory unless their loops are unrolled.
 #define NIMBLE_UNROLL _Pragma("GCC unroll 32")
 
@@ -59,7 +54,7 @@ NIMBLE_AVX512 void forward_rows(const PaddedImage& img, const int64_t* off, cons
   for (int64_t y = y0; y < y1; ++y) {
     const float* in = img.data.data() + y * g.sh * img.w;
     D* out[G];
-    NIMBLE_UNROLL for (int j = 0; j < G; ++j) out[j] = dst + row_start(view, b, c0 + 16 * j, y);
+    NIMBLE_UNROLL for (int j = 0; j < G; ++j) out[j] = dst + view.offset(b, c0 + 16 * j, y, 0);
     int64_t x = 0;
     for (; x + 4 <= g.ow; x += 4) {
       __m512 a[4][G];
@@ -104,7 +99,7 @@ NIMBLE_AVX512 void backward_rows(const PaddedImage& img, const int64_t* off, con
   for (int64_t y = y0; y < y1; ++y) {
     const float* in = img.data.data() + y * g.sh * img.w;
     const D* dy[G];
-    NIMBLE_UNROLL for (int j = 0; j < G; ++j) dy[j] = diff_dst + row_start(view, b, c0 + 16 * j, y);
+    NIMBLE_UNROLL for (int j = 0; j < G; ++j) dy[j] = diff_dst + view.offset(b, c0 + 16 * j, y, 0);
     for (int64_t x = 0; x < g.ow; ++x) {
       __m512 d[G];
       NIMBLE_UNROLL for (int j = 0; j < G; ++j) {

@@ -358,8 +358,8 @@ class ConvKernel : public runtime::Kernel {
 
   void backward_weights_depthwise(dnnl::stream& s, runtime::KernelArgs& a) {
     ParamPtr bias = node_.param_ptr("bias");
-    for (const ParamPtr& p : {node_.params.at("weights"), bias})
-      if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
+    ops::ensure_grad(node_.params.at("weights"));
+    ops::ensure_grad(bias);
     float* diff_w = node_.params.at("weights")->grad.data<float>();
     float* diff_b = bias ? bias->grad.data<float>() : nullptr;
     if (dw_views_) {

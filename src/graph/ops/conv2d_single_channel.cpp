@@ -27,8 +27,8 @@ class SingleChannelConvKernel : public runtime::Kernel {
   void backward(dnnl::stream&, runtime::KernelArgs& a) override {
     NIMBLE_ASSERT(src_, "conv2d backward before forward");
     ParamPtr w = node_.params.at("weights"), bias = node_.param_ptr("bias");
-    for (const ParamPtr& p : {w, bias})
-      if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
+    ensure_grad(w);
+    ensure_grad(bias);
     single_channel_conv_backward_weights(src_, a.diff_dst.get_data_handle(), true, view_, g_,
                                          w->grad.data<float>(), bias ? bias->grad.data<float>() : nullptr);
   }

@@ -33,6 +33,12 @@ inline int64_t pooled_size(int64_t in, int64_t k, int64_t stride, int64_t pad_l,
   return (in + pad_l + pad_r - dilation * (k - 1) - 1) / stride + 1;
 }
 
+// Gives a parameter a gradient tensor of its own shape if it has none (or a stale one) before a
+// hand-written kernel writes into it.
+inline void ensure_grad(const ParamPtr& p) {
+  if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
+}
+
 // Activation fused into conv/linear by passes::fuse_activation ("none" when unfused).
 float apply_activation(const std::string& act, float x);
 
