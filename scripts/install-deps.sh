@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages nimble builds and tests with (run as root). Skips apt when
 # everything is already present, so repeated runs are fast and work offline.
 set -euo pipefail
-packages=(g++ cmake ninja-build libdnnl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+# libdnnl-dev's CMake config looks for OpenCL (oneDNN's GPU runtime) but only recommends
+# ocl-icd-opencl-dev, which --no-install-recommends skips: without it `find_package(dnnl)` fails.
+packages=(g++ cmake ninja-build libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
           libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq)
 if [ "${1:-}" = "--peers" ]; then
   # The PyTorch peer for bench/ and for regenerating test fixtures.
