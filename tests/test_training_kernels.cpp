@@ -35,6 +35,7 @@ const ChannelBlocks kLayouts[] = {
     {2, 2, 6, 4, 16},   // nChw16c, 32 channels
     {4, 1, 3, 3, 48},   // nhwc, three vector widths of channels
     {5, 1, 4, 5, 8},    // nhwc, 8 channels: one masked group
+    {37, 3, 2, 2, 16},  // nChw16c 2x2: batch-norm sums 16 images per fp32 partial, the last group 5
 };
 
 // Each test runs the AVX-512 loops (where the CPU has them) and the plain ones.

@@ -145,10 +145,14 @@ bool vectorized() { return simd16::has_avx512(); }
 
 // Two per-channel sums over every pixel: f(slab, first channel, p0, p1, a, b) adds the terms of
 // pixels [p0, p1) into the slab's fp32 partial sums a, b. Each thread gathers its partial sums
-// in its own double row; the rows are added at the end.
+// in its own double row; the rows are added at the end. On maps smaller than a chunk, the slabs
+// of several images of one channel block share the fp32 sums before they move to double: per
+// slab, that move cost more than the sums themselves at 2x2.
 template <class Fn>
 void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std::vector<double>& sum_b) {
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w;
+  const int64_t images = std::max<int64_t>(1, kChunk / std::max<int64_t>(1, pixels));
+  const int64_t groups = (g.n + images - 1) / images;
   const int threads = omp_get_max_threads();
   std::vector<double> rows(size_t(threads) * 2 * c, 0.0);
 #pragma omp parallel num_threads(threads)
@@ -156,12 +160,14 @@ void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std:
     double* mine = rows.data() + size_t(omp_get_thread_num()) * 2 * c;
     std::vector<float> a(block), b(block);
 #pragma omp for
-    for (int64_t s = 0; s < g.slabs(); ++s) {
-      const int64_t base = (s % g.blocks) * block;
+    for (int64_t item = 0; item < g.blocks * groups; ++item) {
+      const int64_t cb = item / groups, n0 = (item % groups) * images, n1 = std::min(g.n, n0 + images);
+      const int64_t base = cb * block;
       for (int64_t p0 = 0; p0 < pixels; p0 += kChunk) {
         std::fill(a.begin(), a.end(), 0.0f);
         std::fill(b.begin(), b.end(), 0.0f);
-        f(s, base, p0, std::min(pixels, p0 + kChunk), a.data(), b.data());
+        for (int64_t image = n0; image < n1; ++image)
+          f(image * g.blocks + cb, base, p0, std::min(pixels, p0 + kChunk), a.data(), b.data());
         for (int64_t i = 0; i < block; ++i) {
           mine[base + i] += a[i];
           mine[c + base + i] += b[i];
