@@ -26,7 +26,7 @@ std::string describe(const md& d) {
 
 // What decides the candidate list and their speed: primitive kind, first choice, every
 // argument's layout, post-op kinds.
-std::string cache_key(const dnnl::primitive_desc& pd, const std::vector<int>& args) {
+std::string cache_key(const dnnl::primitive_desc_base& pd, const std::vector<int>& args) {
   std::string key = std::to_string(int(pd.get_kind())) + "|" + pd.impl_info_str();
   for (int a : args) key += "|" + std::to_string(a) + "=" + describe(pd.query_md(dnnl::query::exec_arg_md, a));
   const dnnl::primitive_attr attr = pd.get_primitive_attr();  // post_ops below borrow from it
@@ -54,9 +54,12 @@ bool worth_timing(const std::string& impl, const std::string& first_family) {
 // round. A round lasts about a millisecond per candidate; one whose first call is over twice the
 // fastest first call is dropped.
 size_t fastest_index(const std::vector<Candidate>& candidates) {
-  struct Run {
+  struct Step {
     dnnl::primitive prim;
     std::unordered_map<int, dnnl::memory> mem;
+  };
+  struct Run {
+    std::vector<Step> steps;  // the candidate's `before` primitives, then its own
     double best_ms = 0;
     int reps = 1;
     bool dropped = false;
@@ -66,21 +69,28 @@ size_t fastest_index(const std::vector<Candidate>& candidates) {
   using clock = std::chrono::steady_clock;
   auto timed = [&](Run& r, int calls) {
     const auto t0 = clock::now();
-    for (int i = 0; i < calls; ++i) r.prim.execute(s, r.mem);
+    for (int i = 0; i < calls; ++i)
+      for (Step& step : r.steps) step.prim.execute(s, step.mem);
     s.wait();
     return std::chrono::duration<double, std::milli>(clock::now() - t0).count() / calls;
   };
-  std::vector<Run> runs;
-  double fastest_first = 1e30;
-  for (const Candidate& c : candidates) {
-    Run r{dnnl::primitive(c.pd), {}};
+  auto step_of = [&](const Candidate& c) {
+    Step step{dnnl::primitive(c.pd.get()), {}};
     for (int a : c.args) {
       const md d = c.pd.query_md(dnnl::query::exec_arg_md, a);
       if (d.is_zero()) continue;
       dnnl::memory m(d, eng);
       std::memset(m.get_data_handle(), 0, d.get_size());
-      r.mem.emplace(a, m);
+      step.mem.emplace(a, m);
     }
+    return step;
+  };
+  std::vector<Run> runs;
+  double fastest_first = 1e30;
+  for (const Candidate& c : candidates) {
+    Run r;
+    for (const Candidate& b : c.before) r.steps.push_back(step_of(b));
+    r.steps.push_back(step_of(c));
     timed(r, 1);  // first call: page faults, caches
     r.best_ms = timed(r, 1);
     r.reps = std::clamp(int(1.0 / std::max(r.best_ms, 1e-3)), 1, 20);
@@ -135,17 +145,19 @@ void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>
   const md src = pd.src_desc(), dst = pd.dst_desc();
   const std::string family = isa_family(pd.impl_info_str());
   std::vector<Candidate> candidates{{pd, args}};
+  std::vector<dnnl::primitive_desc> pds{pd};      // the same, as op descriptors
   std::vector<int> index_of{0};                   // position in oneDNN's list
   dnnl::primitive_desc probe = pd;                // copies keep their implementation as `probe` moves on
   for (int index = 1; candidates.size() < kMaxCandidates && probe.next_impl(); ++index) {
     if (!worth_timing(probe.impl_info_str(), family)) continue;
     if (!(probe.src_desc() == src) || !(probe.dst_desc() == dst)) continue;
     candidates.push_back({probe, args});
+    pds.push_back(probe);
     index_of.push_back(index);
   }
   const size_t best = o == Override::last ? candidates.size() - 1 : fastest_index(candidates);
   if (o == Override::none) remember(key, index_of[best]);
-  pd = candidates[best].pd;
+  pd = pds[best];
 }
 
 size_t fastest_of(const std::vector<Candidate>& candidates) {
@@ -153,7 +165,10 @@ size_t fastest_of(const std::vector<Candidate>& candidates) {
   if (o == Override::first || candidates.size() < 2) return 0;
   if (o == Override::last) return candidates.size() - 1;
   std::string key = "of";
-  for (const Candidate& c : candidates) key += "#" + cache_key(c.pd, c.args);
+  for (const Candidate& c : candidates) {
+    key += "#" + cache_key(c.pd, c.args);
+    for (const Candidate& b : c.before) key += "<" + cache_key(b.pd, b.args);
+  }
   int pick = cached(key);
   if (pick >= 0) return size_t(pick);
   pick = int(fastest_index(candidates));

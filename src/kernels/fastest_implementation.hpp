@@ -23,8 +23,10 @@ void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>
 // Of several primitives that compute the same thing (a convolution's backward-weights and a
 // matmul over the same tensors, say), the index of the fastest here; cached the same way.
 struct Candidate {
-  dnnl::primitive_desc pd;
+  dnnl::primitive_desc_base pd;  // an op's primitive_desc, or a reorder's
   std::vector<int> args;
+  // Primitives that run before pd whenever it runs (layout conversions it needs), timed with it.
+  std::vector<Candidate> before = {};
 };
 size_t fastest_of(const std::vector<Candidate>& candidates);
 

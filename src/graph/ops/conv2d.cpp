@@ -295,22 +295,37 @@ class ConvKernel : public runtime::Kernel {
   // the plain layout. In bf16 oneDNN 2.6's convolution backward-weights is 2-10x slower than that
   // matmul for projection and late layers and up to 2x faster for early expansions
   // (bench/probes/conv1x1_backward_weights.cpp), so the two are timed here and the faster kept.
+  // Where oneDNN lays the tensors out blocked (bf16 without AMX, e.g. AMD Zen 4), the matmul reads
+  // nhwc copies, and the conversions are timed with it: on Zen 4 its bf16 convolution
+  // backward-weights gains nothing over fp32 at 2x2 (160 -> 1280: 1.29 ms against 0.53 ms for the
+  // matmul over nhwc).
   bool use_matmul_backward_weights(const runtime::KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || b.node.param_ptr("bias")) return false;
     const dt type = fwd_pd_.src_desc().data_type();
-    if (!(fwd_pd_.src_desc() == md(to_dims(b.src_shape[0]), type, tag::nhwc)) ||
-        !(b.dst_desc == md(to_dims(b.dst_shape), type, tag::nhwc)))
-      return false;
+    const md src_nhwc(to_dims(b.src_shape[0]), type, tag::nhwc), diff_dst_nhwc(to_dims(b.dst_shape), type, tag::nhwc);
     const int64_t k = g.n * g.oh * g.ow;
     const md diff_dst_t({g.oc, k}, type, dnnl::memory::dims{1, g.oc}), src({k, g.ic}, type, dnnl::memory::dims{g.ic, 1});
     const md diff_w({g.oc, g.ic}, dt::f32, dnnl::memory::dims{g.ic, 1});
     const auto mpd = fast_matmul(diff_dst_t, src, md(), diff_w, {}, b.engine);
-    if (!mpd || fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}},
-                            {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}}) != 1)
+    if (!mpd) return false;
+    const std::vector<int> conversion_args{DNNL_ARG_FROM, DNNL_ARG_TO};
+    auto conversions = [&](const md& src_to, const md& diff_dst_to) {
+      std::vector<Candidate> c;
+      if (!(fwd_pd_.src_desc() == src_to))
+        c.push_back({dnnl::reorder::primitive_desc(b.engine, fwd_pd_.src_desc(), b.engine, src_to), conversion_args});
+      if (!(b.dst_desc == diff_dst_to))
+        c.push_back({dnnl::reorder::primitive_desc(b.engine, b.dst_desc, b.engine, diff_dst_to), conversion_args});
+      return c;
+    };
+    if (fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+                     conversions(bwd_w_pd_.src_desc(), bwd_w_pd_.diff_dst_desc())},
+                    {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, conversions(src_nhwc, diff_dst_nhwc)}}) != 1)
       return false;
     matmul_w_ = dnnl::matmul(*mpd);
     matmul_a_ = dnnl::memory(diff_dst_t, b.engine, DNNL_MEMORY_NONE);
     matmul_b_ = dnnl::memory(src, b.engine, DNNL_MEMORY_NONE);
+    matmul_src_nhwc_ = LayoutConverter(fwd_pd_.src_desc(), src_nhwc, b.engine);
+    matmul_diff_dst_nhwc_ = LayoutConverter(b.dst_desc, diff_dst_nhwc, b.engine);
     diff_w_ = dnnl::memory(diff_w, b.engine);
     const md w_plain({g.oc, g.ic, 1, 1}, dt::f32, tag::oihw);
     grad_w_ = ParamMemory(b.node.param_ptr("weights"), w_plain, w_plain, b.engine);
@@ -339,8 +354,8 @@ class ConvKernel : public runtime::Kernel {
   }
 
   void backward_weights_matmul(dnnl::stream& s, runtime::KernelArgs& a) {
-    matmul_a_.set_data_handle(a.diff_dst.get_data_handle());
-    matmul_b_.set_data_handle(src_.get_data_handle());
+    matmul_a_.set_data_handle(matmul_diff_dst_nhwc_(s, a.diff_dst).get_data_handle());
+    matmul_b_.set_data_handle(matmul_src_nhwc_(s, src_).get_data_handle());
     matmul_w_.execute(s, {{DNNL_ARG_SRC, matmul_a_}, {DNNL_ARG_WEIGHTS, matmul_b_}, {DNNL_ARG_DST, diff_w_}});
     grad_w_.store_grad(s, diff_w_);
   }
@@ -394,7 +409,8 @@ class ConvKernel : public runtime::Kernel {
   dnnl::memory diff_w_, diff_b_;
   bool manual_dw_ = false;
   dnnl::matmul matmul_w_;                // backward-weights as a matmul (use_matmul_backward_weights)
-  dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place
+  dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place (in nhwc)
+  LayoutConverter matmul_src_nhwc_, matmul_diff_dst_nhwc_;  // nhwc copies where they are blocked
   dnnl::matmul matmul_d_;                // backward-data as a matmul (use_matmul_backward_data)
   dnnl::memory matmul_d_a_, matmul_d_b_, matmul_d_c_;  // diff_dst, weights, diff_src, viewed in place
   dnnl::matmul matmul_f_;                // forward as a matmul (use_matmul_forward)
