@@ -23,55 +23,64 @@ inline void store(uint16_t* p, int64_t i, float v) { p[i] = f32_to_bf16(v); }
 constexpr int64_t kChunk = 64;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// The four passes over one slab's pixels [p0, p1) (`block` channels per pixel, per-channel
-// constants already offset to the slab's first channel), first as plain loops, then sixteen
-// channels at a time, the last group masked when `block` is not a multiple of 16.
+// The four passes over pixels [p0, p1) of `images` slabs of one channel block, `stride` values
+// apart (`block` channels per pixel, per-channel constants already offset to the block's first
+// channel), first as plain loops, then sixteen channels at a time, the last group masked when
+// `block` is not a multiple of 16. Several images per call keep the per-call cost small against
+// the work on small maps (a 2x2 slab of 16 channels is four vectors).
 //   stats:      a += x - pivot, b += (x - pivot)^2
 //   normalize:  y = x * k + k0, clamped to [lo, hi]
 //   grad_sums:  a += dy', b += dy' * (x - mean), dy' = dy where lo < x * k + k0 < hi, else 0
 //   input_grad: dx = k * dy' + c1 * x + c0
+struct Span {
+  int64_t images, stride, p0, p1;
+};
+
 template <class S>
-void stats(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a, float* b) {
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; ++i) {
-      const float d = load(x, p * block + i) - pivot[i];
-      a[i] += d;
-      b[i] += d * d;
-    }
+void stats(const S* x, const float* pivot, int64_t block, Span r, float* a, float* b) {
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; ++i) {
+        const float d = load(x, p * block + i) - pivot[i];
+        a[i] += d;
+        b[i] += d * d;
+      }
 }
 template <class S, class D>
-void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0, int64_t p1, float lo,
-               float hi) {
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; ++i)
-      store(y, p * block + i, std::min(std::max(load(x, p * block + i) * k[i] + k0[i], lo), hi));
+void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block, Span r, float lo, float hi) {
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride, y += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; ++i)
+        store(y, p * block + i, std::min(std::max(load(x, p * block + i) * k[i] + k0[i], lo), hi));
 }
 // The gradient d through the clamp of pre-activation `pre`: it passes strictly inside (lo, hi).
 inline float through_clamp(float d, float pre, bool clamped, float lo, float hi) {
   return clamped && !(pre > lo && pre < hi) ? 0.0f : d;
 }
 template <class S, class D>
-void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, int64_t p0,
-               int64_t p1, float lo, float hi, float* a, float* b) {
+void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, Span r,
+               float lo, float hi, float* a, float* b) {
   const bool clamped = lo > -kInf || hi < kInf;
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; ++i) {
-      const float xv = load(x, p * block + i);
-      const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
-      a[i] += d;
-      b[i] += d * (xv - mean[i]);
-    }
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; ++i) {
+        const float xv = load(x, p * block + i);
+        const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
+        a[i] += d;
+        b[i] += d * (xv - mean[i]);
+      }
 }
 template <class S, class D>
 void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1, const float* c0,
-                int64_t block, int64_t p0, int64_t p1, float lo, float hi) {
+                int64_t block, Span r, float lo, float hi) {
   const bool clamped = lo > -kInf || hi < kInf;
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; ++i) {
-      const float xv = load(x, p * block + i);
-      const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
-      store(dx, p * block + i, k[i] * d + c1[i] * xv + c0[i]);
-    }
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride, dx += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; ++i) {
+        const float xv = load(x, p * block + i);
+        const float d = through_clamp(load(dy, p * block + i), xv * k[i] + k0[i], clamped, lo, hi);
+        store(dx, p * block + i, k[i] * d + c1[i] * xv + c0[i]);
+      }
 }
 
 NIMBLE_AVX512 inline __mmask16 inside(__m512 pre, __m512 lo, __m512 hi) {
@@ -79,80 +88,95 @@ NIMBLE_AVX512 inline __mmask16 inside(__m512 pre, __m512 lo, __m512 hi) {
 }
 
 template <class S>
-NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, int64_t p0, int64_t p1, float* a,
-                                float* b) {
+NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, Span r, float* a, float* b) {
   for (int64_t i = 0; i < block; i += 16) {
     const __mmask16 m = simd16::lanes(block - i);
     const __m512 pv = simd16::load(pivot + i, m);
     __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
-    for (int64_t p = p0; p < p1; ++p) {
-      const __m512 d = _mm512_sub_ps(simd16::load(x + p * block + i, m), pv);
-      sa = _mm512_add_ps(sa, d);
-      sb = _mm512_fmadd_ps(d, d, sb);
-    }
+    for (int64_t n = 0; n < r.images; ++n)
+      for (int64_t p = r.p0; p < r.p1; ++p) {
+        const __m512 d = _mm512_sub_ps(simd16::load(x + n * r.stride + p * block + i, m), pv);
+        sa = _mm512_add_ps(sa, d);
+        sb = _mm512_fmadd_ps(d, d, sb);
+      }
     simd16::store(a + i, _mm512_add_ps(simd16::load(a + i, m), sa), m);
     simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
 template <class S, class D>
-NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0, int64_t block, int64_t p0,
-                                    int64_t p1, float lo, float hi) {
+NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0, int64_t block, Span r, float lo,
+                                    float hi) {
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; i += 16) {
-      const __mmask16 m = simd16::lanes(block - i);
-      const __m512 v = _mm512_fmadd_ps(simd16::load(x + p * block + i, m), simd16::load(k + i, m), simd16::load(k0 + i, m));
-      simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi), m);
-    }
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride, y += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; i += 16) {
+        const __mmask16 m = simd16::lanes(block - i);
+        const __m512 v =
+            _mm512_fmadd_ps(simd16::load(x + p * block + i, m), simd16::load(k + i, m), simd16::load(k0 + i, m));
+        simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi), m);
+      }
 }
 template <class S, class D>
 NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, const float* k0, const float* mean,
-                                    int64_t block, int64_t p0, int64_t p1, float lo, float hi, float* a, float* b) {
+                                    int64_t block, Span r, float lo, float hi, float* a, float* b) {
   const bool clamped = lo > -kInf || hi < kInf;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t i = 0; i < block; i += 16) {
     const __mmask16 m = simd16::lanes(block - i);
     const __m512 kk = simd16::load(k + i, m), kk0 = simd16::load(k0 + i, m), mu = simd16::load(mean + i, m);
     __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
-    for (int64_t p = p0; p < p1; ++p) {
-      const __m512 xv = simd16::load(x + p * block + i, m);
-      __m512 d = simd16::load(dy + p * block + i, m);
-      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, kk0), vlo, vhi), d);
-      sa = _mm512_add_ps(sa, d);
-      sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, mu), sb);
-    }
+    for (int64_t n = 0; n < r.images; ++n)
+      for (int64_t p = r.p0; p < r.p1; ++p) {
+        const int64_t at = n * r.stride + p * block + i;
+        const __m512 xv = simd16::load(x + at, m);
+        __m512 d = simd16::load(dy + at, m);
+        if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, kk0), vlo, vhi), d);
+        sa = _mm512_add_ps(sa, d);
+        sb = _mm512_fmadd_ps(d, _mm512_sub_ps(xv, mu), sb);
+      }
     simd16::store(a + i, _mm512_add_ps(simd16::load(a + i, m), sa), m);
     simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
 template <class S, class D>
 NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1,
-                                     const float* c0, int64_t block, int64_t p0, int64_t p1, float lo, float hi) {
+                                     const float* c0, int64_t block, Span r, float lo, float hi) {
   const bool clamped = lo > -kInf || hi < kInf;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t i = 0; i < block; i += 16) {
-      const __mmask16 m = simd16::lanes(block - i);
-      const __m512 kk = simd16::load(k + i, m), xv = simd16::load(x + p * block + i, m);
-      __m512 d = simd16::load(dy + p * block + i, m);
-      if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i, m)), vlo, vhi), d);
-      const __m512 rest = _mm512_fmadd_ps(simd16::load(c1 + i, m), xv, simd16::load(c0 + i, m));
-      simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, rest), m);
-    }
+  for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride, dx += r.stride)
+    for (int64_t p = r.p0; p < r.p1; ++p)
+      for (int64_t i = 0; i < block; i += 16) {
+        const __mmask16 m = simd16::lanes(block - i);
+        const __m512 kk = simd16::load(k + i, m), xv = simd16::load(x + p * block + i, m);
+        __m512 d = simd16::load(dy + p * block + i, m);
+        if (clamped) d = _mm512_maskz_mov_ps(inside(_mm512_fmadd_ps(xv, kk, simd16::load(k0 + i, m)), vlo, vhi), d);
+        const __m512 rest = _mm512_fmadd_ps(simd16::load(c1 + i, m), xv, simd16::load(c0 + i, m));
+        simd16::store(dx + p * block + i, _mm512_fmadd_ps(kk, d, rest), m);
+      }
 }
 
 bool vectorized() { return simd16::has_avx512(); }
 
-// Two per-channel sums over every pixel: f(slab, first channel, p0, p1, a, b) adds the terms of
-// pixels [p0, p1) into the slab's fp32 partial sums a, b. Each thread gathers its partial sums
-// in its own double row; the rows are added at the end. On maps smaller than a chunk, the slabs
-// of several images of one channel block share the fp32 sums before they move to double: per
-// slab, that move cost more than the sums themselves at 2x2.
+// Each parallel work item is one channel block of a group of images: one image where a slab
+// holds a chunk of pixels or more, else enough images to make about a chunk. Items go image
+// group by image group, so that a thread's share of one image is contiguous in memory.
+struct Items {
+  int64_t images, groups;
+  explicit Items(const ChannelBlocks& g)
+      : images(std::max<int64_t>(1, kChunk / std::max<int64_t>(1, g.h * g.w))), groups((g.n + images - 1) / images) {}
+  int64_t count(const ChannelBlocks& g) const { return g.blocks * groups; }
+  int64_t block_of(const ChannelBlocks& g, int64_t item) const { return item % g.blocks; }
+  int64_t first_image(const ChannelBlocks& g, int64_t item) const { return (item / g.blocks) * images; }
+  int64_t images_in(const ChannelBlocks& g, int64_t item) const { return std::min(images, g.n - first_image(g, item)); }
+};
+
+// Two per-channel sums over every pixel: f(first slab, first channel, span, a, b) adds the terms
+// of the span's pixels into the block's fp32 partial sums a, b (at most a chunk of pixels at a
+// time). Each thread gathers its partial sums in its own double row; the rows are added at the end.
 template <class Fn>
 void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std::vector<double>& sum_b) {
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w;
-  const int64_t images = std::max<int64_t>(1, kChunk / std::max<int64_t>(1, pixels));
-  const int64_t groups = (g.n + images - 1) / images;
+  const Items items(g);
   const int threads = omp_get_max_threads();
   std::vector<double> rows(size_t(threads) * 2 * c, 0.0);
 #pragma omp parallel num_threads(threads)
@@ -160,14 +184,14 @@ void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std:
     double* mine = rows.data() + size_t(omp_get_thread_num()) * 2 * c;
     std::vector<float> a(block), b(block);
 #pragma omp for
-    for (int64_t item = 0; item < g.blocks * groups; ++item) {
-      const int64_t cb = item / groups, n0 = (item % groups) * images, n1 = std::min(g.n, n0 + images);
-      const int64_t base = cb * block;
+    for (int64_t item = 0; item < items.count(g); ++item) {
+      const int64_t cb = items.block_of(g, item), base = cb * block;
+      const int64_t slab = items.first_image(g, item) * g.blocks + cb;
       for (int64_t p0 = 0; p0 < pixels; p0 += kChunk) {
         std::fill(a.begin(), a.end(), 0.0f);
         std::fill(b.begin(), b.end(), 0.0f);
-        for (int64_t image = n0; image < n1; ++image)
-          f(image * g.blocks + cb, base, p0, std::min(pixels, p0 + kChunk), a.data(), b.data());
+        f(slab, base, Span{items.images_in(g, item), g.blocks * g.slab_size(), p0, std::min(pixels, p0 + kChunk)},
+          a.data(), b.data());
         for (int64_t i = 0; i < block; ++i) {
           mine[base + i] += a[i];
           mine[c + base + i] += b[i];
@@ -184,11 +208,16 @@ void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std:
     }
 }
 
-// Runs f(slab, first channel) over every slab, in parallel.
+// Runs f(first slab, first channel, span) over every work item, in parallel.
 template <class Fn>
-void each_slab(const ChannelBlocks& g, Fn f) {
+void each_item(const ChannelBlocks& g, Fn f) {
+  const Items items(g);
 #pragma omp parallel for
-  for (int64_t s = 0; s < g.slabs(); ++s) f(s, (s % g.blocks) * g.block);
+  for (int64_t item = 0; item < items.count(g); ++item) {
+    const int64_t cb = items.block_of(g, item);
+    f(items.first_image(g, item) * g.blocks + cb, cb * g.block,
+      Span{items.images_in(g, item), g.blocks * g.slab_size(), 0, g.h * g.w});
+  }
 }
 
 template <class S, class D>
@@ -204,9 +233,9 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
   std::vector<double> sum, sum_sq;
   channel_sums(
       g,
-      [&](int64_t s, int64_t base, int64_t p0, int64_t p1, float* a, float* b) {
-        if (vector) stats_avx512(src + s * size, pivot.data() + base, block, p0, p1, a, b);
-        else stats(src + s * size, pivot.data() + base, block, p0, p1, a, b);
+      [&](int64_t s, int64_t base, Span r, float* a, float* b) {
+        if (vector) stats_avx512(src + s * size, pivot.data() + base, block, r, a, b);
+        else stats(src + s * size, pivot.data() + base, block, r, a, b);
       },
       sum, sum_sq);
   std::vector<float> k(c), k0(c);
@@ -219,9 +248,9 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
     k[ch] = float(kk);
     k0[ch] = float(t.shift[ch] - (pivot[ch] + m) * kk);
   }
-  each_slab(g, [&](int64_t s, int64_t base) {
-    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.lower, t.upper);
-    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, 0, pixels, t.lower, t.upper);
+  each_item(g, [&](int64_t s, int64_t base, Span r) {
+    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
+    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
   });
 }
 
@@ -242,11 +271,11 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
   std::vector<double> sum_dy, sum_dy_x;  // sums of dy' and of dy' * (x - mean)
   channel_sums(
       g,
-      [&](int64_t s, int64_t base, int64_t p0, int64_t p1, float* a, float* b) {
+      [&](int64_t s, int64_t base, Span r, float* a, float* b) {
         const S* x = src + s * size;
         const D* dy = diff_dst + s * size;
-        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.lower, t.upper, a, b);
-        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, p0, p1, t.lower, t.upper, a, b);
+        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
+        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
       },
       sum_dy, sum_dy_x);
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -262,16 +291,16 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
     c1[ch] = float(cc1);
     c0[ch] = float(-kk * sum_dy[ch] / count - cc1 * mean[ch]);
   }
-  each_slab(g, [&](int64_t s, int64_t base) {
+  each_item(g, [&](int64_t s, int64_t base, Span r) {
     const S* x = src + s * size;
     const D* dy = diff_dst + s * size;
     S* dx = diff_src + s * size;
     if (vector)
-      input_grad_avx512(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0,
-                        pixels, t.lower, t.upper);
+      input_grad_avx512(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, r,
+                        t.lower, t.upper);
     else
-      input_grad(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, 0, pixels,
-                 t.lower, t.upper);
+      input_grad(x, dy, dx, k.data() + base, k0.data() + base, c1.data() + base, c0.data() + base, block, r, t.lower,
+                 t.upper);
   });
 }
 
