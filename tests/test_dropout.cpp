@@ -124,6 +124,34 @@ TEST(Dropout, KeepsBlockedLayoutAndZeroPadding) {
     ASSERT_NEAR(dx.data<float>()[i], y.data<float>()[i] != 0.0f ? r.data<float>()[i] / (1.0f - p) : 0.0f, 1e-6f);
 }
 
+// bf16 activations (mixed-precision training) stay bf16: the same mask as the fp32 kernel draws
+// for the same layout, kept values x * scale rounded once to bf16, and the same for gradients.
+TEST(Dropout, Bf16MatchesFp32WithTheSameMask) {
+  const Shape s{4, 20, 3, 5};
+  const float p = 0.4f;
+  OpHarness h(OpKind::dropout, attrs_of(p, 3), {s});
+  const kernels::md f32 = layout(s, kernels::tag::nChw16c);
+  const kernels::md bf16(f32.dims(), kernels::dt::bf16, kernels::tag::nChw16c);
+  KernelRunner wide(h.node(), {s}, {f32}, Mode::train), narrow(h.node(), {s}, {bf16}, Mode::train);
+  EXPECT_EQ(narrow.dst_desc(), bf16);
+  Rng rng(6);
+  Tensor x = random_tensor(s, rng, 0.5f, 1.5f), r = random_tensor(s, rng);
+  // Inputs already bf16 values, so both kernels see the same numbers.
+  for (Tensor* t : {&x, &r})
+    for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] = bf16_to_f32(f32_to_bf16(t->data<float>()[i]));
+  const Tensor want = wide.forward({x}).clone(), got = narrow.forward({x}).clone();
+  const Tensor want_dx = wide.backward(r)[0].clone(), got_dx = narrow.backward(r)[0].clone();
+  int64_t kept = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    ASSERT_EQ(want.data<float>()[i] == 0.0f, got.data<float>()[i] == 0.0f) << "mask differs at " << i;
+    kept += got.data<float>()[i] != 0.0f;
+    ASSERT_EQ(got.data<float>()[i], bf16_to_f32(f32_to_bf16(want.data<float>()[i]))) << i;
+    ASSERT_EQ(got_dx.data<float>()[i], bf16_to_f32(f32_to_bf16(want_dx.data<float>()[i]))) << i;
+  }
+  EXPECT_GT(kept, x.numel() / 3);
+  EXPECT_LT(kept, x.numel());
+}
+
 // Finite differences need a fixed mask: p = 0 (identity), and p = 0.5, where every harness forward
 // compiles a fresh kernel and so replays the same first draw.
 TEST(Dropout, GradientsMatchFiniteDifferences) {

@@ -84,9 +84,8 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
       // Statistics stay fp32; the hand-written training kernel writes its output in low precision
       // even from an fp32 input (after a one-channel stem), so what follows runs in low precision.
       return OpPrecisionRule::low;
-    case OpKind::dropout:
     case OpKind::fake_quant:
-      return OpPrecisionRule::emulated;  // hand-written fp32 kernels
+      return OpPrecisionRule::emulated;  // a hand-written fp32 kernel
     default:
       return OpPrecisionRule::follow;
   }
@@ -109,13 +108,13 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
        "oneDNN 2.6 has no AMX kernel for it (measured slower than fp32) and no fp32 convolution with a " + low +
            " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
            " (where it does not apply, oneDNN's fp32 kernel stores fp32)"},
-      {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape", "input's dtype", "input's dtype",
-       "memory-bound: low precision halves the traffic"},
+      {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape, dropout", "input's dtype",
+       "input's dtype", "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
       {"batch_norm2d", low + " data, fp32 statistics", low,
        "mean/variance, scale/shift and running stats in fp32; in training (hand-written kernel, nhwc or "
        "nChw16c on AVX-512) an fp32 input leaves as " + low},
-      {"dropout, fake_quant", "fp32", low, "hand-written kernels; widened and rounded back"},
+      {"fake_quant", "fp32", low, "hand-written kernel; widened and rounded back"},
       {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
       {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},
       {"loss, optimizer update, master weights", "fp32", "fp32",

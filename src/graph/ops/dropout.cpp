@@ -1,6 +1,6 @@
 // Dropout: in train mode zeroes each element with probability p and scales the kept ones by
 // 1 / (1 - p); identity in eval mode (passes::remove_dropout drops it there anyway).
-// attrs: p (0.5), seed (0). Any rank; keeps its input's layout.
+// attrs: p (0.5), seed (0). Any rank; keeps its input's layout and dtype (f32 or bf16).
 // The mask comes from nimble::Rng seeded with `seed` and the node name and advanced once per
 // forward, so a run is reproducible; within one forward each element's draw is a pure function of
 // (draw seed, element index), so the mask does not depend on the thread count.
@@ -64,17 +64,19 @@ class DropoutKernel : public runtime::Kernel {
   explicit DropoutKernel(runtime::KernelBuilder& b)
       : p_(drop_probability(b.node)), scale_(keep_scale(p_)), rng_(generator_seed(b.node)) {
     const md& desc = b.src_desc[0];
-    NIMBLE_CHECK(desc.data_type() == dt::f32, "dropout '" + b.node.name + "' supports f32 activations only");
-    b.dst_desc = desc;  // elementwise: keep the producer's layout
+    NIMBLE_CHECK(desc.data_type() == dt::f32 || desc.data_type() == dt::bf16,
+                 "dropout '" + b.node.name + "' supports f32 and bf16 activations only");
+    bf16_ = desc.data_type() == dt::bf16;
+    b.dst_desc = desc;  // elementwise: keep the producer's layout and dtype
     bytes_ = desc.get_size();
     // Elementwise on the physical buffer, padding included: padded zeros stay zero.
-    if (b.training() && p_ > 0.0f) mask_.assign(bytes_ / sizeof(float), 0);
+    if (b.training() && p_ > 0.0f) mask_.assign(bytes_ / (bf16_ ? sizeof(uint16_t) : sizeof(float)), 0);
   }
 
   void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
     s.wait();  // the loops below read the producer's output on the host
-    const float* x = static_cast<const float*>(a.src[0].get_data_handle());
-    float* y = static_cast<float*>(a.dst.get_data_handle());
+    const void* x = a.src[0].get_data_handle();
+    void* y = a.dst.get_data_handle();
     if (mask_.empty()) {
       if (x != y) std::memcpy(y, x, bytes_);
       return;
@@ -82,33 +84,45 @@ class DropoutKernel : public runtime::Kernel {
     const uint64_t draw = rng_.next_u64();
     const int64_t n = int64_t(mask_.size());
     uint8_t* mask = mask_.data();
-    const float p = p_, scale = scale_;
+    const float p = p_;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      mask[i] = keep_element(draw, uint64_t(i), p);
-      y[i] = mask[i] ? x[i] * scale : 0.0f;
-    }
+    for (int64_t i = 0; i < n; ++i) mask[i] = keep_element(draw, uint64_t(i), p);
+    apply_mask(x, y);
   }
-
   // diff_src = diff_dst * mask * scale, with the mask of the last forward.
   void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
     if (!a.diff_src[0]) return;
     s.wait();
-    const float* dy = static_cast<const float*>(a.diff_dst.get_data_handle());
-    float* dx = static_cast<float*>(a.diff_src[0].get_data_handle());
+    const void* dy = a.diff_dst.get_data_handle();
+    void* dx = a.diff_src[0].get_data_handle();
     if (mask_.empty()) {
       if (dx != dy) std::memcpy(dx, dy, bytes_);
       return;
     }
-    const int64_t n = int64_t(mask_.size());
-    const uint8_t* mask = mask_.data();
-    const float scale = scale_;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    apply_mask(dy, dx);
   }
 
  private:
+  // out = in * scale where the mask keeps, else 0; in bf16 the product is rounded once.
+  void apply_mask(const void* in, void* out) const {
+    const int64_t n = int64_t(mask_.size());
+    const uint8_t* mask = mask_.data();
+    const float scale = scale_;
+    if (bf16_) {
+      const uint16_t* x = static_cast<const uint16_t*>(in);
+      uint16_t* y = static_cast<uint16_t*>(out);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) y[i] = mask[i] ? f32_to_bf16(bf16_to_f32(x[i]) * scale) : uint16_t(0);
+      return;
+    }
+    const float* x = static_cast<const float*>(in);
+    float* y = static_cast<float*>(out);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = mask[i] ? x[i] * scale : 0.0f;
+  }
+
   float p_, scale_;
+  bool bf16_ = false;
   Rng rng_;
   size_t bytes_ = 0;
   std::vector<uint8_t> mask_;  // per physical element of the last train forward: 1 kept, 0 dropped
