@@ -76,9 +76,11 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
   switch (node.op) {
     case OpKind::conv2d:
     case OpKind::linear:
-      // A conv2d over one input channel has no AMX kernel in oneDNN 2.6 (its bf16 kernel is 2x
-      // slower than fp32) and oneDNN cannot write bf16 from an fp32 convolution; the layer computes
-      // in fp32 on our own kernel and stores in low precision (graph/ops/conv2d_single_channel.hpp).
+      // A conv2d over one input channel trains slower on oneDNN 2.6's bf16 kernel than on its fp32
+      // one (no AMX kernel: 2x slower on Sapphire Rapids; forward + backward-weights 0.70 vs 0.63 ms
+      // on Zen 4, bench/probes/stem_conv_training.cpp) and oneDNN cannot write bf16 from an fp32
+      // convolution; the layer computes in fp32 on our own kernel and stores in low precision
+      // (graph/ops/conv2d_single_channel.hpp).
       return OpPrecisionRule::low;
     case OpKind::batch_norm2d:
       // Statistics stay fp32; the hand-written training kernel writes its output in low precision
@@ -105,7 +107,7 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
   return {
       {"conv2d, linear", low, low, "matrix work on " + precision_support(p).detail + "; fp32 bias; fp32 accumulation"},
       {"conv2d with 1 input channel", "fp32", low,
-       "oneDNN 2.6 has no AMX kernel for it (measured slower than fp32) and no fp32 convolution with a " + low +
+       "oneDNN 2.6's " + low + " kernel for it trains slower than its fp32 one and it has no fp32 convolution with a " + low +
            " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
            " (where it does not apply, oneDNN's fp32 kernel stores fp32)"},
       {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape, dropout", "input's dtype",
