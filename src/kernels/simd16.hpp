@@ -9,7 +9,7 @@
 #include <cstdlib>
 
 // avx512bf16 is in the target only for store()'s native conversion, which runs only where
-// has_avx512_bf16() says the CPU has it; nothing else emits those instructions.
+// has_avx512_bf16 says the CPU has it; nothing else emits those instructions.
 #define NIMBLE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 // GCC 12 warns "__Y may be used uninitialized" inside its own avx512fintrin.h for masked moves
