@@ -85,6 +85,8 @@ class DropoutKernel : public runtime::Kernel {
     const int64_t n = int64_t(mask_.size());
     uint8_t* mask = mask_.data();
     const float p = p_;
+    // The mask in a pass of its own: fused into apply_mask's loop, mobilenet_v2's 128x1280 forward
+    // took 0.45-0.49 ms instead of 0.29-0.31 (NIMBLE_PROFILE=1, bf16 and fp32).
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) mask[i] = keep_element(draw, uint64_t(i), p);
     apply_mask(x, y);
