@@ -161,13 +161,21 @@ bool vectorized() { return simd16::has_avx512(); }
 // holds a chunk of pixels or more, else enough images to make about a chunk. Items go image
 // group by image group, so that a thread's share of one image is contiguous in memory.
 struct Items {
-  int64_t images, groups;
-  explicit Items(const ChannelBlocks& g)
-      : images(std::max<int64_t>(1, kChunk / std::max<int64_t>(1, g.h * g.w))), groups((g.n + images - 1) / images) {}
-  int64_t count(const ChannelBlocks& g) const { return g.blocks * groups; }
-  int64_t block_of(const ChannelBlocks& g, int64_t item) const { return item % g.blocks; }
-  int64_t first_image(const ChannelBlocks& g, int64_t item) const { return (item / g.blocks) * images; }
-  int64_t images_in(const ChannelBlocks& g, int64_t item) const { return std::min(images, g.n - first_image(g, item)); }
+  const ChannelBlocks& g;
+  int64_t images;  // per item
+  explicit Items(const ChannelBlocks& view)
+      : g(view), images(std::max<int64_t>(1, kChunk / std::max<int64_t>(1, view.h * view.w))) {}
+  int64_t count() const { return g.blocks * ((g.n + images - 1) / images); }
+  struct Item {
+    int64_t first_channel, slab;  // of the first image
+    Span span;
+  };
+  // Work item `item` over pixels [p0, p1).
+  Item at(int64_t item, int64_t p0, int64_t p1) const {
+    const int64_t cb = item % g.blocks, first_image = (item / g.blocks) * images;
+    return {cb * g.block, first_image * g.blocks + cb,
+            Span{std::min(images, g.n - first_image), g.blocks * g.slab_size(), p0, p1}};
+  }
 };
 
 // Two per-channel sums over every pixel: f(first slab, first channel, span, a, b) adds the terms
@@ -184,20 +192,17 @@ void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std:
     double* mine = rows.data() + size_t(omp_get_thread_num()) * 2 * c;
     std::vector<float> a(block), b(block);
 #pragma omp for
-    for (int64_t item = 0; item < items.count(g); ++item) {
-      const int64_t cb = items.block_of(g, item), base = cb * block;
-      const int64_t slab = items.first_image(g, item) * g.blocks + cb;
+    for (int64_t item = 0; item < items.count(); ++item)
       for (int64_t p0 = 0; p0 < pixels; p0 += kChunk) {
+        const Items::Item it = items.at(item, p0, std::min(pixels, p0 + kChunk));
         std::fill(a.begin(), a.end(), 0.0f);
         std::fill(b.begin(), b.end(), 0.0f);
-        f(slab, base, Span{items.images_in(g, item), g.blocks * g.slab_size(), p0, std::min(pixels, p0 + kChunk)},
-          a.data(), b.data());
+        f(it.slab, it.first_channel, it.span, a.data(), b.data());
         for (int64_t i = 0; i < block; ++i) {
-          mine[base + i] += a[i];
-          mine[c + base + i] += b[i];
+          mine[it.first_channel + i] += a[i];
+          mine[c + it.first_channel + i] += b[i];
         }
       }
-    }
   }
   sum_a.assign(c, 0.0);
   sum_b.assign(c, 0.0);
@@ -213,10 +218,9 @@ template <class Fn>
 void each_item(const ChannelBlocks& g, Fn f) {
   const Items items(g);
 #pragma omp parallel for
-  for (int64_t item = 0; item < items.count(g); ++item) {
-    const int64_t cb = items.block_of(g, item);
-    f(items.first_image(g, item) * g.blocks + cb, cb * g.block,
-      Span{items.images_in(g, item), g.blocks * g.slab_size(), 0, g.h * g.w});
+  for (int64_t item = 0; item < items.count(); ++item) {
+    const Items::Item it = items.at(item, 0, g.h * g.w);
+    f(it.slab, it.first_channel, it.span);
   }
 }
 
