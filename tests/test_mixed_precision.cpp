@@ -41,16 +41,18 @@ double relative_error(const Tensor& a, const Tensor& b) {
 }
 
 TEST(Precision, AutoNeverPicksAnEmulatedPrecision) {
-  PrecisionChoice c = choose_precision("auto");
+  PrecisionChoice c = choose_precision(Precision::automatic);
   EXPECT_FALSE(c.emulated);
   EXPECT_EQ(c.precision, precision_support(Precision::bf16).native ? Precision::bf16 : Precision::fp32);
   EXPECT_FALSE(c.reason.empty());
   // oneDNN 2.6 has no CPU fp16 kernels: fp16 is always emulated and says so.
-  PrecisionChoice h = choose_precision("fp16");
+  PrecisionChoice h = choose_precision(Precision::fp16);
   EXPECT_TRUE(h.emulated);
   EXPECT_NE(h.reason.find("emulated"), std::string::npos);
-  EXPECT_FALSE(choose_precision("fp32").emulated);
-  EXPECT_THROW(choose_precision("fp8"), Error);
+  EXPECT_FALSE(choose_precision(Precision::fp32).emulated);
+  EXPECT_THROW(precision_from_name("fp8"), Error);
+  EXPECT_EQ(precision_from_name("auto"), Precision::automatic);
+  EXPECT_EQ(precision_from_name(precision_name(Precision::bf16)), Precision::bf16);
 }
 
 // `auto` by measurement: an explicit precision is never second-guessed, and the low precision is
@@ -62,11 +64,11 @@ TEST(Precision, AutoKeepsBf16OnlyWhereItMeasuresFaster) {
     for (auto& [n, p] : g.named_params()) v.push_back(p->data.clone());
     return v;
   }();
-  PrecisionChoice fixed = choose_precision_for("fp32", g, 32, Mode::train);
+  PrecisionChoice fixed = choose_precision_for(Precision::fp32, g, 32, Mode::train);
   EXPECT_EQ(fixed.precision, Precision::fp32);
   EXPECT_EQ(fixed.reason.find("measured"), std::string::npos);
 
-  PrecisionChoice c = choose_precision_for("auto", g, 32, Mode::train);
+  PrecisionChoice c = choose_precision_for(Precision::automatic, g, 32, Mode::train);
   EXPECT_FALSE(c.emulated);
   if (!precision_support(Precision::bf16).native) {
     EXPECT_EQ(c.precision, Precision::fp32);

@@ -31,7 +31,7 @@ void run_models(const ModelsArgs& a) {
       std::printf("%-14s %12lld %14lld  %s\n", info.name.c_str(), (long long)g.param_count(), (long long)g.macs(),
                   info.description.c_str());
   }
-  if (a.json_out) print_json({{"input", a.input}, {"width", a.width}, {"models", list}});
+  if (a.json_out) print_json(json{{"input", a.input}, {"width", a.width}, {"models", list}}.dump());
 }
 }  // namespace
 

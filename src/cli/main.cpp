@@ -5,6 +5,7 @@
 
 #include "cli/common.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/workflows/options.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"nimble: make neural networks fast on the CPU you have"};
@@ -28,6 +29,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "error: %s (see nimble --help)\n", e.what());
+    return 2;
+  } catch (const nimble::OptionError& e) {
+    // The field as the flag that sets it; so are the fields its problem names.
+    const std::string problem = nimble::spell_fields(e.problem(), nimble::cli::flag_for);
+    std::fprintf(stderr, "error: %s %s\n", nimble::cli::flag_for(e.field()).c_str(), problem.c_str());
     return 2;
   } catch (const nimble::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

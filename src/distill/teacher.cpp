@@ -10,12 +10,27 @@
 
 namespace nimble::distill {
 
-TeacherChoice choose_teacher_form(const Graph& teacher, const std::string& forms, const data::ImageSet& val,
+const char* teacher_form_name(TeacherForm form) {
+  switch (form) {
+    case TeacherForm::automatic: return "auto";
+    case TeacherForm::fp32: return "fp32";
+    case TeacherForm::bf16: return "bf16";
+    case TeacherForm::int8: return "int8";
+  }
+  return "?";
+}
+
+TeacherForm teacher_form_from_name(const std::string& name) {
+  for (TeacherForm f : {TeacherForm::automatic, TeacherForm::fp32, TeacherForm::bf16, TeacherForm::int8})
+    if (name == teacher_form_name(f)) return f;
+  throw Error("unknown teacher precision '" + name + "' (expected auto, fp32, bf16 or int8)");
+}
+
+TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const data::ImageSet& val,
                                   const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
                                   bool need_float_values, double max_drop) {
-  NIMBLE_CHECK(forms == "auto" || forms == "fp32" || forms == "bf16" || forms == "int8",
-               "--teacher-precision must be auto, fp32, bf16 or int8, got '" + forms + "'");
-  NIMBLE_CHECK(!(forms == "int8" && need_float_values), "an int8 teacher cannot feed --hint (its values are int8)");
+  const bool any = forms == TeacherForm::automatic;
+  NIMBLE_CHECK(!(forms == TeacherForm::int8 && need_float_values), "an int8 teacher cannot feed --hint (its values are int8)");
   NIMBLE_CHECK(!teacher.meta.count("quantized") || !need_float_values, "an int8 teacher cannot feed --hint");
   NIMBLE_CHECK(val.size() > 0, "choosing the teacher's precision needs validation samples");
   TeacherChoice out;
@@ -29,10 +44,10 @@ TeacherChoice choose_teacher_form(const Graph& teacher, const std::string& forms
   if (already_int8) {
     tried.push_back({"int8", teacher.clone(), Precision::fp32});
   } else {
-    if (forms == "auto" || forms == "fp32") tried.push_back({"fp32", teacher.clone(), Precision::fp32});
-    if ((forms == "auto" && precision_support(Precision::bf16).native) || forms == "bf16")
+    if (any || forms == TeacherForm::fp32) tried.push_back({"fp32", teacher.clone(), Precision::fp32});
+    if ((any && precision_support(Precision::bf16).native) || forms == TeacherForm::bf16)
       tried.push_back({"bf16", teacher.clone(), Precision::bf16});
-    if ((forms == "auto" && !need_float_values) || forms == "int8") {
+    if ((any && !need_float_values) || forms == TeacherForm::int8) {
       quant::QuantizeOptions qo;
       qo.selection.big_batch = batch;
       tried.push_back({"int8", quant::quantize(teacher, calib, norm, qo).graph, Precision::fp32});

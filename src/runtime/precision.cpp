@@ -9,6 +9,7 @@ namespace nimble {
 
 const char* precision_name(Precision p) {
   switch (p) {
+    case Precision::automatic: return "auto";
     case Precision::fp32: return "fp32";
     case Precision::bf16: return "bf16";
     case Precision::fp16: return "fp16";
@@ -16,8 +17,15 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
+Precision precision_from_name(const std::string& name) {
+  for (Precision p : {Precision::automatic, Precision::fp32, Precision::bf16, Precision::fp16})
+    if (name == precision_name(p)) return p;
+  throw Error("unknown precision '" + name + "' (expected auto, fp32, bf16 or fp16)");
+}
+
 DType low_dtype(Precision p) {
   switch (p) {
+    case Precision::automatic:
     case Precision::fp32: return DType::f32;
     case Precision::bf16: return DType::bf16;
     case Precision::fp16: return DType::f16;
@@ -32,6 +40,7 @@ PrecisionSupport precision_support(Precision p) {
   const unsigned bf16_isa = unsigned(dnnl::cpu_isa::avx512_core_bf16);
   const unsigned amx_isa = unsigned(dnnl::cpu_isa::avx512_core_amx);
   switch (p) {
+    case Precision::automatic:
     case Precision::fp32:
       return {true, "fp32 kernels"};
     case Precision::bf16:
@@ -45,9 +54,9 @@ PrecisionSupport precision_support(Precision p) {
   return {};
 }
 
-PrecisionChoice choose_precision(const std::string& requested) {
+PrecisionChoice choose_precision(Precision requested) {
   PrecisionChoice c;
-  if (requested == "auto") {
+  if (requested == Precision::automatic) {
     PrecisionSupport bf16 = precision_support(Precision::bf16);
     if (bf16.native) {
       c.precision = Precision::bf16;
@@ -58,10 +67,7 @@ PrecisionChoice choose_precision(const std::string& requested) {
     }
     return c;
   }
-  if (requested == "fp32") c.precision = Precision::fp32;
-  else if (requested == "bf16") c.precision = Precision::bf16;
-  else if (requested == "fp16") c.precision = Precision::fp16;
-  else throw Error("unknown precision '" + requested + "' (expected auto, fp32, bf16 or fp16)");
+  c.precision = requested;
   PrecisionSupport s = precision_support(c.precision);
   c.emulated = !s.native;
   c.reason = std::string("requested; ") + (s.native ? "native: " : "emulated: ") + s.detail;

@@ -32,9 +32,9 @@ double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
   return best;
 }
 
-PrecisionChoice choose_precision_for(const std::string& requested, const Graph& graph, int64_t batch, Mode mode) {
+PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, int64_t batch, Mode mode) {
   PrecisionChoice c = choose_precision(requested);
-  if (requested != "auto" || c.precision == Precision::fp32) return c;
+  if (requested != Precision::automatic || c.precision == Precision::fp32) return c;
   const double low = time_step_ms(graph, batch, mode, c.precision);
   const double fp32 = time_step_ms(graph, batch, mode, Precision::fp32);
   const char* what = mode == Mode::train ? "training step" : "forward pass";

@@ -10,6 +10,12 @@
 
 namespace nimble::distill {
 
+// Which form of the teacher runs: automatic is the fastest of fp32 / bf16 / int8 that keeps its
+// validation accuracy on this CPU, measured.
+enum class TeacherForm { automatic, fp32, bf16, int8 };
+const char* teacher_form_name(TeacherForm form);  // "auto", "fp32", "bf16", "int8"
+TeacherForm teacher_form_from_name(const std::string& name);  // throws Error on other names
+
 struct TeacherCandidate {
   std::string form;       // "fp32" | "bf16" | "int8"
   double accuracy = 0;    // on the validation samples given
@@ -26,10 +32,10 @@ struct TeacherChoice {
 };
 
 // Times every form this CPU runs natively at `batch` and measures its accuracy on `val`; keeps the
-// fastest whose accuracy is within `max_drop` (a fraction) of fp32's. `forms` lists the forms
-// allowed ("auto" = all; or one of fp32 / bf16 / int8 to force it). int8 is calibrated on `calib`
+// fastest whose accuracy is within `max_drop` (a fraction) of fp32's; a form other than
+// automatic is forced. int8 is calibrated on `calib`
 // and only offered without hints (int8 values cannot feed a hint).
-TeacherChoice choose_teacher_form(const Graph& teacher, const std::string& forms, const data::ImageSet& val,
+TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const data::ImageSet& val,
                                   const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
                                   bool need_float_values, double max_drop = 0.002);
 

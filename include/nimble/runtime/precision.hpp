@@ -12,9 +12,11 @@ namespace nimble {
 
 struct Node;
 
-enum class Precision { fp32, bf16, fp16 };
+// `automatic` is a request, never what runs: choose_precision turns it into one of the others.
+enum class Precision { automatic, fp32, bf16, fp16 };
 
-const char* precision_name(Precision p);
+const char* precision_name(Precision p);            // "auto", "fp32", "bf16", "fp16"
+Precision precision_from_name(const std::string& name);  // the inverse; throws Error on other names
 DType low_dtype(Precision p);  // f32, bf16 or f16
 
 // Whether oneDNN on this CPU has real kernels for a precision, and what it runs on.
@@ -30,9 +32,9 @@ struct PrecisionChoice {
   bool emulated = false;  // computed via fp32: correct, but likely slower than fp32
   std::string reason;
 };
-// requested: "auto" | "fp32" | "bf16" | "fp16". auto picks the fastest precision this CPU runs
-// natively for training and never an emulated one. Throws Error on other names.
-PrecisionChoice choose_precision(const std::string& requested);
+// automatic picks the fastest precision this CPU runs natively for training and never an emulated
+// one; the others are taken as requested, flagged when emulated.
+PrecisionChoice choose_precision(Precision requested);
 
 // How one op runs under a precision.
 enum class OpPrecisionRule {

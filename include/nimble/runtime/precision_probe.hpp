@@ -17,9 +17,9 @@ namespace nimble {
 // statistics are untouched).
 double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p);
 
-// choose_precision(requested), except that `auto` with a native low precision keeps it only if a
+// choose_precision(requested), except that automatic with a native low precision keeps it only if a
 // step of this model at this batch and mode is at least 5 % faster than fp32; the reason says
 // what was measured.
-PrecisionChoice choose_precision_for(const std::string& requested, const Graph& graph, int64_t batch, Mode mode);
+PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, int64_t batch, Mode mode);
 
 }  // namespace nimble

@@ -12,6 +12,7 @@
 #include "nimble/train/grad_scaler.hpp"
 #include "nimble/train/optimizer.hpp"
 #include "nimble/train/schedule.hpp"
+#include "nimble/train/train_state.hpp"
 
 namespace nimble {
 class Session;
@@ -49,16 +50,6 @@ struct TrainResult {
   int64_t best_epoch = 0;
   double best_val_accuracy = 0;
   double train_samples_per_s = 0;  // over all epochs, training steps only
-};
-
-// Everything besides the weights that continuing a run needs (`nimble train --resume`).
-struct TrainState {
-  int64_t epoch = 0;           // epochs completed
-  int64_t step = 0;            // optimizer steps scheduled so far (skipped ones included)
-  int64_t optimizer_steps = 0;  // steps the optimizer took (Adam's bias correction counts these)
-  double best_val_accuracy = 0;
-  std::vector<std::pair<std::string, Tensor>> optimizer;  // Optimizer::state()
-  std::string loss_scaler;     // GradScaler::state_json(); empty without loss scaling
 };
 
 class Trainer;

@@ -1,0 +1,22 @@
+#pragma once
+// What continuing a training run needs besides the weights (`nimble train --resume`); a training
+// checkpoint (MODEL.nimble.train) carries it.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nimble/core/tensor.hpp"
+
+namespace nimble::train {
+
+struct TrainState {
+  int64_t epoch = 0;            // epochs completed
+  int64_t step = 0;             // optimizer steps scheduled so far (skipped ones included)
+  int64_t optimizer_steps = 0;  // steps the optimizer took (Adam's bias correction counts these)
+  double best_val_accuracy = 0;
+  std::vector<std::pair<std::string, Tensor>> optimizer;  // Optimizer::state()
+  std::string loss_scaler;  // GradScaler::state_json(); empty without loss scaling
+};
+
+}  // namespace nimble::train

@@ -1,0 +1,73 @@
+#pragma once
+// Pruning a saved float model: unstructured (magnitude, N:M; stored compressed) or whole channels
+// physically removed, in one shot or with gradual fine-tuning taught by the unpruned model;
+// before and after evaluated and timed side by side.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nimble/prune/channel.hpp"
+#include "nimble/prune/gradual.hpp"
+#include "nimble/prune/unstructured.hpp"
+#include "nimble/runtime/precision.hpp"
+#include "nimble/workflows/options.hpp"
+#include "nimble/workflows/teacher.hpp"
+
+namespace nimble {
+
+struct PruneOptions {
+  std::string model, out;
+  std::string data = kDefaultDataDir;
+  prune::Method method = prune::Method::magnitude;
+  double sparsity = 0.5;  // magnitude
+  prune::Scope scope = prune::Scope::global;
+  // channel: a ratio of every prunable space's channels, or the smallest ratio that meets a
+  // MACs or measured batch-1 latency target (at most one of the three).
+  std::optional<double> ratio, target_macs, target_latency_ms;
+  prune::Criterion criterion = prune::Criterion::l1;
+  int n = 2, m = 4;  // nm: keep N of every M
+  int64_t finetune_epochs = 0;
+  double lr = 0.01, ramp = 0.5;
+  Precision precision = Precision::automatic;  // of fine-tuning
+  int64_t batch = 256, iters = 50;
+  uint64_t seed = 0;
+  // The teacher while fine-tuning: empty teacher.teacher means the unpruned model itself;
+  // no_teacher fine-tunes on the labels alone.
+  TeacherOptions teacher;
+  bool no_teacher = false;
+  bool progress = true;
+  Log log = log_to_stderr;
+  void validate() const;
+};
+
+struct PruneLayerReport {
+  std::string name, op;
+  int64_t params_before = 0, params_after = 0, macs_before = 0, macs_after = 0;
+  double sparsity = 0;
+  std::optional<double> latency_ms_before, latency_ms_after;
+};
+
+struct PruneReport {
+  std::string model, checkpoint, method, config;
+  double amount = 0;
+  int64_t finetune_epochs = 0;
+  double test_accuracy_before = 0, test_accuracy_after = 0;
+  int64_t params_before = 0, params_after = 0, macs_before = 0, macs_after = 0;
+  double weight_sparsity_before = 0, weight_sparsity_after = 0;
+  double latency_ms_before = 0, latency_ms_after = 0;
+  int64_t batch = 0;
+  double throughput_before = 0, throughput_after = 0;
+  int64_t size_bytes_before = 0, size_bytes_after = 0;
+  std::vector<PruneLayerReport> layers;
+  std::optional<double> removal_max_abs_diff;  // channel: what removing the channels changed
+  std::optional<DistillReport> distillation;
+  std::optional<PrecisionChoice> finetune_precision;
+  int64_t finetune_best_epoch = 0;
+  double finetune_val_accuracy = 0;
+};
+
+PruneReport prune_model(const PruneOptions& options);
+std::string to_json(const PruneReport& report);  // `nimble prune --json`
+std::string layer_table(const PruneReport& report);
+
+}  // namespace nimble

@@ -1,0 +1,75 @@
+#pragma once
+// Training a model from the zoo (or continuing a saved one) on a data set: the best validation
+// epoch is kept, evaluated on the test split and saved with what resuming needs beside it.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nimble/core/shape.hpp"
+#include "nimble/runtime/precision.hpp"
+#include "nimble/workflows/options.hpp"
+#include "nimble/workflows/quantize.hpp"
+#include "nimble/workflows/teacher.hpp"
+
+namespace nimble {
+
+struct TrainOptions {
+  // A zoo model (cnn | resnet | mobilenet_v1 | mobilenet_v2), or a .nimble file to train on from
+  // its weights (distillation into a saved student).
+  std::string model = "cnn";
+  std::string data = kDefaultDataDir;
+  std::optional<Shape> input;  // default: the data's sample shape
+  double width = 1.0, dropout = 0.2;
+  int64_t depth = 0;
+  // Unset: the model's recipe (cnn 10 epochs, lr 0.05, no crop; others 30, 0.1 / 0.05, crop 2,
+  // label smoothing 0.1).
+  std::optional<int64_t> epochs, crop_padding;
+  std::optional<double> lr, label_smoothing;
+  std::optional<bool> hflip;
+  int64_t batch = 128;
+  std::string optimizer = "sgd", schedule = "cosine";
+  double momentum = 0.9, weight_decay = 5e-4, clip_grad = 0, erase = 0, warmup_epochs = 0;
+  bool nesterov = true;
+  int64_t step_epochs = 0;
+  int64_t val = 5000, limit = 0;
+  uint64_t seed = 0;
+  Precision precision = Precision::automatic;
+  std::string out;  // default MODEL.nimble; the training checkpoint goes to OUT.train
+  // Continue the run saved in this model (or its .train file): its settings; epochs may be raised.
+  std::string resume;
+  // Prune while training: magnitude:S[:global|layer], channel:R[:l1|l2|bn] or nm:N:M.
+  std::string prune;
+  double prune_ramp = 0.5;
+  // End with quantization-aware training and write the int8 model (default OUT-int8.nimble).
+  bool qat = false;
+  std::optional<int64_t> qat_epochs;  // default 2
+  std::optional<double> qat_lr;       // default 0.001
+  std::string qat_out;
+  TeacherOptions teacher;
+  bool progress = true;  // the per-epoch progress bar on stderr
+  Log log = log_to_stderr;
+  void validate() const;
+};
+
+struct TrainReport {
+  std::string model;
+  double test_accuracy = 0, test_loss = 0, val_accuracy = 0;
+  int64_t best_epoch = 0, epochs = 0;
+  double train_samples_per_s = 0, seconds = 0;
+  int64_t params = 0, macs = 0;
+  std::string checkpoint, training_checkpoint;
+  PrecisionChoice precision;
+  std::string prune;  // with pruning
+  double weight_sparsity = 0;
+  std::optional<DistillReport> distillation;
+  // fp16 loss scaling
+  bool loss_scaling = false;
+  int64_t skipped_steps = 0;
+  double loss_scale = 0;
+  std::optional<QuantizeReport> qat;  // with qat: the quantization of the saved model
+};
+
+TrainReport train_model(const TrainOptions& options);
+std::string to_json(const TrainReport& report);  // `nimble train --json` / `nimble distill --json`
+
+}  // namespace nimble

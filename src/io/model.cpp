@@ -1,0 +1,275 @@
+// Model <-> `.nimble`: the typed metadata is read and written here and nowhere else. The file's
+// "extra" object keeps the keys earlier versions wrote (hyper, normalization, metrics, pruning,
+// quantization, train_state), so old files load and new files load in old builds.
+#include "nimble/model.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "nimble/core/error.hpp"
+#include "nimble/io/checkpoint.hpp"
+
+namespace nimble {
+
+using json = nlohmann::json;
+
+const char* channel_order_name(ChannelOrder order) { return order == ChannelOrder::bgr ? "bgr" : "rgb"; }
+
+ChannelOrder channel_order_from_name(const std::string& name) {
+  if (name == "rgb") return ChannelOrder::rgb;
+  if (name == "bgr") return ChannelOrder::bgr;
+  throw Error("unknown channel order '" + name + "' (expected rgb or bgr)");
+}
+
+namespace {
+
+json recipe_json(const TrainRecipe& r, const std::optional<DistillationRecord>& d) {
+  json h = {{"model", r.model},
+            {"width", r.width},
+            {"depth", r.depth},
+            {"input", r.input.str()},
+            {"classes", r.classes},
+            {"epochs", r.epochs},
+            {"batch", r.batch},
+            {"lr", r.lr},
+            {"optimizer", r.optimizer},
+            {"schedule", r.schedule},
+            {"weight_decay", r.weight_decay},
+            {"label_smoothing", r.label_smoothing},
+            {"crop_padding", r.crop_padding},
+            {"hflip", r.hflip},
+            {"erase", r.erase},
+            {"seed", r.seed},
+            {"val", r.val},
+            {"data", r.data},
+            {"precision", precision_name(r.precision)},
+            {"momentum", r.momentum},
+            {"nesterov", r.nesterov},
+            {"clip_grad", r.clip_grad},
+            {"warmup_epochs", r.warmup_epochs},
+            {"step_epochs", r.step_epochs},
+            {"limit", r.limit},
+            {"dropout", r.dropout}};
+  if (!r.prune.empty()) h["prune"] = r.prune, h["prune_config"] = r.prune_config, h["prune_ramp"] = r.prune_ramp;
+  if (d) h["teacher"] = d->teacher, h["temperature"] = d->temperature, h["alpha"] = d->alpha;
+  return h;
+}
+
+// Every key optional: files from earlier versions lack some.
+TrainRecipe recipe_from(const json& h) {
+  TrainRecipe r;
+  r.model = h.value("model", r.model);
+  r.width = h.value("width", r.width);
+  r.depth = h.value("depth", r.depth);
+  if (h.contains("input")) r.input = Shape::parse(h["input"].get<std::string>());
+  r.classes = h.value("classes", r.classes);
+  r.epochs = h.value("epochs", r.epochs);
+  r.batch = h.value("batch", r.batch);
+  r.lr = h.value("lr", r.lr);
+  r.optimizer = h.value("optimizer", r.optimizer);
+  r.schedule = h.value("schedule", r.schedule);
+  r.weight_decay = h.value("weight_decay", r.weight_decay);
+  r.label_smoothing = h.value("label_smoothing", r.label_smoothing);
+  r.crop_padding = h.value("crop_padding", r.crop_padding);
+  r.hflip = h.value("hflip", r.hflip);
+  r.erase = h.value("erase", r.erase);
+  r.seed = h.value("seed", r.seed);
+  r.val = h.value("val", r.val);
+  r.data = h.value("data", r.data);
+  if (h.contains("precision")) r.precision = precision_from_name(h["precision"].get<std::string>());
+  r.momentum = h.value("momentum", r.momentum);
+  r.nesterov = h.value("nesterov", r.nesterov);
+  r.clip_grad = h.value("clip_grad", r.clip_grad);
+  r.warmup_epochs = h.value("warmup_epochs", r.warmup_epochs);
+  r.step_epochs = h.value("step_epochs", r.step_epochs);
+  r.limit = h.value("limit", r.limit);
+  r.dropout = h.value("dropout", r.dropout);
+  r.prune = h.value("prune", r.prune);
+  r.prune_config = h.value("prune_config", r.prune_config);
+  r.prune_ramp = h.value("prune_ramp", r.prune_ramp);
+  return r;
+}
+
+json metrics_json(const Metrics& m) {
+  json j = json::object();
+  if (m.epoch) j["epoch"] = *m.epoch;
+  if (m.val_accuracy) j["val_accuracy"] = *m.val_accuracy;
+  if (m.train_loss) j["train_loss"] = *m.train_loss;
+  if (m.test_accuracy) j["test_accuracy"] = *m.test_accuracy;
+  return j;
+}
+
+Metrics metrics_from(const json& j) {
+  Metrics m;
+  if (j.contains("epoch")) m.epoch = j["epoch"].get<int64_t>();
+  if (j.contains("val_accuracy")) m.val_accuracy = j["val_accuracy"].get<double>();
+  if (j.contains("train_loss")) m.train_loss = j["train_loss"].get<double>();
+  if (j.contains("test_accuracy")) m.test_accuracy = j["test_accuracy"].get<double>();
+  return m;
+}
+
+json pruning_json(const PruningRecord& p) {
+  return {{"method", p.method},
+          {"config", p.config},
+          {"amount", p.amount},
+          {"finetune_epochs", p.finetune_epochs},
+          {"teacher", p.teacher.empty() ? json() : json(p.teacher)},
+          {"source", p.source},
+          {"test_accuracy_before", p.test_accuracy_before},
+          {"weight_sparsity", p.weight_sparsity}};
+}
+
+PruningRecord pruning_from(const json& j) {
+  PruningRecord p;
+  p.method = j.value("method", p.method);
+  p.config = j.value("config", p.config);
+  p.amount = j.value("amount", p.amount);
+  p.finetune_epochs = j.value("finetune_epochs", p.finetune_epochs);
+  if (j.contains("teacher") && j["teacher"].is_string()) p.teacher = j["teacher"].get<std::string>();
+  p.source = j.value("source", p.source);
+  p.test_accuracy_before = j.value("test_accuracy_before", p.test_accuracy_before);
+  p.weight_sparsity = j.value("weight_sparsity", p.weight_sparsity);
+  return p;
+}
+
+json quantization_json(const QuantizationRecord& q) {
+  return {{"mode", q.mode},
+          {"observer", q.observer},
+          {"qat_epochs", q.qat_epochs},
+          {"calibration_samples", q.calibration_samples},
+          {"layers_kept_float", q.layers_kept_float},
+          {"source", q.source},
+          {"test_accuracy_fp32", q.test_accuracy_fp32}};
+}
+
+QuantizationRecord quantization_from(const json& j) {
+  QuantizationRecord q;
+  q.mode = j.value("mode", q.mode);
+  q.observer = j.value("observer", q.observer);
+  q.qat_epochs = j.value("qat_epochs", q.qat_epochs);
+  q.calibration_samples = j.value("calibration_samples", q.calibration_samples);
+  q.layers_kept_float = j.value("layers_kept_float", q.layers_kept_float);
+  q.source = j.value("source", q.source);
+  q.test_accuracy_fp32 = j.value("test_accuracy_fp32", q.test_accuracy_fp32);
+  return q;
+}
+
+json training_state_json(const train::TrainState& st) {
+  json s = {{"epoch", st.epoch},
+            {"step", st.step},
+            {"optimizer_steps", st.optimizer_steps},
+            {"best_val_accuracy", st.best_val_accuracy}};
+  if (!st.loss_scaler.empty()) s["loss_scaler"] = json::parse(st.loss_scaler);
+  return s;
+}
+
+train::TrainState training_state_from(const json& s, io::NamedTensors tensors) {
+  train::TrainState st;
+  st.epoch = s.at("epoch").get<int64_t>();
+  st.step = s.at("step").get<int64_t>();
+  st.optimizer_steps = s.at("optimizer_steps").get<int64_t>();
+  st.best_val_accuracy = s.at("best_val_accuracy").get<double>();
+  if (s.contains("loss_scaler")) st.loss_scaler = s["loss_scaler"].dump();
+  st.optimizer = std::move(tensors);
+  return st;
+}
+
+json extra_json(const Model& m, bool with_training_state) {
+  json extra = json::object();
+  const Provenance& p = m.provenance;
+  if (p.recipe) extra["hyper"] = recipe_json(*p.recipe, p.distillation);
+  const data::Normalization& n = m.preprocessing.normalization;
+  if (!n.mean.empty()) extra["normalization"] = {{"mean", n.mean}, {"std", n.std}};
+  if (m.preprocessing.channel_order != ChannelOrder::rgb)
+    extra["channel_order"] = channel_order_name(m.preprocessing.channel_order);
+  if (!m.class_names.empty()) extra["class_names"] = m.class_names;
+  const json metrics = metrics_json(p.metrics);
+  if (!metrics.empty()) extra["metrics"] = metrics;
+  if (p.pruning) extra["pruning"] = pruning_json(*p.pruning);
+  if (p.quantization) extra["quantization"] = quantization_json(*p.quantization);
+  if (with_training_state && m.training_state) extra["train_state"] = training_state_json(*m.training_state);
+  return extra;
+}
+
+void read_extra(Model& m, const json& extra, io::NamedTensors state) {
+  if (extra.contains("hyper")) {
+    const json& h = extra["hyper"];
+    m.provenance.recipe = recipe_from(h);
+    if (h.contains("teacher"))
+      m.provenance.distillation = DistillationRecord{h["teacher"].get<std::string>(), h.value("temperature", 4.0),
+                                                     h.value("alpha", 0.9)};
+  }
+  if (extra.contains("normalization")) {
+    data::Normalization& n = m.preprocessing.normalization;
+    n.mean = extra["normalization"].at("mean").get<std::vector<float>>();
+    n.std = extra["normalization"].at("std").get<std::vector<float>>();
+    NIMBLE_CHECK(n.mean.size() == n.std.size(), "normalisation mean and std differ in length");
+    for (float s : n.std) NIMBLE_CHECK(s > 0, "a normalisation std is not positive");
+  }
+  if (extra.contains("channel_order"))
+    m.preprocessing.channel_order = channel_order_from_name(extra["channel_order"].get<std::string>());
+  if (extra.contains("class_names")) m.class_names = extra["class_names"].get<std::vector<std::string>>();
+  if (extra.contains("metrics")) m.provenance.metrics = metrics_from(extra["metrics"]);
+  if (extra.contains("pruning")) m.provenance.pruning = pruning_from(extra["pruning"]);
+  if (extra.contains("quantization")) m.provenance.quantization = quantization_from(extra["quantization"]);
+  if (extra.contains("train_state")) m.training_state = training_state_from(extra["train_state"], std::move(state));
+}
+
+}  // namespace
+
+Model Model::load(const std::string& path) {
+  io::Checkpoint ck = io::load_checkpoint(path);
+  Model m(std::move(ck.graph));
+  m.file_size = ck.file_size;
+  try {
+    read_extra(m, json::parse(ck.extra_json), std::move(ck.state));
+  } catch (const json::exception& e) {
+    throw Error("checkpoint " + path + ": malformed metadata (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error("checkpoint " + path + ": " + e.what());
+  }
+  const size_t channels = size_t(m.input_shape()[0]);
+  const data::Normalization& n = m.preprocessing.normalization;
+  NIMBLE_CHECK(n.mean.empty() || n.mean.size() == channels,
+               "checkpoint " + path + ": its normalisation has " + std::to_string(n.mean.size()) + " channels, its input " +
+                   std::to_string(channels));
+  NIMBLE_CHECK(m.class_names.empty() || int64_t(m.class_names.size()) == m.num_classes(),
+               "checkpoint " + path + ": it names " + std::to_string(m.class_names.size()) + " classes for " +
+                   std::to_string(m.num_classes()) + " outputs");
+  return m;
+}
+
+void Model::save(const std::string& path) const {
+  const io::NamedTensors none;
+  io::save_checkpoint(graph, path, extra_json(*this, true).dump(), training_state ? training_state->optimizer : none);
+}
+
+std::optional<Precision> Model::trained_precision() const {
+  if (provenance.recipe) return provenance.recipe->precision;
+  return std::nullopt;
+}
+
+Model Model::clone() const {
+  Model m = *this;
+  m.graph = graph.clone();
+  if (training_state)
+    for (auto& [name, t] : m.training_state->optimizer) t = t.clone();
+  return m;
+}
+
+int64_t Model::model_file_size() const {
+  if (!training_state) return file_size;
+  // Measured by writing it: the bitmask encoding of sparse tensors makes sizes data-dependent.
+  const std::filesystem::path tmp =
+      std::filesystem::temp_directory_path() / ("nimble-size-" + std::to_string(::getpid()) + ".tmp");
+  io::save_checkpoint(graph, tmp.string(), extra_json(*this, false).dump());
+  const int64_t size = int64_t(std::filesystem::file_size(tmp));
+  std::filesystem::remove(tmp);
+  return size;
+}
+
+std::string metadata_json(const Model& model) { return extra_json(model, true).dump(); }
+
+}  // namespace nimble

@@ -1,0 +1,316 @@
+#include "nimble/workflows/prune.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "nimble/distill/distillation.hpp"
+#include "nimble/graph/passes.hpp"
+#include "nimble/model.hpp"
+#include "nimble/runtime/precision_probe.hpp"
+#include "nimble/runtime/timing.hpp"
+#include "workflows/report_json.hpp"
+#include "workflows/workflow_util.hpp"
+
+namespace nimble {
+
+void PruneOptions::validate() const {
+  if (model.empty()) throw OptionError("model", "a float model file is required");
+  if (out.empty()) throw OptionError("out", "is required (the pruned model is written there)");
+  const auto only_for = [&](const char* field, bool given, prune::Method for_method) {
+    if (given && method != for_method)
+      throw OptionError(field, std::string("applies to {method} ") + prune::method_name(for_method) + ", not " +
+                                   prune::method_name(method));
+  };
+  only_for("ratio", ratio.has_value(), prune::Method::channel);
+  only_for("target_macs", target_macs.has_value(), prune::Method::channel);
+  only_for("target_latency_ms", target_latency_ms.has_value(), prune::Method::channel);
+  if (int(ratio.has_value()) + int(target_macs.has_value()) + int(target_latency_ms.has_value()) > 1)
+    throw OptionError("ratio", "give one of {ratio}, {target_macs}, {target_latency_ms}");
+  if (method == prune::Method::magnitude && !(sparsity >= 0 && sparsity < 1))
+    throw OptionError("sparsity", "must be in [0, 1)");
+  if (ratio && !(*ratio >= 0 && *ratio < 1)) throw OptionError("ratio", "must be in [0, 1)");
+  if (target_macs && !(*target_macs >= 1)) throw OptionError("target_macs", "must be at least 1");
+  if (target_latency_ms && !(*target_latency_ms > 0)) throw OptionError("target_latency_ms", "must be positive");
+  if (method == prune::Method::nm && !(n >= 1 && m >= n && m <= 64)) throw OptionError("nm", "needs 0 < N <= M <= 64");
+  workflow::check_range("finetune_epochs", double(finetune_epochs), 0, 1000);
+  if (!(lr > 0 && std::isfinite(lr))) throw OptionError("lr", "must be positive");
+  workflow::check_range("ramp", ramp, 0, 1);
+  workflow::check_batch(batch);
+  workflow::check_range("iters", double(iters), 1, 100000);
+  // The teacher acts during fine-tuning; by default it is the unpruned model itself.
+  const char* teacher_field = !teacher.teacher.empty() ? "teacher.teacher" : teacher.customized_field();
+  if (teacher_field && finetune_epochs == 0)
+    throw OptionError(teacher_field, "acts during fine-tuning: give {finetune_epochs}");
+  if (teacher_field && no_teacher) throw OptionError(teacher_field, "has no teacher to use with {no_teacher}");
+  TeacherOptions effective = teacher;
+  if (effective.teacher.empty()) effective.teacher = model;
+  if (!no_teacher) effective.validate();
+}
+
+namespace {
+
+prune::PruneConfig prune_config(const PruneOptions& o) {
+  prune::PruneConfig cfg;
+  cfg.method = o.method;
+  if (o.method == prune::Method::magnitude) {
+    cfg.amount = o.sparsity;
+    cfg.scope = o.scope;
+  } else if (o.method == prune::Method::channel) {
+    cfg.amount = o.ratio.value_or(0.5);
+    cfg.criterion = o.criterion;
+  } else {
+    cfg.n = o.n, cfg.m = o.m;
+    cfg.amount = 1.0 - double(cfg.n) / cfg.m;
+  }
+  return cfg;
+}
+
+// The smallest channel ratio in [0, 0.95] whose pruned model satisfies `fits` (which must become
+// easier as the ratio grows), by bisection; throws when even 0.95 does not fit.
+double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std::string& field, const std::string& what) {
+  double lo = 0.0, hi = 0.95;
+  if (fits(lo)) return lo;
+  if (!fits(hi)) throw OptionError(field, what + " is out of reach: even pruning 95% of the channels does not meet it");
+  for (int i = 0; i < 12; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (fits(mid) ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+// A channel ratio from a MACs or latency target, when one is given.
+void resolve_target(const PruneOptions& o, const Graph& g, prune::PruneConfig& cfg) {
+  if (o.target_macs) {
+    cfg.amount = smallest_fitting_ratio(
+        [&](double r) { return double(prune::prune_channels(g, r, cfg.criterion).macs()) <= *o.target_macs; },
+        "target_macs", "target_macs " + std::to_string(int64_t(*o.target_macs)));
+    workflow::say(o.log, "target_macs: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
+  } else if (o.target_latency_ms) {
+    cfg.amount = smallest_fitting_ratio(
+        [&](double r) {
+          Graph p = prune::prune_channels(g, r, cfg.criterion);
+          Session s(p, {1, Mode::eval, true, Precision::fp32});
+          return percentile(time_forward(s, random_batch(p.input_shape(), 1, 42), 5, 30), 0.5) <= *o.target_latency_ms;
+        },
+        "target_latency_ms", "target_latency_ms " + std::to_string(*o.target_latency_ms));
+    workflow::say(o.log, "target_latency_ms: pruning " + std::to_string(cfg.amount) +
+                             " of the channels of every prunable space");
+  }
+}
+
+int64_t node_params(const Node& n) {
+  int64_t count = 0;
+  for (auto& [key, p] : n.params)
+    if (p->trainable) count += p->data.numel();
+  return count;
+}
+
+// Per conv / linear layer of `before`, matched by name in `after`.
+std::vector<PruneLayerReport> layer_rows(const Graph& before, const Graph& after, int iters) {
+  const std::vector<int64_t> mb = before.node_macs(), ma = after.node_macs();
+  // Layer times as the inference Session runs them (batch-norm folded into its convolution).
+  const auto tb = node_times(passes::optimize_for_inference(before), 1, iters);
+  const auto ta = node_times(passes::optimize_for_inference(after), 1, iters);
+  std::map<std::string, size_t> after_index;
+  for (size_t j = 0; j < after.nodes().size(); ++j) after_index[after.nodes()[j].name] = j;
+  std::vector<PruneLayerReport> rows;
+  for (size_t i = 0; i < before.nodes().size(); ++i) {
+    const Node& n = before.nodes()[i];
+    if (n.op != OpKind::conv2d && n.op != OpKind::linear) continue;
+    PruneLayerReport r;
+    r.name = n.name;
+    r.op = op_name(n.op);
+    r.params_before = node_params(n);
+    r.macs_before = mb[i];
+    if (tb.count(n.name)) r.latency_ms_before = tb.at(n.name);
+    if (auto it = after_index.find(n.name); it != after_index.end()) {
+      const Node& m = after.nodes()[it->second];
+      r.params_after = node_params(m);
+      r.macs_after = ma[it->second];
+      r.sparsity = prune::weight_sparsity(m).fraction();
+      if (ta.count(n.name)) r.latency_ms_after = ta.at(n.name);
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+// Largest |a - b| over the outputs of two graphs on the same inputs (eval mode, fp32).
+double max_output_difference(const Graph& a, const Graph& b, const Tensor& x) {
+  Session sa(a, {x.shape()[0], Mode::eval, true, Precision::fp32});
+  Session sb(b, {x.shape()[0], Mode::eval, true, Precision::fp32});
+  const Tensor ya = sa.forward(x).clone(), yb = sb.forward(x);
+  double worst = 0;
+  for (int64_t i = 0; i < ya.numel(); ++i)
+    worst = std::max(worst, double(std::fabs(ya.data<float>()[i] - yb.data<float>()[i])));
+  return worst;
+}
+
+// The removal pass must not change what the model computes: checked on real test images.
+double check_removal(const Graph& masked, const Graph& pruned, const data::ImageSet& test, const data::Normalization& norm) {
+  data::BatchLoader loader(test, norm, 64, false, false, {}, 0);
+  loader.start_epoch(0);
+  data::Batch b;
+  loader.next(b);
+  const double diff = max_output_difference(masked, pruned, b.images);
+  NIMBLE_CHECK(diff < 1e-3, "internal error: removing the pruned channels changed the outputs by " + std::to_string(diff));
+  return diff;
+}
+
+}  // namespace
+
+PruneReport prune_model(const PruneOptions& o) {
+  o.validate();
+  prune::PruneConfig cfg = prune_config(o);
+  const Model m = Model::load(o.model);
+  NIMBLE_CHECK(!m.quantized(), o.model + " is int8: prune the float model, then quantize it");
+  prune::ChannelGraph(m.graph);  // rejects graphs pruning cannot handle before any work
+  NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
+  const data::Normalization& norm = m.preprocessing.normalization;
+  const data::IdxData d = workflow::load_data(o.data);
+  workflow::check_data_fits(m, d);
+  const data::Split split = workflow::training_split(m, d.train);
+  resolve_target(o, m.graph, cfg);
+
+  PruneReport r;
+  workflow::say(o.log, "prune: " + o.model + ", " + cfg.describe() +
+                           (o.finetune_epochs > 0 ? ", " + std::to_string(o.finetune_epochs) + " epochs of gradual fine-tuning"
+                                                  : ", one shot"));
+  const train::EvalResult before_acc = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
+  r.size_bytes_before = m.model_file_size();
+
+  Graph masked = m.graph.clone();
+  // By default the unpruned model teaches its pruned self while it fine-tunes (docs/results.md,
+  // pruning: it cut resnet's channel-pruning drop by two thirds).
+  TeacherOptions teacher = o.teacher;
+  if (teacher.teacher.empty()) teacher.teacher = o.model;
+  if (o.no_teacher || o.finetune_epochs == 0) teacher.teacher.clear();
+  if (o.finetune_epochs > 0) {
+    train::TrainConfig tc = workflow::fine_tune_config(m, o.finetune_epochs, o.lr, o.seed, o.progress);
+    r.finetune_precision = choose_precision_for(o.precision, masked, tc.batch, Mode::train);
+    workflow::announce(o.log, *r.finetune_precision);
+    tc.precision = r.finetune_precision->precision;
+    train::Trainer trainer(masked, tc);
+    trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, o.ramp));
+    DistillReport dr;
+    auto hook = workflow::make_distillation(teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), o.log, dr);
+    if (hook) trainer.add_hook(hook);
+    const train::TrainResult ft = trainer.fit(split.train, split.val, norm);
+    if (hook) workflow::finish_distillation(*hook, o.log, dr), r.distillation = dr;
+    r.finetune_best_epoch = ft.best_epoch, r.finetune_val_accuracy = ft.best_val_accuracy;
+  } else {
+    prune::apply_masks(masked, prune::compute_masks(masked, cfg, cfg.amount));
+  }
+  const bool channel = o.method == prune::Method::channel;
+  Graph pruned = channel ? prune::remove_channels(masked) : masked.clone();
+  if (channel) r.removal_max_abs_diff = check_removal(masked, pruned, d.test, norm);
+  const train::EvalResult after_acc = train::evaluate(pruned, d.test, norm, 500, Precision::fp32);
+  const std::vector<workflow::Speed> speeds = workflow::measure_speeds({&m.graph, &pruned}, o.batch, o.iters);
+
+  const prune::Sparsity sp_before = prune::weight_sparsity(m.graph), sp_after = prune::weight_sparsity(pruned);
+  Model out(pruned, m.preprocessing);
+  out.class_names = m.class_names;
+  out.provenance = m.provenance;
+  out.provenance.pruning = PruningRecord{prune::method_name(o.method), cfg.describe(), cfg.amount, o.finetune_epochs,
+                                         teacher.teacher, o.model, before_acc.accuracy, sp_after.fraction()};
+  out.provenance.metrics.test_accuracy = after_acc.accuracy;
+  out.save(o.out);
+  r.size_bytes_after = Model::load(o.out).file_size;  // read back: the file loads
+
+  r.model = o.model, r.checkpoint = o.out;
+  r.method = prune::method_name(o.method), r.config = cfg.describe(), r.amount = cfg.amount;
+  r.finetune_epochs = o.finetune_epochs;
+  r.test_accuracy_before = before_acc.accuracy, r.test_accuracy_after = after_acc.accuracy;
+  r.params_before = m.graph.param_count(), r.params_after = pruned.param_count();
+  r.macs_before = m.graph.macs(), r.macs_after = pruned.macs();
+  r.weight_sparsity_before = sp_before.fraction(), r.weight_sparsity_after = sp_after.fraction();
+  r.latency_ms_before = speeds[0].latency_ms, r.latency_ms_after = speeds[1].latency_ms;
+  r.batch = o.batch;
+  r.throughput_before = speeds[0].throughput, r.throughput_after = speeds[1].throughput;
+  r.layers = layer_rows(m.graph, pruned, 20);
+
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "params %lld -> %lld, MACs %lld -> %lld (%.2fx), weight sparsity %.1f%% -> %.1f%%, file %lld -> %lld bytes "
+                "(%.2fx smaller)",
+                (long long)r.params_before, (long long)r.params_after, (long long)r.macs_before, (long long)r.macs_after,
+                double(r.macs_before) / double(std::max<int64_t>(r.macs_after, 1)), 100 * r.weight_sparsity_before,
+                100 * r.weight_sparsity_after, (long long)r.size_bytes_before, (long long)r.size_bytes_after,
+                double(r.size_bytes_before) / double(r.size_bytes_after));
+  workflow::say(o.log, line);
+  std::snprintf(line, sizeof line,
+                "test accuracy %.4f -> %.4f; batch-1 latency %.4f -> %.4f ms (%.2fx); batch-%lld %.0f -> %.0f samples/s; "
+                "saved %s",
+                r.test_accuracy_before, r.test_accuracy_after, r.latency_ms_before, r.latency_ms_after,
+                r.latency_ms_before / r.latency_ms_after, (long long)o.batch, r.throughput_before, r.throughput_after,
+                o.out.c_str());
+  workflow::say(o.log, line);
+  if (!channel)
+    workflow::say(o.log, "note: unstructured and N:M sparsity shrink the file but not the time: oneDNN runs the zeros densely");
+  return r;
+}
+
+std::string layer_table(const PruneReport& r) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-28s %-7s %11s %11s %12s %12s %8s %9s %9s", "layer", "op", "params", "params'", "MACs",
+                "MACs'", "sparsity", "b1 ms", "b1 ms'");
+  std::string out = line;
+  for (const PruneLayerReport& l : r.layers) {
+    std::snprintf(line, sizeof line, "\n%-28s %-7s %11lld %11lld %12lld %12lld %7.1f%% %9.4f %9.4f", l.name.c_str(),
+                  l.op.c_str(), (long long)l.params_before, (long long)l.params_after, (long long)l.macs_before,
+                  (long long)l.macs_after, 100 * l.sparsity, l.latency_ms_before.value_or(-1), l.latency_ms_after.value_or(-1));
+    out += line;
+  }
+  return out;
+}
+
+std::string to_json(const PruneReport& r) {
+  using workflow::json;
+  json layers = json::array();
+  for (const PruneLayerReport& l : r.layers)
+    layers.push_back({{"name", l.name},
+                      {"op", l.op},
+                      {"params_before", l.params_before},
+                      {"params_after", l.params_after},
+                      {"macs_before", l.macs_before},
+                      {"macs_after", l.macs_after},
+                      {"sparsity", l.sparsity},
+                      {"latency_ms_before", workflow::optional_json(l.latency_ms_before)},
+                      {"latency_ms_after", workflow::optional_json(l.latency_ms_after)}});
+  json j = {{"model", r.model},
+            {"checkpoint", r.checkpoint},
+            {"method", r.method},
+            {"config", r.config},
+            {"amount", r.amount},
+            {"finetune_epochs", r.finetune_epochs},
+            {"test_accuracy_before", r.test_accuracy_before},
+            {"test_accuracy_after", r.test_accuracy_after},
+            {"params_before", r.params_before},
+            {"params_after", r.params_after},
+            {"macs_before", r.macs_before},
+            {"macs_after", r.macs_after},
+            {"weight_sparsity_before", r.weight_sparsity_before},
+            {"weight_sparsity_after", r.weight_sparsity_after},
+            {"latency_ms_before", r.latency_ms_before},
+            {"latency_ms_after", r.latency_ms_after},
+            {"batch", r.batch},
+            {"throughput_before", r.throughput_before},
+            {"throughput_after", r.throughput_after},
+            {"size_bytes_before", r.size_bytes_before},
+            {"size_bytes_after", r.size_bytes_after},
+            {"layers", layers}};
+  if (r.removal_max_abs_diff) j["removal_max_abs_diff"] = *r.removal_max_abs_diff;
+  if (r.distillation) j["distillation"] = workflow::distill_json(*r.distillation);
+  if (r.finetune_precision) {
+    j["finetune"] = workflow::precision_json(*r.finetune_precision);
+    j["finetune"]["best_epoch"] = r.finetune_best_epoch;
+    j["finetune"]["val_accuracy"] = r.finetune_val_accuracy;
+  }
+  return j.dump();
+}
+
+}  // namespace nimble

@@ -1,0 +1,62 @@
+#pragma once
+// Pieces the workflow calls share. Internal.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nimble/data/dataset.hpp"
+#include "nimble/model.hpp"
+#include "nimble/runtime/precision.hpp"
+#include "nimble/runtime/session.hpp"
+#include "nimble/train/trainer.hpp"
+#include "nimble/workflows/options.hpp"
+#include "nimble/workflows/teacher.hpp"
+
+namespace nimble::distill {
+class Distillation;
+}
+
+namespace nimble::workflow {
+
+inline void say(const Log& log, const std::string& line) {
+  if (log) log(line);
+}
+// The precision a run uses, on one line (a warning when it is emulated).
+void announce(const Log& log, const PrecisionChoice& c);
+
+// Throws OptionError(field, ...) unless lo <= v <= hi.
+void check_range(const std::string& field, double v, double lo, double hi);
+void check_batch(int64_t batch);  // "batch": 1..65536
+
+data::IdxData load_data(const std::string& dir);
+// The data's samples must be what the model takes.
+void check_data_fits(const Model& m, const data::IdxData& d);
+// The training run's own split (from the model's recipe), so calibration and fine-tuning never
+// see validation or test samples; 5,000 held out with seed 0 for models without a recipe.
+data::Split training_split(const Model& m, const data::ImageSet& train);
+// Fine-tuning a trained model (QAT, pruning): its own recipe (batch, augmentation, weight decay,
+// label smoothing) for `epochs` at peak learning rate `lr` (cosine).
+train::TrainConfig fine_tune_config(const Model& m, int64_t epochs, double lr, uint64_t seed, bool progress);
+
+// Batch-1 median latency and big-batch throughput of models compiled for inference in fp32,
+// timed in alternation so their ratios are comparable: one entry per graph, in order.
+struct Speed {
+  double latency_ms = 0, throughput = 0;
+};
+std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64_t batch, int64_t iters);
+
+// An int8 model cannot be trained, pruned or quantized again: one error line saying what to do.
+void check_float(const Model& m, const std::string& path, const std::string& what);
+
+// The distillation hook for a student about to train on split.train at `batch`: loads the
+// teacher, picks its fastest accurate form (logged), caches its logits when asked. Fills the
+// report's teacher fields. Null without a teacher.
+std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t, const Graph& student,
+                                                         const data::Normalization& student_norm,
+                                                         const data::Split& split, const data::ImageSet& test,
+                                                         int64_t batch, bool augmenting, const Log& log,
+                                                         DistillReport& report);
+// After training: the teacher's share of the training time.
+void finish_distillation(const distill::Distillation& hook, const Log& log, DistillReport& report);
+
+}  // namespace nimble::workflow
