@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side: nimble vs PyTorch (../shared/peers/torch_fmnist.py, Debian python3-torch, run through
+# Side-by-side: nimble vs PyTorch (bench/peers/torch_fmnist.py, Debian python3-torch, run through
 # bench/torch_peer.py so that its mobilenet_v2 can train in bf16) training
 # and inference on Fashion-MNIST with the same model, data, batch, optimizer and epochs, in one run,
 # in fp32 and in bf16 (nimble --precision bf16 vs PyTorch bf16 autocast); then int8 inference of
@@ -30,7 +30,7 @@ done
 for p in $precisions; do
   case "$p" in fp32|bf16) ;; *) echo "error: precision '$p' is not fp32 or bf16 (the PyTorch peer has no other)" >&2; exit 2 ;; esac
 done
-peer="${NIMBLE_PEERS:-../shared/peers}/torch_fmnist.py"
+peer="${NIMBLE_PEERS:-bench/peers}/torch_fmnist.py"
 [ -f "$peer" ] || { echo "error: PyTorch peer script not found at $peer (set NIMBLE_PEERS)" >&2; exit 2; }
 bash scripts/install-deps.sh --peers >&2
 bash scripts/build.sh >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the PyTorch peer (../shared/peers/torch_fmnist.py) with torch.nn.ReLU6 replaced by a clamp.
+"""Runs the PyTorch peer (bench/peers/torch_fmnist.py) with torch.nn.ReLU6 replaced by a clamp.
 
 Debian's torch 1.13 has no bf16 kernel for ReLU6's backward ("hardshrink_backward_cpu" not
 implemented for 'BFloat16'), so the peer cannot train mobilenet_v2 under bf16 autocast as it is.

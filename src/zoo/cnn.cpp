@@ -1,4 +1,4 @@
-// The PyTorch peer's CNN (../shared/peers/torch_fmnist.py), layer for layer, with PyTorch's
+// The PyTorch peer's CNN (bench/peers/torch_fmnist.py), layer for layer, with PyTorch's
 // default initialisation, so the two can be compared side by side.
 #include "zoo/builder.hpp"
 
