@@ -132,6 +132,9 @@ class Model {
   Tensor preprocess(const Tensor& images) const;
 };
 
+// preprocess() for any model taking `input` (C, H, W) per sample.
+Tensor preprocess_images(const Preprocessing& preprocessing, const Shape& input, const Tensor& images);
+
 // The metadata of a model as one JSON object (what `nimble info --json` prints as "metadata").
 std::string metadata_json(const Model& model);
 

@@ -19,8 +19,9 @@ PixelLayout layout_of(const Shape& dims, const Shape& in) {
 }
 }  // namespace
 
-Tensor Model::preprocess(const Tensor& images) const {
-  const Shape in = input_shape();
+Tensor Model::preprocess(const Tensor& images) const { return preprocess_images(preprocessing, input_shape(), images); }
+
+Tensor preprocess_images(const Preprocessing& preprocessing, const Shape& in, const Tensor& images) {
   NIMBLE_CHECK(in.rank() == 3, "preprocessing applies to image models; this one takes " + in.str());
   const int64_t n = images.shape().rank() > 0 ? images.shape()[0] : 0;
   NIMBLE_CHECK(n > 0, "no images given (shape " + images.shape().str() + ")");

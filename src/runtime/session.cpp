@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "nimble/graph/op.hpp"
+#include "nimble/model.hpp"
 #include "nimble/graph/passes.hpp"
 #include "kernels/f16_convert.hpp"
 #include "runtime/kernel.hpp"
@@ -23,6 +24,8 @@ void no_backward(const Node& node) {
 struct Session::Impl {
   Graph graph;
   SessionOptions opt;
+  Shape model_input;           // per sample, as the graph was given (before inference passes)
+  Preprocessing preprocessing;  // what run() applies to uint8 images
   dnnl::stream stream;
   std::vector<Shape> shapes;
   std::vector<md> desc;                 // per value
@@ -152,6 +155,7 @@ Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_u
     impl_->graph = passes::optimize_for_inference(graph);
   else
     impl_->graph = passes::fuse_batchnorm_relu(graph);
+  impl_->model_input = graph.input_shape();
   impl_->compile();
 }
 
@@ -169,6 +173,30 @@ void Session::Impl::print_profile() const {
     std::fprintf(stderr, "%10.3f %10.3f  %s (%s)\n", f, b, graph.nodes()[n].name.c_str(), op_name(graph.nodes()[n].op));
   }
   std::fprintf(stderr, "%10.3f %10.3f  total\n", total_f, total_b);
+}
+
+Session::Session(const Model& model, SessionOptions options) : Session(model.graph, options) {
+  impl_->preprocessing = model.preprocessing;
+}
+
+Tensor Session::run(const Tensor& images) {
+  Impl& m = *impl_;
+  NIMBLE_CHECK(m.opt.mode == Mode::eval, "run() is for inference sessions; training uses forward() and backward()");
+  const Tensor x = preprocess_images(m.preprocessing, m.model_input, images);  // (N, C, H, W) f32
+  const int64_t n = x.shape()[0], b = m.opt.batch, per_in = m.model_input.numel();
+  std::vector<int64_t> out_dims = m.shapes[size_t(m.graph.output())].dims();  // (batch, ...)
+  const int64_t per_out = m.shapes[size_t(m.graph.output())].numel() / b;
+  out_dims[0] = n;
+  Tensor out{Shape(out_dims)};
+  Tensor chunk({b, m.model_input[0], m.model_input[1], m.model_input[2]});
+  for (int64_t first = 0; first < n; first += b) {
+    const int64_t count = std::min(b, n - first);
+    std::copy_n(x.data<float>() + first * per_in, count * per_in, chunk.data<float>());
+    std::fill(chunk.data<float>() + count * per_in, chunk.data<float>() + b * per_in, 0.0f);
+    const Tensor& y = forward(chunk);
+    std::copy_n(y.data<float>(), count * per_out, out.data<float>() + first * per_out);
+  }
+  return out;
 }
 
 Session::~Session() {

@@ -9,6 +9,8 @@
 
 namespace nimble {
 
+class Model;
+
 enum class Mode { eval, train };
 
 struct SessionOptions {
@@ -30,16 +32,26 @@ struct SessionOptions {
 // (blocked) layouts; activations stay in those layouts between layers and are reordered only at
 // the graph boundary. In train mode the Session shares the Graph's parameters: backward() writes
 // their gradients and an optimizer that changes them calls Param::touch().
+//
+// Thread safety: a Session holds its own buffers and is used by one thread at a time; run one
+// Session per thread. The Graph or Model it was made from may be shared (read only) by many.
 class Session {
  public:
   Session(const Graph& graph, SessionOptions options = {});
+  // For inference on raw images: compiles `model`'s graph and keeps its preprocessing for run().
+  Session(const Model& model, SessionOptions options = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
 
-  // input: (batch, ...) f32 in plain NCHW; the output is f32 whatever the precision. Returns the output in plain layout; the buffer is
-  // reused by the next call.
+  // input: (batch, ...) f32 in plain NCHW; the output is f32 whatever the precision. Returns the
+  // output in plain layout: a view of a buffer the next call overwrites.
   const Tensor& forward(const Tensor& input);
+  // Any number of images, in chunks of the session's batch (the last one padded): uint8 pixels
+  // (N, C, H, W), channels-last (N, H, W, C) or (N, H, W) for one channel, with the model's
+  // preprocessing applied; or f32 (N, C, H, W) already preprocessed. Returns (N, outputs...) f32:
+  // a new tensor the caller owns. Eval-mode sessions only.
+  Tensor run(const Tensor& images);
   // diff_output: gradient of the loss with respect to forward()'s output (plain, same shape).
   void backward(const Tensor& diff_output);
   // The same with gradients that also arrive at intermediate values of graph() (plain f32 of the
