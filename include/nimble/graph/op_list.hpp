@@ -25,7 +25,8 @@
   KERNEL(qlinear)                             \
   KERNEL(qadd)                                \
   KERNEL(fake_quant)                          \
-  KERNEL(dqlinear)
+  KERNEL(dqlinear)                            \
+  ELTWISE(tanh)
 
 // Every op, whatever runs it.
 #define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)
