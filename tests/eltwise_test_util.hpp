@@ -1,5 +1,5 @@
 #pragma once
-// Checks shared by the activation op tests (relu, relu6, hardswish, sigmoid).
+// Checks shared by the element-wise op tests (relu, relu6, hardswish, sigmoid, tanh).
 #include <cmath>
 #include <limits>
 #include <vector>

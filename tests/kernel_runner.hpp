@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "nimble/graph/op.hpp"
-#include "runtime/kernel.hpp"
+#include "kernels/registry.hpp"
 
 namespace nimble::testing {
 
@@ -18,9 +18,9 @@ class KernelRunner {
       : in_shapes_(std::move(in_shapes)), stream_(kernels::cpu_engine()) {
     auto& eng = kernels::cpu_engine();
     out_shape_ = op_def(node.op).infer(node, in_shapes_);
-    runtime::KernelBuilder b{node, mode, eng, src_desc, in_shapes_, out_shape_, {}, DType::f32, kernels::md()};
+    kernels::KernelBuilder b{node, mode, eng, src_desc, in_shapes_, out_shape_, {}, DType::f32, kernels::md()};
     for (size_t i = 0; i < in_shapes_.size(); ++i) b.need_diff_src.push_back(mode == Mode::train);
-    kernel_ = op_def(node.op).compile(b);
+    kernel_ = kernels::kernel_for(node.op)(b);
     src_desc_ = b.src_desc;
     dst_desc_ = b.dst_desc;
     for (const auto& d : src_desc_) {
@@ -71,10 +71,10 @@ class KernelRunner {
   std::vector<Shape> in_shapes_;
   Shape out_shape_;
   dnnl::stream stream_;
-  std::unique_ptr<runtime::Kernel> kernel_;
+  std::unique_ptr<kernels::Kernel> kernel_;
   std::vector<kernels::md> src_desc_;
   kernels::md dst_desc_;
-  runtime::KernelArgs args_;
+  kernels::KernelArgs args_;
 };
 
 // A 4-D f32 layout by tag, e.g. blocked(s, tag::nChw16c).

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "op_harness.hpp"
-#include "runtime/kernel.hpp"
+#include "kernels/registry.hpp"
 
 namespace nimble::testing {
 
@@ -19,14 +19,14 @@ LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, co
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   const Shape out_shape = op_def(node.op).infer(node, shapes);
-  runtime::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, DType::f32, md()};
+  kernels::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, DType::f32, md()};
   for (size_t i = 0; i < inputs.size(); ++i) {
     b.src_desc.push_back(desc_of(shapes[i], tags[i]));
     b.src_shape.push_back(shapes[i]);
     b.need_diff_src.push_back(mode == Mode::train);
   }
-  auto kernel = op_def(node.op).compile(b);
-  runtime::KernelArgs a;
+  auto kernel = kernels::kernel_for(node.op)(b);
+  kernels::KernelArgs a;
   for (size_t i = 0; i < inputs.size(); ++i) a.src.push_back(to_layout(s, inputs[i], b.src_desc[i]));
   a.dst = dnnl::memory(b.dst_desc, eng);
   kernel->forward(s, a);

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "runtime/kernel.hpp"
+#include "kernels/registry.hpp"
 
 namespace nimble::testing {
 
@@ -38,22 +38,22 @@ Shape OpHarness::out_shape() const { return op_def(node_.op).infer(node_, in_sha
 
 namespace {
 struct Compiled {
-  std::unique_ptr<runtime::Kernel> kernel;
-  runtime::KernelArgs args;
+  std::unique_ptr<kernels::Kernel> kernel;
+  kernels::KernelArgs args;
   md dst_desc;
   std::vector<md> src_desc;
 };
 
 Compiled compile(const Node& node, const std::vector<Shape>& in_shapes, Mode mode, const Shape& out) {
   auto& eng = cpu_engine();
-  runtime::KernelBuilder b{node, mode, eng, {}, {}, out, {}, DType::f32, md()};
+  kernels::KernelBuilder b{node, mode, eng, {}, {}, out, {}, DType::f32, md()};
   for (const Shape& s : in_shapes) {
     b.src_desc.push_back(plain_desc(s));
     b.src_shape.push_back(s);
     b.need_diff_src.push_back(mode == Mode::train);
   }
   Compiled c;
-  c.kernel = op_def(node.op).compile(b);
+  c.kernel = kernels::kernel_for(node.op)(b);
   c.dst_desc = b.dst_desc;
   c.src_desc = b.src_desc;
   c.args.dst = dnnl::memory(b.dst_desc, eng);

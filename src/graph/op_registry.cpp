@@ -33,4 +33,16 @@ OpKind op_from_name(const std::string& name) {
   throw Error("unknown op '" + name + "'");
 }
 
+const OpTraits* fused_activation(const std::string& name) {
+  if (name == "none") return nullptr;
+  const OpTraits& t = op_traits(op_from_name(name));
+  NIMBLE_CHECK(t.elementwise(), "'" + name + "' is not an element-wise op, so it cannot be a fused activation");
+  return &t;
+}
+
+float apply_activation(const std::string& name, float x) {
+  const OpTraits* f = fused_activation(name);
+  return f ? f->scalar(x) : x;
+}
+
 }  // namespace nimble

@@ -159,17 +159,43 @@ void ParamMemory::store_grad(dnnl::stream& s, const dnnl::memory& diff) {
 
 namespace nimble::kernels {
 
-dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta) {
-  *alpha = 0.0f;
-  *beta = 0.0f;
-  if (act == "relu") return dnnl::algorithm::eltwise_relu;
-  if (act == "relu6") {
-    *beta = 6.0f;
-    return dnnl::algorithm::eltwise_clip_v2;
+dnnl::algorithm to_dnnl(EltwiseAlgorithm a) {
+  using alg = dnnl::algorithm;
+  switch (a) {
+    case EltwiseAlgorithm::none: break;
+    case EltwiseAlgorithm::relu: return alg::eltwise_relu;
+    case EltwiseAlgorithm::tanh: return alg::eltwise_tanh;
+    case EltwiseAlgorithm::elu: return alg::eltwise_elu;
+    case EltwiseAlgorithm::square: return alg::eltwise_square;
+    case EltwiseAlgorithm::abs: return alg::eltwise_abs;
+    case EltwiseAlgorithm::sqrt: return alg::eltwise_sqrt;
+    case EltwiseAlgorithm::swish: return alg::eltwise_swish;
+    case EltwiseAlgorithm::linear: return alg::eltwise_linear;
+    case EltwiseAlgorithm::soft_relu: return alg::eltwise_soft_relu;
+    case EltwiseAlgorithm::logsigmoid: return alg::eltwise_logsigmoid;
+    case EltwiseAlgorithm::mish: return alg::eltwise_mish;
+    case EltwiseAlgorithm::logistic: return alg::eltwise_logistic;
+    case EltwiseAlgorithm::exp: return alg::eltwise_exp;
+    case EltwiseAlgorithm::gelu_tanh: return alg::eltwise_gelu_tanh;
+    case EltwiseAlgorithm::gelu_erf: return alg::eltwise_gelu_erf;
+    case EltwiseAlgorithm::log: return alg::eltwise_log;
+    case EltwiseAlgorithm::clip: return alg::eltwise_clip;
+    case EltwiseAlgorithm::clip_v2: return alg::eltwise_clip_v2;
+    case EltwiseAlgorithm::pow: return alg::eltwise_pow;
+    case EltwiseAlgorithm::round: return alg::eltwise_round;
+    case EltwiseAlgorithm::hardswish: return alg::eltwise_hardswish;
   }
-  if (act == "hardswish") return dnnl::algorithm::eltwise_hardswish;
-  if (act == "sigmoid") return dnnl::algorithm::eltwise_logistic;
-  throw Error("unknown activation '" + act + "'");
+  NIMBLE_ASSERT(false, "no oneDNN algorithm");
+  return alg::undef;
+}
+
+dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta) {
+  const OpTraits* f = fused_activation(act);
+  NIMBLE_CHECK(f && f->onednn_eltwise != EltwiseAlgorithm::none,
+               "activation '" + act + "' has no oneDNN algorithm, so it cannot run as a post-op");
+  *alpha = f->onednn_alpha;
+  *beta = f->onednn_beta;
+  return to_dnnl(f->onednn_eltwise);
 }
 
 dnnl::primitive_attr activation_attr(const std::string& act) {

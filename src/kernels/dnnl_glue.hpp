@@ -6,6 +6,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/graph/graph.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::kernels {
 
@@ -90,7 +91,9 @@ ParamMemory* weights_for_backward_data(ParamMemory& forward, ParamMemory& spare,
 }  // namespace nimble::kernels
 
 namespace nimble::kernels {
-// oneDNN eltwise algorithm (and alpha, beta) for an activation name: relu, relu6, hardswish, sigmoid.
+dnnl::algorithm to_dnnl(EltwiseAlgorithm a);
+// oneDNN eltwise algorithm (and alpha, beta) of an element-wise op, by name (an `activation`
+// attribute); throws Error if it names none.
 dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta);
 // Post-op attribute for a fused activation ("none": empty attribute).
 dnnl::primitive_attr activation_attr(const std::string& act);

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::prune {
 
@@ -36,35 +37,15 @@ struct UnionFind {
   void join(int a, int b) { parent[find(a)] = find(b); }
 };
 
-bool is_int8_op(OpKind op) {
-  return op == OpKind::quantize || op == OpKind::dequantize || op == OpKind::qconv2d || op == OpKind::qlinear ||
-         op == OpKind::qadd || op == OpKind::dqlinear;
-}
-
-// Ops whose output channel c depends on input channel c alone and map an all-zero channel to zero.
-bool per_channel_zero_preserving(OpKind op) {
-  switch (op) {
-    case OpKind::batch_norm2d:  // zero only with zero scale and shift (checked in remove_channels)
-    case OpKind::relu:
-    case OpKind::relu6:
-    case OpKind::hardswish:
-    case OpKind::dropout:
-    case OpKind::max_pool2d:
-    case OpKind::avg_pool2d:
-    case OpKind::global_avg_pool:
-    case OpKind::fake_quant:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool is_depthwise(const Node& n, const Graph& g) {
   const int64_t ic = g.values()[n.inputs[0]].shape[1];
   return n.op == OpKind::conv2d && n.attr_int("groups", 1) == ic && n.attr_int("out_channels", 0) == ic && ic > 1;
 }
 
-bool fused_activation_keeps_zero(const Node& n) { return n.attr_str("activation", "none") != "sigmoid"; }
+bool fused_activation_keeps_zero(const Node& n) {
+  const OpTraits* act = fused_activation(n.attr_str("activation", "none"));
+  return !act || act->channels == ChannelRule::per_channel;
+}
 
 // Norm of output row `row` of a conv / linear weight tensor (O, ...).
 double row_norm(const Tensor& w, int64_t row, bool l2) {
@@ -106,17 +87,19 @@ ChannelGraph::ChannelGraph(const Graph& g) {
   fix_value(g.input());
   fix_value(g.output());
   for (const Node& n : g.nodes()) {
-    NIMBLE_CHECK(!is_int8_op(n.op), "node '" + n.name + "' is int8: prune the float model, then quantize it");
+    const ChannelRule rule = op_traits(n.op).channels;
+    NIMBLE_CHECK(rule != ChannelRule::int8, "node '" + n.name + "' is int8: prune the float model, then quantize it");
     const int out = n.output, in = n.inputs[0];
-    if (per_channel_zero_preserving(n.op)) {
+    if (rule == ChannelRule::per_channel) {
       tie(out, in);
-      if (n.op == OpKind::batch_norm2d && !fused_activation_keeps_zero(n)) fix_value(out);
-    } else if (n.op == OpKind::sigmoid) {
+      // a batch-norm keeps zero only with zero scale and shift (checked in remove_channels)
+      if (!fused_activation_keeps_zero(n)) fix_value(out);
+    } else if (rule == ChannelRule::per_channel_nonzero) {
       tie(out, in);
-      fix_value(out);  // sigmoid(0) = 0.5: a pruned channel would not stay zero
-    } else if (n.op == OpKind::add) {
+      fix_value(out);  // e.g. sigmoid(0) = 0.5: a pruned channel would not stay zero
+    } else if (rule == ChannelRule::sums_inputs) {
       for (int v : n.inputs) tie(out, v);
-    } else if (n.op == OpKind::concat && n.attr_int("axis", 1) == 1) {
+    } else if (rule == ChannelRule::concatenates && n.attr_int("axis", 1) == 1) {
       int64_t offset = 0;
       for (int v : n.inputs) {
         for (int64_t c = 0; c < channels(v); ++c) uf.join(first_member[out] + int(offset + c), first_member[v] + int(c));
@@ -128,7 +111,7 @@ ChannelGraph::ChannelGraph(const Graph& g) {
       if (!fused_activation_keeps_zero(n)) fix_value(out);
     } else if (n.op == OpKind::linear) {
       if (!fused_activation_keeps_zero(n)) fix_value(out);
-    } else if (n.op == OpKind::flatten) {
+    } else if (rule == ChannelRule::flattens) {
       const Shape& s = values[in].shape;
       const int64_t per_channel = s.numel() / (s[0] * s[1]);
       for (int64_t f = 0; f < channels(out); ++f)
@@ -308,19 +291,20 @@ Graph remove_channels(const Graph& g) {
     const int64_t oc = values[out].shape[1];
     for (int64_t c = 0; c < oc; ++c) {
       bool z = false;
-      if (n.op == OpKind::conv2d || n.op == OpKind::linear) {
+      const ChannelRule rule = op_traits(n.op).channels;
+      if (rule == ChannelRule::layer) {
         const bool silent = row_is_zero(n.param("weights").data, c) ||
                             (n.op == OpKind::conv2d && is_depthwise(n, g) && zero[member(n.inputs[0], c)]);
         z = silent && bias_is_zero(n, c) && fused_activation_keeps_zero(n);
       } else if (n.op == OpKind::batch_norm2d) {
         z = n.param("scale").data.data<float>()[c] == 0.0f && n.param("shift").data.data<float>()[c] == 0.0f &&
             fused_activation_keeps_zero(n);
-      } else if (per_channel_zero_preserving(n.op)) {
+      } else if (rule == ChannelRule::per_channel) {
         z = zero[member(n.inputs[0], c)];
-      } else if (n.op == OpKind::add) {
+      } else if (rule == ChannelRule::sums_inputs) {
         z = true;
         for (int v : n.inputs) z = z && zero[member(v, c)];
-      } else if (n.op == OpKind::concat && n.attr_int("axis", 1) == 1) {
+      } else if (rule == ChannelRule::concatenates && n.attr_int("axis", 1) == 1) {
         int64_t offset = 0;
         for (int v : n.inputs) {
           if (c < offset + values[v].shape[1]) {
@@ -329,7 +313,7 @@ Graph remove_channels(const Graph& g) {
           }
           offset += values[v].shape[1];
         }
-      } else if (n.op == OpKind::flatten) {
+      } else if (rule == ChannelRule::flattens) {
         const Shape& s = values[n.inputs[0]].shape;
         z = zero[member(n.inputs[0], c / (s.numel() / (s[0] * s[1])))];
       }

@@ -1,6 +1,7 @@
 #include "nimble/prune/masks.hpp"
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::prune {
 
@@ -35,7 +36,7 @@ void apply_masks(Graph& g, const Masks& masks) { apply_masks(bind_masks(g, masks
 
 Sparsity weight_sparsity(const Node& n) {
   Sparsity s;
-  if (n.op != OpKind::conv2d && n.op != OpKind::linear) return s;
+  if (!op_traits(n.op).weight_layer) return s;
   const Tensor& w = n.param("weights").data;
   const float* p = w.data<float>();
   for (int64_t i = 0; i < w.numel(); ++i) s.zeros += p[i] == 0.0f;

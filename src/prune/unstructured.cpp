@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::prune {
 
@@ -20,7 +21,7 @@ namespace {
 std::vector<std::pair<std::string, const Tensor*>> weights_to_prune(const Graph& g) {
   std::vector<std::pair<std::string, const Tensor*>> out;
   for (const Node& n : g.nodes())
-    if ((n.op == OpKind::conv2d || n.op == OpKind::linear) && n.param_ptr("weights") &&
+    if (op_traits(n.op).weight_layer && n.param_ptr("weights") &&
         n.param("weights").data.dtype() == DType::f32)
       out.emplace_back(n.name + ".weights", &n.param("weights").data);
   return out;

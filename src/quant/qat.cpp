@@ -4,16 +4,13 @@
 #include <cmath>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/quant/quantize.hpp"
 
 namespace nimble::quant {
 
 namespace {
-
-bool fusable_after_conv(OpKind op) {
-  return op == OpKind::relu || op == OpKind::relu6 || op == OpKind::hardswish || op == OpKind::sigmoid;
-}
 
 int sole_consumer(const Graph& g, const std::vector<std::vector<int>>& consumers, int value) {
   if (value == g.output() || consumers[size_t(value)].size() != 1) return -1;
@@ -30,8 +27,7 @@ int layer_output(const Graph& g, const std::vector<std::vector<int>>& consumers,
     c = sole_consumer(g, consumers, v);
   }
   if (c < 0) return v;
-  const OpKind next = g.nodes()[size_t(c)].op;
-  const bool fuses = node.op == OpKind::add ? (next == OpKind::relu || next == OpKind::relu6) : fusable_after_conv(next);
+  const bool fuses = op_traits(g.nodes()[size_t(c)].op).fuses_into(op_traits(node.op).fusion_site);
   return fuses ? g.nodes()[size_t(c)].output : v;
 }
 
@@ -41,13 +37,8 @@ bool read_in_int8(const Graph& g, const std::vector<std::vector<int>>& consumers
   for (int c : consumers[size_t(value)]) {
     const Node& r = g.nodes()[size_t(c)];
     if (keep_float.count(r.name)) continue;
-    switch (r.op) {
-      case OpKind::conv2d: case OpKind::linear: case OpKind::add: case OpKind::max_pool2d: case OpKind::avg_pool2d:
-      case OpKind::global_avg_pool: case OpKind::flatten: case OpKind::reshape:
-        return true;
-      default:
-        break;
-    }
+    const Int8Rule rule = op_traits(r.op).int8;
+    if (rule == Int8Rule::has_int8_form || rule == Int8Rule::passes_through) return true;
   }
   return false;
 }
@@ -115,7 +106,7 @@ Graph insert_fake_quant(const Graph& g0, const Graph& prepared, const std::vecto
     std::vector<int> ins;
     for (int v : n.inputs) ins.push_back(map[size_t(v)]);
     Attrs attrs = n.attrs;
-    if ((n.op == OpKind::conv2d || n.op == OpKind::linear) && !keep_float.count(n.name)) attrs["fake_quant_weights"] = int64_t(1);
+    if (op_traits(n.op).weight_layer && !keep_float.count(n.name)) attrs["fake_quant_weights"] = int64_t(1);
     map[size_t(n.output)] = out.add_node(n.op, n.name, ins, attrs);
     out.nodes().back().params = n.params;  // the clone's own parameters
     if (observe.count(n.output)) {
@@ -170,8 +161,8 @@ std::vector<QParams> qat_params(const Graph& prepared, const ObservedRanges& ran
     params[size_t(n.output)] = it->second;
     // An add's ReLU runs inside the int8 add: the range was observed after it.
     const int c = sole_consumer(prepared, consumers, n.output);
-    if (n.op == OpKind::add && c >= 0 &&
-        (prepared.nodes()[size_t(c)].op == OpKind::relu || prepared.nodes()[size_t(c)].op == OpKind::relu6))
+    if (op_traits(n.op).fusion_site == FusionSite::int8_add && c >= 0 &&
+        op_traits(prepared.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add))
       params[size_t(prepared.nodes()[size_t(c)].output)] = it->second;
   }
   return params;

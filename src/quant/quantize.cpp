@@ -5,6 +5,7 @@
 #include <map>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/runtime/session.hpp"
 
@@ -12,13 +13,10 @@ namespace nimble::quant {
 
 namespace {
 
-bool is_matrix_op(OpKind op) { return op == OpKind::conv2d || op == OpKind::linear; }
+// Conv2d, linear and add: replaced by their int8 op.
+bool has_int8_form(OpKind op) { return op_traits(op).int8 == Int8Rule::has_int8_form; }
 // Ops that run on int8 as they are when their input already is int8 (same scale out as in).
-bool passes_int8_through(OpKind op) {
-  return op == OpKind::max_pool2d || op == OpKind::avg_pool2d || op == OpKind::global_avg_pool ||
-         op == OpKind::flatten || op == OpKind::reshape;
-}
-bool is_fusable_activation(OpKind op) { return op == OpKind::relu || op == OpKind::relu6; }
+bool passes_int8_through(OpKind op) { return op_traits(op).int8 == Int8Rule::passes_through; }
 
 // Rows [0, count) of a batch as one flat range.
 void observe_rows(Observer& o, const Tensor& t, int64_t count, bool histogram) {
@@ -67,7 +65,7 @@ Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, cons
 std::vector<std::string> quantizable_layers(const Graph& prepared) {
   std::vector<std::string> names;
   for (const Node& n : prepared.nodes())
-    if (is_matrix_op(n.op) || n.op == OpKind::add) names.push_back(n.name);
+    if (has_int8_form(n.op)) names.push_back(n.name);
   return names;
 }
 
@@ -115,9 +113,9 @@ class Converter {
       if (will_be_int8(n)) {
         int value = n.output;
         std::string act = n.attr_str("activation", "none");
-        if (n.op == OpKind::add) {  // a ReLU reading only the sum runs inside the int8 add
+        if (op_traits(n.op).fusion_site == FusionSite::int8_add) {  // a ReLU reading only the sum runs inside the int8 add
           const int c = sole_consumer(n.output);
-          if (c >= 0 && is_fusable_activation(p_.nodes()[size_t(c)].op) && !kept(p_.nodes()[size_t(c)])) {
+          if (c >= 0 && op_traits(p_.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add) && !kept(p_.nodes()[size_t(c)])) {
             absorbed[size_t(c)] = true;
             act = op_name(p_.nodes()[size_t(c)].op);
             value = p_.nodes()[size_t(c)].output;
@@ -142,7 +140,7 @@ class Converter {
   }
   bool will_be_int8(const Node& n) const {
     if (kept(n)) return false;
-    if (is_matrix_op(n.op) || n.op == OpKind::add) return true;
+    if (has_int8_form(n.op)) return true;
     return passes_int8_through(n.op) && qv_[size_t(n.inputs[0])] >= 0;
   }
   // Whether some reader of `value` will run in int8 (and so wants it quantized).
@@ -150,7 +148,7 @@ class Converter {
     for (int c : consumers_[size_t(value)]) {
       const Node& r = p_.nodes()[size_t(c)];
       if (kept(r)) continue;
-      if (is_matrix_op(r.op) || r.op == OpKind::add || passes_int8_through(r.op)) return true;
+      if (has_int8_form(r.op) || passes_int8_through(r.op)) return true;
     }
     return false;
   }

@@ -3,7 +3,7 @@
 #include <dnnl.hpp>
 
 #include "nimble/core/error.hpp"
-#include "nimble/graph/graph.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble {
 
@@ -76,24 +76,21 @@ PrecisionChoice choose_precision(Precision requested) {
 }
 
 OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vector<Shape>& in) {
-  // softmax needs fp32's range; dqlinear measures and quantizes its fp32 input itself.
-  if (p == Precision::fp32 || node.op == OpKind::softmax || node.op == OpKind::dqlinear) return OpPrecisionRule::fp32;
+  const LowPrecision low = op_traits(node.op).low_precision;
+  if (p == Precision::fp32 || low == LowPrecision::needs_fp32) return OpPrecisionRule::fp32;
   if (!precision_support(p).native) return OpPrecisionRule::emulated;
-  switch (node.op) {
-    case OpKind::conv2d:
-    case OpKind::linear:
-      // A conv2d over one input channel trains slower on oneDNN 2.6's bf16 kernel than on its fp32
+  switch (low) {
+    case LowPrecision::computes_low:
+      // conv2d, linear. A conv2d over one input channel trains slower on oneDNN 2.6's bf16 kernel than on its fp32
       // one (no AMX kernel: 2x slower on Sapphire Rapids; forward + backward-weights 0.70 vs 0.63 ms
       // on Zen 4, bench/probes/stem_conv_training.cpp) and oneDNN cannot write bf16 from an fp32
       // convolution; the layer computes in fp32 on our own kernel and stores in low precision
-      // (graph/ops/conv2d_single_channel.hpp).
+      // (kernels/ops/conv2d_single_channel_kernel.hpp).
+      // batch_norm2d: statistics stay fp32; the hand-written training kernel writes its output in
+      // low precision even from an fp32 input (after a one-channel stem), so what follows does too.
       return OpPrecisionRule::low;
-    case OpKind::batch_norm2d:
-      // Statistics stay fp32; the hand-written training kernel writes its output in low precision
-      // even from an fp32 input (after a one-channel stem), so what follows runs in low precision.
-      return OpPrecisionRule::low;
-    case OpKind::fake_quant:
-      return OpPrecisionRule::emulated;  // a hand-written fp32 kernel
+    case LowPrecision::fp32_kernel:
+      return OpPrecisionRule::emulated;  // e.g. fake_quant's hand-written fp32 kernel
     default:
       return OpPrecisionRule::follow;
   }

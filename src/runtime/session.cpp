@@ -9,17 +9,12 @@
 #include "nimble/model.hpp"
 #include "nimble/graph/passes.hpp"
 #include "kernels/f16_convert.hpp"
-#include "runtime/kernel.hpp"
+#include "kernels/kernel.hpp"
+#include "kernels/registry.hpp"
 
 namespace nimble {
 
 using namespace kernels;
-
-namespace runtime {
-void no_backward(const Node& node) {
-  throw Error("op " + std::string(op_name(node.op)) + " (node '" + node.name + "') has no backward here");
-}
-}  // namespace runtime
 
 struct Session::Impl {
   Graph graph;
@@ -30,8 +25,8 @@ struct Session::Impl {
   std::vector<Shape> shapes;
   std::vector<md> desc;                 // per value
   std::vector<dnnl::memory> mem, diff;  // per value
-  std::vector<std::unique_ptr<runtime::Kernel>> kernels;
-  std::vector<runtime::KernelArgs> args;
+  std::vector<std::unique_ptr<kernels::Kernel>> kernels;
+  std::vector<kernels::KernelArgs> args;
   // Fan-out: extra gradient slots summed into diff[value] before its producer's backward.
   std::vector<std::vector<dnnl::memory>> extra_diff;  // per value
   std::vector<dnnl::binary> accumulate;               // per value with extra_diff; empty for fp16
@@ -86,7 +81,7 @@ void Session::Impl::compile() {
   mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
 
   for (const Node& node : graph.nodes()) {
-    runtime::KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
+    KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
     for (int v : node.inputs) {
       b.src_desc.push_back(desc[v]);
       b.src_shape.push_back(shapes[v]);
@@ -95,15 +90,16 @@ void Session::Impl::compile() {
     const OpDef& def = op_def(node.op);
     bool int8_in = false;
     for (const md& d : b.src_desc) int8_in = int8_in || d.data_type() == dt::u8 || d.data_type() == dt::s8;
-    NIMBLE_CHECK(!int8_in || def.takes_int8, std::string(def.name) + " '" + node.name +
+    NIMBLE_CHECK(!int8_in || def.traits.takes_int8, std::string(def.name) + " '" + node.name +
                                                  "' cannot take an int8 input; a dequantize node must come first");
     // Int8 ops, and ops running on int8 values, carry their own scales: no precision rule applies.
-    const bool int8_op = int8_in || node.op == OpKind::quantize;
+    const bool int8_op = int8_in || def.traits.low_precision == LowPrecision::int8;
     const OpPrecisionRule rule = int8_op ? OpPrecisionRule::follow : op_precision_rule(opt.precision, node, b.src_shape);
     const DType low = low_dtype(opt.precision);
     b.compute = rule == OpPrecisionRule::low ? low : DType::f32;
     kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'", [&] {
-      return rule == OpPrecisionRule::emulated ? runtime::compile_emulated(b, low, def.compile) : def.compile(b);
+      const CompileFn compile = kernel_for(node.op);
+      return rule == OpPrecisionRule::emulated ? compile_emulated(b, low, compile) : compile(b);
     }));
     NIMBLE_ASSERT(!b.dst_desc.is_zero(), std::string(def.name) + " did not set its dst layout");
     desc[node.output] = b.dst_desc;
@@ -123,7 +119,7 @@ void Session::Impl::compile() {
   // Wire each node's arguments; the k-th consumer of a fanned-out value writes its own slot.
   std::vector<size_t> seen(nv, 0);
   for (const Node& node : graph.nodes()) {
-    runtime::KernelArgs a;
+    KernelArgs a;
     for (int v : node.inputs) {
       a.src.push_back(mem[v]);
       if (!train || v == in) {

@@ -1,29 +1,35 @@
 #pragma once
-// The one list of ops. Adding an op: one line here, one file in src/graph/ops/.
-#define NIMBLE_OPS(X) \
-  X(conv2d)           \
-  X(linear)           \
-  X(batch_norm2d)     \
-  X(relu)             \
-  X(relu6)            \
-  X(hardswish)        \
-  X(sigmoid)          \
-  X(max_pool2d)       \
-  X(avg_pool2d)       \
-  X(global_avg_pool)  \
-  X(add)              \
-  X(concat)           \
-  X(flatten)          \
-  X(reshape)          \
-  X(dropout)          \
-  X(softmax)          \
-  X(quantize)         \
-  X(dequantize)       \
-  X(qconv2d)          \
-  X(qlinear)          \
-  X(qadd)             \
-  X(fake_quant)       \
-  X(dqlinear)
+// The one list of ops. Adding an op: one line here, one file in src/graph/ops/, its test; an op
+// with its own kernel (KERNEL) also has src/kernels/ops/<name>_kernel.cpp, while an element-wise
+// op (ELTWISE) runs on the generic element-wise kernel from the functions its OpDef declares.
+#define NIMBLE_OPS_BY_KERNEL(KERNEL, ELTWISE) \
+  KERNEL(conv2d)                              \
+  KERNEL(linear)                              \
+  KERNEL(batch_norm2d)                        \
+  ELTWISE(relu)                               \
+  ELTWISE(relu6)                              \
+  ELTWISE(hardswish)                          \
+  ELTWISE(sigmoid)                            \
+  KERNEL(max_pool2d)                          \
+  KERNEL(avg_pool2d)                          \
+  KERNEL(global_avg_pool)                     \
+  KERNEL(add)                                 \
+  KERNEL(concat)                              \
+  KERNEL(flatten)                             \
+  KERNEL(reshape)                             \
+  KERNEL(dropout)                             \
+  KERNEL(softmax)                             \
+  KERNEL(quantize)                            \
+  KERNEL(dequantize)                          \
+  KERNEL(qconv2d)                             \
+  KERNEL(qlinear)                             \
+  KERNEL(qadd)                                \
+  KERNEL(fake_quant)                          \
+  KERNEL(dqlinear)                            \
+  ELTWISE(tanh)
+
+// Every op, whatever runs it.
+#define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)
 
 namespace nimble {
 enum class OpKind : unsigned char {

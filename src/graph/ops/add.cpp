@@ -1,12 +1,9 @@
 // Elementwise sum of two same-shaped inputs (residual connections). The output keeps input 0's
 // layout; input 1 is reordered to it only when its producer chose a different one.
 #include "graph/ops/op_util.hpp"
-#include "runtime/kernel.hpp"
 
 namespace nimble {
 namespace {
-
-using namespace kernels;
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
   NIMBLE_CHECK(in[0] == in[1], "add '" + node.name + "': inputs must have the same shape, got " + in[0].str() +
@@ -24,38 +21,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   return dst;
 }
 
-class AddKernel : public runtime::Kernel {
- public:
-  explicit AddKernel(runtime::KernelBuilder& b) {
-    const auto& eng = b.engine;
-    const md& layout = b.src_desc[0];
-    src1_in_ = LayoutConverter(b.src_desc[1], layout, eng);
-    add_ = dnnl::binary(dnnl::binary::primitive_desc(
-        dnnl::binary::desc(dnnl::algorithm::binary_add, layout, layout, layout), eng));
-    b.dst_desc = layout;
-    if (b.training()) diff_to_src1_ = LayoutConverter(layout, b.src_desc[1], eng);
-  }
-
-  void forward(dnnl::stream& s, runtime::KernelArgs& a) override {
-    add_.execute(s, {{DNNL_ARG_SRC_0, a.src[0]}, {DNNL_ARG_SRC_1, src1_in_(s, a.src[1])}, {DNNL_ARG_DST, a.dst}});
-  }
-
-  // d(a + b)/da = d(a + b)/db = 1: both gradients are diff_dst, each in its input's layout.
-  void backward(dnnl::stream& s, runtime::KernelArgs& a) override {
-    if (a.diff_src[0])
-      std::memcpy(a.diff_src[0].get_data_handle(), a.diff_dst.get_data_handle(), a.diff_dst.get_desc().get_size());
-    if (a.diff_src[1]) diff_to_src1_.into(s, a.diff_dst, a.diff_src[1]);
-  }
-
- private:
-  dnnl::binary add_;
-  LayoutConverter src1_in_, diff_to_src1_;
-};
-
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<AddKernel>(b); }
-
 }  // namespace
 
-extern const OpDef op_def_add = {"add", 2, 2, infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_add = {
+    .name = "add", .min_inputs = 2, .max_inputs = 2, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.fusion_site = FusionSite::int8_add,
+               .channels = ChannelRule::sums_inputs,
+               .int8 = Int8Rule::has_int8_form,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

@@ -6,25 +6,23 @@
 namespace nimble {
 namespace {
 
-ops::PoolKind kind_of(const Node& node) {
-  return node.attr_int("count_include_pad", 1) ? ops::PoolKind::avg_include_pad : ops::PoolKind::avg_exclude_pad;
-}
-
 Shape infer(const Node& node, const std::vector<Shape>& in) {
   ops::PoolGeometry g = ops::pool_geometry(node, in[0]);
   return {g.n, g.c, g.oh, g.ow};
 }
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
-  return ops::pool_reference(ops::pool_geometry(node, in[0].shape()), in[0], kind_of(node));
-}
-
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
-  return std::make_unique<ops::PoolKernel>(b, ops::pool_geometry(b.node, b.src_shape[0]), kind_of(b.node));
+  return ops::pool_reference(ops::pool_geometry(node, in[0].shape()), in[0], ops::avg_pool_kind(node));
 }
 
 }  // namespace
 
-extern const OpDef op_def_avg_pool2d = {"avg_pool2d", 1, 1, infer, nullptr, nullptr, reference, compile, true};
+extern const OpDef op_def_avg_pool2d = {
+    .name = "avg_pool2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.channels = ChannelRule::per_channel,
+               .int8 = Int8Rule::passes_through,
+               .takes_int8 = true,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

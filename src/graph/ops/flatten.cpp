@@ -1,7 +1,6 @@
 // Flatten: (N, d1, d2, ...) -> (N, d1 * d2 * ...) in plain row-major order (PyTorch's
 // flatten(start_dim=1)). The output is plain whatever layout the input came in.
 #include "graph/ops/op_util.hpp"
-#include "graph/ops/reshape_common.hpp"
 
 namespace nimble {
 namespace {
@@ -18,10 +17,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   return in[0].clone().reshaped(infer(node, {in[0].shape()}));
 }
 
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<ops::PlainViewKernel>(b); }
-
 }  // namespace
 
-extern const OpDef op_def_flatten = {"flatten", 1, 1, infer, nullptr, nullptr, reference, compile, true};
+extern const OpDef op_def_flatten = {
+    .name = "flatten", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.channels = ChannelRule::flattens,
+               .int8 = Int8Rule::passes_through,
+               .takes_int8 = true,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

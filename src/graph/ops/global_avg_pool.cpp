@@ -14,13 +14,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   return ops::pool_reference(ops::global_pool_geometry(node, in[0].shape()), in[0], ops::PoolKind::avg_exclude_pad);
 }
 
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
-  return std::make_unique<ops::PoolKernel>(b, ops::global_pool_geometry(b.node, b.src_shape[0]),
-                                           ops::PoolKind::avg_exclude_pad);
-}
-
 }  // namespace
 
-extern const OpDef op_def_global_avg_pool = {"global_avg_pool", 1, 1, infer, nullptr, nullptr, reference, compile, true};
+extern const OpDef op_def_global_avg_pool = {
+    .name = "global_avg_pool", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.channels = ChannelRule::per_channel,
+               .int8 = Int8Rule::passes_through,
+               .takes_int8 = true,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

@@ -1,13 +1,22 @@
 // Hardswish (MobileNetV3): x * relu6(x + 3) / 6; gradient 0 at x <= -3, 1 at x >= 3.
 // Any rank; keeps its input's layout. No attributes, no parameters.
+#include <algorithm>
+
 #include "graph/ops/eltwise_op.hpp"
 
 namespace nimble {
 namespace {
-Tensor reference(const Node&, const std::vector<Tensor>& in, bool) { return ops::eltwise_reference("hardswish", in[0]); }
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return ops::eltwise_compile(b, "hardswish"); }
+float forward(float x) { return x * std::clamp(x + 3.0f, 0.0f, 6.0f) / 6.0f; }
+float backward(float x, float) { return x <= -3.0f ? 0.0f : x >= 3.0f ? 1.0f : (2.0f * x + 3.0f) / 6.0f; }
 }  // namespace
 
-extern const OpDef op_def_hardswish = {"hardswish", 1, 1, ops::eltwise_infer, nullptr, nullptr, reference, compile};
+extern const OpDef op_def_hardswish = {
+    .name = "hardswish", .min_inputs = 1, .max_inputs = 1, .infer = ops::eltwise_infer, .init_params = nullptr,
+    .macs = nullptr, .reference = ops::eltwise_reference,
+    .traits = {.scalar = forward, .scalar_grad = backward, .onednn_eltwise = EltwiseAlgorithm::hardswish,
+               .fuses_into_matmul = true,
+               .channels = ChannelRule::per_channel,
+               .int8 = Int8Rule::float_only,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

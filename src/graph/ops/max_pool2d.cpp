@@ -14,12 +14,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   return ops::pool_reference(ops::pool_geometry(node, in[0].shape()), in[0], ops::PoolKind::max);
 }
 
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) {
-  return std::make_unique<ops::PoolKernel>(b, ops::pool_geometry(b.node, b.src_shape[0]), ops::PoolKind::max);
-}
-
 }  // namespace
 
-extern const OpDef op_def_max_pool2d = {"max_pool2d", 1, 1, infer, nullptr, nullptr, reference, compile, true};
+extern const OpDef op_def_max_pool2d = {
+    .name = "max_pool2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.channels = ChannelRule::per_channel,
+               .int8 = Int8Rule::passes_through,
+               .takes_int8 = true,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

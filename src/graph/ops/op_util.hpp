@@ -39,7 +39,4 @@ inline void ensure_grad(const ParamPtr& p) {
   if (p && (!p->grad.defined() || p->grad.shape() != p->data.shape())) p->grad = Tensor(p->data.shape());
 }
 
-// Activation fused into conv/linear by passes::fuse_activation ("none" when unfused).
-float apply_activation(const std::string& act, float x);
-
 }  // namespace nimble::ops

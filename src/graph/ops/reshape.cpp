@@ -1,7 +1,6 @@
 // Reshape: (N, ...) -> (N, shape...) in plain row-major order. attr shape: the per-sample dims,
 // one of which may be -1 (inferred). The output is plain whatever layout the input came in.
 #include "graph/ops/op_util.hpp"
-#include "graph/ops/reshape_common.hpp"
 
 namespace nimble {
 namespace {
@@ -44,10 +43,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   return in[0].clone().reshaped(infer(node, {in[0].shape()}));
 }
 
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return std::make_unique<ops::PlainViewKernel>(b); }
-
 }  // namespace
 
-extern const OpDef op_def_reshape = {"reshape", 1, 1, infer, nullptr, nullptr, reference, compile, true};
+extern const OpDef op_def_reshape = {
+    .name = "reshape", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
+    .macs = nullptr, .reference = reference,
+    .traits = {.channels = ChannelRule::mixes,
+               .int8 = Int8Rule::passes_through,
+               .takes_int8 = true,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

@@ -1,13 +1,23 @@
 // Sigmoid: 1 / (1 + exp(-x)) (oneDNN eltwise_logistic).
 // Any rank; keeps its input's layout. No attributes, no parameters.
+#include <cmath>
+
 #include "graph/ops/eltwise_op.hpp"
 
 namespace nimble {
 namespace {
-Tensor reference(const Node&, const std::vector<Tensor>& in, bool) { return ops::eltwise_reference("sigmoid", in[0]); }
-std::unique_ptr<runtime::Kernel> compile(runtime::KernelBuilder& b) { return ops::eltwise_compile(b, "sigmoid"); }
+float forward(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float backward(float, float y) { return y * (1.0f - y); }
 }  // namespace
 
-extern const OpDef op_def_sigmoid = {"sigmoid", 1, 1, ops::eltwise_infer, nullptr, nullptr, reference, compile};
+// sigmoid(0) = 0.5: a pruned channel does not stay zero through it.
+extern const OpDef op_def_sigmoid = {
+    .name = "sigmoid", .min_inputs = 1, .max_inputs = 1, .infer = ops::eltwise_infer, .init_params = nullptr,
+    .macs = nullptr, .reference = ops::eltwise_reference,
+    .traits = {.scalar = forward, .scalar_grad = backward, .onednn_eltwise = EltwiseAlgorithm::logistic,
+               .fuses_into_matmul = true,
+               .channels = ChannelRule::per_channel_nonzero,
+               .int8 = Int8Rule::float_only,
+               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

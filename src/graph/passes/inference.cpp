@@ -2,15 +2,12 @@
 #include <cmath>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 
 namespace nimble::passes {
 
 namespace {
-bool is_activation(OpKind op) {
-  return op == OpKind::relu || op == OpKind::relu6 || op == OpKind::hardswish || op == OpKind::sigmoid;
-}
-
 // The node reading `value`, if it is the only reader and the value is not the graph output.
 int sole_consumer(const Graph& g, const std::vector<std::vector<int>>& consumers, int value) {
   if (value == g.output() || consumers[value].size() != 1) return -1;
@@ -39,6 +36,15 @@ Graph absorb_sole_consumers(Graph g, Producer producer, Consumer consumer, Absor
   }
   return g;
 }
+
+// An activation reading the output of a producer of kind `site` moves into it as its post-op.
+Graph fuse_activations_into(const Graph& in, FusionSite site) {
+  return absorb_sole_consumers(
+      in, [site](const Node& n) { return op_traits(n.op).fusion_site == site && !has_activation(n); },
+      [site](const Node& n) { return op_traits(n.op).fuses_into(site); },
+      [](Node& producer, const Node& act) { producer.attrs["activation"] = std::string(op_name(act.op)); });
+}
+
 }  // namespace
 
 Graph fold_batchnorm(const Graph& in) {
@@ -73,24 +79,14 @@ Graph fold_batchnorm(const Graph& in) {
       });
 }
 
-Graph fuse_activation(const Graph& in) {
-  return absorb_sole_consumers(
-      in, [](const Node& n) { return (n.op == OpKind::conv2d || n.op == OpKind::linear) && !has_activation(n); },
-      [](const Node& n) { return is_activation(n.op); },
-      [](Node& producer, const Node& act) { producer.attrs["activation"] = std::string(op_name(act.op)); });
-}
+Graph fuse_activation(const Graph& in) { return fuse_activations_into(in, FusionSite::matmul); }
 
-Graph fuse_batchnorm_relu(const Graph& in) {
-  return absorb_sole_consumers(
-      in, [](const Node& n) { return n.op == OpKind::batch_norm2d && !has_activation(n); },
-      [](const Node& n) { return n.op == OpKind::relu || n.op == OpKind::relu6; },
-      [](Node& bn, const Node& act) { bn.attrs["activation"] = std::string(op_name(act.op)); });
-}
+Graph fuse_batchnorm_relu(const Graph& in) { return fuse_activations_into(in, FusionSite::batch_norm); }
 
 Graph remove_dropout(const Graph& in) {
   Graph g = in;
   for (size_t i = 0; i < g.nodes().size();) {
-    if (g.nodes()[i].op == OpKind::dropout) {
+    if (op_traits(g.nodes()[i].op).removed_at_inference) {
       g = bypass_node(g, int(i));
     } else {
       ++i;

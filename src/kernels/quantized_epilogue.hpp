@@ -7,7 +7,7 @@
 // (any activation, not only those that commute with scaling). Scales are fixed at compile time.
 // Internal: included by qconv2d.cpp and qlinear.cpp only.
 #include "graph/ops/quant_common.hpp"
-#include "runtime/kernel.hpp"
+#include "kernels/kernel.hpp"
 
 namespace nimble::ops {
 

@@ -2,17 +2,15 @@
 // kernels, fp16 reorders only) and how bf16 ops without a bf16 kernel run. The values between
 // layers really are rounded to the low dtype, so overflow and underflow behave as in native
 // low precision — which is what the loss scaler exists for.
-#include "runtime/kernel.hpp"
+#include "kernels/kernel.hpp"
 
-namespace nimble::runtime {
-
-using namespace kernels;
+namespace nimble::kernels {
 
 namespace {
 
 class EmulatedKernel : public Kernel {
  public:
-  EmulatedKernel(KernelBuilder& b, DType storage, std::unique_ptr<Kernel> (*compile)(KernelBuilder&)) {
+  EmulatedKernel(KernelBuilder& b, DType storage, CompileFn compile) {
     KernelBuilder wide = b;
     for (md& d : wide.src_desc) d = with_dtype(d, dt::f32);
     wide.compute = DType::f32;
@@ -58,9 +56,8 @@ class EmulatedKernel : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> compile_emulated(KernelBuilder& b, DType storage,
-                                         std::unique_ptr<Kernel> (*compile)(KernelBuilder&)) {
+std::unique_ptr<Kernel> compile_emulated(KernelBuilder& b, DType storage, CompileFn compile) {
   return std::make_unique<EmulatedKernel>(b, storage, compile);
 }
 
-}  // namespace nimble::runtime
+}  // namespace nimble::kernels

@@ -1,12 +1,13 @@
 #pragma once
-// What an op's compile hook sees and returns. Internal: includes oneDNN.
+// The interface between the Session and an op's kernel: what compiling a node sees (KernelBuilder),
+// what running it gets (KernelArgs), and the Kernel itself. Internal: includes oneDNN.
 #include <memory>
 #include <vector>
 
 #include "kernels/dnnl_glue.hpp"
 #include "nimble/runtime/session.hpp"
 
-namespace nimble::runtime {
+namespace nimble::kernels {
 
 struct KernelBuilder {
   const Node& node;
@@ -35,12 +36,14 @@ struct Kernel {
   virtual void backward(dnnl::stream& s, KernelArgs& a) = 0;
 };
 
+// Builds the kernel of b.node (oneDNN primitives or a hand-written loop) and sets b.dst_desc.
+using CompileFn = std::unique_ptr<Kernel> (*)(KernelBuilder& b);
+
 // Wraps an op that has no kernel for `storage`: its inputs are widened to fp32, it computes in
 // fp32, and its output (and in backward the input gradients) are rounded back to `storage`.
-std::unique_ptr<Kernel> compile_emulated(KernelBuilder& b, DType storage,
-                                         std::unique_ptr<Kernel> (*compile)(KernelBuilder&));
+std::unique_ptr<Kernel> compile_emulated(KernelBuilder& b, DType storage, CompileFn compile);
 
 // Ops without a backward in a given configuration use this to fail loudly.
 [[noreturn]] void no_backward(const Node& node);
 
-}  // namespace nimble::runtime
+}  // namespace nimble::kernels

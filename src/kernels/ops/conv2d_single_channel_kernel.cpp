@@ -1,22 +1,24 @@
-#include "graph/ops/conv2d_single_channel.hpp"
-
 #include <limits>
 
 #include "graph/ops/conv_geometry.hpp"
+#include "kernels/ops/conv2d_single_channel_kernel.hpp"
 #include "kernels/single_channel_conv.hpp"
 
-namespace nimble::ops {
+namespace nimble::kernels {
 namespace {
 
-using namespace kernels;
+using ops::ConvGeometry;
+using ops::ensure_grad;
+using ops::geometry;
 
-class SingleChannelConvKernel : public runtime::Kernel {
+
+class SingleChannelConvKernel : public Kernel {
  public:
   SingleChannelConvKernel(const Node& node, const SingleChannelConvGeometry& g, const ChannelBlocks& view, float lower,
                           float upper)
       : node_(node), g_(g), view_(view), lower_(lower), upper_(upper) {}
 
-  void forward(dnnl::stream&, runtime::KernelArgs& a) override {
+  void forward(dnnl::stream&, KernelArgs& a) override {
     src_ = static_cast<const float*>(a.src[0].get_data_handle());
     ParamPtr bias = node_.param_ptr("bias");
     single_channel_conv_forward(src_, node_.params.at("weights")->data.data<float>(),
@@ -24,7 +26,7 @@ class SingleChannelConvKernel : public runtime::Kernel {
                                 g_, lower_, upper_);
   }
 
-  void backward(dnnl::stream&, runtime::KernelArgs& a) override {
+  void backward(dnnl::stream&, KernelArgs& a) override {
     NIMBLE_ASSERT(src_, "conv2d backward before forward");
     ParamPtr w = node_.params.at("weights"), bias = node_.param_ptr("bias");
     ensure_grad(w);
@@ -43,7 +45,7 @@ class SingleChannelConvKernel : public runtime::Kernel {
 
 }  // namespace
 
-std::unique_ptr<runtime::Kernel> compile_single_channel_conv(runtime::KernelBuilder& b) {
+std::unique_ptr<Kernel> compile_single_channel_conv(KernelBuilder& b) {
   const ConvGeometry c = geometry(b.node, b.src_shape[0]);
   const std::string act = b.node.attr_str("activation", "none");
   if (b.compute != DType::bf16 || c.ic != 1 || c.groups != 1 || b.node.attr_int("fake_quant_weights", 0) != 0 ||
@@ -63,4 +65,4 @@ std::unique_ptr<runtime::Kernel> compile_single_channel_conv(runtime::KernelBuil
   return std::make_unique<SingleChannelConvKernel>(b.node, g, *view, lower, upper);
 }
 
-}  // namespace nimble::ops
+}  // namespace nimble::kernels

@@ -1,4 +1,4 @@
-#include "graph/ops/quant_kernel_util.hpp"
+#include "kernels/quantized_epilogue.hpp"
 
 namespace nimble::ops {
 

@@ -1,0 +1,68 @@
+// qconv2d's kernel (its semantics and reference: graph/ops/qconv2d.cpp).
+#include "graph/ops/conv_geometry.hpp"
+#include "graph/ops/quant_common.hpp"
+#include "kernels/fastest_implementation.hpp"
+#include "kernels/kernel.hpp"
+#include "kernels/quantized_epilogue.hpp"
+
+namespace nimble::kernels {
+
+namespace {
+
+using ops::ConvGeometry;
+
+class QConvKernel : public Kernel {
+ public:
+  explicit QConvKernel(KernelBuilder& b) : node_(b.node) {
+    NIMBLE_CHECK(!b.training(), "qconv2d '" + b.node.name + "': int8 graphs run inference only");
+    const ConvGeometry g = ops::geometry(b.node, b.src_shape[0]);
+    const QParams sq = qparams(b.node, "src_", false), dq = qparams(b.node, "dst_", true);
+    NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(sq.dtype),
+                 "qconv2d '" + b.node.name + "': input is not " + dtype_name(sq.dtype));
+    const auto& eng = b.engine;
+    dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
+    md w_plain = g.groups == 1 ? md({g.oc, g.ic, g.kh, g.kw}, dt::s8, tag::oihw)
+                               : md({g.groups, g.oc / g.groups, g.ic / g.groups, g.kh, g.kw}, dt::s8, tag::goihw);
+    md w_any(w_plain.dims(), dt::s8, tag::any);
+    md src_any = any_desc(b.src_shape[0], sq.dtype), dst_any = any_desc(b.dst_shape, dq.dtype);
+    md bias_md({g.oc}, dt::f32, tag::a);
+    epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                       w_any, bias_md, dst_any, strides, dil, pad, pad);
+    pd_ = dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
+    if (b.choose_by_timing) {  // among every kernel for the layouts of oneDNN's first choice
+      const dnnl::convolution_forward::desc fixed(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                  pd_.src_desc(), w_any, bias_md, pd_.dst_desc(), strides, dil, pad, pad);
+      pd_ = dnnl::convolution_forward::primitive_desc(fixed, epilogue_.attr, eng);
+      use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+    }
+    conv_ = dnnl::convolution_forward(pd_);
+    src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
+    weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);
+    bias_ = dnnl::memory(bias_md, eng, epilogue_.bias.raw());
+    b.dst_desc = pd_.dst_desc();
+  }
+
+  void forward(dnnl::stream& s, KernelArgs& a) override {
+    conv_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
+                      {DNNL_ARG_WEIGHTS, weights_.get(s)},
+                      {DNNL_ARG_BIAS, bias_},
+                      {DNNL_ARG_DST, a.dst}});
+  }
+  void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
+
+ private:
+  const Node& node_;
+  dnnl::convolution_forward::primitive_desc pd_;
+  dnnl::convolution_forward conv_;
+  LayoutConverter src_in_;
+  ParamMemory weights_;
+  ops::QuantizedEpilogue epilogue_;
+  dnnl::memory bias_;  // points into epilogue_.bias
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> compile_qconv2d(KernelBuilder& b) { return std::make_unique<QConvKernel>(b); }
+
+}  // namespace nimble::kernels

@@ -1,0 +1,8 @@
+// reshape's kernel (its semantics and reference: graph/ops/reshape.cpp).
+#include "kernels/plain_view_kernel.hpp"
+
+namespace nimble::kernels {
+
+std::unique_ptr<Kernel> compile_reshape(KernelBuilder& b) { return std::make_unique<PlainViewKernel>(b); }
+
+}  // namespace nimble::kernels
