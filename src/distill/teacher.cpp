@@ -4,6 +4,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/quant/quantize_model.hpp"
+#include "nimble/runtime/choose_by_measurement.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
 #include "nimble/train/trainer.hpp"
@@ -53,29 +54,33 @@ TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const
       tried.push_back({"int8", quant::quantize(teacher, calib, norm, qo).graph, Precision::fp32});
     }
   }
+  // Accuracy first (the fp32 form, first in the list, is the reference), then the fastest form
+  // that keeps it.
+  std::vector<MeasuredCandidate> measured;
   double reference = -1;
-  int best = -1;
-  for (size_t i = 0; i < tried.size(); ++i) {
+  for (const Form& f : tried) {
     TeacherCandidate c;
-    c.form = tried[i].name;
-    c.accuracy = train::evaluate(tried[i].graph, val, norm, 500, tried[i].precision).accuracy;
-    Session s(tried[i].graph, {batch, Mode::eval, !need_float_values, tried[i].precision});
-    c.ms_per_batch = percentile(time_forward(s, random_batch(teacher.input_shape(), batch, 3), 2, 7), 0.5);
+    c.form = f.name;
+    c.accuracy = train::evaluate(f.graph, val, norm, 500, f.precision).accuracy;
     if (c.form == "fp32") reference = c.accuracy;
     if (reference >= 0 && c.accuracy < reference - max_drop) c.note = "loses accuracy";
     out.candidates.push_back(c);
+    measured.push_back({f.name,
+                        [&, &f = f] {
+                          Session s(f.graph, {batch, Mode::eval, !need_float_values, f.precision});
+                          return percentile(time_forward(s, random_batch(teacher.input_shape(), batch, 3), 2, 7), 0.5);
+                        },
+                        c.note, 0});
   }
-  for (size_t i = 0; i < out.candidates.size(); ++i)
-    if (out.candidates[i].note.empty() &&
-        (best < 0 || out.candidates[i].ms_per_batch < out.candidates[size_t(best)].ms_per_batch))
-      best = int(i);
-  NIMBLE_ASSERT(best >= 0);
-  for (size_t i = 0; i < out.candidates.size(); ++i)
-    if (int(i) != best && out.candidates[i].note.empty()) out.candidates[i].note = "slower";
-  out.candidates[size_t(best)].chosen = true;
-  out.form = tried[size_t(best)].name;
-  out.precision = tried[size_t(best)].precision;
-  out.graph = std::move(tried[size_t(best)].graph);
+  const size_t best = choose_by_measurement(measured, 0.0);
+  for (size_t i = 0; i < out.candidates.size(); ++i) {
+    out.candidates[i].ms_per_batch = measured[i].ms;
+    if (i != best && out.candidates[i].note.empty()) out.candidates[i].note = "slower";
+  }
+  out.candidates[best].chosen = true;
+  out.form = tried[best].name;
+  out.precision = tried[best].precision;
+  out.graph = std::move(tried[best].graph);
   return out;
 }
 

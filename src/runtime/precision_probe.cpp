@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "nimble/runtime/choose_by_measurement.hpp"
 #include "nimble/runtime/timing.hpp"
 
 namespace nimble {
-
 
 double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
   constexpr int kWarmup = 2, kTimed = 3;
@@ -35,17 +35,20 @@ double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
 PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, int64_t batch, Mode mode) {
   PrecisionChoice c = choose_precision(requested);
   if (requested != Precision::automatic || c.precision == Precision::fp32) return c;
-  const double low = time_step_ms(graph, batch, mode, c.precision);
-  const double fp32 = time_step_ms(graph, batch, mode, Precision::fp32);
+  const Precision low = c.precision;
+  std::vector<MeasuredCandidate> candidates = {
+      {"fp32", [&] { return time_step_ms(graph, batch, mode, Precision::fp32); }, "", 0},
+      {precision_name(low), [&] { return time_step_ms(graph, batch, mode, low); }, "", 0}};
+  // The low precision must be at least 5 % faster to be worth its rounding.
+  const bool keep_low = choose_by_measurement(candidates, 0.05) == 1;
   const char* what = mode == Mode::train ? "training step" : "forward pass";
   char measured[160];
   std::snprintf(measured, sizeof measured, "%s at batch %lld: %s %.2f ms, fp32 %.2f ms", what, (long long)batch,
-                precision_name(c.precision), low, fp32);
-  if (low < 0.95 * fp32) {
-    c.reason = "auto: " + precision_support(c.precision).detail + "; measured faster for this model (" + measured + ")";
+                precision_name(low), candidates[1].ms, candidates[0].ms);
+  if (keep_low) {
+    c.reason = "auto: " + precision_support(low).detail + "; measured faster for this model (" + measured + ")";
   } else {
-    c.reason = std::string("auto: ") + precision_name(c.precision) + " is native but not faster for this model (" +
-               measured + ")";
+    c.reason = std::string("auto: ") + precision_name(low) + " is native but not faster for this model (" + measured + ")";
     c.precision = Precision::fp32;
   }
   return c;
