@@ -1,5 +1,8 @@
 #include "nimble/core/dtype.hpp"
 
+#include <cstring>
+#include <immintrin.h>
+
 #include "nimble/core/error.hpp"
 
 namespace nimble {
@@ -19,6 +22,7 @@ DType dtype_from_name(std::string_view name) {
   throw Error("unknown dtype '" + std::string(name) + "' (expected f32, bf16, f16, s8, u8 or s32)");
 }
 
+#if defined(__FLT16_MANT_DIG__)  // the compiler has _Float16 here (GCC 12; clang only from 15)
 uint16_t f32_to_f16(float f) {
   _Float16 h = static_cast<_Float16>(f);
   uint16_t u;
@@ -31,5 +35,9 @@ float f16_to_f32(uint16_t u) {
   std::memcpy(&h, &u, 2);
   return static_cast<float>(h);
 }
+#else  // the same IEEE round-to-nearest-even conversions with F16C, which every AVX2 CPU has
+__attribute__((target("f16c"))) uint16_t f32_to_f16(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+__attribute__((target("f16c"))) float f16_to_f32(uint16_t u) { return _cvtsh_ss(u); }
+#endif
 
 }  // namespace nimble

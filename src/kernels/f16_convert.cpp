@@ -1,5 +1,6 @@
 #include "kernels/f16_convert.hpp"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include "nimble/core/dtype.hpp"
@@ -11,7 +12,11 @@ namespace {
 constexpr int64_t kChunk = 1 << 14;  // elements per OpenMP task: large enough to amortise
 
 bool has_f16c() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // F16C is CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c").
+  static const bool yes = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+  }();
   return yes;
 }
 
