@@ -68,7 +68,7 @@ inline void expect_eltwise_rejects_empty(OpKind op) {
   Node node;
   node.name = "a";
   node.op = op;
-  EXPECT_THROW(op_def(op).infer(node, {Shape{}}), Error);      // rank 0
+  EXPECT_THROW(op_def(op).infer(node, {Shape{}}), Error);         // rank 0
   EXPECT_THROW(op_def(op).infer(node, {Shape{2, 0, 3}}), Error);  // empty
 }
 

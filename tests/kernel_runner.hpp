@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "nimble/graph/op.hpp"
 #include "kernels/registry.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::testing {
 
@@ -78,7 +78,9 @@ class KernelRunner {
 };
 
 // A 4-D f32 layout by tag, e.g. blocked(s, tag::nChw16c).
-inline kernels::md layout(const Shape& s, kernels::tag t) { return kernels::md(kernels::to_dims(s), kernels::dt::f32, t); }
+inline kernels::md layout(const Shape& s, kernels::tag t) {
+  return kernels::md(kernels::to_dims(s), kernels::dt::f32, t);
+}
 
 // The physical buffer of a memory as floats (padding included).
 inline std::vector<float> physical(const dnnl::memory& m) {

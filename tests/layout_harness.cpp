@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "op_harness.hpp"
 #include "kernels/registry.hpp"
+#include "op_harness.hpp"
 
 namespace nimble::testing {
 
@@ -37,7 +37,8 @@ LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, co
   for (size_t i = 0; i < inputs.size(); ++i) {
     a.diff_src.push_back(dnnl::memory(b.src_desc[i], eng));
     float* d = static_cast<float*>(a.diff_src[i].get_data_handle());
-    for (size_t k = 0; k < b.src_desc[i].get_size() / sizeof(float); ++k) d[k] = std::numeric_limits<float>::quiet_NaN();
+    for (size_t k = 0; k < b.src_desc[i].get_size() / sizeof(float); ++k)
+      d[k] = std::numeric_limits<float>::quiet_NaN();
   }
   kernel->backward(s, a);
   s.wait();

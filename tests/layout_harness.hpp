@@ -11,9 +11,9 @@
 namespace nimble::testing {
 
 struct LayoutRun {
-  Tensor dst;                      // plain
-  std::vector<Tensor> diff_src;    // plain; filled only when a diff_dst was given
-  dnnl::memory::desc dst_desc;     // the layout the kernel produced
+  Tensor dst;                    // plain
+  std::vector<Tensor> diff_src;  // plain; filled only when a diff_dst was given
+  dnnl::memory::desc dst_desc;   // the layout the kernel produced
 };
 
 // `tags[i]` is the layout input i arrives in. With `diff_dst` (train mode), also runs backward;

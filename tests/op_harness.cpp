@@ -117,8 +117,8 @@ Tensor OpHarness::reference(const std::vector<Tensor>& inputs, bool training) co
   const float* y = b.data<float>();
   for (int64_t i = 0; i < a.numel(); ++i) {
     if (!(std::fabs(x[i] - y[i]) <= atol + rtol * std::fabs(y[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": " << x[i] << " vs " << y[i] << " (atol " << atol
-                                           << ", rtol " << rtol << ")";
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << x[i] << " vs " << y[i] << " (atol " << atol << ", rtol " << rtol << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -129,8 +129,9 @@ void expect_matches_reference(OpHarness& h, Mode mode, uint64_t seed, float atol
   for (const Shape& s : h.in_shapes()) inputs.push_back(random_tensor(s, rng));
   Tensor got = h.forward(inputs, mode);
   Tensor want = h.reference(inputs, mode == Mode::train);
-  EXPECT_TRUE(all_close(got, want, atol, rtol)) << op_name(h.node().op) << " in " << (mode == Mode::train ? "train" : "eval")
-                                                << " mode, input " << h.in_shapes()[0].str();
+  EXPECT_TRUE(all_close(got, want, atol, rtol))
+      << op_name(h.node().op) << " in " << (mode == Mode::train ? "train" : "eval") << " mode, input "
+      << h.in_shapes()[0].str();
 }
 
 namespace {
@@ -173,8 +174,8 @@ void expect_gradients_match_fd(OpHarness& h, uint64_t seed, float eps, float ato
     for (int64_t i = 0; i < n; i += step) {
       double fd = central_difference(h, inputs, r, t.data<float>() + i, eps, changed);
       float a = analytic.data<float>()[i];
-      EXPECT_LE(std::fabs(a - fd), atol + rtol * std::fabs(fd))
-          << op_name(h.node().op) << ": d/d " << what << "[" << i << "] analytic " << a << " vs finite difference " << fd;
+      EXPECT_LE(std::fabs(a - fd), atol + rtol * std::fabs(fd)) << op_name(h.node().op) << ": d/d " << what << "[" << i
+                                                                << "] analytic " << a << " vs finite difference " << fd;
     }
   };
   for (size_t k = 0; k < inputs.size(); ++k) check("input" + std::to_string(k), inputs[k], diff_src[k], [] {});

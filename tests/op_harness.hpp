@@ -46,7 +46,7 @@ class OpHarness {
 void expect_matches_reference(OpHarness& h, Mode mode, uint64_t seed, float atol = 1e-4f, float rtol = 1e-4f);
 // Backward vs central differences of sum(forward(x) * r) for inputs and trainable parameters.
 // Checks up to `max_checks` elements per tensor.
-void expect_gradients_match_fd(OpHarness& h, uint64_t seed, float eps = 1e-2f, float atol = 2e-2f,
-                               float rtol = 2e-2f, int max_checks = 64);
+void expect_gradients_match_fd(OpHarness& h, uint64_t seed, float eps = 1e-2f, float atol = 2e-2f, float rtol = 2e-2f,
+                               int max_checks = 64);
 
 }  // namespace nimble::testing

@@ -18,12 +18,9 @@ Attrs attrs_of(const PoolCase& c, int64_t count_include_pad) {
 }
 
 const PoolCase kCases[] = {
-    {{1, 1, 13, 13}, {3, 3}, {}, {}},
-    {{2, 3, 13, 13}, {3, 3}, {2, 2}, {1, 1}},
-    {{3, 5, 7, 9}, {2, 3}, {1, 2}, {1, 1}},
-    {{1, 17, 127, 1}, {3, 1}, {2, 1}, {1, 0}},
-    {{2, 16, 11, 11}, {2, 2}, {}, {}},
-    {{1, 3, 5, 5}, {5, 5}, {1, 1}, {2, 2}},
+    {{1, 1, 13, 13}, {3, 3}, {}, {}},       {{2, 3, 13, 13}, {3, 3}, {2, 2}, {1, 1}},
+    {{3, 5, 7, 9}, {2, 3}, {1, 2}, {1, 1}}, {{1, 17, 127, 1}, {3, 1}, {2, 1}, {1, 0}},
+    {{2, 16, 11, 11}, {2, 2}, {}, {}},      {{1, 3, 5, 5}, {5, 5}, {1, 1}, {2, 2}},
 };
 
 TEST(AvgPool2d, ForwardMatchesReference) {
@@ -80,7 +77,7 @@ TEST(AvgPool2d, RejectsBadShapesAndAttrs) {
   node.attrs = {{"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{-1, 0}}};
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 8}}), Error);  // negative padding
   node.attrs = {{"kernel", std::vector<int64_t>{3, 3}}};
-  EXPECT_THROW(def.infer(node, {{1, 3, 8, 2}}), Error);  // too narrow
+  EXPECT_THROW(def.infer(node, {{1, 3, 8, 2}}), Error);     // too narrow
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 8, 8}}), Error);  // rank 5
 }
 

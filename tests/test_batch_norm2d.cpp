@@ -37,13 +37,13 @@ TEST(BatchNorm2d, GradientsMatchFiniteDifferences) {
 // eltwise after the batch-norm), forward and backward.
 TEST(BatchNorm2d, FusedReluMatchesReferenceAndFiniteDifferences) {
   for (const char* act : {"relu", "relu6"})
-  for (const Shape& s : {Shape{3, 4, 7, 9}, Shape{4, 16, 3, 3}, Shape{1, 17, 5, 5}}) {
-    SCOPED_TRACE(act);
-    OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
-    expect_matches_reference(h, Mode::eval, 3);
-    expect_matches_reference(h, Mode::train, 4);
-    expect_gradients_match_fd(h, 7, 1e-3f);
-  }
+    for (const Shape& s : {Shape{3, 4, 7, 9}, Shape{4, 16, 3, 3}, Shape{1, 17, 5, 5}}) {
+      SCOPED_TRACE(act);
+      OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
+      expect_matches_reference(h, Mode::eval, 3);
+      expect_matches_reference(h, Mode::train, 4);
+      expect_gradients_match_fd(h, 7, 1e-3f);
+    }
   Graph g;
   const int x = g.add_input("x", {3, 4, 4});
   EXPECT_THROW(g.add_node(OpKind::batch_norm2d, "bn", {x}, {{"activation", std::string("sigmoid")}}), Error);
@@ -118,26 +118,26 @@ TEST(BatchNorm2d, BlockedLayoutMatchesPlain) {
 // as the plain-layout oneDNN kernel gives them, without and with a fused ReLU or ReLU6; layout kept.
 TEST(BatchNorm2d, HandWrittenTrainingKernelsMatchPlain) {
   for (const Shape& s : {Shape{3, 32, 5, 7}, Shape{3, 8, 5, 7}})  // 8: nhwc only, a masked channel group
-  for (kernels::tag t : {kernels::tag::nhwc, kernels::tag::nChw16c})
-    for (const char* act : {"none", "relu", "relu6"}) {
-      SCOPED_TRACE(s.str() + " " + act + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
-      OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
-      KernelRunner run(h.node(), {s}, {layout(s, t)}, Mode::train);
-      EXPECT_EQ(run.dst_desc(), run.src_desc(0));
-      Rng rng(8);
-      Tensor x = random_tensor(s, rng, 2.0f, 5.0f), r = random_tensor(s, rng);
-      Param& running_var = *h.node().params.at("running_var");
-      const Tensor var_before = running_var.data.clone();
-      EXPECT_TRUE(all_close(run.forward({x}), h.reference({x}, true), 1e-4f, 1e-4f));
-      const Tensor var_own = running_var.data.clone();
-      Tensor dx = run.backward(r)[0];
-      Tensor dscale = h.node().param("scale").grad.clone(), dshift = h.node().param("shift").grad.clone();
-      running_var.data = var_before.clone();
-      EXPECT_TRUE(all_close(dx, h.backward({x}, r)[0], 1e-5f, 1e-4f));
-      EXPECT_TRUE(all_close(dscale, h.node().param("scale").grad, 1e-4f, 1e-4f));
-      EXPECT_TRUE(all_close(dshift, h.node().param("shift").grad, 1e-4f, 1e-4f));
-      EXPECT_TRUE(all_close(var_own, running_var.data, 1e-6f, 1e-5f));
-    }
+    for (kernels::tag t : {kernels::tag::nhwc, kernels::tag::nChw16c})
+      for (const char* act : {"none", "relu", "relu6"}) {
+        SCOPED_TRACE(s.str() + " " + act + (t == kernels::tag::nhwc ? " nhwc" : " nChw16c"));
+        OpHarness h(OpKind::batch_norm2d, {{"activation", std::string(act)}}, {s});
+        KernelRunner run(h.node(), {s}, {layout(s, t)}, Mode::train);
+        EXPECT_EQ(run.dst_desc(), run.src_desc(0));
+        Rng rng(8);
+        Tensor x = random_tensor(s, rng, 2.0f, 5.0f), r = random_tensor(s, rng);
+        Param& running_var = *h.node().params.at("running_var");
+        const Tensor var_before = running_var.data.clone();
+        EXPECT_TRUE(all_close(run.forward({x}), h.reference({x}, true), 1e-4f, 1e-4f));
+        const Tensor var_own = running_var.data.clone();
+        Tensor dx = run.backward(r)[0];
+        Tensor dscale = h.node().param("scale").grad.clone(), dshift = h.node().param("shift").grad.clone();
+        running_var.data = var_before.clone();
+        EXPECT_TRUE(all_close(dx, h.backward({x}, r)[0], 1e-5f, 1e-4f));
+        EXPECT_TRUE(all_close(dscale, h.node().param("scale").grad, 1e-4f, 1e-4f));
+        EXPECT_TRUE(all_close(dshift, h.node().param("shift").grad, 1e-4f, 1e-4f));
+        EXPECT_TRUE(all_close(var_own, running_var.data, 1e-6f, 1e-5f));
+      }
 }
 
 // Batch-norm right on the graph input: no input gradient wanted, parameter gradients still come.

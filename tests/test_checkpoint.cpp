@@ -115,25 +115,39 @@ TEST(GraphJson, RejectsInvalidDocuments) {
       {with([](json& j) { j["nodes"][0]["op"] = "conv3d"; }), "node 0 ('stem.conv'): unknown op 'conv3d'"},
       {with([](json& j) { j["nodes"][0]["op"] = 7; }), "op: expected a string, got number"},
       {with([](json& j) { j["nodes"][0]["attrs"]["kernel"] = true; }), "attribute 'kernel': expected an integer"},
-      {with([](json& j) { j["nodes"][0]["attrs"]["kernel"] = {3, "3"}; }), "attribute 'kernel': expected an integer"},
-      {with([](json& j) { j["nodes"][0]["attrs"]["kernel"] = {3, 1099511627776LL}; }),
+      {with([](json& j) {
+         j["nodes"][0]["attrs"]["kernel"] = {3, "3"};
+       }),
+       "attribute 'kernel': expected an integer"},
+      {with([](json& j) {
+         j["nodes"][0]["attrs"]["kernel"] = {3, 1099511627776LL};
+       }),
        "attribute 'kernel': 1099511627776 is above 2147483647"},
-      {with([](json& j) { j["nodes"][0]["attrs"]["x"] = {{"float", "big"}}; }), "attribute 'x'"},
+      {with([](json& j) {
+         j["nodes"][0]["attrs"]["x"] = {{"float", "big"}};
+       }),
+       "attribute 'x'"},
       {with([](json& j) { j["nodes"][0]["attrs"]["x"] = nullptr; }), "attribute 'x'"},
       {with([](json& j) { j["nodes"][0]["inputs"] = {1}; }), "input value 1 is not produced before this node"},
       {with([](json& j) { j["nodes"][0]["inputs"] = {-1}; }), "input value id: -1 is outside"},
-      {with([](json& j) { j["nodes"][2]["inputs"] = {2, 1}; }), "wrong number of inputs"},
+      {with([](json& j) {
+         j["nodes"][2]["inputs"] = {2, 1};
+       }),
+       "wrong number of inputs"},
       {with([](json& j) { j["nodes"][0]["inputs"] = json::array(); }), "wrong number of inputs"},
       {with([](json& j) { j["output"] = 99; }), "output value id: 99 is above 8"},
       {with([](json& j) { j["output"] = "head"; }), "output value id: expected an integer"},
-      {with([](json& j) { j["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 3, 2}; }),
+      {with([](json& j) {
+         j["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 3, 2};
+       }),
        "conv2d 'stem.conv': weights 8x3x3x2 do not match 8x3x3x3"},
       {with([](json& j) { j["nodes"][0]["params"].erase("bias"); }), "missing parameter 'bias' (conv2d needs 8)"},
       {with([](json& j) { j["nodes"][0]["params"]["bias"]["dtype"] = "f64"; }), "unknown dtype 'f64'"},
       {with([](json& j) { j["nodes"][0]["params"]["bias"]["trainable"] = 1; }), "trainable: expected true or false"},
       {with([](json& j) { j["nodes"][0]["params"]["bias"]["shape"] = {8, 1, 1, 1, 1, 1}; }), "rank 6 exceeds 5"},
       {with([](json& j) {
-         j["nodes"][0]["params"]["huge"] = {{"dtype", "f32"}, {"shape", {2147483647, 2147483647, 2147483647}}, {"trainable", true}};
+         j["nodes"][0]["params"]["huge"] = {
+             {"dtype", "f32"}, {"shape", {2147483647, 2147483647, 2147483647}}, {"trainable", true}};
        }),
        "parameters declare more than"},
       {with([](json& j) { j["nodes"][0]["params"]["a.b"] = j["nodes"][0]["params"]["bias"]; }), "contains '.'"},
@@ -142,9 +156,18 @@ TEST(GraphJson, RejectsInvalidDocuments) {
       {with([](json& j) { j["nodes"][1]["name"] = ""; }), "names must be 1 to 256 bytes"},
       {with([](json& j) { j["nodes"][0]["colour"] = "red"; }), "node 0: unknown key 'colour'"},
       {with([](json& j) { j.erase("nodes"); }), "graph: missing \"nodes\""},
-      {with([](json& j) { j["input"]["shape"] = {65536, 65536, 2}; }), "larger than 2^32 elements"},
-      {with([](json& j) { j["input"]["shape"] = {3, 0, 11}; }), "input shape: 0 is outside"},
-      {with([](json& j) { j["input"]["shape"] = {1, 3, 9, 11, 1}; }), "rank 5 exceeds 4"},
+      {with([](json& j) {
+         j["input"]["shape"] = {65536, 65536, 2};
+       }),
+       "larger than 2^32 elements"},
+      {with([](json& j) {
+         j["input"]["shape"] = {3, 0, 11};
+       }),
+       "input shape: 0 is outside"},
+      {with([](json& j) {
+         j["input"]["shape"] = {1, 3, 9, 11, 1};
+       }),
+       "rank 5 exceeds 4"},
       {with([](json& j) { j["meta"]["name"] = 3; }), "meta 'name': expected a string"},
       // The op's own shape inference speaks: a conv whose output channels changed.
       {with([](json& j) { j["nodes"][0]["attrs"]["out_channels"] = 4; }),
@@ -181,7 +204,8 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   TempDir dir;
   const Graph g = small_graph();
   const std::string path = dir.file("model.nimble");
-  const std::string extra = R"({"hyper":{"lr":0.05,"epochs":3},"metrics":{"acc":0.875},"norm":{"mean":[0.5],"std":[0.25]}})";
+  const std::string extra =
+      R"({"hyper":{"lr":0.05,"epochs":3},"metrics":{"acc":0.875},"norm":{"mean":[0.5],"std":[0.25]}})";
   io::save_checkpoint(g, path, extra);
   const io::Checkpoint ck = io::load_checkpoint(path);
   expect_same_graph(g, ck.graph);
@@ -357,7 +381,8 @@ TEST_F(CheckpointLoad, ReportsFileLevelProblems) {
   load_error(Bytes(png.begin(), png.end()), "not a nimble checkpoint (bad magic)");
   load_error(Bytes{'{', '}'}, "not a nimble checkpoint (bad magic)");
   load_error(Bytes{}, "not a nimble checkpoint (empty file)");
-  load_error(Bytes(good_.begin(), good_.begin() + 10), "truncated: the file has 10 bytes, less than the 24-byte prefix");
+  load_error(Bytes(good_.begin(), good_.begin() + 10),
+             "truncated: the file has 10 bytes, less than the 24-byte prefix");
 
   Bytes b = good_;
   put_le(b.data() + 8, 2, 4);
@@ -418,7 +443,8 @@ TEST_F(CheckpointLoad, ValidatesTheTableBehindTheCrc) {
   write_bytes(path_, edit([](json&, Bytes&) {}));
   EXPECT_NO_THROW(io::load_checkpoint(path_));
 
-  load_error(edit([](json& h, Bytes&) { h["tensors"][0]["nbytes"] = 12; }), "tensor 'stem.conv.bias': nbytes 12 does not match shape 8 of f32");
+  load_error(edit([](json& h, Bytes&) { h["tensors"][0]["nbytes"] = 12; }),
+             "tensor 'stem.conv.bias': nbytes 12 does not match shape 8 of f32");
   load_error(edit([](json& h, Bytes&) { h["tensors"][1]["offset"] = 128; }), "offset 128, expected 64");
   load_error(edit([](json& h, Bytes&) { h["tensors"][0]["offset"] = -64; }), "offset: -64 is outside");
   load_error(edit([](json& h, Bytes&) { h["tensors"][0]["dtype"] = "s32"; }),
@@ -426,7 +452,9 @@ TEST_F(CheckpointLoad, ValidatesTheTableBehindTheCrc) {
   load_error(edit([](json& h, Bytes&) { h["tensors"][0]["dtype"] = "q4"; }), "unknown dtype 'q4'");
   load_error(edit([](json& h, Bytes&) { h["tensors"][0]["crc32"] = 1; }), "CRC mismatch (stored 0x00000001");
   load_error(edit([](json& h, Bytes&) { h["tensors"][0]["crc32"] = 1LL << 32; }), "crc32: 4294967296 is above");
-  load_error(edit([](json& h, Bytes&) { h["tensors"][0]["shape"] = {2, 4}; }),
+  load_error(edit([](json& h, Bytes&) {
+               h["tensors"][0]["shape"] = {2, 4};
+             }),
              "tensor 'stem.conv.bias' is f32 2x4 but the graph declares f32 8");
   load_error(edit([](json& h, Bytes&) { h["data_bytes"] = h["data_bytes"].get<uint64_t>() + 64; }),
              "declares " + std::to_string(split(good_).data.size() + 64) + " bytes but its tensors end at");
@@ -468,10 +496,15 @@ TEST_F(CheckpointLoad, ValidatesTheTableBehindTheCrc) {
   // Graph problems are reported as such.
   load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][0]["op"] = "conv9d"; }),
              "graph: node 0 ('stem.conv'): unknown op 'conv9d'");
-  load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 1, 9}; }),
+  load_error(edit([](json& h, Bytes&) {
+               h["graph"]["nodes"][0]["params"]["weights"]["shape"] = {8, 3, 1, 9};
+             }),
              "graph: node 0 ('stem.conv'): conv2d 'stem.conv': weights 8x3x1x9 do not match 8x3x3x3");
-  load_error(edit([](json& h, Bytes&) { h["graph"]["nodes"][7]["params"]["extra"] = {{"dtype", "f32"}, {"shape", {1000000}}, {"trainable", false}}; }),
-             "parameters declare more than");
+  load_error(
+      edit([](json& h, Bytes&) {
+        h["graph"]["nodes"][7]["params"]["extra"] = {{"dtype", "f32"}, {"shape", {1000000}}, {"trainable", false}};
+      }),
+      "parameters declare more than");
   load_error(edit([](json& h, Bytes&) { h["extra"] = "x"; }), "extra: expected an object, got string");
   load_error(edit([](json& h, Bytes&) { h["comment"] = "x"; }), "header: unknown key 'comment'");
   load_error(edit([](json& h, Bytes&) { h.erase("tensors"); }), "header: missing \"tensors\"");

@@ -40,7 +40,8 @@ struct Tally {
     for (auto& [k, n] : reasons) top.push_back({n, k});
     std::sort(top.rbegin(), top.rend());
     const size_t shown = std::getenv("NIMBLE_FUZZ_VERBOSE") ? top.size() : 6;  // every reason when asked
-    for (size_t i = 0; i < top.size() && i < shown; ++i) std::cout << "[fuzz]   " << top[i].first << "x " << top[i].second << "\n";
+    for (size_t i = 0; i < top.size() && i < shown; ++i)
+      std::cout << "[fuzz]   " << top[i].first << "x " << top[i].second << "\n";
   }
 };
 
@@ -107,8 +108,23 @@ TEST_F(CheckpointFuzz, ByteFlipsAreAllDetected) {
 TEST_F(CheckpointFuzz, TruncationsAreAllDetected) {
   Rng rng(fuzz_seed() + 1);
   Tally tally;
-  std::vector<uint64_t> lengths = {0, 1, 7, 8, 9, 12, 20, 23, 24, 25, header_end_ - 1, header_end_, header_end_ + 1,
-                                   data_offset_ - 1, data_offset_, data_offset_ + 1, good_.size() - 1};
+  std::vector<uint64_t> lengths = {0,
+                                   1,
+                                   7,
+                                   8,
+                                   9,
+                                   12,
+                                   20,
+                                   23,
+                                   24,
+                                   25,
+                                   header_end_ - 1,
+                                   header_end_,
+                                   header_end_ + 1,
+                                   data_offset_ - 1,
+                                   data_offset_,
+                                   data_offset_ + 1,
+                                   good_.size() - 1};
   for (int i = 0; i < fuzz_iters(250); ++i) lengths.push_back(rng.below(good_.size()));
   for (uint64_t len : lengths) {
     write_bytes(path_, Bytes(good_.begin(), good_.begin() + std::ptrdiff_t(len)));
@@ -130,18 +146,44 @@ TEST_F(CheckpointFuzz, ResignedHeaderByteFlips) {
   Rng rng(fuzz_seed() + 2);
   Tally tally;
   const Parts parts = split(good_);
-  const std::string tokens[] = {"{", "}", "[", "]", ",", ":", "\"", "0", "-", "9", "e", ".", "1e999", "null", "true",
-                                "\\", "\\u0000", "18446744073709551616", "-9223372036854775809", "2147483648"};
+  const std::string tokens[] = {"{",
+                                "}",
+                                "[",
+                                "]",
+                                ",",
+                                ":",
+                                "\"",
+                                "0",
+                                "-",
+                                "9",
+                                "e",
+                                ".",
+                                "1e999",
+                                "null",
+                                "true",
+                                "\\",
+                                "\\u0000",
+                                "18446744073709551616",
+                                "-9223372036854775809",
+                                "2147483648"};
   for (int it = 0; it < fuzz_iters(1000); ++it) {
     std::string h = parts.header;
     const int edits = 1 + int(rng.below(3));
     for (int e = 0; e < edits && !h.empty(); ++e) {
       const size_t pos = size_t(rng.below(h.size()));
       switch (rng.below(4)) {
-        case 0: h[pos] = char(rng.below(256)); break;
-        case 1: h.erase(pos, 1 + size_t(rng.below(8))); break;
-        case 2: h.insert(pos, tokens[rng.below(std::size(tokens))]); break;
-        default: h[pos] = "0123456789"[rng.below(10)]; break;  // a digit for a digit: often still valid JSON
+        case 0:
+          h[pos] = char(rng.below(256));
+          break;
+        case 1:
+          h.erase(pos, 1 + size_t(rng.below(8)));
+          break;
+        case 2:
+          h.insert(pos, tokens[rng.below(std::size(tokens))]);
+          break;
+        default:
+          h[pos] = "0123456789"[rng.below(10)];
+          break;  // a digit for a digit: often still valid JSON
       }
     }
     write_bytes(path_, assemble(h, parts.data));
@@ -161,22 +203,39 @@ void collect(json& j, std::vector<json*>& out) {
 
 json hostile_value(Rng& rng) {
   switch (rng.below(16)) {
-    case 0: return int64_t(rng.below(5)) - 1;
-    case 1: return int64_t(1) << (30 + rng.below(34));
-    case 2: return std::numeric_limits<int64_t>::min();
-    case 3: return std::numeric_limits<uint64_t>::max();
-    case 4: return 2147483647;
-    case 5: return 0.5;
-    case 6: return "";
-    case 7: return std::vector<std::string>{"conv2d", "linear", "relu", "f32", "bf16", "s8", "stem.conv.weights"}[rng.below(7)];
-    case 8: return nullptr;
-    case 9: return true;
-    case 10: return json::array();
-    case 11: return json::object();
-    case 12: return json::array({int64_t(rng.below(40)), int64_t(rng.below(40))});
-    case 13: return json::array({8, 3, 3, 3});
-    case 14: return {{"float", "nan"}};
-    default: return int64_t(rng.below(100));
+    case 0:
+      return int64_t(rng.below(5)) - 1;
+    case 1:
+      return int64_t(1) << (30 + rng.below(34));
+    case 2:
+      return std::numeric_limits<int64_t>::min();
+    case 3:
+      return std::numeric_limits<uint64_t>::max();
+    case 4:
+      return 2147483647;
+    case 5:
+      return 0.5;
+    case 6:
+      return "";
+    case 7:
+      return std::vector<std::string>{
+          "conv2d", "linear", "relu", "f32", "bf16", "s8", "stem.conv.weights"}[rng.below(7)];
+    case 8:
+      return nullptr;
+    case 9:
+      return true;
+    case 10:
+      return json::array();
+    case 11:
+      return json::object();
+    case 12:
+      return json::array({int64_t(rng.below(40)), int64_t(rng.below(40))});
+    case 13:
+      return json::array({8, 3, 3, 3});
+    case 14:
+      return {{"float", "nan"}};
+    default:
+      return int64_t(rng.below(100));
   }
 }
 
@@ -221,10 +280,18 @@ TEST(GraphJsonFuzz, MutatedTextOnlyThrowsError) {
     for (int e = 0; e < edits && !t.empty(); ++e) {
       const size_t pos = size_t(rng.below(t.size()));
       switch (rng.below(4)) {
-        case 0: t[pos] = char(rng.below(256)); break;
-        case 1: t.erase(pos, 1 + size_t(rng.below(16))); break;
-        case 2: t.insert(pos, t.substr(size_t(rng.below(t.size())), 1 + size_t(rng.below(16)))); break;
-        default: t[pos] = "{}[],:\"0123456789-.e"[rng.below(21)]; break;
+        case 0:
+          t[pos] = char(rng.below(256));
+          break;
+        case 1:
+          t.erase(pos, 1 + size_t(rng.below(16)));
+          break;
+        case 2:
+          t.insert(pos, t.substr(size_t(rng.below(t.size())), 1 + size_t(rng.below(16))));
+          break;
+        default:
+          t[pos] = "{}[],:\"0123456789-.e"[rng.below(21)];
+          break;
       }
     }
     try {

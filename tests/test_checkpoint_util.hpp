@@ -33,7 +33,10 @@ inline Graph small_graph(uint64_t seed = 7) {
   using V = std::vector<int64_t>;
   int x = g.add_input("image", {3, 9, 11});
   x = g.add_node(OpKind::conv2d, "stem.conv", {x},
-                 {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"stride", V{1, 1}}, {"padding", V{1, 1}},
+                 {{"out_channels", int64_t(8)},
+                  {"kernel", V{3, 3}},
+                  {"stride", V{1, 1}},
+                  {"padding", V{1, 1}},
                   {"activation", std::string("none")}},
                  &rng);
   x = g.add_node(OpKind::batch_norm2d, "stem.bn", {x}, {{"eps", 1e-3}, {"momentum", 0.1}}, &rng);
@@ -42,7 +45,10 @@ inline Graph small_graph(uint64_t seed = 7) {
   x = g.add_node(OpKind::relu, "stem.relu", {x}, {}, &rng);
   const int skip = x;
   x = g.add_node(OpKind::conv2d, "block.dw", {x},
-                 {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"groups", int64_t(8)},
+                 {{"out_channels", int64_t(8)},
+                  {"kernel", V{3, 3}},
+                  {"padding", V{1, 1}},
+                  {"groups", int64_t(8)},
                   {"bias", int64_t(0)}},
                  &rng);
   x = g.add_node(OpKind::add, "block.add", {x, skip}, {}, &rng);
@@ -161,8 +167,7 @@ inline void expect_same_graph(const Graph& a, const Graph& b, bool with_data = t
     EXPECT_EQ(x.name, y.name);
     EXPECT_EQ(x.op, y.op);
     ASSERT_EQ(x.inputs.size(), y.inputs.size());
-    for (size_t i = 0; i < x.inputs.size(); ++i)
-      EXPECT_EQ(a.values()[x.inputs[i]].name, b.values()[y.inputs[i]].name);
+    for (size_t i = 0; i < x.inputs.size(); ++i) EXPECT_EQ(a.values()[x.inputs[i]].name, b.values()[y.inputs[i]].name);
     EXPECT_EQ(a.values()[x.output].shape, b.values()[y.output].shape);
     ASSERT_EQ(x.attrs.size(), y.attrs.size());
     for (auto& [k, v] : x.attrs) {

@@ -20,7 +20,8 @@ struct CliRun {
 // env: "NAME=value " assignments put in front of the command, or empty.
 CliRun run(const std::string& args, const std::string& env = "") {
   static int n = 0;
-  const fs::path err_file = fs::temp_directory_path() / ("nimble_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+  const fs::path err_file =
+      fs::temp_directory_path() / ("nimble_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(n++));
   const std::string cmd = env + std::string(NIMBLE_CLI) + " " + args + " 2>" + err_file.string() + " </dev/null";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -96,7 +97,7 @@ TEST_F(Cli, TrainEvalBenchInfoRoundTrip) {
   const fs::path ck = dir_ / "tiny.nimble";
   CliRun t = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --json --out " + ck.string());
   ASSERT_EQ(t.code, 0) << t.err;
-  auto j = nlohmann::json::parse(t.out);  // exactly one JSON object
+  auto j = nlohmann::json::parse(t.out);             // exactly one JSON object
   EXPECT_GE(j["test_accuracy"].get<double>(), 0.3);  // one epoch on 768 samples beats chance (0.1) easily
   EXPECT_LE(j["test_accuracy"].get<double>(), 1.0);
   EXPECT_GT(j["train_samples_per_s"].get<double>(), 0.0);
@@ -113,7 +114,8 @@ TEST_F(Cli, TrainEvalBenchInfoRoundTrip) {
   CliRun b = run("bench --json --iters 5 --warmup 1 --batch 32 " + ck.string());
   ASSERT_EQ(b.code, 0) << b.err;
   auto jb = nlohmann::json::parse(b.out);
-  for (const char* k : {"latency_ms_p50", "latency_ms_p99", "throughput_samples_per_s", "params", "macs", "size_bytes", "gflops_per_s"})
+  for (const char* k :
+       {"latency_ms_p50", "latency_ms_p99", "throughput_samples_per_s", "params", "macs", "size_bytes", "gflops_per_s"})
     EXPECT_TRUE(jb.contains(k)) << k;
   EXPECT_LE(jb["latency_ms_p50"].get<double>(), jb["latency_ms_p99"].get<double>());
   EXPECT_EQ(jb["size_bytes"].get<int64_t>(), int64_t(fs::file_size(ck)));
@@ -143,12 +145,14 @@ TEST_F(Cli, SameSeedReproducesTheRunBitForBit) {
   struct Unset {
     ~Unset() { unsetenv("NIMBLE_KERNEL_CHOICE"); }
   } unset;
-  const std::string common = "train --model mobilenet_v1 --width 0.25 --limit 512 --val 128 --epochs 1 --batch 64 --quiet --erase 0.5 "
-                             "--precision bf16 ";  // auto is decided by timing, which may differ run to run
+  const std::string common =
+      "train --model mobilenet_v1 --width 0.25 --limit 512 --val 128 --epochs 1 --batch 64 --quiet --erase 0.5 "
+      "--precision bf16 ";  // auto is decided by timing, which may differ run to run
   ASSERT_EQ(run(common + "--seed 5 --out " + (dir_ / "a.nimble").string()).code, 0);
   ASSERT_EQ(run(common + "--seed 5 --out " + (dir_ / "b.nimble").string()).code, 0);
   ASSERT_EQ(run(common + "--seed 6 --out " + (dir_ / "c.nimble").string()).code, 0);
-  const std::string a = file_bytes(dir_ / "a.nimble"), b = file_bytes(dir_ / "b.nimble"), c = file_bytes(dir_ / "c.nimble");
+  const std::string a = file_bytes(dir_ / "a.nimble"), b = file_bytes(dir_ / "b.nimble"),
+                    c = file_bytes(dir_ / "c.nimble");
   EXPECT_GT(a.size(), 1000u);
   EXPECT_EQ(a, b) << "same seed, different checkpoints";
   EXPECT_NE(a, c) << "different seeds, identical checkpoints";
@@ -165,7 +169,8 @@ TEST_F(Cli, FailedTrainingLeavesAnExistingCheckpointIntact) {
 
 TEST_F(Cli, PrecisionIsChosenReportedAndValidated) {
   const fs::path ck = dir_ / "prec.nimble";
-  CliRun t = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --json --precision bf16 --out " + ck.string());
+  CliRun t =
+      run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --json --precision bf16 --out " + ck.string());
   ASSERT_EQ(t.code, 0) << t.err;
   auto j = nlohmann::json::parse(t.out);
   EXPECT_EQ(j["precision"], "bf16");
@@ -184,7 +189,8 @@ TEST_F(Cli, PrecisionIsChosenReportedAndValidated) {
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_FALSE(nlohmann::json::parse(b.out)["precision_emulated"].get<bool>());  // auto never emulates
   // The same model in bf16 and in fp32, timed in alternation.
-  CliRun c = run("bench --json --iters 3 --warmup 1 --batch 16 --precision bf16 --compare-precision fp32 " + ck.string());
+  CliRun c =
+      run("bench --json --iters 3 --warmup 1 --batch 16 --precision bf16 --compare-precision fp32 " + ck.string());
   ASSERT_EQ(c.code, 0) << c.err;
   auto jc = nlohmann::json::parse(c.out);
   EXPECT_EQ(jc["precision"], "bf16");
@@ -198,8 +204,7 @@ TEST_F(Cli, PrecisionIsChosenReportedAndValidated) {
   auto jp = nlohmann::json::parse(p.out);
   EXPECT_GE(jp["policy"].size(), 3u);
   bool softmax_fp32 = false;
-  for (auto& row : jp["policy"])
-    softmax_fp32 = softmax_fp32 || (row["ops"] == "softmax" && row["computes"] == "fp32");
+  for (auto& row : jp["policy"]) softmax_fp32 = softmax_fp32 || (row["ops"] == "softmax" && row["computes"] == "fp32");
   EXPECT_TRUE(softmax_fp32) << p.out;
 
   expect_one_line_error("train --precision fp8 --epochs 1", "fp8");
@@ -254,11 +259,13 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   const fs::path ck = dir_ / "fp32.nimble", q = dir_ / "int8.nimble";
   CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + ck.string());
   ASSERT_EQ(t.code, 0) << t.err;
-  CliRun r = run("quantize " + ck.string() + " --out " + q.string() + " --calib 128 --iters 5 --batch 64 --max-drop 1 --json");
+  CliRun r =
+      run("quantize " + ck.string() + " --out " + q.string() + " --calib 128 --iters 5 --batch 64 --max-drop 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
-  for (const char* k : {"test_accuracy_fp32", "test_accuracy_int8", "latency_ms_fp32", "latency_ms_int8", "size_bytes_fp32",
-                        "size_bytes_int8", "layers_kept_float", "layers", "val_accuracy_fp32", "val_accuracy_int8"})
+  for (const char* k :
+       {"test_accuracy_fp32", "test_accuracy_int8", "latency_ms_fp32", "latency_ms_int8", "size_bytes_fp32",
+        "size_bytes_int8", "layers_kept_float", "layers", "val_accuracy_fp32", "val_accuracy_int8"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["size_bytes_fp32"].get<int64_t>(), int64_t(fs::file_size(ck)));
   EXPECT_EQ(j["size_bytes_int8"].get<int64_t>(), int64_t(fs::file_size(q)));
@@ -271,7 +278,8 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), j["test_accuracy_int8"].get<double>(), 1e-9);
   CliRun b = run("bench --json --iters 3 --warmup 1 --batch 16 " + q.string());
   ASSERT_EQ(b.code, 0) << b.err;
-  EXPECT_EQ(nlohmann::json::parse(b.out)["params"], 421834 - 2 * (32 + 64));  // int8 weights count; batch-norm is folded
+  EXPECT_EQ(nlohmann::json::parse(b.out)["params"],
+            421834 - 2 * (32 + 64));  // int8 weights count; batch-norm is folded
   CliRun i = run("info " + q.string());
   ASSERT_EQ(i.code, 0) << i.err;
   EXPECT_NE(i.out.find("qconv2d"), std::string::npos) << i.out;
@@ -284,7 +292,8 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_GT(jbi["throughput_samples_per_s"].get<double>(), 0.0);
   expect_one_line_error("bench --int8 --json --iters 3 --batch 16 " + q.string(), "already int8");
   // --int8 and --compare time the float model in alternation with the measured one.
-  for (const auto& [what, baseline] : {std::pair{jbi, std::string("cnn (float)")}, std::pair{nlohmann::json(), ck.string()}}) {
+  for (const auto& [what, baseline] :
+       {std::pair{jbi, std::string("cnn (float)")}, std::pair{nlohmann::json(), ck.string()}}) {
     nlohmann::json jc = what;
     if (jc.is_null()) {
       CliRun c = run("bench --json --iters 5 --warmup 1 --batch 16 " + q.string() + " --compare " + ck.string());
@@ -299,7 +308,8 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
     EXPECT_NEAR(jc["speedup_batch1"].get<double>(),
                 jc["baseline"]["latency_ms_p50"].get<double>() / jc["latency_ms_p50"].get<double>(), 1e-9);
     EXPECT_NEAR(jc["speedup_big_batch"].get<double>(),
-                jc["throughput_samples_per_s"].get<double>() / jc["baseline"]["throughput_samples_per_s"].get<double>(), 1e-9);
+                jc["throughput_samples_per_s"].get<double>() / jc["baseline"]["throughput_samples_per_s"].get<double>(),
+                1e-9);
   }
   expect_one_line_error("bench --model cnn --input 1x32x32 --iters 3 --batch 4 --compare " + ck.string(), "inputs");
   expect_one_line_error("bench --iters 3 --batch 4 " + q.string() + " --compare " + (dir_ / "missing.nimble").string(),
@@ -316,8 +326,9 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
 
 TEST_F(Cli, TrainQatEndsWithAnInt8ModelBesideTheFloatOne) {
   const fs::path ck = dir_ / "qat.nimble", q = dir_ / "qat-int8.nimble";
-  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --precision fp32 --qat --qat-epochs 1 --json --out " +
-                 ck.string());
+  CliRun t =
+      run("train --limit 2048 --val 512 --epochs 1 --batch 64 --precision fp32 --qat --qat-epochs 1 --json --out " +
+          ck.string());
   ASSERT_EQ(t.code, 0) << t.err;
   auto j = nlohmann::json::parse(t.out);
   EXPECT_EQ(j["int8_checkpoint"], q.string());
@@ -368,7 +379,8 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_EQ(jc["distillation"]["teacher"], ck.string());  // by default the unpruned model teaches
   CliRun e = run("eval --json --precision fp32 " + ch.string());
   ASSERT_EQ(e.code, 0) << e.err;
-  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), jc["test_accuracy_after"].get<double>(), 1e-9);
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), jc["test_accuracy_after"].get<double>(),
+              1e-9);
   // prune -> quantize is the normal path.
   CliRun q = run("quantize " + ch.string() + " --out " + (dir_ / "channel_int8.nimble").string() +
                  " --calib 64 --iters 3 --batch 16 --json");
@@ -377,15 +389,16 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
   // A MACs target: the smallest ratio that meets it.
   const int64_t target = jc["macs_before"].get<int64_t>() / 3;
-  CliRun tm = run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() +
-                  " --method channel --target-macs " + std::to_string(target) +
-                  " --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
+  CliRun tm =
+      run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() + " --method channel --target-macs " +
+          std::to_string(target) + " --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
   ASSERT_EQ(tm.code, 0) << tm.err;
   auto jtm = nlohmann::json::parse(tm.out);
   EXPECT_FALSE(jtm.contains("distillation"));
   EXPECT_LE(jtm["macs_after"].get<int64_t>(), target);
   EXPECT_GT(jtm["amount"].get<double>(), 0.0);
-  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10", "out of reach");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10",
+                        "out of reach");
 
   // Magnitude pruning in one shot: the file shrinks with the sparsity (bitmask storage).
   CliRun m = run("prune " + ck.string() + " --out " + mag.string() + " --sparsity 0.8 --iters 5 --batch 32 --json");
@@ -405,8 +418,9 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
   // Pruning while training from scratch.
   const fs::path tp = dir_ / "train_pruned.nimble";
-  CliRun tr = run("train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --precision fp32 --prune channel:0.5 --json --out " +
-                  tp.string());
+  CliRun tr = run(
+      "train --limit 1024 --val 256 --epochs 1 --batch 64 --quiet --precision fp32 --prune channel:0.5 --json --out " +
+      tp.string());
   ASSERT_EQ(tr.code, 0) << tr.err;
   auto jt = nlohmann::json::parse(tr.out);
   CliRun ti = run("info --json " + tp.string());
@@ -417,10 +431,12 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
   const std::string before = file_bytes(mag);
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --ratio 0.5", "--method channel");
-  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --teacher " + ck.string(), "--finetune-epochs");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --teacher " + ck.string(),
+                        "--finetune-epochs");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --alpha 0.5", "--finetune-epochs");
-  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --teacher none --alpha 0.5",
-                        "--teacher none");
+  expect_one_line_error(
+      "prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --teacher none --alpha 0.5",
+      "--teacher none");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method nm --nm 5:4", "--nm");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --ratio 1.5", "--ratio");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method cut", "cut");
@@ -432,18 +448,21 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
 TEST_F(Cli, DistillTrainsAStudentAndReportsBothModels) {
   const fs::path teacher = dir_ / "teacher.nimble", student = dir_ / "student.nimble";
-  CliRun t = run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + teacher.string());
+  CliRun t =
+      run("train --limit 2048 --val 512 --epochs 1 --batch 64 --quiet --precision fp32 --out " + teacher.string());
   ASSERT_EQ(t.code, 0) << t.err;
-  const std::string common = " --teacher " + teacher.string() + " --limit 1024 --val 256 --epochs 1 --batch 64 --quiet " +
-                             "--precision fp32 --out " + student.string();
+  const std::string common = " --teacher " + teacher.string() +
+                             " --limit 1024 --val 256 --epochs 1 --batch 64 --quiet " + "--precision fp32 --out " +
+                             student.string();
   CliRun d = run("distill --student resnet --depth 8 --hint relu0:relu0 --json" + common);
   ASSERT_EQ(d.code, 0) << d.err;
   auto j = nlohmann::json::parse(d.out);
-  for (const char* k : {"test_accuracy", "teacher_test_accuracy", "student_params", "teacher_params", "student_latency_ms",
-                        "teacher_latency_ms", "teacher_precision", "teacher_share_of_training_time", "teacher_candidates"})
+  for (const char* k :
+       {"test_accuracy", "teacher_test_accuracy", "student_params", "teacher_params", "student_latency_ms",
+        "teacher_latency_ms", "teacher_precision", "teacher_share_of_training_time", "teacher_candidates"})
     EXPECT_TRUE(j.contains(k)) << k;
-  EXPECT_EQ(j["student_params"], 77754);  // resnet depth 8
-  EXPECT_EQ(j["teacher_params"], 421834);  // cnn
+  EXPECT_EQ(j["student_params"], 77754);      // resnet depth 8
+  EXPECT_EQ(j["teacher_params"], 421834);     // cnn
   EXPECT_NE(j["teacher_precision"], "int8");  // a hint needs float values
   EXPECT_GT(j["hint_seconds"].get<double>(), 0.0);
   CliRun e = run("eval --json --precision fp32 " + student.string());

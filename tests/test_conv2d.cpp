@@ -9,20 +9,24 @@ struct ConvCase {
 };
 
 Attrs attrs_of(const ConvCase& c) {
-  return {{"out_channels", c.oc}, {"kernel", std::vector<int64_t>{c.k, c.k}},
-          {"stride", std::vector<int64_t>{c.stride, c.stride}}, {"padding", std::vector<int64_t>{c.pad, c.pad}},
-          {"dilation", std::vector<int64_t>{c.dilation, c.dilation}}, {"groups", c.groups}, {"bias", int64_t(c.bias)}};
+  return {{"out_channels", c.oc},
+          {"kernel", std::vector<int64_t>{c.k, c.k}},
+          {"stride", std::vector<int64_t>{c.stride, c.stride}},
+          {"padding", std::vector<int64_t>{c.pad, c.pad}},
+          {"dilation", std::vector<int64_t>{c.dilation, c.dilation}},
+          {"groups", c.groups},
+          {"bias", int64_t(c.bias)}};
 }
 
 const ConvCase kCases[] = {
-    {1, 1, 13, 13, 3, 3, 1, 1, 1, 1, true},     // single channel, odd size
-    {3, 4, 7, 9, 5, 3, 2, 1, 1, 1, false},      // stride 2, no bias, non-square
-    {2, 6, 11, 11, 6, 3, 1, 1, 1, 6, true},     // depthwise
-    {1, 8, 9, 9, 4, 1, 1, 0, 1, 2, true},       // grouped 1x1
-    {2, 3, 13, 13, 7, 3, 1, 2, 2, 1, true},     // dilation 2
-    {1, 17, 5, 5, 13, 5, 1, 2, 1, 1, true},     // 5x5, odd channel counts
-    {5, 48, 2, 2, 48, 3, 1, 1, 1, 48, true},    // depthwise on a map smaller than the kernel:
-                                                // nimble's own backward-weights loop
+    {1, 1, 13, 13, 3, 3, 1, 1, 1, 1, true},   // single channel, odd size
+    {3, 4, 7, 9, 5, 3, 2, 1, 1, 1, false},    // stride 2, no bias, non-square
+    {2, 6, 11, 11, 6, 3, 1, 1, 1, 6, true},   // depthwise
+    {1, 8, 9, 9, 4, 1, 1, 0, 1, 2, true},     // grouped 1x1
+    {2, 3, 13, 13, 7, 3, 1, 2, 2, 1, true},   // dilation 2
+    {1, 17, 5, 5, 13, 5, 1, 2, 1, 1, true},   // 5x5, odd channel counts
+    {5, 48, 2, 2, 48, 3, 1, 1, 1, 48, true},  // depthwise on a map smaller than the kernel:
+                                              // nimble's own backward-weights loop
 };
 
 TEST(Conv2d, ForwardMatchesReference) {

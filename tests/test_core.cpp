@@ -49,7 +49,7 @@ TEST(Tensor, ConversionsRoundToNearestEvenAndSaturate) {
   float v[] = {1.0f, -2.5f, 2.5f, 300.0f, -300.0f, 1.00390625f};  // last: halfway between two bf16 values
   std::memcpy(t.raw(), v, sizeof v);
   Tensor s8 = t.to(DType::s8);
-  EXPECT_EQ(s8.data<int8_t>()[1], -2);   // half to even
+  EXPECT_EQ(s8.data<int8_t>()[1], -2);  // half to even
   EXPECT_EQ(s8.data<int8_t>()[2], 2);
   EXPECT_EQ(s8.data<int8_t>()[3], 127);  // saturate
   EXPECT_EQ(s8.data<int8_t>()[4], -128);

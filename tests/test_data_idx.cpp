@@ -124,7 +124,9 @@ class IdxErrors : public ::testing::TestWithParam<bool> {
     write_file(path, bytes, gz());
     return path;
   }
-  std::string load() { return error_of([&] { load_idx_dir(dir_.path()); }); }
+  std::string load() {
+    return error_of([&] { load_idx_dir(dir_.path()); });
+  }
   TempDir dir_;
 };
 
@@ -175,10 +177,10 @@ TEST_P(IdxErrors, CountMismatchBetweenImagesAndLabels) {
 
 TEST_P(IdxErrors, HugeDimsOverflow) {
   // 2^32-1 cubed overflows 64 bits if multiplied naively; must be rejected before any allocation.
-  std::string path = write_with("train-images-idx3-ubyte", idx_bytes(kImages3, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}));
+  std::string path =
+      write_with("train-images-idx3-ubyte", idx_bytes(kImages3, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {}));
   expect_file_error(load(), path, "describe more than 2147483648 bytes");
-  path = write_with("train-images-idx3-ubyte",
-                    idx_bytes(kImages4, {0x10000, 0x10000, 0x10000, 0x10000}, pattern(16)));
+  path = write_with("train-images-idx3-ubyte", idx_bytes(kImages4, {0x10000, 0x10000, 0x10000, 0x10000}, pattern(16)));
   expect_file_error(load(), path, "describe more than");
   path = write_with("train-labels-idx1-ubyte", idx_bytes(kLabelsS32, {0x80000000}, {}));
   expect_file_error(load(), path, "describe more than");
@@ -259,8 +261,8 @@ TEST(IdxMissing, UnreadableFileNamesIt) {
   std::filesystem::remove(dir / "train-labels-idx1-ubyte");
   std::filesystem::create_directory(dir / "train-labels-idx1-ubyte");
   expect_file_error(error_of([&] { load_idx_dir(dir.path()); }), dir / "train-labels-idx1-ubyte", "missing");
-  expect_file_error(error_of([&] { load_idx_files(dir / "train-images-idx3-ubyte", dir / "nofile"); }),
-                    dir / "nofile", "cannot open");
+  expect_file_error(error_of([&] { load_idx_files(dir / "train-images-idx3-ubyte", dir / "nofile"); }), dir / "nofile",
+                    "cannot open");
 }
 
 // The dataset-fashion-mnist package is installed by the project's setup: load the real thing.

@@ -279,7 +279,7 @@ TEST(AugmentRender, FlipMirrors) {
   // crop then flip (torchvision order): out(y, x) = src(y + sy, W-1-x + sx)
   t.shift_x = 1;
   const std::vector<float> both = render(src, 1, h, w, t);
-  EXPECT_EQ(both[0], 0.0f);                     // x=0 reads column W: outside -> black
+  EXPECT_EQ(both[0], 0.0f);                       // x=0 reads column W: outside -> black
   EXPECT_EQ(both[1], float(src[size_t(w - 1)]));  // x=1 reads column W-1
 }
 

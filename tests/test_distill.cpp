@@ -18,7 +18,8 @@ namespace {
 
 Tensor row_tensor(std::vector<std::vector<float>> rows) {
   Tensor t({int64_t(rows.size()), int64_t(rows[0].size())});
-  for (size_t i = 0; i < rows.size(); ++i) std::copy(rows[i].begin(), rows[i].end(), t.data<float>() + i * rows[0].size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(rows[i].begin(), rows[i].end(), t.data<float>() + i * rows[0].size());
   return t;
 }
 
@@ -103,9 +104,9 @@ TEST(Session, GradientsInjectedAtAHiddenValueReachTheParameters) {
   Rng init(1);
   const int x0 = g.add_input("x", Shape({2, 6, 6}));
   auto conv = [&](const char* name, int in, int64_t oc) {
-    return g.add_node(OpKind::conv2d, name, {in},
-                      {{"out_channels", oc}, {"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{1, 1}}},
-                      &init);
+    return g.add_node(
+        OpKind::conv2d, name, {in},
+        {{"out_channels", oc}, {"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{1, 1}}}, &init);
   };
   const int a = conv("a", x0, 4);
   const int bn = g.add_node(OpKind::batch_norm2d, "bn", {a}, {}, &init);
@@ -147,7 +148,9 @@ TEST(Session, GradientsInjectedAtAHiddenValueReachTheParameters) {
       EXPECT_NEAR(analytic.data<float>()[i], fd, 2e-3 + 1e-2 * std::fabs(fd)) << hidden_name << " weight " << i;
     }
   }
-  EXPECT_NE(data::testing::error_of([&] { s.backward(Tensor(Shape({3, 3})), {{a, Tensor(Shape({1}))}}); }).find("gradient"),
+  EXPECT_NE(data::testing::error_of([&] {
+              s.backward(Tensor(Shape({3, 3})), {{a, Tensor(Shape({1}))}});
+            }).find("gradient"),
             std::string::npos);
 }
 
@@ -191,12 +194,14 @@ TEST(Distillation, AlphaZeroIsPlainTrainingBitForBitAndAlphaOneFollowsTheTeacher
   distill::DistillConfig off;
   off.alpha = 0.0f;
   const Graph plain = trained_cnn(set, norm, 1);
-  const Graph alpha0 =
-      trained_cnn(set, norm, 1, std::make_shared<distill::Distillation>(teacher, Precision::fp32, norm, norm, student_shape, off, 32));
+  const Graph alpha0 = trained_cnn(
+      set, norm, 1,
+      std::make_shared<distill::Distillation>(teacher, Precision::fp32, norm, norm, student_shape, off, 32));
   const auto a = plain.named_params(), b = alpha0.named_params();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
-    EXPECT_EQ(std::memcmp(a[i].second->data.raw(), b[i].second->data.raw(), a[i].second->data.nbytes()), 0) << a[i].first;
+    EXPECT_EQ(std::memcmp(a[i].second->data.raw(), b[i].second->data.raw(), a[i].second->data.nbytes()), 0)
+        << a[i].first;
 
   // alpha = 1 with cached logits: the student now learns from the teacher only, so it differs.
   distill::DistillConfig soft;
@@ -206,7 +211,8 @@ TEST(Distillation, AlphaZeroIsPlainTrainingBitForBitAndAlphaOneFollowsTheTeacher
   hook->cache_logits(set, norm);
   const Graph alpha1 = trained_cnn(set, norm, 1, hook);
   EXPECT_GT(hook->last_kd_loss(), 0.0);
-  EXPECT_NE(std::memcmp(a[0].second->data.raw(), alpha1.named_params()[0].second->data.raw(), a[0].second->data.nbytes()), 0);
+  EXPECT_NE(
+      std::memcmp(a[0].second->data.raw(), alpha1.named_params()[0].second->data.raw(), a[0].second->data.nbytes()), 0);
   // Hints name layers both models have; a wrong name is a one-line error naming it.
   distill::DistillConfig bad;
   bad.hints = {{"conv1", "nope"}};

@@ -58,8 +58,8 @@ TEST(Dropout, BackwardUsesForwardMask) {
   KernelRunner run(h.node(), {s}, {kernels::plain_desc(s)}, Mode::train);
   Rng rng(6);
   Tensor x = random_tensor(s, rng, 0.5f, 1.5f), r = random_tensor(s, rng);
-  run.forward({x});                  // a first draw...
-  Tensor y = run.forward({x});       // ...and the one backward must use
+  run.forward({x});             // a first draw...
+  Tensor y = run.forward({x});  // ...and the one backward must use
   Tensor dx = run.backward(r)[0];
   for (int64_t i = 0; i < x.numel(); ++i) {
     const bool kept = y.data<float>()[i] != 0.0f;

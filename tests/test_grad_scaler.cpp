@@ -159,8 +159,12 @@ TEST(GradScaler, StateRoundTripsThroughACheckpoint) {
   EXPECT_EQ(r.scale(), 1024.0f);
   EXPECT_THROW(r.load_state_json("{\"scale\": 1}"), Error);
   EXPECT_THROW(r.load_state_json("not json"), Error);
-  EXPECT_THROW(r.load_state_json(R"({"scale":-1,"growth_tracker":0,"growth_factor":2,"backoff_factor":0.5,"growth_interval":10})"), Error);
-  EXPECT_THROW(r.load_state_json(R"({"scale":1,"growth_tracker":10,"growth_factor":2,"backoff_factor":0.5,"growth_interval":10})"), Error);
+  EXPECT_THROW(r.load_state_json(
+                   R"({"scale":-1,"growth_tracker":0,"growth_factor":2,"backoff_factor":0.5,"growth_interval":10})"),
+               Error);
+  EXPECT_THROW(r.load_state_json(
+                   R"({"scale":1,"growth_tracker":10,"growth_factor":2,"backoff_factor":0.5,"growth_interval":10})"),
+               Error);
 }
 
 }  // namespace

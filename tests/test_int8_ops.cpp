@@ -1,13 +1,13 @@
 // Int8 ops against their references: quantize / dequantize round half to even and saturate;
 // qconv2d and qlinear accumulate exactly like an int32 reference (odd shapes, extreme values,
-// several zero points, groups), with oneDNN's default kernel and with the one timing picks; requantized outputs, fused activations and qadd agree with the
-// reference to within one quantization step.
+// several zero points, groups), with oneDNN's default kernel and with the one timing picks; requantized outputs, fused
+// activations and qadd agree with the reference to within one quantization step.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "nimble/graph/op.hpp"
 #include "graph/ops/pool_common.hpp"
+#include "nimble/graph/op.hpp"
 #include "nimble/runtime/session.hpp"
 #include "op_harness.hpp"
 
@@ -70,7 +70,8 @@ Int8Graph int8_graph(OpKind op, Attrs attrs, const Shape& per_sample, const std:
 Tensor integers(const Shape& s, Rng& rng, int lo, int hi) {
   Tensor t(s);
   float* d = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) d[i] = float(lo + int(rng.uniform(0.0f, 1.0f) * float(hi - lo + 1) * 0.9999f));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    d[i] = float(lo + int(rng.uniform(0.0f, 1.0f) * float(hi - lo + 1) * 0.9999f));
   d[0] = float(hi);
   d[t.numel() - 1] = float(lo);
   return t;
@@ -90,7 +91,8 @@ TEST(Int8, QuantizeRoundsHalfToEvenAndSaturates) {
   // Scale 0.5, zero point 3: x / 0.5 = 2x.
   Graph g;
   const int x = g.add_input("x", Shape({8}));
-  g.set_output(g.add_node(OpKind::dequantize, "dq", {g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 0.5, 3, "u8"))},
+  g.set_output(g.add_node(OpKind::dequantize, "dq",
+                          {g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 0.5, 3, "u8"))},
                           qattrs({}, "", 1.0, 0, "u8")));
   Tensor in({1, 8});
   const float xs[8] = {0.25f, 0.75f, 1.25f, -0.25f, -1.75f, -5.0f, 126.0f, 1000.0f};
@@ -106,7 +108,8 @@ TEST(Int8, QuantizeRoundsHalfToEvenAndSaturates) {
   // s8 saturates at both ends; dequantize subtracts the zero point.
   Graph h;
   const int hx = h.add_input("x", Shape({4}));
-  h.set_output(h.add_node(OpKind::dequantize, "dq", {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 1.0, -2, "s8"))},
+  h.set_output(h.add_node(OpKind::dequantize, "dq",
+                          {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 1.0, -2, "s8"))},
                           qattrs({}, "", 0.25, -2, "s8")));
   Tensor hin({1, 4});
   const float hv[4] = {-500.0f, 500.0f, 3.5f, -0.5f};  // -> -128, 127, 4-2=2, -0-2=-2
@@ -143,8 +146,8 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
   };
   for (const ConvCase& c : cases) {
     SCOPED_TRACE(c.name);
-    Attrs a = {{"out_channels", c.oc}, {"kernel", V{c.k, c.k}}, {"stride", V{c.stride, c.stride}},
-               {"padding", V{c.pad, c.pad}}, {"groups", c.groups}, {"bias", int64_t(0)}};
+    Attrs a = {{"out_channels", c.oc},       {"kernel", V{c.k, c.k}}, {"stride", V{c.stride, c.stride}},
+               {"padding", V{c.pad, c.pad}}, {"groups", c.groups},    {"bias", int64_t(0)}};
     a = qattrs(qattrs(a, "src_", 1.0, c.src_zp, c.src_dtype), "dst_", 1.0, 0, "f32");
     Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape(c.in), {c.src_dtype});
     Rng rng(7);
@@ -164,7 +167,8 @@ TEST(Int8, ConvAccumulatesExactlyLikeInt32) {
 TEST(Int8, LinearAccumulatesExactlyLikeInt32) {
   for (int64_t zp : {0, 7, 200}) {
     SCOPED_TRACE("zero point " + std::to_string(zp));
-    Attrs a = qattrs(qattrs({{"out_features", int64_t(13)}, {"bias", int64_t(0)}}, "src_", 1.0, zp, "u8"), "dst_", 1.0, 0, "f32");
+    Attrs a = qattrs(qattrs({{"out_features", int64_t(13)}, {"bias", int64_t(0)}}, "src_", 1.0, zp, "u8"), "dst_", 1.0,
+                     0, "f32");
     Int8Graph t = int8_graph(OpKind::qlinear, a, Shape({37}), {"u8"});
     Rng rng(11);
     fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
@@ -187,7 +191,8 @@ TEST(Int8, ConvAndLinearRequantizeWithActivations) {
   for (const char* act : {"none", "relu", "relu6"}) {
     for (const char* dst : {"u8", "s8", "f32"}) {
       SCOPED_TRACE(std::string(act) + " -> " + dst);
-      Attrs a = {{"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"activation", std::string(act)}};
+      Attrs a = {
+          {"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"activation", std::string(act)}};
       a = qattrs(qattrs(a, "src_", 0.02, 0, "u8"), "dst_", 0.05, std::string(dst) == "u8" ? 10 : 0, dst);
       Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape({8, 6, 6}), {"u8"});
       Rng rng(5);
@@ -232,8 +237,9 @@ TEST(Int8, MaxPoolIsExactOnInt8Values) {
     Tensor x = integers(Shape({2, c.in[0], c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
     Session s(g, {2, Mode::eval, false, Precision::fp32});
     const Tensor got = s.forward(x).clone();
-    const ops::PoolGeometry pg{2, c.in[0], c.in[1], c.in[2], (c.in[1] - c.k) / c.stride + 1, (c.in[2] - c.k) / c.stride + 1,
-                               c.k, c.k, c.stride, c.stride, 0, 0};
+    const ops::PoolGeometry pg{
+        2,        c.in[0],  c.in[1], c.in[2], (c.in[1] - c.k) / c.stride + 1, (c.in[2] - c.k) / c.stride + 1, c.k, c.k,
+        c.stride, c.stride, 0,       0};
     EXPECT_TRUE(all_close(got, ops::pool_reference(pg, x, ops::PoolKind::max), 0.0f, 0.0f));
   }
 }
@@ -242,8 +248,9 @@ TEST(Int8, AddScalesBothInputsAndSaturates) {
   for (const char* act : {"none", "relu"}) {
     for (const char* dst : {"s8", "u8", "f32"}) {
       SCOPED_TRACE(std::string(act) + " -> " + dst);
-      Attrs a = qattrs(qattrs(qattrs({{"activation", std::string(act)}}, "src0_", 0.1, 0, "u8"), "src1_", 0.07, 0, "s8"),
-                       "dst_", 0.12, 0, dst);
+      Attrs a =
+          qattrs(qattrs(qattrs({{"activation", std::string(act)}}, "src0_", 0.1, 0, "u8"), "src1_", 0.07, 0, "s8"),
+                 "dst_", 0.12, 0, dst);
       Int8Graph t = int8_graph(OpKind::qadd, a, Shape({16, 5, 5}), {"u8", "s8"});
       Rng rng(9);
       Tensor x = integers(Shape({2, 16, 5, 5}), rng, 0, 127);  // fits both u8 and s8
@@ -261,7 +268,8 @@ TEST(Int8, DynamicLinearQuantizesEachBatchWithItsOwnScale) {
     Graph g;
     const int x = g.add_input("x", Shape({45}));
     Rng rng(3);
-    g.set_output(g.add_node(OpKind::dqlinear, "dq", {x}, {{"out_features", int64_t(17)}, {"activation", std::string(act)}}, &rng));
+    g.set_output(g.add_node(OpKind::dqlinear, "dq", {x},
+                            {{"out_features", int64_t(17)}, {"activation", std::string(act)}}, &rng));
     Node& n = g.nodes()[0];
     fill_weights(n, rng, false);
     randomize_scales_and_bias(n, rng);
@@ -285,7 +293,8 @@ TEST(Int8, OtherOpsRefuseInt8InputsAndInt8OpsRefuseTraining) {
 
   Graph h;
   const int hx = h.add_input("x", Shape({4}));
-  h.set_output(h.add_node(OpKind::dequantize, "dq", {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 0.1, 0, "s8"))},
+  h.set_output(h.add_node(OpKind::dequantize, "dq",
+                          {h.add_node(OpKind::quantize, "q", {hx}, qattrs({}, "", 0.1, 0, "s8"))},
                           qattrs({}, "", 0.1, 0, "s8")));
   EXPECT_THROW(Session(h, {1, Mode::train, false}), Error);
   // Attributes out of range are refused when the node is made.

@@ -14,11 +14,11 @@ struct LinearCase {
 Attrs attrs_of(const LinearCase& c) { return {{"out_features", c.out}, {"bias", int64_t(c.bias)}}; }
 
 const LinearCase kCases[] = {
-    {1, 1, 1, true},      // smallest
-    {3, 13, 7, false},    // no bias, odd sizes
-    {2, 127, 13, true},   // long reduction
-    {5, 64, 10, true},    // classifier head
-    {1, 3, 127, true},    // wide output
+    {1, 1, 1, true},     // smallest
+    {3, 13, 7, false},   // no bias, odd sizes
+    {2, 127, 13, true},  // long reduction
+    {5, 64, 10, true},   // classifier head
+    {1, 3, 127, true},   // wide output
 };
 
 TEST(Linear, ForwardMatchesReference) {

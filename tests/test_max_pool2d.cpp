@@ -18,12 +18,12 @@ Attrs attrs_of(const PoolCase& c) {
 }
 
 const PoolCase kCases[] = {
-    {{1, 1, 13, 13}, {3, 3}, {}, {}},              // stride defaults to the kernel
-    {{2, 3, 13, 13}, {3, 3}, {2, 2}, {1, 1}},      // overlapping windows with padding
-    {{3, 5, 7, 9}, {2, 3}, {1, 2}, {1, 1}},        // non-square everything
-    {{1, 17, 127, 1}, {3, 1}, {2, 1}, {1, 0}},     // tall and thin
-    {{2, 16, 11, 11}, {2, 2}, {}, {}},             // channels fill a block; leftover row/col dropped
-    {{1, 3, 5, 5}, {5, 5}, {1, 1}, {2, 2}},        // padding of half the kernel
+    {{1, 1, 13, 13}, {3, 3}, {}, {}},           // stride defaults to the kernel
+    {{2, 3, 13, 13}, {3, 3}, {2, 2}, {1, 1}},   // overlapping windows with padding
+    {{3, 5, 7, 9}, {2, 3}, {1, 2}, {1, 1}},     // non-square everything
+    {{1, 17, 127, 1}, {3, 1}, {2, 1}, {1, 0}},  // tall and thin
+    {{2, 16, 11, 11}, {2, 2}, {}, {}},          // channels fill a block; leftover row/col dropped
+    {{1, 3, 5, 5}, {5, 5}, {1, 1}, {2, 2}},     // padding of half the kernel
 };
 
 TEST(MaxPool2d, ForwardMatchesReference) {
@@ -82,7 +82,7 @@ TEST(MaxPool2d, RejectsBadShapesAndAttrs) {
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 8}}), Error);  // zero stride
   node.attrs["stride"] = std::vector<int64_t>{1, 1, 1};
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 8}}), Error);  // three strides
-  node.attrs["stride"] = int64_t(2);                      // one number means both
+  node.attrs["stride"] = int64_t(2);                     // one number means both
   EXPECT_EQ(def.infer(node, {{1, 3, 8, 8}}), (Shape{1, 3, 4, 4}));
 }
 

@@ -36,7 +36,8 @@ float max_abs(const Tensor& t) {
 // |a - b| measured against the size of b: max error / max |b|.
 double relative_error(const Tensor& a, const Tensor& b) {
   double err = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) err = std::max(err, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
+  for (int64_t i = 0; i < a.numel(); ++i)
+    err = std::max(err, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
   return err / std::max(1e-6f, max_abs(b));
 }
 
@@ -119,7 +120,8 @@ struct OpCase {
 std::vector<OpCase> op_cases() {
   return {
       {OpKind::conv2d, {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}},
-      {OpKind::conv2d, {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"groups", int64_t(8)}}},
+      {OpKind::conv2d,
+       {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"groups", int64_t(8)}}},
       {OpKind::conv2d, {{"out_channels", int64_t(6)}, {"kernel", V{1, 1}}, {"stride", V{2, 2}}, {"bias", int64_t(0)}}},
       {OpKind::batch_norm2d, {}},
       {OpKind::relu, {}},
@@ -141,7 +143,8 @@ std::vector<OpCase> op_cases() {
 Graph graph_around(const OpCase& c, Rng& rng) {
   Graph g;
   int x = g.add_input("x", {8, 9, 9});
-  int pre = g.add_node(OpKind::conv2d, "pre", {x}, {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
+  int pre = g.add_node(OpKind::conv2d, "pre", {x},
+                       {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
   std::vector<int> ins = c.two_inputs ? std::vector<int>{pre, pre} : std::vector<int>{pre};
   int y = g.add_node(c.op, "op", ins, c.attrs, &rng);
   if (g.values()[y].shape.rank() > 1) y = g.add_node(OpKind::flatten, "flat", {y});
@@ -290,10 +293,13 @@ TEST(Precision, MatmulPassesMatchTheConvolutions) {
   Rng rng(3);
   Graph g;
   int y = g.add_input("x", {8, 12, 12});
-  y = g.add_node(OpKind::conv2d, "c3", {y}, {{"out_channels", int64_t(32)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
-  y = g.add_node(OpKind::conv2d, "expand", {y}, {{"out_channels", int64_t(48)}, {"kernel", V{1, 1}}, {"bias", int64_t(0)}}, &rng);
+  y = g.add_node(OpKind::conv2d, "c3", {y}, {{"out_channels", int64_t(32)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}},
+                 &rng);
+  y = g.add_node(OpKind::conv2d, "expand", {y},
+                 {{"out_channels", int64_t(48)}, {"kernel", V{1, 1}}, {"bias", int64_t(0)}}, &rng);
   y = g.add_node(OpKind::relu, "act", {y});
-  y = g.add_node(OpKind::conv2d, "project", {y}, {{"out_channels", int64_t(16)}, {"kernel", V{1, 1}}, {"bias", int64_t(0)}}, &rng);
+  y = g.add_node(OpKind::conv2d, "project", {y},
+                 {{"out_channels", int64_t(16)}, {"kernel", V{1, 1}}, {"bias", int64_t(0)}}, &rng);
   y = g.add_node(OpKind::flatten, "flat", {y});
   g.add_node(OpKind::linear, "head", {y}, {{"out_features", int64_t(10)}}, &rng);
   Tensor x = random_tensor({64, 8, 12, 12}, rng), r = random_tensor({64, 10}, rng);
@@ -317,10 +323,12 @@ TEST(Precision, MatmulPassesMatchTheConvolutions) {
   size_t i = 0;
   for (auto& [name, param] : g.named_params()) {
     if (!param->trainable) continue;
-    for (int64_t j = 0; j < conv[i].numel(); ++j) differing[name] += conv[i].data<float>()[j] != matmul[i].data<float>()[j];
+    for (int64_t j = 0; j < conv[i].numel(); ++j)
+      differing[name] += conv[i].data<float>()[j] != matmul[i].data<float>()[j];
     ++i;
   }
-  EXPECT_GT(differing["expand.weights"] + differing["project.weights"], 0) << "the backward-weights matmul was not taken";
+  EXPECT_GT(differing["expand.weights"] + differing["project.weights"], 0)
+      << "the backward-weights matmul was not taken";
   // The backward-data matmul needs nhwc tensors: where oneDNN lays them out blocked, both runs
   // take the convolution, and c3's gradient must come out bit for bit the same.
   if (bf16_pointwise_conv_is_nhwc(64, 32, 48, 12))
@@ -369,8 +377,10 @@ TEST(Precision, ShortTrainingRunTracksFp32) {
     for (int k = 1; k < 3; ++k)
       for (size_t e = 0; e < losses[0].size(); ++e) {
         const double above = e == 0 ? 0.15 : 0.12, below = 0.25;
-        EXPECT_LT(losses[k][e], (1 + above) * losses[0][e]) << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
-        EXPECT_GT(losses[k][e], (1 - below) * losses[0][e]) << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+        EXPECT_LT(losses[k][e], (1 + above) * losses[0][e])
+            << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
+        EXPECT_GT(losses[k][e], (1 - below) * losses[0][e])
+            << model << " " << precision_name(ps[k]) << " epoch " << e + 1;
       }
     EXPECT_LT(losses[0][1], losses[0][0]) << model;  // and it did learn
   }

@@ -31,7 +31,8 @@ TEST(OpTraits, EveryOpAnswersEveryPass) {
     EXPECT_NE(t.int8, Int8Rule::unset) << def.name << ": what does int8 conversion do with it?";
     EXPECT_NE(t.low_precision, LowPrecision::unset) << def.name << ": what does it compute in under bf16/fp16?";
     if (t.int8 != Int8Rule::int8_op) {  // int8 ops: some take int8 (qconv2d), some make it (quantize)
-      EXPECT_EQ(t.takes_int8, t.int8 == Int8Rule::passes_through) << def.name << ": int8 passes through it iff it takes int8";
+      EXPECT_EQ(t.takes_int8, t.int8 == Int8Rule::passes_through)
+          << def.name << ": int8 passes through it iff it takes int8";
     }
     EXPECT_EQ(t.channels == ChannelRule::int8, t.int8 == Int8Rule::int8_op) << def.name;
   }

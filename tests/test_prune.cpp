@@ -37,7 +37,8 @@ Graph model(const std::string& name, double width = 1.0, int64_t depth = 8) {
     if (n.op != OpKind::batch_norm2d) continue;
     for (const char* key : {"scale", "shift", "running_mean"}) {
       Tensor& t = n.params.at(key)->data;
-      t = random_tensor(t.shape(), rng, key == std::string("scale") ? 0.5f : -0.3f, key == std::string("scale") ? 1.5f : 0.3f);
+      t = random_tensor(t.shape(), rng, key == std::string("scale") ? 0.5f : -0.3f,
+                        key == std::string("scale") ? 1.5f : 0.3f);
     }
     Tensor& var = n.params.at("running_var")->data;
     var = random_tensor(var.shape(), rng, 0.5f, 2.0f);
@@ -84,9 +85,9 @@ void expect_removal_is_exact(const Graph& g, double ratio, prune::Criterion crit
 
 TEST(ChannelPruning, RemovalComputesWhatTheMaskedModelComputes) {
   expect_removal_is_exact(model("cnn"), 0.5, prune::Criterion::l1, 3.0);
-  expect_removal_is_exact(model("resnet", 1.0, 8), 0.5, prune::Criterion::l2, 3.0);        // residual adds
-  expect_removal_is_exact(model("mobilenet_v2", 0.5), 0.5, prune::Criterion::bn, 2.0);     // depthwise + residuals
-  expect_removal_is_exact(model("mobilenet_v1", 0.25), 0.3, prune::Criterion::l1, 1.5);    // depthwise chains
+  expect_removal_is_exact(model("resnet", 1.0, 8), 0.5, prune::Criterion::l2, 3.0);      // residual adds
+  expect_removal_is_exact(model("mobilenet_v2", 0.5), 0.5, prune::Criterion::bn, 2.0);   // depthwise + residuals
+  expect_removal_is_exact(model("mobilenet_v1", 0.25), 0.3, prune::Criterion::l1, 1.5);  // depthwise chains
 }
 
 TEST(ChannelPruning, ConcatenationAndResidualChannelsArePrunedTogether) {
@@ -95,9 +96,9 @@ TEST(ChannelPruning, ConcatenationAndResidualChannelsArePrunedTogether) {
   Rng rng(1);
   const int x = g.add_input("x", Shape({3, 8, 8}));
   auto conv = [&](const char* name, int in, int64_t oc) {
-    return g.add_node(OpKind::conv2d, name, {in},
-                      {{"out_channels", oc}, {"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{1, 1}}},
-                      &rng);
+    return g.add_node(
+        OpKind::conv2d, name, {in},
+        {{"out_channels", oc}, {"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{1, 1}}}, &rng);
   };
   const int a = conv("a", x, 8), b = conv("b", x, 8);
   const int cat = g.add_node(OpKind::concat, "cat", {a, b}, {}, &rng);
@@ -122,7 +123,8 @@ TEST(ChannelPruning, ConcatenationAndResidualChannelsArePrunedTogether) {
   EXPECT_EQ(spaces_with_cat, 1);
   // Pruning half of them (multiple_of 1: no rounding) keeps the add's inputs equal and a, b non-empty.
   Graph masked = g.clone();
-  prune::apply_masks(masked, prune::channel_masks(masked, cg, prune::plan_channels(g, cg, 0.5, prune::Criterion::l1, 1)));
+  prune::apply_masks(masked,
+                     prune::channel_masks(masked, cg, prune::plan_channels(g, cg, 0.5, prune::Criterion::l1, 1)));
   const Graph small = prune::remove_channels(masked);
   const auto shapes = small.infer_shapes(1);
   EXPECT_EQ(shapes[cat][1], 8);
@@ -203,8 +205,10 @@ TEST(Unstructured, MagnitudeMasksHitTheTargetPerLayerAndGlobally) {
     const Tensor &w = before[k].second->data, &pruned = after[k].second->data;
     for (int64_t i = 0; i < w.numel(); ++i) {
       const float v = std::fabs(w.data<float>()[i]);
-      if (pruned.data<float>()[i] == 0.0f) largest_pruned = std::max(largest_pruned, v);
-      else smallest_kept = std::min(smallest_kept, v);
+      if (pruned.data<float>()[i] == 0.0f)
+        largest_pruned = std::max(largest_pruned, v);
+      else
+        smallest_kept = std::min(smallest_kept, v);
     }
   }
   EXPECT_LE(largest_pruned, smallest_kept);
@@ -256,8 +260,10 @@ TEST(Unstructured, NmMasksKeepNOfEveryMInputChannels) {
         for (int64_t i = i0; i < i0 + 4; ++i) {
           const int64_t at = (o * 32 + i) * 9 + k;
           const float v = std::fabs(w.data<float>()[at]);
-          if (m.data<float>()[at] == 1.0f) ++kept, min_kept = std::min(min_kept, v);
-          else max_dropped = std::max(max_dropped, v);
+          if (m.data<float>()[at] == 1.0f)
+            ++kept, min_kept = std::min(min_kept, v);
+          else
+            max_dropped = std::max(max_dropped, v);
         }
         ASSERT_EQ(kept, 2);
         ASSERT_LE(max_dropped, min_kept);
@@ -355,7 +361,8 @@ TEST(GradualPruning, MasksSurviveMomentumAndWeightDecay) {
 
 TEST(SparseCheckpoint, RoundTripsBitExactlyAndShrinksWithSparsity) {
   Graph g = model("cnn");
-  const std::string dense_path = (fs::temp_directory_path() / ("nimble_prune_dense_" + std::to_string(getpid()))).string();
+  const std::string dense_path =
+      (fs::temp_directory_path() / ("nimble_prune_dense_" + std::to_string(getpid()))).string();
   const std::string sparse_path = dense_path + "_sparse";
   io::save_checkpoint(g, dense_path);
   prune::apply_masks(g, prune::magnitude_masks(g, 0.8, prune::Scope::layer));
@@ -371,7 +378,8 @@ TEST(SparseCheckpoint, RoundTripsBitExactlyAndShrinksWithSparsity) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].second->data.nbytes(), b[i].second->data.nbytes());
-    EXPECT_EQ(std::memcmp(a[i].second->data.raw(), b[i].second->data.raw(), a[i].second->data.nbytes()), 0) << a[i].first;
+    EXPECT_EQ(std::memcmp(a[i].second->data.raw(), b[i].second->data.raw(), a[i].second->data.nbytes()), 0)
+        << a[i].first;
   }
   const double ratio = double(fs::file_size(dense_path)) / double(fs::file_size(sparse_path));
   EXPECT_GE(ratio, 3.0);
@@ -392,10 +400,11 @@ TEST(SparseCheckpoint, InconsistentEncodingsAreRejected) {
   EXPECT_EQ(std::memcmp(out.raw(), t.raw(), t.nbytes()), 0);
   std::vector<uint8_t> bad = enc;
   bad[0] |= 1;  // one more bit than nnz
-  EXPECT_NE(data::testing::error_of([&] { io::detail::decode_bitmask(bad.data(), bad.size(), nnz, out); }).find("bits set"),
-            std::string::npos);
+  EXPECT_NE(
+      data::testing::error_of([&] { io::detail::decode_bitmask(bad.data(), bad.size(), nnz, out); }).find("bits set"),
+      std::string::npos);
   bad = enc;
-  bad[2] |= 0x80;  // element 23 of 20
+  bad[2] |= 0x80;            // element 23 of 20
   bad[2] &= uint8_t(~0x02);  // keep the count: drop element 17
   EXPECT_NE(data::testing::error_of([&] { io::detail::decode_bitmask(bad.data(), bad.size(), nnz, out); }).find("past"),
             std::string::npos);

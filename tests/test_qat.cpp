@@ -147,7 +147,8 @@ TEST(Qat, FakeQuantizedModelComputesWhatItsInt8ConversionComputes) {
     data::Batch b;
     loader.next(b);
     Session sf(fq, {32, Mode::eval, true}), sq(q, {32, Mode::eval, false}), st(tuned, {32, Mode::eval, false});
-    const Tensor yf = sf.forward(b.images).clone(), yq = sq.forward(b.images).clone(), yt = st.forward(b.images).clone();
+    const Tensor yf = sf.forward(b.images).clone(), yq = sq.forward(b.images).clone(),
+                 yt = st.forward(b.images).clone();
     double dq = 0, dt = 0, mag = 0;
     for (int64_t i = 0; i < yf.numel(); ++i) {
       dq = std::max(dq, double(std::fabs(yf.data<float>()[i] - yq.data<float>()[i])));

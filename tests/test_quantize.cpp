@@ -229,10 +229,12 @@ TEST(Quantize, AccuracyAwareFallbackRestoresAModelMadeSensitive) {
   Graph g;
   Rng rng(3);
   int x = g.add_input("x", Shape({3, 8, 8}));
-  x = g.add_node(OpKind::conv2d, "conv_a", {x}, {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
+  x = g.add_node(OpKind::conv2d, "conv_a", {x},
+                 {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
   g.nodes().back().params.at("bias")->data.data<float>()[0] = 1000.0f;
   x = g.add_node(OpKind::relu, "relu_a", {x});
-  x = g.add_node(OpKind::conv2d, "conv_b", {x}, {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
+  x = g.add_node(OpKind::conv2d, "conv_b", {x},
+                 {{"out_channels", int64_t(8)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
   Tensor& wb = g.nodes().back().params.at("weights")->data;
   for (int64_t o = 0; o < 8; ++o)  // conv_b ignores the outlier channel 0
     for (int64_t k = 0; k < 9; ++k) wb.data<float>()[(o * 8 + 0) * 9 + k] = 0.0f;

@@ -13,12 +13,9 @@ struct ReshapeCase {
 };
 
 const ReshapeCase kCases[] = {
-    {{2, 3, 13, 13}, {-1}, {2, 507}},
-    {{2, 3, 13, 13}, {13, -1}, {2, 13, 39}},
-    {{1, 1, 1, 1}, {1}, {1, 1}},
-    {{3, 127}, {127, 1, 1}, {3, 127, 1, 1}},
-    {{3, 12}, {2, -1, 3}, {3, 2, 2, 3}},
-    {{2, 17, 5, 7}, {7, 5, 17}, {2, 7, 5, 17}},
+    {{2, 3, 13, 13}, {-1}, {2, 507}},    {{2, 3, 13, 13}, {13, -1}, {2, 13, 39}},
+    {{1, 1, 1, 1}, {1}, {1, 1}},         {{3, 127}, {127, 1, 1}, {3, 127, 1, 1}},
+    {{3, 12}, {2, -1, 3}, {3, 2, 2, 3}}, {{2, 17, 5, 7}, {7, 5, 17}, {2, 7, 5, 17}},
 };
 
 TEST(Reshape, ForwardMatchesReference) {
@@ -61,11 +58,11 @@ TEST(Reshape, RejectsBadShapes) {
     node.attrs["shape"] = std::move(shape);
     return def.infer(node, {{2, 3, 4}});
   };
-  EXPECT_THROW(with({5}), Error);             // 5 != 12 elements
-  EXPECT_THROW(with({5, -1}), Error);         // 12 is not a multiple of 5
-  EXPECT_THROW(with({-1, -1}), Error);        // two unknowns
-  EXPECT_THROW(with({0, 12}), Error);         // zero dim
-  EXPECT_THROW(with({-2, -6}), Error);        // negative dims
+  EXPECT_THROW(with({5}), Error);               // 5 != 12 elements
+  EXPECT_THROW(with({5, -1}), Error);           // 12 is not a multiple of 5
+  EXPECT_THROW(with({-1, -1}), Error);          // two unknowns
+  EXPECT_THROW(with({0, 12}), Error);           // zero dim
+  EXPECT_THROW(with({-2, -6}), Error);          // negative dims
   EXPECT_THROW(with({1, 1, 1, 1, 12}), Error);  // rank 6 with the batch
   EXPECT_EQ(with({3, 1, 4}), (Shape{2, 3, 1, 4}));
   try {

@@ -21,15 +21,16 @@ Graph branchy_graph(Rng& rng, bool max_pool = true) {
   int x = g.add_input("x", {3, 13, 13});
   int stem = g.add_node(OpKind::conv2d, "stem", {x},
                         {{"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}}, &rng);
-  int body = g.add_node(OpKind::conv2d, "body", {stem},
-                        {{"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"bias", int64_t(0)}},
-                        &rng);
+  int body = g.add_node(
+      OpKind::conv2d, "body", {stem},
+      {{"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"bias", int64_t(0)}}, &rng);
   int pool = g.add_node(max_pool ? OpKind::max_pool2d : OpKind::avg_pool2d, "pool", {stem},
                         {{"kernel", V{3, 3}}, {"stride", V{1, 1}}, {"padding", V{1, 1}}});
   int sum = g.add_node(OpKind::add, "residual", {body, pool});
   int narrow = g.add_node(OpKind::conv2d, "narrow", {stem}, {{"out_channels", int64_t(5)}, {"kernel", V{1, 1}}}, &rng);
-  int avgp = g.add_node(OpKind::avg_pool2d, "avgp", {stem},
-                        {{"kernel", V{3, 3}}, {"stride", V{1, 1}}, {"padding", V{1, 1}}, {"count_include_pad", int64_t(0)}});
+  int avgp =
+      g.add_node(OpKind::avg_pool2d, "avgp", {stem},
+                 {{"kernel", V{3, 3}}, {"stride", V{1, 1}}, {"padding", V{1, 1}}, {"count_include_pad", int64_t(0)}});
   // 16 + 16 + 5 + 16 channels: the cut after `narrow` is not on a 16-channel block boundary.
   int cat = g.add_node(OpKind::concat, "cat", {sum, stem, narrow, avgp});
   int gap = g.add_node(OpKind::global_avg_pool, "gap", {cat});

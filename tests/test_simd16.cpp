@@ -24,7 +24,8 @@ float from_bits(uint32_t u) {
 // the calling convention).
 NIMBLE_AVX512 void convert16(const float* in, uint16_t* out, bool native) {
   const __m512 v = simd16::load(in);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), native ? simd16::to_bf16_native(v) : simd16::to_bf16_emulated(v));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                      native ? simd16::to_bf16_native(v) : simd16::to_bf16_emulated(v));
 }
 
 std::vector<uint16_t> convert(const std::vector<float>& in, bool native) {
@@ -37,11 +38,22 @@ std::vector<uint16_t> convert(const std::vector<float>& in, bool native) {
 // of rounding tie; a multiple of 16.
 std::vector<float> normal_values() {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v{0.0f, -0.0f, 1.0f, -1.5f, inf, -inf, std::numeric_limits<float>::max(),
+  std::vector<float> v{0.0f,
+                       -0.0f,
+                       1.0f,
+                       -1.5f,
+                       inf,
+                       -inf,
+                       std::numeric_limits<float>::max(),
                        std::numeric_limits<float>::min(),  // smallest normal
                        from_bits(0x3f808000),              // halfway, even below: rounds down
                        from_bits(0x3f818000),              // halfway, odd below: rounds up
-                       from_bits(0x3f808001), from_bits(0x7f7fffff), 3.14159f, 1e-30f, 6.0e4f, -2.5e-3f};
+                       from_bits(0x3f808001),
+                       from_bits(0x7f7fffff),
+                       3.14159f,
+                       1e-30f,
+                       6.0e4f,
+                       -2.5e-3f};
   for (uint32_t i = 0; i < 4096; ++i) v.push_back(from_bits(0x00800000u + i * 0x0007f3a1u));
   while (v.size() % 16) v.push_back(1.0f);
   return v;
@@ -68,7 +80,8 @@ TEST(Simd16, EmulatedBf16ConversionMatchesScalarRounding) {
 
 // The native instruction gives the same bits, except that it flushes denormals to zero.
 TEST(Simd16, NativeBf16ConversionMatchesTheEmulatedOne) {
-  if (!simd16::has_avx512() || !simd16::has_avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 here: the native path never runs";
+  if (!simd16::has_avx512() || !simd16::has_avx512_bf16)
+    GTEST_SKIP() << "no AVX512-BF16 here: the native path never runs";
   const std::vector<float> normal = normal_values();
   const std::vector<uint16_t> native = convert(normal, true), emulated = convert(normal, false);
   for (size_t i = 0; i < normal.size(); ++i) ASSERT_EQ(native[i], emulated[i]) << "value " << normal[i];

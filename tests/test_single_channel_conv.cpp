@@ -35,11 +35,25 @@ const Case kCases[] = {
     {2, 6, 8, 16, 2, 2, 1, 1, false},    // 2x2 with padding
 };
 
-int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
 
 SingleChannelConvGeometry geometry_of(const Case& c) {
-  return {c.n, c.h, c.w, c.oc, out_size(c.h, c.k, c.stride, c.pad, c.dilation), out_size(c.w, c.k, c.stride, c.pad, c.dilation),
-          c.k, c.k, c.stride, c.stride, c.pad, c.pad, c.dilation, c.dilation};
+  return {c.n,
+          c.h,
+          c.w,
+          c.oc,
+          out_size(c.h, c.k, c.stride, c.pad, c.dilation),
+          out_size(c.w, c.k, c.stride, c.pad, c.dilation),
+          c.k,
+          c.k,
+          c.stride,
+          c.stride,
+          c.pad,
+          c.pad,
+          c.dilation,
+          c.dilation};
 }
 
 ChannelBlocks view_of(const Case& c, const SingleChannelConvGeometry& g) {
@@ -47,8 +61,8 @@ ChannelBlocks view_of(const Case& c, const SingleChannelConvGeometry& g) {
 }
 
 // The input value a tap reads, 0 outside the image.
-double tap(const std::vector<float>& x, const SingleChannelConvGeometry& g, int64_t b, int64_t oy, int64_t ox, int64_t ky,
-           int64_t kx) {
+double tap(const std::vector<float>& x, const SingleChannelConvGeometry& g, int64_t b, int64_t oy, int64_t ox,
+           int64_t ky, int64_t kx) {
   const int64_t iy = oy * g.sh - g.ph + ky * g.dh, ix = ox * g.sw - g.pw + kx * g.dw;
   return iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw ? 0.0 : x[size_t((b * g.ih + iy) * g.iw + ix)];
 }
@@ -86,8 +100,8 @@ TEST(SingleChannelConv, ForwardAndWeightGradientsMatchDoubleReference) {
           if (bf16) dy[i] = bf16_to_f32(dy16[i]);  // the reference sees what the kernel reads
         }
         std::vector<float> dw(w.size(), NAN), db(bias.size(), NAN);
-        single_channel_conv_backward_weights(x.data(), bf16 ? static_cast<const void*>(dy16.data()) : dy.data(), bf16, v,
-                                             g, dw.data(), db.data());
+        single_channel_conv_backward_weights(x.data(), bf16 ? static_cast<const void*>(dy16.data()) : dy.data(), bf16,
+                                             v, g, dw.data(), db.data());
         std::vector<double> want_dw(w.size(), 0.0), want_db(bias.size(), 0.0);
         double worst_y = 0;
         for (int64_t b = 0; b < g.n; ++b)
@@ -132,8 +146,11 @@ Graph stem_graph(const std::string& activation) {
   Rng rng(3);
   const int x = g.add_input("x", {1, 13, 11});
   g.add_node(OpKind::conv2d, "stem", {x},
-             {{"out_channels", int64_t(20)}, {"kernel", std::vector<int64_t>{3, 3}}, {"stride", std::vector<int64_t>{2, 2}},
-              {"padding", std::vector<int64_t>{1, 1}}, {"activation", activation}},
+             {{"out_channels", int64_t(20)},
+              {"kernel", std::vector<int64_t>{3, 3}},
+              {"stride", std::vector<int64_t>{2, 2}},
+              {"padding", std::vector<int64_t>{1, 1}},
+              {"activation", activation}},
              &rng);
   return g;
 }

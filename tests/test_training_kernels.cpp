@@ -23,8 +23,10 @@ struct Buffer {  // one tensor stored as f32 or bf16
   void* data() { return type == DType::f32 ? static_cast<void*>(f.data()) : static_cast<void*>(h.data()); }
   float get(int64_t i) const { return type == DType::f32 ? f[i] : bf16_to_f32(h[i]); }
   void set(int64_t i, float v) {
-    if (type == DType::f32) f[i] = v;
-    else h[i] = f32_to_bf16(v);
+    if (type == DType::f32)
+      f[i] = v;
+    else
+      h[i] = f32_to_bf16(v);
   }
 };
 
@@ -72,7 +74,8 @@ TEST_P(TrainingKernels, BatchNormMatchesDoubleReference) {
           if (clamp) t.lower = 0.0f, t.upper = upper;
           batch_norm_forward_training(t, x.data(), y.data(), mean.data(), var.data());
           batch_norm_backward(t, x.data(), dy.data(), mean.data(), var.data(), dx.data(), dscale.data(), dshift.data());
-          const double out_tol = dst_t == DType::bf16 ? 1.0 / 128 : 1e-4, in_tol = src_t == DType::bf16 ? 1.0 / 64 : 1e-3;
+          const double out_tol = dst_t == DType::bf16 ? 1.0 / 128 : 1e-4,
+                       in_tol = src_t == DType::bf16 ? 1.0 / 64 : 1e-3;
           for (int64_t ch = 0; ch < c; ++ch) {
             double mu = 0, v = 0;
             for (int64_t b = 0; b < g.n; ++b)

@@ -49,7 +49,10 @@ void matmul_peak() {
   engine eng(engine::kind::cpu, 0);
   stream s(eng);
   constexpr int N = 1024;
-  struct Case { dt a, b, c; const char* name; };
+  struct Case {
+    dt a, b, c;
+    const char* name;
+  };
   for (const Case& k : {Case{dt::f32, dt::f32, dt::f32, "fp32"}, Case{dt::bf16, dt::bf16, dt::f32, "bf16"},
                         Case{dt::u8, dt::s8, dt::s32, "int8"}}) {
     const memory::desc a({N, N}, k.a, tag::ab), b({N, N}, k.b, tag::any), c({N, N}, k.c, tag::ab);
@@ -63,14 +66,17 @@ void matmul_peak() {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kRuns; ++i) m.execute(s, args);
     s.wait();
-    std::printf("matmul %d^3 %s (%s): %.0f GFLOP/s\n", N, k.name, pd.impl_info_str(), 2.0 * N * N * N * kRuns / seconds_since(t0) / 1e9);
+    std::printf("matmul %d^3 %s (%s): %.0f GFLOP/s\n", N, k.name, pd.impl_info_str(),
+                2.0 * N * N * N * kRuns / seconds_since(t0) / 1e9);
   }
 }
 
 }  // namespace
 
 int main() {
-  if (__builtin_cpu_supports("avx512bf16")) instruction_peak();
-  else std::printf("no AVX512-BF16: the instruction comparison needs it\n");
+  if (__builtin_cpu_supports("avx512bf16"))
+    instruction_peak();
+  else
+    std::printf("no AVX512-BF16: the instruction comparison needs it\n");
   matmul_peak();
 }

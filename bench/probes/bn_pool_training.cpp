@@ -51,13 +51,18 @@ void fill(memory& m, std::mt19937& rng, float mean) {
   const bool f32 = m.get_desc().data_type() == dt::f32;
   const size_t n = m.get_desc().get_size() / (f32 ? 4 : 2);
   for (size_t i = 0; i < n; ++i) {
-    if (f32) static_cast<float*>(m.get_data_handle())[i] = nd(rng);
-    else static_cast<uint16_t*>(m.get_data_handle())[i] = nimble::f32_to_bf16(nd(rng));
+    if (f32)
+      static_cast<float*>(m.get_data_handle())[i] = nd(rng);
+    else
+      static_cast<uint16_t*>(m.get_data_handle())[i] = nimble::f32_to_bf16(nd(rng));
   }
 }
 
 int main(int argc, char** argv) {
-  if (argc < 6) { std::fprintf(stderr, "usage: %s N C H nhwc|nChw16c f32|bf16\n", argv[0]); return 2; }
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s N C H nhwc|nChw16c f32|bf16\n", argv[0]);
+    return 2;
+  }
   const int N = std::atoi(argv[1]), C = std::atoi(argv[2]), H = std::atoi(argv[3]);
   const bool blocked = std::string(argv[4]) == "nChw16c";
   const dt type = std::string(argv[5]) == "bf16" ? dt::bf16 : dt::f32;
@@ -70,7 +75,8 @@ int main(int argc, char** argv) {
 
   // Batch-norm + ReLU.
   memory::desc x_md({N, C, H, H}, type, layout), chan({C}, dt::f32, tag::a);
-  const auto flags = normalization_flags::use_scale | normalization_flags::use_shift | normalization_flags::fuse_norm_relu;
+  const auto flags =
+      normalization_flags::use_scale | normalization_flags::use_shift | normalization_flags::fuse_norm_relu;
   batch_normalization_forward::primitive_desc fpd({prop_kind::forward_training, x_md, 1e-5f, flags}, eng);
   batch_normalization_backward::primitive_desc bpd({prop_kind::backward, x_md, x_md, 1e-5f, flags}, eng, fpd);
   batch_normalization_forward bn_f(fpd);
@@ -85,19 +91,33 @@ int main(int argc, char** argv) {
     static_cast<float*>(shift.get_data_handle())[c] = 0.1f - 0.01f * c;
   }
   std::vector<float> mean2(C), var2(C), dscale2(C), dshift2(C);
-  nimble::kernels::BatchNormTensors t{g, ntype, ntype, static_cast<float*>(scale.get_data_handle()),
-                                      static_cast<float*>(shift.get_data_handle()), 1e-5f};
+  nimble::kernels::BatchNormTensors t{
+      g,    ntype, ntype, static_cast<float*>(scale.get_data_handle()), static_cast<float*>(shift.get_data_handle()),
+      1e-5f};
   t.lower = 0.0f;  // ReLU
   auto dnnl_bn = [&] {
-    bn_f.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                     {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_WORKSPACE, ws}});
-    bn_b.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                     {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_WORKSPACE, ws},
-                     {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_DIFF_SCALE, dscale}, {DNNL_ARG_DIFF_SHIFT, dshift}});
+    bn_f.execute(s, {{DNNL_ARG_SRC, x},
+                     {DNNL_ARG_DST, y},
+                     {DNNL_ARG_SCALE, scale},
+                     {DNNL_ARG_SHIFT, shift},
+                     {DNNL_ARG_MEAN, mean},
+                     {DNNL_ARG_VARIANCE, var},
+                     {DNNL_ARG_WORKSPACE, ws}});
+    bn_b.execute(s, {{DNNL_ARG_SRC, x},
+                     {DNNL_ARG_DIFF_DST, dy},
+                     {DNNL_ARG_SCALE, scale},
+                     {DNNL_ARG_SHIFT, shift},
+                     {DNNL_ARG_MEAN, mean},
+                     {DNNL_ARG_VARIANCE, var},
+                     {DNNL_ARG_WORKSPACE, ws},
+                     {DNNL_ARG_DIFF_SRC, dx},
+                     {DNNL_ARG_DIFF_SCALE, dscale},
+                     {DNNL_ARG_DIFF_SHIFT, dshift}});
     s.wait();
   };
   auto own_bn = [&] {
-    nimble::kernels::batch_norm_forward_training(t, x.get_data_handle(), y2.get_data_handle(), mean2.data(), var2.data());
+    nimble::kernels::batch_norm_forward_training(t, x.get_data_handle(), y2.get_data_handle(), mean2.data(),
+                                                 var2.data());
     nimble::kernels::batch_norm_backward(t, x.get_data_handle(), dy.get_data_handle(), mean2.data(), var2.data(),
                                          dx2.get_data_handle(), dscale2.data(), dshift2.data());
   };
@@ -109,7 +129,8 @@ int main(int argc, char** argv) {
     std::vector<size_t> idx;
     for (int b = 0; b < N; ++b)
       for (int p = 0; p < H * H; ++p)
-        idx.push_back(blocked ? ((size_t(b) * (C / 16) + c / 16) * H * H + p) * 16 + c % 16 : (size_t(b) * H * H + p) * C + c);
+        idx.push_back(blocked ? ((size_t(b) * (C / 16) + c / 16) * H * H + p) * 16 + c % 16
+                              : (size_t(b) * H * H + p) * C + c);
     double mu = 0, v = 0;
     for (size_t i : idx) mu += at(x, i);
     mu /= double(idx.size());
@@ -134,13 +155,16 @@ int main(int argc, char** argv) {
   double dsc = 0;
   for (int c = 0; c < C; ++c)
     dsc = std::max(dsc, double(std::fabs(dscale2[c] - static_cast<float*>(dscale.get_data_handle())[c])));
-  std::printf("batch-norm+relu %s %s N%d C%d H%d: oneDNN %s %.3f ms, own %.3f ms (fwd+bwd); |dy| %.2g |dx| %.2g |dscale| %.2g\n",
-              argv[4], argv[5], N, C, H, fpd.impl_info_str(), median_ms(dnnl_bn), median_ms(own_bn), max_diff(y, y2),
-              max_diff(dx, dx2), dsc);
+  std::printf(
+      "batch-norm+relu %s %s N%d C%d H%d: oneDNN %s %.3f ms, own %.3f ms (fwd+bwd); |dy| %.2g |dx| %.2g |dscale| "
+      "%.2g\n",
+      argv[4], argv[5], N, C, H, fpd.impl_info_str(), median_ms(dnnl_bn), median_ms(own_bn), max_diff(y, y2),
+      max_diff(dx, dx2), dsc);
 
   // 2x2 max pool.
   memory::desc p_md({N, C, H / 2, H / 2}, type, layout);
-  pooling_forward::primitive_desc pf({prop_kind::forward_training, algorithm::pooling_max, x_md, p_md, {2, 2}, {2, 2}, {0, 0}, {0, 0}}, eng);
+  pooling_forward::primitive_desc pf(
+      {prop_kind::forward_training, algorithm::pooling_max, x_md, p_md, {2, 2}, {2, 2}, {0, 0}, {0, 0}}, eng);
   pooling_backward::primitive_desc pb({algorithm::pooling_max, x_md, p_md, {2, 2}, {2, 2}, {0, 0}, {0, 0}}, eng, pf);
   pooling_forward pool_f(pf);
   pooling_backward pool_b(pb);
@@ -154,16 +178,20 @@ int main(int argc, char** argv) {
   };
   auto own_pool = [&] {
     if (type == dt::f32) {
-      nimble::kernels::max_pool_2x2_forward(static_cast<const float*>(x.get_data_handle()), static_cast<float*>(py2.get_data_handle()), arg.data(), g);
-      nimble::kernels::max_pool_2x2_backward(static_cast<const float*>(pdy.get_data_handle()), arg.data(), static_cast<float*>(dx2.get_data_handle()), g);
+      nimble::kernels::max_pool_2x2_forward(static_cast<const float*>(x.get_data_handle()),
+                                            static_cast<float*>(py2.get_data_handle()), arg.data(), g);
+      nimble::kernels::max_pool_2x2_backward(static_cast<const float*>(pdy.get_data_handle()), arg.data(),
+                                             static_cast<float*>(dx2.get_data_handle()), g);
     } else {
-      nimble::kernels::max_pool_2x2_forward(static_cast<const uint16_t*>(x.get_data_handle()), static_cast<uint16_t*>(py2.get_data_handle()), arg.data(), g);
-      nimble::kernels::max_pool_2x2_backward(static_cast<const uint16_t*>(pdy.get_data_handle()), arg.data(), static_cast<uint16_t*>(dx2.get_data_handle()), g);
+      nimble::kernels::max_pool_2x2_forward(static_cast<const uint16_t*>(x.get_data_handle()),
+                                            static_cast<uint16_t*>(py2.get_data_handle()), arg.data(), g);
+      nimble::kernels::max_pool_2x2_backward(static_cast<const uint16_t*>(pdy.get_data_handle()), arg.data(),
+                                             static_cast<uint16_t*>(dx2.get_data_handle()), g);
     }
   };
   dnnl_pool();
   own_pool();
-  std::printf("max-pool 2x2   %s %s N%d C%d H%d: oneDNN %s %.3f ms, own %.3f ms (fwd+bwd); |y| %.2g |dx| %.2g\n", argv[4],
-              argv[5], N, C, H, pf.impl_info_str(), median_ms(dnnl_pool), median_ms(own_pool), max_diff(py, py2),
-              max_diff(dx, dx2));
+  std::printf("max-pool 2x2   %s %s N%d C%d H%d: oneDNN %s %.3f ms, own %.3f ms (fwd+bwd); |y| %.2g |dx| %.2g\n",
+              argv[4], argv[5], N, C, H, pf.impl_info_str(), median_ms(dnnl_pool), median_ms(own_pool),
+              max_diff(py, py2), max_diff(dx, dx2));
 }

@@ -40,14 +40,18 @@ memory zeroed(const memory::desc& d, const engine& eng) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 7) { std::fprintf(stderr, "usage: %s N IC OC H bf16|f32 fwd|bwd_data\n", argv[0]); return 2; }
+  if (argc < 7) {
+    std::fprintf(stderr, "usage: %s N IC OC H bf16|f32 fwd|bwd_data\n", argv[0]);
+    return 2;
+  }
   const long N = std::atol(argv[1]), IC = std::atol(argv[2]), OC = std::atol(argv[3]), H = std::atol(argv[4]);
   const dt t = std::string(argv[5]) == "bf16" ? dt::bf16 : dt::f32;
   const bool forward = std::string(argv[6]) == "fwd";
   engine eng(engine::kind::cpu, 0);
   stream s(eng);
   const memory::desc src({N, IC, H, H}, t, tag::nhwc), dst({N, OC, H, H}, t, tag::nhwc), w({OC, IC, 1, 1}, t, tag::any);
-  convolution_forward::desc fd(prop_kind::forward_training, algorithm::convolution_direct, src, w, dst, {1, 1}, {0, 0}, {0, 0});
+  convolution_forward::desc fd(prop_kind::forward_training, algorithm::convolution_direct, src, w, dst, {1, 1}, {0, 0},
+                               {0, 0});
   convolution_forward::primitive_desc fpd(fd, eng);
   convolution_backward_data::desc bd(algorithm::convolution_direct, src, w, dst, {1, 1}, {0, 0}, {0, 0});
   convolution_backward_data::primitive_desc bpd(bd, eng, fpd);
@@ -59,9 +63,9 @@ int main(int argc, char** argv) {
            out = zeroed(pd.query_md(query::exec_arg_md, out_arg), eng);
     primitive p(pd);
     std::printf("convolution %-28s %.3f ms\n", pd.impl_info_str(), median_ms([&] {
-      p.execute(s, {{in_arg, in}, {DNNL_ARG_WEIGHTS, wei}, {out_arg, out}});
-      s.wait();
-    }));
+                  p.execute(s, {{in_arg, in}, {DNNL_ARG_WEIGHTS, wei}, {out_arg, out}});
+                  s.wait();
+                }));
   } while (pd.next_impl());
   const long M = N * H * H, K = forward ? IC : OC, Nn = forward ? OC : IC;
   // Forward reads the (OC, IC) weights transposed (ba); backward-data as they are (ab).
@@ -70,7 +74,7 @@ int main(int argc, char** argv) {
   memory ma = zeroed(a, eng), mb = zeroed(b, eng), mc = zeroed(c, eng);
   matmul mm(mpd);
   std::printf("matmul      %-28s %.3f ms\n", mpd.impl_info_str(), median_ms([&] {
-    mm.execute(s, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
-    s.wait();
-  }));
+                mm.execute(s, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+                s.wait();
+              }));
 }

@@ -1,11 +1,11 @@
 // Probe: bf16 backward-weights of a 1x1 convolution (batch 128, nhwc) as oneDNN computes it, against one matmul
 // over the nhwc tensors viewed as (N*H*W) x C matrices, and against the transposed matmul.
 //   g++ -O2 bench/probes/conv1x1_backward_weights.cpp -o /tmp/bwdw -ldnnl && /tmp/bwdw IC OC HW
-#include <oneapi/dnnl/dnnl.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   stream s(eng);
   memory::desc src({N, IC, HW, HW}, dt::bf16, tag::nhwc), dd({N, OC, HW, HW}, dt::bf16, tag::nhwc);
   memory::desc w({OC, IC, 1, 1}, dt::bf16, tag::any), dw({OC, IC, 1, 1}, dt::f32, tag::any);
-  convolution_forward::desc fd(prop_kind::forward_training, algorithm::convolution_direct, src, w, dd, {1, 1}, {0, 0}, {0, 0});
+  convolution_forward::desc fd(prop_kind::forward_training, algorithm::convolution_direct, src, w, dd, {1, 1}, {0, 0},
+                               {0, 0});
   convolution_forward::primitive_desc fpd(fd, eng);
   convolution_backward_weights::desc wd(algorithm::convolution_direct, src, dw, dd, {1, 1}, {0, 0}, {0, 0});
   convolution_backward_weights::primitive_desc wpd(wd, eng, fpd);
@@ -37,7 +38,11 @@ int main(int argc, char** argv) {
   memset(ms.get_data_handle(), 0, src.get_size());
   memset(mdd.get_data_handle(), 0, dd.get_size());
   convolution_backward_weights bw(wpd);
-  double tc = med([&] { bw.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DIFF_DST, mdd}, {DNNL_ARG_DIFF_WEIGHTS, mdw}}); }, s);
+  double tc = med(
+      [&] {
+        bw.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DIFF_DST, mdd}, {DNNL_ARG_DIFF_WEIGHTS, mdw}});
+      },
+      s);
   const memory::dim K = memory::dim(N) * HW * HW;
   memory::desc a({OC, K}, dt::bf16, memory::dims{1, OC});  // diff_dst^T
   memory::desc b({K, IC}, dt::bf16, memory::dims{IC, 1});  // src

@@ -33,15 +33,16 @@ static double median_ms(const std::function<void()>& f) {
 }
 
 int main(int argc, char** argv) {
-  const int64_t N = argc > 1 ? atoi(argv[1]) : 128, OC = argc > 2 ? atoi(argv[2]) : 32, H = argc > 3 ? atoi(argv[3]) : 28;
+  const int64_t N = argc > 1 ? atoi(argv[1]) : 128, OC = argc > 2 ? atoi(argv[2]) : 32,
+                H = argc > 3 ? atoi(argv[3]) : 28;
   engine eng(engine::kind::cpu, 0);
   stream s(eng);
   std::vector<float> x(size_t(N * H * H)), w(size_t(OC * 9)), bias(static_cast<size_t>(OC)), dy(size_t(N * OC * H * H));
   srand(1);
   for (auto* v : {&x, &w, &bias, &dy})
     for (float& e : *v) e = float(rand()) / RAND_MAX - 0.5f;
-  memory::desc src_md({N, 1, H, H}, dt::f32, tag::nchw), w_md({OC, 1, 3, 3}, dt::f32, tag::oihw), w_any({OC, 1, 3, 3}, dt::f32, tag::any),
-      b_md({OC}, dt::f32, tag::a), dst_md({N, OC, H, H}, dt::f32, tag::nhwc);
+  memory::desc src_md({N, 1, H, H}, dt::f32, tag::nchw), w_md({OC, 1, 3, 3}, dt::f32, tag::oihw),
+      w_any({OC, 1, 3, 3}, dt::f32, tag::any), b_md({OC}, dt::f32, tag::a), dst_md({N, OC, H, H}, dt::f32, tag::nhwc);
   convolution_forward::primitive_desc fpd(
       convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src_md, w_any, b_md,
                                 memory::desc({N, OC, H, H}, dt::f32, tag::any), {1, 1}, {1, 1}, {1, 1}),
@@ -58,9 +59,13 @@ int main(int argc, char** argv) {
   convert(memory(dst_md, eng, dy.data()), mdy);
   convolution_forward fwd(fpd);
   convolution_backward_weights bwd(wpd);
-  auto onednn_fwd = [&] { fwd.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, md_}}); s.wait(); };
+  auto onednn_fwd = [&] {
+    fwd.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, md_}});
+    s.wait();
+  };
   auto onednn_bwd = [&] {
-    bwd.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_DIFF_BIAS, mdb}});
+    bwd.execute(
+        s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_DIFF_BIAS, mdb}});
     s.wait();
   };
   std::printf("oneDNN fp32 (%s, dst %s): forward %.3f ms, backward-weights %.3f ms\n", fpd.impl_info_str(),
@@ -85,7 +90,8 @@ int main(int argc, char** argv) {
       void* y = bf16 ? static_cast<void*>(y16.data()) : static_cast<void*>(y32.data());
       const void* gy = bf16 ? static_cast<const void*>(dy16.data()) : static_cast<const void*>(dy.data());
       auto ours_fwd = [&] {
-        nimble::kernels::single_channel_conv_forward(x.data(), w.data(), bias.data(), y, bf16, view, g, -INFINITY, INFINITY);
+        nimble::kernels::single_channel_conv_forward(x.data(), w.data(), bias.data(), y, bf16, view, g, -INFINITY,
+                                                     INFINITY);
       };
       auto ours_bwd = [&] {
         nimble::kernels::single_channel_conv_backward_weights(x.data(), gy, bf16, view, g, dw.data(), db.data());
@@ -100,7 +106,8 @@ int main(int argc, char** argv) {
       }
       std::printf("ours %s %s: forward %.3f ms, backward-weights %.3f ms", blocked ? "nChw16c" : "nhwc   ",
                   bf16 ? "bf16" : "fp32", median_ms(ours_fwd), median_ms(ours_bwd));
-      if (!blocked && !bf16) std::printf("  (max |diff| vs oneDNN: output %.2g, weight/bias gradients %.2g)", err_y, err_w);
+      if (!blocked && !bf16)
+        std::printf("  (max |diff| vs oneDNN: output %.2g, weight/bias gradients %.2g)", err_y, err_w);
       std::printf("\n");
     }
   }

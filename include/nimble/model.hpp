@@ -102,7 +102,8 @@ struct Provenance {
 class Model {
  public:
   Model() = default;
-  explicit Model(Graph graph, Preprocessing preprocessing = {}) : graph(std::move(graph)), preprocessing(std::move(preprocessing)) {}
+  explicit Model(Graph graph, Preprocessing preprocessing = {})
+      : graph(std::move(graph)), preprocessing(std::move(preprocessing)) {}
 
   // Reads and fully validates a `.nimble` file (any version nimble wrote). Throws Error naming the
   // file and the problem.
@@ -115,7 +116,7 @@ class Model {
   std::vector<std::string> class_names;  // empty: classes are numbered
   Provenance provenance;
   std::optional<train::TrainState> training_state;  // only in a training checkpoint (MODEL.nimble.train)
-  int64_t file_size = 0;  // bytes of the file it was loaded from (0: not loaded)
+  int64_t file_size = 0;                            // bytes of the file it was loaded from (0: not loaded)
 
   Shape input_shape() const { return graph.input_shape(); }  // per sample, (C, H, W)
   int64_t num_classes() const { return graph.output_shape().numel(); }

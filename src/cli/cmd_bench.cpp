@@ -11,7 +11,8 @@ namespace nimble::cli {
 namespace {
 
 void print_report(const BenchmarkReport& r) {
-  std::printf("%s  input %s  precision %s\n", r.model.c_str(), r.input.str().c_str(), precision_name(r.precision.precision));
+  std::printf("%s  input %s  precision %s\n", r.model.c_str(), r.input.str().c_str(),
+              precision_name(r.precision.precision));
   std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", r.latency_ms_p50, r.latency_ms_p90,
               r.latency_ms_p99);
   std::printf("  batch-%lld throughput  %.0f samples/s  (%.1f GFLOP/s achieved)\n", (long long)r.batch,
@@ -26,12 +27,14 @@ void print_report(const BenchmarkReport& r) {
 
 void add_zoo_options(CLI::App* c, BenchmarkOptions& o) {
   c->add_option("--model", o.zoo_model, "zoo model when no checkpoint is given")->capture_default_str();
-  c->add_option_function<std::string>(
-       "--input", parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }), "zoo model input CxHxW")
+  c->add_option_function<std::string>("--input",
+                                      parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }),
+                                      "zoo model input CxHxW")
       ->default_str("1x28x28");
   c->add_option("--width", o.width, "zoo model width multiplier")->capture_default_str();
-  c->add_option("--depth", o.depth, "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
-                                    "layout; default 18 from 64 px on)");
+  c->add_option("--depth", o.depth,
+                "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
+                "layout; default 18 from 64 px on)");
   c->add_option("--classes", o.classes, "zoo model classes")->capture_default_str();
 }
 
@@ -67,8 +70,10 @@ void add_bench(CLI::App& app) {
   c->callback([o, out] {
     const BenchmarkReport r = benchmark_model(*o);
     if (!r.layer_report.empty() && !out->json) note(r.layer_report);
-    if (out->json) print_json(to_json(r));
-    else print_report(r);
+    if (out->json)
+      print_json(to_json(r));
+    else
+      print_report(r);
   });
 }
 

@@ -21,7 +21,8 @@ void print_precision_policy(const InfoArgs& a, bool as_json) {
   note(std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
   const std::vector<PolicyRow> rows = precision_policy_table(c.precision);
   if (as_json) {
-    json j = {{"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
+    json j = {
+        {"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
     j["policy"] = json::array();
     for (const PolicyRow& r : rows)
       j["policy"].push_back({{"ops", r.ops}, {"computes", r.computes}, {"stores", r.stores}, {"why", r.why}});
@@ -43,12 +44,21 @@ json describe(const std::string& path, const Model& m) {
     int64_t params = 0;
     for (auto& [k, p] : n.params)
       if (p->trainable) params += p->data.numel();
-    layers.push_back({{"name", n.name}, {"op", op_name(n.op)}, {"output", shapes[size_t(n.output)].str()},
-                      {"params", params}, {"macs", macs[i]}});
+    layers.push_back({{"name", n.name},
+                      {"op", op_name(n.op)},
+                      {"output", shapes[size_t(n.output)].str()},
+                      {"params", params},
+                      {"macs", macs[i]}});
   }
-  return {{"checkpoint", path},         {"input", g.input_shape().str()}, {"output", g.output_shape().str()},
-          {"params", g.param_count()},  {"macs", g.macs()},               {"size_bytes", m.file_size},
-          {"nodes", g.nodes().size()},  {"layers", layers},               {"metadata", json::parse(metadata_json(m))}};
+  return {{"checkpoint", path},
+          {"input", g.input_shape().str()},
+          {"output", g.output_shape().str()},
+          {"params", g.param_count()},
+          {"macs", g.macs()},
+          {"size_bytes", m.file_size},
+          {"nodes", g.nodes().size()},
+          {"layers", layers},
+          {"metadata", json::parse(metadata_json(m))}};
 }
 
 void run_info(const InfoArgs& a, bool as_json) {
@@ -62,8 +72,9 @@ void run_info(const InfoArgs& a, bool as_json) {
               (long long)j["size_bytes"].get<int64_t>());
   std::printf("%-20s %-16s %-18s %10s %12s\n", "layer", "op", "output", "params", "MACs");
   for (auto& l : j["layers"])
-    std::printf("%-20s %-16s %-18s %10lld %12lld\n", l["name"].get<std::string>().c_str(), l["op"].get<std::string>().c_str(),
-                l["output"].get<std::string>().c_str(), (long long)l["params"].get<int64_t>(), (long long)l["macs"].get<int64_t>());
+    std::printf("%-20s %-16s %-18s %10lld %12lld\n", l["name"].get<std::string>().c_str(),
+                l["op"].get<std::string>().c_str(), l["output"].get<std::string>().c_str(),
+                (long long)l["params"].get<int64_t>(), (long long)l["macs"].get<int64_t>());
   if (!j["metadata"].empty()) std::printf("metadata: %s\n", j["metadata"].dump().c_str());
 }
 }  // namespace

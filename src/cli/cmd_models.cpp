@@ -26,7 +26,8 @@ void run_models(const ModelsArgs& a) {
     c.classes = a.classes;
     c.width = a.width;
     Graph g = zoo::build(c);
-    list.push_back({{"model", info.name}, {"params", g.param_count()}, {"macs", g.macs()}, {"description", info.description}});
+    list.push_back(
+        {{"model", info.name}, {"params", g.param_count()}, {"macs", g.macs()}, {"description", info.description}});
     if (!a.json_out)
       std::printf("%-14s %12lld %14lld  %s\n", info.name.c_str(), (long long)g.param_count(), (long long)g.macs(),
                   info.description.c_str());

@@ -20,23 +20,28 @@ std::pair<int, int> parse_nm(const std::string& text) {
 
 void add_method_options(CLI::App* c, PruneOptions& o) {
   c->add_option_function<std::string>(
-       "--method", parse_field("method", [&o](const std::string& s) { o.method = prune::method_from_name(s); }), "magnitude | channel | nm")
+       "--method", parse_field("method", [&o](const std::string& s) { o.method = prune::method_from_name(s); }),
+       "magnitude | channel | nm")
       ->default_str("magnitude");
-  c->add_option("--sparsity", o.sparsity, "magnitude: fraction of conv / linear weights set to zero")->capture_default_str();
+  c->add_option("--sparsity", o.sparsity, "magnitude: fraction of conv / linear weights set to zero")
+      ->capture_default_str();
   c->add_option_function<std::string>(
        "--scope", parse_field("scope", [&o](const std::string& s) { o.scope = prune::scope_from_name(s); }),
        "magnitude: global (one threshold over all layers) | layer (one rate for every layer; layers whose filters "
        "have <= 9 weights stay dense)")
       ->default_str("global");
   c->add_option_function<double>(
-       "--ratio", [&o](double v) { o.ratio = v; }, "channel: fraction of the channels of every prunable space to remove")
+       "--ratio", [&o](double v) { o.ratio = v; },
+       "channel: fraction of the channels of every prunable space to remove")
       ->default_str("0.5");
   c->add_option_function<std::string>(
-       "--criterion", parse_field("criterion", [&o](const std::string& s) { o.criterion = prune::criterion_from_name(s); }),
+       "--criterion",
+       parse_field("criterion", [&o](const std::string& s) { o.criterion = prune::criterion_from_name(s); }),
        "channel: l1 | l2 (filter norms) | bn (batch-norm scale)")
       ->default_str("l1");
   c->add_option_function<double>(
-      "--target-macs", [&o](double v) { o.target_macs = v; }, "channel: remove the fewest channels that bring MACs/sample to this");
+      "--target-macs", [&o](double v) { o.target_macs = v; },
+      "channel: remove the fewest channels that bring MACs/sample to this");
   c->add_option_function<double>(
       "--target-latency-ms", [&o](double v) { o.target_latency_ms = v; },
       "channel: remove the fewest channels that bring the measured batch-1 latency to this");
@@ -56,7 +61,8 @@ void add_finetune_options(CLI::App* c, PruneOptions& o) {
   add_precision_option(c, o.precision);
   add_teacher_options(c, o.teacher, false);
   c->get_option("--teacher")
-      ->description("distil from this model while fine-tuning (default: the unpruned model itself; none: no distillation)");
+      ->description(
+          "distil from this model while fine-tuning (default: the unpruned model itself; none: no distillation)");
 }
 
 }  // namespace
@@ -64,7 +70,8 @@ void add_finetune_options(CLI::App* c, PruneOptions& o) {
 void add_prune(CLI::App& app) {
   auto o = std::make_shared<PruneOptions>();
   auto out = std::make_shared<Output>();
-  CLI::App* c = app.add_subcommand("prune", "Prune a checkpoint: magnitude / N:M sparsity or whole channels, with fine-tuning");
+  CLI::App* c =
+      app.add_subcommand("prune", "Prune a checkpoint: magnitude / N:M sparsity or whole channels, with fine-tuning");
   c->add_option("model", o->model, "fp32 checkpoint (.nimble)")->required();
   c->add_option("--out", o->out, "where to write the pruned checkpoint")->required();
   add_method_options(c, *o);
@@ -79,8 +86,10 @@ void add_prune(CLI::App& app) {
     if (o->teacher.teacher == "none") o->teacher.teacher.clear(), o->no_teacher = true;
     o->progress = !out->json;
     const PruneReport r = prune_model(*o);
-    if (out->json) print_json(to_json(r));
-    else note(layer_table(r));
+    if (out->json)
+      print_json(to_json(r));
+    else
+      note(layer_table(r));
   });
 }
 

@@ -48,10 +48,12 @@ void add_qat_options(CLI::App* c, QuantizeOptions& o) {
 void add_quantize(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   auto out = std::make_shared<Output>();
-  CLI::App* c = app.add_subcommand("quantize", "Quantize a checkpoint to int8 (static, calibrated on training samples)");
+  CLI::App* c =
+      app.add_subcommand("quantize", "Quantize a checkpoint to int8 (static, calibrated on training samples)");
   c->add_option("model", o->model, "fp32 checkpoint (.nimble)")->required();
   c->add_option("--out", o->out, "where to write the int8 checkpoint")->required();
-  c->add_option("--data", o->data, "IDX data directory (calibration from its training split, accuracy on its test split)")
+  c->add_option("--data", o->data,
+                "IDX data directory (calibration from its training split, accuracy on its test split)")
       ->capture_default_str();
   add_calibration_options(c, *o);
   add_qat_options(c, *o);

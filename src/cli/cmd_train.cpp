@@ -12,49 +12,60 @@ namespace {
 
 void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
   if (distill)
-    c->add_option("--student", o.model, "the student: a zoo model (cnn | resnet | mobilenet_v1 | mobilenet_v2) or a "
-                                        "checkpoint to continue from")
+    c->add_option("--student", o.model,
+                  "the student: a zoo model (cnn | resnet | mobilenet_v1 | mobilenet_v2) or a "
+                  "checkpoint to continue from")
         ->capture_default_str();
   else
     c->add_option("--model", o.model, "cnn | resnet | mobilenet_v1 | mobilenet_v2")->capture_default_str();
-  c->add_option("--data", o.data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")->capture_default_str();
-  c->add_option_function<std::string>(
-      "--input", parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }), "model input CxHxW (default: the data's sample shape)");
+  c->add_option("--data", o.data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
+      ->capture_default_str();
+  c->add_option_function<std::string>("--input",
+                                      parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }),
+                                      "model input CxHxW (default: the data's sample shape)");
   c->add_option("--width", o.width, "channel width multiplier")->capture_default_str();
-  c->add_option("--depth", o.depth, "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
-                                    "layout; default 18 from 64 px on)");
+  c->add_option("--depth", o.depth,
+                "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
+                "layout; default 18 from 64 px on)");
   c->add_option("--dropout", o.dropout, "dropout before the classifier (mobilenets)")->capture_default_str();
 }
 
 void add_optimizer_options(CLI::App* c, TrainOptions& o) {
-  c->add_option_function<int64_t>("--epochs", [&o](int64_t v) { o.epochs = v; }, "epochs (default per model: cnn 10, others 30)")
+  c->add_option_function<int64_t>(
+       "--epochs", [&o](int64_t v) { o.epochs = v; }, "epochs (default per model: cnn 10, others 30)")
       ->check(positive_number());
   c->add_option("--batch", o.batch, "batch size")->capture_default_str();
   c->add_option_function<double>(
-       "--lr", [&o](double v) { o.lr = v; }, "peak learning rate (default per model: cnn 0.05, resnet 0.1, mobilenets 0.05)")
+       "--lr", [&o](double v) { o.lr = v; },
+       "peak learning rate (default per model: cnn 0.05, resnet 0.1, mobilenets 0.05)")
       ->check(positive_number());
   c->add_option("--optimizer", o.optimizer, "sgd | adamw")->capture_default_str();
   c->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
-  c->add_flag_function("--no-nesterov", [&o](int64_t) { o.nesterov = false; }, "plain momentum instead of Nesterov");
+  c->add_flag_function(
+      "--no-nesterov", [&o](int64_t) { o.nesterov = false; }, "plain momentum instead of Nesterov");
   c->add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
   c->add_option("--schedule", o.schedule, "cosine | step | constant")->capture_default_str();
   c->add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up length in epochs")->capture_default_str();
   c->add_option("--step-epochs", o.step_epochs, "step schedule: decay by 10x every N epochs");
   c->add_option("--clip-grad", o.clip_grad, "clip the global gradient norm (0: off)")->capture_default_str();
-  c->add_option_function<double>("--label-smoothing", [&o](double v) { o.label_smoothing = v; },
-                                 "label smoothing (default per model)")
+  c->add_option_function<double>(
+       "--label-smoothing", [&o](double v) { o.label_smoothing = v; }, "label smoothing (default per model)")
       ->check(CLI::Range(0.0, 0.99));
   add_precision_option(c, o.precision);
 }
 
 void add_data_options(CLI::App* c, TrainOptions& o) {
-  c->add_option_function<int64_t>("--crop-padding", [&o](int64_t v) { o.crop_padding = v; },
-                                  "random-crop padding in pixels (default per model: cnn 0, others 2)")
+  c->add_option_function<int64_t>(
+       "--crop-padding", [&o](int64_t v) { o.crop_padding = v; },
+       "random-crop padding in pixels (default per model: cnn 0, others 2)")
       ->check(CLI::Range(0, 64));
-  c->add_option_function<int>("--hflip", [&o](int v) { o.hflip = v != 0; }, "random horizontal flip 0/1 (default 1)")
+  c->add_option_function<int>(
+       "--hflip", [&o](int v) { o.hflip = v != 0; }, "random horizontal flip 0/1 (default 1)")
       ->check(CLI::Range(0, 1));
   c->add_option("--erase", o.erase, "random-erasing probability")->capture_default_str();
-  c->add_option("--val", o.val, "training samples held out for validation")->capture_default_str()->check(non_negative_number());
+  c->add_option("--val", o.val, "training samples held out for validation")
+      ->capture_default_str()
+      ->check(non_negative_number());
   c->add_option("--limit", o.limit, "use only the first N training samples (0: all)")->check(non_negative_number());
   c->add_option("--seed", o.seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();
   c->add_option("--out", o.out, "checkpoint path (default MODEL.nimble)");
@@ -65,15 +76,17 @@ void add_compression_options(CLI::App* c, TrainOptions& o) {
                 "prune while training: magnitude:S[:global|layer], channel:R[:l1|l2|bn] or nm:N:M (sparsity rises on "
                 "the cubic schedule; channel pruning saves the physically smaller model)");
   c->add_option("--prune-ramp", o.prune_ramp, "fraction of the training steps over which sparsity rises to the target")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   c->add_flag("--qat", o.qat,
               "end with quantization-aware training: --qat-epochs of fine-tuning with fake quantization, then the int8 "
               "model is written to --qat-out (as nimble quantize --qat-epochs would)");
-  c->add_option_function<int64_t>("--qat-epochs", [&o](int64_t v) { o.qat_epochs = v; },
-                                  "epochs of quantization-aware fine-tuning after the float epochs")
+  c->add_option_function<int64_t>(
+       "--qat-epochs", [&o](int64_t v) { o.qat_epochs = v; },
+       "epochs of quantization-aware fine-tuning after the float epochs")
       ->default_str("2");
-  c->add_option_function<double>("--qat-lr", [&o](double v) { o.qat_lr = v; },
-                                 "learning rate of quantization-aware fine-tuning (cosine)")
+  c->add_option_function<double>(
+       "--qat-lr", [&o](double v) { o.qat_lr = v; }, "learning rate of quantization-aware fine-tuning (cosine)")
       ->default_str("0.001");
   c->add_option("--qat-out", o.qat_out, "where --qat writes the int8 model (default OUT-int8.nimble)");
 }
@@ -107,8 +120,8 @@ void add_train(CLI::App& app) {
 void add_distill(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   o->model = "mobilenet_v2";
-  add_train_command(app.add_subcommand("distill", "Train a small student from a trained teacher (knowledge distillation)"),
-                    o, true);
+  add_train_command(
+      app.add_subcommand("distill", "Train a small student from a trained teacher (knowledge distillation)"), o, true);
 }
 
 }  // namespace nimble::cli

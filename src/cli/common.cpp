@@ -33,7 +33,8 @@ CLI::Validator non_negative_number() { return number_at_least(0, false, "non-neg
 CLI::Option* add_precision_option(CLI::App* c, Precision& value) {
   return c
       ->add_option_function<std::string>(
-          "--precision", parse_field("precision", [&value](const std::string& name) { value = precision_from_name(name); }),
+          "--precision",
+          parse_field("precision", [&value](const std::string& name) { value = precision_from_name(name); }),
           "auto | fp32 | bf16 | fp16 (auto: bf16 where this CPU runs it natively and a timed step of this model is "
           "faster in it, else fp32)")
       ->default_str("auto");
@@ -43,18 +44,20 @@ void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required) {
   CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble)");
   if (required) o->required();
   c->add_option("--temperature", t.temperature, "softmax temperature of the soft targets")->capture_default_str();
-  c->add_option("--alpha", t.alpha, "weight of the soft-target loss (the hard-label loss gets 1 - alpha; 0: plain training)")
+  c->add_option("--alpha", t.alpha,
+                "weight of the soft-target loss (the hard-label loss gets 1 - alpha; 0: plain training)")
       ->capture_default_str();
   c->add_option("--hint", t.hints,
                 "feature distillation from a teacher layer to a student layer through a learned 1x1 adapter: "
                 "teacher_layer:student_layer (repeatable)");
   c->add_option("--hint-weight", t.hint_weight, "weight of each hint loss")->capture_default_str();
-  c->add_option("--hint-lr", t.hint_lr, "learning rate of the hint adapters (SGD, momentum 0.9)")->capture_default_str();
+  c->add_option("--hint-lr", t.hint_lr, "learning rate of the hint adapters (SGD, momentum 0.9)")
+      ->capture_default_str();
   c->add_flag("--cache-teacher", t.cache, "compute the teacher's logits once for all epochs (needs augmentation off)");
   c->add_option_function<std::string>(
-         "--teacher-precision",
-         parse_field("teacher.form", [&t](const std::string& name) { t.form = distill::teacher_form_from_name(name); }),
-         "auto (the fastest of fp32 / bf16 / int8 that keeps the teacher's validation accuracy) | fp32 | bf16 | int8")
+       "--teacher-precision",
+       parse_field("teacher.form", [&t](const std::string& name) { t.form = distill::teacher_form_from_name(name); }),
+       "auto (the fastest of fp32 / bf16 / int8 that keeps the teacher's validation accuracy) | fp32 | bf16 | int8")
       ->default_str("auto");
 }
 
@@ -64,11 +67,13 @@ void add_output_options(CLI::App* c, Output& out, bool with_quiet) {
 }
 
 std::string flag_for(const std::string& field) {
-  static const std::map<std::string, std::string> special = {
-      {"teacher.teacher", "--teacher"},     {"teacher.form", "--teacher-precision"},
-      {"teacher.cache", "--cache-teacher"}, {"teacher.hints", "--hint"},
-      {"zoo_model", "--model"},             {"speed_gate", "--no-speed-gate"},
-      {"no_teacher", "--teacher none"}};
+  static const std::map<std::string, std::string> special = {{"teacher.teacher", "--teacher"},
+                                                             {"teacher.form", "--teacher-precision"},
+                                                             {"teacher.cache", "--cache-teacher"},
+                                                             {"teacher.hints", "--hint"},
+                                                             {"zoo_model", "--model"},
+                                                             {"speed_gate", "--no-speed-gate"},
+                                                             {"no_teacher", "--teacher none"}};
   if (auto it = special.find(field); it != special.end()) return it->second;
   std::string name = field.rfind("teacher.", 0) == 0 ? field.substr(8) : field;
   for (char& ch : name)

@@ -28,8 +28,7 @@ CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 
 // Runs parse(text) for the flag of `field`: a value it rejects is an OptionError naming the field.
-template <class Parse>
-auto parse_field(const char* field, Parse parse) {
+template <class Parse> auto parse_field(const char* field, Parse parse) {
   return [field, parse](const std::string& text) {
     try {
       parse(text);

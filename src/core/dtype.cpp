@@ -1,14 +1,17 @@
 #include "nimble/core/dtype.hpp"
 
-#include <cstring>
 #include <immintrin.h>
+#include <cstring>
 
 #include "nimble/core/error.hpp"
 
 namespace nimble {
 
 namespace {
-struct DTypeInfo { const char* name; size_t size; };
+struct DTypeInfo {
+  const char* name;
+  size_t size;
+};
 constexpr DTypeInfo kInfo[] = {{"f32", 4}, {"bf16", 2}, {"f16", 2}, {"s8", 1}, {"u8", 1}, {"s32", 4}};
 static_assert(sizeof(kInfo) / sizeof(kInfo[0]) == kDTypeCount, "one row per DType");
 }  // namespace

@@ -21,12 +21,18 @@ std::shared_ptr<uint8_t> allocate(size_t bytes) {
 
 float load_f32(const void* p, DType t, int64_t i) {
   switch (t) {
-    case DType::f32: return static_cast<const float*>(p)[i];
-    case DType::bf16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    case DType::f16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    case DType::s8: return static_cast<const int8_t*>(p)[i];
-    case DType::u8: return static_cast<const uint8_t*>(p)[i];
-    case DType::s32: return float(static_cast<const int32_t*>(p)[i]);
+    case DType::f32:
+      return static_cast<const float*>(p)[i];
+    case DType::bf16:
+      return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::f16:
+      return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::s8:
+      return static_cast<const int8_t*>(p)[i];
+    case DType::u8:
+      return static_cast<const uint8_t*>(p)[i];
+    case DType::s32:
+      return float(static_cast<const int32_t*>(p)[i]);
   }
   return 0;
 }
@@ -40,19 +46,30 @@ template <class T> T saturate(float v) {
 
 void store_f32(void* p, DType t, int64_t i, float v) {
   switch (t) {
-    case DType::f32: static_cast<float*>(p)[i] = v; break;
-    case DType::bf16: static_cast<uint16_t*>(p)[i] = f32_to_bf16(v); break;
-    case DType::f16: static_cast<uint16_t*>(p)[i] = f32_to_f16(v); break;
-    case DType::s8: static_cast<int8_t*>(p)[i] = saturate<int8_t>(v); break;
-    case DType::u8: static_cast<uint8_t*>(p)[i] = saturate<uint8_t>(v); break;
-    case DType::s32: static_cast<int32_t*>(p)[i] = std::isnan(v) ? 0 : int32_t(std::clamp(std::nearbyint(double(v)), -2147483648.0, 2147483647.0)); break;
+    case DType::f32:
+      static_cast<float*>(p)[i] = v;
+      break;
+    case DType::bf16:
+      static_cast<uint16_t*>(p)[i] = f32_to_bf16(v);
+      break;
+    case DType::f16:
+      static_cast<uint16_t*>(p)[i] = f32_to_f16(v);
+      break;
+    case DType::s8:
+      static_cast<int8_t*>(p)[i] = saturate<int8_t>(v);
+      break;
+    case DType::u8:
+      static_cast<uint8_t*>(p)[i] = saturate<uint8_t>(v);
+      break;
+    case DType::s32:
+      static_cast<int32_t*>(p)[i] =
+          std::isnan(v) ? 0 : int32_t(std::clamp(std::nearbyint(double(v)), -2147483648.0, 2147483647.0));
+      break;
   }
 }
 }  // namespace
 
-Tensor::Tensor(const Shape& shape, DType dtype) : shape_(shape), dtype_(dtype) {
-  storage_ = allocate(nbytes());
-}
+Tensor::Tensor(const Shape& shape, DType dtype) : shape_(shape), dtype_(dtype) { storage_ = allocate(nbytes()); }
 
 Tensor Tensor::clone() const {
   Tensor t(shape_, dtype_);

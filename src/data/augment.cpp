@@ -43,8 +43,8 @@ SampleTransform draw_transform(const Augment& aug, int64_t height, int64_t width
   return t;
 }
 
-void render_sample(float* dst, const uint8_t* src, int64_t channels, int64_t height, int64_t width,
-                   const float* scale, const float* bias, const SampleTransform& t) {
+void render_sample(float* dst, const uint8_t* src, int64_t channels, int64_t height, int64_t width, const float* scale,
+                   const float* bias, const SampleTransform& t) {
   const int64_t plane = height * width;
   const bool identity = t.shift_y == 0 && t.shift_x == 0 && !t.flip;
   for (int64_t c = 0; c < channels; ++c) {

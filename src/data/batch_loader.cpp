@@ -74,9 +74,8 @@ struct BatchLoader::Impl {
   void run() {
     std::unique_lock lk(mu);
     for (;;) {
-      work_cv.wait(lk, [&] {
-        return stop || (started && !error && next_to_build < per_epoch && ready.size() < kPrefetch);
-      });
+      work_cv.wait(
+          lk, [&] { return stop || (started && !error && next_to_build < per_epoch && ready.size() < kPrefetch); });
       if (stop) return;
       const uint64_t gen = generation;
       const int64_t k = next_to_build++, ep = epoch;

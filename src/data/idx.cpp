@@ -3,11 +3,11 @@
 // allocation, and the file must hold exactly the bytes its header claims.
 #include <zlib.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "nimble/core/error.hpp"
 #include "nimble/data/dataset.hpp"
@@ -21,28 +21,41 @@ namespace fs = std::filesystem;
 // No real data set needs more; keeps a hostile header from allocating the machine away.
 constexpr uint64_t kMaxPayloadBytes = uint64_t(1) << 31;
 
-constexpr uint8_t kTypeU8 = 0x08, kTypeS8 = 0x09, kTypeS16 = 0x0B, kTypeS32 = 0x0C, kTypeF32 = 0x0D,
-                  kTypeF64 = 0x0E;
+constexpr uint8_t kTypeU8 = 0x08, kTypeS8 = 0x09, kTypeS16 = 0x0B, kTypeS32 = 0x0C, kTypeF32 = 0x0D, kTypeF64 = 0x0E;
 
 const char* type_name(uint8_t t) {
   switch (t) {
-    case kTypeU8: return "u8";
-    case kTypeS8: return "s8";
-    case kTypeS16: return "s16";
-    case kTypeS32: return "s32";
-    case kTypeF32: return "f32";
-    case kTypeF64: return "f64";
-    default: return "unknown";
+    case kTypeU8:
+      return "u8";
+    case kTypeS8:
+      return "s8";
+    case kTypeS16:
+      return "s16";
+    case kTypeS32:
+      return "s32";
+    case kTypeF32:
+      return "f32";
+    case kTypeF64:
+      return "f64";
+    default:
+      return "unknown";
   }
 }
 
 int type_size(uint8_t t) {
   switch (t) {
-    case kTypeU8: case kTypeS8: return 1;
-    case kTypeS16: return 2;
-    case kTypeS32: case kTypeF32: return 4;
-    case kTypeF64: return 8;
-    default: return 0;
+    case kTypeU8:
+    case kTypeS8:
+      return 1;
+    case kTypeS16:
+      return 2;
+    case kTypeS32:
+    case kTypeF32:
+      return 4;
+    case kTypeF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -142,8 +155,8 @@ Header read_header(Reader& in, const std::string& path, std::initializer_list<in
     fail(path, fmt::format("bad magic 0x{:08x}: not an IDX file (expected {})", m, what));
   if (std::find(types.begin(), types.end(), h.type) == types.end() ||
       std::find(ranks.begin(), ranks.end(), rank) == ranks.end())
-    fail(path, fmt::format("bad magic 0x{:08x} (element type {}, rank {}): expected {}", m, type_name(h.type), rank,
-                           what));
+    fail(path,
+         fmt::format("bad magic 0x{:08x} (element type {}, rank {}): expected {}", m, type_name(h.type), rank, what));
   uint8_t raw[16];
   got = in.read(raw, 4u * unsigned(rank));
   if (got < 4u * unsigned(rank))
@@ -201,8 +214,7 @@ std::vector<uint8_t> read_payload(Reader& in, const std::string& path, uint64_t 
 
 Tensor read_images(const std::string& path) {
   Reader in(path);
-  Header h = read_header(in, path, {3, 4}, {kTypeU8},
-                         "0x00000803 (u8 images N,H,W) or 0x00000804 (u8 images N,H,W,C)");
+  Header h = read_header(in, path, {3, 4}, {kTypeU8}, "0x00000803 (u8 images N,H,W) or 0x00000804 (u8 images N,H,W,C)");
   const int64_t n = h.dims[0], height = h.dims[1], width = h.dims[2];
   const int64_t channels = h.dims.size() == 4 ? h.dims[3] : 1;
   const uint64_t payload = uint64_t(n * height * width * channels);
@@ -236,10 +248,18 @@ std::vector<int32_t> read_labels(const std::string& path) {
     const uint8_t* p = raw.data() + i * size;
     int64_t v = 0;
     switch (h.type) {
-      case kTypeU8: v = p[0]; break;
-      case kTypeS8: v = int8_t(p[0]); break;
-      case kTypeS16: v = int16_t(uint16_t(p[0] << 8 | p[1])); break;
-      default: v = int32_t(be32(p)); break;
+      case kTypeU8:
+        v = p[0];
+        break;
+      case kTypeS8:
+        v = int8_t(p[0]);
+        break;
+      case kTypeS16:
+        v = int16_t(uint16_t(p[0] << 8 | p[1]));
+        break;
+      default:
+        v = int32_t(be32(p));
+        break;
     }
     if (v < 0 || v >= kMaxClasses)
       fail(path, fmt::format("label {} at index {} is out of range (labels must be in 0..{})", v, i, kMaxClasses - 1));
@@ -260,9 +280,10 @@ std::string find_file(const fs::path& dir, const std::string& name) {
   std::error_code ec;
   if (fs::is_regular_file(raw, ec)) return raw.string();
   if (fs::is_regular_file(gz, ec)) return gz.string();
-  throw Error(fmt::format("data: {}: missing {} (looked for {} and {}); pass --data DIR pointing at an IDX "
-                          "data set directory (default {})",
-                          dir.string(), name, raw.string(), gz.string(), kDefaultDataDir));
+  throw Error(
+      fmt::format("data: {}: missing {} (looked for {} and {}); pass --data DIR pointing at an IDX "
+                  "data set directory (default {})",
+                  dir.string(), name, raw.string(), gz.string(), kDefaultDataDir));
 }
 
 }  // namespace
@@ -272,8 +293,8 @@ ImageSet load_idx_files(const std::string& images_path, const std::string& label
   set.images = read_images(images_path);
   set.labels = read_labels(labels_path);
   if (set.images.shape()[0] != int64_t(set.labels.size()))
-    fail(labels_path, fmt::format("has {} labels but {} has {} images", set.labels.size(), images_path,
-                                  set.images.shape()[0]));
+    fail(labels_path,
+         fmt::format("has {} labels but {} has {} images", set.labels.size(), images_path, set.images.shape()[0]));
   set.num_classes = max_label(set.labels) + 1;
   return set;
 }
@@ -281,10 +302,11 @@ ImageSet load_idx_files(const std::string& images_path, const std::string& label
 IdxData load_idx_dir(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error(fmt::format("data: {}: {} (looked for train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-                            "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] in it); pass --data DIR "
-                            "pointing at an IDX data set directory (default {})",
-                            dir, fs::exists(dir, ec) ? "not a directory" : "no such directory", kDefaultDataDir));
+    throw Error(
+        fmt::format("data: {}: {} (looked for train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+                    "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] in it); pass --data DIR "
+                    "pointing at an IDX data set directory (default {})",
+                    dir, fs::exists(dir, ec) ? "not a directory" : "no such directory", kDefaultDataDir));
   // Look for all four before reading any, so a missing file is reported without a slow load first.
   const std::string train_images = find_file(dir, "train-images-idx3-ubyte");
   const std::string train_labels = find_file(dir, "train-labels-idx1-ubyte");

@@ -43,8 +43,9 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
   NIMBLE_CHECK(cfg_.temperature > 0, "--temperature must be positive");
   NIMBLE_CHECK(cfg_.alpha >= 0 && cfg_.alpha <= 1, "--alpha must be in [0, 1]");
   NIMBLE_CHECK(cfg_.hint_weight >= 0, "--hint-weight must be non-negative");
-  NIMBLE_CHECK(teacher.input_shape() == student.input_shape(),
-               "the teacher takes " + teacher.input_shape().str() + " but the student takes " + student.input_shape().str());
+  NIMBLE_CHECK(
+      teacher.input_shape() == student.input_shape(),
+      "the teacher takes " + teacher.input_shape().str() + " but the student takes " + student.input_shape().str());
   NIMBLE_CHECK(teacher.output_shape() == student.output_shape(), "the teacher has " + teacher.output_shape().str() +
                                                                      " outputs but the student has " +
                                                                      student.output_shape().str());
@@ -57,12 +58,13 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
     const Node* tn = find_node(tg, h.teacher_layer);
     NIMBLE_CHECK(tn, "--hint: the teacher has no layer '" + h.teacher_layer + "' (it has " + layer_names(tg) + ")");
     const Node* sn = find_node(student, h.student_layer);
-    NIMBLE_CHECK(sn, "--hint: the student has no layer '" + h.student_layer + "' (it has " + layer_names(student) + ")");
+    NIMBLE_CHECK(sn,
+                 "--hint: the student has no layer '" + h.student_layer + "' (it has " + layer_names(student) + ")");
     const Shape& ts = tg.values()[tn->output].shape;
     const Shape& ss = student.values()[sn->output].shape;
     NIMBLE_CHECK(ts.rank() == 4 && ss.rank() == 4 && ts[2] == ss[2] && ts[3] == ss[3],
-                 "--hint " + h.teacher_layer + ":" + h.student_layer + ": feature maps " + ts.str() + " and " + ss.str() +
-                     " need the same height and width");
+                 "--hint " + h.teacher_layer + ":" + h.student_layer + ": feature maps " + ts.str() + " and " +
+                     ss.str() + " need the same height and width");
     teacher_hint_values_.push_back(tn->output);
     // Training fuses a ReLU into the batch-norm before it: then the batch-norm's output is that value.
     std::vector<std::string> names = {sn->name};
@@ -78,7 +80,9 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
   scale_.assign(size_t(c), 1.0f);
   shift_.assign(size_t(c), 0.0f);
   for (int64_t k = 0; k < c; ++k) {
-    const auto at = [&](const std::vector<float>& v, float fallback) { return v.size() == size_t(c) ? v[size_t(k)] : fallback; };
+    const auto at = [&](const std::vector<float>& v, float fallback) {
+      return v.size() == size_t(c) ? v[size_t(k)] : fallback;
+    };
     const float ms = at(student_norm.mean, 0), ss = at(student_norm.std, 1), mt = at(teacher_norm.mean, 0),
                 st = at(teacher_norm.std, 1);
     scale_[size_t(k)] = ss / st;
@@ -99,7 +103,8 @@ void Distillation::cache_logits(const data::ImageSet& train, const data::Normali
   while (loader.next(b)) {
     const Tensor& y = teacher_logits(b);  // counts into teacher_seconds_
     for (int64_t i = 0; i < b.count; ++i)
-      std::memcpy(all.data<float>() + b.indices[size_t(i)] * classes, y.data<float>() + i * classes, size_t(classes) * 4);
+      std::memcpy(all.data<float>() + b.indices[size_t(i)] * classes, y.data<float>() + i * classes,
+                  size_t(classes) * 4);
   }
   cached_ = all;
 }
@@ -118,7 +123,8 @@ const Tensor& Distillation::teacher_logits(const data::Batch& batch) {
   }
   const Tensor* x = &batch.images;
   if (renormalize_) {
-    if (!teacher_in_.defined() || teacher_in_.shape() != batch.images.shape()) teacher_in_ = Tensor(batch.images.shape());
+    if (!teacher_in_.defined() || teacher_in_.shape() != batch.images.shape())
+      teacher_in_ = Tensor(batch.images.shape());
     const int64_t c = batch.images.shape()[1], per = batch.images.numel() / (batch.images.shape()[0] * c);
     for (int64_t i = 0; i < batch.images.numel(); ++i) {
       const size_t k = size_t((i / per) % c);

@@ -19,10 +19,11 @@ void softmax_row(const float* x, int64_t c, double temperature, std::vector<doub
 }
 }  // namespace
 
-double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, float temperature, float weight, Tensor* diff) {
+double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, float temperature, float weight,
+               Tensor* diff) {
   NIMBLE_CHECK(student.shape() == teacher.shape() && student.shape().rank() == 2,
-               "distillation: student logits " + student.shape().str() + " and teacher logits " + teacher.shape().str() +
-                   " differ (the models must have the same classes)");
+               "distillation: student logits " + student.shape().str() + " and teacher logits " +
+                   teacher.shape().str() + " differ (the models must have the same classes)");
   NIMBLE_CHECK(temperature > 0, "distillation: the temperature must be positive");
   const int64_t c = student.shape()[1];
   count = std::min(count, student.shape()[0]);
@@ -33,7 +34,8 @@ double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, floa
     softmax_row(student.data<float>() + i * c, c, t, ps);
     softmax_row(teacher.data<float>() + i * c, c, t, pt);
     for (int64_t j = 0; j < c; ++j)
-      if (pt[size_t(j)] > 0) total += pt[size_t(j)] * (std::log(pt[size_t(j)]) - std::log(std::max(ps[size_t(j)], 1e-300)));
+      if (pt[size_t(j)] > 0)
+        total += pt[size_t(j)] * (std::log(pt[size_t(j)]) - std::log(std::max(ps[size_t(j)], 1e-300)));
     if (diff) {
       float* d = diff->data<float>() + i * c;
       for (int64_t j = 0; j < c; ++j) d[j] += float(weight * t * (ps[size_t(j)] - pt[size_t(j)]) / double(count));
@@ -43,7 +45,12 @@ double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, floa
 }
 
 HintAdapter::HintAdapter(int64_t cs, int64_t ct, uint64_t seed)
-    : w_(Shape({ct, cs})), b_(Shape({ct})), dw_(Shape({ct, cs})), db_(Shape({ct})), vw_(Shape({ct, cs})), vb_(Shape({ct})) {
+    : w_(Shape({ct, cs})),
+      b_(Shape({ct})),
+      dw_(Shape({ct, cs})),
+      db_(Shape({ct})),
+      vw_(Shape({ct, cs})),
+      vb_(Shape({ct})) {
   Rng rng(seed);
   const float bound = 1.0f / std::sqrt(float(cs));
   for (int64_t i = 0; i < w_.numel(); ++i) w_.data<float>()[i] = rng.uniform(-bound, bound);

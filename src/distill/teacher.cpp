@@ -13,10 +13,14 @@ namespace nimble::distill {
 
 const char* teacher_form_name(TeacherForm form) {
   switch (form) {
-    case TeacherForm::automatic: return "auto";
-    case TeacherForm::fp32: return "fp32";
-    case TeacherForm::bf16: return "bf16";
-    case TeacherForm::int8: return "int8";
+    case TeacherForm::automatic:
+      return "auto";
+    case TeacherForm::fp32:
+      return "fp32";
+    case TeacherForm::bf16:
+      return "bf16";
+    case TeacherForm::int8:
+      return "int8";
   }
   return "?";
 }
@@ -31,7 +35,8 @@ TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const
                                   const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
                                   bool need_float_values, double max_drop) {
   const bool any = forms == TeacherForm::automatic;
-  NIMBLE_CHECK(!(forms == TeacherForm::int8 && need_float_values), "an int8 teacher cannot feed --hint (its values are int8)");
+  NIMBLE_CHECK(!(forms == TeacherForm::int8 && need_float_values),
+               "an int8 teacher cannot feed --hint (its values are int8)");
   NIMBLE_CHECK(!teacher.meta.count("quantized") || !need_float_values, "an int8 teacher cannot feed --hint");
   NIMBLE_CHECK(val.size() > 0, "choosing the teacher's precision needs validation samples");
   TeacherChoice out;

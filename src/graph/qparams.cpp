@@ -9,10 +9,15 @@ QParams qparams(const Node& node, const std::string& prefix, bool allow_f32) {
   QParams q;
   const std::string where = std::string(op_name(node.op)) + " '" + node.name + "': ";
   const std::string type = node.attr_str(prefix + "dtype", allow_f32 ? "f32" : "");
-  if (type == "u8") q.dtype = DType::u8;
-  else if (type == "s8") q.dtype = DType::s8;
-  else if (type == "f32" && allow_f32) q.dtype = DType::f32;
-  else throw Error(where + prefix + "dtype must be " + (allow_f32 ? "u8, s8 or f32" : "u8 or s8") + ", got '" + type + "'");
+  if (type == "u8")
+    q.dtype = DType::u8;
+  else if (type == "s8")
+    q.dtype = DType::s8;
+  else if (type == "f32" && allow_f32)
+    q.dtype = DType::f32;
+  else
+    throw Error(where + prefix + "dtype must be " + (allow_f32 ? "u8, s8 or f32" : "u8 or s8") + ", got '" + type +
+                "'");
   if (q.dtype == DType::f32) return q;
   const double scale = node.attr_float(prefix + "scale", 0.0);
   NIMBLE_CHECK(std::isfinite(scale) && scale > 1e-30 && scale < 1e30,

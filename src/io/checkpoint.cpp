@@ -123,7 +123,8 @@ class TempFile {
       }
     }
     path_.clear();
-    fail("cannot create a temp file in '" + detail::one_line(dir) + "': too many leftovers named ." + detail::one_line(base.substr(0, 64)) + ".tmp-*");
+    fail("cannot create a temp file in '" + detail::one_line(dir) + "': too many leftovers named ." +
+         detail::one_line(base.substr(0, 64)) + ".tmp-*");
   }
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
@@ -184,8 +185,12 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
     const uint64_t offset = align_up(cursor), nbytes = stored->nbytes();
     uint32_t crc = crc_update(0, nullptr, 0);
     for_each_le_chunk(*stored, [&](const uint8_t* b, size_t n) { crc = crc_update(crc, b, n); });
-    json e = {{"name", name},       {"dtype", dtype_name(data.dtype())}, {"shape", data.shape().dims()},
-              {"offset", offset},   {"nbytes", nbytes},                  {"crc32", crc}};
+    json e = {{"name", name},
+              {"dtype", dtype_name(data.dtype())},
+              {"shape", data.shape().dims()},
+              {"offset", offset},
+              {"nbytes", nbytes},
+              {"crc32", crc}};
     if (stored != &data) e["encoding"] = "bitmask", e["nnz"] = nnz;
     if (is_state) e["state"] = true;
     table.push_back(std::move(e));
@@ -204,8 +209,8 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
     if (!state_names.insert(name).second) fail("two state tensors are both named " + quote_text(name));
     add(name, t, true);
   }
-  const json header_json = {{"graph", std::move(graph)}, {"extra", std::move(extra)}, {"tensors", std::move(table)},
-                            {"data_bytes", cursor}};
+  const json header_json = {
+      {"graph", std::move(graph)}, {"extra", std::move(extra)}, {"tensors", std::move(table)}, {"data_bytes", cursor}};
   const std::string header = detail::dump_json(header_json);
   if (header.size() > kCheckpointMaxHeaderBytes)
     fail("the header would be " + std::to_string(header.size()) + " bytes, over the 64 MiB limit");
@@ -293,7 +298,8 @@ class InFile {
       const size_t k = size_t(std::min<uint64_t>(n, kAlign));
       read_exact(offset, buf, k, what);
       for (size_t i = 0; i < k; ++i)
-        if (buf[i] != 0) fail("nonzero byte at " + std::to_string(offset + i) + " in " + what + ": the file is corrupted");
+        if (buf[i] != 0)
+          fail("nonzero byte at " + std::to_string(offset + i) + " in " + what + ": the file is corrupted");
       offset += k;
       n -= k;
     }
@@ -310,7 +316,7 @@ struct TensorRecord {
   Shape shape;
   uint64_t offset, nbytes;
   uint32_t crc;
-  bool state = false;  // training state (optimizer moments), not a graph parameter
+  bool state = false;    // training state (optimizer moments), not a graph parameter
   bool bitmask = false;  // stored bitmask-encoded (io/sparse_encoding.hpp) with `nnz` elements
   uint64_t nnz = 0;
 };
@@ -354,8 +360,10 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
       fail(where + ": nnz without an encoding");
     }
     uint64_t numel = 0, want = 0;
-    bool sized = detail::checked_numel(r.shape.dims(), numel) && !__builtin_mul_overflow(numel, dtype_size(r.dtype), &want);
-    if (sized && r.bitmask) {  // stored: the mask, then the nnz values (numel * 4 did not overflow, so neither does this)
+    bool sized =
+        detail::checked_numel(r.shape.dims(), numel) && !__builtin_mul_overflow(numel, dtype_size(r.dtype), &want);
+    if (sized &&
+        r.bitmask) {  // stored: the mask, then the nnz values (numel * 4 did not overflow, so neither does this)
       sized = r.nnz <= numel && numel > 0;
       want = detail::bitmask_encoded_bytes(numel, r.nnz);
     }
@@ -369,8 +377,9 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
     uint64_t abs_end = 0;
     const bool overflow = __builtin_add_overflow(data_offset, end, &abs_end);
     if (overflow || abs_end > file_size)
-      fail("truncated: " + where + " ends at byte " + (overflow ? std::string("2^64 or later") : std::to_string(abs_end)) +
-           " but the file has " + std::to_string(file_size) + " bytes");
+      fail("truncated: " + where + " ends at byte " +
+           (overflow ? std::string("2^64 or later") : std::to_string(abs_end)) + " but the file has " +
+           std::to_string(file_size) + " bytes");
     if (end > data_bytes)
       fail(where + " ends at byte " + std::to_string(end) + " of the data section, past its declared " +
            std::to_string(data_bytes) + " bytes");
@@ -378,7 +387,8 @@ std::vector<TensorRecord> read_table(const json& table, uint64_t data_offset, ui
     records.push_back(std::move(r));
   }
   if (cursor != data_bytes)
-    fail("the data section declares " + std::to_string(data_bytes) + " bytes but its tensors end at " + std::to_string(cursor));
+    fail("the data section declares " + std::to_string(data_bytes) + " bytes but its tensors end at " +
+         std::to_string(cursor));
   return records;
 }
 
@@ -390,7 +400,8 @@ Checkpoint load(const std::string& path) {
   const size_t have = size_t(std::min<uint64_t>(size, kPrefixBytes));
   f.read_exact(0, prefix, have, "the prefix");
   if (size == 0) fail("not a nimble checkpoint (empty file)");
-  if (std::memcmp(prefix, kCheckpointMagic, std::min<size_t>(have, 8)) != 0) fail("not a nimble checkpoint (bad magic)");
+  if (std::memcmp(prefix, kCheckpointMagic, std::min<size_t>(have, 8)) != 0)
+    fail("not a nimble checkpoint (bad magic)");
   if (size < kPrefixBytes)
     fail("truncated: the file has " + std::to_string(size) + " bytes, less than the " + std::to_string(kPrefixBytes) +
          "-byte prefix");
@@ -405,8 +416,8 @@ Checkpoint load(const std::string& path) {
     fail("header length " + std::to_string(header_len) + " exceeds the 64 MiB limit (the file is corrupted)");
   const uint64_t header_end = kPrefixBytes + header_len;
   if (header_end > size)
-    fail("truncated: the header ends at byte " + std::to_string(header_end) + " but the file has " + std::to_string(size) +
-         " bytes");
+    fail("truncated: the header ends at byte " + std::to_string(header_end) + " but the file has " +
+         std::to_string(size) + " bytes");
   std::string header(header_len, '\0');
   f.read_exact(kPrefixBytes, header.data(), header.size(), "the header");
   const uint32_t crc = crc_update(crc_update(0, nullptr, 0), header.data(), header.size());
@@ -421,8 +432,8 @@ Checkpoint load(const std::string& path) {
   const json j = detail::parse_json(header, "the header");
   detail::expect_object(j, "header");
   detail::expect_keys(j, {"graph", "extra", "tensors", "data_bytes"}, "header");
-  const uint64_t data_bytes = uint64_t(detail::as_int(detail::member(j, "data_bytes", "header"), "header: data_bytes", 0,
-                                                      std::numeric_limits<int64_t>::max()));
+  const uint64_t data_bytes = uint64_t(detail::as_int(detail::member(j, "data_bytes", "header"), "header: data_bytes",
+                                                      0, std::numeric_limits<int64_t>::max()));
   // Bounds first, so nothing is allocated from sizes the file cannot back.
   std::vector<TensorRecord> records = read_table(detail::member(j, "tensors", "header"), data_offset, data_bytes, size);
   const uint64_t data_end = data_offset + data_bytes;  // data_bytes <= size here: no overflow
@@ -462,8 +473,8 @@ Checkpoint load(const std::string& path) {
     if (!seen.insert(r.name).second) fail("tensor " + quote_text(r.name) + " appears twice");
     const Tensor& t = it->second->data;
     if (t.dtype() != r.dtype || t.shape() != r.shape)
-      fail("tensor " + quote_text(r.name) + " is " + dtype_name(r.dtype) + " " + r.shape.str() + " but the graph declares " +
-           dtype_name(t.dtype()) + " " + t.shape().str());
+      fail("tensor " + quote_text(r.name) + " is " + dtype_name(r.dtype) + " " + r.shape.str() +
+           " but the graph declares " + dtype_name(t.dtype()) + " " + t.shape().str());
   }
   for (auto& [name, p] : params)
     if (!seen.count(name)) fail("parameter " + quote_text(name) + " has no tensor in the file");
@@ -505,7 +516,8 @@ std::string shown(const std::string& path) { return detail::one_line(path); }
 
 }  // namespace
 
-void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json, const NamedTensors& state) {
+void save_checkpoint(const Graph& g, const std::string& path, const std::string& extra_json,
+                     const NamedTensors& state) {
   try {
     save(g, path, extra_json, state);
   } catch (const std::bad_alloc&) {

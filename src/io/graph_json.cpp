@@ -49,7 +49,8 @@ AttrValue attr_from_json(const json& v, const std::string& what) {
     if (s == "inf") return std::numeric_limits<double>::infinity();
     if (s == "-inf") return -std::numeric_limits<double>::infinity();
   }
-  fail(what + ": expected an integer, a number, a string, a list of integers or {\"float\": \"nan\"|\"inf\"|\"-inf\"}, got " +
+  fail(what +
+       ": expected an integer, a number, a string, a list of integers or {\"float\": \"nan\"|\"inf\"|\"-inf\"}, got " +
        type_name(v));
 }
 
@@ -161,7 +162,8 @@ bool checked_numel(const std::vector<int64_t>& dims, uint64_t& out) {
 
 Shape as_shape(const json& v, const std::string& what, int max_rank, int64_t min_dim) {
   expect_array(v, what);
-  if (v.size() > size_t(max_rank)) fail(what + ": rank " + std::to_string(v.size()) + " exceeds " + std::to_string(max_rank));
+  if (v.size() > size_t(max_rank))
+    fail(what + ": rank " + std::to_string(v.size()) + " exceeds " + std::to_string(max_rank));
   std::vector<int64_t> dims;
   for (const json& d : v) dims.push_back(as_int(d, what, min_dim, kMaxDim));
   return Shape(dims);
@@ -178,7 +180,8 @@ std::string name_problem(const std::string& name, bool is_param_key) {
   if (name.empty() || name.size() > kMaxNameBytes) return "names must be 1 to 256 bytes long";
   for (char c : name)
     if ((unsigned char)c < 0x20 || c == 0x7f) return "names must not contain control characters";
-  if (is_param_key && name.find('.') != std::string::npos) return "parameter name " + quote_text(name) + " contains '.'";
+  if (is_param_key && name.find('.') != std::string::npos)
+    return "parameter name " + quote_text(name) + " contains '.'";
   return "";
 }
 
@@ -194,7 +197,8 @@ json parse_json(std::string_view text, const std::string& what) {
   } catch (const json::exception& e) {
     // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep the position and reason.
     std::string msg = e.what();
-    if (size_t p = msg.find("] "); msg.rfind("[json.exception", 0) == 0 && p != std::string::npos) msg = msg.substr(p + 2);
+    if (size_t p = msg.find("] "); msg.rfind("[json.exception", 0) == 0 && p != std::string::npos)
+      msg = msg.substr(p + 2);
     fail(what + " is not valid JSON: " + one_line(msg));
   }
 }
@@ -218,7 +222,8 @@ json graph_to_json_value(const Graph& g) {
   if (std::string p = name_problem(input.name, false); !p.empty()) fail("input: " + p);
   const Shape in_shape = g.input_shape();
   for (int i = 0; i < in_shape.rank(); ++i)
-    if (in_shape[i] < 1 || in_shape[i] > kMaxDim) fail("input shape " + in_shape.str() + " has a size outside [1, 2^31)");
+    if (in_shape[i] < 1 || in_shape[i] > kMaxDim)
+      fail("input shape " + in_shape.str() + " has a size outside [1, 2^31)");
 
   json nodes = json::array();
   for (size_t n = 0; n < g.nodes().size(); ++n) {
@@ -237,7 +242,8 @@ json graph_to_json_value(const Graph& g) {
     for (const auto& [key, p] : node.params) {
       if (std::string prob = name_problem(key, true); !prob.empty()) fail(where + ": " + prob);
       if (!p) fail(where + ": parameter " + quote_text(key) + " is null");
-      params[key] = {{"dtype", dtype_name(p->data.dtype())}, {"shape", p->data.shape().dims()}, {"trainable", p->trainable}};
+      params[key] = {
+          {"dtype", dtype_name(p->data.dtype())}, {"shape", p->data.shape().dims()}, {"trainable", p->trainable}};
     }
     nodes.push_back({{"name", node.name},
                      {"op", op_name(node.op)},
@@ -296,7 +302,8 @@ Graph graph_from_json_value(const json& j, uint64_t max_param_bytes) {
       // Values 0..i exist before node i: topological order by construction.
       const int64_t id = as_int(v, where + ": input value id", 0, std::numeric_limits<int32_t>::max());
       if (id > int64_t(i))
-        fail(where + ": input value " + std::to_string(id) + " is not produced before this node (value 0 is the graph input, value k+1 the output of node k)");
+        fail(where + ": input value " + std::to_string(id) +
+             " is not produced before this node (value 0 is the graph input, value k+1 the output of node k)");
       inputs.push_back(int(id));
       in_shapes.push_back(g.values()[id].shape);
     }
@@ -368,8 +375,9 @@ Graph graph_from_json_value(const json& j, uint64_t max_param_bytes) {
         if (it == decls.end())
           fail(where + ": missing parameter " + quote_text(key) + " (" + def.name + " needs " + shape_text(want) + ")");
         if (it->second.shape != want)
-          fail(where + ": parameter " + quote_text(key) + " has shape " + shape_text(it->second.shape) + " but " + def.name +
-               " with input " + shape_text(in_shapes.empty() ? Shape() : in_shapes[0]) + " needs " + shape_text(want));
+          fail(where + ": parameter " + quote_text(key) + " has shape " + shape_text(it->second.shape) + " but " +
+               def.name + " with input " + shape_text(in_shapes.empty() ? Shape() : in_shapes[0]) + " needs " +
+               shape_text(want));
         if (it->second.dtype != p->data.dtype())
           fail(where + ": parameter " + quote_text(key) + " is " + dtype_name(it->second.dtype) + " but " + def.name +
                " needs " + dtype_name(p->data.dtype()));
@@ -382,7 +390,8 @@ Graph graph_from_json_value(const json& j, uint64_t max_param_bytes) {
 
   if (auto it = j.find("meta"); it != j.end()) {
     expect_object(*it, "meta");
-    for (auto m = it->begin(); m != it->end(); ++m) g.meta[m.key()] = as_string(m.value(), "meta " + quote_text(m.key()));
+    for (auto m = it->begin(); m != it->end(); ++m)
+      g.meta[m.key()] = as_string(m.value(), "meta " + quote_text(m.key()));
   }
   guarded("graph", [&] { g.validate(); });
   return g;

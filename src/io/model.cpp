@@ -198,8 +198,8 @@ void read_extra(Model& m, const json& extra, io::NamedTensors state) {
     const json& h = extra["hyper"];
     m.provenance.recipe = recipe_from(h);
     if (h.contains("teacher"))
-      m.provenance.distillation = DistillationRecord{h["teacher"].get<std::string>(), h.value("temperature", 4.0),
-                                                     h.value("alpha", 0.9)};
+      m.provenance.distillation =
+          DistillationRecord{h["teacher"].get<std::string>(), h.value("temperature", 4.0), h.value("alpha", 0.9)};
   }
   if (extra.contains("normalization")) {
     data::Normalization& n = m.preprocessing.normalization;
@@ -232,9 +232,9 @@ Model Model::load(const std::string& path) {
   }
   const size_t channels = size_t(m.input_shape()[0]);
   const data::Normalization& n = m.preprocessing.normalization;
-  NIMBLE_CHECK(n.mean.empty() || n.mean.size() == channels,
-               "checkpoint " + path + ": its normalisation has " + std::to_string(n.mean.size()) + " channels, its input " +
-                   std::to_string(channels));
+  NIMBLE_CHECK(n.mean.empty() || n.mean.size() == channels, "checkpoint " + path + ": its normalisation has " +
+                                                                std::to_string(n.mean.size()) +
+                                                                " channels, its input " + std::to_string(channels));
   NIMBLE_CHECK(m.class_names.empty() || int64_t(m.class_names.size()) == m.num_classes(),
                "checkpoint " + path + ": it names " + std::to_string(m.class_names.size()) + " classes for " +
                    std::to_string(m.num_classes()) + " outputs");

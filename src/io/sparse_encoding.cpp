@@ -39,9 +39,10 @@ void decode_bitmask(const uint8_t* bytes, uint64_t nbytes, uint64_t nnz, Tensor&
   NIMBLE_CHECK(nbytes == bitmask_encoded_bytes(n, nnz), "bitmask encoding: size does not match the element count");
   uint64_t set = 0;
   for (uint64_t i = 0; i < mask_bytes; ++i) set += uint64_t(__builtin_popcount(bytes[i]));
-  NIMBLE_CHECK(set == nnz, "bitmask encoding: the mask has " + std::to_string(set) + " bits set but nnz is " +
-                               std::to_string(nnz));
-  NIMBLE_CHECK(n % 8 == 0 || (bytes[mask_bytes - 1] >> (n % 8)) == 0, "bitmask encoding: bits set past the last element");
+  NIMBLE_CHECK(set == nnz,
+               "bitmask encoding: the mask has " + std::to_string(set) + " bits set but nnz is " + std::to_string(nnz));
+  NIMBLE_CHECK(n % 8 == 0 || (bytes[mask_bytes - 1] >> (n % 8)) == 0,
+               "bitmask encoding: bits set past the last element");
   const uint8_t* values = bytes + mask_bytes;
   float* dst = out.data<float>();
   for (uint64_t i = 0; i < n; ++i) {

@@ -36,8 +36,7 @@ struct Span {
   int64_t images, stride, p0, p1;
 };
 
-template <class S>
-void stats(const S* x, const float* pivot, int64_t block, Span r, float* a, float* b) {
+template <class S> void stats(const S* x, const float* pivot, int64_t block, Span r, float* a, float* b) {
   for (int64_t n = 0; n < r.images; ++n, x += r.stride)
     for (int64_t p = r.p0; p < r.p1; ++p)
       for (int64_t i = 0; i < block; ++i) {
@@ -57,9 +56,8 @@ void normalize(const S* x, D* y, const float* k, const float* k0, int64_t block,
 inline float through_clamp(float d, float pre, bool clamped, float lo, float hi) {
   return clamped && !(pre > lo && pre < hi) ? 0.0f : d;
 }
-template <class S, class D>
-void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean, int64_t block, Span r,
-               float lo, float hi, float* a, float* b) {
+template <class S, class D> void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const float* mean,
+                                           int64_t block, Span r, float lo, float hi, float* a, float* b) {
   const bool clamped = lo > -kInf || hi < kInf;
   for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride)
     for (int64_t p = r.p0; p < r.p1; ++p)
@@ -70,9 +68,9 @@ void grad_sums(const S* x, const D* dy, const float* k, const float* k0, const f
         b[i] += d * (xv - mean[i]);
       }
 }
-template <class S, class D>
-void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1, const float* c0,
-                int64_t block, Span r, float lo, float hi) {
+template <class S, class D> void input_grad(const S* x, const D* dy, S* dx, const float* k, const float* k0,
+                                            const float* c1, const float* c0, int64_t block, Span r, float lo,
+                                            float hi) {
   const bool clamped = lo > -kInf || hi < kInf;
   for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride, dx += r.stride)
     for (int64_t p = r.p0; p < r.p1; ++p)
@@ -103,9 +101,8 @@ NIMBLE_AVX512 void stats_avx512(const S* x, const float* pivot, int64_t block, S
     simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
-template <class S, class D>
-NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0, int64_t block, Span r, float lo,
-                                    float hi) {
+template <class S, class D> NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const float* k0,
+                                                                int64_t block, Span r, float lo, float hi) {
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t n = 0; n < r.images; ++n, x += r.stride, y += r.stride)
     for (int64_t p = r.p0; p < r.p1; ++p)
@@ -116,9 +113,9 @@ NIMBLE_AVX512 void normalize_avx512(const S* x, D* y, const float* k, const floa
         simd16::store(y + p * block + i, _mm512_min_ps(_mm512_max_ps(v, vlo), vhi), m);
       }
 }
-template <class S, class D>
-NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, const float* k0, const float* mean,
-                                    int64_t block, Span r, float lo, float hi, float* a, float* b) {
+template <class S, class D> NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k,
+                                                                const float* k0, const float* mean, int64_t block,
+                                                                Span r, float lo, float hi, float* a, float* b) {
   const bool clamped = lo > -kInf || hi < kInf;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t i = 0; i < block; i += 16) {
@@ -138,9 +135,9 @@ NIMBLE_AVX512 void grad_sums_avx512(const S* x, const D* dy, const float* k, con
     simd16::store(b + i, _mm512_add_ps(simd16::load(b + i, m), sb), m);
   }
 }
-template <class S, class D>
-NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float* k, const float* k0, const float* c1,
-                                     const float* c0, int64_t block, Span r, float lo, float hi) {
+template <class S, class D> NIMBLE_AVX512 void input_grad_avx512(const S* x, const D* dy, S* dx, const float* k,
+                                                                 const float* k0, const float* c1, const float* c0,
+                                                                 int64_t block, Span r, float lo, float hi) {
   const bool clamped = lo > -kInf || hi < kInf;
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   for (int64_t n = 0; n < r.images; ++n, x += r.stride, dy += r.stride, dx += r.stride)
@@ -214,8 +211,7 @@ void channel_sums(const ChannelBlocks& g, Fn f, std::vector<double>& sum_a, std:
 }
 
 // Runs f(first slab, first channel, span) over every work item, in parallel.
-template <class Fn>
-void each_item(const ChannelBlocks& g, Fn f) {
+template <class Fn> void each_item(const ChannelBlocks& g, Fn f) {
   const Items items(g);
 #pragma omp parallel for
   for (int64_t item = 0; item < items.count(); ++item) {
@@ -238,8 +234,10 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
   channel_sums(
       g,
       [&](int64_t s, int64_t base, Span r, float* a, float* b) {
-        if (vector) stats_avx512(src + s * size, pivot.data() + base, block, r, a, b);
-        else stats(src + s * size, pivot.data() + base, block, r, a, b);
+        if (vector)
+          stats_avx512(src + s * size, pivot.data() + base, block, r, a, b);
+        else
+          stats(src + s * size, pivot.data() + base, block, r, a, b);
       },
       sum, sum_sq);
   std::vector<float> k(c), k0(c);
@@ -253,14 +251,15 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
     k0[ch] = float(t.shift[ch] - (pivot[ch] + m) * kk);
   }
   each_item(g, [&](int64_t s, int64_t base, Span r) {
-    if (vector) normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
-    else normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
+    if (vector)
+      normalize_avx512(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
+    else
+      normalize(src + s * size, dst + s * size, k.data() + base, k0.data() + base, block, r, t.lower, t.upper);
   });
 }
 
-template <class S, class D>
-void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const float* mean, const float* variance,
-              S* diff_src, float* diff_scale, float* diff_shift) {
+template <class S, class D> void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const float* mean,
+                                          const float* variance, S* diff_src, float* diff_scale, float* diff_shift) {
   const ChannelBlocks& g = t.g;
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
   const double count = double(g.n * pixels);
@@ -278,8 +277,10 @@ void backward(const BatchNormTensors& t, const S* src, const D* diff_dst, const 
       [&](int64_t s, int64_t base, Span r, float* a, float* b) {
         const S* x = src + s * size;
         const D* dy = diff_dst + s * size;
-        if (vector) grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
-        else grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
+        if (vector)
+          grad_sums_avx512(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
+        else
+          grad_sums(x, dy, k.data() + base, k0.data() + base, mean + base, block, r, t.lower, t.upper, a, b);
       },
       sum_dy, sum_dy_x);
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -312,9 +313,9 @@ template <class S, class D>
 void forward_as(const BatchNormTensors& t, const void* src, void* dst, float* mean, float* variance) {
   forward(t, static_cast<const S*>(src), static_cast<D*>(dst), mean, variance);
 }
-template <class S, class D>
-void backward_as(const BatchNormTensors& t, const void* src, const void* diff_dst, const float* mean,
-                 const float* variance, void* diff_src, float* diff_scale, float* diff_shift) {
+template <class S, class D> void backward_as(const BatchNormTensors& t, const void* src, const void* diff_dst,
+                                             const float* mean, const float* variance, void* diff_src,
+                                             float* diff_scale, float* diff_shift) {
   backward(t, static_cast<const S*>(src), static_cast<const D*>(diff_dst), mean, variance, static_cast<S*>(diff_src),
            diff_scale, diff_shift);
 }

@@ -24,7 +24,9 @@ struct BatchNormTensors {
   float eps;
   float lower = -std::numeric_limits<float>::infinity();  // ReLU: 0; ReLU6: 0
   float upper = std::numeric_limits<float>::infinity();   // ReLU6: 6
-  bool clamped() const { return lower > -std::numeric_limits<float>::infinity() || upper < std::numeric_limits<float>::infinity(); }
+  bool clamped() const {
+    return lower > -std::numeric_limits<float>::infinity() || upper < std::numeric_limits<float>::infinity();
+  }
 };
 
 // Writes dst and the batch mean and biased variance (C each).

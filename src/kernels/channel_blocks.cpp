@@ -12,7 +12,8 @@ std::optional<ChannelBlocks> vectorized_view(const dnnl::memory::desc& d) {
   const dnnl::memory::dims& s = d.dims();  // n, c, h, w
   if (!simd16::has_avx512()) return std::nullopt;
   if (d == dnnl::memory::desc(s, type, tag::nhwc)) return ChannelBlocks{s[0], 1, s[2], s[3], s[1]};
-  if (s[1] % 16 == 0 && d == dnnl::memory::desc(s, type, tag::nChw16c)) return ChannelBlocks{s[0], s[1] / 16, s[2], s[3], 16};
+  if (s[1] % 16 == 0 && d == dnnl::memory::desc(s, type, tag::nChw16c))
+    return ChannelBlocks{s[0], s[1] / 16, s[2], s[3], 16};
   return std::nullopt;
 }
 

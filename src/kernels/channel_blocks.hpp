@@ -12,7 +12,7 @@ namespace nimble::kernels {
 struct ChannelBlocks {
   int64_t n = 0, blocks = 0, h = 0, w = 0, block = 0;
   int64_t channels() const { return blocks * block; }
-  int64_t slabs() const { return n * blocks; }   // (b, cb) pairs, each h * w * block values
+  int64_t slabs() const { return n * blocks; }  // (b, cb) pairs, each h * w * block values
   int64_t slab_size() const { return h * w * block; }
   int64_t numel() const { return slabs() * slab_size(); }
   // Index of element (b, channel c, y, x).

@@ -38,9 +38,9 @@ namespace {
 
 // Channels [c0, c0 + 16): K x K weight-gradient vectors and the bias-gradient vector, in registers
 // over the whole batch, stored to out[(K * K + 1) * 16].
-template <int K, class T>
-NIMBLE_AVX512 void channel_group(const T* x, const ChannelBlocks& xv, const T* dy, const ChannelBlocks& dv,
-                                 const DepthwiseGeometry& g, int64_t c0, float* out) {
+template <int K, class T> NIMBLE_AVX512 void channel_group(const T* x, const ChannelBlocks& xv, const T* dy,
+                                                           const ChannelBlocks& dv, const DepthwiseGeometry& g,
+                                                           int64_t c0, float* out) {
   const __mmask16 m = simd16::lanes(g.c - c0);
   __m512 a[K * K + 1];
   _Pragma("GCC unroll 32") for (int t = 0; t <= K * K; ++t) a[t] = _mm512_setzero_ps();
@@ -66,9 +66,8 @@ NIMBLE_AVX512 void channel_group(const T* x, const ChannelBlocks& xv, const T* d
   _Pragma("GCC unroll 32") for (int t = 0; t <= K * K; ++t) _mm512_storeu_ps(out + t * 16, a[t]);
 }
 
-template <int K, class T>
-void all_groups(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv, const T* dy,
-                const ChannelBlocks& dv, const DepthwiseGeometry& g) {
+template <int K, class T> void all_groups(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv,
+                                          const T* dy, const ChannelBlocks& dv, const DepthwiseGeometry& g) {
   const int64_t groups = (g.c + 15) / 16;
 #pragma omp parallel for schedule(static)
   for (int64_t cg = 0; cg < groups; ++cg) {
@@ -81,15 +80,19 @@ void all_groups(float* diff_weights, float* diff_bias, const T* x, const Channel
   }
 }
 
-template <class T>
-void dispatch(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv, const T* dy,
-              const ChannelBlocks& dv, const DepthwiseGeometry& g) {
+template <class T> void dispatch(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv,
+                                 const T* dy, const ChannelBlocks& dv, const DepthwiseGeometry& g) {
   switch (g.kh) {
-    case 1: return all_groups<1>(diff_weights, diff_bias, x, xv, dy, dv, g);
-    case 2: return all_groups<2>(diff_weights, diff_bias, x, xv, dy, dv, g);
-    case 3: return all_groups<3>(diff_weights, diff_bias, x, xv, dy, dv, g);
-    case 4: return all_groups<4>(diff_weights, diff_bias, x, xv, dy, dv, g);
-    case 5: return all_groups<5>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 1:
+      return all_groups<1>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 2:
+      return all_groups<2>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 3:
+      return all_groups<3>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 4:
+      return all_groups<4>(diff_weights, diff_bias, x, xv, dy, dv, g);
+    case 5:
+      return all_groups<5>(diff_weights, diff_bias, x, xv, dy, dv, g);
   }
 }
 
@@ -99,9 +102,9 @@ bool depthwise_backward_weights_vectorized(const DepthwiseGeometry& g) {
   return simd16::has_avx512() && g.kh == g.kw && g.kh >= 1 && g.kh <= 5;
 }
 
-void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, const void* src, const ChannelBlocks& src_view,
-                                     const void* diff_dst, const ChannelBlocks& diff_dst_view, bool bf16,
-                                     const DepthwiseGeometry& g) {
+void depthwise_conv_backward_weights(float* diff_weights, float* diff_bias, const void* src,
+                                     const ChannelBlocks& src_view, const void* diff_dst,
+                                     const ChannelBlocks& diff_dst_view, bool bf16, const DepthwiseGeometry& g) {
   if (bf16)
     dispatch(diff_weights, diff_bias, static_cast<const uint16_t*>(src), src_view,
              static_cast<const uint16_t*>(diff_dst), diff_dst_view, g);

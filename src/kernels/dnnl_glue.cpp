@@ -11,12 +11,18 @@ dnnl::engine& cpu_engine() {
 
 dt to_dnnl(DType t) {
   switch (t) {
-    case DType::f32: return dt::f32;
-    case DType::bf16: return dt::bf16;
-    case DType::f16: return dt::f16;
-    case DType::s8: return dt::s8;
-    case DType::u8: return dt::u8;
-    case DType::s32: return dt::s32;
+    case DType::f32:
+      return dt::f32;
+    case DType::bf16:
+      return dt::bf16;
+    case DType::f16:
+      return dt::f16;
+    case DType::s8:
+      return dt::s8;
+    case DType::u8:
+      return dt::u8;
+    case DType::s32:
+      return dt::s32;
   }
   return dt::undef;
 }
@@ -28,11 +34,16 @@ dnnl::memory::dims to_dims(const Shape& s) {
 
 tag plain_tag(int rank) {
   switch (rank) {
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    case 5: return tag::abcde;
+    case 1:
+      return tag::a;
+    case 2:
+      return tag::ab;
+    case 3:
+      return tag::abc;
+    case 4:
+      return tag::abcd;
+    case 5:
+      return tag::abcde;
   }
   NIMBLE_ASSERT(false, "unsupported rank " + std::to_string(rank));
   return tag::undef;
@@ -124,8 +135,10 @@ const dnnl::memory& ParamMemory::get(dnnl::stream& s) {
     if (version_ != p_->version || p_->data.raw() != seen_data_) {
       transform_(staged_, p_->data);
       plain_mem_.set_data_handle(staged_.raw());
-      if (same_) wanted_mem_ = plain_mem_;
-      else to_wanted_.execute(s, plain_mem_, wanted_mem_);
+      if (same_)
+        wanted_mem_ = plain_mem_;
+      else
+        to_wanted_.execute(s, plain_mem_, wanted_mem_);
       version_ = p_->version;
       seen_data_ = p_->data.raw();
     }
@@ -162,28 +175,50 @@ namespace nimble::kernels {
 dnnl::algorithm to_dnnl(EltwiseAlgorithm a) {
   using alg = dnnl::algorithm;
   switch (a) {
-    case EltwiseAlgorithm::none: break;
-    case EltwiseAlgorithm::relu: return alg::eltwise_relu;
-    case EltwiseAlgorithm::tanh: return alg::eltwise_tanh;
-    case EltwiseAlgorithm::elu: return alg::eltwise_elu;
-    case EltwiseAlgorithm::square: return alg::eltwise_square;
-    case EltwiseAlgorithm::abs: return alg::eltwise_abs;
-    case EltwiseAlgorithm::sqrt: return alg::eltwise_sqrt;
-    case EltwiseAlgorithm::swish: return alg::eltwise_swish;
-    case EltwiseAlgorithm::linear: return alg::eltwise_linear;
-    case EltwiseAlgorithm::soft_relu: return alg::eltwise_soft_relu;
-    case EltwiseAlgorithm::logsigmoid: return alg::eltwise_logsigmoid;
-    case EltwiseAlgorithm::mish: return alg::eltwise_mish;
-    case EltwiseAlgorithm::logistic: return alg::eltwise_logistic;
-    case EltwiseAlgorithm::exp: return alg::eltwise_exp;
-    case EltwiseAlgorithm::gelu_tanh: return alg::eltwise_gelu_tanh;
-    case EltwiseAlgorithm::gelu_erf: return alg::eltwise_gelu_erf;
-    case EltwiseAlgorithm::log: return alg::eltwise_log;
-    case EltwiseAlgorithm::clip: return alg::eltwise_clip;
-    case EltwiseAlgorithm::clip_v2: return alg::eltwise_clip_v2;
-    case EltwiseAlgorithm::pow: return alg::eltwise_pow;
-    case EltwiseAlgorithm::round: return alg::eltwise_round;
-    case EltwiseAlgorithm::hardswish: return alg::eltwise_hardswish;
+    case EltwiseAlgorithm::none:
+      break;
+    case EltwiseAlgorithm::relu:
+      return alg::eltwise_relu;
+    case EltwiseAlgorithm::tanh:
+      return alg::eltwise_tanh;
+    case EltwiseAlgorithm::elu:
+      return alg::eltwise_elu;
+    case EltwiseAlgorithm::square:
+      return alg::eltwise_square;
+    case EltwiseAlgorithm::abs:
+      return alg::eltwise_abs;
+    case EltwiseAlgorithm::sqrt:
+      return alg::eltwise_sqrt;
+    case EltwiseAlgorithm::swish:
+      return alg::eltwise_swish;
+    case EltwiseAlgorithm::linear:
+      return alg::eltwise_linear;
+    case EltwiseAlgorithm::soft_relu:
+      return alg::eltwise_soft_relu;
+    case EltwiseAlgorithm::logsigmoid:
+      return alg::eltwise_logsigmoid;
+    case EltwiseAlgorithm::mish:
+      return alg::eltwise_mish;
+    case EltwiseAlgorithm::logistic:
+      return alg::eltwise_logistic;
+    case EltwiseAlgorithm::exp:
+      return alg::eltwise_exp;
+    case EltwiseAlgorithm::gelu_tanh:
+      return alg::eltwise_gelu_tanh;
+    case EltwiseAlgorithm::gelu_erf:
+      return alg::eltwise_gelu_erf;
+    case EltwiseAlgorithm::log:
+      return alg::eltwise_log;
+    case EltwiseAlgorithm::clip:
+      return alg::eltwise_clip;
+    case EltwiseAlgorithm::clip_v2:
+      return alg::eltwise_clip_v2;
+    case EltwiseAlgorithm::pow:
+      return alg::eltwise_pow;
+    case EltwiseAlgorithm::round:
+      return alg::eltwise_round;
+    case EltwiseAlgorithm::hardswish:
+      return alg::eltwise_hardswish;
   }
   NIMBLE_ASSERT(false, "no oneDNN algorithm");
   return alg::undef;

@@ -1,7 +1,7 @@
 #pragma once
 // oneDNN glue shared by every op's runtime kernel. Internal header: only .cpp files include it.
-#include <dnnl.hpp>
 #include <cstring>
+#include <dnnl.hpp>
 #include <string>
 
 #include "nimble/core/error.hpp"

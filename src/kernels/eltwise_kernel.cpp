@@ -14,7 +14,8 @@ EltwiseKernel::EltwiseKernel(const std::string& act, const md& desc, bool traini
   dnnl::eltwise_forward::primitive_desc fwd_pd(dnnl::eltwise_forward::desc(prop, alg, desc, alpha, beta), eng);
   fwd_ = dnnl::eltwise_forward(fwd_pd);
   if (!with_backward) return;
-  dnnl::eltwise_backward::primitive_desc bwd_pd(dnnl::eltwise_backward::desc(alg, desc, desc, alpha, beta), eng, fwd_pd);
+  dnnl::eltwise_backward::primitive_desc bwd_pd(dnnl::eltwise_backward::desc(alg, desc, desc, alpha, beta), eng,
+                                                fwd_pd);
   bwd_ = dnnl::eltwise_backward(bwd_pd);
   has_backward_ = true;
 }

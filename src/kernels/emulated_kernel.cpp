@@ -40,7 +40,8 @@ class EmulatedKernel : public Kernel {
 
   void backward(dnnl::stream& s, KernelArgs& a) override {
     diff_dst_in_.into(s, a.diff_dst, args_.diff_dst);
-    for (size_t i = 0; i < a.diff_src.size(); ++i) args_.diff_src[i] = a.diff_src[i] ? wide_diff_src_[i] : dnnl::memory();
+    for (size_t i = 0; i < a.diff_src.size(); ++i)
+      args_.diff_src[i] = a.diff_src[i] ? wide_diff_src_[i] : dnnl::memory();
     inner_->backward(s, args_);
     for (size_t i = 0; i < a.diff_src.size(); ++i)
       if (a.diff_src[i]) diff_src_out_[i].into(s, args_.diff_src[i], a.diff_src[i]);

@@ -19,7 +19,8 @@ std::string describe(const md& d) {
     const auto& b = c.format_desc.blocking;
     s += "/";
     for (int i = 0; i < c.ndims; ++i) s += std::to_string(b.strides[i]) + ",";
-    for (int i = 0; i < b.inner_nblks; ++i) s += std::to_string(b.inner_idxs[i]) + "b" + std::to_string(b.inner_blks[i]);
+    for (int i = 0; i < b.inner_nblks; ++i)
+      s += std::to_string(b.inner_idxs[i]) + "b" + std::to_string(b.inner_blks[i]);
   }
   return s;
 }
@@ -145,9 +146,9 @@ void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>
   const md src = pd.src_desc(), dst = pd.dst_desc();
   const std::string family = isa_family(pd.impl_info_str());
   std::vector<Candidate> candidates{{pd, args}};
-  std::vector<dnnl::primitive_desc> pds{pd};      // the same, as op descriptors
-  std::vector<int> index_of{0};                   // position in oneDNN's list
-  dnnl::primitive_desc probe = pd;                // copies keep their implementation as `probe` moves on
+  std::vector<dnnl::primitive_desc> pds{pd};  // the same, as op descriptors
+  std::vector<int> index_of{0};               // position in oneDNN's list
+  dnnl::primitive_desc probe = pd;            // copies keep their implementation as `probe` moves on
   for (int index = 1; candidates.size() < kMaxCandidates && probe.next_impl(); ++index) {
     if (!worth_timing(probe.impl_info_str(), family)) continue;
     if (!(probe.src_desc() == src) || !(probe.dst_desc() == dst)) continue;

@@ -5,8 +5,7 @@
 namespace nimble::kernels {
 namespace {
 
-template <class T>
-void pool(const T* src, T* dst, int64_t n, int64_t h, int64_t w, int64_t c) {
+template <class T> void pool(const T* src, T* dst, int64_t n, int64_t h, int64_t w, int64_t c) {
   const int64_t oh = h / 2, ow = w / 2;
 #pragma omp parallel for collapse(2)
   for (int64_t b = 0; b < n; ++b)

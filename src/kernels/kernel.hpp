@@ -16,10 +16,10 @@ struct KernelBuilder {
   std::vector<kernels::md> src_desc;  // layouts of the inputs as their producers made them
   std::vector<Shape> src_shape;
   Shape dst_shape;
-  std::vector<bool> need_diff_src;    // per input: whether backward must produce its gradient
-  DType compute = DType::f32;         // what conv/linear compute in (the precision policy's choice)
-  kernels::md dst_desc;               // set by the op: the layout it produces
-  bool choose_by_timing = false;      // SessionOptions::choose_kernels_by_timing
+  std::vector<bool> need_diff_src;  // per input: whether backward must produce its gradient
+  DType compute = DType::f32;       // what conv/linear compute in (the precision policy's choice)
+  kernels::md dst_desc;             // set by the op: the layout it produces
+  bool choose_by_timing = false;    // SessionOptions::choose_kernels_by_timing
   bool training() const { return mode == Mode::train; }
 };
 

@@ -13,8 +13,7 @@ inline float value(float v) { return v; }
 inline float value(uint16_t v) { return bf16_to_f32(v); }
 
 // One output row: `top` and `bottom` are the two input rows, `out`/`arg` the output row.
-template <class T>
-void forward_row(const T* top, const T* bottom, T* out, uint8_t* arg, int64_t ow, int64_t block) {
+template <class T> void forward_row(const T* top, const T* bottom, T* out, uint8_t* arg, int64_t ow, int64_t block) {
   for (int64_t x = 0; x < ow; ++x) {
     const T *a = top + 2 * x * block, *b = a + block, *c = bottom + 2 * x * block, *d = c + block;
     T* o = out + x * block;
@@ -29,8 +28,7 @@ void forward_row(const T* top, const T* bottom, T* out, uint8_t* arg, int64_t ow
   }
 }
 
-template <class T>
-void backward_row(const T* grad, const uint8_t* arg, T* top, T* bottom, int64_t ow, int64_t block) {
+template <class T> void backward_row(const T* grad, const uint8_t* arg, T* top, T* bottom, int64_t ow, int64_t block) {
   const T zero{};
   for (int64_t x = 0; x < ow; ++x) {
     T *a = top + 2 * x * block, *b = a + block, *c = bottom + 2 * x * block, *d = c + block;
@@ -52,7 +50,8 @@ NIMBLE_AVX512 void forward_row_avx512(const T* top, const T* bottom, T* out, uin
   for (int64_t x = 0; x < ow; ++x) {
     const T *a = top + 2 * x * block, *b = a + block, *c = bottom + 2 * x * block, *d = c + block;
     for (int64_t i = 0; i < block; i += 16) {
-      const __m512 va = simd16::load(a + i), vb = simd16::load(b + i), vc = simd16::load(c + i), vd = simd16::load(d + i);
+      const __m512 va = simd16::load(a + i), vb = simd16::load(b + i), vc = simd16::load(c + i),
+                   vd = simd16::load(d + i);
       const __mmask16 right_top = _mm512_cmp_ps_mask(vb, va, _CMP_GT_OQ);
       const __mmask16 right_bottom = _mm512_cmp_ps_mask(vd, vc, _CMP_GT_OQ);
       const __m512 up = _mm512_mask_blend_ps(right_top, va, vb), down = _mm512_mask_blend_ps(right_bottom, vc, vd);
@@ -65,10 +64,11 @@ NIMBLE_AVX512 void forward_row_avx512(const T* top, const T* bottom, T* out, uin
   }
 }
 
-template <class T>
-NIMBLE_AVX512 void backward_row_avx512(const T* grad, const uint8_t* arg, T* top, T* bottom, int64_t ow, int64_t block) {
+template <class T> NIMBLE_AVX512 void backward_row_avx512(const T* grad, const uint8_t* arg, T* top, T* bottom,
+                                                          int64_t ow, int64_t block) {
   for (int64_t x = 0; x < ow; ++x) {
-    T* corner[4] = {top + 2 * x * block, top + 2 * x * block + block, bottom + 2 * x * block, bottom + 2 * x * block + block};
+    T* corner[4] = {top + 2 * x * block, top + 2 * x * block + block, bottom + 2 * x * block,
+                    bottom + 2 * x * block + block};
     for (int64_t i = 0; i < block; i += 16) {
       const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(arg + x * block + i)));
       for (int q = 0; q < 4; ++q) {
@@ -84,8 +84,7 @@ NIMBLE_AVX512 void backward_row_avx512(const T* grad, const uint8_t* arg, T* top
   }
 }
 
-template <class T>
-void forward(const T* src, T* dst, uint8_t* argmax, const ChannelBlocks& g) {
+template <class T> void forward(const T* src, T* dst, uint8_t* argmax, const ChannelBlocks& g) {
   const int64_t oh = g.h / 2, ow = g.w / 2, row = g.w * g.block, out_row = ow * g.block;
   const bool vector = g.block % 16 == 0 && simd16::has_avx512();
 #pragma omp parallel for collapse(2)
@@ -93,13 +92,14 @@ void forward(const T* src, T* dst, uint8_t* argmax, const ChannelBlocks& g) {
     for (int64_t y = 0; y < oh; ++y) {
       const T* top = src + (s * g.h + 2 * y) * row;
       const int64_t out = (s * oh + y) * out_row;
-      if (vector) forward_row_avx512(top, top + row, dst + out, argmax + out, ow, g.block);
-      else forward_row(top, top + row, dst + out, argmax + out, ow, g.block);
+      if (vector)
+        forward_row_avx512(top, top + row, dst + out, argmax + out, ow, g.block);
+      else
+        forward_row(top, top + row, dst + out, argmax + out, ow, g.block);
     }
 }
 
-template <class T>
-void backward(const T* diff_dst, const uint8_t* argmax, T* diff_src, const ChannelBlocks& g) {
+template <class T> void backward(const T* diff_dst, const uint8_t* argmax, T* diff_src, const ChannelBlocks& g) {
   const int64_t oh = g.h / 2, ow = g.w / 2, row = g.w * g.block, out_row = ow * g.block;
   const bool vector = g.block % 16 == 0 && simd16::has_avx512();
 #pragma omp parallel for
@@ -108,8 +108,10 @@ void backward(const T* diff_dst, const uint8_t* argmax, T* diff_src, const Chann
     for (int64_t y = 0; y < oh; ++y) {
       T* top = slab + 2 * y * row;
       const int64_t out = (s * oh + y) * out_row;
-      if (vector) backward_row_avx512(diff_dst + out, argmax + out, top, top + row, ow, g.block);
-      else backward_row(diff_dst + out, argmax + out, top, top + row, ow, g.block);
+      if (vector)
+        backward_row_avx512(diff_dst + out, argmax + out, top, top + row, ow, g.block);
+      else
+        backward_row(diff_dst + out, argmax + out, top, top + row, ow, g.block);
       if (g.w % 2) {  // the dropped last column, in both rows
         std::memset(top + 2 * ow * g.block, 0, sizeof(T) * g.block);
         std::memset(top + row + 2 * ow * g.block, 0, sizeof(T) * g.block);

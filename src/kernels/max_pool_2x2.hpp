@@ -17,7 +17,6 @@ void max_pool_2x2_forward(const float* src, float* dst, uint8_t* argmax, const C
 void max_pool_2x2_forward(const uint16_t* src, uint16_t* dst, uint8_t* argmax, const ChannelBlocks& g);
 // Routes each output gradient to its window's winner; every other input position gets zero.
 void max_pool_2x2_backward(const float* diff_dst, const uint8_t* argmax, float* diff_src, const ChannelBlocks& g);
-void max_pool_2x2_backward(const uint16_t* diff_dst, const uint8_t* argmax, uint16_t* diff_src,
-                           const ChannelBlocks& g);
+void max_pool_2x2_backward(const uint16_t* diff_dst, const uint8_t* argmax, uint16_t* diff_src, const ChannelBlocks& g);
 
 }  // namespace nimble::kernels

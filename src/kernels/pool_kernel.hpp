@@ -72,10 +72,10 @@ class PoolKernel : public Kernel {
       const PoolGeometry& g = *int8_2x2_;
       if (a.src[0].get_desc().data_type() == dt::u8)
         max_pool_2x2_nhwc(static_cast<const uint8_t*>(a.src[0].get_data_handle()),
-                                   static_cast<uint8_t*>(a.dst.get_data_handle()), g.n, g.ih, g.iw, g.c);
+                          static_cast<uint8_t*>(a.dst.get_data_handle()), g.n, g.ih, g.iw, g.c);
       else
         max_pool_2x2_nhwc(static_cast<const int8_t*>(a.src[0].get_data_handle()),
-                                   static_cast<int8_t*>(a.dst.get_data_handle()), g.n, g.ih, g.iw, g.c);
+                          static_cast<int8_t*>(a.dst.get_data_handle()), g.n, g.ih, g.iw, g.c);
       return;
     }
     if (train_2x2_) {
@@ -83,10 +83,10 @@ class PoolKernel : public Kernel {
       const void* src = a.src[0].get_data_handle();
       if (a.src[0].get_desc().data_type() == dt::f32)
         max_pool_2x2_forward(static_cast<const float*>(src), static_cast<float*>(a.dst.get_data_handle()),
-                                      argmax_.data(), *train_2x2_);
+                             argmax_.data(), *train_2x2_);
       else
         max_pool_2x2_forward(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(a.dst.get_data_handle()),
-                                      argmax_.data(), *train_2x2_);
+                             argmax_.data(), *train_2x2_);
       return;
     }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a.src[0]}, {DNNL_ARG_DST, a.dst}};
@@ -100,10 +100,10 @@ class PoolKernel : public Kernel {
       const void* diff_dst = a.diff_dst.get_data_handle();
       if (a.diff_dst.get_desc().data_type() == dt::f32)
         max_pool_2x2_backward(static_cast<const float*>(diff_dst), argmax_.data(),
-                                       static_cast<float*>(a.diff_src[0].get_data_handle()), *train_2x2_);
+                              static_cast<float*>(a.diff_src[0].get_data_handle()), *train_2x2_);
       else
         max_pool_2x2_backward(static_cast<const uint16_t*>(diff_dst), argmax_.data(),
-                                       static_cast<uint16_t*>(a.diff_src[0].get_data_handle()), *train_2x2_);
+                              static_cast<uint16_t*>(a.diff_src[0].get_data_handle()), *train_2x2_);
       return;
     }
     if (!bwd_ || !a.diff_src[0]) return;
@@ -123,9 +123,9 @@ class PoolKernel : public Kernel {
   dnnl::pooling_backward bwd_;
   LayoutConverter diff_dst_in_, diff_src_out_;
   dnnl::memory diff_src_buf_;
-  std::optional<PoolGeometry> int8_2x2_;  // set: the hand-written int8 kernel runs instead
+  std::optional<PoolGeometry> int8_2x2_;    // set: the hand-written int8 kernel runs instead
   std::optional<ChannelBlocks> train_2x2_;  // set: the hand-written training kernels run instead
-  std::vector<uint8_t> argmax_;                      // their record of each window's winner
+  std::vector<uint8_t> argmax_;             // their record of each window's winner
 };
 
 }  // namespace nimble::kernels

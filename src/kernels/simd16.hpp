@@ -20,8 +20,8 @@ namespace nimble::kernels::simd16 {
 
 // NIMBLE_PLAIN_KERNELS=1 takes the plain loops anyway (tests check them on AVX-512 machines).
 inline bool has_avx512() {
-  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
+  static const bool cpu =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return cpu && !std::getenv("NIMBLE_PLAIN_KERNELS");
 }
 
@@ -33,8 +33,12 @@ inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask
 
 // Loads leave masked-off lanes zero; stores leave their memory untouched.
 NIMBLE_AVX512 inline __m512 load(const float* p, __mmask16 m = 0xffff) { return _mm512_maskz_loadu_ps(m, p); }
-NIMBLE_AVX512 inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-NIMBLE_AVX512 inline __m256i load_raw(const uint16_t* p, __mmask16 m = 0xffff) { return _mm256_maskz_loadu_epi16(m, p); }
+NIMBLE_AVX512 inline __m512 widen(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+NIMBLE_AVX512 inline __m256i load_raw(const uint16_t* p, __mmask16 m = 0xffff) {
+  return _mm256_maskz_loadu_epi16(m, p);
+}
 NIMBLE_AVX512 inline __m512 load(const uint16_t* p, __mmask16 m = 0xffff) { return widen(load_raw(p, m)); }
 
 NIMBLE_AVX512 inline void store(float* p, __m512 v, __mmask16 m = 0xffff) { _mm512_mask_storeu_ps(p, m, v); }

@@ -22,7 +22,8 @@ struct PaddedImage {
         data(size_t(h * w), 0.0f) {}
 
   void fill(const float* image, const SingleChannelConvGeometry& g) {
-    for (int64_t y = 0; y < g.ih; ++y) std::copy(image + y * g.iw, image + (y + 1) * g.iw, data.data() + (y + g.ph) * w + g.pw);
+    for (int64_t y = 0; y < g.ih; ++y)
+      std::copy(image + y * g.iw, image + (y + 1) * g.iw, data.data() + (y + g.ph) * w + g.pw);
   }
   // Offsets of the taps from a pixel's top-left input position.
   std::vector<int64_t> tap_offsets(const SingleChannelConvGeometry& g) const {
@@ -58,16 +59,13 @@ NIMBLE_AVX512 void forward_rows(const PaddedImage& img, const int64_t* off, cons
     int64_t x = 0;
     for (; x + 4 <= g.ow; x += 4) {
       __m512 a[4][G];
-      NIMBLE_UNROLL for (int i = 0; i < 4; ++i)
-        NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[i][j] = bias[j];
+      NIMBLE_UNROLL for (int i = 0; i < 4; ++i) NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[i][j] = bias[j];
       const float* p = in + x * g.sw;
-      NIMBLE_UNROLL for (int t = 0; t < KK; ++t)
-        NIMBLE_UNROLL for (int i = 0; i < 4; ++i) {
-          const __m512 v = _mm512_set1_ps(p[off[t] + i * g.sw]);
-          NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[i][j] = _mm512_fmadd_ps(v, w[t][j], a[i][j]);
-        }
-      NIMBLE_UNROLL for (int i = 0; i < 4; ++i)
-        NIMBLE_UNROLL for (int j = 0; j < G; ++j)
+      NIMBLE_UNROLL for (int t = 0; t < KK; ++t) NIMBLE_UNROLL for (int i = 0; i < 4; ++i) {
+        const __m512 v = _mm512_set1_ps(p[off[t] + i * g.sw]);
+        NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[i][j] = _mm512_fmadd_ps(v, w[t][j], a[i][j]);
+      }
+      NIMBLE_UNROLL for (int i = 0; i < 4; ++i) NIMBLE_UNROLL for (int j = 0; j < G; ++j)
           simd16::store(out[j] + (x + i) * view.block, _mm512_min_ps(_mm512_max_ps(a[i][j], lo), hi), m[j]);
     }
     for (; x < g.ow; ++x) {
@@ -79,17 +77,17 @@ NIMBLE_AVX512 void forward_rows(const PaddedImage& img, const int64_t* off, cons
         NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[j] = _mm512_fmadd_ps(v, w[t][j], a[j]);
       }
       NIMBLE_UNROLL for (int j = 0; j < G; ++j)
-        simd16::store(out[j] + x * view.block, _mm512_min_ps(_mm512_max_ps(a[j], lo), hi), m[j]);
+          simd16::store(out[j] + x * view.block, _mm512_min_ps(_mm512_max_ps(a[j], lo), hi), m[j]);
     }
   }
 }
 
 // Rows [y0, y1) of image b, G groups of 16 channels from c0: adds their contribution to each
 // group's KK weight-gradient vectors and bias-gradient vector in `acc` (KK + 1 vectors of 16 each).
-template <int KK, int G, class D>
-NIMBLE_AVX512 void backward_rows(const PaddedImage& img, const int64_t* off, const D* diff_dst,
-                                 const ChannelBlocks& view, const SingleChannelConvGeometry& g, int64_t b, int64_t y0,
-                                 int64_t y1, int64_t c0, float* acc) {
+template <int KK, int G, class D> NIMBLE_AVX512 void backward_rows(const PaddedImage& img, const int64_t* off,
+                                                                   const D* diff_dst, const ChannelBlocks& view,
+                                                                   const SingleChannelConvGeometry& g, int64_t b,
+                                                                   int64_t y0, int64_t y1, int64_t c0, float* acc) {
   __mmask16 m[G];
   __m512 a[KK + 1][G];
   NIMBLE_UNROLL for (int j = 0; j < G; ++j) {
@@ -113,8 +111,8 @@ NIMBLE_AVX512 void backward_rows(const PaddedImage& img, const int64_t* off, con
       }
     }
   }
-  NIMBLE_UNROLL for (int j = 0; j < G; ++j)
-    NIMBLE_UNROLL for (int t = 0; t <= KK; ++t) _mm512_storeu_ps(acc + (j * (KK + 1) + t) * 16, a[t][j]);
+  NIMBLE_UNROLL for (int j = 0; j < G; ++j) NIMBLE_UNROLL for (int t = 0; t <= KK; ++t)
+      _mm512_storeu_ps(acc + (j * (KK + 1) + t) * 16, a[t][j]);
 }
 
 int64_t groups_of_16(int64_t c) { return (c + 15) / 16; }
@@ -122,8 +120,7 @@ int64_t groups_of_16(int64_t c) { return (c + 15) / 16; }
 // Inside a parallel region: this thread's share of the N x OH output rows, as (image, first row,
 // end row) slices, with `img` holding that image padded. Rows rather than images are shared out
 // so that a batch smaller than the thread count keeps every thread busy.
-template <class F>
-void for_each_slice(PaddedImage& img, const float* src, const SingleChannelConvGeometry& g, F f) {
+template <class F> void for_each_slice(PaddedImage& img, const float* src, const SingleChannelConvGeometry& g, F f) {
   const int64_t rows = g.n * g.oh, threads = omp_get_num_threads(), t = omp_get_thread_num();
   const int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
   for (int64_t r = r0; r < r1;) {
@@ -134,9 +131,9 @@ void for_each_slice(PaddedImage& img, const float* src, const SingleChannelConvG
   }
 }
 
-template <int KK, class D>
-void forward_all(const float* src, const float* weights, const float* bias, D* dst, const ChannelBlocks& view,
-                 const SingleChannelConvGeometry& g, float lower, float upper) {
+template <int KK, class D> void forward_all(const float* src, const float* weights, const float* bias, D* dst,
+                                            const ChannelBlocks& view, const SingleChannelConvGeometry& g, float lower,
+                                            float upper) {
   const int64_t groups = groups_of_16(g.oc);
   // Weights transposed to (group, tap, 16 channels) and the bias to (group, 16), zero-padded.
   std::vector<float> wt(size_t(groups * KK * 16), 0.0f), b16(size_t(groups * 16), 0.0f);
@@ -160,9 +157,9 @@ void forward_all(const float* src, const float* weights, const float* bias, D* d
   }
 }
 
-template <int KK, class D>
-void backward_all(const float* src, const D* diff_dst, const ChannelBlocks& view, const SingleChannelConvGeometry& g,
-                  float* diff_weights, float* diff_bias) {
+template <int KK, class D> void backward_all(const float* src, const D* diff_dst, const ChannelBlocks& view,
+                                             const SingleChannelConvGeometry& g, float* diff_weights,
+                                             float* diff_bias) {
   const int64_t groups = groups_of_16(g.oc), per_thread = groups * (KK + 1) * 16;
   const int threads = omp_get_max_threads();
   std::vector<float> partial(size_t(threads * per_thread), 0.0f);
@@ -175,7 +172,8 @@ void backward_all(const float* src, const D* diff_dst, const ChannelBlocks& view
       int64_t cg = 0;
       for (; cg + 2 <= groups; cg += 2)
         backward_rows<KK, 2>(img, off.data(), diff_dst, view, g, b, y0, y1, cg * 16, mine + cg * (KK + 1) * 16);
-      if (cg < groups) backward_rows<KK, 1>(img, off.data(), diff_dst, view, g, b, y0, y1, cg * 16, mine + cg * (KK + 1) * 16);
+      if (cg < groups)
+        backward_rows<KK, 1>(img, off.data(), diff_dst, view, g, b, y0, y1, cg * 16, mine + cg * (KK + 1) * 16);
     });
   }
   for (int64_t c = 0; c < g.oc; ++c) {
@@ -183,21 +181,27 @@ void backward_all(const float* src, const D* diff_dst, const ChannelBlocks& view
     for (int t = 0; t <= KK; ++t) {
       float s = 0.0f;
       for (int th = 0; th < threads; ++th) s += partial[size_t(th * per_thread + base + t * 16)];
-      if (t < KK) diff_weights[c * KK + t] = s;
-      else if (diff_bias) diff_bias[c] = s;
+      if (t < KK)
+        diff_weights[c * KK + t] = s;
+      else if (diff_bias)
+        diff_bias[c] = s;
     }
   }
 }
 
 // Calls f with the tap count as a compile-time constant (square kernels up to 5x5).
-template <class F>
-void with_taps(int64_t kk, F f) {
+template <class F> void with_taps(int64_t kk, F f) {
   switch (kk) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-    case 9: return f(std::integral_constant<int, 9>{});
-    case 16: return f(std::integral_constant<int, 16>{});
-    case 25: return f(std::integral_constant<int, 25>{});
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 9:
+      return f(std::integral_constant<int, 9>{});
+    case 16:
+      return f(std::integral_constant<int, 16>{});
+    case 25:
+      return f(std::integral_constant<int, 25>{});
   }
 }
 

@@ -18,9 +18,12 @@ Criterion criterion_from_name(const std::string& name) {
 
 const char* criterion_name(Criterion c) {
   switch (c) {
-    case Criterion::l1: return "l1";
-    case Criterion::l2: return "l2";
-    case Criterion::bn: return "bn";
+    case Criterion::l1:
+      return "l1";
+    case Criterion::l2:
+      return "l2";
+    case Criterion::bn:
+      return "bn";
   }
   return "?";
 }
@@ -102,12 +105,15 @@ ChannelGraph::ChannelGraph(const Graph& g) {
     } else if (rule == ChannelRule::concatenates && n.attr_int("axis", 1) == 1) {
       int64_t offset = 0;
       for (int v : n.inputs) {
-        for (int64_t c = 0; c < channels(v); ++c) uf.join(first_member[out] + int(offset + c), first_member[v] + int(c));
+        for (int64_t c = 0; c < channels(v); ++c)
+          uf.join(first_member[out] + int(offset + c), first_member[v] + int(c));
         offset += channels(v);
       }
     } else if (n.op == OpKind::conv2d) {
-      if (is_depthwise(n, g)) tie(out, in);
-      else if (n.attr_int("groups", 1) != 1) fix_value(in), fix_value(out);
+      if (is_depthwise(n, g))
+        tie(out, in);
+      else if (n.attr_int("groups", 1) != 1)
+        fix_value(in), fix_value(out);
       if (!fused_activation_keeps_zero(n)) fix_value(out);
     } else if (n.op == OpKind::linear) {
       if (!fused_activation_keeps_zero(n)) fix_value(out);
@@ -175,8 +181,9 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, 
     if (!sp.prunable || prune <= 0) continue;
     bool has_bn = false;
     for (const auto& ms : sp.classes)
-      for (int m : ms) has_bn = has_bn || (values[cg.members[m].first].producer >= 0 &&
-                                          g.nodes()[values[cg.members[m].first].producer].op == OpKind::batch_norm2d);
+      for (int m : ms)
+        has_bn = has_bn || (values[cg.members[m].first].producer >= 0 &&
+                            g.nodes()[values[cg.members[m].first].producer].op == OpKind::batch_norm2d);
     const Criterion crit = criterion == Criterion::bn && !has_bn ? Criterion::l1 : criterion;
     std::vector<double> score(n, 0.0);
     for (int64_t k = 0; k < n; ++k)
@@ -203,8 +210,10 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, 
       for (int64_t k = 0; k < n && !any_kept; ++k)
         for (int m : sp.classes[k])
           if (cg.members[m].first == v) {
-            if (!pruned[k]) any_kept = true;
-            else if (best < 0 || score[k] > score[best]) best = k;
+            if (!pruned[k])
+              any_kept = true;
+            else if (best < 0 || score[k] > score[best])
+              best = k;
           }
       if (!any_kept && best >= 0) pruned[best] = false;
     }

@@ -17,27 +17,34 @@ Method method_from_name(const std::string& name) {
 
 const char* method_name(Method m) {
   switch (m) {
-    case Method::magnitude: return "magnitude";
-    case Method::channel: return "channel";
-    case Method::nm: return "nm";
+    case Method::magnitude:
+      return "magnitude";
+    case Method::channel:
+      return "channel";
+    case Method::nm:
+      return "nm";
   }
   return "?";
 }
 
 std::string PruneConfig::describe() const {
   char buf[96];
-  if (method == Method::nm) std::snprintf(buf, sizeof buf, "%d:%d pattern", n, m);
+  if (method == Method::nm)
+    std::snprintf(buf, sizeof buf, "%d:%d pattern", n, m);
   else if (method == Method::channel)
     std::snprintf(buf, sizeof buf, "channel %.1f%% (%s)", amount * 100, criterion_name(criterion));
   else
-    std::snprintf(buf, sizeof buf, "magnitude %.1f%% (%s)", amount * 100, scope == Scope::layer ? "per layer" : "global");
+    std::snprintf(buf, sizeof buf, "magnitude %.1f%% (%s)", amount * 100,
+                  scope == Scope::layer ? "per layer" : "global");
   return buf;
 }
 
 Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount) {
   switch (cfg.method) {
-    case Method::magnitude: return magnitude_masks(g, amount, cfg.scope);
-    case Method::nm: return nm_masks(g, cfg.n, cfg.m);
+    case Method::magnitude:
+      return magnitude_masks(g, amount, cfg.scope);
+    case Method::nm:
+      return nm_masks(g, cfg.n, cfg.m);
     case Method::channel: {
       const ChannelGraph cg(g);
       return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.criterion));

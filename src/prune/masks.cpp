@@ -14,9 +14,9 @@ std::vector<BoundMask> bind_masks(const Graph& g, const Masks& masks) {
     auto it = params.find(name);
     NIMBLE_CHECK(it != params.end(), "pruning mask for unknown parameter '" + name + "'");
     const Param& p = *it->second;
-    NIMBLE_CHECK(p.data.dtype() == DType::f32 && mask.shape() == p.data.shape(),
-                 "pruning mask for '" + name + "' is " + mask.shape().str() + " but the parameter is " +
-                     p.data.shape().str());
+    NIMBLE_CHECK(
+        p.data.dtype() == DType::f32 && mask.shape() == p.data.shape(),
+        "pruning mask for '" + name + "' is " + mask.shape().str() + " but the parameter is " + p.data.shape().str());
     bound.push_back({it->second, mask});
   }
   return bound;

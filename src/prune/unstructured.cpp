@@ -21,8 +21,7 @@ namespace {
 std::vector<std::pair<std::string, const Tensor*>> weights_to_prune(const Graph& g) {
   std::vector<std::pair<std::string, const Tensor*>> out;
   for (const Node& n : g.nodes())
-    if (op_traits(n.op).weight_layer && n.param_ptr("weights") &&
-        n.param("weights").data.dtype() == DType::f32)
+    if (op_traits(n.op).weight_layer && n.param_ptr("weights") && n.param("weights").data.dtype() == DType::f32)
       out.emplace_back(n.name + ".weights", &n.param("weights").data);
   return out;
 }
@@ -112,8 +111,8 @@ Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
 }
 
 Masks nm_masks(const Graph& g, int n, int m) {
-  NIMBLE_CHECK(n >= 1 && m >= n && m <= 64, "an N:M pattern needs 0 < N <= M <= 64, got " + std::to_string(n) + ":" +
-                                                  std::to_string(m));
+  NIMBLE_CHECK(n >= 1 && m >= n && m <= 64,
+               "an N:M pattern needs 0 < N <= M <= 64, got " + std::to_string(n) + ":" + std::to_string(m));
   Masks masks;
   for (const auto& [name, wp] : weights_to_prune(g)) {
     const Tensor& w = *wp;
@@ -129,7 +128,8 @@ Masks nm_masks(const Graph& g, int n, int m) {
           const int64_t len = std::min<int64_t>(m, in - i0);
           idx.clear();
           for (int64_t i = i0; i < i0 + len; ++i) idx.push_back((oc * in + i) * k + kk);
-          std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return std::fabs(p[a]) > std::fabs(p[b]); });
+          std::stable_sort(idx.begin(), idx.end(),
+                           [&](int64_t a, int64_t b) { return std::fabs(p[a]) > std::fabs(p[b]); });
           for (int64_t j = 0; j < len; ++j) q[idx[j]] = j < n ? 1.0f : 0.0f;
         }
     masks[name] = mask;

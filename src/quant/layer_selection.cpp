@@ -4,11 +4,10 @@
 #include <map>
 
 #include "nimble/core/error.hpp"
-#include "nimble/runtime/timing.hpp"
 #include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
 
 namespace nimble::quant {
-
 
 namespace {
 
@@ -53,7 +52,8 @@ Selection select_layers(const Graph& prepared, const std::vector<QParams>& value
       if (!q1.count(name)) continue;
       r.float_ms_b1 = f1.at(name), r.float_ms_big = fb.at(name);
       r.int8_ms_b1 = q1.at(name), r.int8_ms_big = qb.at(name);
-      const double worst = std::max(r.int8_ms_b1 / std::max(r.float_ms_b1, 1e-9), r.int8_ms_big / std::max(r.float_ms_big, 1e-9));
+      const double worst =
+          std::max(r.int8_ms_b1 / std::max(r.float_ms_b1, 1e-9), r.int8_ms_big / std::max(r.float_ms_big, 1e-9));
       if (worst > 1.0) suspects.emplace_back(worst, name);
     }
     // A layer's float form also moves conversions onto its neighbours, so a suspect goes back to
@@ -108,7 +108,8 @@ Selection select_layers(const Graph& prepared, const std::vector<QParams>& value
   }
 
   if (o.accuracy) {
-    NIMBLE_CHECK(o.max_drop_points >= 0 && o.max_drop_points <= 100, "the tolerated accuracy drop must be 0 to 100 points");
+    NIMBLE_CHECK(o.max_drop_points >= 0 && o.max_drop_points <= 100,
+                 "the tolerated accuracy drop must be 0 to 100 points");
     sel.float_accuracy = o.accuracy(prepared);
     auto drop_of = [&](const std::set<std::string>& keep) {
       return 100.0 * (sel.float_accuracy - o.accuracy(convert(prepared, value_params, {keep})));

@@ -82,9 +82,12 @@ double Observer::threshold(ObserverKind k) const {
   const double amax = std::max(std::fabs(min_), std::fabs(max_));
   if (amax <= 0) return 0;
   switch (k) {
-    case ObserverKind::minmax: return amax;
-    case ObserverKind::ema_minmax: return std::max(std::fabs(ema_min_), std::fabs(ema_max_));
-    default: break;
+    case ObserverKind::minmax:
+      return amax;
+    case ObserverKind::ema_minmax:
+      return std::max(std::fabs(ema_min_), std::fabs(ema_max_));
+    default:
+      break;
   }
   NIMBLE_ASSERT(!hist_.empty(), "histogram observer used without its histogram pass");
   const double width = hist_max_ / kBins;

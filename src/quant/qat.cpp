@@ -82,7 +82,8 @@ Graph insert_fake_quant(const Graph& g0, const Graph& prepared, const std::vecto
       for (int in : n.inputs) input_read_in_int8 = input_read_in_int8 || in == g.input();
       const int v = layer_output(g, consumers, n);
       if (!read_in_int8(g, consumers, v, keep_float)) continue;  // the int8 layer will write float
-      const Node* producer = g.values()[size_t(v)].producer >= 0 ? &g.nodes()[size_t(g.values()[size_t(v)].producer)] : nullptr;
+      const Node* producer =
+          g.values()[size_t(v)].producer >= 0 ? &g.nodes()[size_t(g.values()[size_t(v)].producer)] : nullptr;
       observe[v] = {layer, calibrated(prepared, params, layer, producer ? producer->name : layer)};
     }
   }

@@ -21,8 +21,10 @@ bool passes_int8_through(OpKind op) { return op_traits(op).int8 == Int8Rule::pas
 // Rows [0, count) of a batch as one flat range.
 void observe_rows(Observer& o, const Tensor& t, int64_t count, bool histogram) {
   const int64_t per_row = t.numel() / t.shape()[0];
-  if (histogram) o.observe_histogram(t.data<float>(), per_row * count);
-  else o.observe_range(t.data<float>(), per_row * count);
+  if (histogram)
+    o.observe_histogram(t.data<float>(), per_row * count);
+  else
+    o.observe_range(t.data<float>(), per_row * count);
 }
 
 }  // namespace
@@ -38,9 +40,9 @@ std::vector<QParams> Calibration::params() const {
 Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, const data::Normalization& norm,
                       ObserverKind observer, int64_t batch) {
   NIMBLE_CHECK(samples.size() > 0, "calibration needs at least one sample");
-  NIMBLE_CHECK(samples.sample_shape() == prepared.input_shape(), "calibration samples are " +
-                                                                     samples.sample_shape().str() + " but the model takes " +
-                                                                     prepared.input_shape().str());
+  NIMBLE_CHECK(samples.sample_shape() == prepared.input_shape(),
+               "calibration samples are " + samples.sample_shape().str() + " but the model takes " +
+                   prepared.input_shape().str());
   batch = std::min(batch, samples.size());
   Session session(prepared, {batch, Mode::eval, false, Precision::fp32});
   Calibration c;
@@ -113,9 +115,11 @@ class Converter {
       if (will_be_int8(n)) {
         int value = n.output;
         std::string act = n.attr_str("activation", "none");
-        if (op_traits(n.op).fusion_site == FusionSite::int8_add) {  // a ReLU reading only the sum runs inside the int8 add
+        if (op_traits(n.op).fusion_site ==
+            FusionSite::int8_add) {  // a ReLU reading only the sum runs inside the int8 add
           const int c = sole_consumer(n.output);
-          if (c >= 0 && op_traits(p_.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add) && !kept(p_.nodes()[size_t(c)])) {
+          if (c >= 0 && op_traits(p_.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add) &&
+              !kept(p_.nodes()[size_t(c)])) {
             absorbed[size_t(c)] = true;
             act = op_name(p_.nodes()[size_t(c)].op);
             value = p_.nodes()[size_t(c)].output;
@@ -186,7 +190,8 @@ class Converter {
     for (int v : n.inputs) ins.push_back(float_value(v));
     const int out = out_.add_node(n.op, fresh(n.name), ins, n.attrs);
     Node& copy = out_.nodes().back();
-    for (const auto& [k, prm] : n.params) copy.params[k] = std::make_shared<Param>(Param{prm->data.clone(), Tensor(), prm->trainable, 0});
+    for (const auto& [k, prm] : n.params)
+      copy.params[k] = std::make_shared<Param>(Param{prm->data.clone(), Tensor(), prm->trainable, 0});
     fv_[size_t(n.output)] = out;
   }
 
@@ -226,7 +231,8 @@ class Converter {
       scales->trainable = false;  // as make_quantized_params: weights and bias count as parameters
       q.params["weights"] = weights;
       q.params["weight_scales"] = scales;
-      if (ParamPtr b = n.param_ptr("bias")) q.params["bias"] = std::make_shared<Param>(Param{b->data.clone(), Tensor(), true, 0});
+      if (ParamPtr b = n.param_ptr("bias"))
+        q.params["bias"] = std::make_shared<Param>(Param{b->data.clone(), Tensor(), true, 0});
     }
     if (int8_out) {
       qv_[size_t(value)] = out;
@@ -242,15 +248,16 @@ class Converter {
   const ConvertOptions& opt_;
   std::vector<std::vector<int>> consumers_;
   Graph out_;
-  std::vector<int> fv_, qv_;      // per prepared value: its float / int8 value in out_, or -1
-  std::map<int, QParams> qp_;     // per prepared value with an int8 form: its quantization
+  std::vector<int> fv_, qv_;          // per prepared value: its float / int8 value in out_, or -1
+  std::map<int, QParams> qp_;         // per prepared value with an int8 form: its quantization
   std::map<int, std::string> maker_;  // per int8 value: the layer whose cost its conversions are
   std::set<std::string> names_;
 };
 
 }  // namespace
 
-Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params, const ConvertOptions& options) {
+Converted convert_layers(const Graph& prepared, const std::vector<QParams>& value_params,
+                         const ConvertOptions& options) {
   check_layer_names(prepared, options.keep_float);
   Converter c(prepared, value_params, options);
   Converted r{c.run(), {}};

@@ -13,7 +13,8 @@ size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double 
     if (!candidates[i].rejected.empty()) continue;
     if (best == candidates.size() || candidates[i].ms < candidates[best].ms) best = i;
   }
-  NIMBLE_CHECK(best < candidates.size(), "no candidate is eligible: " + candidates[0].name + " " + candidates[0].rejected);
+  NIMBLE_CHECK(best < candidates.size(),
+               "no candidate is eligible: " + candidates[0].name + " " + candidates[0].rejected);
   if (reference_eligible && !(candidates[best].ms < (1.0 - margin) * candidates[0].ms)) return 0;
   return best;
 }

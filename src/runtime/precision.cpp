@@ -9,10 +9,14 @@ namespace nimble {
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::automatic: return "auto";
-    case Precision::fp32: return "fp32";
-    case Precision::bf16: return "bf16";
-    case Precision::fp16: return "fp16";
+    case Precision::automatic:
+      return "auto";
+    case Precision::fp32:
+      return "fp32";
+    case Precision::bf16:
+      return "bf16";
+    case Precision::fp16:
+      return "fp16";
   }
   return "?";
 }
@@ -26,9 +30,12 @@ Precision precision_from_name(const std::string& name) {
 DType low_dtype(Precision p) {
   switch (p) {
     case Precision::automatic:
-    case Precision::fp32: return DType::f32;
-    case Precision::bf16: return DType::bf16;
-    case Precision::fp16: return DType::f16;
+    case Precision::fp32:
+      return DType::f32;
+    case Precision::bf16:
+      return DType::bf16;
+    case Precision::fp16:
+      return DType::f16;
   }
   return DType::f32;
 }
@@ -99,8 +106,7 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
 std::vector<PolicyRow> precision_policy_table(Precision p) {
   const std::string low = precision_name(p);
   if (p == Precision::fp32)
-    return {{"all ops", "fp32", "fp32", "the reference precision"},
-            {"optimizer, master weights", "fp32", "fp32", ""}};
+    return {{"all ops", "fp32", "fp32", "the reference precision"}, {"optimizer, master weights", "fp32", "fp32", ""}};
   if (!precision_support(p).native)
     return {{"all ops but softmax", "fp32 (emulated)", low,
              "no native " + low + " kernels here: inputs widened to fp32, outputs rounded to " + low},
@@ -110,15 +116,16 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
   return {
       {"conv2d, linear", low, low, "matrix work on " + precision_support(p).detail + "; fp32 bias; fp32 accumulation"},
       {"conv2d with 1 input channel", "fp32", low,
-       "oneDNN 2.6's " + low + " kernel for it trains slower than its fp32 one and it has no fp32 convolution with a " + low +
-           " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
+       "oneDNN 2.6's " + low + " kernel for it trains slower than its fp32 one and it has no fp32 convolution with a " +
+           low + " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
            " (where it does not apply, oneDNN's fp32 kernel stores fp32)"},
       {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape, dropout", "input's dtype",
        "input's dtype", "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
       {"batch_norm2d", low + " data, fp32 statistics", low,
        "mean/variance, scale/shift and running stats in fp32; in training (hand-written kernel, nhwc or "
-       "nChw16c on AVX-512) an fp32 input leaves as " + low},
+       "nChw16c on AVX-512) an fp32 input leaves as " +
+           low},
       {"fake_quant", "fp32", low, "hand-written kernel; widened and rounded back"},
       {"softmax", "fp32", "fp32", "exp/sum need fp32 range"},
       {"weight gradients", "fp32", "fp32", "oneDNN accumulates them in fp32 from " + low + " activations"},

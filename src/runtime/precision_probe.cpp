@@ -48,7 +48,8 @@ PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, in
   if (keep_low) {
     c.reason = "auto: " + precision_support(low).detail + "; measured faster for this model (" + measured + ")";
   } else {
-    c.reason = std::string("auto: ") + precision_name(low) + " is native but not faster for this model (" + measured + ")";
+    c.reason =
+        std::string("auto: ") + precision_name(low) + " is native but not faster for this model (" + measured + ")";
     c.precision = Precision::fp32;
   }
   return c;

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "nimble/graph/op.hpp"
-#include "nimble/model.hpp"
-#include "nimble/graph/passes.hpp"
 #include "kernels/f16_convert.hpp"
 #include "kernels/kernel.hpp"
 #include "kernels/registry.hpp"
+#include "nimble/graph/op.hpp"
+#include "nimble/graph/passes.hpp"
+#include "nimble/model.hpp"
 
 namespace nimble {
 
@@ -19,7 +19,7 @@ using namespace kernels;
 struct Session::Impl {
   Graph graph;
   SessionOptions opt;
-  Shape model_input;           // per sample, as the graph was given (before inference passes)
+  Shape model_input;            // per sample, as the graph was given (before inference passes)
   Preprocessing preprocessing;  // what run() applies to uint8 images
   dnnl::stream stream;
   std::vector<Shape> shapes;
@@ -81,7 +81,8 @@ void Session::Impl::compile() {
   mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
 
   for (const Node& node : graph.nodes()) {
-    KernelBuilder b{node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
+    KernelBuilder b{
+        node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
     for (int v : node.inputs) {
       b.src_desc.push_back(desc[v]);
       b.src_shape.push_back(shapes[v]);
@@ -90,11 +91,13 @@ void Session::Impl::compile() {
     const OpDef& def = op_def(node.op);
     bool int8_in = false;
     for (const md& d : b.src_desc) int8_in = int8_in || d.data_type() == dt::u8 || d.data_type() == dt::s8;
-    NIMBLE_CHECK(!int8_in || def.traits.takes_int8, std::string(def.name) + " '" + node.name +
-                                                 "' cannot take an int8 input; a dequantize node must come first");
+    NIMBLE_CHECK(
+        !int8_in || def.traits.takes_int8,
+        std::string(def.name) + " '" + node.name + "' cannot take an int8 input; a dequantize node must come first");
     // Int8 ops, and ops running on int8 values, carry their own scales: no precision rule applies.
     const bool int8_op = int8_in || def.traits.low_precision == LowPrecision::int8;
-    const OpPrecisionRule rule = int8_op ? OpPrecisionRule::follow : op_precision_rule(opt.precision, node, b.src_shape);
+    const OpPrecisionRule rule =
+        int8_op ? OpPrecisionRule::follow : op_precision_rule(opt.precision, node, b.src_shape);
     const DType low = low_dtype(opt.precision);
     b.compute = rule == OpPrecisionRule::low ? low : DType::f32;
     kernels.push_back(guarded(std::string("compiling ") + def.name + " '" + node.name + "'", [&] {
@@ -205,8 +208,8 @@ const Tensor& Session::forward(const Tensor& input) {
   Impl& m = *impl_;
   const int in = m.graph.input();
   NIMBLE_CHECK(input.dtype() == DType::f32, "session input must be f32");
-  NIMBLE_CHECK(input.shape() == m.shapes[in], "session compiled for input " + m.shapes[in].str() + " got " +
-                                                  input.shape().str());
+  NIMBLE_CHECK(input.shape() == m.shapes[in],
+               "session compiled for input " + m.shapes[in].str() + " got " + input.shape().str());
   m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
   size_t n = 0;  // names the failing node without building a string per node on the hot path
   try {
@@ -234,10 +237,12 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
   // before its producer's backward.
   std::vector<std::vector<dnnl::memory>> injected(m.diff.size());
   for (const auto& [v, grad] : value_grads) {
-    NIMBLE_CHECK(v >= 0 && size_t(v) < m.diff.size() && v != m.graph.input() && m.graph.values()[size_t(v)].producer >= 0,
-                 "backward(): no intermediate value " + std::to_string(v) + " in this session's graph");
-    NIMBLE_CHECK(grad.shape() == m.shapes[size_t(v)] && grad.dtype() == DType::f32,
-                 "backward(): the gradient of value " + std::to_string(v) + " must be f32 " + m.shapes[size_t(v)].str());
+    NIMBLE_CHECK(
+        v >= 0 && size_t(v) < m.diff.size() && v != m.graph.input() && m.graph.values()[size_t(v)].producer >= 0,
+        "backward(): no intermediate value " + std::to_string(v) + " in this session's graph");
+    NIMBLE_CHECK(
+        grad.shape() == m.shapes[size_t(v)] && grad.dtype() == DType::f32,
+        "backward(): the gradient of value " + std::to_string(v) + " must be f32 " + m.shapes[size_t(v)].str());
     guarded("value gradient", [&] {
       dnnl::memory plain(plain_desc(grad.shape()), cpu_engine(), const_cast<void*>(grad.raw()));
       dnnl::memory into(m.desc[size_t(v)], cpu_engine());
@@ -257,7 +262,8 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
       const int v = nodes[n].output;
       auto add = [&](const dnnl::memory& extra) {
         if (m.accumulate[v])
-          m.accumulate[v].execute(m.stream, {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
+          m.accumulate[v].execute(m.stream,
+                                  {{DNNL_ARG_SRC_0, m.diff[v]}, {DNNL_ARG_SRC_1, extra}, {DNNL_ARG_DST, m.diff[v]}});
         else
           f16_accumulate(static_cast<uint16_t*>(m.diff[v].get_data_handle()),
                          static_cast<const uint16_t*>(extra.get_data_handle()), int64_t(m.desc[v].get_size() / 2));

@@ -58,7 +58,8 @@ std::string GradScaler::state_json() const {
 void GradScaler::load_state_json(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto number = [&](const char* key) {
-    NIMBLE_CHECK(j.is_object() && j.contains(key) && j[key].is_number(), std::string("loss scaler state has no number '") + key + "'");
+    NIMBLE_CHECK(j.is_object() && j.contains(key) && j[key].is_number(),
+                 std::string("loss scaler state has no number '") + key + "'");
     return j[key].get<double>();
   };
   const double scale = number("scale"), tracker = number("growth_tracker");

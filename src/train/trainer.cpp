@@ -57,9 +57,9 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
   } else {
     scaler->update(/*found_inf=*/true);
   }
-  NIMBLE_CHECK(scaler->scale() >= kMinLossScale,
-               "training diverged: fp16 overflowed at every loss scale down to " + std::to_string(scaler->scale()) +
-                   " (epoch " + std::to_string(epoch) + "; try a lower --lr or --precision bf16)");
+  NIMBLE_CHECK(scaler->scale() >= kMinLossScale, "training diverged: fp16 overflowed at every loss scale down to " +
+                                                     std::to_string(scaler->scale()) + " (epoch " +
+                                                     std::to_string(epoch) + "; try a lower --lr or --precision bf16)");
   return stepped;
 }
 
@@ -91,7 +91,8 @@ void Trainer::resume(TrainState state) {
                    "-epoch run (raise --epochs to train longer)");
   NIMBLE_CHECK(state.step >= 0 && state.optimizer_steps >= 0 && state.optimizer_steps <= state.step,
                "resume state: inconsistent step counts");
-  NIMBLE_CHECK(state.loss_scaler.empty() || scaler_, "the checkpoint has a loss scaler but this run does not scale (fp16 only)");
+  NIMBLE_CHECK(state.loss_scaler.empty() || scaler_,
+               "the checkpoint has a loss scaler but this run does not scale (fp16 only)");
   if (scaler_ && !state.loss_scaler.empty()) scaler_->load_state_json(state.loss_scaler);
   Optimizer(graph_, config_.optimizer).load_state(state.optimizer, state.optimizer_steps);  // validates now
   resume_ = std::move(state);
@@ -101,9 +102,8 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   NIMBLE_CHECK(train.size() >= config_.batch, "the training set (" + std::to_string(train.size()) +
                                                   " samples) is smaller than one batch (" +
                                                   std::to_string(config_.batch) + ")");
-  NIMBLE_CHECK(train.sample_shape() == graph_.input_shape(),
-               "the data's samples are " + train.sample_shape().str() + " but the model takes " +
-                   graph_.input_shape().str());
+  NIMBLE_CHECK(train.sample_shape() == graph_.input_shape(), "the data's samples are " + train.sample_shape().str() +
+                                                                 " but the model takes " + graph_.input_shape().str());
   NIMBLE_CHECK(graph_.output_shape().rank() == 1 && graph_.output_shape()[0] >= train.num_classes,
                "the model has " + graph_.output_shape().str() + " outputs but the data has " +
                    std::to_string(train.num_classes) + " classes");
@@ -168,8 +168,9 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       for (auto& h : hooks_) h->on_step_end(*this, step);
       seen += batch.count;
       stats.lr = lr;
-      progress.update(++done, seen, fmt_metric("loss", loss_sum / std::max<int64_t>(stepped, 1)) + "  " +
-                                        fmt_metric("acc", double(correct) / std::max<int64_t>(stepped, 1)));
+      progress.update(++done, seen,
+                      fmt_metric("loss", loss_sum / std::max<int64_t>(stepped, 1)) + "  " +
+                          fmt_metric("acc", double(correct) / std::max<int64_t>(stepped, 1)));
     }
     stats.seconds = seconds_since(t0);
     if (scaler_) stats.loss_scale = scaler_->scale();

@@ -35,7 +35,8 @@ quant::QuantizedModel quantize_for_speed(const Graph& g, int64_t batch) {
   data::ImageSet calib;
   calib.images = Tensor({64, s[0], s[1], s[2]}, DType::u8);
   Rng rng(1);
-  for (int64_t i = 0; i < calib.images.numel(); ++i) calib.images.data<uint8_t>()[i] = uint8_t(rng.uniform(0.0f, 255.99f));
+  for (int64_t i = 0; i < calib.images.numel(); ++i)
+    calib.images.data<uint8_t>()[i] = uint8_t(rng.uniform(0.0f, 255.99f));
   calib.labels.assign(64, 0);
   calib.num_classes = 1;
   quant::QuantizeOptions qo;

@@ -34,8 +34,11 @@ EvaluateReport evaluate_model(const EvaluateOptions& o) {
 }
 
 std::string to_json(const EvaluateReport& r) {
-  workflow::json j = {{"model", r.model},     {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
-                      {"samples", r.samples}, {"seconds", r.seconds}};
+  workflow::json j = {{"model", r.model},
+                      {"test_accuracy", r.test_accuracy},
+                      {"test_loss", r.test_loss},
+                      {"samples", r.samples},
+                      {"seconds", r.seconds}};
   j.update(workflow::precision_json(r.precision));
   return j.dump();
 }

@@ -71,7 +71,8 @@ prune::PruneConfig prune_config(const PruneOptions& o) {
 
 // The smallest channel ratio in [0, 0.95] whose pruned model satisfies `fits` (which must become
 // easier as the ratio grows), by bisection; throws when even 0.95 does not fit.
-double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std::string& field, const std::string& what) {
+double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std::string& field,
+                              const std::string& what) {
   double lo = 0.0, hi = 0.95;
   if (fits(lo)) return lo;
   if (!fits(hi)) throw OptionError(field, what + " is out of reach: even pruning 95% of the channels does not meet it");
@@ -88,7 +89,8 @@ void resolve_target(const PruneOptions& o, const Graph& g, prune::PruneConfig& c
     cfg.amount = smallest_fitting_ratio(
         [&](double r) { return double(prune::prune_channels(g, r, cfg.criterion).macs()) <= *o.target_macs; },
         "target_macs", "target_macs " + std::to_string(int64_t(*o.target_macs)));
-    workflow::say(o.log, "target_macs: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
+    workflow::say(o.log,
+                  "target_macs: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
   } else if (o.target_latency_ms) {
     cfg.amount = smallest_fitting_ratio(
         [&](double r) {
@@ -97,8 +99,8 @@ void resolve_target(const PruneOptions& o, const Graph& g, prune::PruneConfig& c
           return percentile(time_forward(s, random_batch(p.input_shape(), 1, 42), 5, 30), 0.5) <= *o.target_latency_ms;
         },
         "target_latency_ms", "target_latency_ms " + std::to_string(*o.target_latency_ms));
-    workflow::say(o.log, "target_latency_ms: pruning " + std::to_string(cfg.amount) +
-                             " of the channels of every prunable space");
+    workflow::say(
+        o.log, "target_latency_ms: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
   }
 }
 
@@ -151,13 +153,15 @@ double max_output_difference(const Graph& a, const Graph& b, const Tensor& x) {
 }
 
 // The removal pass must not change what the model computes: checked on real test images.
-double check_removal(const Graph& masked, const Graph& pruned, const data::ImageSet& test, const data::Normalization& norm) {
+double check_removal(const Graph& masked, const Graph& pruned, const data::ImageSet& test,
+                     const data::Normalization& norm) {
   data::BatchLoader loader(test, norm, 64, false, false, {}, 0);
   loader.start_epoch(0);
   data::Batch b;
   loader.next(b);
   const double diff = max_output_difference(masked, pruned, b.images);
-  NIMBLE_CHECK(diff < 1e-3, "internal error: removing the pruned channels changed the outputs by " + std::to_string(diff));
+  NIMBLE_CHECK(diff < 1e-3,
+               "internal error: removing the pruned channels changed the outputs by " + std::to_string(diff));
   return diff;
 }
 
@@ -177,9 +181,10 @@ PruneReport prune_model(const PruneOptions& o) {
   resolve_target(o, m.graph, cfg);
 
   PruneReport r;
-  workflow::say(o.log, "prune: " + o.model + ", " + cfg.describe() +
-                           (o.finetune_epochs > 0 ? ", " + std::to_string(o.finetune_epochs) + " epochs of gradual fine-tuning"
-                                                  : ", one shot"));
+  workflow::say(o.log,
+                "prune: " + o.model + ", " + cfg.describe() +
+                    (o.finetune_epochs > 0 ? ", " + std::to_string(o.finetune_epochs) + " epochs of gradual fine-tuning"
+                                           : ", one shot"));
   const train::EvalResult before_acc = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   r.size_bytes_before = m.model_file_size();
 
@@ -197,7 +202,8 @@ PruneReport prune_model(const PruneOptions& o) {
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, o.ramp));
     DistillReport dr;
-    auto hook = workflow::make_distillation(teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), o.log, dr);
+    auto hook =
+        workflow::make_distillation(teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), o.log, dr);
     if (hook) trainer.add_hook(hook);
     const train::TrainResult ft = trainer.fit(split.train, split.val, norm);
     if (hook) workflow::finish_distillation(*hook, o.log, dr), r.distillation = dr;
@@ -215,8 +221,9 @@ PruneReport prune_model(const PruneOptions& o) {
   Model out(pruned, m.preprocessing);
   out.class_names = m.class_names;
   out.provenance = m.provenance;
-  out.provenance.pruning = PruningRecord{prune::method_name(o.method), cfg.describe(), cfg.amount, o.finetune_epochs,
-                                         teacher.teacher, o.model, before_acc.accuracy, sp_after.fraction()};
+  out.provenance.pruning = PruningRecord{
+      prune::method_name(o.method), cfg.describe(),     cfg.amount, o.finetune_epochs, teacher.teacher, o.model,
+      before_acc.accuracy,          sp_after.fraction()};
   out.provenance.metrics.test_accuracy = after_acc.accuracy;
   out.save(o.out);
   r.size_bytes_after = Model::load(o.out).file_size;  // read back: the file loads
@@ -234,35 +241,39 @@ PruneReport prune_model(const PruneOptions& o) {
   r.layers = layer_rows(m.graph, pruned, 20);
 
   char line[512];
-  std::snprintf(line, sizeof line,
-                "params %lld -> %lld, MACs %lld -> %lld (%.2fx), weight sparsity %.1f%% -> %.1f%%, file %lld -> %lld bytes "
-                "(%.2fx smaller)",
-                (long long)r.params_before, (long long)r.params_after, (long long)r.macs_before, (long long)r.macs_after,
-                double(r.macs_before) / double(std::max<int64_t>(r.macs_after, 1)), 100 * r.weight_sparsity_before,
-                100 * r.weight_sparsity_after, (long long)r.size_bytes_before, (long long)r.size_bytes_after,
-                double(r.size_bytes_before) / double(r.size_bytes_after));
+  std::snprintf(
+      line, sizeof line,
+      "params %lld -> %lld, MACs %lld -> %lld (%.2fx), weight sparsity %.1f%% -> %.1f%%, file %lld -> %lld bytes "
+      "(%.2fx smaller)",
+      (long long)r.params_before, (long long)r.params_after, (long long)r.macs_before, (long long)r.macs_after,
+      double(r.macs_before) / double(std::max<int64_t>(r.macs_after, 1)), 100 * r.weight_sparsity_before,
+      100 * r.weight_sparsity_after, (long long)r.size_bytes_before, (long long)r.size_bytes_after,
+      double(r.size_bytes_before) / double(r.size_bytes_after));
   workflow::say(o.log, line);
-  std::snprintf(line, sizeof line,
-                "test accuracy %.4f -> %.4f; batch-1 latency %.4f -> %.4f ms (%.2fx); batch-%lld %.0f -> %.0f samples/s; "
-                "saved %s",
-                r.test_accuracy_before, r.test_accuracy_after, r.latency_ms_before, r.latency_ms_after,
-                r.latency_ms_before / r.latency_ms_after, (long long)o.batch, r.throughput_before, r.throughput_after,
-                o.out.c_str());
+  std::snprintf(
+      line, sizeof line,
+      "test accuracy %.4f -> %.4f; batch-1 latency %.4f -> %.4f ms (%.2fx); batch-%lld %.0f -> %.0f samples/s; "
+      "saved %s",
+      r.test_accuracy_before, r.test_accuracy_after, r.latency_ms_before, r.latency_ms_after,
+      r.latency_ms_before / r.latency_ms_after, (long long)o.batch, r.throughput_before, r.throughput_after,
+      o.out.c_str());
   workflow::say(o.log, line);
   if (!channel)
-    workflow::say(o.log, "note: unstructured and N:M sparsity shrink the file but not the time: oneDNN runs the zeros densely");
+    workflow::say(
+        o.log, "note: unstructured and N:M sparsity shrink the file but not the time: oneDNN runs the zeros densely");
   return r;
 }
 
 std::string layer_table(const PruneReport& r) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-28s %-7s %11s %11s %12s %12s %8s %9s %9s", "layer", "op", "params", "params'", "MACs",
-                "MACs'", "sparsity", "b1 ms", "b1 ms'");
+  std::snprintf(line, sizeof line, "%-28s %-7s %11s %11s %12s %12s %8s %9s %9s", "layer", "op", "params", "params'",
+                "MACs", "MACs'", "sparsity", "b1 ms", "b1 ms'");
   std::string out = line;
   for (const PruneLayerReport& l : r.layers) {
     std::snprintf(line, sizeof line, "\n%-28s %-7s %11lld %11lld %12lld %12lld %7.1f%% %9.4f %9.4f", l.name.c_str(),
                   l.op.c_str(), (long long)l.params_before, (long long)l.params_after, (long long)l.macs_before,
-                  (long long)l.macs_after, 100 * l.sparsity, l.latency_ms_before.value_or(-1), l.latency_ms_after.value_or(-1));
+                  (long long)l.macs_after, 100 * l.sparsity, l.latency_ms_before.value_or(-1),
+                  l.latency_ms_after.value_or(-1));
     out += line;
   }
   return out;

@@ -81,7 +81,9 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   qo.selection.big_batch = o.batch;
   if (o.max_drop) {
     qo.selection.max_drop_points = *o.max_drop;
-    qo.selection.accuracy = [&](const Graph& g) { return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy; };
+    qo.selection.accuracy = [&](const Graph& g) {
+      return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy;
+    };
   }
   if (o.qat_epochs > 0) {
     // Fine-tuning with fake quantization: the run's own recipe at a small learning rate.
@@ -120,8 +122,13 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   Model q(qm.graph, m.preprocessing);
   q.class_names = m.class_names;
   q.provenance = m.provenance;
-  q.provenance.quantization = QuantizationRecord{o.dynamic ? "dynamic" : "static", quant::observer_name(o.observer),
-                                                 o.qat_epochs, calib.size(), r.layers_kept_float, o.model, fp32.accuracy};
+  q.provenance.quantization = QuantizationRecord{o.dynamic ? "dynamic" : "static",
+                                                 quant::observer_name(o.observer),
+                                                 o.qat_epochs,
+                                                 calib.size(),
+                                                 r.layers_kept_float,
+                                                 o.model,
+                                                 fp32.accuracy};
   q.provenance.metrics.test_accuracy = int8.accuracy;
   q.save(o.out);
   r.size_bytes_int8 = Model::load(o.out).file_size;  // read back: it loads without calibration
@@ -137,17 +144,19 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   r.batch = o.batch;
   r.throughput_fp32 = speeds[0].throughput, r.throughput_int8 = speeds[1].throughput;
   workflow::say(o.log, layer_table(r));
-  workflow::say(o.log, "test accuracy fp32 " + std::to_string(fp32.accuracy) + " -> int8 " + std::to_string(int8.accuracy) +
-                           "; batch-1 latency " + std::to_string(r.latency_ms_fp32) + " -> " +
-                           std::to_string(r.latency_ms_int8) + " ms; batch-" + std::to_string(o.batch) + " " +
-                           std::to_string(int64_t(r.throughput_fp32)) + " -> " + std::to_string(int64_t(r.throughput_int8)) +
-                           " samples/s; " + std::to_string(r.size_bytes_fp32) + " -> " +
-                           std::to_string(r.size_bytes_int8) + " bytes; saved " + o.out);
+  workflow::say(
+      o.log, "test accuracy fp32 " + std::to_string(fp32.accuracy) + " -> int8 " + std::to_string(int8.accuracy) +
+                 "; batch-1 latency " + std::to_string(r.latency_ms_fp32) + " -> " + std::to_string(r.latency_ms_int8) +
+                 " ms; batch-" + std::to_string(o.batch) + " " + std::to_string(int64_t(r.throughput_fp32)) + " -> " +
+                 std::to_string(int64_t(r.throughput_int8)) + " samples/s; " + std::to_string(r.size_bytes_fp32) +
+                 " -> " + std::to_string(r.size_bytes_int8) + " bytes; saved " + o.out);
   return r;
 }
 
 std::string layer_table(const QuantizeReport& r) {
-  std::string out = "layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why float";
+  std::string out =
+      "layer                          op        precision  b1 ms float/int8   big ms float/int8   drop alone  why "
+      "float";
   for (const QuantizeLayerReport& l : r.layers) {
     char line[512];
     std::snprintf(line, sizeof line, "\n%-30s %-9s %-10s %7.4f / %-7.4f   %7.3f / %-7.3f   %9s  %s", l.name.c_str(),

@@ -3,14 +3,18 @@
 namespace nimble::workflow {
 
 json precision_json(const PrecisionChoice& c) {
-  return {{"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
+  return {
+      {"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
 }
 
 json distill_json(const DistillReport& r) {
   json candidates = json::array();
   for (const TeacherCandidateReport& c : r.teacher_candidates)
-    candidates.push_back({{"form", c.form}, {"val_accuracy", c.val_accuracy}, {"ms_per_batch", c.ms_per_batch},
-                          {"chosen", c.chosen}, {"note", c.note}});
+    candidates.push_back({{"form", c.form},
+                          {"val_accuracy", c.val_accuracy},
+                          {"ms_per_batch", c.ms_per_batch},
+                          {"chosen", c.chosen},
+                          {"note", c.note}});
   return {{"teacher", r.teacher},
           {"teacher_test_accuracy", r.teacher_test_accuracy},
           {"teacher_params", r.teacher_params},

@@ -13,9 +13,6 @@ using json = nlohmann::json;
 // {"precision", "precision_emulated", "precision_reason"}
 json precision_json(const PrecisionChoice& c);
 json distill_json(const DistillReport& r);
-template <class T>
-json optional_json(const std::optional<T>& v) {
-  return v ? json(*v) : json();
-}
+template <class T> json optional_json(const std::optional<T>& v) { return v ? json(*v) : json(); }
 
 }  // namespace nimble::workflow

@@ -45,8 +45,9 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   if (t.teacher.empty()) return nullptr;
   t.validate();
   if (t.cache && augmenting)
-    throw OptionError("teacher.cache", "needs augmentation off ({crop_padding} 0, {hflip} 0, {erase} 0): augmented "
-                                       "images differ every epoch");
+    throw OptionError("teacher.cache",
+                      "needs augmentation off ({crop_padding} 0, {hflip} 0, {erase} 0): augmented "
+                      "images differ every epoch");
   distill::DistillConfig cfg;
   cfg.temperature = float(t.temperature);
   cfg.alpha = float(t.alpha);
@@ -67,7 +68,8 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   // Which form of the teacher runs: measured on (up to 2,000) validation samples at the run's batch.
   const data::ImageSet& pool = split.val.size() > 0 ? split.val : split.train;
   const data::ImageSet val = data::take(pool, 2000);
-  const data::ImageSet calib = data::split_validation(split.train, std::min<int64_t>(256, split.train.size() - 1), 1).val;
+  const data::ImageSet calib =
+      data::split_validation(split.train, std::min<int64_t>(256, split.train.size() - 1), 1).val;
   distill::TeacherChoice choice =
       distill::choose_teacher_form(teacher.graph, t.form, val, calib, teacher_norm, batch, !cfg.hints.empty());
   std::string line = "teacher " + t.teacher + ": runs in " + choice.form + " (";
@@ -79,8 +81,8 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
     report.teacher_candidates.push_back({c.form, c.accuracy, c.ms_per_batch, c.chosen, c.note});
   }
   // Built before anything else is logged: it rejects hints that name no layer.
-  auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm, student,
-                                                      cfg, batch);
+  auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm,
+                                                      student, cfg, batch);
   say(log, line + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);

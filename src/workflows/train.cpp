@@ -25,7 +25,8 @@ prune::PruneConfig parse_prune_spec(const std::string& spec) {
   std::stringstream ss(spec);
   for (std::string part; std::getline(ss, part, ':');) parts.push_back(part);
   const auto fail = [&] {
-    return OptionError("prune", "expects magnitude:S[:layer|global], channel:R[:l1|l2|bn] or nm:N:M, got '" + spec + "'");
+    return OptionError("prune",
+                       "expects magnitude:S[:layer|global], channel:R[:l1|l2|bn] or nm:N:M, got '" + spec + "'");
   };
   if (parts.size() < 2 || parts.size() > 3) throw fail();
   prune::PruneConfig cfg;
@@ -53,8 +54,10 @@ prune::PruneConfig parse_prune_spec(const std::string& spec) {
   cfg.amount = number(parts[1]);
   if (!(cfg.amount > 0 && cfg.amount < 1)) throw OptionError("prune", "the amount must be in (0, 1), got " + parts[1]);
   if (parts.size() == 3) {
-    if (cfg.method == prune::Method::magnitude) cfg.scope = prune::scope_from_name(parts[2]);
-    else cfg.criterion = prune::criterion_from_name(parts[2]);
+    if (cfg.method == prune::Method::magnitude)
+      cfg.scope = prune::scope_from_name(parts[2]);
+    else
+      cfg.criterion = prune::criterion_from_name(parts[2]);
   }
   return cfg;
 }
@@ -98,23 +101,36 @@ std::string int8_file_for(const std::string& out) {
 void check_resume_options(const TrainOptions& o) {
   const TrainOptions d;
   const auto same = [](const auto& a, const auto& b) { return a == b; };
-  const std::pair<const char*, bool> given[] = {
-      {"model", !same(o.model, d.model)},         {"data", !same(o.data, d.data)},
-      {"input", o.input.has_value()},               {"width", !same(o.width, d.width)},
-      {"dropout", !same(o.dropout, d.dropout)},     {"depth", !same(o.depth, d.depth)},
-      {"crop_padding", o.crop_padding.has_value()}, {"lr", o.lr.has_value()},
-      {"label_smoothing", o.label_smoothing.has_value()}, {"hflip", o.hflip.has_value()},
-      {"batch", !same(o.batch, d.batch)},           {"optimizer", !same(o.optimizer, d.optimizer)},
-      {"schedule", !same(o.schedule, d.schedule)},  {"momentum", !same(o.momentum, d.momentum)},
-      {"weight_decay", !same(o.weight_decay, d.weight_decay)}, {"clip_grad", !same(o.clip_grad, d.clip_grad)},
-      {"erase", !same(o.erase, d.erase)},           {"warmup_epochs", !same(o.warmup_epochs, d.warmup_epochs)},
-      {"nesterov", !same(o.nesterov, d.nesterov)},  {"step_epochs", !same(o.step_epochs, d.step_epochs)},
-      {"val", !same(o.val, d.val)},                 {"limit", !same(o.limit, d.limit)},
-      {"seed", !same(o.seed, d.seed)},              {"precision", !same(o.precision, d.precision)},
-      {"prune", !o.prune.empty()},                  {"qat", o.qat},
-      {"teacher", !o.teacher.teacher.empty()}};
+  const std::pair<const char*, bool> given[] = {{"model", !same(o.model, d.model)},
+                                                {"data", !same(o.data, d.data)},
+                                                {"input", o.input.has_value()},
+                                                {"width", !same(o.width, d.width)},
+                                                {"dropout", !same(o.dropout, d.dropout)},
+                                                {"depth", !same(o.depth, d.depth)},
+                                                {"crop_padding", o.crop_padding.has_value()},
+                                                {"lr", o.lr.has_value()},
+                                                {"label_smoothing", o.label_smoothing.has_value()},
+                                                {"hflip", o.hflip.has_value()},
+                                                {"batch", !same(o.batch, d.batch)},
+                                                {"optimizer", !same(o.optimizer, d.optimizer)},
+                                                {"schedule", !same(o.schedule, d.schedule)},
+                                                {"momentum", !same(o.momentum, d.momentum)},
+                                                {"weight_decay", !same(o.weight_decay, d.weight_decay)},
+                                                {"clip_grad", !same(o.clip_grad, d.clip_grad)},
+                                                {"erase", !same(o.erase, d.erase)},
+                                                {"warmup_epochs", !same(o.warmup_epochs, d.warmup_epochs)},
+                                                {"nesterov", !same(o.nesterov, d.nesterov)},
+                                                {"step_epochs", !same(o.step_epochs, d.step_epochs)},
+                                                {"val", !same(o.val, d.val)},
+                                                {"limit", !same(o.limit, d.limit)},
+                                                {"seed", !same(o.seed, d.seed)},
+                                                {"precision", !same(o.precision, d.precision)},
+                                                {"prune", !o.prune.empty()},
+                                                {"qat", o.qat},
+                                                {"teacher", !o.teacher.teacher.empty()}};
   for (const auto& [field, differs] : given)
-    if (differs) throw OptionError(field, "cannot be combined with {resume}: the run's settings come from the checkpoint");
+    if (differs)
+      throw OptionError(field, "cannot be combined with {resume}: the run's settings come from the checkpoint");
 }
 
 // The checkpoint's recipe back into the options that produced it.
@@ -166,12 +182,14 @@ TrainReport train_model(const TrainOptions& options) {
     NIMBLE_CHECK(std::filesystem::exists(state_file),
                  "cannot resume " + options.resume + ": its training checkpoint " + state_file + " does not exist");
     resumed = Model::load(state_file);
-    NIMBLE_CHECK(resumed->provenance.recipe && resumed->training_state,
-                 "cannot resume " + options.resume + ": " + state_file + " has no training state (not written by train)");
+    NIMBLE_CHECK(
+        resumed->provenance.recipe && resumed->training_state,
+        "cannot resume " + options.resume + ": " + state_file + " has no training state (not written by train)");
     if (!resumed->provenance.recipe->prune.empty())
       throw OptionError("resume", options.resume + " was trained with {prune}, whose schedule cannot be resumed");
-    NIMBLE_CHECK(!resumed->provenance.distillation,
-                 "cannot resume " + options.resume + ": it was distilled from a teacher, which resuming does not reload");
+    NIMBLE_CHECK(
+        !resumed->provenance.distillation,
+        "cannot resume " + options.resume + ": it was distilled from a teacher, which resuming does not reload");
     a = resumed_options(options, *resumed->provenance.recipe);
   }
   std::optional<prune::PruneConfig> pruning;
@@ -189,7 +207,8 @@ TrainReport train_model(const TrainOptions& options) {
   const data::IdxData d = workflow::load_data(a.data);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   if (a.val >= train_set.size())
-    throw OptionError("val", "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
+    throw OptionError("val",
+                      "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
   const data::Split split = data::split_validation(train_set, a.val, a.seed);
   const data::Normalization norm = data::compute_normalization(split.train);
 
@@ -284,7 +303,8 @@ TrainReport train_model(const TrainOptions& options) {
     best.emplace(s, *model.training_state);
   }
   workflow::announce(a.log, rep.precision);
-  if (resumed) workflow::say(a.log, "resuming " + a.resume + " after epoch " + std::to_string(model.training_state->epoch));
+  if (resumed)
+    workflow::say(a.log, "resuming " + a.resume + " after epoch " + std::to_string(model.training_state->epoch));
   workflow::say(a.log, "train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
                            std::to_string(graph.macs()) + " MACs/sample) on " + std::to_string(split.train.size()) +
                            " samples, " + std::to_string(split.val.size()) + " for validation, " +
@@ -308,7 +328,8 @@ TrainReport train_model(const TrainOptions& options) {
     // the training checkpoint keeps the masked dense graph the optimizer state belongs to.
     Model small(prune::remove_channels(graph), model.preprocessing);
     small.provenance = model.provenance;
-    small.provenance.metrics = Metrics{best->first.epoch, best->first.val_accuracy, best->first.train_loss, test.accuracy};
+    small.provenance.metrics =
+        Metrics{best->first.epoch, best->first.val_accuracy, best->first.train_loss, test.accuracy};
     small.save(out);
     graph = std::move(small.graph);
   }

@@ -28,7 +28,8 @@ std::string spell_fields(const std::string& text, const std::function<std::strin
 namespace workflow {
 
 void announce(const Log& log, const PrecisionChoice& c) {
-  say(log, std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
+  say(log,
+      std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");
 }
 
 void check_range(const std::string& field, double v, double lo, double hi) {

@@ -24,21 +24,27 @@ class Builder {
   int conv(int x, int64_t out, int64_t k, int64_t stride, int64_t groups = 1, bool bias = false, int64_t pad = -1) {
     if (pad < 0) pad = (k - 1) / 2;
     return g_.add_node(OpKind::conv2d, name("conv"), {x},
-                       {{"out_channels", out}, {"kernel", std::vector<int64_t>{k, k}},
-                        {"stride", std::vector<int64_t>{stride, stride}}, {"padding", std::vector<int64_t>{pad, pad}},
-                        {"groups", groups}, {"bias", int64_t(bias)}},
+                       {{"out_channels", out},
+                        {"kernel", std::vector<int64_t>{k, k}},
+                        {"stride", std::vector<int64_t>{stride, stride}},
+                        {"padding", std::vector<int64_t>{pad, pad}},
+                        {"groups", groups},
+                        {"bias", int64_t(bias)}},
                        &rng_);
   }
   int bn(int x) { return g_.add_node(OpKind::batch_norm2d, name("bn"), {x}, {}, &rng_); }
   int act(int x, OpKind op) { return g_.add_node(op, name(op_name(op)), {x}, {}, &rng_); }
-  int conv_bn(int x, int64_t out, int64_t k, int64_t stride, int64_t groups = 1) { return bn(conv(x, out, k, stride, groups)); }
+  int conv_bn(int x, int64_t out, int64_t k, int64_t stride, int64_t groups = 1) {
+    return bn(conv(x, out, k, stride, groups));
+  }
   int conv_bn_act(int x, int64_t out, int64_t k, int64_t stride, OpKind a, int64_t groups = 1) {
     return act(conv_bn(x, out, k, stride, groups), a);
   }
   int add(int a, int b) { return g_.add_node(OpKind::add, name("add"), {a, b}, {}, &rng_); }
   int max_pool(int x, int64_t k, int64_t stride, int64_t pad = 0) {
     return g_.add_node(OpKind::max_pool2d, name("maxpool"), {x},
-                       {{"kernel", std::vector<int64_t>{k, k}}, {"stride", std::vector<int64_t>{stride, stride}},
+                       {{"kernel", std::vector<int64_t>{k, k}},
+                        {"stride", std::vector<int64_t>{stride, stride}},
                         {"padding", std::vector<int64_t>{pad, pad}}},
                        &rng_);
   }
@@ -46,7 +52,9 @@ class Builder {
     int p = g_.add_node(OpKind::global_avg_pool, name("gap"), {x}, {}, &rng_);
     return g_.add_node(OpKind::flatten, name("flatten"), {p}, {}, &rng_);
   }
-  int dropout(int x, double p) { return p > 0 ? g_.add_node(OpKind::dropout, name("dropout"), {x}, {{"p", p}}, &rng_) : x; }
+  int dropout(int x, double p) {
+    return p > 0 ? g_.add_node(OpKind::dropout, name("dropout"), {x}, {{"p", p}}, &rng_) : x;
+  }
   int linear(int x, int64_t out) {
     return g_.add_node(OpKind::linear, name("fc"), {x}, {{"out_features", out}, {"bias", int64_t(1)}}, &rng_);
   }

@@ -18,8 +18,10 @@ int inverted_residual(Builder& b, int x, int64_t out, int64_t stride, int64_t ex
 Graph build_mobilenet_v2(const ModelConfig& c) {
   Builder b(c);
   const bool small = c.input[1] < 64;
-  struct Stage { int64_t expand, out, repeats, stride; };
-  const Stage stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+  struct Stage {
+    int64_t expand, out, repeats, stride;
+  };
+  const Stage stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                           {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   int x = b.conv_bn_act(b.input(), make_divisible(32 * c.width), 3, small ? 1 : 2, OpKind::relu6);
   for (const Stage& s : stages)

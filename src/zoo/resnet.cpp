@@ -30,13 +30,14 @@ Graph build_resnet(const ModelConfig& c) {
   const bool imagenet = depth == 18 || depth == 34;
   NIMBLE_CHECK(imagenet || (depth >= 8 && (depth - 2) % 6 == 0 && depth <= 200),
                "resnet --depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110: CIFAR layout) or 18 / 34 (ImageNet "
-               "layout), got " + std::to_string(depth));
+               "layout), got " +
+                   std::to_string(depth));
   // Blocks per stage, and the first stage's channels (doubling at every stage).
-  const std::vector<int64_t> blocks = !imagenet ? std::vector<int64_t>(3, (depth - 2) / 6)
+  const std::vector<int64_t> blocks = !imagenet     ? std::vector<int64_t>(3, (depth - 2) / 6)
                                       : depth == 18 ? std::vector<int64_t>{2, 2, 2, 2}
                                                     : std::vector<int64_t>{3, 4, 6, 3};
-  const int64_t base = imagenet ? std::max<int64_t>(8, int64_t(64 * c.width + 0.5))
-                                : std::max<int64_t>(4, int64_t(16 * c.width + 0.5));
+  const int64_t base =
+      imagenet ? std::max<int64_t>(8, int64_t(64 * c.width + 0.5)) : std::max<int64_t>(4, int64_t(16 * c.width + 0.5));
   Builder b(c);
   int x = b.input();
   if (imagenet || c.input[1] >= 64) {  // the ImageNet stem: 7x7 stride 2, 3x3 max-pool stride 2
@@ -46,8 +47,7 @@ Graph build_resnet(const ModelConfig& c) {
     x = b.conv_bn_act(x, base, 3, 1, OpKind::relu);
   }
   for (size_t stage = 0; stage < blocks.size(); ++stage)
-    for (int64_t i = 0; i < blocks[stage]; ++i)
-      x = basic_block(b, x, base << stage, (stage > 0 && i == 0) ? 2 : 1);
+    for (int64_t i = 0; i < blocks[stage]; ++i) x = basic_block(b, x, base << stage, (stage > 0 && i == 0) ? 2 : 1);
   return b.classifier_head(x, c, 0.0);
 }
 

@@ -15,13 +15,13 @@ class Error : public std::runtime_error {
 
 }  // namespace nimble
 
-#define NIMBLE_ASSERT(cond, ...)                                                   \
-  do {                                                                             \
+#define NIMBLE_ASSERT(cond, ...)                                                             \
+  do {                                                                                       \
     if (!(cond)) ::nimble::assert_fail(#cond, __FILE__, __LINE__, std::string{__VA_ARGS__}); \
   } while (0)
 
 // Throws nimble::Error with `msg` when `cond` is false: for inputs a user can get wrong.
-#define NIMBLE_CHECK(cond, msg)                   \
-  do {                                            \
-    if (!(cond)) throw ::nimble::Error(msg);      \
+#define NIMBLE_CHECK(cond, msg)              \
+  do {                                       \
+    if (!(cond)) throw ::nimble::Error(msg); \
   } while (0)

@@ -24,7 +24,7 @@ struct ImageSet {
   int64_t num_classes = 0;
 
   int64_t size() const { return int64_t(labels.size()); }
-  Shape sample_shape() const;   // (C, H, W); empty Shape for an empty set
+  Shape sample_shape() const;  // (C, H, W); empty Shape for an empty set
 };
 
 struct IdxData {
@@ -68,10 +68,10 @@ struct Augment {
 };
 
 struct Batch {
-  Tensor images;                // (B, C, H, W) f32, normalised
-  std::vector<int32_t> labels;  // B labels; -1 on padding rows
+  Tensor images;                 // (B, C, H, W) f32, normalised
+  std::vector<int32_t> labels;   // B labels; -1 on padding rows
   std::vector<int64_t> indices;  // B sample indices into the set; -1 on padding rows
-  int64_t count = 0;            // valid rows; rows past count are zeros with label -1
+  int64_t count = 0;             // valid rows; rows past count are zeros with label -1
 };
 
 // Produces normalised (and optionally shuffled and augmented) batches on a background thread a few
@@ -83,7 +83,7 @@ class BatchLoader {
  public:
   BatchLoader(const ImageSet& set, const Normalization& norm, int64_t batch, bool shuffle, bool drop_last,
               Augment aug = {}, uint64_t seed = 0);
-  ~BatchLoader();  // stops and joins the worker, also mid-epoch
+  ~BatchLoader();                       // stops and joins the worker, also mid-epoch
   BatchLoader(BatchLoader&&) noexcept;  // a moved-from loader may only be destroyed or assigned to
   BatchLoader& operator=(BatchLoader&&) noexcept;
   BatchLoader(const BatchLoader&) = delete;

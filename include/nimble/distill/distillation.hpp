@@ -22,7 +22,7 @@ struct DistillConfig {
   float alpha = 0.9f;  // weight of the soft loss; the hard loss gets 1 - alpha
   std::vector<Hint> hints;
   float hint_weight = 1.0f;
-  float hint_lr = 0.01f;  // the adapters' SGD learning rate
+  float hint_lr = 0.01f;       // the adapters' SGD learning rate
   bool cache_teacher = false;  // logits computed once per training sample (augmentation must be off)
 };
 
@@ -53,7 +53,9 @@ class Distillation : public train::TrainerHook {
   double last_kd_loss() const { return last_kd_; }
   // How often the teacher's arg-max matched the label on the (augmented) training batches: a
   // check that the teacher sees what the student sees.
-  double teacher_train_accuracy() const { return teacher_seen_ ? double(teacher_correct_) / double(teacher_seen_) : 0.0; }
+  double teacher_train_accuracy() const {
+    return teacher_seen_ ? double(teacher_correct_) / double(teacher_seen_) : 0.0;
+  }
 
  private:
   const Tensor& teacher_logits(const data::Batch& batch);
@@ -62,7 +64,7 @@ class Distillation : public train::TrainerHook {
   std::vector<float> scale_, shift_;  // per channel: teacher input = student input * scale + shift
   bool renormalize_ = false;
   Tensor teacher_in_, cached_, batch_logits_;
-  std::vector<int> teacher_hint_values_;  // value ids in the teacher session's graph
+  std::vector<int> teacher_hint_values_;                      // value ids in the teacher session's graph
   std::vector<std::vector<std::string>> student_hint_names_;  // per hint: the layer, or what it fuses into
   std::vector<int> student_hint_values_;  // resolved against the trainer's session at the first step
   std::vector<std::unique_ptr<HintAdapter>> adapters_;

@@ -10,7 +10,8 @@ namespace nimble::distill {
 // first `count` rows of (N, C) logits; the T^2 keeps its gradient's scale independent of T. When
 // `diff` is given, adds `weight` * d(loss)/d(student) = weight * T * (p_student - p_teacher) / count
 // to it. Computed in double.
-double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, float temperature, float weight, Tensor* diff);
+double kd_loss(const Tensor& student, const Tensor& teacher, int64_t count, float temperature, float weight,
+               Tensor* diff);
 
 // Feature (hint) distillation, FitNets-style: a learned 1x1 convolution maps the student's
 // (N, Cs, H, W) feature to the teacher's (N, Ct, H, W); the loss is the mean squared error over

@@ -13,15 +13,15 @@ namespace nimble::distill {
 // Which form of the teacher runs: automatic is the fastest of fp32 / bf16 / int8 that keeps its
 // validation accuracy on this CPU, measured.
 enum class TeacherForm { automatic, fp32, bf16, int8 };
-const char* teacher_form_name(TeacherForm form);  // "auto", "fp32", "bf16", "int8"
+const char* teacher_form_name(TeacherForm form);              // "auto", "fp32", "bf16", "int8"
 TeacherForm teacher_form_from_name(const std::string& name);  // throws Error on other names
 
 struct TeacherCandidate {
-  std::string form;       // "fp32" | "bf16" | "int8"
-  double accuracy = 0;    // on the validation samples given
+  std::string form;     // "fp32" | "bf16" | "int8"
+  double accuracy = 0;  // on the validation samples given
   double ms_per_batch = 0;
   bool chosen = false;
-  std::string note;       // why not, when not chosen
+  std::string note;  // why not, when not chosen
 };
 
 struct TeacherChoice {

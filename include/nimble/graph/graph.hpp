@@ -47,7 +47,7 @@ struct Node {
 
 struct Value {
   std::string name;
-  Shape shape;  // with batch 1 in front; the Session re-infers for its batch
+  Shape shape;        // with batch 1 in front; the Session re-infers for its batch
   int producer = -1;  // node id, -1 for the graph input
 };
 
@@ -75,11 +75,11 @@ class Graph {
   void validate() const;
   std::vector<std::vector<int>> consumers() const;  // per value: consuming node ids
 
-  int64_t param_count() const;  // trainable parameters
-  int64_t macs() const;         // multiply-accumulates for one sample
-  std::vector<int64_t> node_macs() const;  // the same per node
+  int64_t param_count() const;                                         // trainable parameters
+  int64_t macs() const;                                                // multiply-accumulates for one sample
+  std::vector<int64_t> node_macs() const;                              // the same per node
   std::vector<std::pair<std::string, ParamPtr>> named_params() const;  // "node.key"
-  Graph clone() const;          // deep copy (parameters too)
+  Graph clone() const;                                                 // deep copy (parameters too)
 
   std::map<std::string, std::string> meta;  // free-form: model name, normalisation, ...
 

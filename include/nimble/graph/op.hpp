@@ -12,8 +12,28 @@ namespace nimble {
 // needs no oneDNN; kernels/dnnl_glue.cpp maps them. `none`: oneDNN has no such function, and
 // the generic element-wise kernel loops over the op's scalar functions.
 enum class EltwiseAlgorithm : unsigned char {
-  none, relu, tanh, elu, square, abs, sqrt, swish, linear, soft_relu, logsigmoid, mish, logistic, exp,
-  gelu_tanh, gelu_erf, log, clip, clip_v2, pow, round, hardswish,
+  none,
+  relu,
+  tanh,
+  elu,
+  square,
+  abs,
+  sqrt,
+  swish,
+  linear,
+  soft_relu,
+  logsigmoid,
+  mish,
+  logistic,
+  exp,
+  gelu_tanh,
+  gelu_erf,
+  log,
+  clip,
+  clip_v2,
+  pow,
+  round,
+  hardswish,
 };
 
 // Where an activation can run as the post-op of the node before it (its `activation` attribute).
@@ -26,14 +46,14 @@ enum class FusionSite : unsigned char {
 // How channel pruning (prune/channel.cpp) treats the op's channels (dim 1).
 enum class ChannelRule : unsigned char {
   unset,
-  mixes,             // output channels mix input channels (reshape, softmax): none can be removed
-  per_channel,       // output channel c from input channel c alone, and a zero channel stays zero
+  mixes,                // output channels mix input channels (reshape, softmax): none can be removed
+  per_channel,          // output channel c from input channel c alone, and a zero channel stays zero
   per_channel_nonzero,  // output channel c from input channel c alone, but f(0) != 0 (sigmoid)
-  sums_inputs,       // output channel c is the sum of the inputs' channels c (add)
-  concatenates,      // the inputs' channels one after another along the concat axis
-  layer,             // weights (O, ...): its output channels are weight rows, pruned with them
-  flattens,          // (N, C, ...) -> (N, C * ...): each channel becomes a run of features
-  int8,              // an int8 op: prune the float model, then quantize
+  sums_inputs,          // output channel c is the sum of the inputs' channels c (add)
+  concatenates,         // the inputs' channels one after another along the concat axis
+  layer,                // weights (O, ...): its output channels are weight rows, pruned with them
+  flattens,             // (N, C, ...) -> (N, C * ...): each channel becomes a run of features
+  int8,                 // an int8 op: prune the float model, then quantize
 };
 
 // What quant::convert (quant/quantize.cpp) does with the op.
@@ -81,7 +101,8 @@ struct OpTraits {
 
   bool elementwise() const { return scalar != nullptr; }
   bool fuses_into(FusionSite site) const {
-    return (site == FusionSite::matmul && fuses_into_matmul) || (site == FusionSite::batch_norm && fuses_into_batch_norm) ||
+    return (site == FusionSite::matmul && fuses_into_matmul) ||
+           (site == FusionSite::batch_norm && fuses_into_batch_norm) ||
            (site == FusionSite::int8_add && fuses_into_int8_add);
   }
 };

@@ -36,7 +36,7 @@ enum class OpKind : unsigned char {
 #define NIMBLE_OP_ENUM(name) name,
   NIMBLE_OPS(NIMBLE_OP_ENUM)
 #undef NIMBLE_OP_ENUM
-  count
+      count
 };
 constexpr int kOpCount = int(OpKind::count);
 }  // namespace nimble

@@ -17,7 +17,7 @@ const char* method_name(Method m);
 
 struct PruneConfig {
   Method method = Method::magnitude;
-  double amount = 0.5;  // magnitude: sparsity; channel: ratio of channels (nm: implied by n:m)
+  double amount = 0.5;          // magnitude: sparsity; channel: ratio of channels (nm: implied by n:m)
   Scope scope = Scope::global;  // mobilenet_v2 at 80%: -0.49 points globally, -1.02 per layer (README, pruning)
   Criterion criterion = Criterion::l1;
   int n = 2, m = 4;

@@ -21,8 +21,8 @@ namespace nimble::quant {
 
 struct LayerReport {
   std::string name, op;
-  bool int8 = true;      // the final choice
-  std::string reason;    // why it stays float, when it does
+  bool int8 = true;                                                           // the final choice
+  std::string reason;                                                         // why it stays float, when it does
   double float_ms_b1 = 0, int8_ms_b1 = 0, float_ms_big = 0, int8_ms_big = 0;  // per-layer times
   double accuracy_drop_alone = -1;  // points lost with only this layer in int8 (-1: not measured)
 };
@@ -47,6 +47,7 @@ struct SelectionOptions {
   double max_drop_points = 0;
 };
 
-Selection select_layers(const Graph& prepared, const std::vector<QParams>& value_params, const SelectionOptions& options);
+Selection select_layers(const Graph& prepared, const std::vector<QParams>& value_params,
+                        const SelectionOptions& options);
 
 }  // namespace nimble::quant

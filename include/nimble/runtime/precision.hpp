@@ -15,9 +15,9 @@ struct Node;
 // `automatic` is a request, never what runs: choose_precision turns it into one of the others.
 enum class Precision { automatic, fp32, bf16, fp16 };
 
-const char* precision_name(Precision p);            // "auto", "fp32", "bf16", "fp16"
+const char* precision_name(Precision p);                 // "auto", "fp32", "bf16", "fp16"
 Precision precision_from_name(const std::string& name);  // the inverse; throws Error on other names
-DType low_dtype(Precision p);  // f32, bf16 or f16
+DType low_dtype(Precision p);                            // f32, bf16 or f16
 
 // Whether oneDNN on this CPU has real kernels for a precision, and what it runs on.
 struct PrecisionSupport {
@@ -38,11 +38,11 @@ PrecisionChoice choose_precision(Precision requested);
 
 // How one op runs under a precision.
 enum class OpPrecisionRule {
-  fp32,       // computes and stores fp32 (converts low-precision inputs)
-  low,        // converts its inputs to the low dtype, computes and stores in it (conv, linear)
-  follow,     // computes in whatever dtype its input arrives in (elementwise, pooling, batch-norm)
-  emulated,   // no kernel for the low dtype: inputs widened to fp32, computed in fp32, output
-              // stored back in the low dtype
+  fp32,      // computes and stores fp32 (converts low-precision inputs)
+  low,       // converts its inputs to the low dtype, computes and stores in it (conv, linear)
+  follow,    // computes in whatever dtype its input arrives in (elementwise, pooling, batch-norm)
+  emulated,  // no kernel for the low dtype: inputs widened to fp32, computed in fp32, output
+             // stored back in the low dtype
 };
 OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vector<Shape>& input_shapes);
 

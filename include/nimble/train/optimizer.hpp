@@ -9,12 +9,12 @@
 namespace nimble::train {
 
 struct OptimizerConfig {
-  std::string kind = "sgd";  // sgd | adamw
-  float momentum = 0.9f;     // sgd
-  bool nesterov = true;      // sgd
-  float weight_decay = 5e-4f;  // sgd: L2 added to the gradient; adamw: decoupled
+  std::string kind = "sgd";                         // sgd | adamw
+  float momentum = 0.9f;                            // sgd
+  bool nesterov = true;                             // sgd
+  float weight_decay = 5e-4f;                       // sgd: L2 added to the gradient; adamw: decoupled
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adamw
-  float clip_grad_norm = 0.0f;  // 0: off; else the global L2 norm of all gradients is capped
+  float clip_grad_norm = 0.0f;                      // 0: off; else the global L2 norm of all gradients is capped
 };
 
 // Updates a graph's trainable parameters in place from their gradients (PyTorch semantics for

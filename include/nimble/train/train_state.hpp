@@ -16,7 +16,7 @@ struct TrainState {
   int64_t optimizer_steps = 0;  // steps the optimizer took (Adam's bias correction counts these)
   double best_val_accuracy = 0;
   std::vector<std::pair<std::string, Tensor>> optimizer;  // Optimizer::state()
-  std::string loss_scaler;  // GradScaler::state_json(); empty without loss scaling
+  std::string loss_scaler;                                // GradScaler::state_json(); empty without loss scaling
 };
 
 }  // namespace nimble::train

@@ -29,7 +29,7 @@ struct TrainConfig {
   data::Augment augment;
   uint64_t seed = 0;
   int64_t eval_batch = 500;
-  bool progress = true;  // progress on stderr: a bar on a terminal, plain lines otherwise
+  bool progress = true;                   // progress on stderr: a bar on a terminal, plain lines otherwise
   Precision precision = Precision::fp32;  // training and per-epoch evaluation
   // fp16 only: dynamic loss scaling (bf16 has fp32's range and needs none).
   bool loss_scaling = true;

@@ -46,7 +46,7 @@ struct BenchmarkReport {
   PrecisionChoice precision;
   std::optional<BenchmarkBaseline> baseline;
   double speedup_batch1 = 0, speedup_big_batch = 0;  // with a baseline
-  std::string layer_report;  // --int8: the per-layer table of the quantization
+  std::string layer_report;                          // --int8: the per-layer table of the quantization
 };
 
 BenchmarkReport benchmark_model(const BenchmarkOptions& options);

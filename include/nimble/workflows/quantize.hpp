@@ -17,7 +17,7 @@ struct QuantizeOptions {
   std::string model, out;  // the float .nimble file; where the int8 one is written
   std::string data = kDefaultDataDir;
   quant::ObserverKind observer = quant::ObserverKind::minmax;
-  int64_t calib = 512;  // calibration samples from the training split
+  int64_t calib = 512;                  // calibration samples from the training split
   std::vector<std::string> keep_float;  // layers left in float whatever is measured
   // Accuracy-aware: keep the most sensitive layers in float until the validation top-1 drop is
   // within this many points.
@@ -25,8 +25,8 @@ struct QuantizeOptions {
   int64_t qat_epochs = 0;  // quantization-aware fine-tuning before converting
   double qat_lr = 0.001;
   Precision precision = Precision::automatic;  // of quantization-aware training
-  bool dynamic = false;  // int8 weights for linear layers, activations quantized per batch
-  bool speed_gate = true;  // keep layers in float where int8 measures slower
+  bool dynamic = false;                        // int8 weights for linear layers, activations quantized per batch
+  bool speed_gate = true;                      // keep layers in float where int8 measures slower
   int64_t batch = 256, iters = 50;
   uint64_t seed = 0;
   TeacherOptions teacher;  // distillation during quantization-aware training

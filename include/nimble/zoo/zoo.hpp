@@ -10,10 +10,10 @@ struct ModelConfig {
   std::string name = "cnn";  // cnn | resnet | mobilenet_v1 | mobilenet_v2
   Shape input{1, 28, 28};    // per sample: channels x height x width
   int64_t classes = 10;
-  double width = 1.0;        // channel multiplier (resnet, mobilenets)
-  int64_t depth = 0;         // resnet: 6n+2 (CIFAR layout) or 18 / 34 (ImageNet); 0: by input size
-  double dropout = 0.2;      // before the classifier (mobilenets)
-  uint64_t seed = 0;         // weight initialisation
+  double width = 1.0;    // channel multiplier (resnet, mobilenets)
+  int64_t depth = 0;     // resnet: 6n+2 (CIFAR layout) or 18 / 34 (ImageNet); 0: by input size
+  double dropout = 0.2;  // before the classifier (mobilenets)
+  uint64_t seed = 0;     // weight initialisation
 };
 
 struct ModelInfo {

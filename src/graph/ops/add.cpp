@@ -6,8 +6,8 @@ namespace nimble {
 namespace {
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
-  NIMBLE_CHECK(in[0] == in[1], "add '" + node.name + "': inputs must have the same shape, got " + in[0].str() +
-                                   " and " + in[1].str());
+  NIMBLE_CHECK(in[0] == in[1],
+               "add '" + node.name + "': inputs must have the same shape, got " + in[0].str() + " and " + in[1].str());
   return in[0];
 }
 
@@ -23,12 +23,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_add = {
-    .name = "add", .min_inputs = 2, .max_inputs = 2, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.fusion_site = FusionSite::int8_add,
-               .channels = ChannelRule::sums_inputs,
-               .int8 = Int8Rule::has_int8_form,
-               .low_precision = LowPrecision::follows_input}};
+extern const OpDef op_def_add = {.name = "add",
+                                 .min_inputs = 2,
+                                 .max_inputs = 2,
+                                 .infer = infer,
+                                 .init_params = nullptr,
+                                 .macs = nullptr,
+                                 .reference = reference,
+                                 .traits = {.fusion_site = FusionSite::int8_add,
+                                            .channels = ChannelRule::sums_inputs,
+                                            .int8 = Int8Rule::has_int8_form,
+                                            .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

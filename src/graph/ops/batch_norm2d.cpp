@@ -78,12 +78,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool training)
 
 }  // namespace
 
-extern const OpDef op_def_batch_norm2d = {
-    .name = "batch_norm2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = nullptr, .reference = reference,
-    .traits = {.fusion_site = FusionSite::batch_norm,
-               .channels = ChannelRule::per_channel,
-               .int8 = Int8Rule::float_only,
-               .low_precision = LowPrecision::computes_low}};
+extern const OpDef op_def_batch_norm2d = {.name = "batch_norm2d",
+                                          .min_inputs = 1,
+                                          .max_inputs = 1,
+                                          .infer = infer,
+                                          .init_params = init_params,
+                                          .macs = nullptr,
+                                          .reference = reference,
+                                          .traits = {.fusion_site = FusionSite::batch_norm,
+                                                     .channels = ChannelRule::per_channel,
+                                                     .int8 = Int8Rule::float_only,
+                                                     .low_precision = LowPrecision::computes_low}};
 
 }  // namespace nimble

@@ -45,11 +45,15 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_concat = {
-    .name = "concat", .min_inputs = 2, .max_inputs = 16, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::concatenates,
-               .int8 = Int8Rule::float_only,
-               .low_precision = LowPrecision::follows_input}};
+extern const OpDef op_def_concat = {.name = "concat",
+                                    .min_inputs = 2,
+                                    .max_inputs = 16,
+                                    .infer = infer,
+                                    .init_params = nullptr,
+                                    .macs = nullptr,
+                                    .reference = reference,
+                                    .traits = {.channels = ChannelRule::concatenates,
+                                               .int8 = Int8Rule::float_only,
+                                               .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

@@ -2,7 +2,8 @@
 // bias, and an activation fused by passes::fuse_activation in eval mode.
 // attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
 //        bias (0/1), activation ("none"), fake_quant_weights (0/1: quantization-aware training
-//        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights (O, I/groups, kh, kw), bias (O).
+//        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights
+//        (O, I/groups, kh, kw), bias (O).
 #include <optional>
 #include <utility>
 
@@ -26,7 +27,7 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
                                                           " do not match " + weights_shape(g).str());
   if (ParamPtr b = node.param_ptr("bias"))
     NIMBLE_CHECK(b->data.shape() == Shape({g.oc}), "conv2d '" + node.name + "': bias " + b->data.shape().str() +
-                                                        " does not match " + std::to_string(g.oc) + " output channels");
+                                                       " does not match " + std::to_string(g.oc) + " output channels");
   return {g.n, g.oc, g.oh, g.ow};
 }
 
@@ -49,8 +50,8 @@ int64_t macs(const Node& node, const std::vector<Shape>& in, const Shape& out) {
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   ConvGeometry g = geometry(node, in[0].shape());
   Tensor dst({g.n, g.oc, g.oh, g.ow});
-  const float* src = in[0].data<float>();   // (N, IC, IH, IW)
-  Tensor fq;  // quantization-aware training computes with int8-rounded weights
+  const float* src = in[0].data<float>();  // (N, IC, IH, IW)
+  Tensor fq;                               // quantization-aware training computes with int8-rounded weights
   if (node.attr_int("fake_quant_weights", 0)) fake_quantize_weights(fq, node.param("weights").data);
   const float* w = fq.defined() ? fq.data<float>() : node.param("weights").data.data<float>();  // (OC, IC/G, KH, KW)
   ParamPtr bias = node.param_ptr("bias");
@@ -79,13 +80,17 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_conv2d = {
-    .name = "conv2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = macs, .reference = reference,
-    .traits = {.fusion_site = FusionSite::matmul,
-               .weight_layer = true,
-               .channels = ChannelRule::layer,
-               .int8 = Int8Rule::has_int8_form,
-               .low_precision = LowPrecision::computes_low}};
+extern const OpDef op_def_conv2d = {.name = "conv2d",
+                                    .min_inputs = 1,
+                                    .max_inputs = 1,
+                                    .infer = infer,
+                                    .init_params = init_params,
+                                    .macs = macs,
+                                    .reference = reference,
+                                    .traits = {.fusion_site = FusionSite::matmul,
+                                               .weight_layer = true,
+                                               .channels = ChannelRule::layer,
+                                               .int8 = Int8Rule::has_int8_form,
+                                               .low_precision = LowPrecision::computes_low}};
 
 }  // namespace nimble

@@ -24,12 +24,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_dequantize = {
-    .name = "dequantize", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::int8,
-               .int8 = Int8Rule::int8_op,
-               .takes_int8 = true,
-               .low_precision = LowPrecision::int8}};
+extern const OpDef op_def_dequantize = {.name = "dequantize",
+                                        .min_inputs = 1,
+                                        .max_inputs = 1,
+                                        .infer = infer,
+                                        .init_params = nullptr,
+                                        .macs = nullptr,
+                                        .reference = reference,
+                                        .traits = {.channels = ChannelRule::int8,
+                                                   .int8 = Int8Rule::int8_op,
+                                                   .takes_int8 = true,
+                                                   .low_precision = LowPrecision::int8}};
 
 }  // namespace nimble

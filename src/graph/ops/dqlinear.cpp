@@ -54,10 +54,13 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 }  // namespace
 
 extern const OpDef op_def_dqlinear = {
-    .name = "dqlinear", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = macs, .reference = reference,
-    .traits = {.channels = ChannelRule::int8,
-               .int8 = Int8Rule::int8_op,
-               .low_precision = LowPrecision::needs_fp32}};
+    .name = "dqlinear",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = infer,
+    .init_params = init_params,
+    .macs = macs,
+    .reference = reference,
+    .traits = {.channels = ChannelRule::int8, .int8 = Int8Rule::int8_op, .low_precision = LowPrecision::needs_fp32}};
 
 }  // namespace nimble

@@ -14,8 +14,8 @@ namespace nimble {
 namespace {
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
-  NIMBLE_CHECK(in[0].rank() >= 1 && in[0].numel() > 0, "dropout '" + node.name + "' needs a non-empty input, got " +
-                                                           in[0].str());
+  NIMBLE_CHECK(in[0].rank() >= 1 && in[0].numel() > 0,
+               "dropout '" + node.name + "' needs a non-empty input, got " + in[0].str());
   ops::drop_probability(node);
   return in[0];
 }
@@ -34,12 +34,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool training)
 
 }  // namespace
 
-extern const OpDef op_def_dropout = {
-    .name = "dropout", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::per_channel,
-               .int8 = Int8Rule::float_only,
-               .low_precision = LowPrecision::follows_input,
-               .removed_at_inference = true}};
+extern const OpDef op_def_dropout = {.name = "dropout",
+                                     .min_inputs = 1,
+                                     .max_inputs = 1,
+                                     .infer = infer,
+                                     .init_params = nullptr,
+                                     .macs = nullptr,
+                                     .reference = reference,
+                                     .traits = {.channels = ChannelRule::per_channel,
+                                                .int8 = Int8Rule::float_only,
+                                                .low_precision = LowPrecision::follows_input,
+                                                .removed_at_inference = true}};
 
 }  // namespace nimble

@@ -24,7 +24,8 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   const double m = node.attr_float("momentum", 0.01);
   NIMBLE_CHECK(m > 0 && m <= 1, "fake_quant '" + node.name + "': momentum must be in (0, 1]");
   if (ParamPtr r = node.param_ptr("range"))
-    NIMBLE_CHECK(r->data.shape() == Shape({2}) && r->data.dtype() == DType::f32, "fake_quant '" + node.name + "': range must be f32 (2)");
+    NIMBLE_CHECK(r->data.shape() == Shape({2}) && r->data.dtype() == DType::f32,
+                 "fake_quant '" + node.name + "': range must be f32 (2)");
   return in[0];
 }
 
@@ -41,11 +42,15 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_fake_quant = {
-    .name = "fake_quant", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::per_channel,
-               .int8 = Int8Rule::float_only,
-               .low_precision = LowPrecision::fp32_kernel}};
+extern const OpDef op_def_fake_quant = {.name = "fake_quant",
+                                        .min_inputs = 1,
+                                        .max_inputs = 1,
+                                        .infer = infer,
+                                        .init_params = init_params,
+                                        .macs = nullptr,
+                                        .reference = reference,
+                                        .traits = {.channels = ChannelRule::per_channel,
+                                                   .int8 = Int8Rule::float_only,
+                                                   .low_precision = LowPrecision::fp32_kernel}};
 
 }  // namespace nimble

@@ -21,9 +21,9 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   NIMBLE_CHECK(in[0][1] > 0, "linear '" + node.name + "': input " + in[0].str() + " has no features");
   // Parameters loaded from a checkpoint must fit the input they meet.
   if (ParamPtr w = node.param_ptr("weights"))
-    NIMBLE_CHECK(w->data.shape() == Shape({o, in[0][1]}),
-                 "linear '" + node.name + "': weights " + w->data.shape().str() + " do not fit input " + in[0].str() +
-                     " and out_features " + std::to_string(o));
+    NIMBLE_CHECK(w->data.shape() == Shape({o, in[0][1]}), "linear '" + node.name + "': weights " +
+                                                              w->data.shape().str() + " do not fit input " +
+                                                              in[0].str() + " and out_features " + std::to_string(o));
   if (ParamPtr bias = node.param_ptr("bias"))
     NIMBLE_CHECK(bias->data.shape() == Shape({o}), "linear '" + node.name + "': bias " + bias->data.shape().str() +
                                                        " does not match out_features " + std::to_string(o));
@@ -46,11 +46,11 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const Shape out_shape = infer(node, {in[0].shape()});
   const int64_t n = out_shape[0], o = out_shape[1], i = in[0].shape()[1];
   Tensor dst(out_shape);
-  const float* src = in[0].data<float>();                     // (N, I)
-  Tensor fq;  // quantization-aware training computes with int8-rounded weights
+  const float* src = in[0].data<float>();  // (N, I)
+  Tensor fq;                               // quantization-aware training computes with int8-rounded weights
   if (node.attr_int("fake_quant_weights", 0)) fake_quantize_weights(fq, node.param("weights").data);
   const float* w = fq.defined() ? fq.data<float>() : node.param("weights").data.data<float>();  // (O, I)
-  ParamPtr bias = node.param_ptr("bias");                     // (O)
+  ParamPtr bias = node.param_ptr("bias");                                                       // (O)
   const std::string act = node.attr_str("activation", "none");
   float* y = dst.data<float>();  // (N, O)
   for (int64_t b = 0; b < n; ++b)
@@ -64,13 +64,17 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_linear = {
-    .name = "linear", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = macs, .reference = reference,
-    .traits = {.fusion_site = FusionSite::matmul,
-               .weight_layer = true,
-               .channels = ChannelRule::layer,
-               .int8 = Int8Rule::has_int8_form,
-               .low_precision = LowPrecision::computes_low}};
+extern const OpDef op_def_linear = {.name = "linear",
+                                    .min_inputs = 1,
+                                    .max_inputs = 1,
+                                    .infer = infer,
+                                    .init_params = init_params,
+                                    .macs = macs,
+                                    .reference = reference,
+                                    .traits = {.fusion_site = FusionSite::matmul,
+                                               .weight_layer = true,
+                                               .channels = ChannelRule::layer,
+                                               .int8 = Int8Rule::has_int8_form,
+                                               .low_precision = LowPrecision::computes_low}};
 
 }  // namespace nimble

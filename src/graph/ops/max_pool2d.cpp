@@ -16,12 +16,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_max_pool2d = {
-    .name = "max_pool2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::per_channel,
-               .int8 = Int8Rule::passes_through,
-               .takes_int8 = true,
-               .low_precision = LowPrecision::follows_input}};
+extern const OpDef op_def_max_pool2d = {.name = "max_pool2d",
+                                        .min_inputs = 1,
+                                        .max_inputs = 1,
+                                        .infer = infer,
+                                        .init_params = nullptr,
+                                        .macs = nullptr,
+                                        .reference = reference,
+                                        .traits = {.channels = ChannelRule::per_channel,
+                                                   .int8 = Int8Rule::passes_through,
+                                                   .takes_int8 = true,
+                                                   .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

@@ -38,12 +38,12 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const ConvGeometry g = ops::geometry(node, in[0].shape());
   const QParams sq = qparams(node, "src_", false), dq = qparams(node, "dst_", true);
   NIMBLE_CHECK(in[0].dtype() == sq.dtype, "qconv2d '" + node.name + "': input is not " + dtype_name(sq.dtype));
-  const int8_t* w = node.param("weights").data.data<int8_t>();          // (OC, IC/G, KH, KW)
-  const float* ws = node.param("weight_scales").data.data<float>();     // (OC)
-  ParamPtr bias = node.param_ptr("bias");                               // (OC)
+  const int8_t* w = node.param("weights").data.data<int8_t>();       // (OC, IC/G, KH, KW)
+  const float* ws = node.param("weight_scales").data.data<float>();  // (OC)
+  ParamPtr bias = node.param_ptr("bias");                            // (OC)
   ops::check_weight_scales(node);
   const std::string act = node.attr_str("activation", "none");
-  Tensor dst({g.n, g.oc, g.oh, g.ow}, dq.dtype);                       // (N, OC, OH, OW)
+  Tensor dst({g.n, g.oc, g.oh, g.ow}, dq.dtype);  // (N, OC, OH, OW)
   const int64_t icg = g.ic / g.groups, ocg = g.oc / g.groups;
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oc = 0; oc < g.oc; ++oc) {
@@ -68,12 +68,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_qconv2d = {
-    .name = "qconv2d", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = init_params,
-    .macs = macs, .reference = reference,
-    .traits = {.channels = ChannelRule::int8,
-               .int8 = Int8Rule::int8_op,
-               .takes_int8 = true,
-               .low_precision = LowPrecision::int8}};
+extern const OpDef op_def_qconv2d = {.name = "qconv2d",
+                                     .min_inputs = 1,
+                                     .max_inputs = 1,
+                                     .infer = infer,
+                                     .init_params = init_params,
+                                     .macs = macs,
+                                     .reference = reference,
+                                     .traits = {.channels = ChannelRule::int8,
+                                                .int8 = Int8Rule::int8_op,
+                                                .takes_int8 = true,
+                                                .low_precision = LowPrecision::int8}};
 
 }  // namespace nimble

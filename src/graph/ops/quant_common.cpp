@@ -9,10 +9,17 @@ namespace nimble::ops {
 
 void store_value(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
-    case DType::u8: t.data<uint8_t>()[i] = uint8_t(v); break;
-    case DType::s8: t.data<int8_t>()[i] = int8_t(v); break;
-    case DType::f32: t.data<float>()[i] = float(v); break;
-    default: NIMBLE_ASSERT(false, "store_value: unexpected dtype");
+    case DType::u8:
+      t.data<uint8_t>()[i] = uint8_t(v);
+      break;
+    case DType::s8:
+      t.data<int8_t>()[i] = int8_t(v);
+      break;
+    case DType::f32:
+      t.data<float>()[i] = float(v);
+      break;
+    default:
+      NIMBLE_ASSERT(false, "store_value: unexpected dtype");
   }
 }
 
@@ -48,9 +55,9 @@ void check_quantized_params(const Node& node, const Shape& weights_shape) {
   auto expect = [&](const char* key, const Shape& shape, DType t) -> ParamPtr {
     ParamPtr p = node.param_ptr(key);
     if (!p) return p;
-    NIMBLE_CHECK(p->data.shape() == shape && p->data.dtype() == t, where + key + " must be " + dtype_name(t) + " " +
-                                                                       shape.str() + ", got " + dtype_name(p->data.dtype()) +
-                                                                       " " + p->data.shape().str());
+    NIMBLE_CHECK(p->data.shape() == shape && p->data.dtype() == t,
+                 where + key + " must be " + dtype_name(t) + " " + shape.str() + ", got " +
+                     dtype_name(p->data.dtype()) + " " + p->data.shape().str());
     return p;
   };
   expect("weights", weights_shape, DType::s8);

@@ -24,10 +24,13 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 }  // namespace
 
 extern const OpDef op_def_quantize = {
-    .name = "quantize", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::int8,
-               .int8 = Int8Rule::int8_op,
-               .low_precision = LowPrecision::int8}};
+    .name = "quantize",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = infer,
+    .init_params = nullptr,
+    .macs = nullptr,
+    .reference = reference,
+    .traits = {.channels = ChannelRule::int8, .int8 = Int8Rule::int8_op, .low_precision = LowPrecision::int8}};
 
 }  // namespace nimble

@@ -29,13 +29,13 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
     dims.push_back(shape[i]);
   }
   if (free_at >= 0) {
-    NIMBLE_CHECK(per_sample % known == 0, who + ": cannot reshape " + std::to_string(per_sample) +
-                                              " elements per sample into " + text);
+    NIMBLE_CHECK(per_sample % known == 0,
+                 who + ": cannot reshape " + std::to_string(per_sample) + " elements per sample into " + text);
     dims[free_at] = per_sample / known;
   }
-  NIMBLE_CHECK(free_at >= 0 || known == per_sample,
-               who + ": shape " + text + " holds " + std::to_string(known) + " elements per sample but the input " +
-                   in[0].str() + " has " + std::to_string(per_sample));
+  NIMBLE_CHECK(free_at >= 0 || known == per_sample, who + ": shape " + text + " holds " + std::to_string(known) +
+                                                        " elements per sample but the input " + in[0].str() + " has " +
+                                                        std::to_string(per_sample));
   return Shape(dims);
 }
 
@@ -45,12 +45,16 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 }  // namespace
 
-extern const OpDef op_def_reshape = {
-    .name = "reshape", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::mixes,
-               .int8 = Int8Rule::passes_through,
-               .takes_int8 = true,
-               .low_precision = LowPrecision::follows_input}};
+extern const OpDef op_def_reshape = {.name = "reshape",
+                                     .min_inputs = 1,
+                                     .max_inputs = 1,
+                                     .infer = infer,
+                                     .init_params = nullptr,
+                                     .macs = nullptr,
+                                     .reference = reference,
+                                     .traits = {.channels = ChannelRule::mixes,
+                                                .int8 = Int8Rule::passes_through,
+                                                .takes_int8 = true,
+                                                .low_precision = LowPrecision::follows_input}};
 
 }  // namespace nimble

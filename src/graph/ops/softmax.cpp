@@ -10,8 +10,8 @@ namespace nimble {
 namespace {
 
 Shape infer(const Node& node, const std::vector<Shape>& in) {
-  NIMBLE_CHECK(in[0].rank() >= 2, "softmax '" + node.name + "' needs an input of rank >= 2 (batch first), got " +
-                                      in[0].str());
+  NIMBLE_CHECK(in[0].rank() >= 2,
+               "softmax '" + node.name + "' needs an input of rank >= 2 (batch first), got " + in[0].str());
   NIMBLE_CHECK(in[0].numel() > 0, "softmax '" + node.name + "': input " + in[0].str() + " is empty");
   ops::axis_of(node, in[0]);
   return in[0];
@@ -42,10 +42,14 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 }  // namespace
 
 extern const OpDef op_def_softmax = {
-    .name = "softmax", .min_inputs = 1, .max_inputs = 1, .infer = infer, .init_params = nullptr,
-    .macs = nullptr, .reference = reference,
-    .traits = {.channels = ChannelRule::mixes,
-               .int8 = Int8Rule::float_only,
-               .low_precision = LowPrecision::needs_fp32}};
+    .name = "softmax",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = infer,
+    .init_params = nullptr,
+    .macs = nullptr,
+    .reference = reference,
+    .traits = {
+        .channels = ChannelRule::mixes, .int8 = Int8Rule::float_only, .low_precision = LowPrecision::needs_fp32}};
 
 }  // namespace nimble

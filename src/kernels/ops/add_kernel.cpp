@@ -12,8 +12,8 @@ class AddKernel : public Kernel {
     const auto& eng = b.engine;
     const md& layout = b.src_desc[0];
     src1_in_ = LayoutConverter(b.src_desc[1], layout, eng);
-    add_ = dnnl::binary(dnnl::binary::primitive_desc(
-        dnnl::binary::desc(dnnl::algorithm::binary_add, layout, layout, layout), eng));
+    add_ = dnnl::binary(
+        dnnl::binary::primitive_desc(dnnl::binary::desc(dnnl::algorithm::binary_add, layout, layout, layout), eng));
     b.dst_desc = layout;
     if (b.training()) diff_to_src1_ = LayoutConverter(layout, b.src_desc[1], eng);
   }

@@ -1,8 +1,8 @@
 // batch_norm2d's kernel (its semantics and reference: graph/ops/batch_norm2d.cpp).
+#include "graph/ops/batch_norm2d.hpp"
 #include "graph/ops/op_util.hpp"
 #include "kernels/batch_norm_training.hpp"
 #include "kernels/eltwise_kernel.hpp"
-#include "graph/ops/batch_norm2d.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {
@@ -50,8 +50,8 @@ class BatchNormKernel : public Kernel {
     const auto flags = training_ ? affine : affine | dnnl::normalization_flags::use_global_stats;
     auto prop = training_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto make_fwd = [&](const md& d) {
-      return dnnl::batch_normalization_forward::primitive_desc(dnnl::batch_normalization_forward::desc(prop, d, eps_, flags),
-                                                               eng);
+      return dnnl::batch_normalization_forward::primitive_desc(
+          dnnl::batch_normalization_forward::desc(prop, d, eps_, flags), eng);
     };
     fwd_pd_ = make_fwd(data);
     if (std::string(fwd_pd_.impl_info_str()).find("jit") == std::string::npos) {
@@ -122,11 +122,10 @@ class BatchNormKernel : public Kernel {
   void backward(dnnl::stream& s, KernelArgs& a) override {
     if (own_) {
       s.wait();
-      kernels::batch_norm_backward(own_tensors(), src_.get_data_handle(), a.diff_dst.get_data_handle(),
-                                   own_mean_.data(), own_var_.data(),
-                                   a.diff_src[0] ? a.diff_src[0].get_data_handle() : nullptr,
-                                   static_cast<float*>(diff_scale_.get_data_handle()),
-                                   static_cast<float*>(diff_shift_.get_data_handle()));
+      kernels::batch_norm_backward(
+          own_tensors(), src_.get_data_handle(), a.diff_dst.get_data_handle(), own_mean_.data(), own_var_.data(),
+          a.diff_src[0] ? a.diff_src[0].get_data_handle() : nullptr, static_cast<float*>(diff_scale_.get_data_handle()),
+          static_cast<float*>(diff_shift_.get_data_handle()));
       grad_scale_.store_grad(s, diff_scale_);
       grad_shift_.store_grad(s, diff_shift_);
       return;
@@ -137,8 +136,10 @@ class BatchNormKernel : public Kernel {
                                                {DNNL_ARG_MEAN, mean_},
                                                {DNNL_ARG_VARIANCE, var_},
                                                {DNNL_ARG_DIFF_DST, pre_ ? diff_pre_ : a.diff_dst},
-                                               {DNNL_ARG_SCALE, scale_.get(s)}, {DNNL_ARG_DIFF_SRC, diff_src},
-                                               {DNNL_ARG_DIFF_SCALE, diff_scale_}, {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
+                                               {DNNL_ARG_SCALE, scale_.get(s)},
+                                               {DNNL_ARG_DIFF_SRC, diff_src},
+                                               {DNNL_ARG_DIFF_SCALE, diff_scale_},
+                                               {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
     // oneDNN 2.6 refuses to execute without SHIFT when use_shift is set, though it does not read it.
     args[DNNL_ARG_SHIFT] = shift_.get(s);
     if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
@@ -150,8 +151,12 @@ class BatchNormKernel : public Kernel {
 
  private:
   kernels::BatchNormTensors own_tensors() const {
-    kernels::BatchNormTensors t{*own_, own_src_type_, own_dst_type_, node_.params.at("scale")->data.data<float>(),
-                                node_.params.at("shift")->data.data<float>(), eps_};
+    kernels::BatchNormTensors t{*own_,
+                                own_src_type_,
+                                own_dst_type_,
+                                node_.params.at("scale")->data.data<float>(),
+                                node_.params.at("shift")->data.data<float>(),
+                                eps_};
     if (act_ != "none") t.lower = 0.0f;
     if (act_ == "relu6") t.upper = 6.0f;
     return t;
@@ -190,7 +195,7 @@ class BatchNormKernel : public Kernel {
   dnnl::memory pre_, diff_pre_;
   std::optional<kernels::ChannelBlocks> own_;  // set: the hand-written training kernels run
   DType own_src_type_ = DType::f32, own_dst_type_ = DType::f32;
-  std::vector<float> own_mean_, own_var_;      // their batch statistics, (C) each
+  std::vector<float> own_mean_, own_var_;  // their batch statistics, (C) each
 };
 
 }  // namespace

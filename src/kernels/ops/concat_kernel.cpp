@@ -1,8 +1,8 @@
 // concat's kernel (its semantics and reference: graph/ops/concat.cpp).
 #include <algorithm>
 
-#include "graph/ops/op_util.hpp"
 #include "graph/ops/concat.hpp"
+#include "graph/ops/op_util.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {
@@ -27,7 +27,8 @@ tag common_tag(const std::vector<md>& descs, const std::vector<Shape>& shapes) {
 // A concat primitive descriptor with this dst (zero desc: oneDNN chooses), or empty if refused.
 dnnl::concat::primitive_desc try_concat(const md& dst, int axis, const std::vector<md>& srcs, const dnnl::engine& eng) {
   try {
-    return dst.is_zero() ? dnnl::concat::primitive_desc(axis, srcs, eng) : dnnl::concat::primitive_desc(dst, axis, srcs, eng);
+    return dst.is_zero() ? dnnl::concat::primitive_desc(axis, srcs, eng)
+                         : dnnl::concat::primitive_desc(dst, axis, srcs, eng);
   } catch (const dnnl::error&) {
     return {};
   }

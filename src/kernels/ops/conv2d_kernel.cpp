@@ -52,19 +52,22 @@ class ConvKernel : public Kernel {
     auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::convolution_forward::desc fd(prop, dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
                                        strides, dil, pad, pad);
-    fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
+    fwd_pd_ =
+        dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
     // Training's backward primitives take the forward as their hint: only inference re-chooses,
     // among every kernel for the layouts oneDNN's first choice negotiated (with `any` layouts each
     // kernel would come with its own).
     if (!b.training() && b.choose_by_timing) {
       const dnnl::convolution_forward::desc fixed(prop, dnnl::algorithm::convolution_direct, fwd_pd_.src_desc(), w_any,
                                                   bias_md, fwd_pd_.dst_desc(), strides, dil, pad, pad);
-      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fixed, activation_attr(b.node.attr_str("activation", "none")), eng);
+      fwd_pd_ =
+          dnnl::convolution_forward::primitive_desc(fixed, activation_attr(b.node.attr_str("activation", "none")), eng);
       use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     }
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
     if (use_matmul_forward(b, g)) {
-      weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, fwd_pd_.src_desc().data_type()), eng);
+      weights_ =
+          ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, fwd_pd_.src_desc().data_type()), eng);
     } else {
       fwd_ = dnnl::convolution_forward(fwd_pd_);
       weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, fwd_pd_.weights_desc(), eng);
@@ -75,8 +78,8 @@ class ConvKernel : public Kernel {
     if (!b.training()) return;
 
     if (b.need_diff_src[0]) {
-      dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides, dil,
-                                               pad, pad);
+      dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src_any, w_any, dst_any, strides,
+                                               dil, pad, pad);
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(dd, eng, fwd_pd_);
       has_bwd_data_ = true;
       const bool matmul = use_matmul_backward_data(b, g);
@@ -87,11 +90,12 @@ class ConvKernel : public Kernel {
         diff_src_buf_ = diff_src_out_.needed() ? dnnl::memory(bwd_data_pd_.diff_src_desc(), eng) : dnnl::memory();
       }
       const md data_w = matmul ? with_dtype(w_plain, fwd_pd_.src_desc().data_type()) : bwd_data_pd_.weights_desc();
-      weights_for_data_ = weights_for_backward_data(weights_, weights_bwd_, b.node.param_ptr("weights"), w_plain, data_w, eng);
+      weights_for_data_ =
+          weights_for_backward_data(weights_, weights_bwd_, b.node.param_ptr("weights"), w_plain, data_w, eng);
       if (fake_quant_weights_ && weights_for_data_ == &weights_bwd_) weights_bwd_.set_transform(fake_quantize_weights);
     }
-    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, diff_w_any, bias_md, dst_any,
-                                                strides, dil, pad, pad);
+    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src_any, diff_w_any, bias_md,
+                                                dst_any, strides, dil, pad, pad);
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(wd, eng, fwd_pd_);
     const bool depthwise = g.groups == g.ic && g.groups == g.oc;
     if (depthwise && std::string(bwd_w_pd_.impl_info_str()).find("gemm") != std::string::npos) {
@@ -153,7 +157,8 @@ class ConvKernel : public Kernel {
     } else if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
-      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
+      bwd_data_.execute(
+          s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
       if (diff_src_out_.needed()) diff_src_out_.into(s, out, a.diff_src[0]);
     }
   }
@@ -171,10 +176,12 @@ class ConvKernel : public Kernel {
     if (!(b.src_desc[0] == md(src.dims(), b.src_desc[0].data_type(), tag::nhwc))) return false;
     const dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
     const md diff_w(w_any.dims(), dt::f32, tag::any);
-    auto is_dw = [](const dnnl::primitive_desc& pd) { return std::string(pd.impl_info_str()).find("dw") != std::string::npos; };
+    auto is_dw = [](const dnnl::primitive_desc& pd) {
+      return std::string(pd.impl_info_str()).find("dw") != std::string::npos;
+    };
     try {
-      const dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
-                                               w_any, dst, strides, dil, pad, pad);
+      const dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                               src, w_any, dst, strides, dil, pad, pad);
       const dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil,
                                                      pad, pad);
       const dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src, diff_w, dst, strides,
@@ -214,7 +221,8 @@ class ConvKernel : public Kernel {
     const int64_t m = g.n * g.oh * g.ow;
     const md src({m, g.ic}, type, tag::ab), weights({g.ic, g.oc}, type, tag::ba), dst({m, g.oc}, type, tag::ab);
     const md bias = b.node.param_ptr("bias") ? md({1, g.oc}, dt::f32, tag::ab) : md();
-    const auto mpd = fast_matmul(src, weights, bias, dst, activation_attr(b.node.attr_str("activation", "none")), b.engine);
+    const auto mpd =
+        fast_matmul(src, weights, bias, dst, activation_attr(b.node.attr_str("activation", "none")), b.engine);
     const std::vector<int> args{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
     if (!mpd || fastest_of({{fwd_pd_, args}, {*mpd, args}}) != 1) return false;
     matmul_f_ = dnnl::matmul(*mpd);
@@ -239,7 +247,8 @@ class ConvKernel : public Kernel {
     const dt type = fwd_pd_.src_desc().data_type();
     const md src_nhwc(to_dims(b.src_shape[0]), type, tag::nhwc), diff_dst_nhwc(to_dims(b.dst_shape), type, tag::nhwc);
     const int64_t k = g.n * g.oh * g.ow;
-    const md diff_dst_t({g.oc, k}, type, dnnl::memory::dims{1, g.oc}), src({k, g.ic}, type, dnnl::memory::dims{g.ic, 1});
+    const md diff_dst_t({g.oc, k}, type, dnnl::memory::dims{1, g.oc}),
+        src({k, g.ic}, type, dnnl::memory::dims{g.ic, 1});
     const md diff_w({g.oc, g.ic}, dt::f32, dnnl::memory::dims{g.ic, 1});
     const auto mpd = fast_matmul(diff_dst_t, src, md(), diff_w, {}, b.engine);
     if (!mpd) return false;
@@ -252,7 +261,8 @@ class ConvKernel : public Kernel {
         c.push_back({dnnl::reorder::primitive_desc(b.engine, b.dst_desc, b.engine, diff_dst_to), conversion_args});
       return c;
     };
-    if (fastest_of({{bwd_w_pd_, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+    if (fastest_of({{bwd_w_pd_,
+                     {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
                      conversions(bwd_w_pd_.src_desc(), bwd_w_pd_.diff_dst_desc())},
                     {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, conversions(src_nhwc, diff_dst_nhwc)}}) != 1)
       return false;
@@ -276,7 +286,8 @@ class ConvKernel : public Kernel {
     if (!pointwise(g) || fake_quant_weights_ || !nhwc_in_place(b, b.dst_desc)) return false;
     const dt type = fwd_pd_.src_desc().data_type();
     const int64_t m = g.n * g.oh * g.ow;
-    const md diff_dst({m, g.oc}, type, tag::ab), weights({g.oc, g.ic}, type, tag::ab), diff_src({m, g.ic}, type, tag::ab);
+    const md diff_dst({m, g.oc}, type, tag::ab), weights({g.oc, g.ic}, type, tag::ab),
+        diff_src({m, g.ic}, type, tag::ab);
     const auto mpd = fast_matmul(diff_dst, weights, md(), diff_src, {}, b.engine);
     if (!mpd || fastest_of({{bwd_data_pd_, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}},
                             {*mpd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}}}) != 1)
@@ -303,7 +314,8 @@ class ConvKernel : public Kernel {
     if (diff_b_) wargs[DNNL_ARG_DIFF_BIAS] = diff_b_;
     bwd_w_.execute(s, wargs);
     grad_w_.store_grad(s, diff_w_);
-    if (diff_b_) std::memcpy(node_.params.at("bias")->grad.raw(), diff_b_.get_data_handle(), diff_b_.get_desc().get_size());
+    if (diff_b_)
+      std::memcpy(node_.params.at("bias")->grad.raw(), diff_b_.get_data_handle(), diff_b_.get_desc().get_size());
   }
 
   void backward_weights_depthwise(dnnl::stream& s, KernelArgs& a) {
@@ -343,12 +355,12 @@ class ConvKernel : public Kernel {
   LayoutConverter src_for_w_, diff_dst_for_w_;
   dnnl::memory diff_w_, diff_b_;
   bool manual_dw_ = false;
-  dnnl::matmul matmul_w_;                // backward-weights as a matmul (use_matmul_backward_weights)
-  dnnl::memory matmul_a_, matmul_b_;     // diff_dst^T and src, viewed in place (in nhwc)
+  dnnl::matmul matmul_w_;             // backward-weights as a matmul (use_matmul_backward_weights)
+  dnnl::memory matmul_a_, matmul_b_;  // diff_dst^T and src, viewed in place (in nhwc)
   LayoutConverter matmul_src_nhwc_, matmul_diff_dst_nhwc_;  // nhwc copies where they are blocked
-  dnnl::matmul matmul_d_;                // backward-data as a matmul (use_matmul_backward_data)
-  dnnl::memory matmul_d_a_, matmul_d_b_, matmul_d_c_;  // diff_dst, weights, diff_src, viewed in place
-  dnnl::matmul matmul_f_;                // forward as a matmul (use_matmul_forward)
+  dnnl::matmul matmul_d_;                                   // backward-data as a matmul (use_matmul_backward_data)
+  dnnl::memory matmul_d_a_, matmul_d_b_, matmul_d_c_;       // diff_dst, weights, diff_src, viewed in place
+  dnnl::matmul matmul_f_;                                   // forward as a matmul (use_matmul_forward)
   dnnl::memory matmul_f_src_, matmul_f_weights_, matmul_f_bias_, matmul_f_dst_;  // viewed in place
   kernels::DepthwiseGeometry dw_{};
   std::optional<std::pair<ChannelBlocks, ChannelBlocks>> dw_views_;  // src, diff_dst where vectorized

@@ -11,7 +11,6 @@ using ops::ConvGeometry;
 using ops::ensure_grad;
 using ops::geometry;
 
-
 class SingleChannelConvKernel : public Kernel {
  public:
   SingleChannelConvKernel(const Node& node, const SingleChannelConvGeometry& g, const ChannelBlocks& view, float lower,
@@ -22,8 +21,8 @@ class SingleChannelConvKernel : public Kernel {
     src_ = static_cast<const float*>(a.src[0].get_data_handle());
     ParamPtr bias = node_.param_ptr("bias");
     single_channel_conv_forward(src_, node_.params.at("weights")->data.data<float>(),
-                                bias ? bias->data.data<float>() : nullptr, a.dst.get_data_handle(), true, view_,
-                                g_, lower_, upper_);
+                                bias ? bias->data.data<float>() : nullptr, a.dst.get_data_handle(), true, view_, g_,
+                                lower_, upper_);
   }
 
   void backward(dnnl::stream&, KernelArgs& a) override {
@@ -31,8 +30,8 @@ class SingleChannelConvKernel : public Kernel {
     ParamPtr w = node_.params.at("weights"), bias = node_.param_ptr("bias");
     ensure_grad(w);
     ensure_grad(bias);
-    single_channel_conv_backward_weights(src_, a.diff_dst.get_data_handle(), true, view_, g_,
-                                         w->grad.data<float>(), bias ? bias->grad.data<float>() : nullptr);
+    single_channel_conv_backward_weights(src_, a.diff_dst.get_data_handle(), true, view_, g_, w->grad.data<float>(),
+                                         bias ? bias->grad.data<float>() : nullptr);
   }
 
  private:

@@ -12,8 +12,8 @@ class DequantizeKernel : public Kernel {
   explicit DequantizeKernel(KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "dequantize '" + b.node.name + "': int8 graphs run inference only");
     const QParams q = qparams(b.node, "", false);
-    NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(q.dtype), "dequantize '" + b.node.name + "': input is not " +
-                                                                     dtype_name(q.dtype));
+    NIMBLE_CHECK(b.src_desc[0].data_type() == to_dnnl(q.dtype),
+                 "dequantize '" + b.node.name + "': input is not " + dtype_name(q.dtype));
     dnnl::primitive_attr attr;
     attr.set_output_scales(0, {q.scale});
     if (q.zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {q.zero_point});

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph/ops/dqlinear.hpp"
 #include "graph/ops/op_util.hpp"
 #include "graph/ops/quant_common.hpp"
-#include "graph/ops/dqlinear.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {
@@ -16,7 +16,8 @@ class DynamicLinearKernel : public Kernel {
   explicit DynamicLinearKernel(KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "dqlinear '" + b.node.name + "': int8 graphs run inference only");
     const dt in = b.src_desc[0].data_type();
-    NIMBLE_CHECK(in == dt::f32 || in == dt::bf16 || in == dt::f16, "dqlinear '" + b.node.name + "' takes a float input");
+    NIMBLE_CHECK(in == dt::f32 || in == dt::bf16 || in == dt::f16,
+                 "dqlinear '" + b.node.name + "' takes a float input");
     ops::check_weight_scales(b.node);
     const int64_t n = b.src_shape[0][0], i = b.src_shape[0][1], o = b.dst_shape[1];
     const auto& eng = b.engine;

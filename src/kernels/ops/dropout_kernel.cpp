@@ -1,8 +1,8 @@
 // dropout's kernel (its semantics and reference: graph/ops/dropout.cpp).
 #include <cstring>
 
-#include "graph/ops/op_util.hpp"
 #include "graph/ops/dropout.hpp"
+#include "graph/ops/op_util.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {

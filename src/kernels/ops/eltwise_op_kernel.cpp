@@ -47,7 +47,8 @@ class ScalarEltwiseKernel : public Kernel {
   void backward(dnnl::stream& s, KernelArgs& a) override {
     if (!a.diff_src[0]) return;
     s.wait();
-    run(a.diff_src[0], [&](int64_t i) { return f_.scalar_grad(load(a.src[0], i), load(a.dst, i)) * load(a.diff_dst, i); });
+    run(a.diff_src[0],
+        [&](int64_t i) { return f_.scalar_grad(load(a.src[0], i), load(a.dst, i)) * load(a.diff_dst, i); });
   }
 
  private:
@@ -80,8 +81,10 @@ class ScalarEltwiseKernel : public Kernel {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count_; ++i) {
       const float y = real && !real[i] ? 0.0f : value(i);
-      if (type_ == dt::f32) static_cast<float*>(p)[i] = y;
-      else static_cast<uint16_t*>(p)[i] = type_ == dt::bf16 ? f32_to_bf16(y) : f32_to_f16(y);
+      if (type_ == dt::f32)
+        static_cast<float*>(p)[i] = y;
+      else
+        static_cast<uint16_t*>(p)[i] = type_ == dt::bf16 ? f32_to_bf16(y) : f32_to_f16(y);
     }
   }
 

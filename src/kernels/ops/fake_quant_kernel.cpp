@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph/ops/fake_quant.hpp"
 #include "graph/ops/op_util.hpp"
 #include "graph/ops/quant_common.hpp"
-#include "graph/ops/fake_quant.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {
@@ -13,9 +13,9 @@ namespace {
 
 class FakeQuantKernel : public Kernel {
  public:
-  explicit FakeQuantKernel(KernelBuilder& b)
-      : node_(b.node), training_(b.training() && !b.node.attr_int("frozen", 0)) {
-    NIMBLE_CHECK(b.src_desc[0].data_type() == dt::f32, "fake_quant '" + b.node.name + "' supports f32 activations only");
+  explicit FakeQuantKernel(KernelBuilder& b) : node_(b.node), training_(b.training() && !b.node.attr_int("frozen", 0)) {
+    NIMBLE_CHECK(b.src_desc[0].data_type() == dt::f32,
+                 "fake_quant '" + b.node.name + "' supports f32 activations only");
     b.dst_desc = b.src_desc[0];  // elementwise on the physical buffer: padded zeros stay zero
     n_ = int64_t(b.src_desc[0].get_size() / sizeof(float));
     momentum_ = float(b.node.attr_float("momentum", 0.01));

@@ -16,7 +16,7 @@ class LinearKernel : public Kernel {
     const std::string act = b.node.attr_str("activation", "none");
     // The fused activation has no backward; fusion is an eval-mode pass.
     NIMBLE_CHECK(!b.training() || act == "none", "linear '" + b.node.name + "' has a fused activation '" + act +
-                                                       "', which is inference-only; train the unfused graph");
+                                                     "', which is inference-only; train the unfused graph");
     md w_plain({o, i}, dt::f32, tag::ab), w_any({o, i}, to_dnnl(b.compute), tag::any);
     md diff_w_any({o, i}, dt::f32, tag::any);  // weight gradients accumulate in fp32
     md src_any = any_desc({n, i}, b.compute), dst_any = any_desc({n, o}, b.compute);
@@ -83,7 +83,8 @@ class LinearKernel : public Kernel {
     if (has_bwd_data_ && a.diff_src[0]) {
       dnnl::memory dd = diff_dst_for_data_(s, a.diff_dst);
       dnnl::memory out = diff_src_out_.needed() ? diff_src_buf_ : a.diff_src[0];
-      bwd_data_.execute(s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
+      bwd_data_.execute(
+          s, {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, weights_for_data_->get(s)}, {DNNL_ARG_DIFF_SRC, out}});
       if (diff_src_out_.needed()) diff_src_out_.into(s, out, a.diff_src[0]);
     }
   }

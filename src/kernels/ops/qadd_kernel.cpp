@@ -1,7 +1,7 @@
 // qadd's kernel (its semantics and reference: graph/ops/qadd.cpp).
 #include "graph/ops/op_util.hpp"
-#include "graph/ops/quant_common.hpp"
 #include "graph/ops/qadd.hpp"
+#include "graph/ops/quant_common.hpp"
 #include "kernels/kernel.hpp"
 
 namespace nimble::kernels {

@@ -31,8 +31,9 @@ class QConvKernel : public Kernel {
                                        w_any, bias_md, dst_any, strides, dil, pad, pad);
     pd_ = dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
     if (b.choose_by_timing) {  // among every kernel for the layouts of oneDNN's first choice
-      const dnnl::convolution_forward::desc fixed(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                  pd_.src_desc(), w_any, bias_md, pd_.dst_desc(), strides, dil, pad, pad);
+      const dnnl::convolution_forward::desc fixed(dnnl::prop_kind::forward_inference,
+                                                  dnnl::algorithm::convolution_direct, pd_.src_desc(), w_any, bias_md,
+                                                  pd_.dst_desc(), strides, dil, pad, pad);
       pd_ = dnnl::convolution_forward::primitive_desc(fixed, epilogue_.attr, eng);
       use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     }

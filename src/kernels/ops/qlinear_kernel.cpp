@@ -25,7 +25,8 @@ class QLinearKernel : public Kernel {
     epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
     const dnnl::matmul::desc desc(src_md, w_any, bias_md, dst_md);  // outlives the timing's walk through its kernels
     pd_ = dnnl::matmul::primitive_desc(desc, epilogue_.attr, eng);
-    if (b.choose_by_timing) use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+    if (b.choose_by_timing)
+      use_fastest_implementation(pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     matmul_ = dnnl::matmul(pd_);
     src_in_ = LayoutConverter(b.src_desc[0], pd_.src_desc(), eng);
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);

@@ -17,7 +17,8 @@ class QuantizeKernel : public Kernel {
   explicit QuantizeKernel(KernelBuilder& b) : node_(b.node) {
     NIMBLE_CHECK(!b.training(), "quantize '" + b.node.name + "': int8 graphs run inference only");
     const dt in = b.src_desc[0].data_type();
-    NIMBLE_CHECK(in == dt::f32 || in == dt::bf16 || in == dt::f16, "quantize '" + b.node.name + "' takes a float input");
+    NIMBLE_CHECK(in == dt::f32 || in == dt::bf16 || in == dt::f16,
+                 "quantize '" + b.node.name + "' takes a float input");
     const QParams q = qparams(b.node, "", false);
     dnnl::primitive_attr scale;
     scale.set_output_scales(0, {1.0f / q.scale});
@@ -33,9 +34,10 @@ class QuantizeKernel : public Kernel {
     round.set_output_scales(0, {1.0f / q.scale});
     dnnl::primitive_attr shift;
     shift.set_zero_points(DNNL_ARG_DST, 0, {q.zero_point});
-    round_ = dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, b.src_desc[0], b.engine, rounded_.get_desc(), scale));
-    round_to_int_ = dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, rounded_.get_desc(), b.engine,
-                                                                with_dtype(b.dst_desc, dt::s32), dnnl::primitive_attr()));
+    round_ =
+        dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, b.src_desc[0], b.engine, rounded_.get_desc(), scale));
+    round_to_int_ = dnnl::reorder(dnnl::reorder::primitive_desc(
+        b.engine, rounded_.get_desc(), b.engine, with_dtype(b.dst_desc, dt::s32), dnnl::primitive_attr()));
     int_ = dnnl::memory(with_dtype(b.dst_desc, dt::s32), b.engine);
     reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, int_.get_desc(), b.engine, b.dst_desc, shift));
   }
