@@ -4,10 +4,9 @@
 // channel-innermost layouts (kernels/channel_blocks.hpp) in fp32 or bf16 (stored as uint16_t).
 // src and dst may differ in type: an fp32 convolution's output can leave normalised as bf16, so
 // the activations that follow stay in low precision. Statistics and sums are fp32 per slab,
-// gathered in double. Over 128x32x28x28 nhwc, forward + backward with ReLU: oneDNN 2.6 3.93 ms
-// fp32 / 3.27 ms bf16, these 2.97 / 2.18 ms; in nChw16c oneDNN is faster (2.31 / 1.58 ms against
-// 2.62 / 2.23) but its fp32 input gradient there is off a double-precision reference by up to
-// 0.66, these by 5e-7 (bench/probes/bn_pool_training.cpp).
+// gathered in double. In nhwc these are faster than oneDNN 2.6; in nChw16c oneDNN is faster but its
+// fp32 input gradient there is off a double-precision reference by up to 0.66, these by 5e-7
+// (bench/probes/bn_pool_training.cpp; docs/results.md, Kernels and probes).
 #include <cstdint>
 #include <limits>
 

@@ -1,7 +1,7 @@
 #pragma once
 // fp16 <-> fp32 conversion of whole buffers. oneDNN 2.6 reorders fp16 with a serial reference
-// kernel ("simple:any"), ~35x slower than its bf16 reorder on the development machine (270 ms vs
-// 8 ms for 128x32x28x28), which made emulated fp16 training crawl. Where two layouts differ only
+// kernel ("simple:any"), far slower than its bf16 reorder (docs/results.md, Figures behind code
+// comments), which made emulated fp16 training crawl. Where two layouts differ only
 // in data type the conversion is elementwise over the buffer, padding included, so one flat
 // vectorised loop does it.
 #include <cstdint>

@@ -1,9 +1,10 @@
 #pragma once
 // oneDNN lists several implementations for most primitives and takes the first by a static
-// heuristic, which is not always the fastest here: on this machine an int8 1x1 convolution with
-// 16 input channels at 112x112 runs in 0.21 ms on the AMX kernel oneDNN prefers and in 0.13 ms
-// on its VNNI kernel (README, "The nimble command"). For inference primitives, which run many
-// times with fixed shapes, we time the candidates once and keep the fastest.
+// heuristic, which is not always the fastest: on the Sapphire Rapids Xeon an int8 1x1 convolution
+// with 16 input channels at 112x112 ran faster on its VNNI kernel than on the AMX one oneDNN
+// prefers (bench/probes/conv_implementations.cpp; docs/results.md, Int8 kernels). For inference
+// primitives, which run many times with fixed shapes, we time the candidates once and keep the
+// fastest.
 // Internal: included by op kernels only.
 #include "kernels/dnnl_glue.hpp"
 

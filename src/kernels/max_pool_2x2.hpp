@@ -2,9 +2,8 @@
 // 2x2, stride-2, unpadded max pooling for training, in fp32 or bf16 (stored as uint16_t), over
 // channel-innermost layouts (kernels/channel_blocks.hpp). `g` describes the input; the output is
 // (h / 2, w / 2) in the same blocking, an odd last row or column dropped as PyTorch does.
-// oneDNN 2.6 takes 2.9-4.1 ms for forward-training + backward over 128x32x28x28 on the
-// development machine, in fp32 and in bf16 alike; these loops take 0.52-0.79 ms
-// (bench/probes/bn_pool_training.cpp).
+// oneDNN 2.6's forward-training + backward is several times slower than these loops, in fp32 and
+// bf16 alike (bench/probes/bn_pool_training.cpp; docs/results.md, Kernels and probes).
 #include <cstdint>
 
 #include "kernels/channel_blocks.hpp"

@@ -55,8 +55,9 @@ NIMBLE_AVX512 inline __m256i to_bf16_emulated(__m512 v) {
 NIMBLE_AVX512 inline __m256i to_bf16_native(__m512 v) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)); }
 
 // Both round to nearest even and keep NaN a NaN; the native one also flushes fp32 denormals (below
-// 1.2e-38) to zero (tests/test_simd16.cpp). On AMD Zen 4 it took mobilenet_v2 0.5's bf16
-// batch-norm passes from about 15.4 to 14.1 ms per training step.
+// 1.2e-38) to zero (tests/test_simd16.cpp). The native one is used where available: it made
+// mobilenet_v2 0.5's bf16 batch-norms faster on AMD Zen 4 (docs/results.md, Kernel changes that
+// made bf16 training pay).
 NIMBLE_AVX512 inline void store(uint16_t* p, __m512 v, __mmask16 m = 0xffff) {
   _mm256_mask_storeu_epi16(p, m, has_avx512_bf16 ? to_bf16_native(v) : to_bf16_emulated(v));
 }

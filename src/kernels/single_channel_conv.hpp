@@ -1,11 +1,11 @@
 #pragma once
 // A convolution whose input has one channel (the stem of an image model on grey images), written
 // here for AVX-512. oneDNN 2.6 computes it in fp32 only at speed (its bf16 kernel for one input
-// channel has no AMX path and is 2x slower) and cannot write a bf16 output from an fp32
+// channel has no AMX path and is slower) and cannot write a bf16 output from an fp32
 // convolution, so in bf16 training the stem's 128x32x28x28 output stayed fp32 and every pass of
 // the batch-norm after it read twice the bytes. This kernel computes in fp32 from the fp32 input
 // and writes fp32 or bf16, nhwc or nChw16c; backward-weights reads an fp32 or bf16 gradient.
-// Times against oneDNN: bench/probes/single_channel_conv.cpp.
+// Times against oneDNN: bench/probes/single_channel_conv.cpp; docs/results.md, Kernels and probes.
 #include <cstdint>
 
 #include "kernels/channel_blocks.hpp"

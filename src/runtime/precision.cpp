@@ -89,8 +89,8 @@ OpPrecisionRule op_precision_rule(Precision p, const Node& node, const std::vect
   switch (low) {
     case LowPrecision::computes_low:
       // conv2d, linear. A conv2d over one input channel trains slower on oneDNN 2.6's bf16 kernel than on its fp32
-      // one (no AMX kernel: 2x slower on Sapphire Rapids; forward + backward-weights 0.70 vs 0.63 ms
-      // on Zen 4, bench/probes/stem_conv_training.cpp) and oneDNN cannot write bf16 from an fp32
+      // one, on Sapphire Rapids (no AMX kernel for it) and Zen 4 alike (bench/probes/stem_conv_training.cpp;
+      // docs/results.md, Kernels and probes), and oneDNN cannot write bf16 from an fp32
       // convolution; the layer computes in fp32 on our own kernel and stores in low precision
       // (kernels/ops/conv2d_single_channel_kernel.hpp).
       // batch_norm2d: statistics stay fp32; the hand-written training kernel writes its output in

@@ -18,7 +18,7 @@ const char* method_name(Method m);
 struct PruneConfig {
   Method method = Method::magnitude;
   double amount = 0.5;          // magnitude: sparsity; channel: ratio of channels (nm: implied by n:m)
-  Scope scope = Scope::global;  // mobilenet_v2 at 80%: -0.49 points globally, -1.02 per layer (README, pruning)
+  Scope scope = Scope::global;  // mobilenet_v2 at 80%: -0.49 points global, -1.02 per layer (docs/results.md, Pruning)
   Criterion criterion = Criterion::l1;
   int n = 2, m = 4;
   std::string describe() const;  // e.g. "magnitude 80% (layer)", "channel 50% (l1)", "2:4"

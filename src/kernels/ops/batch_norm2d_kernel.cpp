@@ -43,7 +43,8 @@ class BatchNormKernel : public Kernel {
       }
     // Batch-norm runs in whatever layout its producer chose and dst keeps it — unless oneDNN has
     // no jit kernel for that layout: bf16 channels-last with 8 channels (AMX convolutions produce
-    // channels-last) fell to "nspc_bnorm:any" at 37 ms a call, 30x its blocked jit kernel.
+    // channels-last) fell to "nspc_bnorm:any", many times slower than its blocked jit kernel
+    // (docs/results.md, Figures behind code comments).
     md data = b.src_desc[0];
     auto affine = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (act_ == "relu") affine = affine | dnnl::normalization_flags::fuse_norm_relu;

@@ -165,9 +165,10 @@ class ConvKernel : public Kernel {
 
  private:
   // Low-precision training: oneDNN picks nChw16c for a depthwise convolution between nhwc 1x1
-  // layers, and the reorder each way per pass cost mobilenet_v2 0.5 in bf16 12 % of its oneDNN
-  // time. Its nhwc kernels are as fast where all three passes have depthwise kernels; where one
-  // falls back to the generic kernel (seen: a 19 ms backward-weights), blocked stays.
+  // layers, and the reorder each way per pass was a sizeable share of mobilenet_v2 0.5's bf16 time
+  // (docs/results.md, Figures behind code comments). Its nhwc kernels are as fast where all three
+  // passes have depthwise kernels; where one falls back to the far slower generic kernel, blocked
+  // stays.
   static bool keep_depthwise_in_nhwc(const KernelBuilder& b, const ConvGeometry& g, const md& w_any) {
     const bool depthwise = g.groups == g.ic && g.groups == g.oc && g.groups > 1;
     if (!depthwise || !b.training() || b.compute == DType::f32) return false;
@@ -209,10 +210,10 @@ class ConvKernel : public Kernel {
 
   // Forward as a matmul: dst (N*H*W, OC) = src (N*H*W, IC) x weights^T, with the bias and fused
   // activation as the matmul's, the weights' low-precision copy in the plain layout. Like
-  // backward-data below, oneDNN 2.6's 1x1 kernels are slow on small images (160 -> 1280 at 2x2,
-  // batch 128, bf16: 0.68 ms against 0.23 ms) while at 14x14 and few input channels the
-  // convolution wins (16 -> 96: 0.21 vs 0.68 ms; bench/probes/conv1x1_as_matmul.cpp), so the two
-  // are timed per layer. Training always times; inference where the session chooses by timing.
+  // backward-data below, oneDNN 2.6's 1x1 kernels lose to the matmul on small images while at 14x14
+  // and few input channels the convolution wins (bench/probes/conv1x1_as_matmul.cpp; docs/results.md,
+  // Kernels and probes and Figures behind code comments), so the two are timed per layer. Training
+  // always times; inference where the session chooses by timing.
   bool use_matmul_forward(const KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || fake_quant_weights_ || (!b.training() && !b.choose_by_timing) ||
         !nhwc_in_place(b, fwd_pd_.dst_desc()))
@@ -235,13 +236,13 @@ class ConvKernel : public Kernel {
 
   // A 1x1, stride-1, unpadded, ungrouped convolution without bias over nhwc tensors is a matmul:
   // diff_weights (OC, IC) = diff_dst^T (OC, N*H*W) x src (N*H*W, IC), read in place and written in
-  // the plain layout. In bf16 oneDNN 2.6's convolution backward-weights is 2-10x slower than that
-  // matmul for projection and late layers and up to 2x faster for early expansions
-  // (bench/probes/conv1x1_backward_weights.cpp), so the two are timed here and the faster kept.
+  // the plain layout. In bf16 oneDNN 2.6's convolution backward-weights is slower than that matmul
+  // for projection and late layers and faster for early expansions (docs/results.md, Kernels and
+  // probes; bench/probes/conv1x1_backward_weights.cpp), so the two are timed here and the faster kept.
   // Where oneDNN lays the tensors out blocked (bf16 without AMX, e.g. AMD Zen 4), the matmul reads
   // nhwc copies, and the conversions are timed with it: on Zen 4 its bf16 convolution
-  // backward-weights gains nothing over fp32 at 2x2 (160 -> 1280: 1.29 ms against 0.53 ms for the
-  // matmul over nhwc).
+  // backward-weights gains nothing over fp32 at 2x2 and loses to the matmul over nhwc
+  // (docs/results.md, Kernel changes that made bf16 training pay).
   bool use_matmul_backward_weights(const KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || b.node.param_ptr("bias")) return false;
     const dt type = fwd_pd_.src_desc().data_type();
@@ -279,9 +280,8 @@ class ConvKernel : public Kernel {
 
   // The same 1x1 convolutions' backward-data: diff_src (N*H*W, IC) = diff_dst (N*H*W, OC) x
   // weights (OC, IC), the weights' low-precision copy kept in the plain layout. oneDNN 2.6's
-  // backward-data kernels are slowest on small images: 160 -> 1280 channels at 2x2, batch 128, bf16,
-  // 1.50 ms for its best against the matmul's 0.31 ms; 0.43 vs 0.21 ms for 16 -> 96 at 14x14
-  // (bench/probes/conv1x1_as_matmul.cpp). Timed per layer like backward-weights all the same.
+  // backward-data kernels lose to the matmul, most on small images (bench/probes/conv1x1_as_matmul.cpp;
+  // docs/results.md, Kernels and probes). Timed per layer like backward-weights all the same.
   bool use_matmul_backward_data(const KernelBuilder& b, const ConvGeometry& g) {
     if (!pointwise(g) || fake_quant_weights_ || !nhwc_in_place(b, b.dst_desc)) return false;
     const dt type = fwd_pd_.src_desc().data_type();

@@ -54,8 +54,7 @@ std::unique_ptr<Kernel> compile_single_channel_conv(KernelBuilder& b) {
   const SingleChannelConvGeometry g{c.n, c.ih, c.iw, c.oc, c.oh, c.ow, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
   if (!single_channel_conv_supported(g)) return nullptr;
   // nhwc, which AMX convolutions read in place. Where bf16 convolutions run blocked (Zen 4), writing
-  // nChw16c instead measured no faster: cnn bf16 training, three alternating pairs, 9,942 / 10,246
-  // / 9,791 samples/s nhwc against 10,147 / 9,894 / 10,008 nChw16c.
+  // nChw16c instead measured no faster in cnn bf16 training (docs/results.md, Figures behind code comments).
   b.dst_desc = md({c.n, c.oc, c.oh, c.ow}, dt::bf16, tag::nhwc);
   const std::optional<ChannelBlocks> view = vectorized_view(b.dst_desc);
   NIMBLE_ASSERT(view.has_value(), "single-channel conv2d: no vectorized view of its output");

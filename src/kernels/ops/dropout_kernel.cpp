@@ -36,7 +36,7 @@ class DropoutKernel : public Kernel {
     uint8_t* mask = mask_.data();
     const float p = p_;
     // The mask in a pass of its own: fused into apply_mask's loop, mobilenet_v2's 128x1280 forward
-    // took 0.45-0.49 ms instead of 0.29-0.31 (NIMBLE_PROFILE=1, bf16 and fp32).
+    // ran slower in bf16 and fp32 (NIMBLE_PROFILE=1; docs/results.md, Figures behind code comments).
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) mask[i] = ops::keep_element(draw, uint64_t(i), p);
     apply_mask(x, y);
