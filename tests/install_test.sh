@@ -48,4 +48,16 @@ out=$("$bin/classify" "$work/models/cnn-int8.nimble" "$data/t10k-images-idx3-uby
   "$data/t10k-labels-idx1-ubyte.gz" 500)
 echo "$out"
 above "$(figure "$out" accuracy)" 0.3 "classify accuracy of the int8 model"
+# The Python module, when built (NIMBLE_PYTHON_EXECUTABLE: its interpreter), from the prefix.
+if [ -n "${NIMBLE_PYTHON_EXECUTABLE:-}" ]; then
+  PYTHONPATH=$(echo "$prefix"/lib/python3*/*-packages) "$NIMBLE_PYTHON_EXECUTABLE" - "$work/hand.nimble" <<'PY'
+import sys
+import numpy as np
+import nimble
+model = nimble.Model.load(sys.argv[1])
+assert model.class_names[9] == "Ankle boot", model.class_names
+assert model.run(np.zeros((3, 28, 28), np.uint8)).shape == (3, 10)
+print("python module from the prefix:", model)
+PY
+fi
 echo "install test passed"
