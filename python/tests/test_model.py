@@ -79,3 +79,14 @@ def test_missing_file_is_nimble_error(workdir):
     with pytest.raises(nimble.Error) as e:
         nimble.Model.load(str(workdir / "absent.nimble"))
     assert isinstance(e.value, RuntimeError)
+
+
+def test_concurrent_runs_agree(trained, test_split):
+    """run() releases the GIL; concurrent calls on one Model each get their own Session."""
+    from concurrent.futures import ThreadPoolExecutor
+    images = test_split[0][:64]
+    m = nimble.Model.load(trained["checkpoint"])
+    expected = m.run(images)
+    with ThreadPoolExecutor(4) as pool:
+        for logits in pool.map(lambda _: m.run(images), range(8)):
+            np.testing.assert_array_equal(logits, expected)
