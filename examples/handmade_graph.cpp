@@ -18,7 +18,8 @@ int main(int argc, char** argv) try {
   nimble::Graph g;
   nimble::Rng rng(0);  // initialises the parameters
   int x = g.add_input("input", {1, 28, 28});
-  x = g.add_node(OpKind::conv2d, "conv", {x}, {{"out_channels", int64_t(16)}, {"kernel", Ints{3, 3}}, {"padding", Ints{1, 1}}}, &rng);
+  x = g.add_node(OpKind::conv2d, "conv", {x},
+                 {{"out_channels", int64_t(16)}, {"kernel", Ints{3, 3}}, {"padding", Ints{1, 1}}}, &rng);
   x = g.add_node(OpKind::batch_norm2d, "bn", {x}, {}, &rng);
   x = g.add_node(OpKind::relu, "relu", {x}, {}, &rng);
   x = g.add_node(OpKind::max_pool2d, "pool", {x}, {{"kernel", Ints{2, 2}}}, &rng);
@@ -41,7 +42,7 @@ int main(int argc, char** argv) try {
 
   nimble::Model model(g, {.normalization = norm});
   model.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   model.save(argv[2]);
   const nimble::train::EvalResult test = nimble::train::evaluate(model.graph, data.test, norm);
   std::printf("test accuracy %.4f on %lld images; saved %s\n", test.accuracy, (long long)test.samples, argv[2]);

@@ -8,7 +8,8 @@
 #include <nimble/nimble.hpp>
 
 int main(int argc, char** argv) try {
-  if (argc < 3) return std::fprintf(stderr, "usage: train_prune_quantize DATA_DIR OUT_DIR [LIMIT] [EPOCHS] [FINETUNE]\n"), 2;
+  if (argc < 3)
+    return std::fprintf(stderr, "usage: train_prune_quantize DATA_DIR OUT_DIR [LIMIT] [EPOCHS] [FINETUNE]\n"), 2;
   const std::string data = argv[1], dir = argv[2];
 
   nimble::TrainOptions train;

@@ -6,9 +6,10 @@ namespace nimble::python {
 
 std::string python_keyword(const std::string& field) {
   // A flattened teacher field keeps its own name, except where that alone would say too little.
-  static const std::map<std::string, std::string> special = {
-      {"teacher.teacher", "teacher"}, {"teacher.form", "teacher_form"}, {"teacher.cache", "cache_teacher"},
-      {"nm", "n"}};  // prune's N:M check covers both n and m
+  static const std::map<std::string, std::string> special = {{"teacher.teacher", "teacher"},
+                                                             {"teacher.form", "teacher_form"},
+                                                             {"teacher.cache", "cache_teacher"},
+                                                             {"nm", "n"}};  // prune's N:M check covers both n and m
   if (auto it = special.find(field); it != special.end()) return it->second;
   return field.rfind("teacher.", 0) == 0 ? field.substr(8) : field;
 }
@@ -19,7 +20,8 @@ void raise_value_error(const std::string& keyword, const std::string& problem) {
 
 void from_python(const std::string& keyword, py::handle value, std::string& out) {
   if (!py::isinstance<py::str>(value) && !py::hasattr(value, "__fspath__"))
-    throw py::type_error(keyword + ": expected a str, got " + std::string(py::str(py::type::of(value).attr("__name__"))));
+    throw py::type_error(keyword + ": expected a str, got " +
+                         std::string(py::str(py::type::of(value).attr("__name__"))));
   out = py::cast<std::string>(py::module_::import("os").attr("fspath")(value));
 }
 

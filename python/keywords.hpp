@@ -31,23 +31,25 @@ std::string python_keyword(const std::string& field);
 
 // Conversions of one keyword's value; `keyword` names it in errors.
 void from_python(const std::string& keyword, py::handle value, std::string& out);  // str or os.PathLike
-void from_python(const std::string& keyword, py::handle value, Shape& out);  // (C, H, W) or "CxHxW"
+void from_python(const std::string& keyword, py::handle value, Shape& out);        // (C, H, W) or "CxHxW"
 void from_python(const std::string& keyword, py::handle value, Precision& out);
 void from_python(const std::string& keyword, py::handle value, std::vector<std::string>& out);  // str or list
 
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void from_python(const std::string& keyword, py::handle value, T& out) {
   try {
     out = py::cast<T>(value);
   } catch (const py::cast_error&) {
-    throw py::type_error(keyword + ": expected " + (std::is_same_v<T, bool> ? "a bool" : std::is_integral_v<T> ? "an int" : "a number") +
+    throw py::type_error(keyword + ": expected " +
+                         (std::is_same_v<T, bool> ? "a bool"
+                          : std::is_integral_v<T> ? "an int"
+                                                  : "a number") +
                          ", got " + std::string(py::str(py::type::of(value).attr("__name__"))));
   }
 }
 
-template <class T>
-void from_python(const std::string& keyword, py::handle value, std::optional<T>& out) {
+template <class T> void from_python(const std::string& keyword, py::handle value, std::optional<T>& out) {
   if (value.is_none()) {
     out.reset();
     return;
@@ -70,8 +72,7 @@ void enum_from_python(const std::string& keyword, py::handle value, E& out, E (*
 }
 
 // The keywords one workflow function accepts.
-template <class Options>
-class Keywords {
+template <class Options> class Keywords {
  public:
   using Setter = std::function<void(Options&, py::handle)>;
 
@@ -82,18 +83,16 @@ class Keywords {
     return *this;
   }
   // A field converted by its type.
-  template <class T>
-  Keywords& field(const std::string& keyword, T Options::*member) {
+  template <class T> Keywords& field(const std::string& keyword, T Options::*member) {
     return add(keyword, [keyword, member](Options& o, py::handle v) { from_python(keyword, v, o.*member); });
   }
   // A field whose enum type is given by name.
-  template <class E>
-  Keywords& named(const std::string& keyword, E Options::*member, E (*parse)(const std::string&)) {
-    return add(keyword, [keyword, member, parse](Options& o, py::handle v) { enum_from_python(keyword, v, o.*member, parse); });
+  template <class E> Keywords& named(const std::string& keyword, E Options::*member, E (*parse)(const std::string&)) {
+    return add(keyword,
+               [keyword, member, parse](Options& o, py::handle v) { enum_from_python(keyword, v, o.*member, parse); });
   }
   // The same keywords for a member struct (TeacherOptions inside TrainOptions).
-  template <class Inner>
-  Keywords& nested(const Keywords<Inner>& inner, Inner Options::*member) {
+  template <class Inner> Keywords& nested(const Keywords<Inner>& inner, Inner Options::*member) {
     for (const auto& [keyword, set] : inner.setters())
       add(keyword, [set, member](Options& o, py::handle v) { set(o.*member, v); });
     return *this;

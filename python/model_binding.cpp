@@ -63,7 +63,8 @@ class PyModel {
       throw py::type_error("images: expected uint8 pixels or float32 preprocessed images, got " +
                            std::string(py::str(py::handle(dt))));
     NIMBLE_CHECK(images.ndim() >= 1 && images.ndim() <= kMaxRank,
-                 "images: expected (N, C, H, W), (N, H, W, C) or (N, H, W), got " + std::to_string(images.ndim()) + " dimensions");
+                 "images: expected (N, C, H, W), (N, H, W, C) or (N, H, W), got " + std::to_string(images.ndim()) +
+                     " dimensions");
     std::vector<int64_t> dims(images.shape(), images.shape() + images.ndim());
     Tensor t(Shape(dims), u8 ? DType::u8 : DType::f32);
     if (u8) {
@@ -111,7 +112,8 @@ py::object json_loads(const std::string& text) { return py::module_::import("jso
 }  // namespace
 
 void add_model_class(py::module_& m) {
-  py::class_<PyModel, std::shared_ptr<PyModel>>(m, "Model", R"(A trained model: its graph, preprocessing, class names and provenance.
+  py::class_<PyModel, std::shared_ptr<PyModel>>(
+      m, "Model", R"(A trained model: its graph, preprocessing, class names and provenance.
 
 Load one with Model.load(path); run it on images with run().)")
       .def_static(
@@ -140,8 +142,9 @@ precision: "auto" (the precision the model was trained in, if this CPU runs it n
 fp32), "fp32", "bf16" or "fp16".
 A Session is compiled per (batch, precision) and cached in this object; the GIL is released
 while it runs, so several threads may call run() at once.)")
-      .def_property_readonly("input_shape", [](const PyModel& self) { return py::tuple(py::cast(self.model.input_shape().dims())); },
-                             "(channels, height, width) of one input")
+      .def_property_readonly(
+          "input_shape", [](const PyModel& self) { return py::tuple(py::cast(self.model.input_shape().dims())); },
+          "(channels, height, width) of one input")
       .def_property_readonly("num_classes", [](const PyModel& self) { return self.model.num_classes(); })
       .def_property(
           "class_names", [](const PyModel& self) { return self.model.class_names; },
@@ -160,11 +163,12 @@ while it runs, so several threads may call run() at once.)")
           },
           "how uint8 pixels become inputs: (pixel / pixel_max - mean[c]) / std[c]")
       .def_property_readonly("quantized", [](const PyModel& self) { return self.model.quantized(); })
-      .def_property_readonly("metadata", [](const PyModel& self) { return json_loads(metadata_json(self.model)); },
-                             "provenance (recipe, metrics, what compression did) as `nimble info --json` prints it")
+      .def_property_readonly(
+          "metadata", [](const PyModel& self) { return json_loads(metadata_json(self.model)); },
+          "provenance (recipe, metrics, what compression did) as `nimble info --json` prints it")
       .def("__repr__", [](const PyModel& self) {
-        return "<nimble.Model input " + self.model.input_shape().str() + ", " + std::to_string(self.model.num_classes()) +
-               " classes" + (self.model.quantized() ? ", int8" : "") + ">";
+        return "<nimble.Model input " + self.model.input_shape().str() + ", " +
+               std::to_string(self.model.num_classes()) + " classes" + (self.model.quantized() ? ", int8" : "") + ">";
       });
 }
 

@@ -15,8 +15,7 @@ namespace nimble::python {
 namespace {
 
 // quiet=True: no progress bar and no status lines (they go to stderr otherwise).
-template <class Options>
-void add_quiet(Keywords<Options>& k) {
+template <class Options> void add_quiet(Keywords<Options>& k) {
   k.add("quiet", [](Options& o, py::handle v) {
     bool quiet = false;
     from_python("quiet", v, quiet);
@@ -105,9 +104,8 @@ Keywords<BenchmarkOptions> benchmark_keywords() {
 }
 
 // Applies the keywords, runs the workflow with the GIL released, returns json.loads(to_json(report)).
-template <class Options, class Report>
-py::object run(const Keywords<Options>& keywords, Options options, const py::kwargs& kwargs,
-               Report (*workflow)(const Options&)) {
+template <class Options, class Report> py::object run(const Keywords<Options>& keywords, Options options,
+                                                      const py::kwargs& kwargs, Report (*workflow)(const Options&)) {
   keywords.apply(options, kwargs);
   std::string json;
   {
@@ -118,8 +116,7 @@ py::object run(const Keywords<Options>& keywords, Options options, const py::kwa
 }
 
 // "name(**kwargs) -> dict" with the summary and the accepted keywords.
-template <class Options>
-std::string doc(const Keywords<Options>& k, const std::string& summary) {
+template <class Options> std::string doc(const Keywords<Options>& k, const std::string& summary) {
   std::string d = summary + "\n\nKeywords (named as the fields of the C++ Options struct; help(nimble) explains):\n   ";
   for (const auto& [name, set] : k.setters()) d += " " + name;
   return d + "\n\nReturns the dictionary the command's --json prints.";
@@ -128,8 +125,10 @@ std::string doc(const Keywords<Options>& k, const std::string& summary) {
 }  // namespace
 
 void add_workflow_functions(py::module_& m) {
-  m.def("train", [](const py::kwargs& kw) { return run(train_keywords("train"), TrainOptions{}, kw, &train_model); },
-        doc(train_keywords("train"), "train(**kwargs) -> dict: trains a zoo model (or a saved one) like `nimble train`.").c_str());
+  m.def(
+      "train", [](const py::kwargs& kw) { return run(train_keywords("train"), TrainOptions{}, kw, &train_model); },
+      doc(train_keywords("train"), "train(**kwargs) -> dict: trains a zoo model (or a saved one) like `nimble train`.")
+          .c_str());
   m.def(
       "distill",
       [](const py::kwargs& kw) {
@@ -142,15 +141,21 @@ void add_workflow_functions(py::module_& m) {
           "distill(teacher=..., **kwargs) -> dict: trains a student (model, default mobilenet_v2) from a teacher "
           "like `nimble distill`.")
           .c_str());
-  m.def("evaluate", [](const py::kwargs& kw) { return run(evaluate_keywords(), EvaluateOptions{}, kw, &evaluate_model); },
-        doc(evaluate_keywords(), "evaluate(model=..., **kwargs) -> dict: test accuracy like `nimble eval`.").c_str());
-  m.def("benchmark", [](const py::kwargs& kw) { return run(benchmark_keywords(), BenchmarkOptions{}, kw, &benchmark_model); },
-        doc(benchmark_keywords(), "benchmark(**kwargs) -> dict: latency and throughput like `nimble bench`.").c_str());
-  m.def("quantize", [](const py::kwargs& kw) { return run(quantize_keywords(), QuantizeOptions{}, kw, &quantize_model); },
-        doc(quantize_keywords(), "quantize(model=..., out=..., **kwargs) -> dict: int8 quantization like `nimble quantize`.")
-            .c_str());
-  m.def("prune", [](const py::kwargs& kw) { return run(prune_keywords(), PruneOptions{}, kw, &prune_model); },
-        doc(prune_keywords(), "prune(model=..., out=..., **kwargs) -> dict: pruning like `nimble prune`.").c_str());
+  m.def(
+      "evaluate", [](const py::kwargs& kw) { return run(evaluate_keywords(), EvaluateOptions{}, kw, &evaluate_model); },
+      doc(evaluate_keywords(), "evaluate(model=..., **kwargs) -> dict: test accuracy like `nimble eval`.").c_str());
+  m.def(
+      "benchmark",
+      [](const py::kwargs& kw) { return run(benchmark_keywords(), BenchmarkOptions{}, kw, &benchmark_model); },
+      doc(benchmark_keywords(), "benchmark(**kwargs) -> dict: latency and throughput like `nimble bench`.").c_str());
+  m.def(
+      "quantize", [](const py::kwargs& kw) { return run(quantize_keywords(), QuantizeOptions{}, kw, &quantize_model); },
+      doc(quantize_keywords(),
+          "quantize(model=..., out=..., **kwargs) -> dict: int8 quantization like `nimble quantize`.")
+          .c_str());
+  m.def(
+      "prune", [](const py::kwargs& kw) { return run(prune_keywords(), PruneOptions{}, kw, &prune_model); },
+      doc(prune_keywords(), "prune(model=..., out=..., **kwargs) -> dict: pruning like `nimble prune`.").c_str());
 }
 
 }  // namespace nimble::python
