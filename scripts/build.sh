@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds nimble (library, `build/nimble`, tests) with Ninja in ./build.
+# Configures and builds nimble (library, `build/nimble`, the Python module in build/python, tests)
+# with Ninja in ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIMBLE_PYTHON=ON >/dev/null
 ninja -C build

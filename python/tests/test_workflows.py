@@ -1,0 +1,78 @@
+"""nimble.train / quantize / prune / distill / evaluate / benchmark: the CLI's reports, keyword errors."""
+import json
+import subprocess
+
+import pytest
+
+import nimble
+
+
+def test_train_report(trained):
+    assert 0.6 < trained["test_accuracy"] <= 1
+    assert trained["precision"] == "fp32"
+    assert nimble.Model.load(trained["checkpoint"]).metadata
+
+
+def test_quantize_returns_the_cli_report(trained, workdir, cli):
+    common = ["--calib", "256", "--iters", "5", "--batch", "64"]
+    out = subprocess.run([cli, "quantize", trained["checkpoint"], "--out", str(workdir / "cli-int8.nimble"), "--json",
+                          *common], check=True, capture_output=True, text=True)
+    expected = json.loads(out.stdout)
+    r = nimble.quantize(model=trained["checkpoint"], out=str(workdir / "int8.nimble"), calib=256, iters=5, batch=64,
+                        observer="minmax", quiet=True)
+    assert set(r) == set(expected)
+    assert r["mode"] == "static" and r["calibration_samples"] == 256
+    assert r["test_accuracy_fp32"] == expected["test_accuracy_fp32"] == trained["test_accuracy"]
+    assert abs(r["test_accuracy_int8"] - r["test_accuracy_fp32"]) < 0.05
+    assert r["size_bytes_int8"] < r["size_bytes_fp32"]
+    assert nimble.Model.load(r["checkpoint"]).quantized
+
+
+def test_prune_channels(trained, workdir):
+    r = nimble.prune(model=trained["checkpoint"], out=str(workdir / "pruned.nimble"), method="channel", ratio=0.25,
+                     iters=5, batch=64, quiet=True)
+    assert r["method"] == "channel" and r["macs_after"] < r["macs_before"]
+    assert nimble.Model.load(r["checkpoint"]).num_classes == 10
+
+
+def test_distill(trained, workdir):
+    r = nimble.distill(teacher=trained["checkpoint"], teacher_form="fp32", model="cnn", width=0.5, limit=512, val=128,
+                       epochs=1, precision="fp32", alpha=0.5, out=str(workdir / "student.nimble"), quiet=True)
+    assert r["alpha"] == 0.5 and r["teacher"] == trained["checkpoint"] and r["teacher_precision"] == "fp32"
+    assert r["test_accuracy"] > 0.2
+
+
+def test_evaluate_and_benchmark(trained):
+    e = nimble.evaluate(model=trained["checkpoint"], quiet=True)
+    assert e["test_accuracy"] == trained["test_accuracy"] and e["samples"] == 10000
+    b = nimble.benchmark(zoo_model="cnn", input=(1, 28, 28), batch=8, iters=3, warmup=1, precision="fp32", quiet=True)
+    assert b["latency_ms_p50"] > 0 and b["batch"] == 8
+
+
+def test_unknown_keyword_is_type_error():
+    with pytest.raises(TypeError, match="'epoch'"):
+        nimble.train(epoch=1)
+    with pytest.raises(TypeError, match="'teacher'"):
+        nimble.distill(model="cnn")
+
+
+def test_wrong_type_is_type_error():
+    with pytest.raises(TypeError, match="epochs"):
+        nimble.train(epochs="three")
+    with pytest.raises(TypeError, match="keep_float"):
+        nimble.quantize(model="m.nimble", out="o.nimble", keep_float=3)
+
+
+@pytest.mark.parametrize("call, keyword", [
+    (lambda: nimble.train(lr=-1.0), "lr"),
+    (lambda: nimble.train(precision="fp64"), "precision"),
+    (lambda: nimble.train(alpha=0.5), "alpha"),  # a teacher setting without a teacher
+    (lambda: nimble.train(teacher="t.nimble", alpha=2.0), "alpha"),
+    (lambda: nimble.quantize(model="m.nimble", out="o.nimble", observer="nope"), "observer"),
+    (lambda: nimble.quantize(model="m.nimble"), "out"),
+    (lambda: nimble.prune(model="m.nimble", out="o.nimble", method="channel", ratio=1.5), "ratio"),
+    (lambda: nimble.benchmark(input="1x28"), "input"),
+])
+def test_bad_value_is_value_error_naming_the_keyword(call, keyword):
+    with pytest.raises(ValueError, match=f"^{keyword}: "):
+        call()
