@@ -3,5 +3,6 @@
 # with Ninja in ./build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIMBLE_PYTHON=ON >/dev/null
+# Warnings are errors here: the tree builds without any.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIMBLE_PYTHON=ON -DNIMBLE_WERROR=ON >/dev/null
 ninja -C build

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The full test suite: installs what is missing, builds, runs every test with CTest, then the
-# checkpoint and IDX parser tests (corruption fuzzing included) again under AddressSanitizer + UBSan.
+# The full test suite: installs what is missing, builds (warnings are errors), runs every test with
+# CTest (the C++ suite, the Python module's pytest, the install-and-build-the-examples test), the
+# checkpoint and IDX parser tests again under AddressSanitizer + UBSan, then the lint (formatting
+# and clang-tidy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,3 +13,4 @@ bash scripts/build.sh
 cmake -S . -B build-asan -G Ninja -DNIMBLE_ASAN=ON >/dev/null
 ninja -C build-asan tests/nimble_parser_tests
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-asan/tests/nimble_parser_tests
+bash scripts/lint.sh build

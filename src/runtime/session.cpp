@@ -236,7 +236,9 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
   // Gradients arriving at intermediate values, in each value's layout, added to its gradient just
   // before its producer's backward.
   std::vector<std::vector<dnnl::memory>> injected(m.diff.size());
-  for (const auto& [v, grad] : value_grads) {
+  for (const auto& value_grad : value_grads) {
+    const int v = value_grad.first;  // not a structured binding: clang 14 cannot capture those
+    const Tensor& grad = value_grad.second;
     NIMBLE_CHECK(
         v >= 0 && size_t(v) < m.diff.size() && v != m.graph.input() && m.graph.values()[size_t(v)].producer >= 0,
         "backward(): no intermediate value " + std::to_string(v) + " in this session's graph");
