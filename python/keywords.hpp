@@ -93,8 +93,8 @@ template <class Options> class Keywords {
   }
   // The same keywords for a member struct (TeacherOptions inside TrainOptions).
   template <class Inner> Keywords& nested(const Keywords<Inner>& inner, Inner Options::*member) {
-    for (const auto& [keyword, set] : inner.setters())
-      add(keyword, [set, member](Options& o, py::handle v) { set(o.*member, v); });
+    for (const auto& entry : inner.setters())  // not a structured binding: clang 14 cannot capture it
+      add(entry.first, [set = entry.second, member](Options& o, py::handle v) { set(o.*member, v); });
     return *this;
   }
 

@@ -30,7 +30,8 @@ RuntimeError).)";
 
   static py::exception<nimble::Error> error(m, "Error", PyExc_RuntimeError);
   // OptionError names an Options field: say it as the keyword that sets it.
-  py::register_exception_translator([](std::exception_ptr p) {
+  // pybind11 declares the translator as taking its exception_ptr by value.
+  py::register_exception_translator([](std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
     try {
       if (p) std::rethrow_exception(p);
     } catch (const nimble::OptionError& e) {

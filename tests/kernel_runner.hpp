@@ -18,14 +18,15 @@ class KernelRunner {
       : in_shapes_(std::move(in_shapes)), stream_(kernels::cpu_engine()) {
     auto& eng = kernels::cpu_engine();
     out_shape_ = op_def(node.op).infer(node, in_shapes_);
-    kernels::KernelBuilder b{node, mode, eng, src_desc, in_shapes_, out_shape_, {}, DType::f32, kernels::md()};
+    kernels::KernelBuilder b{node,       mode, eng,        std::move(src_desc), in_shapes_,
+                             out_shape_, {},   DType::f32, kernels::md()};
     for (size_t i = 0; i < in_shapes_.size(); ++i) b.need_diff_src.push_back(mode == Mode::train);
     kernel_ = kernels::kernel_for(node.op)(b);
     src_desc_ = b.src_desc;
     dst_desc_ = b.dst_desc;
     for (const auto& d : src_desc_) {
-      args_.src.push_back(dnnl::memory(d, eng));
-      if (mode == Mode::train) args_.diff_src.push_back(dnnl::memory(d, eng));
+      args_.src.emplace_back(d, eng);
+      if (mode == Mode::train) args_.diff_src.emplace_back(d, eng);
     }
     args_.dst = dnnl::memory(dst_desc_, eng);
     if (mode == Mode::train) args_.diff_dst = dnnl::memory(dst_desc_, eng);

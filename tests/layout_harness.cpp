@@ -17,6 +17,7 @@ LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, co
   auto& eng = cpu_engine();
   dnnl::stream s(eng);
   std::vector<Shape> shapes;
+  shapes.reserve(inputs.size());
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   const Shape out_shape = op_def(node.op).infer(node, shapes);
   kernels::KernelBuilder b{node, mode, eng, {}, {}, out_shape, {}, DType::f32, md()};
@@ -35,7 +36,7 @@ LayoutRun run_in_layouts(const Node& node, const std::vector<Tensor>& inputs, co
   if (!diff_dst) return run;
   a.diff_dst = to_layout(s, *diff_dst, b.dst_desc);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    a.diff_src.push_back(dnnl::memory(b.src_desc[i], eng));
+    a.diff_src.emplace_back(b.src_desc[i], eng);
     float* d = static_cast<float*>(a.diff_src[i].get_data_handle());
     for (size_t k = 0; k < b.src_desc[i].get_size() / sizeof(float); ++k)
       d[k] = std::numeric_limits<float>::quiet_NaN();

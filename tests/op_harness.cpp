@@ -94,7 +94,7 @@ std::vector<Tensor> OpHarness::backward(const std::vector<Tensor>& inputs, const
   Compiled c = compile(node_, in_shapes_, Mode::train, out_shape());
   for (size_t i = 0; i < inputs.size(); ++i) {
     c.args.src.push_back(to_layout(s, inputs[i], c.src_desc[i]));
-    c.args.diff_src.push_back(dnnl::memory(c.src_desc[i], cpu_engine()));
+    c.args.diff_src.emplace_back(c.src_desc[i], cpu_engine());
   }
   c.kernel->forward(s, c.args);
   dnnl::memory dd = to_layout(s, diff_dst, c.dst_desc);

@@ -18,7 +18,7 @@ template <class F> std::string expect_error(F&& f, const std::string& needle) {
   try {
     f();
   } catch (const Error& e) {
-    const std::string msg = e.what();
+    std::string msg = e.what();
     EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg << "\nexpected to contain: " << needle;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     return msg;
@@ -362,7 +362,7 @@ class CheckpointLoad : public ::testing::Test {
     return load_error_at(path_, needle);
   }
   std::string load_error_at(const std::string& path, const std::string& needle) {
-    const std::string msg = expect_error([&] { io::load_checkpoint(path); }, needle);
+    std::string msg = expect_error([&] { io::load_checkpoint(path); }, needle);
     EXPECT_TRUE(is_checkpoint_error(msg, path));
     return msg;
   }

@@ -37,7 +37,7 @@ struct Tally {
     std::cout << "[fuzz] " << what << ": " << loaded << " loaded, " << rejected << " rejected, " << reasons.size()
               << " distinct reasons\n";
     std::vector<std::pair<int, std::string>> top;
-    for (auto& [k, n] : reasons) top.push_back({n, k});
+    for (auto& [k, n] : reasons) top.emplace_back(n, k);
     std::sort(top.rbegin(), top.rend());
     const size_t shown = std::getenv("NIMBLE_FUZZ_VERBOSE") ? top.size() : 6;  // every reason when asked
     for (size_t i = 0; i < top.size() && i < shown; ++i)

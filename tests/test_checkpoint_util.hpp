@@ -148,7 +148,7 @@ inline bool same_attr(const AttrValue& a, const AttrValue& b) {
   if (auto* x = std::get_if<double>(&a)) {
     const double y = std::get<double>(b);
     if (std::isnan(*x)) return std::isnan(y);
-    return std::memcmp(x, &y, sizeof y) == 0;  // bit-exact: keeps -0.0 apart from 0.0
+    return *x == y && std::signbit(*x) == std::signbit(y);  // keeps -0.0 apart from 0.0
   }
   return a == b;
 }

@@ -120,7 +120,7 @@ class IdxErrors : public ::testing::TestWithParam<bool> {
   // Writes the good set, then replaces one file with `bytes`; returns the replaced file's path.
   std::string write_with(const std::string& base, const std::vector<uint8_t>& bytes) {
     write_dir(dir_, good_files(), gz(), gz());
-    const std::string path = dir_ / name(base);
+    std::string path = dir_ / name(base);
     write_file(path, bytes, gz());
     return path;
   }

@@ -167,7 +167,7 @@ data::ImageSet stripes(int64_t n) {
 }
 
 Graph trained_cnn(const data::ImageSet& set, const data::Normalization& norm, uint64_t seed,
-                  std::shared_ptr<train::TrainerHook> hook = nullptr) {
+                  const std::shared_ptr<train::TrainerHook>& hook = nullptr) {
   zoo::ModelConfig c;
   c.name = "cnn";
   c.seed = seed;

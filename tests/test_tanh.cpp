@@ -19,6 +19,7 @@ TEST(Tanh, SaturatesAndDerivative) {
   EXPECT_EQ(y.data<float>()[2], 0.0f);
   EXPECT_EQ(y.data<float>()[4], 1.0f);
   std::vector<float> want;
+  want.reserve(xs.size());
   for (float v : xs) want.push_back(float(1.0 - std::tanh(double(v)) * std::tanh(double(v))));
   expect_derivative(OpKind::tanh, xs, want);
 }

@@ -252,7 +252,7 @@ std::vector<int32_t> read_labels(const std::string& path) {
         v = p[0];
         break;
       case kTypeS8:
-        v = int8_t(p[0]);
+        v = int8_t(p[0]);  // NOLINT(bugprone-signed-char-misuse): s8 labels are signed
         break;
       case kTypeS16:
         v = int16_t(uint16_t(p[0] << 8 | p[1]));

@@ -60,7 +60,7 @@ std::string hex32(uint32_t v) {
 }
 
 // Tensors are little-endian on disk; a big-endian host swaps each element.
-void swap_elements(uint8_t* p, size_t n, size_t elem) {
+[[maybe_unused]] void swap_elements(uint8_t* p, size_t n, size_t elem) {
   if (elem == 1) return;
   for (size_t i = 0; i + elem <= n; i += elem) std::reverse(p + i, p + i + elem);
 }

@@ -59,7 +59,7 @@ NIMBLE_AVX512 void forward_rows(const PaddedImage& img, const int64_t* off, cons
     int64_t x = 0;
     for (; x + 4 <= g.ow; x += 4) {
       __m512 a[4][G];
-      NIMBLE_UNROLL for (int i = 0; i < 4; ++i) NIMBLE_UNROLL for (int j = 0; j < G; ++j) a[i][j] = bias[j];
+      NIMBLE_UNROLL for (auto& row : a) NIMBLE_UNROLL for (int j = 0; j < G; ++j) row[j] = bias[j];
       const float* p = in + x * g.sw;
       NIMBLE_UNROLL for (int t = 0; t < KK; ++t) NIMBLE_UNROLL for (int i = 0; i < 4; ++i) {
         const __m512 v = _mm512_set1_ps(p[off[t] + i * g.sw]);

@@ -74,7 +74,7 @@ ChannelGraph::ChannelGraph(const Graph& g) {
   for (size_t v = 0; v < values.size(); ++v) {
     if (values[v].shape.rank() < 2) continue;
     first_member[v] = int(members.size());
-    for (int64_t c = 0; c < values[v].shape[1]; ++c) members.push_back({int(v), c});
+    for (int64_t c = 0; c < values[v].shape[1]; ++c) members.emplace_back(int(v), c);
   }
   const int count = int(members.size());
   UnionFind uf(count);

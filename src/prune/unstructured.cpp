@@ -84,6 +84,7 @@ Masks magnitude_masks(const Graph& g, double sparsity, Scope scope) {
   };
   std::vector<Entry> all;
   std::vector<const Tensor*> ws;
+  ws.reserve(weights.size());
   for (const auto& [name, w] : weights) ws.push_back(w);
   for (int l = 0; l < int(ws.size()); ++l) {
     const float* p = ws[l]->data<float>();

@@ -126,7 +126,7 @@ void Session::Impl::compile() {
     for (int v : node.inputs) {
       a.src.push_back(mem[v]);
       if (!train || v == in) {
-        a.diff_src.push_back(dnnl::memory());
+        a.diff_src.emplace_back();
       } else {
         size_t k = seen[v]++;
         a.diff_src.push_back(k == 0 ? diff[v] : extra_diff[v][k - 1]);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "nimble/core/error.hpp"
 
@@ -48,8 +49,10 @@ std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Pr
   for (const bool batch1 : {true, false}) {
     const int64_t b = batch1 ? 1 : batch;
     std::vector<Session> sessions;
+    sessions.reserve(models.size());
     for (const auto& [g, p] : models) sessions.emplace_back(*g, SessionOptions{b, Mode::eval, true, p, true});
     std::vector<Session*> ptrs;
+    ptrs.reserve(sessions.size());
     for (Session& s : sessions) ptrs.push_back(&s);
     const auto ms = batch1 ? time_forward_interleaved(ptrs, random_batch(input, 1, 42), warmup, iters)
                            : time_forward_interleaved(ptrs, random_batch(input, b, 42), std::min<int64_t>(warmup, 3),
@@ -60,7 +63,7 @@ std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Pr
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
-  const size_t i = std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5));
+  const size_t i = std::min(sorted.size() - 1, size_t(std::lround(p * double(sorted.size() - 1))));
   return sorted[i];
 }
 

@@ -19,7 +19,10 @@ void validate_schedule(const ScheduleConfig& s) {
 float learning_rate(const ScheduleConfig& s, int64_t step, int64_t total) {
   if (s.warmup_steps > 0 && step < s.warmup_steps) return s.lr * float(step + 1) / float(s.warmup_steps);
   if (s.kind == "constant") return s.lr;
-  if (s.kind == "step") return s.lr * std::pow(s.gamma, float((step - s.warmup_steps) / s.step_size));
+  if (s.kind == "step") {
+    const int64_t decays = (step - s.warmup_steps) / s.step_size;  // whole steps only
+    return s.lr * std::pow(s.gamma, float(decays));
+  }
   const int64_t span = std::max<int64_t>(1, total - s.warmup_steps);
   const double t = std::clamp(double(step - s.warmup_steps) / double(span), 0.0, 1.0);
   return float(s.min_lr + 0.5 * (s.lr - s.min_lr) * (1.0 + std::cos(M_PI * t)));

@@ -78,7 +78,7 @@ Trainer::Trainer(Graph& graph, TrainConfig config) : graph_(graph), config_(std:
   NIMBLE_CHECK(config_.batch >= 1, "batch size must be at least 1");
   NIMBLE_CHECK(config_.label_smoothing >= 0 && config_.label_smoothing < 1, "label smoothing must be in [0, 1)");
   validate_schedule(config_.schedule);
-  Optimizer(graph_, config_.optimizer);  // throws on a bad optimizer configuration
+  const Optimizer check(graph_, config_.optimizer);  // throws on a bad optimizer configuration
   if (config_.precision == Precision::fp16 && config_.loss_scaling) scaler_.emplace(config_.scaler);
   // Dropout draws from the run's seed so that --seed reproduces a run.
   for (size_t i = 0; i < graph_.nodes().size(); ++i)

@@ -172,7 +172,7 @@ PruneReport prune_model(const PruneOptions& o) {
   prune::PruneConfig cfg = prune_config(o);
   const Model m = Model::load(o.model);
   NIMBLE_CHECK(!m.quantized(), o.model + " is int8: prune the float model, then quantize it");
-  prune::ChannelGraph(m.graph);  // rejects graphs pruning cannot handle before any work
+  const prune::ChannelGraph check(m.graph);  // rejects graphs pruning cannot handle before any work
   NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
   const data::Normalization& norm = m.preprocessing.normalization;
   const data::IdxData d = workflow::load_data(o.data);

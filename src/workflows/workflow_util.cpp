@@ -75,6 +75,7 @@ train::TrainConfig fine_tune_config(const Model& m, int64_t epochs, double lr, u
 
 std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64_t batch, int64_t iters) {
   std::vector<std::pair<const Graph*, Precision>> models;
+  models.reserve(graphs.size());
   for (const Graph* g : graphs) models.emplace_back(g, Precision::fp32);
   std::vector<Speed> speeds;
   for (const ModelTimes& t : time_models(models, batch, 10, iters))

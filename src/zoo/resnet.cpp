@@ -5,6 +5,7 @@
 //    64/128/256/512 x width channels — torchvision's resnet18 / resnet34.
 // Stride 2 between stages, 1x1 projection shortcuts where shapes change. The default depth follows
 // the input: 20 (CIFAR) below 64 pixels, 18 (ImageNet) from 64 pixels on.
+#include <cmath>
 #include <vector>
 
 #include "zoo/builder.hpp"
@@ -37,7 +38,7 @@ Graph build_resnet(const ModelConfig& c) {
                                       : depth == 18 ? std::vector<int64_t>{2, 2, 2, 2}
                                                     : std::vector<int64_t>{3, 4, 6, 3};
   const int64_t base =
-      imagenet ? std::max<int64_t>(8, int64_t(64 * c.width + 0.5)) : std::max<int64_t>(4, int64_t(16 * c.width + 0.5));
+      imagenet ? std::max<int64_t>(8, std::lround(64 * c.width)) : std::max<int64_t>(4, std::lround(16 * c.width));
   Builder b(c);
   int x = b.input();
   if (imagenet || c.input[1] >= 64) {  // the ImageNet stem: 7x7 stride 2, 3x3 max-pool stride 2

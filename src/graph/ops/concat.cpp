@@ -24,6 +24,7 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
 
 Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   std::vector<Shape> shapes;
+  shapes.reserve(in.size());
   for (const Tensor& t : in) shapes.push_back(t.shape());
   const Shape out_shape = infer(node, shapes);
   const int axis = ops::concat_axis(node, out_shape.rank());

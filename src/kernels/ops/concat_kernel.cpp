@@ -71,8 +71,8 @@ class ConcatKernel : public Kernel {
     for (size_t i = 0; i < views.size(); ++i) {
       NIMBLE_ASSERT(!views[i].is_zero(), "a plain layout can always be cut");
       // Views are strided, so always a real reorder (LayoutConverter would memcpy equal descs).
-      split_.push_back(dnnl::reorder(dnnl::reorder::primitive_desc(eng, views[i], eng, b.src_desc[i])));
-      view_mem_.push_back(dnnl::memory(views[i], eng, DNNL_MEMORY_NONE));
+      split_.emplace_back(dnnl::reorder::primitive_desc(eng, views[i], eng, b.src_desc[i]));
+      view_mem_.emplace_back(views[i], eng, static_cast<void*>(DNNL_MEMORY_NONE));
     }
   }
 
