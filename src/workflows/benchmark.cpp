@@ -44,14 +44,6 @@ quant::QuantizedModel quantize_for_speed(const Graph& g, int64_t batch) {
   return quant::quantize(g, calib, data::compute_normalization(calib), qo);
 }
 
-std::string selection_table(const quant::Selection& sel) {
-  QuantizeReport r;
-  for (const quant::LayerReport& l : sel.layers)
-    r.layers.push_back({l.name, l.op, l.int8, l.reason, l.float_ms_b1, l.int8_ms_b1, l.float_ms_big, l.int8_ms_big,
-                        l.accuracy_drop_alone >= 0 ? std::optional<double>(l.accuracy_drop_alone) : std::nullopt});
-  return layer_table(r);
-}
-
 }  // namespace
 
 BenchmarkReport benchmark_model(const BenchmarkOptions& o) {
@@ -82,7 +74,9 @@ BenchmarkReport benchmark_model(const BenchmarkOptions& o) {
     workflow::say(o.log, "int8: quantizing " + r.model +
                              " calibrated on 64 random images (for speed only; quantize_model for a real model)");
     quant::QuantizedModel qm = quantize_for_speed(g, o.batch);
-    r.layer_report = selection_table(qm.selection);
+    QuantizeReport layers;
+    workflow::fill_selection(layers, qm.selection);
+    r.layer_report = layer_table(layers);
     g = std::move(qm.graph);
     r.size_bytes = param_bytes(g);  // not saved: the bytes of its parameters
   }

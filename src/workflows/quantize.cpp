@@ -45,18 +45,6 @@ void check_layer_names(const Graph& g, const std::string& path, const std::vecto
   }
 }
 
-void fill_selection(QuantizeReport& r, const quant::Selection& sel) {
-  r.layers_kept_float.assign(sel.keep_float.begin(), sel.keep_float.end());
-  for (const quant::LayerReport& l : sel.layers)
-    r.layers.push_back({l.name, l.op, l.int8, l.reason, l.float_ms_b1, l.int8_ms_b1, l.float_ms_big, l.int8_ms_big,
-                        l.accuracy_drop_alone >= 0 ? std::optional<double>(l.accuracy_drop_alone) : std::nullopt});
-  if (sel.float_accuracy >= 0) r.val_accuracy_fp32 = sel.float_accuracy;
-  if (sel.int8_accuracy >= 0) r.val_accuracy_int8 = sel.int8_accuracy;
-  r.tolerance_met = sel.tolerance_met;
-  r.gate_float_ms_b1 = sel.float_ms_b1, r.gate_int8_ms_b1 = sel.int8_ms_b1;
-  r.gate_float_ms_big = sel.float_ms_big, r.gate_int8_ms_big = sel.int8_ms_big;
-}
-
 }  // namespace
 
 QuantizeReport quantize_model(const QuantizeOptions& o) {
@@ -110,7 +98,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
                            (qo.selection.accuracy ? "; measuring each layer's validation accuracy" : ""));
   const quant::QuantizedModel qm =
       o.dynamic ? quant::quantize_dynamic(m.graph, qo.selection) : quant::quantize(m.graph, calib, norm, qo);
-  fill_selection(r, qm.selection);
+  workflow::fill_selection(r, qm.selection);
   if (!qm.selection.tolerance_met)
     workflow::say(o.log, "warning: no configuration met max_drop " + std::to_string(o.max_drop.value_or(0)) +
                              "; saving the best found");

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "nimble/core/error.hpp"
+#include "nimble/quant/layer_selection.hpp"
 #include "nimble/runtime/timing.hpp"
 
 namespace nimble {
@@ -81,6 +82,18 @@ std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64
   for (const ModelTimes& t : time_models(models, batch, 10, iters))
     speeds.push_back({percentile(t.batch1_ms, 0.5), double(batch) / (percentile(t.big_ms, 0.5) / 1e3)});
   return speeds;
+}
+
+void fill_selection(QuantizeReport& r, const quant::Selection& sel) {
+  r.layers_kept_float.assign(sel.keep_float.begin(), sel.keep_float.end());
+  for (const quant::LayerReport& l : sel.layers)
+    r.layers.push_back({l.name, l.op, l.int8, l.reason, l.float_ms_b1, l.int8_ms_b1, l.float_ms_big, l.int8_ms_big,
+                        l.accuracy_drop_alone >= 0 ? std::optional<double>(l.accuracy_drop_alone) : std::nullopt});
+  if (sel.float_accuracy >= 0) r.val_accuracy_fp32 = sel.float_accuracy;
+  if (sel.int8_accuracy >= 0) r.val_accuracy_int8 = sel.int8_accuracy;
+  r.tolerance_met = sel.tolerance_met;
+  r.gate_float_ms_b1 = sel.float_ms_b1, r.gate_int8_ms_b1 = sel.int8_ms_b1;
+  r.gate_float_ms_big = sel.float_ms_big, r.gate_int8_ms_big = sel.int8_ms_big;
 }
 
 void check_float(const Model& m, const std::string& path, const std::string& what) {

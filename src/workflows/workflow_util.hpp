@@ -10,10 +10,14 @@
 #include "nimble/runtime/session.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/workflows/options.hpp"
+#include "nimble/workflows/quantize.hpp"
 #include "nimble/workflows/teacher.hpp"
 
 namespace nimble::distill {
 class Distillation;
+}
+namespace nimble::quant {
+struct Selection;
 }
 
 namespace nimble::workflow {
@@ -44,6 +48,9 @@ struct Speed {
   double latency_ms = 0, throughput = 0;
 };
 std::vector<Speed> measure_speeds(const std::vector<const Graph*>& graphs, int64_t batch, int64_t iters);
+
+// The per-layer choices of an int8 selection into a report (layers, kept-float names, the gate).
+void fill_selection(QuantizeReport& r, const quant::Selection& sel);
 
 // An int8 model cannot be trained, pruned or quantized again: one error line saying what to do.
 void check_float(const Model& m, const std::string& path, const std::string& what);
