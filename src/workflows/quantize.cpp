@@ -52,7 +52,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   const Model m = Model::load(o.model);
   NIMBLE_CHECK(!m.quantized(), o.model + " is already quantized");
   const data::Normalization& norm = m.preprocessing.normalization;
-  const data::IdxData d = workflow::load_data(o.data);
+  const data::IdxData d = data::load_idx_dir(o.data);
   workflow::check_data_fits(m, d);
   const data::Split split = workflow::training_split(m, d.train);
   // Calibration samples: a seeded random subset of the training part of that split.

@@ -204,7 +204,7 @@ TrainReport train_model(const TrainOptions& options) {
   const Recipe recipe = recipe_for(start && start->provenance.recipe ? start->provenance.recipe->model
                                    : start                           ? "mobilenet"
                                                                      : a.model);
-  const data::IdxData d = workflow::load_data(a.data);
+  const data::IdxData d = data::load_idx_dir(a.data);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   if (a.val >= train_set.size())
     throw OptionError("val",

@@ -43,8 +43,6 @@ void check_range(const std::string& field, double v, double lo, double hi) {
 
 void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
 
-data::IdxData load_data(const std::string& dir) { return data::load_idx_dir(dir); }
-
 void check_data_fits(const Model& m, const data::IdxData& d) {
   NIMBLE_CHECK(d.train.sample_shape() == m.input_shape(), "the data's samples are " + d.train.sample_shape().str() +
                                                               " but the model takes " + m.input_shape().str());

@@ -32,7 +32,6 @@ void announce(const Log& log, const PrecisionChoice& c);
 void check_range(const std::string& field, double v, double lo, double hi);
 void check_batch(int64_t batch);  // "batch": 1..65536
 
-data::IdxData load_data(const std::string& dir);
 // The data's samples must be what the model takes.
 void check_data_fits(const Model& m, const data::IdxData& d);
 // The training run's own split (from the model's recipe), so calibration and fine-tuning never
