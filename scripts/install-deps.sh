@@ -6,7 +6,8 @@ set -euo pipefail
 # ocl-icd-opencl-dev, which --no-install-recommends skips: without it `find_package(dnnl)` fails.
 packages=(g++ cmake ninja-build libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
           libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq
-          pybind11-dev python3-dev python3-numpy python3-pytest clang-format clang-tidy)
+          pybind11-dev python3-dev python3-numpy python3-pytest clang-format clang-tidy
+          libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata)
 if [ "${1:-}" = "--peers" ]; then
   # The PyTorch peer for bench/ and for regenerating test fixtures.
   packages+=(python3-torch python3-torchvision libopenblas0-pthread)

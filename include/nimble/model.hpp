@@ -105,7 +105,8 @@ class Model {
   explicit Model(Graph graph, Preprocessing preprocessing = {})
       : graph(std::move(graph)), preprocessing(std::move(preprocessing)) {}
 
-  // Reads and fully validates a `.nimble` file (any version nimble wrote). Throws Error naming the
+  // Reads and fully validates a `.nimble` file (any version nimble wrote), or imports an `.onnx` file
+  // (io::import_onnx with default preprocessing: pixels / 255). Throws Error naming the
   // file and the problem.
   static Model load(const std::string& path);
   // Writes atomically (temporary file, fsync, rename); an existing file survives any failure.

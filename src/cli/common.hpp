@@ -22,6 +22,8 @@ void add_models(CLI::App& app);
 void add_info(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
+void add_import(CLI::App& app);
+void add_export(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();

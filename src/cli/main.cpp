@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   nimble::cli::add_quantize(app);
   nimble::cli::add_prune(app);
   nimble::cli::add_distill(app);
+  nimble::cli::add_import(app);
+  nimble::cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -59,6 +59,16 @@ int Graph::add_input(const std::string& name, const Shape& per_sample) {
 }
 
 int Graph::add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs, Rng* rng) {
+  return add_node(op, name, std::move(inputs), std::move(attrs), {}, rng);
+}
+
+int Graph::add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs,
+                    std::map<std::string, ParamPtr> params) {
+  return add_node(op, name, std::move(inputs), std::move(attrs), std::move(params), nullptr);
+}
+
+int Graph::add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs,
+                    std::map<std::string, ParamPtr> params, Rng* rng) {
   const OpDef& def = op_def(op);
   NIMBLE_CHECK(int(inputs.size()) >= def.min_inputs && int(inputs.size()) <= def.max_inputs,
                std::string("op ") + def.name + " got a wrong number of inputs");
@@ -67,6 +77,7 @@ int Graph::add_node(OpKind op, const std::string& name, std::vector<int> inputs,
   node.op = op;
   node.attrs = std::move(attrs);
   node.inputs = std::move(inputs);
+  node.params = std::move(params);
   std::vector<Shape> in;
   for (int v : node.inputs) {
     NIMBLE_CHECK(v >= 0 && v < int(values_.size()), "node '" + name + "' uses an unknown value");

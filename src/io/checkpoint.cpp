@@ -22,6 +22,7 @@
 #include <set>
 #include <vector>
 
+#include "io/atomic_file.hpp"
 #include "io/graph_json.hpp"
 #include "io/sparse_encoding.hpp"
 #include "nimble/core/error.hpp"
@@ -86,68 +87,14 @@ std::string errno_text() { return std::strerror(errno); }
 
 // ---- writing ----
 
-void write_all(int fd, const void* data, size_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, std::min(n, kChunk));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail("write failed: " + (w < 0 ? errno_text() : std::string("no progress")));
-    p += w;
-    n -= size_t(w);
-  }
-}
-
-void write_zeros(int fd, uint64_t n) {
+void write_zeros(AtomicFile& f, uint64_t n) {
   static const uint8_t zeros[kAlign] = {};
   while (n > 0) {
     const size_t k = size_t(std::min<uint64_t>(n, kAlign));
-    write_all(fd, zeros, k);
+    f.write(zeros, k);
     n -= k;
   }
 }
-
-// The temp file: removed on every path except a successful rename.
-class TempFile {
- public:
-  TempFile(const std::string& dir, const std::string& base) {
-    static std::atomic<uint64_t> counter{0};
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      // A short prefix of the name keeps the temp name within NAME_MAX.
-      path_ = dir + "/." + base.substr(0, 64) + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST) {
-        const std::string why = errno_text();
-        path_.clear();
-        fail("cannot create a temp file in '" + detail::one_line(dir) + "': " + why);
-      }
-    }
-    path_.clear();
-    fail("cannot create a temp file in '" + detail::one_line(dir) + "': too many leftovers named ." +
-         detail::one_line(base.substr(0, 64)) + ".tmp-*");
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-
-  int fd() const { return fd_; }
-  // fsync + close + rename over `target`; after this the destructor leaves the file alone.
-  void commit(const std::string& target) {
-    if (::fsync(fd_) != 0) fail("fsync failed: " + errno_text());
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("close failed: " + errno_text());
-    if (::rename(path_.c_str(), target.c_str()) != 0) fail("rename failed: " + errno_text());
-    path_.clear();
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 struct TableEntry {
   std::string name;
@@ -215,43 +162,24 @@ void save(const Graph& g, const std::string& path, const std::string& extra_text
   if (header.size() > kCheckpointMaxHeaderBytes)
     fail("the header would be " + std::to_string(header.size()) + " bytes, over the 64 MiB limit");
 
-  // Where: the directory must exist; the target must not be a directory.
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (base.empty()) fail("the path names a directory, not a file");
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) fail("directory '" + detail::one_line(dir) + "' does not exist");
-  if (!S_ISDIR(st.st_mode)) fail("'" + detail::one_line(dir) + "' is not a directory");
-  const bool exists = ::stat(path.c_str(), &st) == 0;
-  if (exists && S_ISDIR(st.st_mode)) fail("the path is a directory");
-
-  TempFile tmp(dir, base);
-  if (exists && S_ISREG(st.st_mode)) (void)::fchmod(tmp.fd(), st.st_mode & 07777);  // keep the old file's permissions
+  AtomicFile tmp(path);
 
   uint8_t prefix[kPrefixBytes];
   std::memcpy(prefix, kCheckpointMagic, 8);
   put_le(prefix + 8, kCheckpointVersion, 4);
   put_le(prefix + 12, header.size(), 8);
   put_le(prefix + 20, crc_update(crc_update(0, nullptr, 0), header.data(), header.size()), 4);
-  write_all(tmp.fd(), prefix, sizeof prefix);
-  write_all(tmp.fd(), header.data(), header.size());
+  tmp.write(prefix, sizeof prefix);
+  tmp.write(header.data(), header.size());
   const uint64_t header_end = kPrefixBytes + header.size();
-  write_zeros(tmp.fd(), align_up(header_end) - header_end);
+  write_zeros(tmp, align_up(header_end) - header_end);
   uint64_t written = 0;
   for (const TableEntry& e : entries) {
-    write_zeros(tmp.fd(), e.offset - written);
-    for_each_le_chunk(*e.data, [&](const uint8_t* b, size_t n) { write_all(tmp.fd(), b, n); });
+    write_zeros(tmp, e.offset - written);
+    for_each_le_chunk(*e.data, [&](const uint8_t* b, size_t n) { tmp.write(b, n); });
     written = e.offset + e.nbytes;
   }
-  tmp.commit(path);
-
-  // Make the rename itself durable; the new file is already in place, so failure here is not an error.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  tmp.commit();
 }
 
 // ---- reading ----

@@ -10,6 +10,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
+#include "nimble/io/onnx.hpp"
 
 namespace nimble {
 
@@ -220,6 +221,12 @@ void read_extra(Model& m, const json& extra, io::NamedTensors state) {
 }  // namespace
 
 Model Model::load(const std::string& path) {
+  if (io::is_onnx_path(path)) {
+    Model m = io::import_onnx(path);
+    std::error_code ec;
+    m.file_size = int64_t(std::filesystem::file_size(path, ec));
+    return m;
+  }
   io::Checkpoint ck = io::load_checkpoint(path);
   Model m(std::move(ck.graph));
   m.file_size = ck.file_size;

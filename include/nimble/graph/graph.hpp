@@ -58,6 +58,10 @@ class Graph {
   int add_input(const std::string& name, const Shape& per_sample);
   // Appends a node, infers its output shape and, with `rng`, initialises its parameters.
   int add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs = {}, Rng* rng = nullptr);
+  // Appends a node with parameters it already has (an imported model's weights); shape inference
+  // checks them against the inputs.
+  int add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs,
+               std::map<std::string, ParamPtr> params);
   void set_output(int value) { output_ = value; }
 
   int input() const { return input_; }
@@ -84,6 +88,8 @@ class Graph {
   std::map<std::string, std::string> meta;  // free-form: model name, normalisation, ...
 
  private:
+  int add_node(OpKind op, const std::string& name, std::vector<int> inputs, Attrs attrs,
+               std::map<std::string, ParamPtr> params, Rng* rng);
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   int input_ = -1;

@@ -20,6 +20,10 @@ Graph remove_dropout(const Graph& g);
 // Session compiles.
 Graph optimize_for_inference(const Graph& g);
 
+// Drops every node whose output does not reach the graph output (what an importer leaves behind
+// when it fuses a pattern), renumbering values; parameters stay shared.
+Graph remove_unused_nodes(const Graph& g);
+
 // Replaces uses of value `from` with `to` and drops nodes whose outputs nobody uses, then
 // renumbers values; the helper the passes above share.
 Graph bypass_node(const Graph& g, int node_id);
