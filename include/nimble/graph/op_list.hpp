@@ -26,7 +26,9 @@
   KERNEL(qadd)                                \
   KERNEL(fake_quant)                          \
   KERNEL(dqlinear)                            \
-  ELTWISE(tanh)
+  ELTWISE(tanh)                               \
+  ELTWISE(silu)                               \
+  ELTWISE(hardsigmoid)
 
 // Every op, whatever runs it.
 #define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)
