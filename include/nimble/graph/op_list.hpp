@@ -28,7 +28,8 @@
   KERNEL(dqlinear)                            \
   ELTWISE(tanh)                               \
   ELTWISE(silu)                               \
-  ELTWISE(hardsigmoid)
+  ELTWISE(hardsigmoid)                        \
+  KERNEL(mul)
 
 // Every op, whatever runs it.
 #define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)
