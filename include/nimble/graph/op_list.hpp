@@ -29,7 +29,9 @@
   ELTWISE(tanh)                               \
   ELTWISE(silu)                               \
   ELTWISE(hardsigmoid)                        \
-  KERNEL(mul)
+  KERNEL(mul)                                 \
+  KERNEL(channel_shuffle)                     \
+  KERNEL(slice)
 
 // Every op, whatever runs it.
 #define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)
