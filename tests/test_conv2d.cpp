@@ -38,7 +38,7 @@ TEST(Conv2d, ForwardMatchesReference) {
 }
 
 TEST(Conv2d, FusedActivationMatchesReference) {
-  for (const char* act : {"relu", "relu6", "hardswish", "sigmoid"}) {
+  for (const char* act : {"relu", "relu6", "hardswish", "sigmoid", "silu"}) {
     Attrs a = attrs_of(kCases[0]);
     a["activation"] = std::string(act);
     OpHarness h(OpKind::conv2d, a, {{2, 1, 13, 13}});

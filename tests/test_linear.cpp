@@ -30,7 +30,7 @@ TEST(Linear, ForwardMatchesReference) {
 }
 
 TEST(Linear, FusedActivationMatchesReference) {
-  for (const char* act : {"relu", "relu6", "hardswish", "sigmoid"}) {
+  for (const char* act : {"relu", "relu6", "hardswish", "sigmoid", "silu"}) {
     Attrs a = attrs_of(kCases[2]);
     a["activation"] = std::string(act);
     OpHarness h(OpKind::linear, a, {{2, 127}});

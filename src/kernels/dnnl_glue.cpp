@@ -1,5 +1,7 @@
 #include "kernels/dnnl_glue.hpp"
 
+#include <vector>
+
 #include "kernels/f16_convert.hpp"
 
 namespace nimble::kernels {
@@ -46,6 +48,16 @@ tag plain_tag(int rank) {
       return tag::abcde;
   }
   NIMBLE_ASSERT(false, "unsupported rank " + std::to_string(rank));
+  return tag::undef;
+}
+
+tag usual_tag(const md& d, const Shape& s) {
+  std::vector<tag> candidates{plain_tag(s.rank())};
+  if (s.rank() == 3) candidates.insert(candidates.end(), {tag::acb, tag::aBc16b, tag::aBc8b, tag::aBc4b});
+  if (s.rank() == 4) candidates.insert(candidates.end(), {tag::acdb, tag::aBcd16b, tag::aBcd8b, tag::aBcd4b});
+  if (s.rank() == 5) candidates.insert(candidates.end(), {tag::acdeb, tag::aBcde16b, tag::aBcde8b, tag::aBcde4b});
+  for (tag t : candidates)
+    if (d == md(to_dims(s), d.data_type(), t)) return t;
   return tag::undef;
 }
 

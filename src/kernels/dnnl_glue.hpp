@@ -18,6 +18,9 @@ dnnl::engine& cpu_engine();
 dt to_dnnl(DType t);
 dnnl::memory::dims to_dims(const Shape& s);
 tag plain_tag(int rank);  // a, ab, abc, abcd, abcde
+// The tag among the usual ones (plain, channels-last, 16/8/4-channel blocks) that describes `d`
+// holding shape `s`, or undef.
+tag usual_tag(const md& d, const Shape& s);
 md plain_desc(const Shape& s, DType t = DType::f32);
 md any_desc(const Shape& s, DType t = DType::f32);
 // The same layout (blocking, strides) holding another data type.

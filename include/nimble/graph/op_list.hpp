@@ -26,7 +26,12 @@
   KERNEL(qadd)                                \
   KERNEL(fake_quant)                          \
   KERNEL(dqlinear)                            \
-  ELTWISE(tanh)
+  ELTWISE(tanh)                               \
+  ELTWISE(silu)                               \
+  ELTWISE(hardsigmoid)                        \
+  KERNEL(mul)                                 \
+  KERNEL(channel_shuffle)                     \
+  KERNEL(slice)
 
 // Every op, whatever runs it.
 #define NIMBLE_OPS(X) NIMBLE_OPS_BY_KERNEL(X, X)

@@ -7,8 +7,8 @@ namespace nimble::passes {
 // Folds every batch-norm that directly follows a convolution (and is its only consumer) into
 // that convolution's weights and bias, using the running statistics. Eval-mode only.
 Graph fold_batchnorm(const Graph& g);
-// Moves an activation (relu, relu6, hardswish, sigmoid) that is the only consumer of a
-// convolution or linear output into that node's `activation` attribute.
+// Moves an activation that has a oneDNN algorithm (relu, relu6, hardswish, sigmoid, silu) and is
+// the only consumer of a convolution or linear output into that node's `activation` attribute.
 Graph fuse_activation(const Graph& g);
 // Moves a ReLU or ReLU6 that is the only consumer of a batch-norm into its `activation`
 // attribute (one pass over the data less forward and backward where the kernel fuses it).
