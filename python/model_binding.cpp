@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "keywords.hpp"
+#include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
 #include "nimble/runtime/session.hpp"
 
@@ -123,7 +124,37 @@ Load one with Model.load(path); run it on images with run().)")
             from_python("path", path, p);
             return std::make_shared<PyModel>(Model::load(p));
           },
-          py::arg("path"), "Reads and validates a .nimble file.")
+          py::arg("path"), "Reads and validates a .nimble file, or imports an .onnx file (pixels / 255, no normalisation).")
+      .def_static(
+          "import_onnx",
+          [](py::handle path, std::optional<std::vector<int64_t>> input, std::optional<std::vector<float>> mean,
+             std::optional<std::vector<float>> std, const std::string& channel_order,
+             std::vector<std::string> class_names) {
+            std::string p;
+            from_python("path", path, p);
+            io::OnnxImportOptions o;
+            if (input) o.input = Shape(*input);
+            NIMBLE_CHECK(mean.has_value() == std.has_value(), "mean and std go together");
+            if (mean) o.preprocessing.normalization = {*mean, *std};
+            o.preprocessing.channel_order = channel_order_from_name(channel_order);
+            o.class_names = std::move(class_names);
+            return std::make_shared<PyModel>(io::import_onnx(p, o));
+          },
+          py::arg("path"), py::kw_only(), py::arg("input") = py::none(), py::arg("mean") = py::none(),
+          py::arg("std") = py::none(), py::arg("channel_order") = "rgb",
+          py::arg("class_names") = std::vector<std::string>{},
+          R"(Imports an ONNX classifier (opsets 7-17) like `nimble import`.
+
+input: (C, H, W) for a model whose input dims are symbolic. mean, std: per-channel statistics of
+pixels scaled to [0, 1] that run() applies to uint8 images.)")
+      .def(
+          "export_onnx",
+          [](const PyModel& self, py::handle path) {
+            std::string p;
+            from_python("path", path, p);
+            io::export_onnx(self.model, p);
+          },
+          py::arg("path"), "Writes the model as ONNX like `nimble export` (int8 models as QDQ), atomically.")
       .def(
           "save",
           [](const PyModel& self, py::handle path) {

@@ -175,7 +175,7 @@ class Exporter {
     const Tensor& w = n.param("weights").data;
     const Tensor& s = n.param("weight_scales").data;
     const int64_t o = w.shape()[0];
-    std::vector<int64_t> values(size_t(w.numel()));
+    std::vector<int64_t> values(static_cast<size_t>(w.numel()));
     for (int64_t i = 0; i < w.numel(); ++i) values[size_t(i)] = w.data<int8_t>()[i];
     const std::string wq = initializer(n.name + ".weight_quantized", ints_tensor(w.shape().dims(), values, TensorProto::INT8));
     const std::string scale = initializer(n.name + ".weight_scale", floats_tensor({o}, s.data<float>()));
@@ -190,8 +190,8 @@ class Exporter {
     if (!b) return "";
     const Tensor& s = n.param("weight_scales").data;
     const int64_t o = b->data.numel();
-    std::vector<float> scales(size_t(o));
-    std::vector<int64_t> values(size_t(o));
+    std::vector<float> scales(static_cast<size_t>(o));
+    std::vector<int64_t> values(static_cast<size_t>(o));
     for (int64_t i = 0; i < o; ++i) {
       scales[size_t(i)] = src_scale * s.data<float>()[i];
       const double v = std::nearbyint(double(b->data.data<float>()[i]) / scales[size_t(i)]);
