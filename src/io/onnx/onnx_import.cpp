@@ -22,7 +22,7 @@ constexpr int64_t kMaxOnnxBytes = int64_t(2) << 30;
 
 const OnnxConverter* find_converter(const std::string& domain, const std::string& op, int64_t opset) {
   for (const auto* table : {&layer_converters(), &pooling_converters(), &activation_converters(), &tensor_converters(),
-                            &constant_converters()})
+                            &qdq_converters(), &constant_converters()})
     for (const OnnxConverter& c : *table)
       if (domain == c.domain && op == c.op_type && opset >= c.since && opset <= c.until) return &c;
   return nullptr;
@@ -32,7 +32,7 @@ const OnnxConverter* find_converter(const std::string& domain, const std::string
 std::string supported_operators() {
   std::set<std::string> names;
   for (const auto* table : {&layer_converters(), &pooling_converters(), &activation_converters(), &tensor_converters(),
-                            &constant_converters()})
+                            &qdq_converters(), &constant_converters()})
     for (const OnnxConverter& c : *table) names.insert(c.op_type);
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;

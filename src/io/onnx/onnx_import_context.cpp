@@ -56,6 +56,9 @@ int ImportContext::dynamic(int i, const std::string& role) const {
     case ImportedValue::Kind::padded:
       unsupported(role + " '" + node_->input(i) +
                   "' comes from a Pad, which nimble supports only directly before Conv or AveragePool");
+    case ImportedValue::Kind::quantized:
+      unsupported(role + " '" + node_->input(i) +
+                  "' is the int8 output of a QuantizeLinear; nimble reads one only when a DequantizeLinear follows");
     case ImportedValue::Kind::none: break;
   }
   unsupported(role + " '" + node_->input(i) + "' has no value");

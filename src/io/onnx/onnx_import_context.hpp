@@ -10,16 +10,18 @@
 
 #include "io/onnx/onnx_tensor.hpp"
 #include "nimble/graph/graph.hpp"
+#include "nimble/graph/qparams.hpp"
 
 namespace nimble::io {
 
 // What an ONNX value name stands for.
 struct ImportedValue {
-  enum class Kind { none, dynamic, constant, padded };
+  enum class Kind { none, dynamic, constant, padded, quantized };
   Kind kind = Kind::none;
   int id = -1;                // dynamic, padded: the nimble value
   ConstTensor constant;       // constant
   std::vector<int64_t> pads;  // padded: zero padding [top, left, bottom, right] not yet applied (Pad)
+  QParams quantization;       // quantized: a QuantizeLinear's output, waiting for its DequantizeLinear
 };
 
 class ImportContext {
@@ -96,6 +98,7 @@ const std::vector<OnnxConverter>& layer_converters();       // Conv, Gemm, MatMu
 const std::vector<OnnxConverter>& pooling_converters();     // MaxPool, AveragePool, Global*, ReduceMean
 const std::vector<OnnxConverter>& activation_converters();  // Relu ... Softmax, Add, Mul
 const std::vector<OnnxConverter>& tensor_converters();      // Reshape, Flatten, Transpose, Concat, Split, Slice, Pad ...
+const std::vector<OnnxConverter>& qdq_converters();         // QuantizeLinear, DequantizeLinear
 // Converters for import-time constants (Constant, Shape, and arithmetic when every input is constant).
 const std::vector<OnnxConverter>& constant_converters();
 

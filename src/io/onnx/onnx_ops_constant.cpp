@@ -322,6 +322,33 @@ void convert_slice(ImportContext& ctx) {
   ctx.set_constant(0, std::move(t));
 }
 
+// Int8 weights (and int32 biases) behind a DequantizeLinear, per tensor or per axis: floats.
+void convert_dequantize_linear(ImportContext& ctx) {
+  ctx.allow_attrs({"axis"});
+  const ConstTensor& x = ctx.constant(0, "x");
+  const ConstTensor& scale = ctx.constant(1, "x_scale");
+  const ConstTensor* zp = ctx.has_input(2) ? &ctx.constant(2, "x_zero_point") : nullptr;
+  const int64_t r = int64_t(x.dims.size());
+  int64_t axis = ctx.attr_int("axis", 1);
+  axis = axis < 0 ? axis + r : axis;
+  int64_t channels = 1, inner = 1;
+  if (scale.numel() > 1) {
+    if (axis < 0 || axis >= r || x.dims[size_t(axis)] != scale.numel())
+      ctx.unsupported("scale " + scale.describe() + " does not match axis " + std::to_string(axis) + " of " + x.describe());
+    channels = scale.numel();
+    for (int64_t i = axis + 1; i < r; ++i) inner *= x.dims[size_t(i)];
+  }
+  if (zp && zp->numel() != channels) ctx.unsupported("zero point " + zp->describe() + " does not match the scale");
+  ConstTensor t;
+  t.dims = x.dims;
+  t.floats.resize(size_t(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t c = (i / inner) % channels;
+    t.floats[size_t(i)] = float(double(x.int_at(i) - (zp ? zp->int_at(c) : 0)) * scale.at(c));
+  }
+  ctx.set_constant(0, std::move(t));
+}
+
 }  // namespace
 
 const std::vector<OnnxConverter>& constant_converters() {
@@ -334,6 +361,7 @@ const std::vector<OnnxConverter>& constant_converters() {
       {"", "Squeeze", 1, 17, convert_squeeze},     {"", "Identity", 1, 17, convert_identity},
       {"", "Reshape", 5, 17, convert_reshape},     {"", "Gather", 1, 17, convert_gather},
       {"", "Concat", 1, 17, convert_concat},       {"", "Slice", 1, 17, convert_slice},
+      {"", "DequantizeLinear", 10, 17, convert_dequantize_linear},
   };
   return table;
 }
