@@ -65,6 +65,56 @@ TEST(AvgPool2d, KeepsBlockedLayoutAndMatchesInIt) {
     }
 }
 
+// Padding [top, left, bottom, right] (ONNX's pads order; the importer writes ceil_mode as extra
+// bottom / right padding).
+const PoolCase kAsymmetricCases[] = {
+    {{1, 3, 5, 5}, {2, 2}, {2, 2}, {0, 0, 1, 1}}, {{2, 16, 14, 14}, {3, 3}, {2, 2}, {1, 1, 2, 2}},
+    {{2, 3, 7, 9}, {3, 2}, {1, 2}, {2, 0, 0, 1}}, {{1, 17, 8, 1}, {3, 1}, {2, 1}, {0, 0, 2, 0}},
+    {{2, 32, 9, 9}, {2, 2}, {}, {0, 0, 1, 1}},    {{1, 3, 6, 6}, {3, 3}, {1, 1}, {2, 2, 2, 2}},
+};
+
+// With count_include_pad every window divides by kh * kw, the padded positions of every side
+// included (ONNX's AveragePool; PyTorch's without ceil_mode); without it, by its real elements.
+// A 2x2 stride-2 pool of a ones 5x5 image with [0, 0, 1, 1]: the last column and row see 2 of 4,
+// the corner 1 of 4.
+TEST(AvgPool2d, AsymmetricPaddingDivisors) {
+  const PoolCase& c = kAsymmetricCases[0];
+  Tensor ones(c.in);
+  ones.fill(1.0f);
+  OpHarness include(OpKind::avg_pool2d, attrs_of(c, 1), {c.in}), exclude(OpKind::avg_pool2d, attrs_of(c, 0), {c.in});
+  ASSERT_EQ(include.out_shape(), (Shape{1, 3, 3, 3}));
+  const float want[] = {1, 1, 0.5f, 1, 1, 0.5f, 0.5f, 0.5f, 0.25f};
+  for (const Tensor& y :
+       {include.reference({ones}, false), include.forward({ones}, Mode::eval), include.forward({ones}, Mode::train)})
+    for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.data<float>()[9 + i], want[i]) << i;
+  for (const Tensor& y : {exclude.reference({ones}, false), exclude.forward({ones}, Mode::eval)})
+    for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.data<float>()[9 + i], 1.0f) << i;
+}
+
+TEST(AvgPool2d, AsymmetricPaddingMatchesReferenceAndGradients) {
+  for (int64_t include : {1, 0})
+    for (const PoolCase& c : kAsymmetricCases) {
+      OpHarness h(OpKind::avg_pool2d, attrs_of(c, include), {c.in});
+      expect_matches_reference(h, Mode::eval, 3);
+      expect_matches_reference(h, Mode::train, 4);
+      expect_gradients_match_fd(h, 7);
+    }
+}
+
+TEST(AvgPool2d, AsymmetricPaddingInBlockedLayouts) {
+  for (int64_t include : {1, 0})
+    for (tag t : {tag::nChw16c, tag::nhwc})
+      for (const PoolCase& c : kAsymmetricCases) {
+        OpHarness h(OpKind::avg_pool2d, attrs_of(c, include), {c.in});
+        Rng rng(11);
+        Tensor x = random_tensor(c.in, rng), r = random_tensor(h.out_shape(), rng);
+        LayoutRun run = run_in_layouts(h.node(), {x}, {t}, Mode::train, &r);
+        EXPECT_TRUE(all_close(run.dst, h.reference({x}, true), 1e-5f, 1e-5f)) << c.in.str();
+        EXPECT_TRUE(run.dst_desc == desc_of(h.out_shape(), t)) << "avg_pool2d changed its input's layout";
+        EXPECT_TRUE(all_close(run.diff_src[0], h.backward({x}, r)[0], 1e-6f, 1e-6f)) << c.in.str();
+      }
+}
+
 TEST(AvgPool2d, RejectsBadShapesAndAttrs) {
   const OpDef& def = op_def(OpKind::avg_pool2d);
   Node node;
@@ -79,6 +129,12 @@ TEST(AvgPool2d, RejectsBadShapesAndAttrs) {
   node.attrs = {{"kernel", std::vector<int64_t>{3, 3}}};
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 2}}), Error);     // too narrow
   EXPECT_THROW(def.infer(node, {{1, 3, 8, 8, 8}}), Error);  // rank 5
+  node.attrs["padding"] = std::vector<int64_t>{3, 0, 0, 0};
+  EXPECT_THROW(def.infer(node, {{1, 3, 8, 8}}), Error);  // a window of padding only
+  node.attrs["padding"] = std::vector<int64_t>{0, 0, 0, 3};
+  EXPECT_THROW(def.infer(node, {{1, 3, 8, 8}}), Error);
+  node.attrs["padding"] = std::vector<int64_t>{0, 0, 2, 2};
+  EXPECT_EQ(def.infer(node, {{1, 3, 8, 8}}), (Shape{1, 3, 3, 3}));  // stride 3 = kernel: (8 + 2 - 3) / 3 + 1
 }
 
 }  // namespace

@@ -23,7 +23,10 @@ Attrs attrs_of(int64_t groups) { return {{"groups", groups}}; }
 TEST(ChannelShuffle, ReferenceIsShuffleNetsPermutation) {
   OpHarness h(OpKind::channel_shuffle, attrs_of(2), {{1, 6, 1, 2}});
   Tensor x({1, 6, 1, 2});
-  for (int64_t i = 0; i < 12; ++i) x.data<float>()[i] = float(i / 2) + (i % 2 ? 0.5f : 0.0f);
+  for (int64_t i = 0; i < 12; ++i) {
+    const int64_t channel = i / 2;  // two elements per channel: c and c + 0.5
+    x.data<float>()[i] = float(channel) + (i % 2 ? 0.5f : 0.0f);
+  }
   const int order[] = {0, 3, 1, 4, 2, 5};
   const Tensor want_kernel = h.forward({x}, Mode::eval);
   for (const Tensor& y : {h.reference({x}, false), want_kernel})

@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "importer_ops_graph.hpp"
 #include "nimble/graph/op.hpp"
 #include "test_checkpoint_util.hpp"
 
@@ -227,6 +228,27 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   // Saving the same graph again gives the same bytes (no timestamps, sorted keys).
   io::save_checkpoint(g, dir.file("again.nimble"), extra);
   EXPECT_EQ(read_bytes(dir.file("again.nimble")), file);
+}
+
+// The ops the ONNX importer adds and their attributes (slice's axis/start/end, channel_shuffle's
+// groups, four-value pooling padding) survive a save and load, bit-exactly.
+TEST(Checkpoint, RoundTripsTheImporterOps) {
+  TempDir dir;
+  const Graph g = nimble::testing::importer_ops_graph();
+  const std::string path = dir.file("importer_ops.nimble");
+  io::save_checkpoint(g, path);
+  const io::Checkpoint ck = io::load_checkpoint(path);
+  expect_same_graph(g, ck.graph);
+  EXPECT_EQ(io::graph_to_json(ck.graph), io::graph_to_json(g));
+  for (const Node& n : ck.graph.nodes()) {
+    if (n.name == "pool") {
+      EXPECT_EQ(n.attr_ints("padding", {}), (V{1, 1, 2, 2}));
+    } else if (n.name == "right") {
+      EXPECT_EQ(n.attr_int("end", 0), 16);
+    } else if (n.name == "shuffle") {
+      EXPECT_EQ(n.attr_int("groups", 0), 2);
+    }
+  }
 }
 
 TEST(Checkpoint, StoresEveryDTypeAsIs) {

@@ -216,20 +216,24 @@ TEST(Int8, ConvAndLinearRequantizeWithActivations) {
 
 // Max pooling on int8 values (2x2 stride 2 runs a hand-written nhwc kernel; others oneDNN's):
 // exact against the float reference, u8 and s8 extremes, odd sizes whose last row and column
-// are dropped.
+// are dropped, and asymmetric padding [top, left, bottom, right] (ceil_mode's extra bottom /
+// right row: the unpadded 2x2 kernel must decline it and keep that row).
 TEST(Int8, MaxPoolIsExactOnInt8Values) {
   struct Case {
     const char* dtype;
     V in;  // C, H, W
     int64_t k, stride;
+    V pad;  // top, left, bottom, right
   };
-  for (const Case& c : {Case{"u8", {3, 7, 9}, 2, 2}, Case{"s8", {32, 28, 28}, 2, 2}, Case{"u8", {16, 14, 14}, 2, 2},
-                        Case{"s8", {5, 9, 9}, 3, 2}}) {
+  for (const Case& c : {Case{"u8", {3, 7, 9}, 2, 2, {0, 0, 0, 0}}, Case{"s8", {32, 28, 28}, 2, 2, {0, 0, 0, 0}},
+                        Case{"u8", {16, 14, 14}, 2, 2, {0, 0, 0, 0}}, Case{"s8", {5, 9, 9}, 3, 2, {0, 0, 0, 0}},
+                        Case{"u8", {16, 7, 9}, 2, 2, {0, 0, 1, 1}}, Case{"s8", {5, 9, 8}, 3, 2, {1, 0, 2, 2}}}) {
     SCOPED_TRACE(std::string(c.dtype) + " " + Shape(c.in).str() + " k" + std::to_string(c.k));
     Graph g;
     int y = g.add_input("x", Shape(c.in));
     y = g.add_node(OpKind::quantize, "q", {y}, qattrs({}, "", 1.0, 0, c.dtype));
-    y = g.add_node(OpKind::max_pool2d, "pool", {y}, {{"kernel", V{c.k, c.k}}, {"stride", V{c.stride, c.stride}}});
+    y = g.add_node(OpKind::max_pool2d, "pool", {y},
+                   {{"kernel", V{c.k, c.k}}, {"stride", V{c.stride, c.stride}}, {"padding", c.pad}});
     y = g.add_node(OpKind::dequantize, "dq", {y}, qattrs({}, "", 1.0, 0, c.dtype));
     g.set_output(y);
     Rng rng(5);
@@ -237,9 +241,11 @@ TEST(Int8, MaxPoolIsExactOnInt8Values) {
     Tensor x = integers(Shape({2, c.in[0], c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
     Session s(g, {2, Mode::eval, false, Precision::fp32});
     const Tensor got = s.forward(x).clone();
-    const ops::PoolGeometry pg{
-        2,        c.in[0],  c.in[1], c.in[2], (c.in[1] - c.k) / c.stride + 1, (c.in[2] - c.k) / c.stride + 1, c.k, c.k,
-        c.stride, c.stride, 0,       0};
+    const int64_t oh = (c.in[1] + c.pad[0] + c.pad[2] - c.k) / c.stride + 1;
+    const int64_t ow = (c.in[2] + c.pad[1] + c.pad[3] - c.k) / c.stride + 1;
+    const ops::PoolGeometry pg{2,   c.in[0],  c.in[1],  c.in[2],  oh,       ow,       c.k,
+                               c.k, c.stride, c.stride, c.pad[0], c.pad[1], c.pad[2], c.pad[3]};
+    ASSERT_EQ(got.shape(), (Shape{2, c.in[0], oh, ow}));
     EXPECT_TRUE(all_close(got, ops::pool_reference(pg, x, ops::PoolKind::max), 0.0f, 0.0f));
   }
 }

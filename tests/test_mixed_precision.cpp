@@ -114,7 +114,7 @@ TEST(Precision, PolicyKeepsSoftmaxInFp32) {
 struct OpCase {
   OpKind op;
   Attrs attrs;
-  bool two_inputs = false;  // the op takes the producer's output twice (add, concat)
+  bool two_inputs = false;  // the op takes the producer's output twice (add, concat, mul)
 };
 
 std::vector<OpCase> op_cases() {
@@ -135,6 +135,15 @@ std::vector<OpCase> op_cases() {
       {OpKind::concat, {}, true},
       {OpKind::flatten, {}},
       {OpKind::dropout, {{"p", 0.3}}},
+      {OpKind::silu, {}},
+      {OpKind::hardsigmoid, {}},
+      {OpKind::mul, {}, true},
+      {OpKind::slice, {{"start", int64_t(2)}, {"end", int64_t(7)}}},
+      {OpKind::channel_shuffle, {{"groups", int64_t(2)}}},
+      // ceil_mode on an odd image; windows that do not overlap (overlapping 3x3 windows route a
+      // near-tied maximum's gradient elsewhere in bf16, padded or not: min cosine 0.994)
+      {OpKind::max_pool2d, {{"kernel", V{2, 2}}, {"stride", V{2, 2}}, {"padding", V{0, 0, 1, 1}}}},
+      {OpKind::avg_pool2d, {{"kernel", V{2, 2}}, {"padding", V{0, 0, 1, 1}}}},
   };
 }
 

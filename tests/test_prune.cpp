@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "data_test_util.hpp"
+#include "importer_ops_graph.hpp"
 #include "io/sparse_encoding.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/prune/gradual.hpp"
@@ -88,6 +89,26 @@ TEST(ChannelPruning, RemovalComputesWhatTheMaskedModelComputes) {
   expect_removal_is_exact(model("resnet", 1.0, 8), 0.5, prune::Criterion::l2, 3.0);      // residual adds
   expect_removal_is_exact(model("mobilenet_v2", 0.5), 0.5, prune::Criterion::bn, 2.0);   // depthwise + residuals
   expect_removal_is_exact(model("mobilenet_v1", 0.25), 0.3, prune::Criterion::l1, 1.5);  // depthwise chains
+}
+
+// A graph with the ONNX importer's ops: slice and channel_shuffle keep their channels (mixes), the
+// squeeze-excitation mul ties both inputs and its hardsigmoid gate fixes them; the branch inside
+// (1x1 -> depthwise -> 1x1) is still pruned, and removal computes what the masked graph computes.
+TEST(ChannelPruning, GraphsWithTheImporterOps) {
+  const Graph g = importer_ops_graph();
+  const prune::ChannelGraph cg(g);
+  int prunable = 0;
+  for (const prune::ChannelSpace& sp : cg.spaces) prunable += sp.prunable;
+  EXPECT_GE(prunable, 1);
+  expect_removal_is_exact(g, 0.5, prune::Criterion::l1, 1.1);
+  const Graph small = prune::prune_channels(g, 0.5, prune::Criterion::l1);
+  for (const Node& n : small.nodes()) {
+    if (n.name == "branch.pw1") {
+      EXPECT_EQ(n.attr_int("out_channels", 0), 8);
+    } else if (n.name == "stem.conv" || n.name == "branch.pw2" || n.name == "se.expand") {
+      EXPECT_EQ(n.attr_int("out_channels", 0), n.name == "branch.pw2" ? 8 : 16) << n.name;
+    }
+  }
 }
 
 TEST(ChannelPruning, ConcatenationAndResidualChannelsArePrunedTogether) {

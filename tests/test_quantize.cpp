@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "importer_ops_graph.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/quant/layer_selection.hpp"
 #include "nimble/quant/quantize.hpp"
@@ -177,6 +178,35 @@ TEST(Quantize, ZooModelsConvertToInt8AndStayCloseToFp32) {
     for (auto& [n, prm] : ck.graph.named_params()) int8_bytes += int64_t(prm->data.nbytes());
     EXPECT_GT(double(fp32_bytes) / double(int8_bytes), 3.5);
   }
+}
+
+// The ONNX importer's ops through prepare / calibrate / convert: silu fuses into its conv and
+// runs in the int8 epilogue, the pool (four-value padding) and the slices stay int8, mul and
+// hardsigmoid run in float; the int8 graph stays close to fp32.
+TEST(Quantize, GraphsWithTheImporterOps) {
+  const Graph g = importer_ops_graph();
+  const Graph p = quant::prepare(g);
+  EXPECT_EQ(count(p, OpKind::silu), 0);  // fused into stem.conv
+  const data::ImageSet calib = random_images(g.input_shape(), 64, 1);
+  const data::Normalization norm = data::compute_normalization(calib);
+  const quant::Calibration cal = quant::calibrate(p, calib, norm, ObserverKind::minmax, 32);
+  const Graph q = quant::convert(p, cal.params());
+  EXPECT_EQ(count(q, OpKind::conv2d), 0);
+  EXPECT_EQ(count(q, OpKind::mul), 1);
+  EXPECT_EQ(count(q, OpKind::slice), 2);
+  for (const Node& n : q.nodes()) {
+    if (n.op == OpKind::qconv2d && n.name == "stem.conv") {
+      EXPECT_EQ(n.attr_str("activation", "none"), "silu");
+    }
+  }
+  const Tensor x = normalised_batch(calib, norm, 16);
+  const Tensor a = outputs(p, x), b = outputs(q, x);
+  double err = 0, mag = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    err = std::max(err, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
+    mag = std::max(mag, double(std::fabs(a.data<float>()[i])));
+  }
+  EXPECT_LT(err, 0.1 * mag) << "max error " << err << " against max |logit| " << mag;
 }
 
 TEST(Quantize, KeepingALayerInFloatConvertsAroundIt) {

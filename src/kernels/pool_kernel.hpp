@@ -23,12 +23,12 @@ class PoolKernel : public Kernel {
     const dnnl::algorithm alg = kind == PoolKind::max               ? dnnl::algorithm::pooling_max
                                 : kind == PoolKind::avg_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                                                     : dnnl::algorithm::pooling_avg_exclude_padding;
-    const dnnl::memory::dims strides{g.sh, g.sw}, kernel{g.kh, g.kw}, pad{g.ph, g.pw};
+    const dnnl::memory::dims strides{g.sh, g.sw}, kernel{g.kh, g.kw}, pad_l{g.pt, g.pl}, pad_r{g.pb, g.pr};
     // The dst keeps the src's data type too (bf16 in, bf16 out).
     const md dst_any(to_dims(b.dst_shape), b.src_desc[0].data_type(), tag::any);
     const dt type = b.src_desc[0].data_type();
-    const bool two_by_two =
-        kind == PoolKind::max && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+    // The hand-written 2x2 kernels know no padding (ceil_mode's extra row included): oneDNN's then.
+    const bool two_by_two = kind == PoolKind::max && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.unpadded();
     if (two_by_two && !b.training() && (type == dt::u8 || type == dt::s8) &&
         b.src_desc[0] == md(to_dims(b.src_shape[0]), type, tag::nhwc)) {
       int8_2x2_ = g;  // kernels/int8_max_pool.hpp: faster than oneDNN's int8 pooling
@@ -45,7 +45,7 @@ class PoolKernel : public Kernel {
       }
     const auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     fwd_pd_ = dnnl::pooling_forward::primitive_desc(
-        dnnl::pooling_forward::desc(prop, alg, b.src_desc[0], dst_any, strides, kernel, pad, pad), eng);
+        dnnl::pooling_forward::desc(prop, alg, b.src_desc[0], dst_any, strides, kernel, pad_l, pad_r), eng);
     fwd_ = dnnl::pooling_forward(fwd_pd_);
     b.dst_desc = fwd_pd_.dst_desc();
     if (!b.training()) return;
@@ -53,11 +53,11 @@ class PoolKernel : public Kernel {
     if (!b.need_diff_src[0]) return;
 
     // Ask for exactly the forward layouts; fall back to whatever oneDNN picks (then reorder).
-    dnnl::pooling_backward::desc exact(alg, b.src_desc[0], b.dst_desc, strides, kernel, pad, pad);
+    dnnl::pooling_backward::desc exact(alg, b.src_desc[0], b.dst_desc, strides, kernel, pad_l, pad_r);
     bwd_pd_ = dnnl::pooling_backward::primitive_desc(exact, eng, fwd_pd_, /*allow_empty=*/true);
     if (!bwd_pd_) {
       const md src_any(to_dims(b.src_shape[0]), b.src_desc[0].data_type(), tag::any);
-      dnnl::pooling_backward::desc loose(alg, src_any, dst_any, strides, kernel, pad, pad);
+      dnnl::pooling_backward::desc loose(alg, src_any, dst_any, strides, kernel, pad_l, pad_r);
       bwd_pd_ = dnnl::pooling_backward::primitive_desc(loose, eng, fwd_pd_);
     }
     bwd_ = dnnl::pooling_backward(bwd_pd_);

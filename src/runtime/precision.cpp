@@ -119,8 +119,9 @@ std::vector<PolicyRow> precision_policy_table(Precision p) {
        "oneDNN 2.6's " + low + " kernel for it trains slower than its fp32 one and it has no fp32 convolution with a " +
            low + " output: a hand-written AVX-512 kernel computes in fp32 and stores " + low +
            " (where it does not apply, oneDNN's fp32 kernel stores fp32)"},
-      {"relu, relu6, hardswish, sigmoid, pools, add, concat, flatten, reshape, dropout", "input's dtype",
-       "input's dtype", "memory-bound: low precision halves the traffic"},
+      {"relu, relu6, hardswish, sigmoid, tanh, silu, hardsigmoid, pools, add, mul, concat, slice, channel_shuffle, "
+       "flatten, reshape, dropout",
+       "input's dtype", "input's dtype", "memory-bound: low precision halves the traffic"},
       {"global_avg_pool", "input's dtype (fp32 accumulation)", "input's dtype", "oneDNN accumulates in fp32"},
       {"batch_norm2d", low + " data, fp32 statistics", low,
        "mean/variance, scale/shift and running stats in fp32; in training (hand-written kernel, nhwc or "

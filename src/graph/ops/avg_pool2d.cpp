@@ -1,5 +1,6 @@
-// Average pooling. attrs: kernel [kh, kw], stride [sh, sw] (default = kernel), padding [ph, pw]
-// (default 0), count_include_pad (default 1 like PyTorch: padded zeros count in the divisor).
+// Average pooling. attrs: kernel [kh, kw], stride [sh, sw] (default = kernel), padding [ph, pw] or
+// [top, left, bottom, right] (default 0), count_include_pad (default 1 like PyTorch: padded zeros
+// count in the divisor, which is then kh * kw on every side, as in ONNX).
 // Keeps its producer's layout.
 #include "graph/ops/pool_common.hpp"
 

@@ -1,5 +1,6 @@
-// Max pooling. attrs: kernel [kh, kw], stride [sh, sw] (default = kernel), padding [ph, pw]
-// (default 0; padded positions never win). Keeps its producer's layout.
+// Max pooling. attrs: kernel [kh, kw], stride [sh, sw] (default = kernel), padding [ph, pw] or
+// [top, left, bottom, right] (default 0; padded positions never win; ONNX pads and ceil_mode map
+// to the four-value form). Keeps its producer's layout.
 #include "graph/ops/pool_common.hpp"
 
 namespace nimble {
