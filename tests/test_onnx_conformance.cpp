@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -88,6 +89,7 @@ TEST(OnnxConformance, NodeSuiteTestsThatImportAllPass) {
   for (const fs::path& dir : dirs) {
     const Outcome o = run_node_test(dir);
     if (o.kind == Outcome::unsupported) {
+      if (std::getenv("NIMBLE_CONFORMANCE_VERBOSE")) std::printf("skip %s: %s\n", dir.filename().c_str(), o.detail.c_str());
       ++skipped;
       continue;
     }

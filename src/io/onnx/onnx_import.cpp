@@ -136,6 +136,8 @@ Model import_onnx_proto(const onnx::ModelProto& m, const OnnxImportOptions& opti
   x.kind = ImportedValue::Kind::dynamic;
   x.id = graph.add_input(input->name(), input_shape_of(*input, options.input, file));
   ctx.define(input->name(), x);
+  const auto& batch_dim = input->type().tensor_type().shape().dim(0);
+  ctx.file_batch = batch_dim.has_dim_value() ? batch_dim.dim_value() : 0;
 
   for (const auto& node : g.node()) {
     ctx.begin(node);

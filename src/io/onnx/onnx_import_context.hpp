@@ -72,6 +72,9 @@ class ImportContext {
   int add_node(OpKind op, Attrs attrs, std::vector<int> inputs, std::map<std::string, ParamPtr> params = {});
   Graph& graph() { return *graph_; }
 
+  // The batch dim the file's input declares (0 when symbolic): a Reshape may name it literally.
+  int64_t file_batch = 0;
+
   // The importer's own bookkeeping.
   void define(const std::string& name, ImportedValue v) { values_[name] = std::move(v); }
   const ImportedValue* find(const std::string& name) const;

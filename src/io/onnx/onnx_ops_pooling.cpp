@@ -39,8 +39,9 @@ Window window_of(ImportContext& ctx, int x) {
   return w;
 }
 
-AttrValue padding_attr(const std::vector<int64_t>& p) {
-  if (p[0] == p[2] && p[1] == p[3]) return std::vector<int64_t>{p[0], p[1]};
+// Two values (PyTorch's symmetric form, at most half the kernel) where that says it all, else four.
+AttrValue padding_attr(const std::vector<int64_t>& p, const std::vector<int64_t>& k) {
+  if (p[0] == p[2] && p[1] == p[3] && 2 * p[0] <= k[0] && 2 * p[1] <= k[1]) return std::vector<int64_t>{p[0], p[1]};
   return p;
 }
 
@@ -50,7 +51,7 @@ void convert_max_pool(ImportContext& ctx) {
   const int x = ctx.dynamic(0, "input X");
   const Window w = window_of(ctx, x);
   ctx.set_dynamic(0, ctx.add_node(OpKind::max_pool2d,
-                                  {{"kernel", w.kernel}, {"stride", w.strides}, {"padding", padding_attr(w.pads)}}, {x}));
+                                  {{"kernel", w.kernel}, {"stride", w.strides}, {"padding", padding_attr(w.pads, w.kernel)}}, {x}));
 }
 
 void convert_average_pool(ImportContext& ctx) {
@@ -73,7 +74,7 @@ void convert_average_pool(ImportContext& ctx) {
   ctx.set_dynamic(0, ctx.add_node(OpKind::avg_pool2d,
                                   {{"kernel", w.kernel},
                                    {"stride", w.strides},
-                                   {"padding", padding_attr(w.pads)},
+                                   {"padding", padding_attr(w.pads, w.kernel)},
                                    {"count_include_pad", int64_t(include_pad)}},
                                   {x}));
 }

@@ -67,10 +67,10 @@ std::vector<int64_t> reshape_target(ImportContext& ctx, int x, std::vector<int64
   const bool free = std::count(to.begin(), to.end(), -1) > 0;
   for (int64_t d : to)
     if (d != -1) known *= d;
-  // The batch entry: symbolic (Shape of the input), 0 (copy), -1 with the rest fixed, or the 1
-  // the file was exported with.
+  // The batch entry: symbolic (Shape of the input), 0 (copy), -1 with the rest fixed, or the
+  // fixed batch the file was exported with.
   const bool batch_ok = first == kBatchDim || (first == 0 && !allow_zero) || (first == -1 && !free && known == per_sample) ||
-                        (first == 1 && in[0] == 1 && (free || known == per_sample));
+                        (first > 0 && first == ctx.file_batch);
   if (!batch_ok) ctx.unsupported("target shape " + dims_str(target) + " does not keep the batch dimension of " + in.str());
   if (!free && known != per_sample)
     ctx.unsupported("target shape " + dims_str(target) + " does not hold the " + std::to_string(per_sample) +
@@ -86,19 +86,19 @@ void convert_reshape(ImportContext& ctx) {
   ctx.set_dynamic(0, reshape_to(ctx, x, reshape_target(ctx, x, target, ctx.attr_int("allowzero", 0) != 0)));
 }
 
+// ONNX's Flatten is always 2-D: (d0 * ... * d(axis-1), rest). Only axis 1 keeps the batch apart.
 void convert_flatten(ImportContext& ctx) {
   ctx.allow_attrs({"axis"});
   const int x = ctx.dynamic(0, "input");
   const Shape& s = ctx.shape(x);
   int64_t axis = ctx.attr_int("axis", 1);
   if (axis < 0) axis += s.rank();
-  if (axis == 0) ctx.unsupported("axis 0 folds the batch into the features");
-  if (axis > s.rank()) ctx.unsupported("axis " + std::to_string(axis) + " is out of range for " + s.str());
-  std::vector<int64_t> to;
+  if (axis != 1 && !(axis == s.rank() && s.rank() == 1))
+    ctx.unsupported("axis " + std::to_string(axis) + " of " + s.str() +
+                    " folds the batch into another dimension; nimble supports axis 1");
   int64_t tail = 1;
-  for (int d = 1; d < s.rank(); ++d) (d < axis ? to.push_back(s[d]) : void(tail *= s[d]));
-  to.push_back(tail);
-  ctx.set_dynamic(0, reshape_to(ctx, x, to));
+  for (int d = 1; d < s.rank(); ++d) tail *= s[d];
+  ctx.set_dynamic(0, reshape_to(ctx, x, {tail}));
 }
 
 void convert_squeeze_unsqueeze(ImportContext& ctx, bool squeeze) {
