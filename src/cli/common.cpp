@@ -41,7 +41,7 @@ CLI::Option* add_precision_option(CLI::App* c, Precision& value) {
 }
 
 void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required) {
-  CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble)");
+  CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble or .onnx)");
   if (required) o->required();
   c->add_option("--temperature", t.temperature, "softmax temperature of the soft targets")->capture_default_str();
   c->add_option("--alpha", t.alpha,

@@ -106,7 +106,9 @@ BatchLoader::BatchLoader(const ImageSet& set, const Normalization& norm, int64_t
   NIMBLE_CHECK(set.size() > 0, "BatchLoader: the image set is empty");
   NIMBLE_CHECK(batch > 0, fmt::format("BatchLoader: batch size must be positive, got {}", batch));
   const Shape s = set.sample_shape();
-  NIMBLE_CHECK(int64_t(norm.mean.size()) == s[0] && int64_t(norm.std.size()) == s[0],
+  // No statistics (an imported model given none): pixels / 255 only.
+  const bool identity = norm.mean.empty() && norm.std.empty();
+  NIMBLE_CHECK(identity || (int64_t(norm.mean.size()) == s[0] && int64_t(norm.std.size()) == s[0]),
                fmt::format("BatchLoader: normalisation has {} means and {} stds for {} channels", norm.mean.size(),
                            norm.std.size(), s[0]));
   NIMBLE_CHECK(aug.crop_padding >= 0 && aug.crop_padding <= std::max(s[1], s[2]),
@@ -123,10 +125,10 @@ BatchLoader::BatchLoader(const ImageSet& set, const Normalization& norm, int64_t
   m.seed = seed;
   m.per_epoch = drop_last ? set.size() / batch : (set.size() + batch - 1) / batch;
   for (int64_t c = 0; c < s[0]; ++c) {
-    const float sd = norm.std[size_t(c)];
+    const float sd = identity ? 1.0f : norm.std[size_t(c)];
     NIMBLE_CHECK(sd > 0.0f, fmt::format("BatchLoader: normalisation std of channel {} is {}, must be positive", c, sd));
     m.scale.push_back(1.0f / (255.0f * sd));
-    m.bias.push_back(-norm.mean[size_t(c)] / sd);
+    m.bias.push_back(identity ? 0.0f : -norm.mean[size_t(c)] / sd);
   }
   m.worker = std::thread([&m] { m.run(); });
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "nimble/distill/distillation.hpp"
+#include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
 #include "nimble/prune/gradual.hpp"
 #include "nimble/runtime/precision_probe.hpp"
@@ -197,7 +198,8 @@ TrainReport train_model(const TrainOptions& options) {
   // A model file as the starting point (distillation into a saved student): its architecture and
   // weights, trained on with this run's recipe.
   std::optional<Model> start;
-  if (!resumed && (a.model.find('/') != std::string::npos || a.model.find(".nimble") != std::string::npos)) {
+  if (!resumed && (a.model.find('/') != std::string::npos || a.model.find(".nimble") != std::string::npos ||
+                   io::is_onnx_path(a.model))) {
     start = Model::load(a.model);
     workflow::check_float(*start, a.model, "trained");
   }

@@ -78,7 +78,8 @@ struct Batch {
 // batches ahead of the consumer. The shuffle and each sample's augmentation are seeded from
 // (seed, epoch[, sample index]), so a run is reproducible whatever the thread timing.
 // The loader keeps the ImageSet alive (it holds its own copy of the tensor handle).
-// start_epoch/next must be called from one consumer thread.
+// start_epoch/next must be called from one consumer thread. An empty `norm` (no statistics) scales
+// pixels to [0, 1] only.
 class BatchLoader {
  public:
   BatchLoader(const ImageSet& set, const Normalization& norm, int64_t batch, bool shuffle, bool drop_last,
