@@ -32,7 +32,7 @@ for p in $precisions; do
 done
 peer="${NIMBLE_PEERS:-bench/peers}/torch_fmnist.py"
 [ -f "$peer" ] || { echo "error: PyTorch peer script not found at $peer (set NIMBLE_PEERS)" >&2; exit 2; }
-bash scripts/install-deps.sh --peers >&2
+bash scripts/install-deps.sh >&2
 bash scripts/build.sh >&2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

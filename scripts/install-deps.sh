@@ -7,11 +7,12 @@ set -euo pipefail
 packages=(g++ cmake ninja-build libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
           libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq
           pybind11-dev python3-dev python3-numpy python3-pytest clang-format clang-tidy
-          libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata)
-if [ "${1:-}" = "--peers" ]; then
-  # The PyTorch peer for bench/ and for regenerating test fixtures.
-  packages+=(python3-torch python3-torchvision libopenblas0-pthread)
-fi
+          libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+          python3-torch python3-torchvision libopenblas0-pthread)
+# PyTorch (the peer in bench/, the exporter of the torchvision models the ONNX import tests read, the
+# fixtures' generator) comes with libopenblas0-pthread: without it Debian's PyTorch falls back to
+# the reference BLAS. Node.js runs ONNX Runtime (scripts/install-onnxruntime.sh).
+command -v node > /dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

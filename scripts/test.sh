@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The full test suite: installs what is missing, builds (warnings are errors), runs every test with
-# CTest (the C++ suite, the Python module's pytest, the install-and-build-the-examples test), the
-# checkpoint and IDX parser tests again under AddressSanitizer + UBSan, then the lint (formatting
-# and clang-tidy).
+# The full test suite: installs what is missing (Debian packages, ONNX Runtime for Node), builds
+# (warnings are errors), runs every test with CTest (the C++ suite with ONNX's node conformance
+# tests, the Python module's pytest with the ONNX Runtime and PyTorch interop tests, installing the
+# library and building the examples against it), the checkpoint, IDX and ONNX parser tests again
+# under AddressSanitizer + UBSan, then the lint (formatting and clang-tidy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/install-onnxruntime.sh > /dev/null
 bash scripts/build.sh
 # Two test processes at a time, one OpenMP thread each: two 2-thread OpenMP teams on 2 cores
 # spin against each other (a 35 s training test took over 600 s that way).
