@@ -124,7 +124,8 @@ Load one with Model.load(path); run it on images with run().)")
             from_python("path", path, p);
             return std::make_shared<PyModel>(Model::load(p));
           },
-          py::arg("path"), "Reads and validates a .nimble file, or imports an .onnx file (pixels / 255, no normalisation).")
+          py::arg("path"),
+          "Reads and validates a .nimble file, or imports an .onnx file (pixels / 255, no normalisation).")
       .def_static(
           "import_onnx",
           [](py::handle path, std::optional<std::vector<int64_t>> input, std::optional<std::vector<float>> mean,

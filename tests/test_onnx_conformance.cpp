@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -70,8 +70,8 @@ Outcome run_node_test(const fs::path& dir) {
     for (int64_t i = 0; i < want.numel(); ++i) {
       const double got = y.data<float>()[i], exp = want.at(i);
       if (!(std::abs(got - exp) <= 1e-7 + 1e-3 * std::abs(exp)))
-        return {Outcome::failed, "element " + std::to_string(i) + ": " + std::to_string(got) + ", expected " +
-                                     std::to_string(exp)};
+        return {Outcome::failed,
+                "element " + std::to_string(i) + ": " + std::to_string(got) + ", expected " + std::to_string(exp)};
     }
   } catch (const std::exception& e) {
     return {Outcome::failed, std::string("imported but did not run: ") + e.what()};
@@ -89,7 +89,8 @@ TEST(OnnxConformance, NodeSuiteTestsThatImportAllPass) {
   for (const fs::path& dir : dirs) {
     const Outcome o = run_node_test(dir);
     if (o.kind == Outcome::unsupported) {
-      if (std::getenv("NIMBLE_CONFORMANCE_VERBOSE")) std::printf("skip %s: %s\n", dir.filename().c_str(), o.detail.c_str());
+      if (std::getenv("NIMBLE_CONFORMANCE_VERBOSE"))
+        std::printf("skip %s: %s\n", dir.filename().c_str(), o.detail.c_str());
       ++skipped;
       continue;
     }

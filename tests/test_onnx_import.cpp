@@ -82,22 +82,23 @@ struct ProtoBuilder {
     t->set_elem_type(onnx::TensorProto::FLOAT);
     for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
   }
-  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
+  onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& in,
+                        const std::vector<std::string>& out) {
     auto* n = g->add_node();
     n->set_op_type(op);
     n->set_name(out[0] + "_node");
-    for (auto& i : in) n->add_input(i);
-    for (auto& o : out) n->add_output(o);
+    for (const auto& i : in) n->add_input(i);
+    for (const auto& o : out) n->add_output(o);
     return n;
   }
-  void ints(const std::string& name, std::vector<int64_t> v) {
+  void ints(const std::string& name, const std::vector<int64_t>& v) {
     auto* t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::INT64);
     t->add_dims(int64_t(v.size()));
     for (int64_t x : v) t->add_int64_data(x);
   }
-  void floats(const std::string& name, std::vector<int64_t> dims, Rng& rng) {
+  void floats(const std::string& name, const std::vector<int64_t>& dims, Rng& rng) {
     auto* t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
@@ -105,7 +106,7 @@ struct ProtoBuilder {
     for (int64_t d : dims) t->add_dims(d), n *= d;
     for (int64_t i = 0; i < n; ++i) t->add_float_data(rng.uniform(-0.5f, 0.5f));
   }
-  static void attr(onnx::NodeProto* n, const std::string& key, std::vector<int64_t> v) {
+  static void attr(onnx::NodeProto* n, const std::string& key, const std::vector<int64_t>& v) {
     auto* a = n->add_attribute();
     a->set_name(key);
     a->set_type(onnx::AttributeProto::INTS);
@@ -207,8 +208,7 @@ TEST(OnnxImport, ActivationPatternsBecomeSingleOps) {
         sum += act[size_t(i)];
       }
       const double gate = 1 / (1 + std::exp(-sum / 9));
-      for (int64_t i = 0; i < 9; ++i)
-        EXPECT_NEAR(y.data<float>()[(n * 4 + c) * 9 + i], act[size_t(i)] * gate, 1e-5);
+      for (int64_t i = 0; i < 9; ++i) EXPECT_NEAR(y.data<float>()[(n * 4 + c) * 9 + i], act[size_t(i)] * gate, 1e-5);
     }
 }
 
@@ -244,7 +244,8 @@ TEST(OnnxImport, PoolingPadSplitAndGemmMatchTheReference) {
     for (int64_t c = 0; c < 4; ++c) {
       const int64_t src = (c + 2) % 4;
       auto at = [&](int64_t yy, int64_t xx) {
-        return (yy < 0 || yy >= 7 || xx < 0 || xx >= 7) ? 0.0 : double(x.data<float>()[((n * 4 + src) * 7 + yy) * 7 + xx]);
+        return (yy < 0 || yy >= 7 || xx < 0 || xx >= 7) ? 0.0
+                                                        : double(x.data<float>()[((n * 4 + src) * 7 + yy) * 7 + xx]);
       };
       double avgd[4][4];
       for (int oy = 0; oy < 4; ++oy)
@@ -296,9 +297,7 @@ TEST(OnnxImport, UnsupportedOperatorNamesNodeOpAndOpset) {
 
 TEST(OnnxImport, RefusesFilesThatAreNotValidOnnx) {
   const std::string path = temp_path("nimble_bad.onnx");
-  {
-    std::ofstream(path) << "this is not a protobuf at all";
-  }
+  { std::ofstream(path) << "this is not a protobuf at all"; }
   EXPECT_NE(import_error(path).find("not an ONNX model"), std::string::npos) << import_error(path);
   { std::ofstream f(path, std::ios::trunc); }
   EXPECT_NE(import_error(path).find("not an ONNX model"), std::string::npos) << import_error(path);

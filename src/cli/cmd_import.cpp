@@ -1,8 +1,8 @@
 // nimble import: an ONNX classifier -> a .nimble model, with the preprocessing its users apply
 // (which ONNX files do not record) stored in it.
 #include <cstdio>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "cli/common.hpp"
@@ -66,14 +66,15 @@ void run_import(const ImportArgs& a, bool as_json) {
   m.save(a.out);
   const Graph& g = m.graph;
   if (as_json)
-    return print_json(json{{"model", a.model},
-                           {"out", a.out},
-                           {"input", g.input_shape().str()},
-                           {"output", g.output_shape().str()},
-                           {"nodes", g.nodes().size()},
-                           {"params", g.param_count()},
-                           {"macs", g.macs()}}
-                          .dump());
+    return print_json(json{
+        {"model", a.model},
+        {"out", a.out},
+        {"input", g.input_shape().str()},
+        {"output", g.output_shape().str()},
+        {"nodes", g.nodes().size()},
+        {"params", g.param_count()},
+        {"macs",
+         g.macs()}}.dump());
   std::printf("imported %s: input %s -> output %s, %zu nodes, %lld params, %lld MACs/sample\nsaved %s\n",
               a.model.c_str(), g.input_shape().str().c_str(), g.output_shape().str().c_str(), g.nodes().size(),
               (long long)g.param_count(), (long long)g.macs(), a.out.c_str());

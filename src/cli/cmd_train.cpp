@@ -18,7 +18,8 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
         ->capture_default_str();
   else
     c->add_option("--model", o.model,
-                  "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")->capture_default_str();
+                  "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")
+        ->capture_default_str();
   c->add_option("--data", o.data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
       ->capture_default_str();
   c->add_option_function<std::string>("--input",

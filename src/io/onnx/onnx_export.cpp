@@ -94,14 +94,14 @@ class Exporter {
   }
 
   std::string initializer(const std::string& base, const ConstTensor& t) {
-    const std::string name = fresh(base);
+    std::string name = fresh(base);
     auto* p = gp_->add_initializer();
     const_to_proto(t, *p);
     p->set_name(name);
     return name;
   }
 
-  onnx::NodeProto* node(const std::string& op, const std::string& base, std::vector<std::string> inputs) {
+  onnx::NodeProto* node(const std::string& op, const std::string& base, const std::vector<std::string>& inputs) {
     auto* n = gp_->add_node();
     n->set_op_type(op);
     n->set_name(fresh(base + "/" + op));
@@ -142,19 +142,26 @@ class Exporter {
   // An element-wise op on x (an op kind or a fused `activation` name).
   std::string unary(OpKind op, const std::string& x, const std::string& base) {
     switch (op) {
-      case OpKind::relu: return node("Relu", base, {x})->output(0);
-      case OpKind::relu6: return node("Clip", base, {x, scalar(0.0f), scalar(6.0f)})->output(0);
-      case OpKind::sigmoid: return node("Sigmoid", base, {x})->output(0);
-      case OpKind::tanh: return node("Tanh", base, {x})->output(0);
-      case OpKind::hardswish: return node("HardSwish", base, {x})->output(0);
+      case OpKind::relu:
+        return node("Relu", base, {x})->output(0);
+      case OpKind::relu6:
+        return node("Clip", base, {x, scalar(0.0f), scalar(6.0f)})->output(0);
+      case OpKind::sigmoid:
+        return node("Sigmoid", base, {x})->output(0);
+      case OpKind::tanh:
+        return node("Tanh", base, {x})->output(0);
+      case OpKind::hardswish:
+        return node("HardSwish", base, {x})->output(0);
       case OpKind::hardsigmoid: {
         auto* n = node("HardSigmoid", base, {x});
         attr(n, "alpha", 1.0f / 6.0f);
         attr(n, "beta", 0.5f);
         return n->output(0);
       }
-      case OpKind::silu: return node("Mul", base, {x, node("Sigmoid", base, {x})->output(0)})->output(0);
-      default: throw Error(std::string("op ") + op_name(op) + " has no ONNX export");
+      case OpKind::silu:
+        return node("Mul", base, {x, node("Sigmoid", base, {x})->output(0)})->output(0);
+      default:
+        throw Error(std::string("op ") + op_name(op) + " has no ONNX export");
     }
   }
   std::string activation(const Node& n, const std::string& x) {
@@ -176,10 +183,12 @@ class Exporter {
     const Tensor& s = n.param("weight_scales").data;
     const int64_t o = w.shape()[0];
     std::vector<int64_t> values(static_cast<size_t>(w.numel()));
-    for (int64_t i = 0; i < w.numel(); ++i) values[size_t(i)] = w.data<int8_t>()[i];
-    const std::string wq = initializer(n.name + ".weight_quantized", ints_tensor(w.shape().dims(), values, TensorProto::INT8));
+    for (int64_t i = 0; i < w.numel(); ++i) values[size_t(i)] = +w.data<int8_t>()[i];  // signed: -128 stays -128
+    const std::string wq =
+        initializer(n.name + ".weight_quantized", ints_tensor(w.shape().dims(), values, TensorProto::INT8));
     const std::string scale = initializer(n.name + ".weight_scale", floats_tensor({o}, s.data<float>()));
-    const std::string zp = initializer(n.name + ".weight_zero_point", ints_tensor({o}, std::vector<int64_t>(size_t(o), 0), TensorProto::INT8));
+    const std::string zp = initializer(n.name + ".weight_zero_point",
+                                       ints_tensor({o}, std::vector<int64_t>(size_t(o), 0), TensorProto::INT8));
     auto* dq = node("DequantizeLinear", n.name + ".weight", {wq, scale, zp});
     attr(dq, "axis", int64_t(0));
     return dq->output(0);
@@ -199,7 +208,8 @@ class Exporter {
     }
     const std::string bq = initializer(n.name + ".bias_quantized", ints_tensor({o}, values, TensorProto::INT32));
     const std::string scale = initializer(n.name + ".bias_scale", floats_tensor({o}, scales.data()));
-    const std::string zp = initializer(n.name + ".bias_zero_point", ints_tensor({o}, std::vector<int64_t>(size_t(o), 0), TensorProto::INT32));
+    const std::string zp = initializer(n.name + ".bias_zero_point",
+                                       ints_tensor({o}, std::vector<int64_t>(size_t(o), 0), TensorProto::INT32));
     auto* dq = node("DequantizeLinear", n.name + ".bias", {bq, scale, zp});
     attr(dq, "axis", int64_t(0));
     return dq->output(0);
@@ -273,7 +283,9 @@ class Exporter {
       case OpKind::tanh:
       case OpKind::hardswish:
       case OpKind::hardsigmoid:
-      case OpKind::silu: y = unary(n.op, x, n.name); break;
+      case OpKind::silu:
+        y = unary(n.op, x, n.name);
+        break;
       case OpKind::max_pool2d:
       case OpKind::avg_pool2d: {
         auto* p = node(n.op == OpKind::max_pool2d ? "MaxPool" : "AveragePool", n.name, {x});
@@ -282,9 +294,15 @@ class Exporter {
         y = p->output(0);
         break;
       }
-      case OpKind::global_avg_pool: y = node("GlobalAveragePool", n.name, {x})->output(0); break;
-      case OpKind::add: y = activation(n, node("Add", n.name, {x, in(n, 1)})->output(0)); break;
-      case OpKind::mul: y = node("Mul", n.name, {x, in(n, 1)})->output(0); break;
+      case OpKind::global_avg_pool:
+        y = node("GlobalAveragePool", n.name, {x})->output(0);
+        break;
+      case OpKind::add:
+        y = activation(n, node("Add", n.name, {x, in(n, 1)})->output(0));
+        break;
+      case OpKind::mul:
+        y = node("Mul", n.name, {x, in(n, 1)})->output(0);
+        break;
       case OpKind::concat: {
         std::vector<std::string> ins;
         for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(in(n, int(i)));
@@ -299,17 +317,22 @@ class Exporter {
         y = f->output(0);
         break;
       }
-      case OpKind::reshape: y = reshape(n.name, x, shape); break;
+      case OpKind::reshape:
+        y = reshape(n.name, x, shape);
+        break;
       case OpKind::softmax: {
         auto* s = node("Softmax", n.name, {x});
         attr(s, "axis", n.attr_int("axis", 1));
         y = s->output(0);
         break;
       }
-      case OpKind::dropout: y = x; break;
+      case OpKind::dropout:
+        y = x;
+        break;
       case OpKind::channel_shuffle: {
         const int64_t groups = n.attr_int("groups", 1);
-        const std::string split = reshape(n.name + ".split", x, Shape{1, groups, shape[1] / groups, shape[2], shape[3]});
+        const std::string split =
+            reshape(n.name + ".split", x, Shape{1, groups, shape[1] / groups, shape[2], shape[3]});
         auto* t = node("Transpose", n.name, {split});
         attr(t, "perm", std::vector<int64_t>{0, 2, 1, 3, 4});
         y = reshape(n.name + ".merge", t->output(0), shape);
@@ -317,8 +340,8 @@ class Exporter {
       }
       case OpKind::slice:
         y = node("Slice", n.name,
-                 {x, int64s(n.name + ".starts", {n.attr_int("start", 0)}), int64s(n.name + ".ends", {n.attr_int("end", 0)}),
-                  int64s(n.name + ".axes", {n.attr_int("axis", 1)})})
+                 {x, int64s(n.name + ".starts", {n.attr_int("start", 0)}),
+                  int64s(n.name + ".ends", {n.attr_int("end", 0)}), int64s(n.name + ".axes", {n.attr_int("axis", 1)})})
                 ->output(0);
         break;
       // ---- int8 ----
@@ -326,7 +349,9 @@ class Exporter {
         yq = qparams(n, "", false);
         y = quantize_dequantize(x, *yq, n.name);
         break;
-      case OpKind::dequantize: y = x; break;
+      case OpKind::dequantize:
+        y = x;
+        break;
       case OpKind::qconv2d:
       case OpKind::qlinear: {
         const QParams src = qparams(n, "src_", false);
@@ -341,7 +366,8 @@ class Exporter {
       case OpKind::dqlinear:  // weights int8, activations quantized per batch at run time: exported weight-only
         y = gemm(n, x, int8_weights(n), n.param_ptr("bias") ? float_param(n, "bias") : "");
         break;
-      default: throw Error(std::string("node '") + n.name + "': op " + op_name(n.op) + " has no ONNX export");
+      default:
+        throw Error(std::string("node '") + n.name + "': op " + op_name(n.op) + " has no ONNX export");
     }
     // Int8 passes through pooling and reshapes with its scale: quantize the float result again.
     if (!yq && op_traits(n.op).int8 == Int8Rule::passes_through && in_q(n, 0)) {
@@ -369,8 +395,8 @@ class Exporter {
   const Graph g_;
   onnx::ModelProto& proto_;
   onnx::GraphProto* gp_ = nullptr;
-  std::vector<std::string> name_;           // per value: its float tensor in ONNX
-  std::vector<std::optional<QParams>> q_;   // per value: its quantization when int8
+  std::vector<std::string> name_;          // per value: its float tensor in ONNX
+  std::vector<std::optional<QParams>> q_;  // per value: its quantization when int8
   std::set<std::string> names_;
   std::map<std::string, std::string> scalars_;
 };

@@ -63,8 +63,8 @@ Shape input_shape_of(const onnx::ValueInfoProto& in, const std::optional<Shape>&
   NIMBLE_CHECK(dims.size() >= 2 && dims.size() <= kMaxRank,
                who + " has rank " + std::to_string(dims.size()) + "; nimble needs (batch, ...) of rank 2 to 5");
   if (given)
-    NIMBLE_CHECK(given->rank() == dims.size() - 1, who + " has " + std::to_string(dims.size() - 1) +
-                                                       " per-sample dims, --input gives " + given->str());
+    NIMBLE_CHECK(given->rank() == dims.size() - 1,
+                 who + " has " + std::to_string(dims.size() - 1) + " per-sample dims, --input gives " + given->str());
   std::vector<int64_t> per_sample;
   for (int d = 1; d < dims.size(); ++d) {
     const bool fixed = dims[d].has_dim_value() && dims[d].dim_value() > 0;
@@ -144,12 +144,14 @@ Model import_onnx_proto(const onnx::ModelProto& m, const OnnxImportOptions& opti
     const std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
     const OnnxConverter* c = find_converter(domain, node.op_type(), ctx.opset());
     if (!c) {
-      const bool known = find_converter(domain, node.op_type(), kOnnxMaxOpset) || find_converter(domain, node.op_type(), 1);
+      const bool known =
+          find_converter(domain, node.op_type(), kOnnxMaxOpset) || find_converter(domain, node.op_type(), 1);
       ctx.unsupported(known ? "this opset of the operator is not supported"
                             : "operator not supported; nimble imports: " + supported_operators());
     }
     bool all_constant = node.input_size() > 0;
-    for (int i = 0; i < node.input_size(); ++i) all_constant = all_constant && (node.input(i).empty() || ctx.is_constant(i));
+    for (int i = 0; i < node.input_size(); ++i)
+      all_constant = all_constant && (node.input(i).empty() || ctx.is_constant(i));
     // Every input known at import time: fold the node if it is shape arithmetic nimble evaluates.
     if (all_constant)
       for (const OnnxConverter& k : constant_converters())

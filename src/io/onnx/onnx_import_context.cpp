@@ -49,7 +49,8 @@ int ImportContext::dynamic(int i, const std::string& role) const {
   if (!has_input(i)) unsupported(role + " (input " + std::to_string(i) + ") is missing");
   const ImportedValue& v = input(i);
   switch (v.kind) {
-    case ImportedValue::Kind::dynamic: return v.id;
+    case ImportedValue::Kind::dynamic:
+      return v.id;
     case ImportedValue::Kind::constant:
       unsupported(role + " '" + node_->input(i) + "' is a constant " + v.constant.describe() +
                   "; nimble supports this operator on computed tensors only");
@@ -59,7 +60,8 @@ int ImportContext::dynamic(int i, const std::string& role) const {
     case ImportedValue::Kind::quantized:
       unsupported(role + " '" + node_->input(i) +
                   "' is the int8 output of a QuantizeLinear; nimble reads one only when a DequantizeLinear follows");
-    case ImportedValue::Kind::none: break;
+    case ImportedValue::Kind::none:
+      break;
   }
   unsupported(role + " '" + node_->input(i) + "' has no value");
 }

@@ -100,8 +100,8 @@ struct OnnxConverter {
 const std::vector<OnnxConverter>& layer_converters();       // Conv, Gemm, MatMul, BatchNormalization
 const std::vector<OnnxConverter>& pooling_converters();     // MaxPool, AveragePool, Global*, ReduceMean
 const std::vector<OnnxConverter>& activation_converters();  // Relu ... Softmax, Add, Mul
-const std::vector<OnnxConverter>& tensor_converters();      // Reshape, Flatten, Transpose, Concat, Split, Slice, Pad ...
-const std::vector<OnnxConverter>& qdq_converters();         // QuantizeLinear, DequantizeLinear
+const std::vector<OnnxConverter>& tensor_converters();  // Reshape, Flatten, Transpose, Concat, Split, Slice, Pad ...
+const std::vector<OnnxConverter>& qdq_converters();     // QuantizeLinear, DequantizeLinear
 // Converters for import-time constants (Constant, Shape, and arithmetic when every input is constant).
 const std::vector<OnnxConverter>& constant_converters();
 

@@ -46,10 +46,12 @@ void convert_constant(ImportContext& ctx) {
   if (a->name() == "value") {
     t = const_from_proto(a->t(), ctx.who() + " value");
   } else if (a->name() == "value_float" || a->name() == "value_floats") {
-    t.floats = a->name() == "value_float" ? std::vector<float>{a->f()} : std::vector<float>(a->floats().begin(), a->floats().end());
+    t.floats = a->name() == "value_float" ? std::vector<float>{a->f()}
+                                          : std::vector<float>(a->floats().begin(), a->floats().end());
     if (a->name() == "value_floats") t.dims = {int64_t(t.floats.size())};
   } else {
-    t = a->name() == "value_int" ? ints_tensor({}, {a->i()}) : ints_tensor({a->ints_size()}, {a->ints().begin(), a->ints().end()});
+    t = a->name() == "value_int" ? ints_tensor({}, {a->i()})
+                                 : ints_tensor({a->ints_size()}, {a->ints().begin(), a->ints().end()});
   }
   ctx.set_constant(0, std::move(t));
 }
@@ -80,8 +82,10 @@ void convert_constant_of_shape(ImportContext& ctx) {
   ConstTensor t = fill;
   t.dims = dims;
   const int64_t n = numel_of(dims);
-  if (t.integer) t.ints.assign(size_t(n), fill.int_at(0));
-  else t.floats.assign(size_t(n), float(fill.at(0)));
+  if (t.integer)
+    t.ints.assign(size_t(n), fill.int_at(0));
+  else
+    t.floats.assign(size_t(n), float(fill.at(0)));
   ctx.set_constant(0, std::move(t));
 }
 
@@ -113,8 +117,7 @@ int64_t source_index(const Dims& dims, const Dims& out, int64_t i) {
   return idx;
 }
 
-template <class IntOp, class FloatOp>
-void elementwise(ImportContext& ctx, IntOp int_op, FloatOp float_op) {
+template <class IntOp, class FloatOp> void elementwise(ImportContext& ctx, IntOp int_op, FloatOp float_op) {
   const ConstTensor& a = ctx.constant(0, "A");
   const ConstTensor& b = ctx.constant(1, "B");
   const Dims out = broadcast(ctx, a.dims, b.dims);
@@ -138,13 +141,16 @@ void elementwise(ImportContext& ctx, IntOp int_op, FloatOp float_op) {
 }
 
 void convert_add(ImportContext& ctx) {
-  elementwise(ctx, [](ImportContext&, int64_t x, int64_t y) { return x + y; }, [](float x, float y) { return x + y; });
+  elementwise(
+      ctx, [](ImportContext&, int64_t x, int64_t y) { return x + y; }, [](float x, float y) { return x + y; });
 }
 void convert_sub(ImportContext& ctx) {
-  elementwise(ctx, [](ImportContext&, int64_t x, int64_t y) { return x - y; }, [](float x, float y) { return x - y; });
+  elementwise(
+      ctx, [](ImportContext&, int64_t x, int64_t y) { return x - y; }, [](float x, float y) { return x - y; });
 }
 void convert_mul(ImportContext& ctx) {
-  elementwise(ctx, [](ImportContext&, int64_t x, int64_t y) { return x * y; }, [](float x, float y) { return x * y; });
+  elementwise(
+      ctx, [](ImportContext&, int64_t x, int64_t y) { return x * y; }, [](float x, float y) { return x * y; });
 }
 void convert_div(ImportContext& ctx) {
   elementwise(
@@ -228,8 +234,10 @@ void convert_reshape(ImportContext& ctx) {
   int free = -1;
   for (size_t i = 0; i < to.size(); ++i) {
     if (to[i] == 0 && !ctx.attr_int("allowzero", 0)) to[i] = i < in.dims.size() ? in.dims[i] : 0;
-    if (to[i] == -1) free = int(i);
-    else known *= to[i];
+    if (to[i] == -1)
+      free = int(i);
+    else
+      known *= to[i];
   }
   if (free >= 0) to[size_t(free)] = known ? in.numel() / known : 0;
   set_reshaped(ctx, to);
@@ -263,8 +271,10 @@ void convert_gather(ImportContext& ctx) {
       if (j < 0 || j >= dim) ctx.unsupported("index " + std::to_string(idx.int_at(k)) + " is out of range");
       for (int64_t i = 0; i < inner; ++i) {
         const int64_t src = (o * dim + j) * inner + i;
-        if (data.integer) t.ints.push_back(data.ints[size_t(src)]);
-        else t.floats.push_back(data.floats[size_t(src)]);
+        if (data.integer)
+          t.ints.push_back(data.ints[size_t(src)]);
+        else
+          t.floats.push_back(data.floats[size_t(src)]);
       }
     }
   ctx.set_constant(0, std::move(t));
@@ -294,8 +304,10 @@ void convert_concat(ImportContext& ctx) {
       const ConstTensor& in = ctx.constant(k, "input");
       const int64_t chunk = in.numel() / std::max<int64_t>(outer, 1);
       for (int64_t i = 0; i < chunk; ++i) {
-        if (in.integer) t.ints.push_back(in.ints[size_t(o * chunk + i)]);
-        else t.floats.push_back(in.floats[size_t(o * chunk + i)]);
+        if (in.integer)
+          t.ints.push_back(in.ints[size_t(o * chunk + i)]);
+        else
+          t.floats.push_back(in.floats[size_t(o * chunk + i)]);
       }
     }
   ctx.set_constant(0, std::move(t));
@@ -317,8 +329,10 @@ void convert_slice(ImportContext& ctx) {
   const int64_t s = clamp(starts[0]), e = std::max(s, clamp(ends[0]));
   ConstTensor t = in;
   t.dims = {e - s};
-  if (in.integer) t.ints.assign(in.ints.begin() + s, in.ints.begin() + e);
-  else t.floats.assign(in.floats.begin() + s, in.floats.begin() + e);
+  if (in.integer)
+    t.ints.assign(in.ints.begin() + s, in.ints.begin() + e);
+  else
+    t.floats.assign(in.floats.begin() + s, in.floats.begin() + e);
   ctx.set_constant(0, std::move(t));
 }
 
@@ -334,7 +348,8 @@ void convert_dequantize_linear(ImportContext& ctx) {
   int64_t channels = 1, inner = 1;
   if (scale.numel() > 1) {
     if (axis < 0 || axis >= r || x.dims[size_t(axis)] != scale.numel())
-      ctx.unsupported("scale " + scale.describe() + " does not match axis " + std::to_string(axis) + " of " + x.describe());
+      ctx.unsupported("scale " + scale.describe() + " does not match axis " + std::to_string(axis) + " of " +
+                      x.describe());
     channels = scale.numel();
     for (int64_t i = axis + 1; i < r; ++i) inner *= x.dims[size_t(i)];
   }
@@ -353,14 +368,21 @@ void convert_dequantize_linear(ImportContext& ctx) {
 
 const std::vector<OnnxConverter>& constant_converters() {
   static const std::vector<OnnxConverter> table = {
-      {"", "Constant", 1, 17, convert_constant},   {"", "Shape", 1, 17, convert_shape},
+      {"", "Constant", 1, 17, convert_constant},
+      {"", "Shape", 1, 17, convert_shape},
       {"", "ConstantOfShape", 9, 17, convert_constant_of_shape},
-      {"", "Add", 1, 17, convert_add},             {"", "Sub", 1, 17, convert_sub},
-      {"", "Mul", 1, 17, convert_mul},             {"", "Div", 1, 17, convert_div},
-      {"", "Cast", 1, 17, convert_cast},           {"", "Unsqueeze", 1, 17, convert_unsqueeze},
-      {"", "Squeeze", 1, 17, convert_squeeze},     {"", "Identity", 1, 17, convert_identity},
-      {"", "Reshape", 5, 17, convert_reshape},     {"", "Gather", 1, 17, convert_gather},
-      {"", "Concat", 1, 17, convert_concat},       {"", "Slice", 1, 17, convert_slice},
+      {"", "Add", 1, 17, convert_add},
+      {"", "Sub", 1, 17, convert_sub},
+      {"", "Mul", 1, 17, convert_mul},
+      {"", "Div", 1, 17, convert_div},
+      {"", "Cast", 1, 17, convert_cast},
+      {"", "Unsqueeze", 1, 17, convert_unsqueeze},
+      {"", "Squeeze", 1, 17, convert_squeeze},
+      {"", "Identity", 1, 17, convert_identity},
+      {"", "Reshape", 5, 17, convert_reshape},
+      {"", "Gather", 1, 17, convert_gather},
+      {"", "Concat", 1, 17, convert_concat},
+      {"", "Slice", 1, 17, convert_slice},
       {"", "DequantizeLinear", 10, 17, convert_dequantize_linear},
   };
   return table;

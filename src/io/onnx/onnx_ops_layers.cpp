@@ -19,14 +19,16 @@ void convert_conv(ImportContext& ctx) {
   const ImportedValue& in = ctx.input(0);
   const bool padded = in.kind == ImportedValue::Kind::padded;
   const int x = padded ? in.id : ctx.dynamic(0, "input X");
-  if (ctx.rank(x) != 4) ctx.unsupported("input of rank " + std::to_string(ctx.rank(x)) + ": nimble convolves (N, C, H, W)");
+  if (ctx.rank(x) != 4)
+    ctx.unsupported("input of rank " + std::to_string(ctx.rank(x)) + ": nimble convolves (N, C, H, W)");
   const ConstTensor& w = ctx.constant(1, "weights W");
   if (w.dims.size() != 4) ctx.unsupported("weights " + w.describe() + " are not (O, I/group, kH, kW)");
   const int64_t group = ctx.attr_int("group", 1);
   const int64_t oc = w.dims[0], kh = w.dims[2], kw = w.dims[3];
   const Shape& xs = ctx.shape(x);
   if (group <= 0 || xs[1] != w.dims[1] * group)
-    ctx.unsupported("weights " + w.describe() + " with group " + std::to_string(group) + " do not fit input " + xs.str());
+    ctx.unsupported("weights " + w.describe() + " with group " + std::to_string(group) + " do not fit input " +
+                    xs.str());
   const auto kernel = ctx.attr_ints("kernel_shape", {kh, kw});
   if (kernel != std::vector<int64_t>{kh, kw})
     ctx.unsupported("kernel_shape " + dims_str(kernel) + " does not match the weights " + w.describe());
@@ -66,7 +68,8 @@ void add_linear(ImportContext& ctx, int a, const ConstTensor& b, bool trans_b, f
     ctx.unsupported("weights " + b.describe() + " do not fit input " + ctx.shape(a).str());
   Tensor wt({o, k});  // (O, K): linear's layout
   for (int64_t r = 0; r < o; ++r)
-    for (int64_t j = 0; j < k; ++j) wt.data<float>()[r * k + j] = alpha * float(trans_b ? b.at(r * k + j) : b.at(j * o + r));
+    for (int64_t j = 0; j < k; ++j)
+      wt.data<float>()[r * k + j] = alpha * float(trans_b ? b.at(r * k + j) : b.at(j * o + r));
   std::map<std::string, ParamPtr> params{{"weights", make_param(wt)}};
   if (c) {
     Tensor bias({o});
@@ -80,8 +83,8 @@ void add_linear(ImportContext& ctx, int a, const ConstTensor& b, bool trans_b, f
     params["bias"] = make_param(bias);
   }
   const bool has_bias = params.count("bias") != 0;
-  ctx.set_dynamic(0, ctx.add_node(OpKind::linear, {{"out_features", o}, {"bias", int64_t(has_bias)}}, {a},
-                                  std::move(params)));
+  ctx.set_dynamic(
+      0, ctx.add_node(OpKind::linear, {{"out_features", o}, {"bias", int64_t(has_bias)}}, {a}, std::move(params)));
 }
 
 void convert_gemm(ImportContext& ctx) {
@@ -112,8 +115,8 @@ void convert_batch_norm(ImportContext& ctx) {
   const char* names[] = {"scale", "shift", "running_mean", "running_var"};
   for (int i = 0; i < 4; ++i) {
     const ConstTensor& t = ctx.constant(i + 1, names[i]);
-    if (t.numel() != c) ctx.unsupported(std::string(names[i]) + " " + t.describe() + " does not have " +
-                                        std::to_string(c) + " values");
+    if (t.numel() != c)
+      ctx.unsupported(std::string(names[i]) + " " + t.describe() + " does not have " + std::to_string(c) + " values");
     params[names[i]] = make_param(t.to_tensor().reshaped({c}), i >= 2);
   }
   const double momentum = ctx.attr_float("momentum", 0.9f);

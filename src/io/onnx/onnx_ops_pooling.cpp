@@ -27,12 +27,12 @@ Window window_of(ImportContext& ctx, int x) {
   if (ctx.attr_int("ceil_mode", 0)) {
     for (int d = 0; d < 2; ++d) {
       const int64_t in = ctx.shape(x)[2 + d], k = w.kernel[size_t(d)], s = w.strides[size_t(d)];
-      const int64_t begin = w.pads[size_t(d)], span = in + begin + w.pads[size_t(d + 2)] - k;
+      const int64_t begin = w.pads[size_t(d)], span = in + begin + w.pads[size_t(d) + 2] - k;
       if (span < 0) ctx.unsupported("input " + ctx.shape(x).str() + " is smaller than the window");
       int64_t out = (span + s - 1) / s + 1;
       if ((out - 1) * s >= in + begin) --out;
-      const int64_t extra = std::max<int64_t>(0, (out - 1) * s + k - (in + begin + w.pads[size_t(d + 2)]));
-      w.pads[size_t(d + 2)] += extra;
+      const int64_t extra = std::max<int64_t>(0, (out - 1) * s + k - (in + begin + w.pads[size_t(d) + 2]));
+      w.pads[size_t(d) + 2] += extra;
       w.ceil_extra = w.ceil_extra || extra > 0;
     }
   }
@@ -50,8 +50,9 @@ void convert_max_pool(ImportContext& ctx) {
   ctx.only_first_outputs(1, "nimble's max pooling has no indices output");
   const int x = ctx.dynamic(0, "input X");
   const Window w = window_of(ctx, x);
-  ctx.set_dynamic(0, ctx.add_node(OpKind::max_pool2d,
-                                  {{"kernel", w.kernel}, {"stride", w.strides}, {"padding", padding_attr(w.pads, w.kernel)}}, {x}));
+  ctx.set_dynamic(
+      0, ctx.add_node(OpKind::max_pool2d,
+                      {{"kernel", w.kernel}, {"stride", w.strides}, {"padding", padding_attr(w.pads, w.kernel)}}, {x}));
 }
 
 void convert_average_pool(ImportContext& ctx) {

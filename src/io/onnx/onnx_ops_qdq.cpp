@@ -20,8 +20,10 @@ QParams tensor_qparams(ImportContext& ctx) {
   if (ctx.has_input(2)) {
     const ConstTensor& zp = ctx.constant(2, "zero_point");
     if (zp.numel() != 1) ctx.unsupported("per-axis zero points of activations are not supported");
-    if (zp.onnx_type == onnx::TensorProto::INT8) q.dtype = DType::s8;
-    else if (zp.onnx_type != onnx::TensorProto::UINT8) ctx.unsupported("zero point type must be int8 or uint8");
+    if (zp.onnx_type == onnx::TensorProto::INT8)
+      q.dtype = DType::s8;
+    else if (zp.onnx_type != onnx::TensorProto::UINT8)
+      ctx.unsupported("zero point type must be int8 or uint8");
     q.zero_point = int32_t(zp.int_at(0));
   }
   if (q.zero_point != 0)
@@ -51,8 +53,8 @@ void convert_dequantize_linear(ImportContext& ctx) {
   Tensor range({2});
   range.data<float>()[0] = q.dtype == DType::u8 ? 0.0f : -127.0f * q.scale;
   range.data<float>()[1] = float(qmax(q.dtype)) * q.scale;
-  ctx.set_dynamic(0, ctx.add_node(OpKind::fake_quant, {{"dtype", std::string(q.dtype == DType::u8 ? "u8" : "s8")},
-                                                        {"frozen", int64_t(1)}},
+  ctx.set_dynamic(0, ctx.add_node(OpKind::fake_quant,
+                                  {{"dtype", std::string(q.dtype == DType::u8 ? "u8" : "s8")}, {"frozen", int64_t(1)}},
                                   {in.id}, {{"range", make_param(range, true)}}));
 }
 

@@ -28,7 +28,8 @@ int reshape_to(ImportContext& ctx, int x, const std::vector<int64_t>& to) {
 
 int64_t normalized_axis(ImportContext& ctx, int64_t axis, int rank) {
   const int64_t a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) ctx.unsupported("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  if (a < 0 || a >= rank)
+    ctx.unsupported("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   if (a == 0) ctx.unsupported("axis 0 is the batch: nimble keeps the batch dimension whole");
   return a;
 }
@@ -69,9 +70,10 @@ std::vector<int64_t> reshape_target(ImportContext& ctx, int x, std::vector<int64
     if (d != -1) known *= d;
   // The batch entry: symbolic (Shape of the input), 0 (copy), -1 with the rest fixed, or the
   // fixed batch the file was exported with.
-  const bool batch_ok = first == kBatchDim || (first == 0 && !allow_zero) || (first == -1 && !free && known == per_sample) ||
-                        (first > 0 && first == ctx.file_batch);
-  if (!batch_ok) ctx.unsupported("target shape " + dims_str(target) + " does not keep the batch dimension of " + in.str());
+  const bool batch_ok = first == kBatchDim || (first == 0 && !allow_zero) ||
+                        (first == -1 && !free && known == per_sample) || (first > 0 && first == ctx.file_batch);
+  if (!batch_ok)
+    ctx.unsupported("target shape " + dims_str(target) + " does not keep the batch dimension of " + in.str());
   if (!free && known != per_sample)
     ctx.unsupported("target shape " + dims_str(target) + " does not hold the " + std::to_string(per_sample) +
                     " values per sample of " + in.str());
@@ -81,8 +83,7 @@ std::vector<int64_t> reshape_target(ImportContext& ctx, int x, std::vector<int64
 void convert_reshape(ImportContext& ctx) {
   ctx.allow_attrs({"shape", "allowzero"});
   const int x = ctx.dynamic(0, "input data");
-  const std::vector<int64_t> target =
-      ctx.opset() < 5 ? ctx.attr_ints("shape", {}) : ctx.constant(1, "shape").as_ints();
+  const std::vector<int64_t> target = ctx.opset() < 5 ? ctx.attr_ints("shape", {}) : ctx.constant(1, "shape").as_ints();
   ctx.set_dynamic(0, reshape_to(ctx, x, reshape_target(ctx, x, target, ctx.attr_int("allowzero", 0) != 0)));
 }
 
@@ -104,18 +105,20 @@ void convert_flatten(ImportContext& ctx) {
 void convert_squeeze_unsqueeze(ImportContext& ctx, bool squeeze) {
   ctx.allow_attrs({"axes"});
   const int x = ctx.dynamic(0, "input data");
-  std::vector<int64_t> axes = ctx.opset() >= 13 ? (ctx.has_input(1) ? ctx.constant(1, "axes").as_ints()
-                                                                    : std::vector<int64_t>{})
-                                                : ctx.attr_ints("axes", {});
+  std::vector<int64_t> axes = ctx.opset() >= 13
+                                  ? (ctx.has_input(1) ? ctx.constant(1, "axes").as_ints() : std::vector<int64_t>{})
+                                  : ctx.attr_ints("axes", {});
   if (axes.empty()) ctx.unsupported("without axes it would squeeze the batch of a batch-1 export");
   auto dims = ctx.shape(x).dims();
   const int out_rank = int(dims.size()) + (squeeze ? 0 : int(axes.size()));
   for (int64_t& a : axes) a = normalized_axis(ctx, a, squeeze ? int(dims.size()) : out_rank);
   std::sort(axes.begin(), axes.end());
   if (squeeze) {
-    for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
-      if (dims[size_t(*it)] != 1) ctx.unsupported("axis " + std::to_string(*it) + " of " + ctx.shape(x).str() + " is not 1");
-      dims.erase(dims.begin() + *it);
+    std::reverse(axes.begin(), axes.end());  // erase from the back so earlier positions hold
+    for (int64_t a : axes) {
+      if (dims[size_t(a)] != 1)
+        ctx.unsupported("axis " + std::to_string(a) + " of " + ctx.shape(x).str() + " is not 1");
+      dims.erase(dims.begin() + a);
     }
   } else {
     for (int64_t a : axes) dims.insert(dims.begin() + a, 1);
@@ -142,8 +145,8 @@ void convert_transpose(ImportContext& ctx) {
     const Shape& in = ctx.shape(src);
     if (in.rank() == 4 && s[1] * s[2] == in[1] && s[3] == in[2] && s[4] == in[3]) {
       const int shuffled = ctx.add_node(OpKind::channel_shuffle, {{"groups", s[1]}}, {src});
-      return ctx.set_dynamic(0, ctx.add_node(OpKind::reshape, {{"shape", std::vector<int64_t>{s[2], s[1], s[3], s[4]}}},
-                                             {shuffled}));
+      return ctx.set_dynamic(
+          0, ctx.add_node(OpKind::reshape, {{"shape", std::vector<int64_t>{s[2], s[1], s[3], s[4]}}}, {shuffled}));
     }
   }
   ctx.unsupported("perm " + dims_str(perm) + " of " + s.str() +
@@ -154,6 +157,7 @@ void convert_transpose(ImportContext& ctx) {
 void convert_concat(ImportContext& ctx) {
   ctx.allow_attrs({"axis"});
   std::vector<int> xs;
+  xs.reserve(size_t(ctx.input_count()));
   for (int i = 0; i < ctx.input_count(); ++i) xs.push_back(ctx.dynamic(i, "input " + std::to_string(i)));
   if (xs.size() == 1) return ctx.set_dynamic(0, xs[0]);
   const int64_t axis = normalized_axis(ctx, ctx.attr_int("axis", 1), ctx.rank(xs[0]));
@@ -161,7 +165,8 @@ void convert_concat(ImportContext& ctx) {
   constexpr size_t kMaxInputs = 16;
   while (xs.size() > 1) {
     const size_t n = std::min(xs.size(), kMaxInputs);
-    const int joined = ctx.add_node(OpKind::concat, {{"axis", axis}}, std::vector<int>(xs.begin(), xs.begin() + long(n)));
+    const int joined =
+        ctx.add_node(OpKind::concat, {{"axis", axis}}, std::vector<int>(xs.begin(), xs.begin() + long(n)));
     xs.erase(xs.begin(), xs.begin() + long(n));
     xs.insert(xs.begin(), joined);
     if (xs.size() == 1) break;
@@ -179,12 +184,13 @@ void convert_split(ImportContext& ctx) {
   const int x = ctx.dynamic(0, "input");
   const int64_t axis = normalized_axis(ctx, ctx.attr_int("axis", 0), ctx.rank(x));
   const int64_t dim = ctx.shape(x)[int(axis)];
-  std::vector<int64_t> sizes = ctx.opset() >= 13 ? (ctx.has_input(1) ? ctx.constant(1, "split").as_ints()
-                                                                     : std::vector<int64_t>{})
-                                                 : ctx.attr_ints("split", {});
+  std::vector<int64_t> sizes = ctx.opset() >= 13
+                                   ? (ctx.has_input(1) ? ctx.constant(1, "split").as_ints() : std::vector<int64_t>{})
+                                   : ctx.attr_ints("split", {});
   const int n = ctx.output_count();
   if (sizes.empty()) {
-    if (dim % n != 0) ctx.unsupported("dim " + std::to_string(dim) + " does not split evenly into " + std::to_string(n));
+    if (dim % n != 0)
+      ctx.unsupported("dim " + std::to_string(dim) + " does not split evenly into " + std::to_string(n));
     sizes.assign(size_t(n), dim / n);
   }
   int64_t total = 0;
@@ -207,7 +213,8 @@ void convert_slice(ImportContext& ctx) {
   const auto starts = attrs ? ctx.attr_ints("starts", {}) : ctx.constant(1, "starts").as_ints();
   const auto ends = attrs ? ctx.attr_ints("ends", {}) : ctx.constant(2, "ends").as_ints();
   std::vector<int64_t> axes;
-  if (attrs ? ctx.has_attr("axes") : ctx.has_input(3)) axes = attrs ? ctx.attr_ints("axes", {}) : ctx.constant(3, "axes").as_ints();
+  if (attrs ? ctx.has_attr("axes") : ctx.has_input(3))
+    axes = attrs ? ctx.attr_ints("axes", {}) : ctx.constant(3, "axes").as_ints();
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
   if (!attrs && ctx.has_input(4))
@@ -225,8 +232,9 @@ void convert_slice(ImportContext& ctx) {
     const int64_t dim = ctx.shape(x)[int(a)];
     auto clamp = [dim](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
     const int64_t s = clamp(starts[i]), e = clamp(ends[i]);
-    if (s >= e) ctx.unsupported("the slice [" + std::to_string(starts[i]) + ", " + std::to_string(ends[i]) + ") of axis " +
-                                std::to_string(a) + " is empty");
+    if (s >= e)
+      ctx.unsupported("the slice [" + std::to_string(starts[i]) + ", " + std::to_string(ends[i]) + ") of axis " +
+                      std::to_string(a) + " is empty");
     x = slice_of(ctx, x, a, s, e);
   }
   ctx.set_dynamic(0, x);
@@ -260,11 +268,16 @@ void convert_pad(ImportContext& ctx) {
 
 const std::vector<OnnxConverter>& tensor_converters() {
   static const std::vector<OnnxConverter> table = {
-      {"", "Identity", 1, 17, convert_identity},   {"", "Dropout", 1, 17, convert_dropout},
-      {"", "Reshape", 1, 17, convert_reshape},     {"", "Flatten", 1, 17, convert_flatten},
-      {"", "Squeeze", 1, 17, convert_squeeze},     {"", "Unsqueeze", 1, 17, convert_unsqueeze},
-      {"", "Transpose", 1, 17, convert_transpose}, {"", "Concat", 1, 17, convert_concat},
-      {"", "Split", 2, 17, convert_split},         {"", "Slice", 1, 17, convert_slice},
+      {"", "Identity", 1, 17, convert_identity},
+      {"", "Dropout", 1, 17, convert_dropout},
+      {"", "Reshape", 1, 17, convert_reshape},
+      {"", "Flatten", 1, 17, convert_flatten},
+      {"", "Squeeze", 1, 17, convert_squeeze},
+      {"", "Unsqueeze", 1, 17, convert_unsqueeze},
+      {"", "Transpose", 1, 17, convert_transpose},
+      {"", "Concat", 1, 17, convert_concat},
+      {"", "Split", 2, 17, convert_split},
+      {"", "Slice", 1, 17, convert_slice},
       {"", "Pad", 2, 17, convert_pad},
   };
   return table;

@@ -25,7 +25,7 @@ inline std::vector<int64_t> onnx_pads(const ImportContext& ctx, const Shape& x, 
     const int64_t total = std::max<int64_t>(0, (out - 1) * s + (kernel[size_t(d)] - 1) * dilations[size_t(d)] + 1 - in);
     const int64_t small = total / 2, large = total - small;
     pads[size_t(d)] = mode == "SAME_UPPER" ? small : large;
-    pads[size_t(d + 2)] = mode == "SAME_UPPER" ? large : small;
+    pads[size_t(d) + 2] = mode == "SAME_UPPER" ? large : small;
   }
   return pads;
 }

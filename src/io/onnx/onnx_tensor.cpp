@@ -54,8 +54,7 @@ int64_t checked_numel(const onnx::TensorProto& p, const std::string& what) {
   return n;
 }
 
-template <class T>
-void read_raw(const std::string& raw, int64_t n, const std::string& what, auto&& put) {
+template <class T> void read_raw(const std::string& raw, int64_t n, const std::string& what, auto&& put) {
   NIMBLE_CHECK(raw.size() == size_t(n) * sizeof(T), what + ": raw_data holds " + std::to_string(raw.size()) +
                                                         " bytes, dims need " + std::to_string(size_t(n) * sizeof(T)));
   for (int64_t i = 0; i < n; ++i) {
@@ -65,10 +64,9 @@ void read_raw(const std::string& raw, int64_t n, const std::string& what, auto&&
   }
 }
 
-template <class Field>
-void check_count(const Field& field, int64_t n, const std::string& what) {
-  NIMBLE_CHECK(int64_t(field.size()) == n, what + ": holds " + std::to_string(field.size()) + " values, dims need " +
-                                               std::to_string(n));
+template <class Field> void check_count(const Field& field, int64_t n, const std::string& what) {
+  NIMBLE_CHECK(int64_t(field.size()) == n,
+               what + ": holds " + std::to_string(field.size()) + " values, dims need " + std::to_string(n));
 }
 
 float half_to_float(uint16_t h) {
@@ -103,22 +101,29 @@ ConstTensor const_from_proto(const TensorProto& p, const std::string& what) {
   const int64_t n = checked_numel(p, what);
   const bool raw = p.has_raw_data();
   auto as_float = [&](int64_t i, auto v) { t.floats[size_t(i)] = float(v); };
-  auto as_int = [&](int64_t i, auto v) { t.ints[size_t(i)] = int64_t(v); };
+  // Integers widen with their own sign (int8 -128 stays -128).
+  auto as_int = [&](int64_t i, auto v) { t.ints[size_t(i)] = static_cast<int64_t>(+v); };
   switch (p.data_type()) {
     case TensorProto::FLOAT:
       t.floats.resize(size_t(n));
-      if (raw) read_raw<float>(p.raw_data(), n, what, as_float);
-      else check_count(p.float_data(), n, what), std::copy(p.float_data().begin(), p.float_data().end(), t.floats.begin());
+      if (raw)
+        read_raw<float>(p.raw_data(), n, what, as_float);
+      else
+        check_count(p.float_data(), n, what), std::copy(p.float_data().begin(), p.float_data().end(), t.floats.begin());
       break;
     case TensorProto::DOUBLE:
       t.floats.resize(size_t(n));
-      if (raw) read_raw<double>(p.raw_data(), n, what, as_float);
-      else check_count(p.double_data(), n, what), std::copy(p.double_data().begin(), p.double_data().end(), t.floats.begin());
+      if (raw)
+        read_raw<double>(p.raw_data(), n, what, as_float);
+      else
+        check_count(p.double_data(), n, what),
+            std::copy(p.double_data().begin(), p.double_data().end(), t.floats.begin());
       break;
     case TensorProto::FLOAT16:
       t.floats.resize(size_t(n));
       if (raw) {
-        read_raw<uint16_t>(p.raw_data(), n, what, [&](int64_t i, uint16_t v) { t.floats[size_t(i)] = half_to_float(v); });
+        read_raw<uint16_t>(p.raw_data(), n, what,
+                           [&](int64_t i, uint16_t v) { t.floats[size_t(i)] = half_to_float(v); });
       } else {
         check_count(p.int32_data(), n, what);
         for (int64_t i = 0; i < n; ++i) t.floats[size_t(i)] = half_to_float(uint16_t(p.int32_data(int(i))));
@@ -126,8 +131,10 @@ ConstTensor const_from_proto(const TensorProto& p, const std::string& what) {
       break;
     case TensorProto::INT64:
       t.integer = true, t.ints.resize(size_t(n));
-      if (raw) read_raw<int64_t>(p.raw_data(), n, what, as_int);
-      else check_count(p.int64_data(), n, what), std::copy(p.int64_data().begin(), p.int64_data().end(), t.ints.begin());
+      if (raw)
+        read_raw<int64_t>(p.raw_data(), n, what, as_int);
+      else
+        check_count(p.int64_data(), n, what), std::copy(p.int64_data().begin(), p.int64_data().end(), t.ints.begin());
       break;
     case TensorProto::INT32:
     case TensorProto::INT16:
@@ -169,12 +176,23 @@ void const_to_proto(const ConstTensor& t, TensorProto& p) {
     }
   };
   switch (t.onnx_type) {
-    case TensorProto::FLOAT: put(float{}, t.numel()); break;
-    case TensorProto::INT64: put(int64_t{}, t.numel()); break;
-    case TensorProto::INT32: put(int32_t{}, t.numel()); break;
-    case TensorProto::INT8: put(int8_t{}, t.numel()); break;
-    case TensorProto::UINT8: put(uint8_t{}, t.numel()); break;
-    default: NIMBLE_ASSERT(false, "const_to_proto: unexpected type " + std::to_string(t.onnx_type));
+    case TensorProto::FLOAT:
+      put(float{}, t.numel());
+      break;
+    case TensorProto::INT64:
+      put(int64_t{}, t.numel());
+      break;
+    case TensorProto::INT32:
+      put(int32_t{}, t.numel());
+      break;
+    case TensorProto::INT8:
+      put(int8_t{}, t.numel());
+      break;
+    case TensorProto::UINT8:
+      put(uint8_t{}, t.numel());
+      break;
+    default:
+      NIMBLE_ASSERT(false, "const_to_proto: unexpected type " + std::to_string(t.onnx_type));
   }
 }
 

@@ -16,10 +16,10 @@ inline constexpr int64_t kBatchDim = INT64_MIN / 4;
 
 struct ConstTensor {
   std::vector<int64_t> dims;
-  bool integer = false;          // ints holds the data (INT64, INT32, ...), else floats does
-  std::vector<float> floats;     // row-major
-  std::vector<int64_t> ints;     // row-major
-  int32_t onnx_type = 1;         // the TensorProto data type it came as (FLOAT = 1)
+  bool integer = false;       // ints holds the data (INT64, INT32, ...), else floats does
+  std::vector<float> floats;  // row-major
+  std::vector<int64_t> ints;  // row-major
+  int32_t onnx_type = 1;      // the TensorProto data type it came as (FLOAT = 1)
 
   int64_t numel() const;
   // Element i as a double / as an integer (floats are truncated toward zero).
