@@ -10,7 +10,8 @@ For each model (torchvision resnet18 and mobilenet_v2, random weights, 3x224x224
      a set 5000 images larger is written, ~760 MB);
   4. nimble export   model.int8.nimble -> model.int8.onnx (ONNX Runtime's int8 form, QDQ);
 then times, at batch 1 and 32, in rounds that alternate the engines (this machine's speed drifts
-by tens of percent between seconds, so each figure is the median over rounds of per-round medians):
+by tens of percent between seconds, so each figure is the median over rounds of per-round medians,
+over the rounds in which other processes took under 10 % of the CPU if there are any):
   nimble fp32 / bf16 / int8     `nimble bench` (batch 1: its p50 latency; batch B: B / throughput)
   ONNX Runtime fp32             torchvision's ONNX              (tests/onnx/ort_bench.js)
   ONNX Runtime int8             nimble's QDQ export
@@ -376,15 +377,22 @@ def main():
     times, errors = {}, {}
 
     def record(key, batch, value):
-        """A time (ms) for a batch, or with batch None an error message (the first one is kept)."""
+        """A time (ms) for a batch in this round, or with batch None an error message (the first is kept)."""
         if batch is None:
             errors.setdefault(key, value)
         else:
-            times.setdefault(key, {}).setdefault(batch, []).append(float(value))
+            times.setdefault(key, {}).setdefault(batch, []).append((r, float(value)))
+
+    # The share of the machine other processes took during each round (from /proc/stat, less the
+    # CPU time of this process and its children): a round beside another job is not comparable.
+    def other_share(busy_before, own_before, t_before):
+        return max(0.0, (cpu_busy_seconds() - busy_before) - (own_cpu_seconds() - own_before)) / (
+            (time.perf_counter() - t_before) * (os.cpu_count() or 1))
 
     start = time.perf_counter()
-    busy0, own0 = cpu_busy_seconds(), own_cpu_seconds()
+    shares = []
     for r in range(args.rounds):
+        round_start = (cpu_busy_seconds(), own_cpu_seconds(), time.perf_counter())
         for family in args.models:
             f = files[family]
             print(f"[round {r + 1}/{args.rounds}] {family}", file=sys.stderr)
@@ -439,11 +447,13 @@ def main():
                         record((family, "pytorch", prec), None, f"batch {b}: {v[str(b)]['error']}")
                     else:
                         record((family, "pytorch", prec), b, v[str(b)])
+        shares.append(other_share(*round_start))
+        print(f"[round {r + 1}/{args.rounds}] other processes took {shares[-1]:.0%} of the CPU", file=sys.stderr)
     elapsed = time.perf_counter() - start
     busy_after = compilers_running()
-    # The share of the machine other processes used while we timed: figures are only comparable
-    # when it is near 0.
-    others = max(0.0, (cpu_busy_seconds() - busy0) - (own_cpu_seconds() - own0)) / (elapsed * (os.cpu_count() or 1))
+    # Medians over the rounds other processes left alone (< 10 % of the CPU), else over all.
+    clean = [r for r, share in enumerate(shares) if share < 0.10] or list(range(args.rounds))
+    used = lambda values: [v for r, v in values if r in clean]  # noqa: E731
 
     # The table: one row per family, engine, precision; columns per batch.
     order = [("nimble", "fp32"), ("nimble", "bf16"), ("nimble", "int8"), ("onnxruntime", "fp32"),
@@ -452,26 +462,28 @@ def main():
     cpu = cpu_name()
     print(f"\n{cpu}, {args.threads} threads, {args.rounds} round(s) in {elapsed:.0f} s; "
           f"median ms per batch of 3x{SIZE}x{SIZE}, and ORT fp32 ms / ms (> 1: faster than ONNX Runtime fp32)")
-    head = f"{'model':<13} {'engine':<12} {'precision':<17}" + "".join(
+    w = max(len(m) for m in args.models + ["model"])
+    head = f"{'model':<{w}} {'engine':<12} {'precision':<17}" + "".join(
         f" {'b' + str(b) + ' ms':>10} {'vs ORT':>7}" for b in args.batches)
     print(head)
     results = []
     for family in args.models:
-        base = {b: statistics.median(v) for b, v in times.get((family, "onnxruntime", "fp32"), {}).items()}
+        base = {b: statistics.median(used(v)) for b, v in times.get((family, "onnxruntime", "fp32"), {}).items()
+                if used(v)}
         for engine, prec in order:
             k = (family, engine, prec)
             if k not in times and k not in errors:
                 continue
-            line = f"{family:<13} {engine:<12} {prec:<17}"
+            line = f"{family:<{w}} {engine:<12} {prec:<17}"
             row = {"model": family, "engine": engine, "precision": prec}
             for b in args.batches:
-                v = times.get(k, {}).get(b)
+                v = used(times.get(k, {}).get(b, []))
                 if v:
                     ms = statistics.median(v)
                     ratio = base[b] / ms if b in base else None
                     line += f" {ms:>10.2f} {ratio:>6.2f}x" if ratio else f" {ms:>10.2f} {'-':>7}"
                     row[f"batch{b}_ms"] = round(ms, 3)
-                    row[f"batch{b}_rounds_ms"] = [round(x, 3) for x in v]
+                    row[f"batch{b}_rounds_ms"] = [round(x, 3) for _, x in times[k][b]]  # every round
                     if ratio:
                         row[f"batch{b}_vs_ort_fp32"] = round(ratio, 3)
                 else:
@@ -488,13 +500,16 @@ def main():
     for family, remarks in step_notes.items():
         for remark in remarks:
             print(f"note: {family}: {remark}")
-    print(f"other processes used {others:.0%} of this machine's CPU time while the rounds ran")
-    if busy or busy_after or others > 0.1:
+    print("other processes took " + ", ".join(f"{x:.0%}" for x in shares) + " of the CPU in the rounds; " +
+          (f"medians over round(s) {', '.join(str(r + 1) for r in clean)}" if len(clean) < args.rounds
+           else "medians over all rounds"))
+    if busy or busy_after or min(shares, default=0) >= 0.10:
         print("warning: " + (f"{', '.join(sorted(set(busy) | set(busy_after)))} ran during this benchmark; "
                              if busy or busy_after else "") + "these figures are unreliable")
     print(json.dumps({"bench": "onnx_peers", "cpu": cpu, "threads": args.threads, "rounds": args.rounds,
                       "batches": args.batches, "build_running": bool(busy or busy_after),
-                      "other_cpu_share": round(others, 3), "results": results}))
+                      "other_cpu_share_per_round": [round(x, 3) for x in shares],
+                      "rounds_used": [r + 1 for r in clean], "results": results}))
     if tmp:
         tmp.cleanup()
     return 0
