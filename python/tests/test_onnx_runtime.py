@@ -86,3 +86,25 @@ def test_export_refuses_a_wrong_path_and_keeps_what_was_there(trained, cli, tmp_
                        text=True)
     assert r.returncode == 2 and ".onnx" in r.stderr, r.stderr
     assert target.read_bytes() == b"old"
+
+
+def write_idx(path, array):
+    """An uncompressed IDX file of uint8 data (images (N, H, W) or labels (N,))."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def test_an_imported_model_quantizes_on_a_small_data_set(trained, test_split, tmp_path):
+    """An imported model has no training recipe: the validation hold-out must fit 1,500 images."""
+    nimble.Model.load(trained["checkpoint"]).export_onnx(str(tmp_path / "cnn.onnx"))
+    data = tmp_path / "small"
+    data.mkdir()
+    images, labels = test_split
+    write_idx(data / "train-images-idx3-ubyte", images[:1500])
+    write_idx(data / "train-labels-idx1-ubyte", labels[:1500])
+    write_idx(data / "t10k-images-idx3-ubyte", images[1500:2000])
+    write_idx(data / "t10k-labels-idx1-ubyte", labels[1500:2000])
+    r = nimble.quantize(model=str(tmp_path / "cnn.onnx"), data=str(data), out=str(tmp_path / "int8.nimble"),
+                        calib=256, iters=5, quiet=True)
+    assert r["calibration_samples"] == 256
+    assert nimble.Model.load(str(tmp_path / "int8.nimble")).quantized

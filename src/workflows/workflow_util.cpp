@@ -1,5 +1,6 @@
 #include "workflows/workflow_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -49,8 +50,10 @@ void check_data_fits(const Model& m, const data::IdxData& d) {
 }
 
 data::Split training_split(const Model& m, const data::ImageSet& train) {
-  int64_t val = 5000, limit = 0;
+  int64_t limit = 0;
   uint64_t seed = 0;
+  // A model nimble did not train (an imported one) has no recipe: hold out a tenth, at most 5,000.
+  int64_t val = std::clamp<int64_t>(train.size() / 10, train.size() > 1 ? 1 : 0, 5000);
   if (const auto& r = m.provenance.recipe) val = r->val, limit = r->limit, seed = r->seed;
   const data::ImageSet set = limit > 0 ? data::take(train, limit) : train;
   NIMBLE_CHECK(val >= 0 && val < set.size(), "the checkpoint's validation split does not fit this data set");

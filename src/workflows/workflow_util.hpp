@@ -35,7 +35,8 @@ void check_batch(int64_t batch);  // "batch": 1..65536
 // The data's samples must be what the model takes.
 void check_data_fits(const Model& m, const data::IdxData& d);
 // The training run's own split (from the model's recipe), so calibration and fine-tuning never
-// see validation or test samples; 5,000 held out with seed 0 for models without a recipe.
+// see validation or test samples; for models without a recipe (imported ones) a tenth of the
+// training images, at most 5,000, held out with seed 0.
 data::Split training_split(const Model& m, const data::ImageSet& train);
 // Fine-tuning a trained model (QAT, pruning): its own recipe (batch, augmentation, weight decay,
 // label smoothing) for `epochs` at peak learning rate `lr` (cosine).
