@@ -12,6 +12,8 @@ bash scripts/build.sh
 # Two test processes at a time, one OpenMP thread each: two 2-thread OpenMP teams on 2 cores
 # spin against each other (a 35 s training test took over 600 s that way).
 (cd build && OMP_NUM_THREADS=1 ctest --output-on-failure -j2)
+# ONNX's node test suite: how many of its tests import, ran and passed (the CTest above asserted it).
+build/tests/nimble_tests --gtest_filter='OnnxConformance.*' | grep '^ONNX node conformance'
 cmake -S . -B build-asan -G Ninja -DNIMBLE_ASAN=ON >/dev/null
 ninja -C build-asan tests/nimble_parser_tests
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-asan/tests/nimble_parser_tests

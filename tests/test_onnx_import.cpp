@@ -233,7 +233,11 @@ TEST(OnnxImport, PoolingPadSplitAndGemmMatchTheReference) {
   b.floats("w", {3, 16}, rng);
   b.floats("bias", {3}, rng);
   ProtoBuilder::attr(b.node("Gemm", {"flat", "w", "bias"}, {"y"}), "transB", int64_t(1));
+  // Old exporters list initializers among the graph inputs too: they stay constants.
+  ProtoBuilder::value_info(b.g->add_input(), "w", {3, 16});
+  ProtoBuilder::value_info(b.g->add_input(), "bias", {3});
   const Model m = b.import("y", {1, 3});
+  EXPECT_EQ(m.graph.input_shape(), Shape({4, 7, 7}));
   const Tensor x = random_tensor({2, 4, 7, 7}, rng);
   const Tensor y = run(m.graph, x);
   // By hand: swap channel halves; avg 3x3 stride 2 over zero-padded 9x9 (/9) -> 4x4; max 2x2

@@ -74,6 +74,10 @@ def test_int8_qdq_export_agrees_with_nimbles_int8(int8_model, test_split, tmp_pa
     print(f"int8: ONNX Runtime (QDQ) agrees with nimble int8 on {agree:.2%} of {IMAGES} top-1 predictions; "
           f"accuracy {float((got.argmax(1) == labels).mean()):.2%} vs {float((want.argmax(1) == labels).mean()):.2%}")
     assert agree >= 0.99
+    # import(export(m)): the QDQ file reads back as a float graph with fake-quant at nimble's scales.
+    back = nimble.Model.load(str(tmp_path / "cnn-int8.onnx")).run(preprocessed(model, images), precision="fp32")
+    assert float((back.argmax(1) == want.argmax(1)).mean()) >= 0.99
+    assert float(np.abs(back - want).max() / np.abs(want).max()) <= 0.02
 
 
 def test_export_refuses_a_wrong_path_and_keeps_what_was_there(trained, cli, tmp_path):
