@@ -22,22 +22,6 @@ namespace {
 
 using onnx::TensorProto;
 
-ConstTensor floats_tensor(std::vector<int64_t> dims, const float* data) {
-  ConstTensor t;
-  t.dims = std::move(dims);
-  t.floats.assign(data, data + t.numel());
-  return t;
-}
-
-ConstTensor ints_tensor(std::vector<int64_t> dims, std::vector<int64_t> values, int32_t type) {
-  ConstTensor t;
-  t.integer = true;
-  t.dims = std::move(dims);
-  t.ints = std::move(values);
-  t.onnx_type = type;
-  return t;
-}
-
 int32_t onnx_type_of(DType t) { return t == DType::u8 ? TensorProto::UINT8 : TensorProto::INT8; }
 
 class Exporter {

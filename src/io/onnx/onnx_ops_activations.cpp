@@ -11,21 +11,10 @@ namespace {
 
 void unary(ImportContext& ctx, OpKind op) { ctx.set_dynamic(0, ctx.add_node(op, {}, {ctx.dynamic(0, "input X")})); }
 
-void convert_relu(ImportContext& ctx) {
+// Relu, Sigmoid, Tanh, HardSwish: no attributes, one nimble op each.
+template <OpKind op> void convert_unary(ImportContext& ctx) {
   ctx.allow_attrs({});
-  unary(ctx, OpKind::relu);
-}
-void convert_sigmoid(ImportContext& ctx) {
-  ctx.allow_attrs({});
-  unary(ctx, OpKind::sigmoid);
-}
-void convert_tanh(ImportContext& ctx) {
-  ctx.allow_attrs({});
-  unary(ctx, OpKind::tanh);
-}
-void convert_hardswish(ImportContext& ctx) {
-  ctx.allow_attrs({});
-  unary(ctx, OpKind::hardswish);
+  unary(ctx, op);
 }
 
 void convert_hardsigmoid(ImportContext& ctx) {
@@ -149,10 +138,10 @@ void convert_not_on_computed(ImportContext& ctx) {
 
 const std::vector<OnnxConverter>& activation_converters() {
   static const std::vector<OnnxConverter> table = {
-      {"", "Relu", 1, 17, convert_relu},
-      {"", "Sigmoid", 1, 17, convert_sigmoid},
-      {"", "Tanh", 1, 17, convert_tanh},
-      {"", "HardSwish", 14, 17, convert_hardswish},
+      {"", "Relu", 1, 17, convert_unary<OpKind::relu>},
+      {"", "Sigmoid", 1, 17, convert_unary<OpKind::sigmoid>},
+      {"", "Tanh", 1, 17, convert_unary<OpKind::tanh>},
+      {"", "HardSwish", 14, 17, convert_unary<OpKind::hardswish>},
       {"", "HardSigmoid", 1, 17, convert_hardsigmoid},
       {"", "Clip", 1, 10, convert_clip_6},
       {"", "Clip", 11, 17, convert_clip_11},

@@ -17,15 +17,6 @@ int64_t numel_of(const Dims& d) {
   return n;
 }
 
-ConstTensor ints_tensor(Dims dims, std::vector<int64_t> values) {
-  ConstTensor t;
-  t.integer = true;
-  t.onnx_type = onnx::TensorProto::INT64;
-  t.dims = std::move(dims);
-  t.ints = std::move(values);
-  return t;
-}
-
 // Folding refuses tensors past this size: shape arithmetic is tiny, and an import must not
 // allocate what a hostile file asks for.
 constexpr int64_t kMaxFoldElements = int64_t(1) << 24;

@@ -8,12 +8,6 @@
 namespace nimble::io {
 namespace {
 
-std::string dims_str(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
 void convert_conv(ImportContext& ctx) {
   ctx.allow_attrs({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
   const ImportedValue& in = ctx.input(0);
@@ -31,14 +25,14 @@ void convert_conv(ImportContext& ctx) {
                     xs.str());
   const auto kernel = ctx.attr_ints("kernel_shape", {kh, kw});
   if (kernel != std::vector<int64_t>{kh, kw})
-    ctx.unsupported("kernel_shape " + dims_str(kernel) + " does not match the weights " + w.describe());
+    ctx.unsupported("kernel_shape " + dims_text(kernel) + " does not match the weights " + w.describe());
   const auto strides = ctx.attr_ints("strides", {1, 1}), dilations = ctx.attr_ints("dilations", {1, 1});
   if (strides.size() != 2 || dilations.size() != 2) ctx.unsupported("strides and dilations need two values");
   std::vector<int64_t> pads = onnx_pads(ctx, xs, {kh, kw}, strides, dilations);
   if (padded)
     for (int i = 0; i < 4; ++i) pads[size_t(i)] += in.pads[size_t(i)];
   if (pads[0] != pads[2] || pads[1] != pads[3])
-    ctx.unsupported("asymmetric pads " + dims_str(pads) + ": nimble's convolution pads top = bottom and left = right");
+    ctx.unsupported("asymmetric pads " + dims_text(pads) + ": nimble's convolution pads top = bottom and left = right");
   std::map<std::string, ParamPtr> params{{"weights", make_param(w.to_tensor())}};
   if (ctx.has_input(2)) {
     const ConstTensor& b = ctx.constant(2, "bias B");

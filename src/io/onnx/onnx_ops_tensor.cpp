@@ -10,12 +10,6 @@
 namespace nimble::io {
 namespace {
 
-std::string dims_str(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + (d[i] == kBatchDim ? "batch" : std::to_string(d[i]));
-  return s + "]";
-}
-
 // A reshape of x to per-sample dims `to`; collapses reshape-of-reshape and drops no-op reshapes.
 int reshape_to(ImportContext& ctx, int x, const std::vector<int64_t>& to) {
   const Node* p = ctx.producer(x);
@@ -57,9 +51,9 @@ std::vector<int64_t> reshape_target(ImportContext& ctx, int x, std::vector<int64
   const int64_t first = target[0];
   std::vector<int64_t> to(target.begin() + 1, target.end());
   for (size_t i = 0; i < to.size(); ++i) {
-    if (to[i] == kBatchDim) ctx.unsupported("target shape " + dims_str(target) + " moves the batch size");
+    if (to[i] == kBatchDim) ctx.unsupported("target shape " + dims_text(target) + " moves the batch size");
     if (to[i] == 0 && !allow_zero) {
-      if (int(i) + 1 >= in.rank()) ctx.unsupported("target shape " + dims_str(target) + " copies a missing dim");
+      if (int(i) + 1 >= in.rank()) ctx.unsupported("target shape " + dims_text(target) + " copies a missing dim");
       to[i] = in[int(i) + 1];
     }
   }
@@ -73,9 +67,9 @@ std::vector<int64_t> reshape_target(ImportContext& ctx, int x, std::vector<int64
   const bool batch_ok = first == kBatchDim || (first == 0 && !allow_zero) ||
                         (first == -1 && !free && known == per_sample) || (first > 0 && first == ctx.file_batch);
   if (!batch_ok)
-    ctx.unsupported("target shape " + dims_str(target) + " does not keep the batch dimension of " + in.str());
+    ctx.unsupported("target shape " + dims_text(target) + " does not keep the batch dimension of " + in.str());
   if (!free && known != per_sample)
-    ctx.unsupported("target shape " + dims_str(target) + " does not hold the " + std::to_string(per_sample) +
+    ctx.unsupported("target shape " + dims_text(target) + " does not hold the " + std::to_string(per_sample) +
                     " values per sample of " + in.str());
   return to;
 }
@@ -149,7 +143,7 @@ void convert_transpose(ImportContext& ctx) {
           0, ctx.add_node(OpKind::reshape, {{"shape", std::vector<int64_t>{s[2], s[1], s[3], s[4]}}}, {shuffled}));
     }
   }
-  ctx.unsupported("perm " + dims_str(perm) + " of " + s.str() +
+  ctx.unsupported("perm " + dims_text(perm) + " of " + s.str() +
                   ": nimble supports the identity and ShuffleNet's channel shuffle (Reshape to (N, g, C/g, H, W), "
                   "perm [0, 2, 1, 3, 4], Reshape back)");
 }
@@ -196,7 +190,7 @@ void convert_split(ImportContext& ctx) {
   int64_t total = 0;
   for (int64_t s : sizes) total += s > 0 ? s : (ctx.unsupported("split sizes must be positive"), 0);
   if (int(sizes.size()) != n || total != dim)
-    ctx.unsupported("split " + dims_str(sizes) + " does not cut dim " + std::to_string(dim) + " into " +
+    ctx.unsupported("split " + dims_text(sizes) + " does not cut dim " + std::to_string(dim) + " into " +
                     std::to_string(n) + " outputs");
   int64_t start = 0;
   for (int k = 0; k < n; ++k) {
@@ -250,11 +244,11 @@ void convert_pad(ImportContext& ctx) {
   float value = attrs ? ctx.attr_float("value", 0.0f) : 0.0f;
   if (!attrs && ctx.has_input(2)) value = float(ctx.constant(2, "constant_value").at(0));
   const int r = ctx.rank(x);
-  if (int(pads.size()) != 2 * r) ctx.unsupported("pads " + dims_str(pads) + " do not have 2 x rank values");
+  if (int(pads.size()) != 2 * r) ctx.unsupported("pads " + dims_text(pads) + " do not have 2 x rank values");
   if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) return ctx.set_dynamic(0, x);
   if (value != 0.0f) ctx.unsupported("padding with " + std::to_string(value) + " (nimble pads with zeros)");
   if (r != 4 || pads[0] || pads[1] || pads[4] || pads[5])
-    ctx.unsupported("pads " + dims_str(pads) + ": nimble pads H and W of (N, C, H, W) only");
+    ctx.unsupported("pads " + dims_text(pads) + ": nimble pads H and W of (N, C, H, W) only");
   for (int64_t p : pads)
     if (p < 0) ctx.unsupported("negative pads (cropping) are not supported");
   ImportedValue v;

@@ -41,6 +41,29 @@ std::string ConstTensor::describe() const {
   return s + "]";
 }
 
+ConstTensor ints_tensor(std::vector<int64_t> dims, std::vector<int64_t> values, int32_t type) {
+  ConstTensor t;
+  t.integer = true;
+  t.dims = std::move(dims);
+  t.ints = std::move(values);
+  t.onnx_type = type;
+  return t;
+}
+
+ConstTensor floats_tensor(std::vector<int64_t> dims, const float* data) {
+  ConstTensor t;
+  t.dims = std::move(dims);
+  t.floats.assign(data, data + t.numel());
+  return t;
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + (dims[i] == kBatchDim ? std::string("batch") : std::to_string(dims[i]));
+  return s + "]";
+}
+
 namespace {
 
 // Element count from dims, refusing negative dims and overflow (a hostile file can claim anything).

@@ -31,6 +31,14 @@ struct ConstTensor {
   std::string describe() const;  // "int64[4]", "float[64x3x7x7]"
 };
 
+// Builders: integers (INT64 unless `type` says otherwise) and floats (count from dims).
+ConstTensor ints_tensor(std::vector<int64_t> dims, std::vector<int64_t> values,
+                        int32_t type = onnx::TensorProto::INT64);
+ConstTensor floats_tensor(std::vector<int64_t> dims, const float* data);
+
+// "[1, 2, batch]" for error messages (kBatchDim shows as "batch").
+std::string dims_text(const std::vector<int64_t>& dims);
+
 // Decodes a TensorProto (raw_data or the typed fields) into a ConstTensor, bounds-checked: the
 // element count must match dims, external data is refused. `what` names it in errors.
 ConstTensor const_from_proto(const onnx::TensorProto& proto, const std::string& what);
