@@ -46,6 +46,29 @@ TEST(Conv2d, FusedActivationMatchesReference) {
   }
 }
 
+// A residual fused by passes::fuse_residual_add: y = activation(conv(x) + r), summed by the kernel.
+TEST(Conv2d, ResidualInputMatchesReference) {
+  for (const ConvCase& c : {kCases[1], kCases[3], kCases[5]})
+    for (const char* act : {"none", "relu"}) {
+      Attrs a = attrs_of(c);
+      a["activation"] = std::string(act);
+      const Shape out = OpHarness(OpKind::conv2d, attrs_of(c), {{c.n, c.ic, c.h, c.w}}).out_shape();
+      OpHarness h(OpKind::conv2d, a, {{c.n, c.ic, c.h, c.w}, out});
+      EXPECT_EQ(h.out_shape(), out);
+      expect_matches_reference(h, Mode::eval, 8);
+    }
+}
+
+TEST(Conv2d, ResidualInputIsRefusedInTrainingAndMustMatchTheOutput) {
+  const ConvCase& c = kCases[1];
+  const Shape out = OpHarness(OpKind::conv2d, attrs_of(c), {{c.n, c.ic, c.h, c.w}}).out_shape();
+  OpHarness h(OpKind::conv2d, attrs_of(c), {{c.n, c.ic, c.h, c.w}, out});
+  Rng rng(2);
+  EXPECT_THROW(h.forward({random_tensor({c.n, c.ic, c.h, c.w}, rng), random_tensor(out, rng)}, Mode::train), Error);
+  Node node = h.node();
+  EXPECT_THROW(op_def(OpKind::conv2d).infer(node, {{c.n, c.ic, c.h, c.w}, {c.n, c.oc + 1, out[2], out[3]}}), Error);
+}
+
 TEST(Conv2d, GradientsMatchFiniteDifferences) {
   for (const ConvCase& c : kCases) {
     OpHarness h(OpKind::conv2d, attrs_of(c), {{c.n, c.ic, c.h, c.w}});

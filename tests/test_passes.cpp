@@ -1,5 +1,6 @@
 // Graph passes keep what a graph computes: batch-norm + ReLU fusion in train mode (outputs and
-// every gradient), and batch-norm folding that carries a fused ReLU into the convolution.
+// every gradient), batch-norm folding that carries a fused ReLU into the convolution, and
+// residual adds fused into convolutions in inference sessions.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -84,6 +85,66 @@ TEST(Passes, FoldingABatchnormWithFusedReluMovesTheReluIntoTheConv) {
   Session plain(zoo::build({}), {4, Mode::eval, false});
   Session fused(g, {4, Mode::eval, true});
   EXPECT_TRUE(all_close(fused.forward(x), plain.forward(x), 1e-4f, 1e-4f));
+}
+
+TEST(Passes, ResidualAddsMoveIntoTheLaterConvolutionWithTheReluAfterThem) {
+  for (int64_t depth : {8, 18}) {  // CIFAR layout (identity shortcuts) and ImageNet (1x1 downsample convolutions)
+    zoo::ModelConfig mc;
+    mc.name = "resnet";
+    mc.depth = depth;
+    mc.width = 0.25;
+    mc.input = depth == 18 ? Shape{3, 64, 64} : Shape{1, 28, 28};
+    const Graph g = zoo::build(mc);
+    const Graph inference = passes::optimize_for_inference(g);
+    const Graph fused = passes::optimize_for_session(g);
+    ASSERT_GT(count(inference, OpKind::add), 0);
+    EXPECT_EQ(count(fused, OpKind::add), 0) << "depth " << depth;
+    EXPECT_EQ(count(fused, OpKind::relu), 0) << "depth " << depth;
+    for (const Node& n : fused.nodes())
+      if (n.inputs.size() == 2) {
+        EXPECT_EQ(n.op, OpKind::conv2d);
+        EXPECT_EQ(n.attr_str("activation", "none"), "relu");
+        EXPECT_LT(fused.values()[size_t(n.inputs[1])].producer, int(&n - fused.nodes().data()));
+      }
+  }
+}
+
+// The fused session (residuals summed in place, over buffers they share with the convolution's
+// output) computes what the unfused graph does, and again on a second call.
+TEST(Passes, FusedResidualSessionComputesWhatTheUnfusedGraphDoes) {
+  for (Precision p : {Precision::fp32, Precision::bf16}) {
+    zoo::ModelConfig mc;
+    mc.name = "resnet";
+    mc.depth = 18;
+    mc.width = 0.25;
+    mc.input = Shape{3, 64, 64};
+    const Graph g = zoo::build(mc);
+    Rng rng(6);
+    const Tensor x = random_tensor({2, 3, 64, 64}, rng), y = random_tensor({2, 3, 64, 64}, rng);
+    Session plain(passes::optimize_for_inference(g), {2, Mode::eval, false, p});
+    Session fused(g, {2, Mode::eval, true, p});
+    ASSERT_EQ(count(fused.graph(), OpKind::add), 0);
+    const float tol = p == Precision::fp32 ? 1e-4f : 3e-2f;
+    for (const Tensor* in : {&x, &y, &x}) {
+      const Tensor want = plain.forward(*in).clone();
+      EXPECT_TRUE(all_close(fused.forward(*in), want, tol, tol)) << precision_name(p);
+    }
+  }
+}
+
+TEST(Passes, ResidualFusionLeavesInt8GraphsAlone) {
+  Graph g;
+  const int x = g.add_input("x", {4, 6, 6});
+  const Attrs conv{
+      {"out_channels", int64_t(4)}, {"kernel", std::vector<int64_t>{3, 3}}, {"padding", std::vector<int64_t>{1, 1}}};
+  Rng rng(1);
+  const int c = g.add_node(OpKind::conv2d, "conv", {x}, conv, &rng);
+  const int sum = g.add_node(OpKind::add, "add", {c, x});
+  const Attrs q{{"dtype", std::string("u8")}, {"scale", 0.1}, {"zero_point", int64_t(128)}};
+  g.set_output(g.add_node(OpKind::dequantize, "dq", {g.add_node(OpKind::quantize, "q", {sum}, q)}, q));
+  EXPECT_EQ(count(passes::fuse_residual_add(g), OpKind::add), 1);
+  g.set_output(sum);  // the same graph without its int8 tail fuses
+  EXPECT_EQ(count(passes::fuse_residual_add(passes::remove_unused_nodes(g)), OpKind::add), 0);
 }
 
 }  // namespace

@@ -245,14 +245,16 @@ dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float
   return to_dnnl(f->onednn_eltwise);
 }
 
-dnnl::primitive_attr activation_attr(const std::string& act) {
+dnnl::primitive_attr activation_attr(const std::string& act, bool accumulate) {
   dnnl::primitive_attr attr;
-  if (act == "none") return attr;
-  float alpha, beta;
-  dnnl::algorithm alg = activation_algorithm(act, &alpha, &beta);
   dnnl::post_ops ops;
-  ops.append_eltwise(1.0f, alg, alpha, beta);
-  attr.set_post_ops(ops);
+  if (accumulate) ops.append_sum(1.0f);
+  if (act != "none") {
+    float alpha, beta;
+    dnnl::algorithm alg = activation_algorithm(act, &alpha, &beta);
+    ops.append_eltwise(1.0f, alg, alpha, beta);
+  }
+  if (ops.len() > 0) attr.set_post_ops(ops);
   return attr;
 }
 

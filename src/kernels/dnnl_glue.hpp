@@ -98,6 +98,7 @@ dnnl::algorithm to_dnnl(EltwiseAlgorithm a);
 // oneDNN eltwise algorithm (and alpha, beta) of an element-wise op, by name (an `activation`
 // attribute); throws Error if it names none.
 dnnl::algorithm activation_algorithm(const std::string& act, float* alpha, float* beta);
-// Post-op attribute for a fused activation ("none": empty attribute).
-dnnl::primitive_attr activation_attr(const std::string& act);
+// Post-op attribute for a fused activation ("none": none); with `accumulate`, the result is first
+// added to what dst already holds (a oneDNN sum post-op: a residual fused into a convolution).
+dnnl::primitive_attr activation_attr(const std::string& act, bool accumulate = false);
 }  // namespace nimble::kernels

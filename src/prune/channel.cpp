@@ -69,6 +69,10 @@ bool bias_is_zero(const Node& n, int64_t c) {
 }  // namespace
 
 ChannelGraph::ChannelGraph(const Graph& g) {
+  for (const Node& n : g.nodes())
+    NIMBLE_CHECK(
+        op_traits(n.op).channels != ChannelRule::layer || n.inputs.size() == 1,
+        "channel pruning: '" + n.name + "' has a fused residual input; prune the model, not a session's graph");
   const auto& values = g.values();
   first_member.assign(values.size(), -1);
   for (size_t v = 0; v < values.size(); ++v) {

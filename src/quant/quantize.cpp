@@ -215,6 +215,8 @@ class Converter {
       set_qparams(a, "src0_", qp_.at(n.inputs[0]));
       set_qparams(a, "src1_", qp_.at(n.inputs[1]));
     } else {
+      NIMBLE_CHECK(n.inputs.size() == 1,
+                   "quantize: '" + n.name + "' has a fused residual input; quantize the model, not a session's graph");
       op = n.op == OpKind::conv2d ? OpKind::qconv2d : OpKind::qlinear;
       a = n.attrs;
       a["bias"] = int64_t(n.param_ptr("bias") ? 1 : 0);

@@ -107,6 +107,16 @@ void Session::Impl::compile() {
     NIMBLE_ASSERT(!b.dst_desc.is_zero(), std::string(def.name) + " did not set its dst layout");
     desc[node.output] = b.dst_desc;
     mem[node.output] = dnnl::memory(b.dst_desc, eng);
+    // A convolution with a fused residual writes over the residual's buffer when nothing reads
+    // the residual later: the sum post-op then adds in place, without copying it first.
+    if (!train && node.op == OpKind::conv2d && node.inputs.size() == 2) {
+      const int residual = node.inputs[1];
+      const int self = int(&node - graph.nodes().data());
+      const bool last_reader = std::all_of(consumers[size_t(residual)].begin(), consumers[size_t(residual)].end(),
+                                           [self](int c) { return c <= self; });
+      if (residual != in && residual != graph.output() && last_reader && desc[size_t(residual)] == b.dst_desc)
+        mem[node.output] = mem[size_t(residual)];
+    }
   }
 
   if (train) {
@@ -151,7 +161,7 @@ Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_u
   if (!options.optimize)
     impl_->graph = graph;
   else if (options.mode == Mode::eval)
-    impl_->graph = passes::optimize_for_inference(graph);
+    impl_->graph = passes::optimize_for_session(graph);
   else
     impl_->graph = passes::fuse_batchnorm_relu(graph);
   impl_->model_input = graph.input_shape();

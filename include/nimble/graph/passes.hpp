@@ -16,9 +16,17 @@ Graph fuse_activation(const Graph& g);
 Graph fuse_batchnorm_relu(const Graph& g);
 // Removes dropout nodes (identity at inference).
 Graph remove_dropout(const Graph& g);
-// Dropout removal, batch-norm folding, activation fusion, then batch-norm + ReLU: what an eval
-// Session compiles.
+// Dropout removal, batch-norm folding, activation fusion, then batch-norm + ReLU: the float
+// inference graph that quantization and export start from.
 Graph optimize_for_inference(const Graph& g);
+// Moves an add whose operand is a convolution's output (its only use) into that convolution as a
+// second, residual input: y = activation(conv(x) + residual), the residual summed in place by
+// the convolution kernel rather than in a pass of its own (ResNet's shortcuts). Inference
+// sessions only (the fused convolution has no backward); float graphs only (an int8 graph is
+// returned as it is). Run fuse_activation after it to fold the ReLU that follows the add.
+Graph fuse_residual_add(const Graph& g);
+// What an eval Session compiles: optimize_for_inference, then residual-add and activation fusion.
+Graph optimize_for_session(const Graph& g);
 
 // Drops every node whose output does not reach the graph output (what an importer leaves behind
 // when it fuses a pattern), renumbering values; parameters stay shared.

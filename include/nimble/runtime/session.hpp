@@ -63,6 +63,8 @@ class Session {
   std::vector<double> profile(const Tensor& input, int iters);
   // Value `id` of graph() as computed by the last forward(), as a plain f32 tensor (a copy): for
   // calibration and inspection. Throws Error for int8 values (their scale lives in the graph).
+  // In an optimized eval session a residual fused into a convolution (passes::fuse_residual_add)
+  // may share that convolution's output buffer: read values of a session with optimize = false.
   Tensor value(int id);
   const Graph& graph() const;  // the compiled graph (after eval-mode fusion)
   int64_t batch() const;

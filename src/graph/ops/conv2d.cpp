@@ -1,5 +1,7 @@
 // Conv2d: groups (depthwise when groups == in_channels), stride, padding, dilation, optional
-// bias, and an activation fused by passes::fuse_activation in eval mode.
+// bias, and an activation fused by passes::fuse_activation in eval mode. An optional second input
+// of the output's shape is a residual added before the activation (passes::fuse_residual_add;
+// inference only).
 // attrs: out_channels, kernel [kh, kw], stride, padding [top/bottom, left/right], dilation, groups,
 //        bias (0/1), activation ("none"), fake_quant_weights (0/1: quantization-aware training
 //        computes with per-channel int8-rounded weights, gradients straight through to the masters).  params: weights
@@ -28,7 +30,11 @@ Shape infer(const Node& node, const std::vector<Shape>& in) {
   if (ParamPtr b = node.param_ptr("bias"))
     NIMBLE_CHECK(b->data.shape() == Shape({g.oc}), "conv2d '" + node.name + "': bias " + b->data.shape().str() +
                                                        " does not match " + std::to_string(g.oc) + " output channels");
-  return {g.n, g.oc, g.oh, g.ow};
+  const Shape out{g.n, g.oc, g.oh, g.ow};
+  if (in.size() == 2)
+    NIMBLE_CHECK(in[1] == out, "conv2d '" + node.name + "': residual input " + in[1].str() +
+                                   " does not match the output " + out.str());
+  return out;
 }
 
 void init_params(Node& node, const std::vector<Shape>& in, Rng& rng) {
@@ -56,6 +62,7 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const float* w = fq.defined() ? fq.data<float>() : node.param("weights").data.data<float>();  // (OC, IC/G, KH, KW)
   ParamPtr bias = node.param_ptr("bias");
   const std::string act = node.attr_str("activation", "none");
+  const float* residual = in.size() == 2 ? in[1].data<float>() : nullptr;  // (N, OC, OH, OW)
   const int64_t icg = g.ic / g.groups, ocg = g.oc / g.groups;
   float* out = dst.data<float>();  // (N, OC, OH, OW)
   for (int64_t n = 0; n < g.n; ++n)
@@ -72,7 +79,9 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
                 acc += double(src[((n * g.ic + grp * icg + c) * g.ih + iy) * g.iw + ix]) *
                        w[((oc * icg + c) * g.kh + ky) * g.kw + kx];
               }
-          out[((n * g.oc + oc) * g.oh + oy) * g.ow + ox] = apply_activation(act, float(acc));
+          const int64_t at = ((n * g.oc + oc) * g.oh + oy) * g.ow + ox;
+          if (residual) acc += residual[at];
+          out[at] = apply_activation(act, float(acc));
         }
     }
   return dst;
@@ -82,7 +91,7 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
 
 extern const OpDef op_def_conv2d = {.name = "conv2d",
                                     .min_inputs = 1,
-                                    .max_inputs = 1,
+                                    .max_inputs = 2,
                                     .infer = infer,
                                     .init_params = init_params,
                                     .macs = macs,

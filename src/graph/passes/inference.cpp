@@ -1,4 +1,5 @@
-// Rewrites: batch-norm folding, activation fusion, dropout removal (eval), batch-norm + ReLU (train and eval).
+// Rewrites: batch-norm folding, activation fusion, residual-add fusion, dropout removal (eval), batch-norm + ReLU
+// (train and eval).
 #include <cmath>
 
 #include "nimble/core/error.hpp"
@@ -95,8 +96,44 @@ Graph remove_dropout(const Graph& in) {
   return g;
 }
 
+Graph fuse_residual_add(const Graph& in) {
+  for (const Node& n : in.nodes())
+    if (op_traits(n.op).int8 == Int8Rule::int8_op) return in;  // an int8 residual carries a scale the sum would drop
+  Graph g = in;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const auto consumers = g.consumers();
+    for (size_t i = 0; i < g.nodes().size() && !changed; ++i) {
+      const Node& add = g.nodes()[i];
+      if (add.op != OpKind::add || add.inputs.size() != 2) continue;
+      // Of the operands a convolution produced for this add alone, the later one: the other
+      // operand is then computed before it runs (ResNet's downsample comes after conv2).
+      int conv = -1, residual_slot = -1;
+      for (int k = 0; k < 2; ++k) {
+        const int producer = g.values()[size_t(add.inputs[size_t(k)])].producer;
+        if (producer < 0 || sole_consumer(g, consumers, add.inputs[size_t(k)]) != int(i)) continue;
+        const Node& p = g.nodes()[size_t(producer)];
+        if (p.op != OpKind::conv2d || p.inputs.size() != 1 || has_activation(p)) continue;
+        if (producer > conv && g.values()[size_t(add.inputs[size_t(1 - k)])].producer < producer) {
+          conv = producer;
+          residual_slot = 1 - k;
+        }
+      }
+      if (conv < 0) continue;
+      const int residual = add.inputs[size_t(residual_slot)];
+      g.nodes()[size_t(conv)].inputs.push_back(residual);
+      g.nodes()[i].inputs = {g.nodes()[size_t(conv)].output};
+      g = bypass_node(g, int(i));
+      changed = true;
+    }
+  }
+  return g;
+}
+
 Graph optimize_for_inference(const Graph& g) {
   return fuse_batchnorm_relu(fuse_activation(fold_batchnorm(remove_dropout(g))));
 }
+
+Graph optimize_for_session(const Graph& g) { return fuse_activation(fuse_residual_add(optimize_for_inference(g))); }
 
 }  // namespace nimble::passes

@@ -33,7 +33,11 @@ std::optional<dnnl::matmul::primitive_desc> fast_matmul(const md& a, const md& b
 class ConvKernel : public Kernel {
  public:
   explicit ConvKernel(KernelBuilder& b)
-      : node_(b.node), fake_quant_weights_(b.node.attr_int("fake_quant_weights", 0) != 0) {
+      : node_(b.node),
+        fake_quant_weights_(b.node.attr_int("fake_quant_weights", 0) != 0),
+        residual_(b.node.inputs.size() == 2) {
+    NIMBLE_CHECK(!residual_ || !b.training(),
+                 "conv2d '" + b.node.name + "': a fused residual input is for inference sessions only");
     const ConvGeometry g = geometry(b.node, b.src_shape[0]);
     const auto& eng = b.engine;
     dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pad{g.ph, g.pw};
@@ -52,19 +56,18 @@ class ConvKernel : public Kernel {
     auto prop = b.training() ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::convolution_forward::desc fd(prop, dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
                                        strides, dil, pad, pad);
-    fwd_pd_ =
-        dnnl::convolution_forward::primitive_desc(fd, activation_attr(b.node.attr_str("activation", "none")), eng);
+    fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, post_ops(b), eng);
     // Training's backward primitives take the forward as their hint: only inference re-chooses,
     // among every kernel for the layouts oneDNN's first choice negotiated (with `any` layouts each
     // kernel would come with its own).
     if (!b.training() && b.choose_by_timing) {
       const dnnl::convolution_forward::desc fixed(prop, dnnl::algorithm::convolution_direct, fwd_pd_.src_desc(), w_any,
                                                   bias_md, fwd_pd_.dst_desc(), strides, dil, pad, pad);
-      fwd_pd_ =
-          dnnl::convolution_forward::primitive_desc(fixed, activation_attr(b.node.attr_str("activation", "none")), eng);
+      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fixed, post_ops(b), eng);
       use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     }
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
+    if (residual_) residual_in_ = LayoutConverter(b.src_desc[1], fwd_pd_.dst_desc(), eng);
     if (use_matmul_forward(b, g)) {
       weights_ =
           ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, fwd_pd_.src_desc().data_type()), eng);
@@ -122,6 +125,8 @@ class ConvKernel : public Kernel {
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
     src_ = src_in_(s, a.src[0]);
+    // The sum post-op adds to what dst holds: the residual, unless the session placed dst on it.
+    if (residual_ && a.dst.get_data_handle() != a.src[1].get_data_handle()) residual_in_.into(s, a.src[1], a.dst);
     if (matmul_f_) {
       matmul_f_src_.set_data_handle(src_.get_data_handle());
       matmul_f_weights_.set_data_handle(weights_.get(s).get_data_handle());
@@ -196,6 +201,10 @@ class ConvKernel : public Kernel {
     }
   }
 
+  dnnl::primitive_attr post_ops(const KernelBuilder& b) const {
+    return activation_attr(b.node.attr_str("activation", "none"), residual_);
+  }
+
   // 1x1, stride 1, unpadded, ungrouped: what the matmul forms below need besides nhwc tensors.
   static bool pointwise(const ConvGeometry& g) {
     return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.groups == 1;
@@ -222,8 +231,7 @@ class ConvKernel : public Kernel {
     const int64_t m = g.n * g.oh * g.ow;
     const md src({m, g.ic}, type, tag::ab), weights({g.ic, g.oc}, type, tag::ba), dst({m, g.oc}, type, tag::ab);
     const md bias = b.node.param_ptr("bias") ? md({1, g.oc}, dt::f32, tag::ab) : md();
-    const auto mpd =
-        fast_matmul(src, weights, bias, dst, activation_attr(b.node.attr_str("activation", "none")), b.engine);
+    const auto mpd = fast_matmul(src, weights, bias, dst, post_ops(b), b.engine);
     const std::vector<int> args{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
     if (!mpd || fastest_of({{fwd_pd_, args}, {*mpd, args}}) != 1) return false;
     matmul_f_ = dnnl::matmul(*mpd);
@@ -339,6 +347,8 @@ class ConvKernel : public Kernel {
 
   const Node& node_;
   bool fake_quant_weights_;  // quantization-aware training: int8-rounded weights in forward
+  bool residual_;            // a second input summed into dst before the activation (inference)
+  LayoutConverter residual_in_;
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_forward fwd_;
   LayoutConverter src_in_;

@@ -47,9 +47,9 @@ class SingleChannelConvKernel : public Kernel {
 std::unique_ptr<Kernel> compile_single_channel_conv(KernelBuilder& b) {
   const ConvGeometry c = geometry(b.node, b.src_shape[0]);
   const std::string act = b.node.attr_str("activation", "none");
-  if (b.compute != DType::bf16 || c.ic != 1 || c.groups != 1 || b.node.attr_int("fake_quant_weights", 0) != 0 ||
-      !(b.src_desc[0] == plain_desc(b.src_shape[0])) || (b.training() && b.need_diff_src[0]) ||
-      (act != "none" && act != "relu" && act != "relu6"))
+  if (b.compute != DType::bf16 || c.ic != 1 || b.node.inputs.size() != 1 || c.groups != 1 ||
+      b.node.attr_int("fake_quant_weights", 0) != 0 || !(b.src_desc[0] == plain_desc(b.src_shape[0])) ||
+      (b.training() && b.need_diff_src[0]) || (act != "none" && act != "relu" && act != "relu6"))
     return nullptr;
   const SingleChannelConvGeometry g{c.n, c.ih, c.iw, c.oc, c.oh, c.ow, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
   if (!single_channel_conv_supported(g)) return nullptr;
