@@ -107,15 +107,15 @@ void Session::Impl::compile() {
     NIMBLE_ASSERT(!b.dst_desc.is_zero(), std::string(def.name) + " did not set its dst layout");
     desc[node.output] = b.dst_desc;
     mem[node.output] = dnnl::memory(b.dst_desc, eng);
-    // A convolution with a fused residual writes over the residual's buffer when nothing reads
-    // the residual later: the sum post-op then adds in place, without copying it first.
-    if (!train && node.op == OpKind::conv2d && node.inputs.size() == 2) {
-      const int residual = node.inputs[1];
+    // An op that adds into one of its inputs (a convolution with a fused residual) writes over
+    // that input's buffer when nothing reads the input later, so it need not copy it first.
+    if (!train && b.dst_may_share_input >= 0) {
+      const int shared = node.inputs[size_t(b.dst_may_share_input)];
       const int self = int(&node - graph.nodes().data());
-      const bool last_reader = std::all_of(consumers[size_t(residual)].begin(), consumers[size_t(residual)].end(),
+      const bool last_reader = std::all_of(consumers[size_t(shared)].begin(), consumers[size_t(shared)].end(),
                                            [self](int c) { return c <= self; });
-      if (residual != in && residual != graph.output() && last_reader && desc[size_t(residual)] == b.dst_desc)
-        mem[node.output] = mem[size_t(residual)];
+      if (shared != in && shared != graph.output() && last_reader && desc[size_t(shared)] == b.dst_desc)
+        mem[node.output] = mem[size_t(shared)];
     }
   }
 

@@ -67,7 +67,10 @@ class ConvKernel : public Kernel {
       use_fastest_implementation(fwd_pd_, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
     }
     src_in_ = LayoutConverter(b.src_desc[0], fwd_pd_.src_desc(), eng);
-    if (residual_) residual_in_ = LayoutConverter(b.src_desc[1], fwd_pd_.dst_desc(), eng);
+    if (residual_) {
+      residual_in_ = LayoutConverter(b.src_desc[1], fwd_pd_.dst_desc(), eng);
+      b.dst_may_share_input = 1;
+    }
     if (use_matmul_forward(b, g)) {
       weights_ =
           ParamMemory(b.node.param_ptr("weights"), w_plain, with_dtype(w_plain, fwd_pd_.src_desc().data_type()), eng);
