@@ -56,11 +56,11 @@ inline std::vector<uint8_t> jpeg_bytes(int width, int height, int pixel_format, 
 
 // A smooth (H, W, C) image: JPEG reproduces it closely.
 inline std::vector<uint8_t> smooth_image(int width, int height, int channels) {
-  std::vector<uint8_t> px(size_t(width * height * channels));
+  std::vector<uint8_t> px(size_t(width) * size_t(height) * size_t(channels));
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int c = 0; c < channels; ++c)
-        px[size_t((y * width + x) * channels + c)] =
+        px[(size_t(y) * size_t(width) + size_t(x)) * size_t(channels) + size_t(c)] =
             uint8_t(40 + (x * 150) / std::max(1, width - 1) + (y * 50) / std::max(1, height - 1) - c * 20);
   return px;
 }

@@ -22,7 +22,7 @@ using namespace testing;
 // ---------------------------------------------------------------- images
 
 std::vector<uint8_t> pattern_pixels(int width, int height, int channels, unsigned salt) {
-  return pattern(size_t(width * height * channels), salt);
+  return pattern(size_t(width) * size_t(height) * size_t(channels), salt);
 }
 
 DecodedImage decode(const std::vector<uint8_t>& bytes, int channels, const std::string& name = "mem.img") {
@@ -165,7 +165,7 @@ TEST(ImageDecode, ConversionsMatchPil) {
   if (std::system("/usr/bin/python3 -c 'import PIL, numpy' > /dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 PIL";
   TempDir dir;
   const int w = 16, h = 8;
-  const std::vector<uint8_t> cmyk = pattern(size_t(w * h * 4), 5), rgba = pattern(size_t(w * h * 4), 6);
+  const std::vector<uint8_t> cmyk = pattern(size_t(w) * h * 4, 5), rgba = pattern(size_t(w) * h * 4, 6);
   write_file(dir / "cmyk.jpg", jpeg_bytes(w, h, TJPF_CMYK, cmyk.data(), TJSAMP_444), false);
   write_file(dir / "rgba.png", png_bytes(w, h, PNG_FORMAT_RGBA, rgba.data()), false);
   const std::string script = dir / "pil.py";
@@ -201,8 +201,8 @@ TEST(ImageDecode, FormatIsSniffedNotTakenFromTheName) {
 
   const std::string text = "this is not an image\n";
   expect_named_error(decode_error({text.begin(), text.end()}, "cat.png"), "cat.png", "not a JPEG or PNG file");
-  const std::string gif = "GIF89a\x01\x00\x01\x00";
-  expect_named_error(decode_error({gif.begin(), gif.end()}, "a.gif"), "a.gif", "a GIF image; only JPEG and PNG");
+  const std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0};
+  expect_named_error(decode_error(gif, "a.gif"), "a.gif", "a GIF image; only JPEG and PNG");
   expect_named_error(decode_error({}, "e.png"), "e.png", "empty file");
 }
 
@@ -344,6 +344,7 @@ TEST(ImageDecode, ThreadsDecodeIndependently) {
   ASSERT_EQ(decode_error(cut, "cut.jpg"), "cut.jpg: truncated JPEG");
   std::vector<int> failures(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
@@ -389,10 +390,8 @@ TEST(Npy, EveryDtypeAndShapeReadsBack) {
         std::vector<uint8_t> payload = pattern(size_t(numel) * d.size, unsigned(d.size));
         if (d.type == NpyType::boolean)
           for (auto& v : payload) v &= 1;
-        const NpyArray a = [&] {
-          const std::vector<uint8_t> b = npy_bytes(d.descr, text, payload, false, major);
-          return parse_npy(b.data(), b.size(), "a.npy");
-        }();
+        const std::vector<uint8_t> b = npy_bytes(d.descr, text, payload, false, major);
+        const NpyArray a = parse_npy(b.data(), b.size(), "a.npy");
         EXPECT_EQ(a.type, d.type);
         EXPECT_EQ(npy_type_size(a.type), d.size);
         EXPECT_EQ(a.shape, shape);
