@@ -31,6 +31,9 @@ struct Preprocessing {
   float pixel_max = 255.0f;           // pixels / pixel_max: the [0, 1] range the statistics are in
   data::Normalization normalization;  // one mean and std per input channel; empty: none
   ChannelOrder channel_order = ChannelOrder::rgb;
+  // How uint8 images of another size than the input are brought to it (Session::run, and data
+  // sets read for this model).
+  data::FitMode fit = data::FitMode::crop;
 };
 
 // The recipe a model was trained with (`nimble train`'s settings); enough to resume the run or

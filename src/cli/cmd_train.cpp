@@ -20,11 +20,16 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
     c->add_option("--model", o.model,
                   "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")
         ->capture_default_str();
-  c->add_option("--data", o.data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
-      ->capture_default_str();
+  add_data_options(c, o.data, o.data_format, o.skip_bad, "training and validation from its training split, accuracy on its test split");
   c->add_option_function<std::string>("--input",
                                       parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }),
-                                      "model input CxHxW (default: the data's sample shape)");
+                                      "model input CxHxW (default: the data's sample shape); images of another size "
+                                      "or channel count are fitted to it");
+  c->add_option("--fit", o.fit,
+                "how images of another size are fitted: crop (resize the shorter side, crop the centre) or stretch "
+                "(kept in the model)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"crop", "stretch"}));
   c->add_option("--width", o.width, "channel width multiplier")->capture_default_str();
   c->add_option("--depth", o.depth,
                 "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "
@@ -65,8 +70,9 @@ void add_data_options(CLI::App* c, TrainOptions& o) {
        "--hflip", [&o](int v) { o.hflip = v != 0; }, "random horizontal flip 0/1 (default 1)")
       ->check(CLI::Range(0, 1));
   c->add_option("--erase", o.erase, "random-erasing probability")->capture_default_str();
-  c->add_option("--val", o.val, "training samples held out for validation")
-      ->capture_default_str()
+  c->add_option_function<int64_t>(
+       "--val", [&o](int64_t v) { o.val = v; },
+       "training samples held out for validation (default: the data's val/ split, else a tenth, at most 5000)")
       ->check(non_negative_number());
   c->add_option("--limit", o.limit, "use only the first N training samples (0: all)")->check(non_negative_number());
   c->add_option("--seed", o.seed, "seed for initialisation, shuffling, augmentation")->capture_default_str();

@@ -88,4 +88,16 @@ void note(const std::string& line) {
   std::fflush(stderr);
 }
 
+void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, const std::string& use) {
+  c->add_option("--data", data,
+                "the data set: a folder of IDX files, CIFAR batches, .npy arrays or class folders of .jpg/.png "
+                "images (optionally in train/ val/ test/), or a .npz archive; " +
+                    use)
+      ->capture_default_str();
+  c->add_option("--data-format", format, "auto | idx | folder | cifar | numpy (auto: detected from --data)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "idx", "folder", "cifar", "numpy"}));
+  c->add_flag("--skip-bad", skip_bad, "skip unreadable or corrupt images (counted and reported) instead of stopping");
+}
+
 }  // namespace nimble::cli

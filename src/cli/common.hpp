@@ -24,6 +24,7 @@ void add_quantize(CLI::App& app);
 void add_prune(CLI::App& app);
 void add_import(CLI::App& app);
 void add_export(CLI::App& app);
+void add_data(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
@@ -42,6 +43,9 @@ template <class Parse> auto parse_field(const char* field, Parse parse) {
   };
 }
 
+// --data, --data-format and --skip-bad: where the images come from (`use`: what the command does
+// with them, for --data's help).
+void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, const std::string& use);
 // --precision NAME into `value` (auto | fp32 | bf16 | fp16; an unknown name is an error at parse time).
 CLI::Option* add_precision_option(CLI::App* c, Precision& value);
 // --teacher and its loss flags, on every command that trains (train, distill, prune, quantize).

@@ -26,9 +26,6 @@ void check_image_set(const ImageSet& set, const char* who) {
                fmt::format("{}: {} images but {} labels", who, set.images.shape()[0], set.size()));
 }
 
-namespace {
-
-// Copies the samples listed in `index` (in that order) into a new set.
 ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index) {
   ImageSet out;
   out.num_classes = set.num_classes;
@@ -45,8 +42,6 @@ ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index) {
   }
   return out;
 }
-
-}  // namespace
 
 Normalization compute_normalization(const ImageSet& set) {
   check_image_set(set, "compute_normalization");

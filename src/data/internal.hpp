@@ -1,6 +1,9 @@
 #pragma once
 // Internals of the data layer shared by its .cpp files and its tests (not part of the public API).
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "nimble/core/rng.hpp"
 #include "nimble/data/dataset.hpp"
@@ -28,5 +31,67 @@ SampleTransform draw_transform(const Augment& aug, int64_t height, int64_t width
 // (scale = 1 / (255 std), bias = -mean / std); the erased rectangle is set to 0 afterwards.
 void render_sample(float* dst /* (C, H, W) */, const uint8_t* src /* (C, H, W) */, int64_t channels, int64_t height,
                    int64_t width, const float* scale /* (C) */, const float* bias /* (C) */, const SampleTransform& t);
+
+// ---- fit.cpp: bringing images to the model's input ----
+
+// A region of an image in pixels (fractional: a centred crop of an odd margin).
+struct CropBox {
+  double y = 0, x = 0, h = 0, w = 0;
+};
+// The part of a height x width image that `mode` maps onto a target_h x target_w input.
+CropBox centre_crop_box(int64_t height, int64_t width, int64_t target_h, int64_t target_w, FitMode mode);
+// Resamples `box` of an interleaved (H, W, C) u8 image to out_h x out_w (a copy when nothing changes).
+void resize_region(const uint8_t* hwc, int64_t height, int64_t width, int64_t channels, const CropBox& box,
+                   uint8_t* out_hwc, int64_t out_h, int64_t out_w);
+// Interleaved pixels from `from` to `to` channels (1 <-> 3: grey replicated, or BT.601 luma).
+void convert_channels(const uint8_t* hwc, int64_t pixels, int64_t from, int64_t to, uint8_t* out);
+// The shorter side an image needs for a target_h x target_w input: a quarter of the target's
+// (at least 2 px); anything smaller would be mostly interpolation.
+int64_t smallest_fitting_side(int64_t target_h, int64_t target_w);
+// One (H, W, C) u8 image into a (C, H, W) slot of `target` (C, H, W): channels converted, then the
+// crop box of `mode` resized. Throws Error for an image smaller than smallest_fitting_side.
+void fit_image(const uint8_t* hwc, int64_t height, int64_t width, int64_t channels, const Shape& target, FitMode mode,
+               uint8_t* chw);
+
+// fn(0..n-1) on `threads` threads (0: one per core), items taken in order; rethrows the failure
+// of the lowest-numbered item that failed.
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn);
+
+// ---- image_set.cpp ----
+
+// The samples listed in `index` (in that order) as a new set.
+ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index);
+
+// ---- load_data.cpp ----
+
+// Throws Error, before allocating, when n decoded samples of `per_sample` bytes would not fit in
+// the memory this machine has (the message names `what` and says how much they need).
+void check_cache_fits(int64_t n, int64_t per_sample, const std::string& what);
+// Widens DataSet's record of the stored channels and sizes by one image.
+void note_stored_size(DataSet& report, int64_t height, int64_t width, int64_t channels);
+
+// ---- image_folder.cpp ----
+
+struct FolderFiles {
+  std::vector<std::string> files;  // sorted paths
+  std::vector<int32_t> labels;     // index into FolderLayout::classes
+};
+struct FolderLayout {
+  std::vector<std::string> classes;  // sorted folder names
+  FolderFiles train, val, test;
+  std::string val_dir, test_dir;  // empty when the data has no such split
+};
+// Whether `root` holds class folders with images (or a train/ folder of them).
+bool looks_like_image_folder(const std::string& root);
+// Lists the files; throws Error for no class folders, an empty training class folder, or a val/
+// test class that is not a training class.
+FolderLayout scan_image_folder(const std::string& root);
+// The input an image folder gets when none is given: 3 channels if any image has colour, else 1;
+// the most common size, or its shorter side capped at 224 (square) when larger.
+Shape choose_folder_input(const std::vector<std::string>& files, int threads);
+// Decodes and fits the files into a set (in parallel); bad files throw, or with skip_bad are
+// counted in `report` and left out.
+ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Shape& target, FitMode mode,
+                            const DataOptions& opt, DataSet& report);
 
 }  // namespace nimble::data

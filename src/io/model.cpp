@@ -185,6 +185,7 @@ json extra_json(const Model& m, bool with_training_state) {
   if (!n.mean.empty()) extra["normalization"] = {{"mean", n.mean}, {"std", n.std}};
   if (m.preprocessing.channel_order != ChannelOrder::rgb)
     extra["channel_order"] = channel_order_name(m.preprocessing.channel_order);
+  if (m.preprocessing.fit != data::FitMode::crop) extra["fit"] = data::fit_mode_name(m.preprocessing.fit);
   if (!m.class_names.empty()) extra["class_names"] = m.class_names;
   const json metrics = metrics_json(p.metrics);
   if (!metrics.empty()) extra["metrics"] = metrics;
@@ -211,6 +212,7 @@ void read_extra(Model& m, const json& extra, io::NamedTensors state) {
   }
   if (extra.contains("channel_order"))
     m.preprocessing.channel_order = channel_order_from_name(extra["channel_order"].get<std::string>());
+  if (extra.contains("fit")) m.preprocessing.fit = data::parse_fit_mode(extra["fit"].get<std::string>());
   if (extra.contains("class_names")) m.class_names = extra["class_names"].get<std::vector<std::string>>();
   if (extra.contains("metrics")) m.provenance.metrics = metrics_from(extra["metrics"]);
   if (extra.contains("pruning")) m.provenance.pruning = pruning_from(extra["pruning"]);

@@ -52,9 +52,8 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   const Model m = Model::load(o.model);
   NIMBLE_CHECK(!m.quantized(), o.model + " is already quantized");
   const data::Normalization& norm = m.preprocessing.normalization;
-  const data::IdxData d = data::load_idx_dir(o.data);
-  workflow::check_data_fits(m, d);
-  const data::Split split = workflow::training_split(m, d.train);
+  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.log);
+  const data::Split split = workflow::training_split(m, d);
   // Calibration samples: a seeded random subset of the training part of that split.
   const data::ImageSet calib = data::split_validation(split.train, std::min(o.calib, split.train.size()), o.seed).val;
   if (o.max_drop && split.val.size() == 0)

@@ -142,7 +142,8 @@ TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
   a.batch = r.batch, a.lr = r.lr, a.optimizer = r.optimizer, a.schedule = r.schedule;
   a.weight_decay = r.weight_decay, a.label_smoothing = r.label_smoothing;
   a.crop_padding = r.crop_padding, a.hflip = r.hflip, a.erase = r.erase, a.seed = r.seed;
-  a.val = r.val, a.data = r.data, a.precision = r.precision, a.momentum = r.momentum, a.nesterov = r.nesterov;
+  if (r.val >= 0) a.val = r.val;
+  a.data = r.data, a.precision = r.precision, a.momentum = r.momentum, a.nesterov = r.nesterov;
   a.clip_grad = r.clip_grad, a.warmup_epochs = r.warmup_epochs, a.step_epochs = r.step_epochs;
   a.limit = r.limit, a.dropout = r.dropout;
   if (a.out.empty()) a.out = model_file_for(o.resume);
@@ -159,7 +160,9 @@ void TrainOptions::validate() const {
   if (label_smoothing) workflow::check_range("label_smoothing", *label_smoothing, 0, 0.99);
   if (crop_padding) workflow::check_range("crop_padding", double(*crop_padding), 0, 64);
   workflow::check_range("erase", erase, 0, 1);
-  workflow::check_range("val", double(val), 0, 1e9);
+  if (val) workflow::check_range("val", double(*val), 0, 1e9);
+  data::parse_fit_mode(fit);  // throws naming the choices
+  data::parse_data_format(data_format);
   workflow::check_range("limit", double(limit), 0, 1e9);
   workflow::check_range("prune_ramp", prune_ramp, 0, 1);
   if (!qat) {
@@ -206,23 +209,34 @@ TrainReport train_model(const TrainOptions& options) {
   const Recipe recipe = recipe_for(start && start->provenance.recipe ? start->provenance.recipe->model
                                    : start                           ? "mobilenet"
                                                                      : a.model);
-  const data::IdxData d = data::load_idx_dir(a.data);
+  const data::FitMode fit = resumed || start ? (resumed ? resumed->preprocessing.fit : start->preprocessing.fit)
+                                              : data::parse_fit_mode(a.fit);
+  const Shape wanted = a.input ? *a.input : start ? start->input_shape() : Shape{};
+  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, wanted, fit, a.log);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
-  if (a.val >= train_set.size())
+  // The data's own validation split, or a tenth of the training images (at most 5,000).
+  const bool own_val = !a.val && d.val.size() > 0;
+  const int64_t val = own_val ? -1 : a.val.value_or(workflow::default_val_count(train_set.size()));
+  if (!own_val && val >= train_set.size())
     throw OptionError("val",
                       "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
-  const data::Split split = data::split_validation(train_set, a.val, a.seed);
+  if (!a.val && !resumed)
+    workflow::say(a.log, own_val ? "validation: the data's own val split (" + std::to_string(d.val.size()) + " images)"
+                                 : "validation: " + std::to_string(val) + " of " + std::to_string(train_set.size()) +
+                                       " training images held out (a tenth, at most 5,000; --val sets it)");
+  const data::Split split = own_val ? data::Split{train_set, d.val} : data::split_validation(train_set, val, a.seed);
   const data::Normalization norm = data::compute_normalization(split.train);
 
   zoo::ModelConfig mc;
   mc.name = a.model;
-  mc.input = a.input.value_or(d.train.sample_shape());
+  mc.input = d.train.sample_shape();
   mc.classes = d.train.num_classes;
   mc.width = a.width;
   mc.depth = a.depth;
   mc.dropout = a.dropout;
   mc.seed = a.seed;
   Model model = resumed ? std::move(*resumed) : start ? std::move(*start) : Model(zoo::build(mc));
+  if (model.class_names.empty() && int64_t(d.class_names.size()) == mc.classes) model.class_names = d.class_names;
   Graph& graph = model.graph;
   NIMBLE_CHECK(graph.input_shape() == mc.input,
                "the model takes " + graph.input_shape().str() + " but its data gives " + mc.input.str());
@@ -266,7 +280,7 @@ TrainReport train_model(const TrainOptions& options) {
   rec.classes = mc.classes, rec.epochs = tc.epochs, rec.batch = tc.batch, rec.lr = tc.schedule.lr;
   rec.optimizer = a.optimizer, rec.schedule = a.schedule, rec.weight_decay = a.weight_decay;
   rec.label_smoothing = tc.label_smoothing, rec.crop_padding = tc.augment.crop_padding, rec.hflip = tc.augment.hflip;
-  rec.erase = a.erase, rec.seed = a.seed, rec.val = a.val, rec.data = a.data, rec.precision = rep.precision.precision;
+  rec.erase = a.erase, rec.seed = a.seed, rec.val = val, rec.data = a.data, rec.precision = rep.precision.precision;
   rec.momentum = a.momentum, rec.nesterov = a.nesterov, rec.clip_grad = a.clip_grad;
   rec.warmup_epochs = a.warmup_epochs, rec.step_epochs = a.step_epochs, rec.limit = a.limit, rec.dropout = a.dropout;
   if (pruning) rec.prune = a.prune, rec.prune_config = pruning->describe(), rec.prune_ramp = a.prune_ramp;
@@ -276,6 +290,7 @@ TrainReport train_model(const TrainOptions& options) {
   if (!a.teacher.teacher.empty())
     model.provenance.distillation = DistillationRecord{a.teacher.teacher, a.teacher.temperature, a.teacher.alpha};
   model.preprocessing.normalization = norm;
+  model.preprocessing.fit = fit;
 
   // The model file and, beside it, the training checkpoint; the model file last, so that a model
   // on disk always has its training checkpoint from the same epoch or later.

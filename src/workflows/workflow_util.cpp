@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "nimble/core/error.hpp"
 #include "nimble/quant/layer_selection.hpp"
 #include "nimble/runtime/timing.hpp"
@@ -44,19 +46,51 @@ void check_range(const std::string& field, double v, double lo, double hi) {
 
 void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
 
-void check_data_fits(const Model& m, const data::IdxData& d) {
-  NIMBLE_CHECK(d.train.sample_shape() == m.input_shape(), "the data's samples are " + d.train.sample_shape().str() +
-                                                              " but the model takes " + m.input_shape().str());
+data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, const Shape& input,
+                        data::FitMode fit, const Log& log) {
+  data::DataOptions opt;
+  opt.format = format;
+  opt.input = input;
+  opt.fit = fit;
+  opt.skip_bad = skip_bad;
+  data::DataSet d = data::load_data(path, opt);
+  std::string line = fmt::format("data: {} ({}): {} training, {}{} test images ({}), {} classes", path,
+                                 data::data_format_name(d.format), d.train.size(),
+                                 d.val.size() ? fmt::format("{} validation, ", d.val.size()) : "", d.test.size(),
+                                 d.test_source, d.train.num_classes);
+  const Shape s = d.train.sample_shape();
+  if (d.resized > 0)
+    line += fmt::format("; {} images fitted to {} ({})", d.resized, s.str(), data::fit_mode_name(fit));
+  if (d.skipped > 0)
+    line += fmt::format("; skipped {} unreadable file(s), e.g. {}", d.skipped, d.skipped_examples.front());
+  say(log, line);
+  return d;
 }
 
-data::Split training_split(const Model& m, const data::ImageSet& train) {
+data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
+                            const Log& log) {
+  data::DataSet d = read_data(path, format, skip_bad, m.input_shape(), m.preprocessing.fit, log);
+  const int64_t outputs = m.graph.output_shape().numel();
+  NIMBLE_CHECK(d.train.num_classes <= outputs,
+               fmt::format("the data has {} classes but the model has {} outputs", d.train.num_classes, outputs));
+  return d;
+}
+
+int64_t default_val_count(int64_t train_images) {
+  return std::clamp<int64_t>(train_images / 10, train_images > 1 ? 1 : 0, 5000);
+}
+
+data::Split training_split(const Model& m, const data::DataSet& d) {
   int64_t limit = 0;
   uint64_t seed = 0;
-  // A model nimble did not train (an imported one) has no recipe: hold out a tenth, at most 5,000.
-  int64_t val = std::clamp<int64_t>(train.size() / 10, train.size() > 1 ? 1 : 0, 5000);
+  int64_t val = d.val.size() > 0 ? -1 : default_val_count(d.train.size());
   if (const auto& r = m.provenance.recipe) val = r->val, limit = r->limit, seed = r->seed;
-  const data::ImageSet set = limit > 0 ? data::take(train, limit) : train;
-  NIMBLE_CHECK(val >= 0 && val < set.size(), "the checkpoint's validation split does not fit this data set");
+  const data::ImageSet set = limit > 0 ? data::take(d.train, limit) : d.train;
+  if (val < 0) {
+    NIMBLE_CHECK(d.val.size() > 0, "the model was validated on its data's own val split, and this data has none");
+    return data::Split{set, d.val};
+  }
+  NIMBLE_CHECK(val < set.size(), "the checkpoint's validation split does not fit this data set");
   return data::split_validation(set, val, seed);
 }
 

@@ -32,12 +32,21 @@ void announce(const Log& log, const PrecisionChoice& c);
 void check_range(const std::string& field, double v, double lo, double hi);
 void check_batch(int64_t batch);  // "batch": 1..65536
 
-// The data's samples must be what the model takes.
-void check_data_fits(const Model& m, const data::IdxData& d);
+// Reads the data at `path` (data::load_data), fitted to `input` (empty: as the data is) with
+// `fit`, and logs one line of what was read: format, split sizes, classes, sizes stored, how
+// many images were fitted and how many unreadable ones were skipped.
+data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, const Shape& input,
+                        data::FitMode fit, const Log& log);
+// read_data for a trained model: fitted to its input with its fit mode; its labels must be
+// within its classes.
+data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
+                            const Log& log);
+// The validation images a run holds out by default: a tenth of the training images, at most 5,000.
+int64_t default_val_count(int64_t train_images);
 // The training run's own split (from the model's recipe), so calibration and fine-tuning never
-// see validation or test samples; for models without a recipe (imported ones) a tenth of the
-// training images, at most 5,000, held out with seed 0.
-data::Split training_split(const Model& m, const data::ImageSet& train);
+// see validation or test samples: the data's own val split when the run used it; for models
+// without a recipe (imported ones) the data's val split, else default_val_count held out with seed 0.
+data::Split training_split(const Model& m, const data::DataSet& d);
 // Fine-tuning a trained model (QAT, pruning): its own recipe (batch, augmentation, weight decay,
 // label smoothing) for `epochs` at peak learning rate `lr` (cosine).
 train::TrainConfig fine_tune_config(const Model& m, int64_t epochs, double lr, uint64_t seed, bool progress);

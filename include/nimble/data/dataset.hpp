@@ -4,6 +4,7 @@
 // Kept light on purpose: no zlib, fmt or threading headers leak from here.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,56 @@ IdxData load_idx_dir(const std::string& dir);
 
 // One images/labels pair (num_classes from these labels only).
 ImageSet load_idx_files(const std::string& images_path, const std::string& labels_path);
+
+// ---- Any data set (src/data/load_data.cpp) ----
+
+// What `--data` may point at.
+enum class DataFormat {
+  idx,           // a folder of MNIST-layout IDX files (train-images-idx3-ubyte[.gz], ...)
+  image_folder,  // DIR/<class>/*.{jpg,jpeg,png}, optionally under DIR/{train,val,test}/
+  cifar,         // a folder of CIFAR-10 (data_batch_*.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) batches
+  numpy,         // a .npz archive, or a folder of .npy files: images and integer labels
+};
+const char* data_format_name(DataFormat f);  // "idx", "folder", "cifar", "numpy"
+// A --data-format value: nullopt for "auto"; throws Error naming the choices for anything else.
+std::optional<DataFormat> parse_data_format(const std::string& name);
+
+// How an image of another size is brought to the model's input: resize its shorter side to the
+// target and crop the centre (torchvision's Resize + CenterCrop; the default), or resize both
+// sides to the target (aspect ratio not kept).
+enum class FitMode { crop, stretch };
+const char* fit_mode_name(FitMode m);        // "crop", "stretch"
+FitMode parse_fit_mode(const std::string& s);  // throws Error naming the choices
+
+struct DataOptions {
+  std::string format = "auto";  // auto | idx | folder | cifar | numpy
+  // (C, H, W) every image is brought to (channels converted grey <-> RGB, size by `fit`); empty:
+  // as stored, or for an image folder the most common size (shorter side at most 224) and 3
+  // channels if any image has colour.
+  Shape input;
+  FitMode fit = FitMode::crop;
+  bool skip_bad = false;  // skip unreadable images (counted in DataSet::skipped) instead of failing
+  int threads = 0;        // decoding threads; 0: one per core
+};
+
+struct DataSet {
+  DataFormat format = DataFormat::idx;
+  ImageSet train, val, test;  // val is empty unless the data has its own (an image folder's val/)
+  std::vector<std::string> class_names;  // folder names or CIFAR's meta file; empty when unknown
+  std::string test_source;               // where the test split came from, for reports
+  int64_t skipped = 0;                   // images skipped by skip_bad
+  std::vector<std::string> skipped_examples;  // the first few "file: problem" lines of those
+  // As stored, before fitting: per-sample channels and the range of image sizes seen.
+  int64_t stored_channels = 0;
+  int64_t min_height = 0, min_width = 0, max_height = 0, max_width = 0;
+  int64_t resized = 0;  // images whose size or channels were changed to fit DataOptions::input
+};
+
+// Reads the data set at `path` in the format named (or detected from what the path holds). Every
+// problem is an Error with one line naming the file (and for images, what is wrong with it).
+DataSet load_data(const std::string& path, const DataOptions& options = {});
+// What load_data would detect, without reading the images.
+DataFormat detect_data_format(const std::string& path);
 
 // Per-channel statistics of the pixels scaled to [0, 1]. std is the population std (divide by N,
 // not N-1; on image-sized sets the two agree to ~7 digits). A constant channel gets std = 1 so

@@ -10,6 +10,8 @@ namespace nimble {
 struct EvaluateOptions {
   std::string model;  // a .nimble file
   std::string data = kDefaultDataDir;
+  std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
+  bool skip_bad = false;             // skip unreadable images instead of stopping
   int64_t batch = 500;
   // automatic: the precision the model was trained and tested in (so train's test accuracy is
   // reproduced), else the fastest native one for this model.

@@ -18,6 +18,8 @@ namespace nimble {
 struct PruneOptions {
   std::string model, out;
   std::string data = kDefaultDataDir;
+  std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
+  bool skip_bad = false;             // skip unreadable images instead of stopping
   prune::Method method = prune::Method::magnitude;
   double sparsity = 0.5;  // magnitude
   prune::Scope scope = prune::Scope::global;

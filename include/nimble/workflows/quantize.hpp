@@ -16,6 +16,8 @@ namespace nimble {
 struct QuantizeOptions {
   std::string model, out;  // the float .nimble file; where the int8 one is written
   std::string data = kDefaultDataDir;
+  std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
+  bool skip_bad = false;             // skip unreadable images instead of stopping
   quant::ObserverKind observer = quant::ObserverKind::minmax;
   int64_t calib = 512;                  // calibration samples from the training split
   std::vector<std::string> keep_float;  // layers left in float whatever is measured

@@ -18,7 +18,10 @@ struct TrainOptions {
   // its weights (distillation into a saved student).
   std::string model = "cnn";
   std::string data = kDefaultDataDir;
-  std::optional<Shape> input;  // default: the data's sample shape
+  std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
+  bool skip_bad = false;             // skip unreadable images instead of stopping
+  std::optional<Shape> input;  // default: the data's sample shape; other images are fitted to it
+  std::string fit = "crop";      // how images of another size are fitted: crop | stretch (kept in the model)
   double width = 1.0, dropout = 0.2;
   int64_t depth = 0;
   // Unset: the model's recipe (cnn 10 epochs, lr 0.05, no crop; others 30, 0.1 / 0.05, crop 2,
@@ -31,7 +34,10 @@ struct TrainOptions {
   double momentum = 0.9, weight_decay = 5e-4, clip_grad = 0, erase = 0, warmup_epochs = 0;
   bool nesterov = true;
   int64_t step_epochs = 0;
-  int64_t val = 5000, limit = 0;
+  // Validation images held out of the training split; default: the data's own val split if it
+  // has one, else a tenth of the training images, at most 5,000.
+  std::optional<int64_t> val;
+  int64_t limit = 0;
   uint64_t seed = 0;
   Precision precision = Precision::automatic;
   std::string out;  // default MODEL.nimble; the training checkpoint goes to OUT.train
