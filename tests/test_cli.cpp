@@ -74,7 +74,7 @@ TEST_F(Cli, BadInputGetsOneLineAndExitCode2) {
   expect_one_line_error("train --epochs zero");
   expect_one_line_error("train --epochs 0", "epochs");
   expect_one_line_error("train --model nope --limit 256 --val 64", "unknown model");
-  expect_one_line_error("train --data /nonexistent", "--data");
+  expect_one_line_error("train --data /nonexistent", "/nonexistent");
   expect_one_line_error("train --input 3x", "invalid shape");
   expect_one_line_error("train --optimizer lion --limit 256 --val 64", "optimizer");
   expect_one_line_error("train --lr -1 --limit 256 --val 64", "positive");

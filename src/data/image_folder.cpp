@@ -158,8 +158,8 @@ ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Sha
   check_cache_fits(n, per, f.files.front());
   Tensor images(Shape{n, target[0], target[1], target[2]}, DType::u8);
   uint8_t* dst = images.data<uint8_t>();
-  std::vector<std::string> bad(size_t(n));
-  std::vector<ImageInfo> seen(size_t(n));
+  std::vector<std::string> bad(static_cast<size_t>(n));
+  std::vector<ImageInfo> seen(static_cast<size_t>(n));
   std::vector<uint8_t> changed(size_t(n), 0);
   parallel_for(n, opt.threads, [&](int64_t i) {
     const std::string& file = f.files[size_t(i)];

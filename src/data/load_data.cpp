@@ -232,7 +232,7 @@ ImageSet fit_set(const ImageSet& set, const Shape& target, FitMode mode, int thr
   const uint8_t* src = set.images.data<uint8_t>();
   uint8_t* dst = out.images.data<uint8_t>();
   parallel_for(set.size(), threads, [&](int64_t i) {
-    std::vector<uint8_t> hwc(size_t(per_in));
+    std::vector<uint8_t> hwc(static_cast<size_t>(per_in));
     for (int64_t k = 0; k < c; ++k)
       for (int64_t p = 0; p < h * w; ++p) hwc[size_t(p * c + k)] = src[i * per_in + k * h * w + p];
     fit_image(hwc.data(), h, w, c, target, mode, dst + i * per_out);

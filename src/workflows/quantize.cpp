@@ -51,6 +51,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   o.validate();
   const Model m = Model::load(o.model);
   NIMBLE_CHECK(!m.quantized(), o.model + " is already quantized");
+  check_layer_names(m.graph, o.model, o.keep_float);
   const data::Normalization& norm = m.preprocessing.normalization;
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.log);
   const data::Split split = workflow::training_split(m, d);
@@ -62,7 +63,6 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   QuantizeReport r;
   quant::QuantizeOptions qo;
   qo.observer = o.observer;
-  check_layer_names(m.graph, o.model, o.keep_float);
   qo.selection.keep_float.insert(o.keep_float.begin(), o.keep_float.end());
   qo.selection.speed = o.speed_gate;
   qo.selection.big_batch = o.batch;

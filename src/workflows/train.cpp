@@ -135,6 +135,11 @@ void check_resume_options(const TrainOptions& o) {
 }
 
 // The checkpoint's recipe back into the options that produced it.
+// --model names a file (a saved student to train on) rather than a zoo model.
+bool names_a_file(const std::string& model) {
+  return model.find('/') != std::string::npos || model.find(".nimble") != std::string::npos || io::is_onnx_path(model);
+}
+
 TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
   TrainOptions a = o;
   a.model = r.model, a.width = r.width, a.depth = r.depth, a.input = r.input;
@@ -154,6 +159,9 @@ TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
 
 void TrainOptions::validate() const {
   if (model.empty()) throw OptionError("model", "a zoo model name or a model file is required");
+  if (resume.empty() && !names_a_file(model)) zoo::check_model_name(model);
+  if (optimizer != "sgd" && optimizer != "adamw")
+    throw OptionError("optimizer", "must be sgd or adamw, got '" + optimizer + "'");
   if (epochs) workflow::check_range("epochs", double(*epochs), 1, 1e6);
   workflow::check_batch(batch);
   if (lr && !(*lr > 0 && std::isfinite(*lr))) throw OptionError("lr", "must be positive");
@@ -201,8 +209,7 @@ TrainReport train_model(const TrainOptions& options) {
   // A model file as the starting point (distillation into a saved student): its architecture and
   // weights, trained on with this run's recipe.
   std::optional<Model> start;
-  if (!resumed && (a.model.find('/') != std::string::npos || a.model.find(".nimble") != std::string::npos ||
-                   io::is_onnx_path(a.model))) {
+  if (!resumed && names_a_file(a.model)) {
     start = Model::load(a.model);
     workflow::check_float(*start, a.model, "trained");
   }
@@ -212,7 +219,7 @@ TrainReport train_model(const TrainOptions& options) {
   const data::FitMode fit = resumed || start ? (resumed ? resumed->preprocessing.fit : start->preprocessing.fit)
                                               : data::parse_fit_mode(a.fit);
   const Shape wanted = a.input ? *a.input : start ? start->input_shape() : Shape{};
-  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, wanted, fit, a.log);
+  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, wanted, fit);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   // The data's own validation split, or a tenth of the training images (at most 5,000).
   const bool own_val = !a.val && d.val.size() > 0;
@@ -220,10 +227,6 @@ TrainReport train_model(const TrainOptions& options) {
   if (!own_val && val >= train_set.size())
     throw OptionError("val",
                       "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
-  if (!a.val && !resumed)
-    workflow::say(a.log, own_val ? "validation: the data's own val split (" + std::to_string(d.val.size()) + " images)"
-                                 : "validation: " + std::to_string(val) + " of " + std::to_string(train_set.size()) +
-                                       " training images held out (a tenth, at most 5,000; --val sets it)");
   const data::Split split = own_val ? data::Split{train_set, d.val} : data::split_validation(train_set, val, a.seed);
   const data::Normalization norm = data::compute_normalization(split.train);
 
@@ -320,6 +323,11 @@ TrainReport train_model(const TrainOptions& options) {
     best.emplace(s, *model.training_state);
   }
   workflow::announce(a.log, rep.precision);
+  workflow::say(a.log, workflow::data_summary(a.data, d, fit));
+  if (!a.val && !resumed)
+    workflow::say(a.log, own_val ? "validation: the data's own val split (" + std::to_string(d.val.size()) + " images)"
+                                 : "validation: " + std::to_string(val) + " of " + std::to_string(train_set.size()) +
+                                       " training images held out (a tenth, at most 5,000; --val sets it)");
   if (resumed)
     workflow::say(a.log, "resuming " + a.resume + " after epoch " + std::to_string(model.training_state->epoch));
   workflow::say(a.log, "train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +

@@ -47,32 +47,36 @@ void check_range(const std::string& field, double v, double lo, double hi) {
 void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
 
 data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, const Shape& input,
-                        data::FitMode fit, const Log& log) {
+                        data::FitMode fit) {
   data::DataOptions opt;
   opt.format = format;
   opt.input = input;
   opt.fit = fit;
   opt.skip_bad = skip_bad;
-  data::DataSet d = data::load_data(path, opt);
+  return data::load_data(path, opt);
+}
+
+std::string data_summary(const std::string& path, const data::DataSet& d, data::FitMode fit) {
   std::string line = fmt::format("data: {} ({}): {} training, {}{} test images ({}), {} classes", path,
                                  data::data_format_name(d.format), d.train.size(),
                                  d.val.size() ? fmt::format("{} validation, ", d.val.size()) : "", d.test.size(),
                                  d.test_source, d.train.num_classes);
-  const Shape s = d.train.sample_shape();
   if (d.resized > 0)
-    line += fmt::format("; {} images fitted to {} ({})", d.resized, s.str(), data::fit_mode_name(fit));
+    line += fmt::format("; {} images fitted to {} ({})", d.resized, d.train.sample_shape().str(),
+                        data::fit_mode_name(fit));
   if (d.skipped > 0)
     line += fmt::format("; skipped {} unreadable file(s), e.g. {}", d.skipped, d.skipped_examples.front());
-  say(log, line);
-  return d;
+  return line;
 }
 
 data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
                             const Log& log) {
-  data::DataSet d = read_data(path, format, skip_bad, m.input_shape(), m.preprocessing.fit, log);
+  data::DataSet d = read_data(path, format, skip_bad, m.input_shape(), m.preprocessing.fit);
   const int64_t outputs = m.graph.output_shape().numel();
   NIMBLE_CHECK(d.train.num_classes <= outputs,
-               fmt::format("the data has {} classes but the model has {} outputs", d.train.num_classes, outputs));
+               fmt::format("data: {}: labels go up to {} but the model has {} outputs", path, d.train.num_classes - 1,
+                           outputs));
+  say(log, data_summary(path, d, m.preprocessing.fit));
   return d;
 }
 

@@ -27,9 +27,17 @@ Graph build(const ModelConfig& c) {
   if (c.name == "resnet") return build_resnet(c);
   if (c.name == "mobilenet_v1") return build_mobilenet_v1(c);
   if (c.name == "mobilenet_v2") return build_mobilenet_v2(c);
+  check_model_name(c.name);
+  throw Error("model '" + c.name + "' has no builder");
+}
+
+void check_model_name(const std::string& name) {
   std::string names;
-  for (auto& m : models()) names += (names.empty() ? "" : ", ") + m.name;
-  throw Error("unknown model '" + c.name + "' (available: " + names + ")");
+  for (auto& m : models()) {
+    if (m.name == name) return;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  throw Error("unknown model '" + name + "' (available: " + names + ")");
 }
 
 }  // namespace nimble::zoo

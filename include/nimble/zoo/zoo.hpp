@@ -21,6 +21,8 @@ struct ModelInfo {
 };
 
 const std::vector<ModelInfo>& models();
+// Throws Error naming the available models unless `name` is one of them.
+void check_model_name(const std::string& name);
 // Builds a freshly initialised model; throws Error on unknown names or impossible configs.
 Graph build(const ModelConfig& config);
 // The resnet depth `config` builds: its own, or 20 below 64 pixels and 18 from 64 pixels on.
