@@ -42,7 +42,7 @@ Keywords<TrainOptions> train_keywords(const std::string& function) {
   using O = TrainOptions;
   Keywords<O> k(function);
   k.field("model", &O::model).field("data", &O::data).field("input", &O::input).field("width", &O::width);
-  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("fit", &O::fit);
+  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb).field("fit", &O::fit);
   k.field("dropout", &O::dropout).field("depth", &O::depth).field("epochs", &O::epochs);
   k.field("crop_padding", &O::crop_padding).field("lr", &O::lr).field("label_smoothing", &O::label_smoothing);
   k.field("hflip", &O::hflip).field("batch", &O::batch).field("optimizer", &O::optimizer);
@@ -61,7 +61,7 @@ Keywords<QuantizeOptions> quantize_keywords() {
   using O = QuantizeOptions;
   Keywords<O> k("quantize");
   k.field("model", &O::model).field("out", &O::out).field("data", &O::data);
-  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad);
+  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb);
   k.named("observer", &O::observer, &quant::observer_from_name).field("calib", &O::calib);
   k.field("keep_float", &O::keep_float).field("max_drop", &O::max_drop).field("qat_epochs", &O::qat_epochs);
   k.field("qat_lr", &O::qat_lr).field("precision", &O::precision).field("dynamic", &O::dynamic);
@@ -75,7 +75,7 @@ Keywords<PruneOptions> prune_keywords() {
   using O = PruneOptions;
   Keywords<O> k("prune");
   k.field("model", &O::model).field("out", &O::out).field("data", &O::data);
-  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad);
+  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb);
   k.named("method", &O::method, &prune::method_from_name).field("sparsity", &O::sparsity);
   k.named("scope", &O::scope, &prune::scope_from_name).field("ratio", &O::ratio);
   k.field("target_macs", &O::target_macs).field("target_latency_ms", &O::target_latency_ms);
@@ -91,7 +91,7 @@ Keywords<EvaluateOptions> evaluate_keywords() {
   using O = EvaluateOptions;
   Keywords<O> k("evaluate");
   k.field("model", &O::model).field("data", &O::data).field("batch", &O::batch).field("precision", &O::precision);
-  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad);
+  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb);
   add_quiet(k);
   return k;
 }

@@ -14,6 +14,7 @@ namespace {
 struct DataArgs {
   std::string data, format = "auto", input, fit = "crop";
   bool skip_bad = false;
+  int64_t cache_mb = 0;
 };
 
 std::vector<int64_t> per_class(const data::ImageSet& s, int64_t classes) {
@@ -41,12 +42,15 @@ void add_data(CLI::App& app) {
   c->add_option("--input", a->input, "the model input CxHxW images would be fitted to (default: from the data)");
   c->add_option("--fit", a->fit, "crop | stretch")->capture_default_str()->check(CLI::IsMember({"crop", "stretch"}));
   c->add_flag("--skip-bad", a->skip_bad, "skip unreadable images instead of stopping");
+  c->add_option("--cache-mb", a->cache_mb, "memory for decoded images in MB (default 0: half of RAM)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   add_output_options(c, *out, false);
   c->callback([a, out] {
     data::DataOptions opt;
     opt.format = a->format;
     opt.fit = data::parse_fit_mode(a->fit);
     opt.skip_bad = a->skip_bad;
+    opt.cache_bytes = a->cache_mb << 20;
     if (!a->input.empty())
       parse_field("input", [&](const std::string& s) { opt.input = Shape::parse(s); })(a->input);
     const data::DataSet d = data::load_data(a->data, opt);
@@ -77,6 +81,7 @@ void add_data(CLI::App& app) {
                     {"input", in.str()},
                     {"fit", data::fit_mode_name(opt.fit)},
                     {"fitted_images", d.resized},
+                    {"cached", d.cached},
                     {"mean", norm.mean},
                     {"std", norm.std},
                     {"skipped", d.skipped},
@@ -103,6 +108,8 @@ void add_data(CLI::App& app) {
                "[{:.4f}] std [{:.4f}] (from the training split)\n",
                in.str(), data::fit_mode_name(opt.fit), d.resized, fmt::join(norm.mean, ", "),
                fmt::join(norm.std, ", "));
+    fmt::print("  loading: {}\n", d.cached ? "decoded once into memory"
+                                           : "too large for the cache (--cache-mb): decoded on the fly each epoch");
     if (d.skipped > 0) {
       fmt::print("  skipped {} unreadable file(s):\n", d.skipped);
       for (const std::string& e : d.skipped_examples) fmt::print("    {}\n", e);

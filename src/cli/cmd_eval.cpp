@@ -11,7 +11,7 @@ void add_eval(CLI::App& app) {
   auto out = std::make_shared<Output>();
   CLI::App* c = app.add_subcommand("eval", "Evaluate a checkpoint on the test split");
   c->add_option("model", o->model, "checkpoint (.nimble)")->required();
-  add_data_options(c, o->data, o->data_format, o->skip_bad, "accuracy on its test split");
+  add_data_options(c, o->data, o->data_format, o->skip_bad, o->cache_mb, "accuracy on its test split");
   c->add_option("--batch", o->batch, "batch size")->capture_default_str();
   add_precision_option(c, o->precision);
   add_output_options(c, *out, false);

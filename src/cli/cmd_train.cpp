@@ -20,7 +20,7 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
     c->add_option("--model", o.model,
                   "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")
         ->capture_default_str();
-  add_data_options(c, o.data, o.data_format, o.skip_bad, "training and validation from its training split, accuracy on its test split");
+  add_data_options(c, o.data, o.data_format, o.skip_bad, o.cache_mb, "training and validation from its training split, accuracy on its test split");
   c->add_option_function<std::string>("--input",
                                       parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }),
                                       "model input CxHxW (default: the data's sample shape); images of another size "

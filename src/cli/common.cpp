@@ -88,7 +88,8 @@ void note(const std::string& line) {
   std::fflush(stderr);
 }
 
-void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, const std::string& use) {
+void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, int64_t& cache_mb,
+                      const std::string& use) {
   c->add_option("--data", data,
                 "the data set: a folder of IDX files, CIFAR batches, .npy arrays or class folders of .jpg/.png "
                 "images (optionally in train/ val/ test/), or a .npz archive; " +
@@ -98,6 +99,10 @@ void add_data_options(CLI::App* c, std::string& data, std::string& format, bool&
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "idx", "folder", "cifar", "numpy"}));
   c->add_flag("--skip-bad", skip_bad, "skip unreadable or corrupt images (counted and reported) instead of stopping");
+  c->add_option("--cache-mb", cache_mb,
+                "memory for decoded images in MB (default 0: half of RAM); a larger image folder is decoded on the "
+                "fly each epoch")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
 }
 
 }  // namespace nimble::cli

@@ -45,7 +45,8 @@ template <class Parse> auto parse_field(const char* field, Parse parse) {
 
 // --data, --data-format and --skip-bad: where the images come from (`use`: what the command does
 // with them, for --data's help).
-void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, const std::string& use);
+void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, int64_t& cache_mb,
+                      const std::string& use);
 // --precision NAME into `value` (auto | fp32 | bf16 | fp16; an unknown name is an error at parse time).
 CLI::Option* add_precision_option(CLI::App* c, Precision& value);
 // --teacher and its loss flags, on every command that trains (train, distill, prune, quantize).

@@ -58,17 +58,26 @@ struct BatchLoader::Impl {
     b.labels.assign(size_t(batch), -1);
     b.indices.assign(size_t(batch), -1);
     b.count = count;
-    const uint8_t* src = set.images.data<uint8_t>();
     float* dst = b.images.data<float>();
-    for (int64_t i = 0; i < count; ++i) {
+    const auto one = [&](int64_t i, uint8_t* scratch) {
       const int64_t idx = ord[size_t(begin + i)];
       Rng rng(mix_seed(seed, uint64_t(ep), uint64_t(idx)));
       const SampleTransform t = draw_transform(aug, height, width, rng);
-      render_sample(dst + i * per_sample, src + idx * per_sample, channels, height, width, scale.data(), bias.data(),
+      render_sample(dst + i * per_sample, set.sample(idx, scratch), channels, height, width, scale.data(), bias.data(),
                     t);
       b.labels[size_t(i)] = set.labels[size_t(idx)];
       b.indices[size_t(i)] = idx;
+    };
+    if (set.in_memory()) {
+      for (int64_t i = 0; i < count; ++i) one(i, nullptr);
+      return;
     }
+    // Decoding is the slow part: spread the batch's files over the cores.
+    parallel_for(count, 0, [&](int64_t i) {
+      thread_local std::vector<uint8_t> scratch;
+      scratch.resize(size_t(per_sample));
+      one(i, scratch.data());
+    });
   }
 
   void run() {

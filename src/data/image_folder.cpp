@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <system_error>
 
@@ -142,33 +143,78 @@ Shape choose_folder_input(const std::vector<std::string>& files, int threads) {
   NIMBLE_CHECK(!sizes.empty(), "data: no readable image to choose the input size from");
   const auto common = std::max_element(sizes.begin(), sizes.end(),
                                        [](const auto& a, const auto& b) { return a.second < b.second; });
+  int64_t readable = 0;
+  std::vector<int64_t> shorter;
+  for (const auto& [size, count] : sizes) {
+    readable += count;
+    shorter.insert(shorter.end(), size_t(count), std::min(size.first, size.second));
+  }
+  // One size for most images: that size (when small enough). Sizes all over the place: a square
+  // of the median shorter side.
   const int64_t h = common->first.first, w = common->first.second;
-  if (std::max(h, w) <= kAutoMaxSide) return Shape{channels, h, w};
-  const int64_t side = std::min({h, w, kAutoMaxSide});
+  if (2 * common->second >= readable && std::max(h, w) <= kAutoMaxSide) return Shape{channels, h, w};
+  std::nth_element(shorter.begin(), shorter.begin() + std::ptrdiff_t(shorter.size() / 2), shorter.end());
+  const int64_t side = std::min(shorter[shorter.size() / 2], kAutoMaxSide);
   return Shape{channels, side, side};
 }
 
+namespace {
+
+// An image folder too large to cache: each file decoded and fitted whenever its sample is read.
+class FolderSource final : public SampleSource {
+ public:
+  FolderSource(std::vector<std::string> files, Shape target, FitMode mode)
+      : files_(std::move(files)), target_(std::move(target)), mode_(mode) {}
+  Shape sample_shape() const override { return target_; }
+  void read(int64_t i, uint8_t* chw) const override {
+    const std::string& file = files_[size_t(i)];
+    try {
+      const DecodedImage img = read_image_file(file, 0);
+      fit_image(img.pixels.data(), img.height, img.width, img.channels, target_, mode_, chw);
+    } catch (const Error& e) {
+      // The file passed the header check when the data was read; its pixel data is damaged.
+      const std::string what = e.what();
+      throw Error("data: " + (what.rfind(file, 0) == 0 ? what : file + ": " + what));
+    }
+  }
+
+ private:
+  std::vector<std::string> files_;
+  Shape target_;
+  FitMode mode_;
+};
+
+}  // namespace
+
 ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Shape& target, FitMode mode,
-                            const DataOptions& opt, DataSet& report) {
+                            const DataOptions& opt, bool on_the_fly, DataSet& report) {
   const int64_t n = int64_t(f.files.size());
   ImageSet set;
   set.num_classes = num_classes;
   if (n == 0) return set;
   const int64_t per = target.numel();
-  check_cache_fits(n, per, f.files.front());
-  Tensor images(Shape{n, target[0], target[1], target[2]}, DType::u8);
-  uint8_t* dst = images.data<uint8_t>();
+  Tensor images;
+  if (!on_the_fly) images = Tensor(Shape{n, target[0], target[1], target[2]}, DType::u8);
   std::vector<std::string> bad(static_cast<size_t>(n));
   std::vector<ImageInfo> seen(static_cast<size_t>(n));
-  std::vector<uint8_t> changed(size_t(n), 0);
   parallel_for(n, opt.threads, [&](int64_t i) {
     const std::string& file = f.files[size_t(i)];
     try {
+      if (on_the_fly) {  // headers only: the pixels are decoded each epoch
+        const ImageInfo info = read_image_info(file);
+        seen[size_t(i)] = info;
+        try {
+          check_big_enough(info.height, info.width, target[1], target[2]);
+        } catch (const Error& e) {
+          throw Error(file + ": " + e.what());
+        }
+        return;
+      }
       const DecodedImage img = read_image_file(file, 0);
       seen[size_t(i)] = {img.height, img.width, img.channels};
-      changed[size_t(i)] = img.height != target[1] || img.width != target[2] || img.channels != target[0];
       try {
-        fit_image(img.pixels.data(), img.height, img.width, img.channels, target, mode, dst + i * per);
+        fit_image(img.pixels.data(), img.height, img.width, img.channels, target, mode,
+                  images.data<uint8_t>() + i * per);
       } catch (const Error& e) {
         throw Error(file + ": " + e.what());
       }
@@ -185,14 +231,25 @@ ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Sha
       continue;
     }
     keep.push_back(i);
-    note_stored_size(report, seen[size_t(i)].height, seen[size_t(i)].width, seen[size_t(i)].channels);
-    report.resized += changed[size_t(i)];
+    const ImageInfo& s = seen[size_t(i)];
+    note_stored_size(report, s.height, s.width, s.channels);
+    report.resized += s.height != target[1] || s.width != target[2] || s.channels != target[0];
   }
-  set.images = images;
-  set.labels = f.labels;
-  if (int64_t(keep.size()) == n) return set;
   NIMBLE_CHECK(!keep.empty(), fmt::format("data: all {} images of {} were unreadable", n,
                                           fs::path(f.files.front()).parent_path().parent_path().string()));
+  set.labels = f.labels;
+  if (on_the_fly) {
+    std::vector<std::string> files;
+    for (int64_t i : keep) files.push_back(f.files[size_t(i)]);
+    set.source = std::make_shared<FolderSource>(std::move(files), target, mode);
+    set.source_index.resize(keep.size());
+    std::iota(set.source_index.begin(), set.source_index.end(), 0);
+    set.labels.clear();
+    for (int64_t i : keep) set.labels.push_back(f.labels[size_t(i)]);
+    return set;
+  }
+  set.images = images;
+  if (int64_t(keep.size()) == n) return set;
   return gather(set, keep);
 }
 

@@ -13,12 +13,29 @@
 
 namespace nimble::data {
 
+namespace {
+// Images read for the normalisation statistics of a set decoded on the fly.
+constexpr int64_t kNormalizationSample = 10000;
+}  // namespace
+
 Shape ImageSet::sample_shape() const {
+  if (source) return size() > 0 ? source->sample_shape() : Shape{};
   if (!images.defined() || images.shape().rank() != 4) return Shape{};
   return Shape{images.shape()[1], images.shape()[2], images.shape()[3]};
 }
 
+const uint8_t* ImageSet::sample(int64_t i, uint8_t* scratch) const {
+  if (!source) return images.data<uint8_t>() + i * sample_shape().numel();
+  source->read(source_index[size_t(i)], scratch);
+  return scratch;
+}
+
 void check_image_set(const ImageSet& set, const char* who) {
+  if (set.source) {
+    NIMBLE_CHECK(set.source_index.size() == set.labels.size() && !set.images.defined(),
+                 fmt::format("{}: {} source indices but {} labels", who, set.source_index.size(), set.size()));
+    return;
+  }
   if (set.size() == 0 && !set.images.defined()) return;  // an empty set, e.g. a val split of 0
   NIMBLE_CHECK(set.images.defined() && set.images.dtype() == DType::u8 && set.images.shape().rank() == 4,
                fmt::format("{}: images must be a (N, C, H, W) u8 tensor", who));
@@ -30,35 +47,52 @@ ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index) {
   ImageSet out;
   out.num_classes = set.num_classes;
   if (index.empty()) return out;
+  out.labels.resize(index.size());
+  for (size_t i = 0; i < index.size(); ++i) out.labels[i] = set.labels[size_t(index[i])];
+  if (set.source) {  // the same files, listed again
+    out.source = set.source;
+    out.source_index.resize(index.size());
+    for (size_t i = 0; i < index.size(); ++i) out.source_index[i] = set.source_index[size_t(index[i])];
+    return out;
+  }
   const Shape s = set.sample_shape();
   const int64_t per = s.numel();
   out.images = Tensor(Shape{int64_t(index.size()), s[0], s[1], s[2]}, DType::u8);
-  out.labels.resize(index.size());
   const uint8_t* src = set.images.data<uint8_t>();
   uint8_t* dst = out.images.data<uint8_t>();
-  for (size_t i = 0; i < index.size(); ++i) {
-    std::memcpy(dst + int64_t(i) * per, src + index[i] * per, size_t(per));
-    out.labels[i] = set.labels[size_t(index[i])];
-  }
+  for (size_t i = 0; i < index.size(); ++i) std::memcpy(dst + int64_t(i) * per, src + index[i] * per, size_t(per));
   return out;
 }
 
 Normalization compute_normalization(const ImageSet& set) {
   check_image_set(set, "compute_normalization");
   NIMBLE_CHECK(set.size() > 0, "compute_normalization: the image set is empty");
-  const Shape& sh = set.images.shape();
-  const int64_t n = sh[0], channels = sh[1], plane = sh[2] * sh[3];
+  const Shape sh = set.sample_shape();
+  const int64_t channels = sh[0], plane = sh[1] * sh[2];
+  // Decoding every image of a set too large to cache would cost an epoch: a seeded sample of them
+  // gives the same statistics to about three digits.
+  std::vector<int64_t> which(static_cast<size_t>(set.size()));
+  std::iota(which.begin(), which.end(), 0);
+  if (!set.in_memory() && set.size() > kNormalizationSample) {
+    Rng rng(0x5eed);
+    for (int64_t i = 0; i < kNormalizationSample; ++i)
+      std::swap(which[size_t(i)], which[size_t(i + int64_t(rng.below(uint64_t(set.size() - i))))]);
+    which.resize(size_t(kNormalizationSample));
+  }
+  const int64_t n = int64_t(which.size());
   // Integer sums are exact (<= 2^31 pixels * 255^2 < 2^63), so E[x^2] - E[x]^2 loses nothing to rounding.
   std::vector<uint64_t> sum(size_t(channels), 0), sum_sq(size_t(channels), 0);
-  const uint8_t* px = set.images.data<uint8_t>();
-  for (int64_t i = 0; i < n; ++i)
+  std::vector<uint8_t> scratch(set.in_memory() ? 0 : size_t(sh.numel()));
+  for (int64_t i : which) {
+    const uint8_t* px = set.sample(i, scratch.data());
     for (int64_t c = 0; c < channels; ++c) {
-      const uint8_t* p = px + (i * channels + c) * plane;
+      const uint8_t* p = px + c * plane;
       uint64_t s = 0, sq = 0;
       for (int64_t k = 0; k < plane; ++k) s += p[k], sq += uint64_t(p[k]) * p[k];
       sum[size_t(c)] += s;
       sum_sq[size_t(c)] += sq;
     }
+  }
   Normalization norm;
   const double count = double(n) * double(plane);
   for (int64_t c = 0; c < channels; ++c) {

@@ -48,6 +48,8 @@ void convert_channels(const uint8_t* hwc, int64_t pixels, int64_t from, int64_t 
 // The shorter side an image needs for a target_h x target_w input: a quarter of the target's
 // (at least 2 px); anything smaller would be mostly interpolation.
 int64_t smallest_fitting_side(int64_t target_h, int64_t target_w);
+// Throws Error when a height x width image is smaller than smallest_fitting_side.
+void check_big_enough(int64_t height, int64_t width, int64_t target_h, int64_t target_w);
 // One (H, W, C) u8 image into a (C, H, W) slot of `target` (C, H, W): channels converted, then the
 // crop box of `mode` resized. Throws Error for an image smaller than smallest_fitting_side.
 void fit_image(const uint8_t* hwc, int64_t height, int64_t width, int64_t channels, const Shape& target, FitMode mode,
@@ -67,6 +69,8 @@ ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index);
 // Throws Error, before allocating, when n decoded samples of `per_sample` bytes would not fit in
 // the memory this machine has (the message names `what` and says how much they need).
 void check_cache_fits(int64_t n, int64_t per_sample, const std::string& what);
+// The memory decoded images may take: `cache_bytes`, or when 0 half of this machine's memory.
+int64_t cache_budget(int64_t cache_bytes);
 // Widens DataSet's record of the stored channels and sizes by one image.
 void note_stored_size(DataSet& report, int64_t height, int64_t width, int64_t channels);
 
@@ -87,11 +91,12 @@ bool looks_like_image_folder(const std::string& root);
 // test class that is not a training class.
 FolderLayout scan_image_folder(const std::string& root);
 // The input an image folder gets when none is given: 3 channels if any image has colour, else 1;
-// the most common size, or its shorter side capped at 224 (square) when larger.
+// the size most images have, or when sizes vary a square of the median shorter side; at most 224.
 Shape choose_folder_input(const std::vector<std::string>& files, int threads);
-// Decodes and fits the files into a set (in parallel); bad files throw, or with skip_bad are
-// counted in `report` and left out.
+// Decodes and fits the files into a set (in parallel), or with `on_the_fly` checks their headers
+// and returns a set that decodes them when read; bad files throw, or with skip_bad are counted in
+// `report` and left out.
 ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Shape& target, FitMode mode,
-                            const DataOptions& opt, DataSet& report);
+                            const DataOptions& opt, bool on_the_fly, DataSet& report);
 
 }  // namespace nimble::data

@@ -280,6 +280,12 @@ void check_cache_fits(int64_t n, int64_t per_sample, const std::string& what) {
                            what, n, need / 1e9, have / 1e9));
 }
 
+int64_t cache_budget(int64_t cache_bytes) {
+  if (cache_bytes > 0) return cache_bytes;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * page / 2 : int64_t(4) << 30;
+}
+
 void note_stored_size(DataSet& r, int64_t height, int64_t width, int64_t channels) {
   const bool first = r.max_height == 0;
   r.stored_channels = std::max(r.stored_channels, channels);
@@ -355,9 +361,11 @@ DataSet load_data(const std::string& path, const DataOptions& opt) {
       d.class_names = layout.classes;
       if (target.rank() == 0) target = choose_folder_input(layout.train.files, opt.threads);
       const auto classes = int64_t(layout.classes.size());
-      d.train = decode_image_files(layout.train, classes, target, opt.fit, opt, d);
-      d.val = decode_image_files(layout.val, classes, target, opt.fit, opt, d);
-      d.test = decode_image_files(layout.test, classes, target, opt.fit, opt, d);
+      const auto files = int64_t(layout.train.files.size() + layout.val.files.size() + layout.test.files.size());
+      d.cached = double(files) * double(target.numel()) <= double(cache_budget(opt.cache_bytes));
+      d.train = decode_image_files(layout.train, classes, target, opt.fit, opt, !d.cached, d);
+      d.val = decode_image_files(layout.val, classes, target, opt.fit, opt, !d.cached, d);
+      d.test = decode_image_files(layout.test, classes, target, opt.fit, opt, !d.cached, d);
       if (!layout.test_dir.empty()) {
         d.test_source = layout.test_dir;
       } else if (!layout.val_dir.empty()) {

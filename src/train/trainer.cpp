@@ -117,7 +117,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   TrainResult result;
   std::vector<Tensor> best;
   Tensor diff_logits;
-  double train_seconds = 0;
+  double train_seconds = 0, wait_seconds = 0;
   int64_t train_samples = 0;
   int64_t step = 0, first_epoch = 1;
   if (resume_) {
@@ -150,7 +150,10 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     int64_t correct = 0, seen = 0, stepped = 0, done = 0;  // stepped: samples whose step was taken
     const auto t0 = Clock::now();
     data::Batch batch;
-    while (loader.next(batch)) {
+    for (;;) {
+      const auto wait_start = Clock::now();
+      if (!loader.next(batch)) break;
+      stats.data_wait_seconds += seconds_since(wait_start);
       const float lr = learning_rate(config_.schedule, step, total_steps);
       const Tensor& logits = session.forward(batch.images);
       LossResult lr_res = cross_entropy(logits, batch.labels, batch.count, config_.label_smoothing, &diff_logits);
@@ -175,6 +178,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     stats.seconds = seconds_since(t0);
     if (scaler_) stats.loss_scale = scaler_->scale();
     train_seconds += stats.seconds;
+    wait_seconds += stats.data_wait_seconds;
     train_samples += seen;
     stats.train_loss = loss_sum / std::max<int64_t>(stepped, 1);
     stats.train_accuracy = double(correct) / std::max<int64_t>(stepped, 1);
@@ -206,6 +210,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   }
   if (result.best_epoch != config_.epochs && !best.empty()) restore(graph_, best);
   result.train_samples_per_s = train_samples / std::max(train_seconds, 1e-9);
+  result.data_wait_fraction = wait_seconds / std::max(train_seconds, 1e-9);
   return result;
 }
 

@@ -15,7 +15,7 @@ void EvaluateOptions::validate() const {
 EvaluateReport evaluate_model(const EvaluateOptions& o) {
   o.validate();
   const Model m = Model::load(o.model);
-  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.log);
+  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   // automatic evaluates in the precision the model was trained and tested in, so that evaluation
   // reproduces training's test accuracy; a timing-based choice could differ from run to run.
   PrecisionChoice pc;

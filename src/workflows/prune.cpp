@@ -176,7 +176,7 @@ PruneReport prune_model(const PruneOptions& o) {
   NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
   const data::Normalization& norm = m.preprocessing.normalization;
   resolve_target(o, m.graph, cfg);
-  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.log);
+  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d);
 
   PruneReport r;

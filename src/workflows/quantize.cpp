@@ -53,7 +53,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   NIMBLE_CHECK(!m.quantized(), o.model + " is already quantized");
   check_layer_names(m.graph, o.model, o.keep_float);
   const data::Normalization& norm = m.preprocessing.normalization;
-  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.log);
+  const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d);
   // Calibration samples: a seeded random subset of the training part of that split.
   const data::ImageSet calib = data::split_validation(split.train, std::min(o.calib, split.train.size()), o.seed).val;

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+
+#include <fmt/format.h>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -219,7 +221,7 @@ TrainReport train_model(const TrainOptions& options) {
   const data::FitMode fit = resumed || start ? (resumed ? resumed->preprocessing.fit : start->preprocessing.fit)
                                               : data::parse_fit_mode(a.fit);
   const Shape wanted = a.input ? *a.input : start ? start->input_shape() : Shape{};
-  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, wanted, fit);
+  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, a.cache_mb, wanted, fit);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   // The data's own validation split, or a tenth of the training images (at most 5,000).
   const bool own_val = !a.val && d.val.size() > 0;
@@ -365,12 +367,14 @@ TrainReport train_model(const TrainOptions& options) {
                              " MACs/sample");
   workflow::say(a.log, "test accuracy " + std::to_string(test.accuracy) + " (best epoch " +
                            std::to_string(res.best_epoch) + "), " + std::to_string(int64_t(res.train_samples_per_s)) +
-                           " train samples/s; saved " + out + " (and " + state_out + " to resume)");
+                           " train samples/s (" + fmt::format("{:.1f}", 100 * res.data_wait_fraction) +
+                           "% of it waiting for data); saved " + out + " (and " + state_out + " to resume)");
   if (a.qat) {
     // The saved float model, fine-tuned with fake quantization in this run's precision (and from
     // its teacher, if any) and converted: exactly quantize_model with qat_epochs.
     QuantizeOptions q;
-    q.model = out, q.out = qat_out, q.data = a.data;
+    q.model = out, q.out = qat_out, q.data = a.data, q.data_format = a.data_format, q.skip_bad = a.skip_bad;
+    q.cache_mb = a.cache_mb;
     q.precision = rep.precision.precision;
     q.qat_epochs = a.qat_epochs.value_or(2), q.qat_lr = a.qat_lr.value_or(0.001), q.seed = a.seed;
     q.teacher = a.teacher;
@@ -382,6 +386,8 @@ TrainReport train_model(const TrainOptions& options) {
   rep.test_accuracy = test.accuracy, rep.test_loss = test.loss;
   rep.val_accuracy = res.best_val_accuracy, rep.best_epoch = res.best_epoch;
   rep.train_samples_per_s = res.train_samples_per_s;
+  rep.data_wait_fraction = res.data_wait_fraction;
+  rep.skipped_images = d.skipped;
   rep.epochs = tc.epochs;
   rep.params = graph.param_count(), rep.macs = graph.macs();
   rep.checkpoint = out, rep.training_checkpoint = state_out;
@@ -406,6 +412,8 @@ std::string to_json(const TrainReport& r) {
                       {"val_accuracy", r.val_accuracy},
                       {"best_epoch", r.best_epoch},
                       {"train_samples_per_s", r.train_samples_per_s},
+                      {"data_wait_fraction", r.data_wait_fraction},
+                      {"skipped_images", r.skipped_images},
                       {"epochs", r.epochs},
                       {"params", r.params},
                       {"macs", r.macs},

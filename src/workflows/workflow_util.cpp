@@ -46,9 +46,11 @@ void check_range(const std::string& field, double v, double lo, double hi) {
 
 void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
 
-data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, const Shape& input,
-                        data::FitMode fit) {
+data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, int64_t cache_mb,
+                        const Shape& input, data::FitMode fit) {
+  check_range("cache_mb", double(cache_mb), 0, 1e9);
   data::DataOptions opt;
+  opt.cache_bytes = cache_mb << 20;
   opt.format = format;
   opt.input = input;
   opt.fit = fit;
@@ -66,12 +68,13 @@ std::string data_summary(const std::string& path, const data::DataSet& d, data::
                         data::fit_mode_name(fit));
   if (d.skipped > 0)
     line += fmt::format("; skipped {} unreadable file(s), e.g. {}", d.skipped, d.skipped_examples.front());
+  if (!d.cached) line += "; too large to keep decoded in memory (--cache-mb): decoded on the fly each epoch";
   return line;
 }
 
 data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
-                            const Log& log) {
-  data::DataSet d = read_data(path, format, skip_bad, m.input_shape(), m.preprocessing.fit);
+                            int64_t cache_mb, const Log& log) {
+  data::DataSet d = read_data(path, format, skip_bad, cache_mb, m.input_shape(), m.preprocessing.fit);
   const int64_t outputs = m.graph.output_shape().numel();
   NIMBLE_CHECK(d.train.num_classes <= outputs,
                fmt::format("data: {}: labels go up to {} but the model has {} outputs", path, d.train.num_classes - 1,

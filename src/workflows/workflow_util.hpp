@@ -33,15 +33,15 @@ void check_range(const std::string& field, double v, double lo, double hi);
 void check_batch(int64_t batch);  // "batch": 1..65536
 
 // Reads the data at `path` (data::load_data), fitted to `input` (empty: as the data is) with `fit`.
-data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, const Shape& input,
-                        data::FitMode fit);
+data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, int64_t cache_mb,
+                        const Shape& input, data::FitMode fit);
 // One line of what was read: format, split sizes, classes, how many images were fitted and how
 // many unreadable ones were skipped.
 std::string data_summary(const std::string& path, const data::DataSet& d, data::FitMode fit);
 // read_data for a trained model, logged with data_summary: fitted to its input with its fit mode;
 // its labels must be within its classes.
 data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
-                            const Log& log);
+                            int64_t cache_mb, const Log& log);
 // The validation images a run holds out by default: a tenth of the training images, at most 5,000.
 int64_t default_val_count(int64_t train_images);
 // The training run's own split (from the model's recipe), so calibration and fine-tuning never

@@ -19,13 +19,28 @@ inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnis
 // Labels must be below this (num_classes <= 65536): bounds a classifier head built from it.
 inline constexpr int64_t kMaxClasses = 65536;
 
+// Samples decoded on demand, for data sets too large to keep decoded in memory (an image folder
+// beyond the cache budget). Thread-safe: read() is called from several threads at once.
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  virtual Shape sample_shape() const = 0;                  // (C, H, W) of every sample
+  virtual void read(int64_t i, uint8_t* chw) const = 0;  // sample i of the source; throws Error naming its file
+};
+
 struct ImageSet {
-  Tensor images;                // (N, C, H, W) u8, storage shared between copies
+  Tensor images;                // (N, C, H, W) u8, storage shared between copies; undefined when `source` is set
   std::vector<int32_t> labels;  // N labels in [0, num_classes)
   int64_t num_classes = 0;
+  // Decoded on the fly instead: sample i is source->read(source_index[i]).
+  std::shared_ptr<const SampleSource> source;
+  std::vector<int64_t> source_index;
 
   int64_t size() const { return int64_t(labels.size()); }
   Shape sample_shape() const;  // (C, H, W); empty Shape for an empty set
+  bool in_memory() const { return source == nullptr; }
+  // Sample i as (C, H, W) u8: a pointer into `images`, or decoded into `scratch` (sample_shape().numel() bytes).
+  const uint8_t* sample(int64_t i, uint8_t* scratch) const;
 };
 
 struct IdxData {
@@ -71,6 +86,9 @@ struct DataOptions {
   FitMode fit = FitMode::crop;
   bool skip_bad = false;  // skip unreadable images (counted in DataSet::skipped) instead of failing
   int threads = 0;        // decoding threads; 0: one per core
+  // Memory for decoded images; an image folder needing more is decoded on the fly each epoch
+  // instead (its files checked up front by their headers only). 0: half of this machine's memory.
+  int64_t cache_bytes = 0;
 };
 
 struct DataSet {
@@ -84,6 +102,7 @@ struct DataSet {
   int64_t stored_channels = 0;
   int64_t min_height = 0, min_width = 0, max_height = 0, max_width = 0;
   int64_t resized = 0;  // images whose size or channels were changed to fit DataOptions::input
+  bool cached = true;   // false: too large for the cache, decoded on the fly each epoch
 };
 
 // Reads the data set at `path` in the format named (or detected from what the path holds). Every

@@ -41,6 +41,7 @@ struct EpochStats {
   double train_loss = 0, train_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
   double samples_per_s = 0, seconds = 0, lr = 0;
+  double data_wait_seconds = 0;  // of `seconds`, spent waiting for the loader's next batch
   int64_t skipped_steps = 0;  // fp16: steps skipped for inf/NaN gradients
   double loss_scale = 0;      // fp16: the scale at the end of the epoch (0: no scaling)
 };
@@ -50,6 +51,7 @@ struct TrainResult {
   int64_t best_epoch = 0;
   double best_val_accuracy = 0;
   double train_samples_per_s = 0;  // over all epochs, training steps only
+  double data_wait_fraction = 0;   // of the training steps' time, spent waiting for data
 };
 
 class Trainer;

@@ -20,6 +20,7 @@ struct TrainOptions {
   std::string data = kDefaultDataDir;
   std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
   bool skip_bad = false;             // skip unreadable images instead of stopping
+  int64_t cache_mb = 0;              // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   std::optional<Shape> input;  // default: the data's sample shape; other images are fitted to it
   std::string fit = "crop";      // how images of another size are fitted: crop | stretch (kept in the model)
   double width = 1.0, dropout = 0.2;
@@ -62,6 +63,8 @@ struct TrainReport {
   double test_accuracy = 0, test_loss = 0, val_accuracy = 0;
   int64_t best_epoch = 0, epochs = 0;
   double train_samples_per_s = 0, seconds = 0;
+  double data_wait_fraction = 0;  // of the training steps' time, spent waiting on the data loader
+  int64_t skipped_images = 0;     // unreadable images left out (skip_bad)
   int64_t params = 0, macs = 0;
   std::string checkpoint, training_checkpoint;
   PrecisionChoice precision;
