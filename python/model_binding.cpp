@@ -168,12 +168,29 @@ pixels scaled to [0, 1] that run() applies to uint8 images.)")
            R"(Logits (N, classes) float32 for N images.
 
 images: uint8 pixels (N, C, H, W), (N, H, W, C) or (N, H, W) for one channel, to which the
-model's own preprocessing is applied; or float32 (N, C, H, W) already preprocessed.
+model's own preprocessing is applied (images of another size or channel count are fitted to
+the input first, as its training data was); or float32 (N, C, H, W) already preprocessed.
 batch: the compiled batch size (default min(N, 256)); larger inputs run in chunks of it.
 precision: "auto" (the precision the model was trained in, if this CPU runs it natively, else
 fp32), "fp32", "bf16" or "fp16".
 A Session is compiled per (batch, precision) and cached in this object; the GIL is released
 while it runs, so several threads may call run() at once.)")
+      .def(
+          "read_images",
+          [](const PyModel& self, const std::vector<std::string>& paths) {
+            Tensor t;
+            {
+              py::gil_scoped_release release;
+              t = self.model.read_images(paths);
+            }
+            const Shape& s = t.shape();
+            py::array_t<uint8_t> out({py::ssize_t(s[0]), py::ssize_t(s[1]), py::ssize_t(s[2]), py::ssize_t(s[3])});
+            std::memcpy(out.mutable_data(), t.data<uint8_t>(), size_t(t.nbytes()));
+            return out;
+          },
+          py::arg("paths"),
+          R"(JPEG or PNG files decoded and fitted to the input as the training data was (resize the
+shorter side and crop the centre, or stretch): uint8 (N, C, H, W) for run().)")
       .def_property_readonly(
           "input_shape", [](const PyModel& self) { return py::tuple(py::cast(self.model.input_shape().dims())); },
           "(channels, height, width) of one input")
@@ -191,6 +208,7 @@ while it runs, so several threads may call run() at once.)")
             d["mean"] = p.normalization.mean;
             d["std"] = p.normalization.std;
             d["channel_order"] = channel_order_name(p.channel_order);
+            d["fit"] = data::fit_mode_name(p.fit);
             return d;
           },
           "how uint8 pixels become inputs: (pixel / pixel_max - mean[c]) / std[c]")

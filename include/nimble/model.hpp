@@ -134,7 +134,11 @@ class Model {
   // Raw images -> the model's input: u8 pixels, (N, C, H, W) or channels-last (N, H, W, C) (or
   // (N, H, W) for one channel), matched against input_shape(); f32 images pass through unchanged
   // (already preprocessed, NCHW). Returns a new f32 (N, C, H, W) tensor.
+  // u8 images of another size or channel count are first fitted to the input (preprocessing.fit).
   Tensor preprocess(const Tensor& images) const;
+  // JPEG or PNG files decoded and fitted to the input as its training data was: u8 (N, C, H, W),
+  // ready for Session::run. Throws Error naming an unreadable file.
+  Tensor read_images(const std::vector<std::string>& paths) const;
 };
 
 // preprocess() for any model taking `input` (C, H, W) per sample.

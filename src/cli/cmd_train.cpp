@@ -41,7 +41,9 @@ void add_optimizer_options(CLI::App* c, TrainOptions& o) {
   c->add_option_function<int64_t>(
        "--epochs", [&o](int64_t v) { o.epochs = v; }, "epochs (default per model: cnn 10, others 30)")
       ->check(positive_number());
-  c->add_option("--batch", o.batch, "batch size")->capture_default_str();
+  c->add_option_function<int64_t>(
+       "--batch", [&o](int64_t v) { o.batch = v; },
+       "batch size (default 128, smaller for a training split under 512 images, with the learning rate scaled to it)");
   c->add_option_function<double>(
        "--lr", [&o](double v) { o.lr = v; },
        "peak learning rate (default per model: cnn 0.05, resnet 0.1, mobilenets 0.05)")

@@ -114,7 +114,7 @@ void check_resume_options(const TrainOptions& o) {
                                                 {"lr", o.lr.has_value()},
                                                 {"label_smoothing", o.label_smoothing.has_value()},
                                                 {"hflip", o.hflip.has_value()},
-                                                {"batch", !same(o.batch, d.batch)},
+                                                {"batch", o.batch.has_value()},
                                                 {"optimizer", !same(o.optimizer, d.optimizer)},
                                                 {"schedule", !same(o.schedule, d.schedule)},
                                                 {"momentum", !same(o.momentum, d.momentum)},
@@ -137,6 +137,16 @@ void check_resume_options(const TrainOptions& o) {
 }
 
 // The checkpoint's recipe back into the options that produced it.
+constexpr int64_t kDefaultBatch = 128;
+
+// A batch for a run that names none: 128, halved (down to 8) until the training split holds at
+// least 4 batches, so that a data set of a few hundred images still takes several steps an epoch.
+int64_t default_batch(int64_t train_images) {
+  int64_t b = kDefaultBatch;
+  while (b > 8 && train_images < 4 * b) b /= 2;
+  return std::max<int64_t>(1, std::min(b, train_images));
+}
+
 // --model names a file (a saved student to train on) rather than a zoo model.
 bool names_a_file(const std::string& model) {
   return model.find('/') != std::string::npos || model.find(".nimble") != std::string::npos || io::is_onnx_path(model);
@@ -165,7 +175,7 @@ void TrainOptions::validate() const {
   if (optimizer != "sgd" && optimizer != "adamw")
     throw OptionError("optimizer", "must be sgd or adamw, got '" + optimizer + "'");
   if (epochs) workflow::check_range("epochs", double(*epochs), 1, 1e6);
-  workflow::check_batch(batch);
+  if (batch) workflow::check_batch(*batch);
   if (lr && !(*lr > 0 && std::isfinite(*lr))) throw OptionError("lr", "must be positive");
   if (label_smoothing) workflow::check_range("label_smoothing", *label_smoothing, 0, 0.99);
   if (crop_padding) workflow::check_range("crop_padding", double(*crop_padding), 0, 64);
@@ -248,7 +258,7 @@ TrainReport train_model(const TrainOptions& options) {
 
   train::TrainConfig tc;
   tc.epochs = a.epochs.value_or(recipe.epochs);
-  tc.batch = a.batch;
+  tc.batch = a.batch.value_or(default_batch(split.train.size()));
   tc.seed = a.seed;
   tc.progress = a.progress;
   tc.label_smoothing = float(a.label_smoothing.value_or(recipe.label_smoothing));
@@ -258,8 +268,8 @@ TrainReport train_model(const TrainOptions& options) {
   tc.optimizer.weight_decay = float(a.weight_decay);
   tc.optimizer.clip_grad_norm = float(a.clip_grad);
   tc.schedule.kind = a.schedule;
-  tc.schedule.lr = float(a.lr.value_or(recipe.lr));
-  const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / a.batch);
+  tc.schedule.lr = float(a.lr.value_or(recipe.lr * double(tc.batch) / double(kDefaultBatch)));
+  const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / tc.batch);
   tc.schedule.warmup_steps = int64_t(a.warmup_epochs * double(steps_per_epoch));
   tc.schedule.step_size = a.step_epochs * steps_per_epoch;
   tc.augment.crop_padding = a.crop_padding.value_or(recipe.crop_padding);
@@ -301,6 +311,7 @@ TrainReport train_model(const TrainOptions& options) {
   // on disk always has its training checkpoint from the same epoch or later.
   const auto save_both = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
     Model m(g, model.preprocessing);
+    m.class_names = model.class_names;
     m.provenance = model.provenance;
     m.provenance.metrics = Metrics{s.epoch, s.val_accuracy, s.train_loss, model.provenance.metrics.test_accuracy};
     m.training_state = st;

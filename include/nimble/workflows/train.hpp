@@ -30,7 +30,9 @@ struct TrainOptions {
   std::optional<int64_t> epochs, crop_padding;
   std::optional<double> lr, label_smoothing;
   std::optional<bool> hflip;
-  int64_t batch = 128;
+  // Unset: 128, halved (down to 8) until the training split holds at least 4 batches; the
+  // recipe's learning rate then scales with it (linear scaling).
+  std::optional<int64_t> batch;
   std::string optimizer = "sgd", schedule = "cosine";
   double momentum = 0.9, weight_decay = 5e-4, clip_grad = 0, erase = 0, warmup_epochs = 0;
   bool nesterov = true;
