@@ -145,6 +145,32 @@ TEST(Model, PreprocessingEqualsTheTrainingLoader) {
   EXPECT_THROW(m.preprocess(Tensor({6, 3, 12, 10}, DType::s8)), Error);
 }
 
+TEST(Model, BgrModelsAndOtherSizesArePreprocessedAsTheirDataIs) {
+  Model m = small_model();
+  const data::ImageSet set = random_images(6, m.input_shape());
+  // A BGR model: RGB pixels are swapped as workflows swap the data sets they read for it.
+  m.preprocessing.channel_order = ChannelOrder::bgr;
+  data::BatchLoader loader(data::swap_red_blue(set), m.preprocessing.normalization, 6, false, false);
+  data::Batch b;
+  ASSERT_TRUE(loader.next(b));
+  const Tensor x = m.preprocess(set.images);
+  EXPECT_EQ(std::memcmp(x.raw(), b.images.raw(), x.nbytes()), 0);
+
+  // Channels-last images of another size are fitted to the input first, as data sets are.
+  m.preprocessing.channel_order = ChannelOrder::rgb;
+  const int64_t h = 30, w = 17;
+  Tensor big({2, h, w, 3}, DType::u8);
+  Rng rng(3);
+  for (int64_t i = 0; i < big.numel(); ++i) big.data<uint8_t>()[i] = uint8_t(rng.uniform(0.0f, 255.99f));
+  Tensor fitted({2, 3, 12, 10}, DType::u8);
+  for (int64_t i = 0; i < 2; ++i)
+    data::fit_image(big.data<uint8_t>() + i * h * w * 3, h, w, 3, m.input_shape(), data::FitMode::crop,
+                    fitted.data<uint8_t>() + i * 3 * 12 * 10);
+  const Tensor y = m.preprocess(big), want = m.preprocess(fitted);
+  EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0);
+  EXPECT_THROW(m.preprocess(Tensor({2, 1, 1, 3}, DType::u8)), Error);  // too small to fit
+}
+
 TEST(Session, RunOnRawImagesEqualsForwardOnTheLoadersBatches) {
   const Model m = small_model();
   const data::ImageSet set = random_images(7, m.input_shape());  // not a multiple of the batch

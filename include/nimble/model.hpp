@@ -20,7 +20,8 @@
 
 namespace nimble {
 
-// The channel order a 3-channel model expects; a grey model has one channel.
+// The channel order a 3-channel model expects; a grey model has one channel. Pixels given to
+// preprocess / Session::run, and images read from data sets, are RGB: a BGR model gets them swapped.
 enum class ChannelOrder { rgb, bgr };
 const char* channel_order_name(ChannelOrder order);
 ChannelOrder channel_order_from_name(const std::string& name);  // throws Error on other names

@@ -64,6 +64,44 @@ ImageSet gather(const ImageSet& set, const std::vector<int64_t>& index) {
   return out;
 }
 
+namespace {
+// Another source's samples with red and blue swapped.
+class SwappedSource final : public SampleSource {
+ public:
+  explicit SwappedSource(std::shared_ptr<const SampleSource> base) : base_(std::move(base)) {}
+  Shape sample_shape() const override { return base_->sample_shape(); }
+  void read(int64_t i, uint8_t* chw) const override {
+    base_->read(i, chw);
+    const int64_t plane = sample_shape()[1] * sample_shape()[2];
+    std::swap_ranges(chw, chw + plane, chw + 2 * plane);
+  }
+
+ private:
+  std::shared_ptr<const SampleSource> base_;
+};
+}  // namespace
+
+ImageSet swap_red_blue(const ImageSet& set) {
+  check_image_set(set, "swap_red_blue");
+  if (set.size() == 0) return set;
+  NIMBLE_CHECK(set.sample_shape()[0] == 3,
+               fmt::format("swap_red_blue: images have {} channels, not 3", set.sample_shape()[0]));
+  ImageSet out = set;
+  if (set.source) {
+    out.source = std::make_shared<SwappedSource>(set.source);
+    return out;
+  }
+  const Shape s = set.sample_shape();
+  const int64_t plane = s[1] * s[2];
+  out.images = Tensor(set.images.shape(), DType::u8);
+  const uint8_t* src = set.images.data<uint8_t>();
+  uint8_t* dst = out.images.data<uint8_t>();
+  for (int64_t i = 0; i < set.size(); ++i)
+    for (int64_t c = 0; c < 3; ++c)
+      std::memcpy(dst + (i * 3 + c) * plane, src + (i * 3 + (2 - c)) * plane, size_t(plane));
+  return out;
+}
+
 Normalization compute_normalization(const ImageSet& set) {
   check_image_set(set, "compute_normalization");
   NIMBLE_CHECK(set.size() > 0, "compute_normalization: the image set is empty");

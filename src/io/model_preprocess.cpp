@@ -90,6 +90,7 @@ Tensor preprocess_images(const Preprocessing& preprocessing, const Shape& in, co
     return preprocess_images(preprocessing, in, fit_to_input(images, in, preprocessing.fit));
   const PixelLayout layout = layout_of(images.shape(), in);
   const int64_t c = in[0], hw = in[1] * in[2];
+  const bool bgr = preprocessing.channel_order == ChannelOrder::bgr && c == 3;
   const data::Normalization& norm = preprocessing.normalization;
   std::vector<float> mul(size_t(c), 1.0f / preprocessing.pixel_max), add(size_t(c), 0.0f);
   if (!norm.mean.empty())
@@ -103,7 +104,8 @@ Tensor preprocess_images(const Preprocessing& preprocessing, const Shape& in, co
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < c; ++k)
       for (int64_t p = 0; p < hw; ++p) {
-        const uint8_t v = layout == PixelLayout::nchw ? src[(i * c + k) * hw + p] : src[(i * hw + p) * c + k];
+        const int64_t from = bgr ? c - 1 - k : k;  // pixels arrive RGB
+        const uint8_t v = layout == PixelLayout::nchw ? src[(i * c + from) * hw + p] : src[(i * hw + p) * c + from];
         dst[(i * c + k) * hw + p] = float(v) * mul[size_t(k)] + add[size_t(k)];
       }
   return out;

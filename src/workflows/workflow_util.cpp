@@ -75,6 +75,8 @@ std::string data_summary(const std::string& path, const data::DataSet& d, data::
 data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
                             int64_t cache_mb, const Log& log) {
   data::DataSet d = read_data(path, format, skip_bad, cache_mb, m.input_shape(), m.preprocessing.fit);
+  if (m.preprocessing.channel_order == ChannelOrder::bgr)  // images are read as RGB
+    for (data::ImageSet* s : {&d.train, &d.val, &d.test}) *s = data::swap_red_blue(*s);
   const int64_t outputs = m.graph.output_shape().numel();
   NIMBLE_CHECK(d.train.num_classes <= outputs,
                fmt::format("data: {}: labels go up to {} but the model has {} outputs", path, d.train.num_classes - 1,

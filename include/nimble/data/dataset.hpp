@@ -111,6 +111,10 @@ DataSet load_data(const std::string& path, const DataOptions& options = {});
 // What load_data would detect, without reading the images.
 DataFormat detect_data_format(const std::string& path);
 
+// The set with the first and third channel swapped (RGB <-> BGR), for a model that expects BGR;
+// a set decoded on the fly swaps each sample as it is read.
+ImageSet swap_red_blue(const ImageSet& set);
+
 // Per-channel statistics of the pixels scaled to [0, 1]. std is the population std (divide by N,
 // not N-1; on image-sized sets the two agree to ~7 digits). A constant channel gets std = 1 so
 // normalising it is a pure shift instead of a division by zero.
