@@ -229,6 +229,9 @@ TrainReport train_model(const TrainOptions& options) {
                       "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
   const data::Split split = own_val ? data::Split{train_set, d.val} : data::split_validation(train_set, val, a.seed);
   const data::Normalization norm = data::compute_normalization(split.train);
+  // A training split smaller than the batch (a small data set with the default 128) trains on all of
+  // it in one batch per epoch instead of none.
+  const int64_t batch = std::min<int64_t>(a.batch, split.train.size());
 
   zoo::ModelConfig mc;
   mc.name = a.model;
@@ -246,7 +249,7 @@ TrainReport train_model(const TrainOptions& options) {
 
   train::TrainConfig tc;
   tc.epochs = a.epochs.value_or(recipe.epochs);
-  tc.batch = a.batch;
+  tc.batch = batch;
   tc.seed = a.seed;
   tc.progress = a.progress;
   tc.label_smoothing = float(a.label_smoothing.value_or(recipe.label_smoothing));
@@ -257,7 +260,7 @@ TrainReport train_model(const TrainOptions& options) {
   tc.optimizer.clip_grad_norm = float(a.clip_grad);
   tc.schedule.kind = a.schedule;
   tc.schedule.lr = float(a.lr.value_or(recipe.lr));
-  const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / a.batch);
+  const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / tc.batch);
   tc.schedule.warmup_steps = int64_t(a.warmup_epochs * double(steps_per_epoch));
   tc.schedule.step_size = a.step_epochs * steps_per_epoch;
   tc.augment.crop_padding = a.crop_padding.value_or(recipe.crop_padding);
@@ -328,6 +331,9 @@ TrainReport train_model(const TrainOptions& options) {
     workflow::say(a.log, own_val ? "validation: the data's own val split (" + std::to_string(d.val.size()) + " images)"
                                  : "validation: " + std::to_string(val) + " of " + std::to_string(train_set.size()) +
                                        " training images held out (a tenth, at most 5,000; --val sets it)");
+  if (batch < a.batch)
+    workflow::say(a.log, "batch " + std::to_string(batch) + ": the training split has fewer than " +
+                             std::to_string(a.batch) + " samples");
   if (resumed)
     workflow::say(a.log, "resuming " + a.resume + " after epoch " + std::to_string(model.training_state->epoch));
   workflow::say(a.log, "train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
