@@ -606,6 +606,11 @@ TEST_F(Cli, TrainEvalAndQuantizeOnAnImageFolder) {
   EXPECT_TRUE(nlohmann::json::parse(r.out).contains("test_accuracy_int8"));
   EXPECT_TRUE(fs::exists(q));
 
+  CliRun p = run("prune " + ck.string() + " --data " + f.string() + " --out " +
+                 (dir_ / "folder-pruned.nimble").string() + " --sparsity 0.5 --iters 3 --json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NEAR(nlohmann::json::parse(p.out)["weight_sparsity_after"].get<double>(), 0.5, 0.01);
+
   expect_one_line_error("train --data " + f.string() + " --data-format cifar --input 3x16x16 --epochs 1 --out " +
                             (dir_ / "never.nimble").string(),
                         f.string());

@@ -14,6 +14,7 @@
 
 #include "data_readers_util.hpp"
 #include "nimble/data/dataset.hpp"
+#include "workflows/workflow_util.hpp"
 
 namespace nimble::data {
 namespace {
@@ -156,6 +157,15 @@ TEST(LoadDataFolder, CropKeepsTheCentreAndStretchKeepsEverything) {
         EXPECT_NEAR(t, x == 0 ? 112 : 144, 3);
       }
     }
+
+  // A wide input: the crop box has the input's aspect (40x20 of the wide image, 20x10 of the tall one).
+  const DataSet cw = load_data(dir.path(), with_input(Shape{1, 10, 20}));
+  for (int64_t y = 0; y < 10; ++y) {
+    EXPECT_EQ(pixel(cw.test, 0, 0, y, 2), 0);
+    EXPECT_NEAR(pixel(cw.test, 0, 0, y, 10), 128, 1);
+    EXPECT_EQ(pixel(cw.test, 0, 0, y, 17), 255);
+    for (int64_t x = 0; x < 20; ++x) EXPECT_NEAR(pixel(cw.test, 1, 0, y, x), 128, 1);  // the tall one's middle
+  }
 
   DataOptions stretch = crop;
   stretch.fit = FitMode::stretch;
@@ -608,10 +618,25 @@ TEST(LoadDataBadFiles, EmptyAndImagelessFolders) {
   expect_error(error_of([&] { load_data(none.path(), folder); }), none / "a", "empty class folder");
   TempDir empty;
   expect_error(error_of([&] { load_data(empty.path(), folder); }), empty.path(), "no class folders");
+  // One image cannot be split into training and test images.
+  TempDir single;
+  solid_file(single / "a/1.png", 8, 8, 1, 1);
+  expect_error(error_of([&] { load_data(single.path(), {}); }), single.path(), "at least 2 are needed");
   // A format that is not what the folder holds.
   DataOptions cifar;
   cifar.format = "cifar";
   expect_error(error_of([&] { load_data(dir.path(), cifar); }), dir.path(), "no CIFAR batches");
+}
+
+// The workflows' validation hold-out when --val is not given: a tenth, at least one, at most 5,000.
+TEST(LoadDataValidation, DefaultIsATenthCappedAt5000) {
+  EXPECT_EQ(workflow::default_val_count(135), 13);
+  EXPECT_EQ(workflow::default_val_count(54000), 5000);
+  EXPECT_EQ(workflow::default_val_count(49999), 4999);
+  EXPECT_EQ(workflow::default_val_count(9), 1);
+  EXPECT_EQ(workflow::default_val_count(2), 1);
+  EXPECT_EQ(workflow::default_val_count(1), 0);  // nothing would be left to train on
+  EXPECT_EQ(workflow::default_val_count(0), 0);
 }
 
 }  // namespace
