@@ -540,7 +540,7 @@ std::vector<BadFile> bad_files() {
   return {
       {"a/text.png", "not a JPEG or PNG file", {text.begin(), text.end()}},
       {"a/empty.jpg", "empty file", {}},
-      {"b/truncated.png", "PNG", truncated},
+      {"b/truncated.png", "truncated PNG", truncated},
       {"b/tiny.png", "too small", png_bytes(1, 1, PNG_FORMAT_GRAY, one.data())},
       {"b/deep.png", "16-bit PNG", png_bytes(28, 28, PNG_FORMAT_LINEAR_Y, deep.data())},
   };
@@ -595,7 +595,7 @@ TEST(LoadDataBadFiles, AllBadIsAnError) {
   // Not one header readable, so no size to choose the input from: still the first file's problem.
   TempDir headerless;
   for (const BadFile& b : bad_files())
-    if (b.phrase != "too small" && b.phrase != "PNG") put(headerless / b.name, b.bytes);
+    if (b.phrase != "too small" && b.phrase != "truncated PNG") put(headerless / b.name, b.bytes);
   expect_error(error_of([&] { load_data(headerless.path(), {}); }), headerless / "a/empty.jpg", "empty file");
   expect_error(error_of([&] { load_data(headerless.path(), with_input(Shape{}, true)); }), headerless.path(),
                "unreadable");
