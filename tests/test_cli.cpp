@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data_readers_util.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -508,6 +510,166 @@ TEST_F(Cli, WithoutNativeBf16AutoPicksFp32AndBf16Warns) {
   EXPECT_TRUE(jb["precision_emulated"].get<bool>());
   EXPECT_NE(b.err.find("warning: precision bf16"), std::string::npos) << b.err;
   EXPECT_NE(b.err.find("slower"), std::string::npos) << b.err;
+}
+
+// ---------------------------------------------------------------- bring your own data (issue 20)
+
+namespace dt = nimble::data::testing;
+
+// `n` PNGs of class `cls` under `dir`: colour 16x16 (every third grey 20x24), one pattern per class so a
+// model has something to learn.
+void write_class_images(const fs::path& dir, const std::string& cls, int n, int first = 0) {
+  fs::create_directories(dir / cls);
+  const int k = cls[0] - 'a';
+  for (int i = first; i < first + n; ++i) {
+    const bool grey = i % 3 == 2;
+    const int w = grey ? 20 : 16, h = grey ? 24 : 16, c = grey ? 1 : 3;
+    std::vector<uint8_t> px(size_t(w * h * c));
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int ch = 0; ch < c; ++ch)
+          px[size_t((y * w + x) * c + ch)] = uint8_t((k == 0   ? x * 200 / w
+                                                      : k == 1 ? y * 200 / h
+                                                               : 30) +
+                                                     (x * 7 + y * 13 + i) % 40);
+    const std::vector<uint8_t> png = dt::png_bytes(w, h, grey ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB, px.data());
+    std::ofstream(dir / cls / ("img" + std::to_string(i) + ".png"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size()));
+  }
+}
+
+// train/{a: 10, b: 12, c: 8} and test/{a, b, c: 2 each}.
+fs::path image_folder(const fs::path& root) {
+  write_class_images(root / "train", "a", 10);
+  write_class_images(root / "train", "b", 12);
+  write_class_images(root / "train", "c", 8);
+  for (const char* cls : {"a", "b", "c"}) write_class_images(root / "test", cls, 2, 100);
+  return root;
+}
+
+TEST_F(Cli, DataDescribesAnImageFolder) {
+  const fs::path f = image_folder(dir_ / "describe");
+  CliRun j = run("data " + f.string() + " --json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto d = nlohmann::json::parse(j.out);
+  EXPECT_EQ(d["format"], "folder");
+  EXPECT_EQ(d["classes"], 3);
+  EXPECT_EQ(d["class_names"], nlohmann::json({"a", "b", "c"}));
+  EXPECT_EQ(d["splits"]["train"]["images"], 30);
+  EXPECT_EQ(d["splits"]["train"]["per_class"], nlohmann::json({{"a", 10}, {"b", 12}, {"c", 8}}));
+  EXPECT_EQ(d["splits"]["test"]["images"], 6);
+  EXPECT_EQ(d["splits"]["test"]["per_class"], nlohmann::json({{"a", 2}, {"b", 2}, {"c", 2}}));
+  EXPECT_FALSE(d["splits"].contains("val"));
+  EXPECT_EQ(d["test_source"], (f / "test").string());
+  EXPECT_EQ(d["input"], "3x16x16");  // the most common size; colour since some images have it
+  EXPECT_EQ(d["stored"]["channels"], 3);
+  EXPECT_EQ(d["stored"]["max_height"], 24);
+  EXPECT_EQ(d["stored"]["min_width"], 16);
+  EXPECT_EQ(d["fitted_images"], 12);  // the grey 20x24 ones: 3 + 4 + 2 in train, 3 in test
+  EXPECT_EQ(d["mean"].size(), 3u);
+  EXPECT_EQ(d["skipped"], 0);
+
+  CliRun t = run("data " + f.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("folder data, 3 classes"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("30 images: a 10 b 12 c 8"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("6 images: a 2 b 2 c 2"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("fitted to 3x16x16 (crop"), std::string::npos) << t.out;
+
+  CliRun g = run("data " + f.string() + " --input 1x8x8 --fit stretch --json");
+  ASSERT_EQ(g.code, 0) << g.err;
+  const auto dg = nlohmann::json::parse(g.out);
+  EXPECT_EQ(dg["input"], "1x8x8");
+  EXPECT_EQ(dg["fit"], "stretch");
+  EXPECT_EQ(dg["fitted_images"], 36);
+  EXPECT_EQ(dg["mean"].size(), 1u);
+
+  expect_one_line_error("data " + f.string() + " --data-format cifar", f.string());
+  expect_one_line_error("data " + (dir_ / "no-such-folder").string(), "no-such-folder");
+}
+
+TEST_F(Cli, TrainEvalAndQuantizeOnAnImageFolder) {
+  const fs::path f = image_folder(dir_ / "folder"), ck = dir_ / "folder.nimble", q = dir_ / "folder-int8.nimble";
+  CliRun t = run("train --data " + f.string() + " --input 3x16x16 --model cnn --epochs 1 --json --out " + ck.string());
+  ASSERT_EQ(t.code, 0) << t.err;
+  const auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["checkpoint"], ck.string());
+  EXPECT_NE(t.err.find("validation: 3 of 30 training images held out"), std::string::npos) << t.err;
+  EXPECT_NE(t.err.find("12 images fitted to 3x16x16"), std::string::npos) << t.err;
+
+  CliRun e = run("eval " + ck.string() + " --data " + f.string() + " --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), j["test_accuracy"].get<double>(), 1e-9);
+
+  CliRun r = run("quantize " + ck.string() + " --data " + f.string() + " --out " + q.string() + " --iters 3 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).contains("test_accuracy_int8"));
+  EXPECT_TRUE(fs::exists(q));
+
+  CliRun p = run("prune " + ck.string() + " --data " + f.string() + " --out " +
+                 (dir_ / "folder-pruned.nimble").string() + " --sparsity 0.5 --iters 3 --json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NEAR(nlohmann::json::parse(p.out)["weight_sparsity_after"].get<double>(), 0.5, 0.01);
+
+  expect_one_line_error("train --data " + f.string() + " --data-format cifar --input 3x16x16 --epochs 1 --out " +
+                            (dir_ / "never.nimble").string(),
+                        f.string());
+  expect_one_line_error("eval " + ck.string() + " --data " + f.string() + " --data-format numpy", f.string());
+  EXPECT_FALSE(fs::exists(dir_ / "never.nimble"));
+}
+
+// ~150 images: a tenth for validation, and training runs whatever the default batch.
+TEST_F(Cli, SmallDataSetsTrainWithATenthHeldOut) {
+  const fs::path idx = dir_ / "small-idx";
+  fs::create_directories(idx);
+  std::vector<uint8_t> labels(120), test_labels(20);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = uint8_t(i % 10);
+  for (size_t i = 0; i < test_labels.size(); ++i) test_labels[i] = uint8_t(i % 10);
+  dt::write_file((idx / "train-images-idx3-ubyte").string(),
+                 dt::idx_bytes(0x803, {120, 28, 28}, dt::pattern(120 * 784, 1)), false);
+  dt::write_file((idx / "train-labels-idx1-ubyte").string(), dt::idx_bytes(0x801, {120}, labels), false);
+  dt::write_file((idx / "t10k-images-idx3-ubyte").string(),
+                 dt::idx_bytes(0x803, {20, 28, 28}, dt::pattern(20 * 784, 2)), false);
+  dt::write_file((idx / "t10k-labels-idx1-ubyte").string(), dt::idx_bytes(0x801, {20}, test_labels), false);
+  CliRun i = run("train --data " + idx.string() + " --epochs 1 --quiet --out " + (dir_ / "small-idx.nimble").string());
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_NE(i.err.find("validation: 12 of 120 training images held out"), std::string::npos) << i.err;
+
+  // 150 images in class folders, no test/: 15 held out for testing, 13 of the other 135 for validation.
+  const fs::path folder = dir_ / "small-folder";
+  for (const char* cls : {"a", "b", "c"}) write_class_images(folder, cls, 50);
+  CliRun f = run("train --data " + folder.string() + " --input 1x16x16 --epochs 1 --json --out " +
+                 (dir_ / "small-folder.nimble").string());
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_NE(f.err.find("validation: 13 of 135 training images held out"), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find("batch 122: the training split has fewer than 128 samples"), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find("15 test images (15 images held out of 150"), std::string::npos) << f.err;
+  EXPECT_EQ(nlohmann::json::parse(f.out)["epochs"], 1);
+}
+
+TEST_F(Cli, BadImagesStopTheRunUnlessSkipped) {
+  const fs::path f = dir_ / "with-bad";
+  for (const char* cls : {"a", "b", "c"}) write_class_images(f, cls, 10);
+  const fs::path bad = f / "b" / "broken.png";
+  std::ofstream(bad) << "I am a text file with a .png name\n";
+  const std::string ck = (dir_ / "with-bad.nimble").string();
+  expect_one_line_error("train --data " + f.string() + " --input 3x16x16 --epochs 1 --out " + ck, bad.string());
+  expect_one_line_error("data " + f.string(), bad.string());
+  EXPECT_FALSE(fs::exists(ck));
+
+  CliRun t = run("train --data " + f.string() + " --input 3x16x16 --epochs 1 --skip-bad --quiet --out " + ck);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("skipped 1 unreadable file(s), e.g. " + bad.string()), std::string::npos) << t.err;
+  CliRun e = run("eval " + ck + " --data " + f.string() + " --skip-bad --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  expect_one_line_error("eval " + ck + " --data " + f.string(), bad.string());
+  CliRun d = run("data " + f.string() + " --skip-bad --json");
+  ASSERT_EQ(d.code, 0) << d.err;
+  const auto j = nlohmann::json::parse(d.out);
+  EXPECT_EQ(j["skipped"], 1);
+  ASSERT_EQ(j["skipped_examples"].size(), 1u);
+  EXPECT_NE(j["skipped_examples"][0].get<std::string>().find(bad.string()), std::string::npos);
+  EXPECT_EQ(j["splits"]["train"]["images"].get<int>() + j["splits"]["test"]["images"].get<int>(), 30);
 }
 
 }  // namespace

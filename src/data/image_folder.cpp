@@ -140,7 +140,11 @@ Shape choose_folder_input(const std::vector<std::string>& files, int threads) {
     ++sizes[{info[i].height, info[i].width}];
     if (info[i].channels >= 3) channels = 3;
   }
-  NIMBLE_CHECK(!sizes.empty(), "data: no readable image to choose the input size from");
+  if (sizes.empty()) {  // every header failed: no size to choose, and no image to skip to
+    NIMBLE_CHECK(!files.empty(), "data: no images to choose the input size from");
+    throw Error(fmt::format("data: all {} images of {} are unreadable, e.g. {}", files.size(),
+                            fs::path(files.front()).parent_path().parent_path().string(), failed.front()));
+  }
   const auto common = std::max_element(sizes.begin(), sizes.end(),
                                        [](const auto& a, const auto& b) { return a.second < b.second; });
   int64_t readable = 0;

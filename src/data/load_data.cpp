@@ -385,8 +385,11 @@ DataSet load_data(const std::string& path, const DataOptions& opt) {
   }
   NIMBLE_CHECK(d.train.size() > 0, fmt::format("data: {}: no training images", path));
   if (d.test.size() == 0) hold_out_test(d, path);
+  // The names, the labels seen, or what the format itself declares (CIFAR-10 has ten classes even when
+  // this copy lacks batches.meta.txt or some of them).
   int64_t classes = d.class_names.empty() ? 0 : int64_t(d.class_names.size());
-  for (const ImageSet* s : {&d.train, &d.val, &d.test}) classes = std::max(classes, max_label_plus_one(*s));
+  for (const ImageSet* s : {&d.train, &d.val, &d.test})
+    classes = std::max({classes, s->num_classes, max_label_plus_one(*s)});
   for (ImageSet* s : {&d.train, &d.val, &d.test}) s->num_classes = classes;
   return d;
 }

@@ -244,6 +244,10 @@ TrainReport train_model(const TrainOptions& options) {
                       "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
   const data::Split split = own_val ? data::Split{train_set, d.val} : data::split_validation(train_set, val, a.seed);
   const data::Normalization norm = data::compute_normalization(split.train);
+  // A small data set: the default batch shrinks with it; a batch given larger than the training
+  // split takes all of it, one step an epoch, instead of none.
+  const int64_t batch =
+      a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : default_batch(split.train.size());
 
   zoo::ModelConfig mc;
   mc.name = a.model;
@@ -261,7 +265,7 @@ TrainReport train_model(const TrainOptions& options) {
 
   train::TrainConfig tc;
   tc.epochs = a.epochs.value_or(recipe.epochs);
-  tc.batch = a.batch.value_or(default_batch(split.train.size()));
+  tc.batch = batch;
   tc.seed = a.seed;
   tc.progress = a.progress;
   tc.label_smoothing = float(a.label_smoothing.value_or(recipe.label_smoothing));
@@ -344,6 +348,9 @@ TrainReport train_model(const TrainOptions& options) {
     workflow::say(a.log, own_val ? "validation: the data's own val split (" + std::to_string(d.val.size()) + " images)"
                                  : "validation: " + std::to_string(val) + " of " + std::to_string(train_set.size()) +
                                        " training images held out (a tenth, at most 5,000; --val sets it)");
+  if (batch < a.batch.value_or(kDefaultBatch))
+    workflow::say(a.log, "batch " + std::to_string(batch) + ": the training split has " +
+                             std::to_string(split.train.size()) + " samples (--batch sets it)");
   if (resumed)
     workflow::say(a.log, "resuming " + a.resume + " after epoch " + std::to_string(model.training_state->epoch));
   workflow::say(a.log, "train: " + a.model + " (" + std::to_string(graph.param_count()) + " params, " +
