@@ -1,4 +1,4 @@
-// load_data end to end (issue 20, "bring your own data"): image folders, CIFAR batches and NumPy arrays
+// load_data end to end: image folders, CIFAR batches and NumPy arrays
 // detected, read, labelled, fitted to the model's input and split, and every bad file a one-line error
 // naming it (or skipped and counted with skip_bad). The data sets are small and written here by the test.
 #include <gtest/gtest.h>
