@@ -46,7 +46,7 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   t.validate();
   if (t.cache && augmenting)
     throw OptionError("teacher.cache",
-                      "needs augmentation off ({crop_padding} 0, {hflip} 0, {erase} 0): augmented "
+                      "needs augmentation off ({crop_padding} 0, {crop_scale} 0, {hflip} 0, {erase} 0, {jitter} 0): augmented "
                       "images differ every epoch");
   distill::DistillConfig cfg;
   cfg.temperature = float(t.temperature);
