@@ -245,7 +245,8 @@ TEST(AugmentJitter, ContrastBlendsWithTheMeanGrey) {
   for (size_t i = 0; i < grey.size(); ++i) EXPECT_NEAR(out[i], (grey[i] - mean) * 0.5 + mean, 1e-3) << i;
   // Colour: the mean is of the luma; a uniform colour has no contrast to change.
   std::vector<uint8_t> flat(size_t(3 * h * w));
-  for (int64_t k = 0; k < h * w; ++k) flat[size_t(k)] = 200, flat[size_t(h * w + k)] = 50, flat[size_t(2 * h * w + k)] = 100;
+  for (int64_t k = 0; k < h * w; ++k)
+    flat[size_t(k)] = 200, flat[size_t(h * w + k)] = 50, flat[size_t(2 * h * w + k)] = 100;
   t.contrast = 1.8f;
   const std::vector<float> rgb = render_pixels(flat, 3, h, w, t);
   const double m = 0.299 * 200 + 0.587 * 50 + 0.114 * 100;

@@ -103,7 +103,7 @@ TEST(Model, LoadsTheMetadataEarlierVersionsWrote) {
   ASSERT_TRUE(back.provenance.recipe);
   EXPECT_EQ(back.provenance.recipe->epochs, 10);
   EXPECT_EQ(back.provenance.recipe->optimizer, "sgd");  // absent: the default
-  EXPECT_EQ(back.provenance.recipe->crop_scale, 0.0);    // no random resized crop, no colour jitter
+  EXPECT_EQ(back.provenance.recipe->crop_scale, 0.0);   // no random resized crop, no colour jitter
   EXPECT_EQ(back.provenance.recipe->jitter, 0.0);
   EXPECT_EQ(back.trained_precision(), Precision::bf16);
   ASSERT_TRUE(back.provenance.distillation);

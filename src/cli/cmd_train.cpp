@@ -71,8 +71,8 @@ void add_data_options(CLI::App* c, TrainOptions& o) {
       ->check(CLI::Range(0, 1));
   c->add_option("--erase", o.erase, "random-erasing probability")->capture_default_str();
   c->add_option_function<double>(
-       "--crop-scale", [&o](double v) { o.crop_scale = v; },
-       "random resized crop: minimum area fraction, 0 off (replaces --crop-padding)");
+      "--crop-scale", [&o](double v) { o.crop_scale = v; },
+      "random resized crop: minimum area fraction, 0 off (replaces --crop-padding)");
   c->add_option("--jitter", o.jitter, "colour jitter strength: brightness, contrast, saturation factors in [1-J, 1+J]")
       ->capture_default_str();
   c->add_option_function<int64_t>(
