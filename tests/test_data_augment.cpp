@@ -185,7 +185,9 @@ TEST(AugmentDraw, ResizedCropBoxesLieInsideWithTheirAreaAndAspect) {
                             std::abs(t.box_y - std::floor((double(k.h) - t.box_h) / 2)) < 1e-9 &&
                             std::abs(t.box_x - std::floor((double(k.w) - t.box_w) / 2)) < 1e-9;
       fallbacks += fallback;
-      if (!fallback) EXPECT_GE((t.box_h + 0.5) * (t.box_w + 0.5), double(k.scale) * area - 1e-9) << where;
+      if (!fallback) {
+        EXPECT_GE((t.box_h + 0.5) * (t.box_w + 0.5), double(k.scale) * area - 1e-9) << where;
+      }
       EXPECT_LE(t.box_h * t.box_w, area) << where;
       partial += t.box_h * t.box_w < area;
       offsets.insert({t.box_y, t.box_x});
