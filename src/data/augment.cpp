@@ -34,7 +34,8 @@ void draw_resized_crop(SampleTransform& t, double scale, int64_t height, int64_t
   else if (aspect > kMaxAspect)
     w = std::clamp<int64_t>(std::llround(double(height) * kMaxAspect), 1, width);
   t.box_h = double(h), t.box_w = double(w);
-  t.box_y = double((height - h) / 2), t.box_x = double((width - w) / 2);
+  const int64_t top = (height - h) / 2, left = (width - w) / 2;  // whole pixels
+  t.box_y = double(top), t.box_x = double(left);
 }
 
 // Bilinear taps along one axis: output i of n reads source positions lo[i] and hi[i] of a `size`-long
