@@ -48,6 +48,7 @@ Keywords<TrainOptions> train_keywords(const std::string& function) {
   k.field("hflip", &O::hflip).field("batch", &O::batch).field("optimizer", &O::optimizer);
   k.field("schedule", &O::schedule).field("momentum", &O::momentum).field("weight_decay", &O::weight_decay);
   k.field("clip_grad", &O::clip_grad).field("erase", &O::erase).field("warmup_epochs", &O::warmup_epochs);
+  k.field("crop_scale", &O::crop_scale).field("jitter", &O::jitter);
   k.field("nesterov", &O::nesterov).field("step_epochs", &O::step_epochs).field("val", &O::val);
   k.field("limit", &O::limit).field("seed", &O::seed).field("precision", &O::precision).field("out", &O::out);
   k.field("resume", &O::resume).field("prune", &O::prune).field("prune_ramp", &O::prune_ramp);

@@ -51,6 +51,7 @@ TEST(Model, MetadataRoundTripsThroughAFile) {
   TrainRecipe r;
   r.model = "cnn", r.input = {3, 12, 10}, r.epochs = 7, r.lr = 0.02, r.precision = Precision::bf16, r.seed = 3;
   r.prune = "channel:0.5", r.prune_config = "channel 50% (l1)";
+  r.crop_scale = 0.35, r.jitter = 0.2;
   m.provenance.recipe = r;
   m.provenance.distillation = DistillationRecord{"teacher.nimble", 3.0, 0.7};
   m.provenance.pruning = PruningRecord{"channel", "channel 50% (l1)", 0.5, 2, "t.nimble", "src.nimble", 0.9, 0.1};
@@ -69,6 +70,8 @@ TEST(Model, MetadataRoundTripsThroughAFile) {
   EXPECT_EQ(back.provenance.recipe->input, (Shape{3, 12, 10}));
   EXPECT_EQ(back.trained_precision(), Precision::bf16);
   EXPECT_EQ(back.provenance.recipe->prune, "channel:0.5");
+  EXPECT_EQ(back.provenance.recipe->crop_scale, 0.35);
+  EXPECT_EQ(back.provenance.recipe->jitter, 0.2);
   ASSERT_TRUE(back.provenance.distillation);
   EXPECT_EQ(back.provenance.distillation->teacher, "teacher.nimble");
   EXPECT_DOUBLE_EQ(back.provenance.distillation->alpha, 0.7);
@@ -100,6 +103,8 @@ TEST(Model, LoadsTheMetadataEarlierVersionsWrote) {
   ASSERT_TRUE(back.provenance.recipe);
   EXPECT_EQ(back.provenance.recipe->epochs, 10);
   EXPECT_EQ(back.provenance.recipe->optimizer, "sgd");  // absent: the default
+  EXPECT_EQ(back.provenance.recipe->crop_scale, 0.0);   // no random resized crop, no colour jitter
+  EXPECT_EQ(back.provenance.recipe->jitter, 0.0);
   EXPECT_EQ(back.trained_precision(), Precision::bf16);
   ASSERT_TRUE(back.provenance.distillation);
   EXPECT_EQ(back.provenance.distillation->teacher, "t.nimble");

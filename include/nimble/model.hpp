@@ -55,6 +55,7 @@ struct TrainRecipe {
   int64_t crop_padding = 0;
   bool hflip = false;
   double erase = 0;
+  double crop_scale = 0, jitter = 0;  // random resized crop (0: off), colour jitter strength
   uint64_t seed = 0;
   int64_t val = 5000, limit = 0;  // validation samples held out; first-N training samples (0: all)
   std::string data;               // the data set it was trained on

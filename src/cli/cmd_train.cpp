@@ -72,6 +72,11 @@ void add_data_options(CLI::App* c, TrainOptions& o) {
        "--hflip", [&o](int v) { o.hflip = v != 0; }, "random horizontal flip 0/1 (default 1)")
       ->check(CLI::Range(0, 1));
   c->add_option("--erase", o.erase, "random-erasing probability")->capture_default_str();
+  c->add_option_function<double>(
+      "--crop-scale", [&o](double v) { o.crop_scale = v; },
+      "random resized crop: minimum area fraction, 0 off (replaces --crop-padding)");
+  c->add_option("--jitter", o.jitter, "colour jitter strength: brightness, contrast, saturation factors in [1-J, 1+J]")
+      ->capture_default_str();
   c->add_option_function<int64_t>(
        "--val", [&o](int64_t v) { o.val = v; },
        "training samples held out for validation (default: the data's val/ split, else a tenth, at most 5000)")

@@ -124,6 +124,12 @@ BatchLoader::BatchLoader(const ImageSet& set, const Normalization& norm, int64_t
                fmt::format("BatchLoader: crop padding {} must be in 0..{}", aug.crop_padding, std::max(s[1], s[2])));
   NIMBLE_CHECK(aug.erase_prob >= 0.0f && aug.erase_prob <= 1.0f,
                fmt::format("BatchLoader: erase probability {} must be in [0, 1]", aug.erase_prob));
+  NIMBLE_CHECK(aug.crop_scale >= 0.0f && aug.crop_scale <= 1.0f,
+               fmt::format("BatchLoader: crop scale {} must be in (0, 1] (0: off)", aug.crop_scale));
+  NIMBLE_CHECK(aug.crop_scale == 0.0f || aug.crop_padding == 0,
+               "BatchLoader: random resized crop (crop scale) and padded crop (crop padding) exclude each other");
+  NIMBLE_CHECK(aug.jitter >= 0.0f && aug.jitter <= 1.0f,
+               fmt::format("BatchLoader: colour jitter {} must be in [0, 1]", aug.jitter));
   Impl& m = *impl_;
   m.set = set;
   m.batch = batch;

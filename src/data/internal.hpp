@@ -17,18 +17,28 @@ void check_image_set(const ImageSet& set, const char* who);
 uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b);
 
 // One sample's random augmentation, drawn up front so rendering is a pure function.
-// out(c, y, x) = src(c, y + shift_y, xs + shift_x) with xs = W-1-x when flipped, else x;
-// a source pixel outside the image is 0 (black). This is pad-then-crop followed by a flip.
+// Without a box: out(c, y, x) = src(c, y + shift_y, xs + shift_x) with xs = W-1-x when flipped,
+// else x; a source pixel outside the image is 0 (black). This is pad-then-crop followed by a flip.
+// With a box (box_h > 0, random resized crop): the box of the source, in pixels, is resampled to
+// H x W by bilinear interpolation with half-pixel centres (edge pixels repeated), then flipped.
+// Colour factors other than 1 are then applied to the pixel values (see render_sample).
 struct SampleTransform {
   int64_t shift_y = 0, shift_x = 0;  // crop offset minus the padding, in [-pad, pad]
   bool flip = false;
   int64_t erase_y = 0, erase_x = 0, erase_h = 0, erase_w = 0;  // erase_h == 0: nothing erased
+  double box_y = 0, box_x = 0, box_h = 0, box_w = 0;           // box_h == 0: no resized crop
+  float brightness = 1.0f, contrast = 1.0f, saturation = 1.0f;  // colour jitter factors, 1: unchanged
 };
 
+// Draws (in this order, each only when enabled) the padded crop or resized-crop box, the flip, the
+// erased rectangle and the colour factors, so options that are off consume nothing from `rng`.
 SampleTransform draw_transform(const Augment& aug, int64_t height, int64_t width, Rng& rng);
 
 // Applies `t` to one (C, H, W) u8 sample and normalises it: dst = pixel * scale[c] + bias[c]
 // (scale = 1 / (255 std), bias = -mean / std); the erased rectangle is set to 0 afterwards.
+// Colour jitter works on pixel values in [0, 255], clamping after each step: brightness v * b;
+// contrast (v - m) * c + m with m the image's mean grey (luma 0.299/0.587/0.114 for 3 channels,
+// the plain mean otherwise); saturation (v - g) * s + g with g the pixel's luma (3 channels only).
 void render_sample(float* dst /* (C, H, W) */, const uint8_t* src /* (C, H, W) */, int64_t channels, int64_t height,
                    int64_t width, const float* scale /* (C) */, const float* bias /* (C) */, const SampleTransform& t);
 

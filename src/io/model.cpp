@@ -42,6 +42,8 @@ json recipe_json(const TrainRecipe& r, const std::optional<DistillationRecord>& 
             {"crop_padding", r.crop_padding},
             {"hflip", r.hflip},
             {"erase", r.erase},
+            {"crop_scale", r.crop_scale},
+            {"jitter", r.jitter},
             {"seed", r.seed},
             {"val", r.val},
             {"data", r.data},
@@ -76,6 +78,8 @@ TrainRecipe recipe_from(const json& h) {
   r.crop_padding = h.value("crop_padding", r.crop_padding);
   r.hflip = h.value("hflip", r.hflip);
   r.erase = h.value("erase", r.erase);
+  r.crop_scale = h.value("crop_scale", r.crop_scale);
+  r.jitter = h.value("jitter", r.jitter);
   r.seed = h.value("seed", r.seed);
   r.val = h.value("val", r.val);
   r.data = h.value("data", r.data);

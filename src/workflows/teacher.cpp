@@ -45,9 +45,10 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   if (t.teacher.empty()) return nullptr;
   t.validate();
   if (t.cache && augmenting)
-    throw OptionError("teacher.cache",
-                      "needs augmentation off ({crop_padding} 0, {hflip} 0, {erase} 0): augmented "
-                      "images differ every epoch");
+    throw OptionError(
+        "teacher.cache",
+        "needs augmentation off ({crop_padding} 0, {crop_scale} 0, {hflip} 0, {erase} 0, {jitter} 0): augmented "
+        "images differ every epoch");
   distill::DistillConfig cfg;
   cfg.temperature = float(t.temperature);
   cfg.alpha = float(t.alpha);

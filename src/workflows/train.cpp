@@ -114,6 +114,8 @@ void check_resume_options(const TrainOptions& o) {
                                                 {"lr", o.lr.has_value()},
                                                 {"label_smoothing", o.label_smoothing.has_value()},
                                                 {"hflip", o.hflip.has_value()},
+                                                {"crop_scale", o.crop_scale.has_value()},
+                                                {"jitter", !same(o.jitter, d.jitter)},
                                                 {"batch", o.batch.has_value()},
                                                 {"optimizer", !same(o.optimizer, d.optimizer)},
                                                 {"schedule", !same(o.schedule, d.schedule)},
@@ -159,6 +161,7 @@ TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
   a.batch = r.batch, a.lr = r.lr, a.optimizer = r.optimizer, a.schedule = r.schedule;
   a.weight_decay = r.weight_decay, a.label_smoothing = r.label_smoothing;
   a.crop_padding = r.crop_padding, a.hflip = r.hflip, a.erase = r.erase, a.seed = r.seed;
+  a.crop_scale = r.crop_scale, a.jitter = r.jitter;
   if (r.val >= 0) a.val = r.val;
   a.data = r.data, a.precision = r.precision, a.momentum = r.momentum, a.nesterov = r.nesterov;
   a.clip_grad = r.clip_grad, a.warmup_epochs = r.warmup_epochs, a.step_epochs = r.step_epochs;
@@ -180,6 +183,12 @@ void TrainOptions::validate() const {
   if (label_smoothing) workflow::check_range("label_smoothing", *label_smoothing, 0, 0.99);
   if (crop_padding) workflow::check_range("crop_padding", double(*crop_padding), 0, 64);
   workflow::check_range("erase", erase, 0, 1);
+  if (crop_scale) {
+    workflow::check_range("crop_scale", *crop_scale, 0, 1);
+    if (*crop_scale > 0 && crop_padding && *crop_padding > 0)
+      throw OptionError("crop_scale", "cannot be combined with {crop_padding}: choose one random crop");
+  }
+  workflow::check_range("jitter", jitter, 0, 1);
   if (val) workflow::check_range("val", double(*val), 0, 1e9);
   data::parse_fit_mode(fit);  // throws naming the choices
   data::parse_data_format(data_format);
@@ -279,9 +288,13 @@ TrainReport train_model(const TrainOptions& options) {
   const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / tc.batch);
   tc.schedule.warmup_steps = int64_t(a.warmup_epochs * double(steps_per_epoch));
   tc.schedule.step_size = a.step_epochs * steps_per_epoch;
-  tc.augment.crop_padding = a.crop_padding.value_or(recipe.crop_padding);
+  // A random resized crop replaces the model's default padded crop.
+  const double crop_scale = a.crop_scale.value_or(0);
+  tc.augment.crop_padding = crop_scale > 0 ? 0 : a.crop_padding.value_or(recipe.crop_padding);
+  tc.augment.crop_scale = float(crop_scale);
   tc.augment.hflip = a.hflip.value_or(recipe.hflip);
   tc.augment.erase_prob = float(a.erase);
+  tc.augment.jitter = float(a.jitter);
 
   const std::string out = a.out.empty() ? a.model + ".nimble" : a.out;
   const std::string state_out = training_checkpoint_for(out);
@@ -302,6 +315,7 @@ TrainReport train_model(const TrainOptions& options) {
   rec.classes = mc.classes, rec.epochs = tc.epochs, rec.batch = tc.batch, rec.lr = tc.schedule.lr;
   rec.optimizer = a.optimizer, rec.schedule = a.schedule, rec.weight_decay = a.weight_decay;
   rec.label_smoothing = tc.label_smoothing, rec.crop_padding = tc.augment.crop_padding, rec.hflip = tc.augment.hflip;
+  rec.crop_scale = crop_scale, rec.jitter = a.jitter;
   rec.erase = a.erase, rec.seed = a.seed, rec.val = val, rec.data = a.data, rec.precision = rep.precision.precision;
   rec.momentum = a.momentum, rec.nesterov = a.nesterov, rec.clip_grad = a.clip_grad;
   rec.warmup_epochs = a.warmup_epochs, rec.step_epochs = a.step_epochs, rec.limit = a.limit, rec.dropout = a.dropout;

@@ -114,6 +114,8 @@ train::TrainConfig fine_tune_config(const Model& m, int64_t epochs, double lr, u
   tc.schedule.lr = float(lr);
   tc.augment.crop_padding = r.crop_padding;
   tc.augment.hflip = r.hflip;
+  tc.augment.crop_scale = float(r.crop_scale);
+  tc.augment.jitter = float(r.jitter);
   tc.label_smoothing = float(r.label_smoothing);
   return tc;
 }

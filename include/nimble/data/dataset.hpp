@@ -138,7 +138,17 @@ struct Augment {
   bool hflip = false;        // horizontal flip with p = 0.5
   float erase_prob = 0.0f;   // random erasing (Zhong et al. 2017): area 2..33 %, aspect 0.3..3.3, filled
                              // with 0 after normalisation (i.e. the channel mean)
-  bool any() const { return crop_padding > 0 || hflip || erase_prob > 0; }  // samples differ per epoch
+  // Random resized crop (Szegedy et al. 2015 / torchvision RandomResizedCrop): a box of area fraction
+  // [crop_scale, 1] and aspect ratio (w/h) log-uniform in [3/4, 4/3] is resized back to the input size
+  // (bilinear). 0: off; the minimum area fraction otherwise (0.08 ImageNet-style, ~0.35 for small
+  // images). Excludes crop_padding.
+  float crop_scale = 0.0f;
+  // Colour jitter: brightness, contrast and saturation factors each uniform in [1 - jitter, 1 + jitter],
+  // applied in that order to pixel values before normalisation. 0: off; at most 1.
+  float jitter = 0.0f;
+  bool any() const {  // samples differ per epoch
+    return crop_padding > 0 || hflip || erase_prob > 0 || crop_scale > 0 || jitter > 0;
+  }
 };
 
 struct Batch {

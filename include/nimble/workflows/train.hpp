@@ -30,6 +30,10 @@ struct TrainOptions {
   std::optional<int64_t> epochs, crop_padding;
   std::optional<double> lr, label_smoothing;
   std::optional<bool> hflip;
+  // Random resized crop: the minimum area fraction of the box, in (0, 1]; unset or 0: off (then the
+  // model's crop_padding applies). Cannot be combined with a crop_padding above 0.
+  std::optional<double> crop_scale;
+  double jitter = 0;  // colour jitter: brightness, contrast, saturation factors in [1 - jitter, 1 + jitter]
   // Unset: 128, halved (down to 8) until the training split holds at least 4 batches; the
   // recipe's learning rate then scales with it (linear scaling).
   std::optional<int64_t> batch;
