@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "data/internal.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/model.hpp"
