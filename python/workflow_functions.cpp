@@ -42,7 +42,10 @@ Keywords<TrainOptions> train_keywords(const std::string& function) {
   using O = TrainOptions;
   Keywords<O> k(function);
   k.field("model", &O::model).field("data", &O::data).field("input", &O::input).field("width", &O::width);
-  k.field("data_format", &O::data_format).field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb).field("fit", &O::fit);
+  k.field("data_format", &O::data_format)
+      .field("skip_bad", &O::skip_bad)
+      .field("cache_mb", &O::cache_mb)
+      .field("fit", &O::fit);
   k.field("dropout", &O::dropout).field("depth", &O::depth).field("epochs", &O::epochs);
   k.field("crop_padding", &O::crop_padding).field("lr", &O::lr).field("label_smoothing", &O::label_smoothing);
   k.field("hflip", &O::hflip).field("batch", &O::batch).field("optimizer", &O::optimizer);

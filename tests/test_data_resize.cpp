@@ -29,8 +29,8 @@ TEST(Resize, MatchesPilBilinearWithinOneLevel) {
     const NpyArray& want = f.at("out_" + std::to_string(i));
     const int64_t ow = size[0], oh = size[1];
     std::vector<uint8_t> got(size_t(oh * ow * 3));
-    resize_region(src.data.data(), h, w, 3, CropBox{box[1], box[0], box[3] - box[1], box[2] - box[0]}, got.data(),
-                  oh, ow);
+    resize_region(src.data.data(), h, w, 3, CropBox{box[1], box[0], box[3] - box[1], box[2] - box[0]}, got.data(), oh,
+                  ow);
     // PIL rounds to 8 bits between its two passes, we once at the end: at most one level apart.
     int worst = 0;
     for (size_t k = 0; k < got.size(); ++k) worst = std::max(worst, std::abs(int(got[k]) - int(want.data[k])));

@@ -51,16 +51,14 @@ void add_data(CLI::App& app) {
     opt.fit = data::parse_fit_mode(a->fit);
     opt.skip_bad = a->skip_bad;
     opt.cache_bytes = a->cache_mb << 20;
-    if (!a->input.empty())
-      parse_field("input", [&](const std::string& s) { opt.input = Shape::parse(s); })(a->input);
+    if (!a->input.empty()) parse_field("input", [&](const std::string& s) { opt.input = Shape::parse(s); })(a->input);
     const data::DataSet d = data::load_data(a->data, opt);
     const int64_t classes = d.train.num_classes;
     const data::Normalization norm = data::compute_normalization(d.train);
     const Shape in = d.train.sample_shape();
     json splits = json::object();
-    for (const auto& [name, set] : {std::pair<const char*, const data::ImageSet*>{"train", &d.train},
-                                    {"val", &d.val},
-                                    {"test", &d.test}}) {
+    for (const auto& [name, set] :
+         {std::pair<const char*, const data::ImageSet*>{"train", &d.train}, {"val", &d.val}, {"test", &d.test}}) {
       if (set->size() == 0) continue;
       json counts = json::object();
       const auto n = per_class(*set, classes);
@@ -73,11 +71,12 @@ void add_data(CLI::App& app) {
                     {"class_names", d.class_names},
                     {"splits", splits},
                     {"test_source", d.test_source},
-                    {"stored", {{"channels", d.stored_channels},
-                                {"min_height", d.min_height},
-                                {"min_width", d.min_width},
-                                {"max_height", d.max_height},
-                                {"max_width", d.max_width}}},
+                    {"stored",
+                     {{"channels", d.stored_channels},
+                      {"min_height", d.min_height},
+                      {"min_width", d.min_width},
+                      {"max_height", d.max_height},
+                      {"max_width", d.max_width}}},
                     {"input", in.str()},
                     {"fit", data::fit_mode_name(opt.fit)},
                     {"fitted_images", d.resized},
@@ -91,9 +90,8 @@ void add_data(CLI::App& app) {
       return;
     }
     fmt::print("{}: {} data, {} classes\n", a->data, data::data_format_name(d.format), classes);
-    for (const auto& [name, set] : {std::pair<const char*, const data::ImageSet*>{"train", &d.train},
-                                    {"val", &d.val},
-                                    {"test", &d.test}}) {
+    for (const auto& [name, set] :
+         {std::pair<const char*, const data::ImageSet*>{"train", &d.train}, {"val", &d.val}, {"test", &d.test}}) {
       if (set->size() == 0) continue;
       std::string line = fmt::format("  {:<5} {:>7} images:", name, set->size());
       const auto n = per_class(*set, classes);
@@ -104,10 +102,10 @@ void add_data(CLI::App& app) {
     fmt::print("  test split: {}\n", d.test_source);
     fmt::print("  stored: {} channel(s), {}x{} to {}x{} (width x height)\n", d.stored_channels, d.min_width,
                d.min_height, d.max_width, d.max_height);
-    fmt::print("  preprocessing: fitted to {} ({}; {} images changed), then (pixel / 255 - mean) / std with mean "
-               "[{:.4f}] std [{:.4f}] (from the training split)\n",
-               in.str(), data::fit_mode_name(opt.fit), d.resized, fmt::join(norm.mean, ", "),
-               fmt::join(norm.std, ", "));
+    fmt::print(
+        "  preprocessing: fitted to {} ({}; {} images changed), then (pixel / 255 - mean) / std with mean "
+        "[{:.4f}] std [{:.4f}] (from the training split)\n",
+        in.str(), data::fit_mode_name(opt.fit), d.resized, fmt::join(norm.mean, ", "), fmt::join(norm.std, ", "));
     fmt::print("  loading: {}\n", d.cached ? "decoded once into memory"
                                            : "too large for the cache (--cache-mb): decoded on the fly each epoch");
     if (d.skipped > 0) {

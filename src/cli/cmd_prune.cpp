@@ -76,7 +76,8 @@ void add_prune(CLI::App& app) {
   c->add_option("--out", o->out, "where to write the pruned checkpoint")->required();
   add_method_options(c, *o);
   add_finetune_options(c, *o);
-  add_data_options(c, o->data, o->data_format, o->skip_bad, o->cache_mb, "fine-tuning on its training split, accuracy on its test split");
+  add_data_options(c, o->data, o->data_format, o->skip_bad, o->cache_mb,
+                   "fine-tuning on its training split, accuracy on its test split");
   c->add_option("--batch", o->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", o->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", o->seed, "fine-tuning seed")->capture_default_str();

@@ -52,7 +52,8 @@ void add_quantize(CLI::App& app) {
       app.add_subcommand("quantize", "Quantize a checkpoint to int8 (static, calibrated on training samples)");
   c->add_option("model", o->model, "fp32 checkpoint (.nimble)")->required();
   c->add_option("--out", o->out, "where to write the int8 checkpoint")->required();
-  add_data_options(c, o->data, o->data_format, o->skip_bad, o->cache_mb, "calibration from its training split, accuracy on its test split");
+  add_data_options(c, o->data, o->data_format, o->skip_bad, o->cache_mb,
+                   "calibration from its training split, accuracy on its test split");
   add_calibration_options(c, *o);
   add_qat_options(c, *o);
   c->add_option("--batch", o->batch, "batch size of the throughput measurement")->capture_default_str();

@@ -20,7 +20,8 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
     c->add_option("--model", o.model,
                   "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")
         ->capture_default_str();
-  add_data_options(c, o.data, o.data_format, o.skip_bad, o.cache_mb, "training and validation from its training split, accuracy on its test split");
+  add_data_options(c, o.data, o.data_format, o.skip_bad, o.cache_mb,
+                   "training and validation from its training split, accuracy on its test split");
   c->add_option_function<std::string>("--input",
                                       parse_field("input", [&o](const std::string& s) { o.input = Shape::parse(s); }),
                                       "model input CxHxW (default: the data's sample shape); images of another size "
@@ -42,8 +43,8 @@ void add_optimizer_options(CLI::App* c, TrainOptions& o) {
        "--epochs", [&o](int64_t v) { o.epochs = v; }, "epochs (default per model: cnn 10, others 30)")
       ->check(positive_number());
   c->add_option_function<int64_t>(
-       "--batch", [&o](int64_t v) { o.batch = v; },
-       "batch size (default 128, smaller for a training split under 512 images, with the learning rate scaled to it)");
+      "--batch", [&o](int64_t v) { o.batch = v; },
+      "batch size (default 128, smaller for a training split under 512 images, with the learning rate scaled to it)");
   c->add_option_function<double>(
        "--lr", [&o](double v) { o.lr = v; },
        "peak learning rate (default per model: cnn 0.05, resnet 0.1, mobilenets 0.05)")

@@ -2,12 +2,12 @@
 // filtered resampler, so that shrinking a large photo averages its pixels instead of skipping most
 // of them. The resampler is ours: Debian 12's stb_image_resize (0.97) aborts on an assertion for
 // some size pairs (nothings/stb#1449; 38x44 -> 32x32 here), and a data loader must not abort.
+#include <fmt/format.h>
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <mutex>
-#include <cmath>
-#include <fmt/format.h>
 #include <thread>
 #include <vector>
 
@@ -21,8 +21,8 @@ const char* fit_mode_name(FitMode m) { return m == FitMode::crop ? "crop" : "str
 FitMode parse_fit_mode(const std::string& s) {
   if (s == "crop") return FitMode::crop;
   if (s == "stretch") return FitMode::stretch;
-  throw Error("fit must be crop (resize the shorter side, crop the centre) or stretch (resize both sides), got '" +
-              s + "'");
+  throw Error("fit must be crop (resize the shorter side, crop the centre) or stretch (resize both sides), got '" + s +
+              "'");
 }
 
 CropBox centre_crop_box(int64_t height, int64_t width, int64_t target_h, int64_t target_w, FitMode mode) {
@@ -92,7 +92,8 @@ void resize_region(const uint8_t* hwc, int64_t height, int64_t width, int64_t ch
       const Taps& t = across[size_t(x)];
       for (int64_t c = 0; c < channels; ++c) {
         float acc = 0;
-        for (size_t k = 0; k < t.weights.size(); ++k) acc += t.weights[k] * float(src[(t.first + int64_t(k)) * channels + c]);
+        for (size_t k = 0; k < t.weights.size(); ++k)
+          acc += t.weights[k] * float(src[(t.first + int64_t(k)) * channels + c]);
         dst[x * channels + c] = acc;
       }
     }

@@ -1,9 +1,9 @@
 // Image folders (torchvision's ImageFolder layout): DIR/<class>/**/*.{jpg,jpeg,png}, class names
 // sorted, optionally under DIR/train, DIR/val and DIR/test. Files are decoded in parallel straight
 // into the (N, C, H, W) u8 cache the loader reads, each fitted to the input on the way.
+#include <fmt/format.h>
 #include <algorithm>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -107,8 +107,8 @@ FolderLayout scan_image_folder(const std::string& root) {
                fmt::format("data: {}: no class folders: expected {}/<class>/*.jpg|jpeg|png (one folder per class)",
                            base.string(), base.string()));
   NIMBLE_CHECK(int64_t(layout.classes.size()) <= kMaxClasses,
-               fmt::format("data: {}: {} class folders, at most {} are supported", base.string(),
-                           layout.classes.size(), kMaxClasses));
+               fmt::format("data: {}: {} class folders, at most {} are supported", base.string(), layout.classes.size(),
+                           kMaxClasses));
   layout.train = files_of(base, layout.classes, true);
   if (train_dir) {
     if (const auto v = split_dir(root, {"val", "valid", "validation"})) {
@@ -145,8 +145,8 @@ Shape choose_folder_input(const std::vector<std::string>& files, int threads) {
     throw Error(fmt::format("data: all {} images of {} are unreadable, e.g. {}", files.size(),
                             fs::path(files.front()).parent_path().parent_path().string(), failed.front()));
   }
-  const auto common = std::max_element(sizes.begin(), sizes.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto common =
+      std::max_element(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   int64_t readable = 0;
   std::vector<int64_t> shorter;
   for (const auto& [size, count] : sizes) {

@@ -25,8 +25,8 @@ uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b);
 struct SampleTransform {
   int64_t shift_y = 0, shift_x = 0;  // crop offset minus the padding, in [-pad, pad]
   bool flip = false;
-  int64_t erase_y = 0, erase_x = 0, erase_h = 0, erase_w = 0;  // erase_h == 0: nothing erased
-  double box_y = 0, box_x = 0, box_h = 0, box_w = 0;           // box_h == 0: no resized crop
+  int64_t erase_y = 0, erase_x = 0, erase_h = 0, erase_w = 0;   // erase_h == 0: nothing erased
+  double box_y = 0, box_x = 0, box_h = 0, box_w = 0;            // box_h == 0: no resized crop
   float brightness = 1.0f, contrast = 1.0f, saturation = 1.0f;  // colour jitter factors, 1: unchanged
 };
 

@@ -2,10 +2,10 @@
 // read into u8 (N, C, H, W) sets, fitted to the model's input, and split into train / val / test.
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 
 #include "data/cifar.hpp"
@@ -117,15 +117,15 @@ ImageSet arrays_to_set(const NpyArray& x, const std::string& xname, const NpyArr
                        const std::string& where) {
   const auto& s = x.shape;
   const auto bad_shape = [&] {
-    return Error(fmt::format("data: {}: {} has shape ({}): expected images (N, H, W), (N, H, W, C) or (N, C, H, W) "
-                             "with C = 1 or 3",
-                             where, xname, fmt::join(s, ", ")));
+    return Error(
+        fmt::format("data: {}: {} has shape ({}): expected images (N, H, W), (N, H, W, C) or (N, C, H, W) "
+                    "with C = 1 or 3",
+                    where, xname, fmt::join(s, ", ")));
   };
   if (s.size() != 3 && s.size() != 4) throw bad_shape();
   const bool nhwc = s.size() == 3 || s[3] == 1 || s[3] == 3;
   if (!nhwc && s[1] != 1 && s[1] != 3) throw bad_shape();
-  const int64_t n = s[0], c = s.size() == 3 ? 1 : nhwc ? s[3] : s[1], h = nhwc ? s[1] : s[2],
-                w = nhwc ? s[2] : s[3];
+  const int64_t n = s[0], c = s.size() == 3 ? 1 : nhwc ? s[3] : s[1], h = nhwc ? s[1] : s[2], w = nhwc ? s[2] : s[3];
   NIMBLE_CHECK(n > 0 && h > 0 && w > 0, fmt::format("data: {}: {} holds no images", where, xname));
   const bool floats = x.type == NpyType::f32 || x.type == NpyType::f64;
   NIMBLE_CHECK(x.type == NpyType::u8 || floats,
@@ -133,8 +133,8 @@ ImageSet arrays_to_set(const NpyArray& x, const std::string& xname, const NpyArr
   const bool flat_labels = y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1);
   NIMBLE_CHECK(is_integer(y.type) && flat_labels,
                fmt::format("data: {}: {} must be a 1-D array of integer labels", where, yname));
-  NIMBLE_CHECK(y.shape[0] == n, fmt::format("data: {}: {} has {} images but {} has {} labels", where, xname, n, yname,
-                                            y.shape[0]));
+  NIMBLE_CHECK(y.shape[0] == n,
+               fmt::format("data: {}: {} has {} images but {} has {} labels", where, xname, n, yname, y.shape[0]));
   check_cache_fits(n, c * h * w, where);
   ImageSet set;
   set.images = Tensor(Shape{n, c, h, w}, DType::u8);
@@ -146,7 +146,8 @@ ImageSet arrays_to_set(const NpyArray& x, const std::string& xname, const NpyArr
     for (int64_t i = 0; i < count; ++i) {
       const double v = x.type == NpyType::f32 ? reinterpret_cast<const float*>(x.data.data())[i]
                                               : reinterpret_cast<const double*>(x.data.data())[i];
-      NIMBLE_CHECK(std::isfinite(v), fmt::format("data: {}: {} holds a NaN or infinity at element {}", where, xname, i));
+      NIMBLE_CHECK(std::isfinite(v),
+                   fmt::format("data: {}: {} holds a NaN or infinity at element {}", where, xname, i));
       lo = std::min(lo, v), hi = std::max(hi, v);
     }
     NIMBLE_CHECK(lo >= 0 && hi <= 255.0,
@@ -212,7 +213,8 @@ void load_numpy(const fs::path& path, DataSet& d) {
 
 void hold_out_test(DataSet& d, const std::string& what) {
   const int64_t n = d.train.size();
-  NIMBLE_CHECK(n >= 2, fmt::format("data: {} has {} image(s); at least 2 are needed (one to train, one to test)", what, n));
+  NIMBLE_CHECK(n >= 2,
+               fmt::format("data: {} has {} image(s); at least 2 are needed (one to train, one to test)", what, n));
   const int64_t count = std::max<int64_t>(1, n / kTestDivisor);
   Split s = split_validation(d.train, count, kTestSplitSeed);
   d.train = std::move(s.train);
@@ -310,10 +312,11 @@ DataFormat detect_data_format(const std::string& path) {
   if (cifar_dir(p)) return DataFormat::cifar;
   if (has_npy(p)) return DataFormat::numpy;
   if (looks_like_image_folder(path)) return DataFormat::image_folder;
-  throw Error(fmt::format("data: {}: no data found: expected IDX files (train-images-idx3-ubyte...), CIFAR batches "
-                          "(data_batch_1.bin...), .npy arrays (x_train.npy...) or one folder of .jpg/.png images per "
-                          "class",
-                          path));
+  throw Error(
+      fmt::format("data: {}: no data found: expected IDX files (train-images-idx3-ubyte...), CIFAR batches "
+                  "(data_batch_1.bin...), .npy arrays (x_train.npy...) or one folder of .jpg/.png images per "
+                  "class",
+                  path));
 }
 
 DataSet load_data(const std::string& path, const DataOptions& opt) {

@@ -255,8 +255,7 @@ TrainReport train_model(const TrainOptions& options) {
   const data::Normalization norm = data::compute_normalization(split.train);
   // A small data set: the default batch shrinks with it; a batch given larger than the training
   // split takes all of it, one step an epoch, instead of none.
-  const int64_t batch =
-      a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : default_batch(split.train.size());
+  const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : default_batch(split.train.size());
 
   zoo::ModelConfig mc;
   mc.name = a.model;

@@ -64,8 +64,8 @@ std::string data_summary(const std::string& path, const data::DataSet& d, data::
                                  d.val.size() ? fmt::format("{} validation, ", d.val.size()) : "", d.test.size(),
                                  d.test_source, d.train.num_classes);
   if (d.resized > 0)
-    line += fmt::format("; {} images fitted to {} ({})", d.resized, d.train.sample_shape().str(),
-                        data::fit_mode_name(fit));
+    line +=
+        fmt::format("; {} images fitted to {} ({})", d.resized, d.train.sample_shape().str(), data::fit_mode_name(fit));
   if (d.skipped > 0)
     line += fmt::format("; skipped {} unreadable file(s), e.g. {}", d.skipped, d.skipped_examples.front());
   if (!d.cached) line += "; too large to keep decoded in memory (--cache-mb): decoded on the fly each epoch";
@@ -78,9 +78,8 @@ data::DataSet read_data_for(const Model& m, const std::string& path, const std::
   if (m.preprocessing.channel_order == ChannelOrder::bgr)  // images are read as RGB
     for (data::ImageSet* s : {&d.train, &d.val, &d.test}) *s = data::swap_red_blue(*s);
   const int64_t outputs = m.graph.output_shape().numel();
-  NIMBLE_CHECK(d.train.num_classes <= outputs,
-               fmt::format("data: {}: labels go up to {} but the model has {} outputs", path, d.train.num_classes - 1,
-                           outputs));
+  NIMBLE_CHECK(d.train.num_classes <= outputs, fmt::format("data: {}: labels go up to {} but the model has {} outputs",
+                                                           path, d.train.num_classes - 1, outputs));
   say(log, data_summary(path, d, m.preprocessing.fit));
   return d;
 }

@@ -24,7 +24,7 @@ inline constexpr int64_t kMaxClasses = 65536;
 class SampleSource {
  public:
   virtual ~SampleSource() = default;
-  virtual Shape sample_shape() const = 0;                  // (C, H, W) of every sample
+  virtual Shape sample_shape() const = 0;                // (C, H, W) of every sample
   virtual void read(int64_t i, uint8_t* chw) const = 0;  // sample i of the source; throws Error naming its file
 };
 
@@ -74,7 +74,7 @@ std::optional<DataFormat> parse_data_format(const std::string& name);
 // target and crop the centre (torchvision's Resize + CenterCrop; the default), or resize both
 // sides to the target (aspect ratio not kept).
 enum class FitMode { crop, stretch };
-const char* fit_mode_name(FitMode m);        // "crop", "stretch"
+const char* fit_mode_name(FitMode m);          // "crop", "stretch"
 FitMode parse_fit_mode(const std::string& s);  // throws Error naming the choices
 
 struct DataOptions {
@@ -93,10 +93,10 @@ struct DataOptions {
 
 struct DataSet {
   DataFormat format = DataFormat::idx;
-  ImageSet train, val, test;  // val is empty unless the data has its own (an image folder's val/)
-  std::vector<std::string> class_names;  // folder names or CIFAR's meta file; empty when unknown
-  std::string test_source;               // where the test split came from, for reports
-  int64_t skipped = 0;                   // images skipped by skip_bad
+  ImageSet train, val, test;                  // val is empty unless the data has its own (an image folder's val/)
+  std::vector<std::string> class_names;       // folder names or CIFAR's meta file; empty when unknown
+  std::string test_source;                    // where the test split came from, for reports
+  int64_t skipped = 0;                        // images skipped by skip_bad
   std::vector<std::string> skipped_examples;  // the first few "file: problem" lines of those
   // As stored, before fitting: per-sample channels and the range of image sizes seen.
   int64_t stored_channels = 0;

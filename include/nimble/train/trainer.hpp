@@ -42,8 +42,8 @@ struct EpochStats {
   double val_loss = 0, val_accuracy = 0;
   double samples_per_s = 0, seconds = 0, lr = 0;
   double data_wait_seconds = 0;  // of `seconds`, spent waiting for the loader's next batch
-  int64_t skipped_steps = 0;  // fp16: steps skipped for inf/NaN gradients
-  double loss_scale = 0;      // fp16: the scale at the end of the epoch (0: no scaling)
+  int64_t skipped_steps = 0;     // fp16: steps skipped for inf/NaN gradients
+  double loss_scale = 0;         // fp16: the scale at the end of the epoch (0: no scaling)
 };
 
 struct TrainResult {

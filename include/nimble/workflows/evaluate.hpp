@@ -12,7 +12,7 @@ struct EvaluateOptions {
   std::string data = kDefaultDataDir;
   std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
   bool skip_bad = false;             // skip unreadable images instead of stopping
-  int64_t cache_mb = 0;              // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
+  int64_t cache_mb = 0;  // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   int64_t batch = 500;
   // automatic: the precision the model was trained and tested in (so train's test accuracy is
   // reproduced), else the fastest native one for this model.

@@ -20,7 +20,7 @@ struct PruneOptions {
   std::string data = kDefaultDataDir;
   std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
   bool skip_bad = false;             // skip unreadable images instead of stopping
-  int64_t cache_mb = 0;              // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
+  int64_t cache_mb = 0;  // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   prune::Method method = prune::Method::magnitude;
   double sparsity = 0.5;  // magnitude
   prune::Scope scope = prune::Scope::global;

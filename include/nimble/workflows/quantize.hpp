@@ -18,7 +18,7 @@ struct QuantizeOptions {
   std::string data = kDefaultDataDir;
   std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
   bool skip_bad = false;             // skip unreadable images instead of stopping
-  int64_t cache_mb = 0;              // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
+  int64_t cache_mb = 0;  // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   quant::ObserverKind observer = quant::ObserverKind::minmax;
   int64_t calib = 512;                  // calibration samples from the training split
   std::vector<std::string> keep_float;  // layers left in float whatever is measured

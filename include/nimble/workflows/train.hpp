@@ -20,9 +20,9 @@ struct TrainOptions {
   std::string data = kDefaultDataDir;
   std::string data_format = "auto";  // auto | idx | folder | cifar | numpy (data::load_data)
   bool skip_bad = false;             // skip unreadable images instead of stopping
-  int64_t cache_mb = 0;              // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
+  int64_t cache_mb = 0;        // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   std::optional<Shape> input;  // default: the data's sample shape; other images are fitted to it
-  std::string fit = "crop";      // how images of another size are fitted: crop | stretch (kept in the model)
+  std::string fit = "crop";    // how images of another size are fitted: crop | stretch (kept in the model)
   double width = 1.0, dropout = 0.2;
   int64_t depth = 0;
   // Unset: the model's recipe (cnn 10 epochs, lr 0.05, no crop; others 30, 0.1 / 0.05, crop 2,
