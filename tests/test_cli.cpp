@@ -531,10 +531,10 @@ void write_class_images(const fs::path& dir, const std::string& cls, int n, int 
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x)
         for (int ch = 0; ch < c; ++ch)
-          px[size_t((y * w + x) * c + ch)] = uint8_t((k == 0   ? x * 200 / w
-                                                      : k == 1 ? y * 200 / h
-                                                               : 30) +
-                                                     (x * 7 + y * 13 + i) % 40);
+          px[(size_t(y) * size_t(w) + size_t(x)) * size_t(c) + size_t(ch)] = uint8_t((k == 0   ? x * 200 / w
+                                                                                      : k == 1 ? y * 200 / h
+                                                                                               : 30) +
+                                                                                     (x * 7 + y * 13 + i) % 40);
     const std::vector<uint8_t> png = dt::png_bytes(w, h, grey ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB, px.data());
     std::ofstream(dir / cls / ("img" + std::to_string(i) + ".png"), std::ios::binary)
         .write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size()));

@@ -64,9 +64,9 @@ void expect_error(const std::string& msg, const std::string& name, const std::st
   EXPECT_NE(msg.find(phrase), std::string::npos) << "message lacks '" << phrase << "': " << msg;
 }
 
-DataOptions with_input(Shape input, bool skip_bad = false) {
+DataOptions with_input(const Shape& input, bool skip_bad = false) {
   DataOptions o;
-  o.input = std::move(input);
+  o.input = input;
   o.skip_bad = skip_bad;
   return o;
 }
@@ -131,9 +131,9 @@ TEST(LoadDataFolder, CropKeepsTheCentreAndStretchKeepsEverything) {
   std::vector<uint8_t> wide(60 * 20), tall(20 * 60);
   const auto third = [](int at, int of) { return uint8_t(at < of / 3 ? 0 : at < 2 * of / 3 ? 128 : 255); };
   for (int y = 0; y < 20; ++y)
-    for (int x = 0; x < 60; ++x) wide[size_t(y * 60 + x)] = third(x, 60);
+    for (int x = 0; x < 60; ++x) wide[size_t(y) * 60 + size_t(x)] = third(x, 60);
   for (int y = 0; y < 60; ++y)
-    for (int x = 0; x < 20; ++x) tall[size_t(y * 20 + x)] = third(y, 60);
+    for (int x = 0; x < 20; ++x) tall[size_t(y) * 20 + size_t(x)] = third(y, 60);
   png_file(dir / "test/a/wide.png", 60, 20, 1, wide);
   png_file(dir / "test/b/tall.png", 20, 60, 1, tall);
   png_file(dir / "train/a/wide.png", 60, 20, 1, wide);
@@ -415,6 +415,7 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> arrays(int64_t n, cons
     xb = npy_bytes("|u1", shape_text(image_shape(n, layout)), u8);
   } else {
     std::vector<float> f;
+    f.reserve(u8.size());
     for (uint8_t b : u8) f.push_back(dtype == "f1" ? float(b) / 255.0f : float(b));
     xb = npy_bytes("<f4", shape_text(image_shape(n, layout)), f32_payload(f));
   }

@@ -167,8 +167,8 @@ namespace {
 // An image folder too large to cache: each file decoded and fitted whenever its sample is read.
 class FolderSource final : public SampleSource {
  public:
-  FolderSource(std::vector<std::string> files, Shape target, FitMode mode)
-      : files_(std::move(files)), target_(std::move(target)), mode_(mode) {}
+  FolderSource(std::vector<std::string> files, const Shape& target, FitMode mode)
+      : files_(std::move(files)), target_(target), mode_(mode) {}
   Shape sample_shape() const override { return target_; }
   void read(int64_t i, uint8_t* chw) const override {
     const std::string& file = files_[size_t(i)];
@@ -244,6 +244,7 @@ ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Sha
   set.labels = f.labels;
   if (on_the_fly) {
     std::vector<std::string> files;
+    files.reserve(keep.size());
     for (int64_t i : keep) files.push_back(f.files[size_t(i)]);
     set.source = std::make_shared<FolderSource>(std::move(files), target, mode);
     set.source_index.resize(keep.size());
