@@ -17,7 +17,7 @@ cache warm) the fraction of step time spent waiting for data and the precision `
 JSON line.
 
     OMP_NUM_THREADS=2 /usr/bin/python3 bench/data_formats.py build/nimble [--train 10000] [--test 2000]
-        [--epochs 5] [--model mobilenet_v2] [--formats idx cifar npz npy png jpeg] [--work DIR]
+        [--epochs 5] [--model mobilenet_v2] [--formats idx cifar npz npy png jpeg] [--seeds 0 1 2] [--work DIR]
         [--extra "--cache-mb 1"]
 
 Do not run it beside a build: throughput is compared across rows.
@@ -27,6 +27,7 @@ import gzip
 import json
 import os
 import platform
+import statistics
 import struct
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def main():
     ap.add_argument("--test", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--model", default="mobilenet_v2")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per format and seed")
     ap.add_argument("--formats", nargs="+", default=["idx", "cifar", "npz", "npy", "png", "jpeg"])
     ap.add_argument("--work", default="/tmp/nimble_data_formats")
     ap.add_argument("--extra", default="", help="more `nimble train` arguments, e.g. \"--cache-mb 1\"")
@@ -121,26 +122,33 @@ def main():
     root = os.path.join(args.work, f"{args.train}_{args.test}")
     rows = []
     print(f"{args.model} 3x32x32, {args.train} training / {args.test} test images, {args.epochs} epochs, "
-          f"seed {args.seed}; {platform.processor() or platform.machine()}", flush=True)
-    print(f"{'format':8} {'test acc':>9} {'samples/s':>10} {'data wait':>10} {'read+train s':>13} {'precision':>10}")
-    for fmt in args.formats:
+          f"seeds {args.seeds}; {platform.processor() or platform.machine()}", flush=True)
+    print(f"{'format':8} {'seed':>4} {'test acc':>9} {'samples/s':>10} {'data wait':>10} {'read+train s':>13} "
+          f"{'precision':>10}")
+    for fmt, seed in [(f, s) for f in args.formats for s in args.seeds]:
         path = write_sets(root, fmt, data)
         out = os.path.join(root, f"{fmt}.nimble")
         cmd = [args.nimble, "train", "--model", args.model, "--data", path, "--input", "3x32x32",
-               "--epochs", str(args.epochs), "--seed", str(args.seed), "--json", "--quiet", "--out", out]
+               "--epochs", str(args.epochs), "--seed", str(seed), "--json", "--quiet", "--out", out]
         cmd += args.extra.split()
         t0 = time.time()
         run = subprocess.run(cmd, capture_output=True, text=True)
         seconds = time.time() - t0
         if run.returncode != 0:
-            print(f"{fmt:8} failed: {run.stderr.strip().splitlines()[-1:]}", flush=True)
-            rows.append({"format": fmt, "error": run.stderr.strip()})
+            print(f"{fmt:8} {seed:4} failed: {run.stderr.strip().splitlines()[-1:]}", flush=True)
+            rows.append({"format": fmt, "seed": seed, "error": run.stderr.strip()})
             continue
         r = json.loads(run.stdout)
-        rows.append({"format": fmt, "test_accuracy": r["test_accuracy"], "train_samples_per_s": r["train_samples_per_s"],
+        rows.append({"format": fmt, "seed": seed, "test_accuracy": r["test_accuracy"], "train_samples_per_s": r["train_samples_per_s"],
                      "data_wait_fraction": r["data_wait_fraction"], "seconds": seconds, "precision": r["precision"]})
-        print(f"{fmt:8} {r['test_accuracy']:9.4f} {r['train_samples_per_s']:10.0f} "
+        print(f"{fmt:8} {seed:4} {r['test_accuracy']:9.4f} {r['train_samples_per_s']:10.0f} "
               f"{100 * r['data_wait_fraction']:9.2f}% {seconds:13.1f} {r['precision']:>10}", flush=True)
+    if len(args.seeds) > 1:
+        print("mean over seeds:")
+        for fmt in args.formats:
+            acc = [r["test_accuracy"] for r in rows if r["format"] == fmt and "error" not in r]
+            if acc:
+                print(f"{fmt:8} {statistics.mean(acc):9.4f} +- {statistics.pstdev(acc):.4f} ({len(acc)} runs)")
     print(json.dumps({"model": args.model, "train": args.train, "test": args.test, "epochs": args.epochs,
                       "rows": rows}))
     return 0 if all("error" not in r for r in rows) else 1

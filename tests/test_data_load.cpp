@@ -630,6 +630,93 @@ TEST(LoadDataBadFiles, EmptyAndImagelessFolders) {
 }
 
 // The workflows' validation hold-out when --val is not given: a tenth, at least one, at most 5,000.
+// ---------------------------------------------------------------- decoding on the fly
+
+// Colour images of varied sizes, a few per class, each different (so a mix-up shows).
+void varied_images(const TempDir& dir) {
+  for (int i = 0; i < 8; ++i)
+    for (const char* cls : {"x", "y"}) {
+      const int w = 20 + 3 * i, h = 18 + 2 * i;
+      std::vector<uint8_t> px(size_t(w) * size_t(h) * 3);
+      for (size_t k = 0; k < px.size(); ++k) px[k] = uint8_t((k * (7 + size_t(i)) + (cls[0] == 'x' ? 0 : 90)) % 251);
+      png_file(dir / (std::string(cls) + "/" + std::to_string(i) + ".png"), w, h, 3, px);
+    }
+}
+
+// Every batch of an epoch as (labels, pixels), augmented and shuffled.
+std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> epoch_batches(const ImageSet& set) {
+  Augment aug;
+  aug.hflip = true;
+  aug.crop_scale = 0.5f;
+  aug.jitter = 0.2f;
+  BatchLoader loader(set, compute_normalization(set), 4, true, false, aug, 11);
+  loader.start_epoch(3);
+  std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> out;
+  Batch b;
+  while (loader.next(b))
+    out.emplace_back(b.labels, std::vector<float>(b.images.data<float>(), b.images.data<float>() + b.images.numel()));
+  return out;
+}
+
+TEST(LoadDataOnTheFly, BeyondTheCacheBudgetTheSameBatchesComeOut) {
+  TempDir dir;
+  varied_images(dir);
+  DataOptions cached = with_input(Shape{3, 16, 16}), streamed = cached;
+  streamed.cache_bytes = 1;  // nothing fits: every file is decoded when its sample is read
+  const DataSet a = load_data(dir.path(), cached), b = load_data(dir.path(), streamed);
+  EXPECT_TRUE(a.cached);
+  EXPECT_FALSE(b.cached);
+  EXPECT_TRUE(a.train.in_memory());
+  EXPECT_FALSE(b.train.in_memory());
+  EXPECT_FALSE(b.train.images.defined());  // nothing decoded up front
+  EXPECT_EQ(b.train.labels, a.train.labels);
+  EXPECT_EQ(b.test.labels, a.test.labels);
+  // What was stored is known from the headers alone.
+  EXPECT_EQ(b.resized, a.resized);
+  EXPECT_EQ(b.max_width, a.max_width);
+  EXPECT_EQ(b.min_height, a.min_height);
+  // Statistics, the validation split and the loader's batches are the same, bit for bit.
+  const Normalization na = compute_normalization(a.train), nb = compute_normalization(b.train);
+  EXPECT_EQ(na.mean, nb.mean);
+  EXPECT_EQ(na.std, nb.std);
+  const Split sa = split_validation(a.train, 3, 5), sb = split_validation(b.train, 3, 5);
+  EXPECT_EQ(epoch_batches(sb.train), epoch_batches(sa.train));
+  EXPECT_EQ(epoch_batches(b.test), epoch_batches(a.test));
+  // A BGR model's view swaps as the samples are read.
+  const ImageSet swapped = swap_red_blue(b.test);
+  std::vector<uint8_t> scratch(16 * 16 * 3), plain(16 * 16 * 3);
+  std::copy_n(b.test.sample(0, plain.data()), plain.size(), plain.begin());
+  const uint8_t* s = swapped.sample(0, scratch.data());
+  EXPECT_TRUE(std::equal(s, s + 256, plain.begin() + 512));
+  EXPECT_TRUE(std::equal(s + 512, s + 768, plain.begin()));
+}
+
+TEST(LoadDataOnTheFly, HeadersAreCheckedUpFrontAndDamagedPixelsNameTheFile) {
+  TempDir dir;
+  varied_images(dir);
+  DataOptions opt = with_input(Shape{3, 16, 16});
+  opt.cache_bytes = 1;
+  // A text file named .png fails its header check when the data is read (or is skipped).
+  const std::string text = "not a picture";
+  put(dir / "x/text.png", {text.begin(), text.end()});
+  expect_error(error_of([&] { load_data(dir.path(), opt); }), dir / "x/text.png", "not a JPEG or PNG file");
+  opt.skip_bad = true;
+  EXPECT_EQ(load_data(dir.path(), opt).skipped, 1);
+  // A PNG whose header is whole but whose pixels are cut off passes the check, and fails when read,
+  // naming itself.
+  fs::remove(dir / "x/text.png");
+  std::vector<uint8_t> px(30 * 30 * 3, 77);
+  std::vector<uint8_t> cut = png_bytes(30, 30, PNG_FORMAT_RGB, px.data());
+  cut.resize(cut.size() * 2 / 3);
+  put(dir / "y/cut.png", cut);
+  opt.skip_bad = false;
+  const DataSet d = load_data(dir.path(), opt);
+  const std::string msg = error_of([&] {
+    for (const ImageSet* s : {&d.train, &d.test}) epoch_batches(*s);
+  });
+  expect_error(msg, dir / "y/cut.png", "truncated");
+}
+
 TEST(LoadDataValidation, DefaultIsATenthCappedAt5000) {
   EXPECT_EQ(workflow::default_val_count(135), 13);
   EXPECT_EQ(workflow::default_val_count(54000), 5000);
