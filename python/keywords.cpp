@@ -57,4 +57,12 @@ void from_python(const std::string& keyword, py::handle value, std::vector<std::
   }
 }
 
+void from_python(const std::string& keyword, py::handle value, std::vector<float>& out) {
+  try {
+    out = py::cast<std::vector<float>>(value);
+  } catch (const py::cast_error&) {
+    throw py::type_error(keyword + ": expected a list of numbers");
+  }
+}
+
 }  // namespace nimble::python

@@ -34,6 +34,7 @@ void from_python(const std::string& keyword, py::handle value, std::string& out)
 void from_python(const std::string& keyword, py::handle value, Shape& out);        // (C, H, W) or "CxHxW"
 void from_python(const std::string& keyword, py::handle value, Precision& out);
 void from_python(const std::string& keyword, py::handle value, std::vector<std::string>& out);  // str or list
+void from_python(const std::string& keyword, py::handle value, std::vector<float>& out);        // list of numbers
 
 template <class T>
 requires std::is_arithmetic_v<T>

@@ -46,6 +46,7 @@ Keywords<TrainOptions> train_keywords(const std::string& function) {
       .field("skip_bad", &O::skip_bad)
       .field("cache_mb", &O::cache_mb)
       .field("fit", &O::fit);
+  k.field("mean", &O::mean).field("std", &O::std);
   k.field("dropout", &O::dropout).field("depth", &O::depth).field("epochs", &O::epochs);
   k.field("crop_padding", &O::crop_padding).field("lr", &O::lr).field("label_smoothing", &O::label_smoothing);
   k.field("hflip", &O::hflip).field("batch", &O::batch).field("optimizer", &O::optimizer);

@@ -81,6 +81,10 @@ TEST_F(Cli, BadInputGetsOneLineAndExitCode2) {
   expect_one_line_error("train --optimizer lion --limit 256 --val 64", "optimizer");
   expect_one_line_error("train --lr -1 --limit 256 --val 64", "positive");
   expect_one_line_error("train --limit 256 --val 500", "--val");
+  expect_one_line_error("train --mean 0.5 --limit 256", "--std");
+  expect_one_line_error("train --mean 0.5 --std 0 --limit 256", "positive");
+  expect_one_line_error("train --mean 0.5,x --std 1,1 --limit 256", "--mean");
+  expect_one_line_error("train --mean 0.5,0.5 --std 1,1 --limit 256 --val 64", "1-channel");
   expect_one_line_error("train --crop-scale 1.5", "--crop-scale");
   expect_one_line_error("train --crop-scale 0.5 --crop-padding 2", "--crop-padding");
   expect_one_line_error("train --jitter 2", "--jitter");

@@ -62,3 +62,16 @@ def test_unreadable_file_names_itself(model_file, tmp_path):
 def test_evaluate_on_the_folder(model_file, folder):
     r = nimble.evaluate(model=str(model_file), data=str(folder))
     assert r["test_accuracy"] >= 0.9
+
+
+def test_given_statistics_are_kept_and_a_fine_tuned_model_keeps_its_own(folder, model_file, tmp_path):
+    given = nimble.train(model="cnn", data=str(folder), input="3x16x16", epochs=1, precision="fp32",
+                         mean=[0.5, 0.4, 0.3], std=[0.25, 0.25, 0.2], out=str(tmp_path / "given.nimble"), quiet=True)
+    pre = nimble.Model.load(given["checkpoint"]).preprocessing
+    np.testing.assert_allclose(pre["mean"], [0.5, 0.4, 0.3])
+    np.testing.assert_allclose(pre["std"], [0.25, 0.25, 0.2])
+    # Training on from a model file keeps the statistics its weights were trained with.
+    tuned = nimble.train(model=str(model_file), data=str(folder), epochs=1, precision="fp32",
+                         out=str(tmp_path / "tuned.nimble"), quiet=True)
+    assert (nimble.Model.load(tuned["checkpoint"]).preprocessing["mean"]
+            == nimble.Model.load(str(model_file)).preprocessing["mean"])

@@ -17,23 +17,6 @@ struct ImportArgs {
   double pixel_max = 255.0;
 };
 
-std::vector<float> parse_floats(const std::string& flag, const std::string& text) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stof(item, &used));
-      NIMBLE_CHECK(used == item.size(), "");
-    } catch (const std::exception&) {
-      throw Error(flag + " '" + text + "' is not a comma-separated list of numbers");
-    }
-  }
-  NIMBLE_CHECK(!out.empty(), flag + " is empty");
-  return out;
-}
-
 std::vector<std::string> read_class_names(const std::string& path) {
   std::ifstream f(path);
   NIMBLE_CHECK(f, "--class-names: cannot read '" + path + "'");

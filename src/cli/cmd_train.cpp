@@ -31,6 +31,13 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
                 "(kept in the model)")
       ->capture_default_str()
       ->check(CLI::IsMember({"crop", "stretch"}));
+  c->add_option_function<std::string>(
+      "--mean", [&o](const std::string& s) { o.mean = parse_floats("--mean", s); },
+      "per-channel mean of pixels scaled to [0, 1], e.g. 0.485,0.456,0.406 (default: the training split's; a model "
+      "fine-tuned keeps its own)");
+  c->add_option_function<std::string>(
+      "--std", [&o](const std::string& s) { o.std = parse_floats("--std", s); },
+      "per-channel std, e.g. 0.229,0.224,0.225 (with --mean)");
   c->add_option("--width", o.width, "channel width multiplier")->capture_default_str();
   c->add_option("--depth", o.depth,
                 "resnet depth: 6n+2 (CIFAR layout; default 20 below 64 px) or 18 / 34 (ImageNet "

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "nimble/core/error.hpp"
 
@@ -86,6 +87,23 @@ void print_json(const std::string& json) { std::cout << json << std::endl; }
 void note(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
+}
+
+std::vector<float> parse_floats(const std::string& flag, const std::string& text) {
+  std::vector<float> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stof(item, &used));
+      NIMBLE_CHECK(used == item.size(), "");
+    } catch (const std::exception&) {
+      throw Error(flag + " '" + text + "' is not a comma-separated list of numbers");
+    }
+  }
+  NIMBLE_CHECK(!out.empty(), flag + " is empty");
+  return out;
 }
 
 void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, int64_t& cache_mb,

@@ -45,6 +45,9 @@ template <class Parse> auto parse_field(const char* field, Parse parse) {
 
 // --data, --data-format and --skip-bad: where the images come from (`use`: what the command does
 // with them, for --data's help).
+// "0.485,0.456,0.406" -> its numbers; throws Error naming `flag` for anything else.
+std::vector<float> parse_floats(const std::string& flag, const std::string& text);
+
 void add_data_options(CLI::App* c, std::string& data, std::string& format, bool& skip_bad, int64_t& cache_mb,
                       const std::string& use);
 // --precision NAME into `value` (auto | fp32 | bf16 | fp16; an unknown name is an error at parse time).

@@ -115,6 +115,8 @@ void check_resume_options(const TrainOptions& o) {
                                                 {"label_smoothing", o.label_smoothing.has_value()},
                                                 {"hflip", o.hflip.has_value()},
                                                 {"crop_scale", o.crop_scale.has_value()},
+                                                {"mean", !o.mean.empty()},
+                                                {"std", !o.std.empty()},
                                                 {"jitter", !same(o.jitter, d.jitter)},
                                                 {"batch", o.batch.has_value()},
                                                 {"optimizer", !same(o.optimizer, d.optimizer)},
@@ -191,6 +193,12 @@ void TrainOptions::validate() const {
   workflow::check_range("jitter", jitter, 0, 1);
   if (val) workflow::check_range("val", double(*val), 0, 1e9);
   data::parse_fit_mode(fit);  // throws naming the choices
+  if (mean.empty() != std.empty()) throw OptionError(mean.empty() ? "std" : "mean", "needs {mean} and {std} together");
+  if (mean.size() != std.size()) throw OptionError("std", "must have as many values as {mean}");
+  for (float s : std)
+    if (!(s > 0 && std::isfinite(s))) throw OptionError("std", "values must be positive");
+  for (float m : mean)
+    if (!std::isfinite(m)) throw OptionError("mean", "values must be finite");
   data::parse_data_format(data_format);
   workflow::check_range("limit", double(limit), 0, 1e9);
   workflow::check_range("prune_ramp", prune_ramp, 0, 1);
@@ -252,7 +260,19 @@ TrainReport train_model(const TrainOptions& options) {
     throw OptionError("val",
                       "must be smaller than the training set (" + std::to_string(train_set.size()) + " samples)");
   const data::Split split = own_val ? data::Split{train_set, d.val} : data::split_validation(train_set, val, a.seed);
-  const data::Normalization norm = data::compute_normalization(split.train);
+  // Normalisation: given, or the one a model trained on (resumed, or an imported network whose
+  // weights expect it), or the training split's.
+  data::Normalization norm;
+  if (!a.mean.empty()) {
+    norm = {a.mean, a.std};
+    if (int64_t(norm.mean.size()) != d.train.sample_shape()[0])
+      throw OptionError("mean", "has " + std::to_string(norm.mean.size()) + " values for " +
+                                    std::to_string(d.train.sample_shape()[0]) + "-channel images");
+  } else if (base && !base->preprocessing.normalization.mean.empty()) {
+    norm = base->preprocessing.normalization;
+  } else {
+    norm = data::compute_normalization(split.train);
+  }
   // A small data set: the default batch shrinks with it; a batch given larger than the training
   // split takes all of it, one step an epoch, instead of none.
   const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : default_batch(split.train.size());

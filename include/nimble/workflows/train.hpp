@@ -22,6 +22,9 @@ struct TrainOptions {
   bool skip_bad = false;             // skip unreadable images instead of stopping
   int64_t cache_mb = 0;        // memory for decoded images, MB (0: half of RAM); beyond it they are decoded each epoch
   std::optional<Shape> input;  // default: the data's sample shape; other images are fitted to it
+  // Per-channel mean and std of pixels scaled to [0, 1] (both or neither; one per input channel);
+  // empty: a model trained on keeps its own, a new one gets the training split's.
+  std::vector<float> mean, std;
   std::string fit = "crop";    // how images of another size are fitted: crop | stretch (kept in the model)
   double width = 1.0, dropout = 0.2;
   int64_t depth = 0;
