@@ -177,7 +177,7 @@ PruneReport prune_model(const PruneOptions& o) {
   const data::Normalization& norm = m.preprocessing.normalization;
   resolve_target(o, m.graph, cfg);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
-  const data::Split split = workflow::training_split(m, d);
+  const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
   workflow::say(o.log,

@@ -54,7 +54,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   check_layer_names(m.graph, o.model, o.keep_float);
   const data::Normalization& norm = m.preprocessing.normalization;
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
-  const data::Split split = workflow::training_split(m, d);
+  const data::Split split = workflow::training_split(m, d, o.data);
   // Calibration samples: a seeded random subset of the training part of that split.
   const data::ImageSet calib = data::split_validation(split.train, std::min(o.calib, split.train.size()), o.seed).val;
   if (o.max_drop && split.val.size() == 0)

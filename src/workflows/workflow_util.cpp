@@ -88,11 +88,12 @@ int64_t default_val_count(int64_t train_images) {
   return std::clamp<int64_t>(train_images / 10, train_images > 1 ? 1 : 0, 5000);
 }
 
-data::Split training_split(const Model& m, const data::DataSet& d) {
+data::Split training_split(const Model& m, const data::DataSet& d, const std::string& path) {
   int64_t limit = 0;
   uint64_t seed = 0;
   int64_t val = d.val.size() > 0 ? -1 : default_val_count(d.train.size());
-  if (const auto& r = m.provenance.recipe) val = r->val, limit = r->limit, seed = r->seed;
+  const auto& r = m.provenance.recipe;
+  if (r && r->data == path) val = r->val, limit = r->limit, seed = r->seed;
   const data::ImageSet set = limit > 0 ? data::take(d.train, limit) : d.train;
   if (val < 0) {
     NIMBLE_CHECK(d.val.size() > 0, "the model was validated on its data's own val split, and this data has none");

@@ -44,10 +44,11 @@ data::DataSet read_data_for(const Model& m, const std::string& path, const std::
                             int64_t cache_mb, const Log& log);
 // The validation images a run holds out by default: a tenth of the training images, at most 5,000.
 int64_t default_val_count(int64_t train_images);
-// The training run's own split (from the model's recipe), so calibration and fine-tuning never
-// see validation or test samples: the data's own val split when the run used it; for models
-// without a recipe (imported ones) the data's val split, else default_val_count held out with seed 0.
-data::Split training_split(const Model& m, const data::DataSet& d);
+// The training run's own split (from the model's recipe) when `path` is the data it was trained
+// on, so calibration and fine-tuning never see validation or test samples: the data's own val
+// split when the run used it. For other data, or models without a recipe (imported ones): the
+// data's val split, else default_val_count held out with seed 0.
+data::Split training_split(const Model& m, const data::DataSet& d, const std::string& path);
 // Fine-tuning a trained model (QAT, pruning): its own recipe (batch, augmentation, weight decay,
 // label smoothing) for `epochs` at peak learning rate `lr` (cosine).
 train::TrainConfig fine_tune_config(const Model& m, int64_t epochs, double lr, uint64_t seed, bool progress);
