@@ -25,7 +25,7 @@ struct TrainOptions {
   // Per-channel mean and std of pixels scaled to [0, 1] (both or neither; one per input channel);
   // empty: a model trained on keeps its own, a new one gets the training split's.
   std::vector<float> mean, std;
-  std::string fit = "crop";    // how images of another size are fitted: crop | stretch (kept in the model)
+  std::string fit = "crop";  // how images of another size are fitted: crop | stretch (kept in the model)
   double width = 1.0, dropout = 0.2;
   int64_t depth = 0;
   // Unset: the model's recipe (cnn 10 epochs, lr 0.05, no crop; others 30, 0.1 / 0.05, crop 2,
