@@ -11,6 +11,7 @@
 #include "nimble/runtime/session.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/workflows/benchmark.hpp"
+#include "nimble/workflows/describe_data.hpp"
 #include "nimble/workflows/evaluate.hpp"
 #include "nimble/workflows/prune.hpp"
 #include "nimble/workflows/quantize.hpp"
