@@ -241,18 +241,19 @@ ImageSet decode_image_files(const FolderFiles& f, int64_t num_classes, const Sha
   }
   NIMBLE_CHECK(!keep.empty(), fmt::format("data: all {} images of {} were unreadable", n,
                                           fs::path(f.files.front()).parent_path().parent_path().string()));
-  set.labels = f.labels;
-  if (on_the_fly) {
+  if (on_the_fly) {  // the kept files, each its own sample
     std::vector<std::string> files;
     files.reserve(keep.size());
-    for (int64_t i : keep) files.push_back(f.files[size_t(i)]);
+    for (int64_t i : keep) {
+      files.push_back(f.files[size_t(i)]);
+      set.labels.push_back(f.labels[size_t(i)]);
+    }
     set.source = std::make_shared<FolderSource>(std::move(files), target, mode);
     set.source_index.resize(keep.size());
     std::iota(set.source_index.begin(), set.source_index.end(), 0);
-    set.labels.clear();
-    for (int64_t i : keep) set.labels.push_back(f.labels[size_t(i)]);
     return set;
   }
+  set.labels = f.labels;
   set.images = images;
   if (int64_t(keep.size()) == n) return set;
   return gather(set, keep);

@@ -249,9 +249,8 @@ TrainReport train_model(const TrainOptions& options) {
   const Model* base = resumed ? &*resumed : start ? &*start : nullptr;
   const data::FitMode fit = base ? base->preprocessing.fit : data::parse_fit_mode(a.fit);
   const Shape wanted = a.input ? *a.input : start ? start->input_shape() : Shape{};
-  data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, a.cache_mb, wanted, fit);
-  if (base && base->preprocessing.channel_order == ChannelOrder::bgr)  // images are read as RGB
-    for (data::ImageSet* s : {&d.train, &d.val, &d.test}) *s = data::swap_red_blue(*s);
+  const data::DataSet d = workflow::read_data(a.data, a.data_format, a.skip_bad, a.cache_mb, wanted, fit,
+                                              base ? base->preprocessing.channel_order : ChannelOrder::rgb);
   const data::ImageSet train_set = a.limit > 0 ? data::take(d.train, a.limit) : d.train;
   // The data's own validation split, or a tenth of the training images (at most 5,000).
   const bool own_val = !a.val && d.val.size() > 0;

@@ -47,7 +47,7 @@ void check_range(const std::string& field, double v, double lo, double hi) {
 void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
 
 data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, int64_t cache_mb,
-                        const Shape& input, data::FitMode fit) {
+                        const Shape& input, data::FitMode fit, ChannelOrder order) {
   check_range("cache_mb", double(cache_mb), 0, 1e9);
   data::DataOptions opt;
   opt.cache_bytes = cache_mb << 20;
@@ -55,7 +55,10 @@ data::DataSet read_data(const std::string& path, const std::string& format, bool
   opt.input = input;
   opt.fit = fit;
   opt.skip_bad = skip_bad;
-  return data::load_data(path, opt);
+  data::DataSet d = data::load_data(path, opt);
+  if (order == ChannelOrder::bgr)
+    for (data::ImageSet* s : {&d.train, &d.val, &d.test}) *s = data::swap_red_blue(*s);
+  return d;
 }
 
 std::string data_summary(const std::string& path, const data::DataSet& d, data::FitMode fit) {
@@ -74,9 +77,8 @@ std::string data_summary(const std::string& path, const data::DataSet& d, data::
 
 data::DataSet read_data_for(const Model& m, const std::string& path, const std::string& format, bool skip_bad,
                             int64_t cache_mb, const Log& log) {
-  data::DataSet d = read_data(path, format, skip_bad, cache_mb, m.input_shape(), m.preprocessing.fit);
-  if (m.preprocessing.channel_order == ChannelOrder::bgr)  // images are read as RGB
-    for (data::ImageSet* s : {&d.train, &d.val, &d.test}) *s = data::swap_red_blue(*s);
+  data::DataSet d =
+      read_data(path, format, skip_bad, cache_mb, m.input_shape(), m.preprocessing.fit, m.preprocessing.channel_order);
   const int64_t outputs = m.graph.output_shape().numel();
   NIMBLE_CHECK(d.train.num_classes <= outputs, fmt::format("data: {}: labels go up to {} but the model has {} outputs",
                                                            path, d.train.num_classes - 1, outputs));

@@ -33,8 +33,9 @@ void check_range(const std::string& field, double v, double lo, double hi);
 void check_batch(int64_t batch);  // "batch": 1..65536
 
 // Reads the data at `path` (data::load_data), fitted to `input` (empty: as the data is) with `fit`.
+// A BGR model's data comes with red and blue swapped (images are read as RGB).
 data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, int64_t cache_mb,
-                        const Shape& input, data::FitMode fit);
+                        const Shape& input, data::FitMode fit, ChannelOrder order = ChannelOrder::rgb);
 // One line of what was read: format, split sizes, classes, how many images were fitted and how
 // many unreadable ones were skipped.
 std::string data_summary(const std::string& path, const data::DataSet& d, data::FitMode fit);
