@@ -29,6 +29,8 @@ TEST(DepthwiseBackwardWeights, VectorizedMatchesDoubleReference) {
       {{2, 32, 5, 4, 3, 2, 3, 3, 2, 2, 1, 1, 1, 1}, true},   // stride 2, non-square map
       {{2, 16, 3, 3, 3, 3, 5, 5, 1, 1, 4, 4, 2, 2}, false},  // 5x5, dilation 2
       {{4, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1}, false},   // 1x1 on a 1x1 map
+      {{3, 48, 9, 7, 5, 4, 7, 7, 2, 2, 3, 3, 1, 1}, true},   // 7x7 (two passes of kernel rows), stride 2
+      {{2, 24, 4, 4, 4, 4, 7, 7, 1, 1, 3, 3, 1, 1}, false},  // 7x7 on a map smaller than the kernel
   };
   if (!depthwise_backward_weights_vectorized(cases[0].g)) GTEST_SKIP() << "no AVX-512 here";
   std::mt19937 rng(5);

@@ -25,6 +25,7 @@ void add_prune(CLI::App& app);
 void add_import(CLI::App& app);
 void add_export(CLI::App& app);
 void add_data(CLI::App& app);
+void add_search(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   nimble::cli::add_import(app);
   nimble::cli::add_export(app);
   nimble::cli::add_data(app);
+  nimble::cli::add_search(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -291,7 +291,7 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
   m.stream.wait();
 }
 
-std::vector<double> Session::profile(const Tensor& input, int iters) {
+std::vector<std::vector<double>> Session::profile_samples(const Tensor& input, int iters) {
   Impl& m = *impl_;
   forward(input);  // warm-up, and checks the input
   std::vector<std::vector<double>> ms(m.kernels.size());
@@ -305,8 +305,12 @@ std::vector<double> Session::profile(const Tensor& input, int iters) {
       ms[n].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
   }
+  return ms;
+}
+
+std::vector<double> Session::profile(const Tensor& input, int iters) {
   std::vector<double> median;
-  for (auto& v : ms) {
+  for (auto& v : profile_samples(input, iters)) {
     std::sort(v.begin(), v.end());
     median.push_back(v.empty() ? 0.0 : v[v.size() / 2]);
   }

@@ -143,14 +143,6 @@ void check_resume_options(const TrainOptions& o) {
 // The checkpoint's recipe back into the options that produced it.
 constexpr int64_t kDefaultBatch = 128;
 
-// A batch for a run that names none: 128, halved (down to 8) until the training split holds at
-// least 4 batches, so that a data set of a few hundred images still takes several steps an epoch.
-int64_t default_batch(int64_t train_images) {
-  int64_t b = kDefaultBatch;
-  while (b > 8 && train_images < 4 * b) b /= 2;
-  return std::max<int64_t>(1, std::min(b, train_images));
-}
-
 // --model names a file (a saved student to train on) rather than a zoo model.
 bool names_a_file(const std::string& model) {
   return model.find('/') != std::string::npos || model.find(".nimble") != std::string::npos || io::is_onnx_path(model);
@@ -274,7 +266,7 @@ TrainReport train_model(const TrainOptions& options) {
   }
   // A small data set: the default batch shrinks with it; a batch given larger than the training
   // split takes all of it, one step an epoch, instead of none.
-  const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : default_batch(split.train.size());
+  const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : workflow::default_batch(split.train.size(), kDefaultBatch);
 
   zoo::ModelConfig mc;
   mc.name = a.model;

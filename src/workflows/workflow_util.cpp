@@ -90,6 +90,11 @@ int64_t default_val_count(int64_t train_images) {
   return std::clamp<int64_t>(train_images / 10, train_images > 1 ? 1 : 0, 5000);
 }
 
+int64_t default_batch(int64_t train_images, int64_t batch) {
+  while (batch > 8 && train_images < 4 * batch) batch /= 2;
+  return std::max<int64_t>(1, std::min(batch, train_images));
+}
+
 data::Split training_split(const Model& m, const data::DataSet& d, const std::string& path) {
   int64_t limit = 0;
   uint64_t seed = 0;

@@ -45,6 +45,9 @@ data::DataSet read_data_for(const Model& m, const std::string& path, const std::
                             int64_t cache_mb, const Log& log);
 // The validation images a run holds out by default: a tenth of the training images, at most 5,000.
 int64_t default_val_count(int64_t train_images);
+// A batch for a run that names none: `batch`, halved (down to 8) until the training split holds at
+// least 4 batches, so that a data set of a few hundred images still takes several steps an epoch.
+int64_t default_batch(int64_t train_images, int64_t batch);
 // The training run's own split (from the model's recipe) when `path` is the data it was trained
 // on, so calibration and fine-tuning never see validation or test samples: the data's own val
 // split when the run used it. For other data, or models without a recipe (imported ones): the

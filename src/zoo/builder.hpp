@@ -9,6 +9,23 @@
 
 namespace nimble::zoo {
 
+// torchvision's initialisation for ResNet/MobileNet: conv kaiming-normal (fan_out, relu),
+// batch-norm 1/0, linear N(0, 0.01) with zero bias.
+inline void torchvision_init(Graph& g, Rng& rng) {
+  for (Node& n : g.nodes()) {
+    if (n.op == OpKind::conv2d) {
+      Tensor& w = n.params.at("weights")->data;  // (O, I/G, KH, KW)
+      const float std = std::sqrt(2.0f / float(w.shape()[0] * w.shape()[2] * w.shape()[3]));
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = std * rng.normal();
+      if (auto b = n.param_ptr("bias")) b->data.zero();
+    } else if (n.op == OpKind::linear) {
+      Tensor& w = n.params.at("weights")->data;
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.01f * rng.normal();
+      n.params.at("bias")->data.zero();
+    }
+  }
+}
+
 class Builder {
  public:
   explicit Builder(const ModelConfig& c) : rng_(c.seed) { x_ = g_.add_input("input", c.input); }
@@ -60,22 +77,7 @@ class Builder {
   }
   int64_t channels(int x) const { return g_.values()[x].shape[1]; }
 
-  // torchvision's initialisation for ResNet/MobileNet: conv kaiming-normal (fan_out, relu),
-  // batch-norm 1/0, linear N(0, 0.01) with zero bias.
-  void torchvision_init() {
-    for (Node& n : g_.nodes()) {
-      if (n.op == OpKind::conv2d) {
-        Tensor& w = n.params.at("weights")->data;  // (O, I/G, KH, KW)
-        const float std = std::sqrt(2.0f / float(w.shape()[0] * w.shape()[2] * w.shape()[3]));
-        for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = std * rng_.normal();
-        if (auto b = n.param_ptr("bias")) b->data.zero();
-      } else if (n.op == OpKind::linear) {
-        Tensor& w = n.params.at("weights")->data;
-        for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.01f * rng_.normal();
-        n.params.at("bias")->data.zero();
-      }
-    }
-  }
+  void torchvision_init() { zoo::torchvision_init(g_, rng_); }
 
   // The shared head of the torchvision-style models: global pooling, optional dropout, a linear
   // classifier, torchvision initialisation, and the finished graph.

@@ -61,6 +61,8 @@ class Session {
   // Per node of graph(): the median time of its forward kernel in ms over `iters` forward passes
   // (after one warm-up), each kernel timed on its own. For deciding per layer what pays.
   std::vector<double> profile(const Tensor& input, int iters);
+  // The same times unreduced: per node, one per pass in pass order.
+  std::vector<std::vector<double>> profile_samples(const Tensor& input, int iters);
   // Value `id` of graph() as computed by the last forward(), as a plain f32 tensor (a copy): for
   // calibration and inspection. Throws Error for int8 values (their scale lives in the graph).
   // In an optimized eval session a residual fused into a convolution (passes::fuse_residual_add)

@@ -1,0 +1,266 @@
+#include "nimble/nas/latency.hpp"
+
+#include <dlfcn.h>
+#include <omp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "io/atomic_file.hpp"
+#include "nimble/core/error.hpp"
+#include "nimble/quant/quantize.hpp"
+#include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
+
+namespace nimble::nas {
+
+namespace {
+
+Timing median_and_noise(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  Timing t;
+  t.ms = percentile(ms, 0.5);
+  t.noise = t.ms > 0 ? (percentile(ms, 0.75) - percentile(ms, 0.25)) / t.ms : 0.0;
+  return t;
+}
+
+// Sets OpenMP's thread count for a measurement and restores it after.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads) : saved_(omp_get_max_threads()) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~ThreadScope() { omp_set_num_threads(saved_); }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+// The graph as it is deployed: int8 quantizes it, calibrated on random pixels (latency does not
+// depend on the values).
+Graph deployed_graph(const Graph& graph, DeployPrecision precision) {
+  if (precision != DeployPrecision::int8) return graph.clone();
+  const Graph prepared = quant::prepare(graph);
+  const Shape in = graph.input_shape();
+  data::ImageSet samples;
+  samples.images = Tensor(Shape{16, in[0], in[1], in[2]}, DType::u8);
+  Rng rng(7);
+  for (int64_t i = 0; i < samples.images.numel(); ++i) samples.images.data<uint8_t>()[i] = uint8_t(rng.below(256));
+  samples.labels.assign(16, 0);
+  samples.num_classes = 1;
+  const data::Normalization norm{std::vector<float>(size_t(in[0]), 0.5f), std::vector<float>(size_t(in[0]), 0.25f)};
+  const quant::Calibration cal = quant::calibrate(prepared, samples, norm, quant::ObserverKind::minmax, 16);
+  return quant::convert(prepared, cal.params());
+}
+
+SessionOptions deployed_options(const LatencyOptions& o) {
+  SessionOptions s;
+  s.batch = o.batch;
+  s.precision = o.precision == DeployPrecision::bf16 ? Precision::bf16 : Precision::fp32;
+  s.choose_kernels_by_timing = true;
+  return s;
+}
+
+// Time of a block alone: its kernels summed per pass (the input's reorder is the whole model's
+// business, counted once by the table's line).
+Timing time_block(const Graph& block, const LatencyOptions& o) {
+  const Graph g = deployed_graph(block, o.precision);
+  Session session(g, deployed_options(o));
+  const Tensor x = random_batch(g.input_shape(), o.batch, 42);
+  for (int i = 0; i < 3; ++i) session.forward(x);
+  const std::vector<std::vector<double>> per_node = session.profile_samples(x, o.iters);
+  std::vector<double> per_pass(size_t(o.iters), 0.0);
+  for (const auto& node : per_node)
+    for (size_t i = 0; i < node.size(); ++i) per_pass[i] += node[i];
+  return median_and_noise(per_pass);
+}
+
+std::string cpu_identity() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, name, family, model, flags;
+  while (std::getline(in, line)) {
+    auto value = [&] { return line.substr(line.find(':') + 1); };
+    if (name.empty() && line.rfind("model name", 0) == 0) name = value();
+    if (family.empty() && line.rfind("cpu family", 0) == 0) family = value();
+    if (model.empty() && line.rfind("model\t", 0) == 0) model = value();
+    if (flags.empty() && line.rfind("flags", 0) == 0) flags = value();
+  }
+  std::string isa;
+  for (const char* f : {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"})
+    if ((" " + flags + " ").find(std::string(" ") + f + " ") != std::string::npos) isa += std::string(" ") + f;
+  return name + " | family" + family + " model" + model + " |" + isa;
+}
+
+// The library's own file (size and modification time): a rebuilt library may run other kernels.
+std::string library_identity() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&build_latency_table), &info) == 0 || !info.dli_fname) return "unknown";
+  struct stat st{};
+  if (stat(info.dli_fname, &st) != 0) return info.dli_fname;
+  return std::string(info.dli_fname) + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtime);
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+const char* deploy_precision_name(DeployPrecision p) {
+  switch (p) {
+    case DeployPrecision::fp32: return "fp32";
+    case DeployPrecision::bf16: return "bf16";
+    case DeployPrecision::int8: return "int8";
+  }
+  return "?";
+}
+
+DeployPrecision parse_deploy_precision(const std::string& name) {
+  for (DeployPrecision p : {DeployPrecision::fp32, DeployPrecision::bf16, DeployPrecision::int8})
+    if (name == deploy_precision_name(p)) return p;
+  throw Error("unknown deployment precision '" + name + "' (choices: fp32, bf16, int8)");
+}
+
+void LatencyOptions::validate() const {
+  NIMBLE_CHECK(batch >= 1 && batch <= 4096, "the latency batch must be in [1, 4096]");
+  NIMBLE_CHECK(iters >= 5 && iters <= 100000, "latency measurements need 5 to 100000 timed runs");
+  NIMBLE_CHECK(threads >= 0 && threads <= 4096, "threads must be 0 (all) or a positive count");
+}
+
+Timing measure_latency(const Graph& graph, const LatencyOptions& o) {
+  o.validate();
+  const ThreadScope threads(o.threads);
+  const Graph g = deployed_graph(graph, o.precision);
+  Session session(g, deployed_options(o));
+  return median_and_noise(time_forward(session, random_batch(g.input_shape(), o.batch, 42), 5, o.iters));
+}
+
+double LatencyTable::block_sum(const SearchSpace& space, const Arch& arch) const {
+  double sum = 0;
+  for (const Block& b : space.blocks(arch)) {
+    auto it = blocks.find(b.key());
+    NIMBLE_CHECK(it != blocks.end(), "the latency table has no block " + b.key() + " (rebuild it)");
+    sum += it->second.ms;
+  }
+  return sum;
+}
+
+double LatencyTable::median_noise() const {
+  std::vector<double> n;
+  for (const auto& [key, t] : blocks) n.push_back(t.noise);
+  if (n.empty()) return 0;
+  std::sort(n.begin(), n.end());
+  return percentile(n, 0.5);
+}
+
+std::string LatencyTable::to_json() const {
+  nlohmann::json j;
+  j["fingerprint"] = fingerprint;
+  j["precision"] = deploy_precision_name(options.precision);
+  j["batch"] = options.batch;
+  j["iters"] = options.iters;
+  j["threads"] = options.threads;
+  j["fit"] = {{"slope", fit.slope}, {"intercept_ms", fit.intercept}, {"calibration_models", calibration_models}};
+  for (const auto& [key, t] : blocks) j["blocks"][key] = {{"ms", t.ms}, {"noise", t.noise}};
+  return j.dump(1);
+}
+
+LatencyTable LatencyTable::from_json(const std::string& text) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    LatencyTable t;
+    t.fingerprint = j.at("fingerprint").get<std::string>();
+    t.options.precision = parse_deploy_precision(j.at("precision").get<std::string>());
+    t.options.batch = j.at("batch").get<int64_t>();
+    t.options.iters = j.at("iters").get<int>();
+    t.options.threads = j.at("threads").get<int>();
+    t.fit.slope = j.at("fit").at("slope").get<double>();
+    t.fit.intercept = j.at("fit").at("intercept_ms").get<double>();
+    t.calibration_models = j.at("fit").at("calibration_models").get<int64_t>();
+    for (const auto& [key, v] : j.at("blocks").items())
+      t.blocks[key] = {v.at("ms").get<double>(), v.at("noise").get<double>()};
+    return t;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("latency table: ") + e.what());
+  }
+}
+
+std::string latency_fingerprint(const SearchSpace& space, const LatencyOptions& o) {
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+  return cpu_identity() + " | " + library_identity() + " | threads " + std::to_string(threads) + " | " +
+         deploy_precision_name(o.precision) + " batch " + std::to_string(o.batch) + " | " + space.options_json();
+}
+
+LatencyTable build_latency_table(const SearchSpace& space, const LatencyOptions& o,
+                                 const std::function<void(size_t, size_t)>& progress) {
+  o.validate();
+  const ThreadScope threads(o.threads);
+  LatencyTable table;
+  table.fingerprint = latency_fingerprint(space, o);
+  table.options = o;
+  const std::vector<Block> all = space.all_blocks();
+  for (size_t i = 0; i < all.size(); ++i) {
+    table.blocks[all[i].key()] = time_block(space.build_block(all[i]), o);
+    if (progress) progress(i + 1, all.size());
+  }
+  return table;
+}
+
+void calibrate_latency_table(LatencyTable& table, const SearchSpace& space, const std::vector<Arch>& archs,
+                             const std::vector<double>& measured_ms) {
+  NIMBLE_CHECK(archs.size() == measured_ms.size() && archs.size() >= 2,
+               "calibrating the latency table needs at least 2 measured models");
+  std::vector<double> sums;
+  for (const Arch& a : archs) sums.push_back(table.block_sum(space, a));
+  table.fit = fit_line(sums, measured_ms);
+  table.calibration_models = int64_t(archs.size());
+}
+
+std::string latency_cache_path(const std::string& fingerprint) {
+  std::string dir;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    dir = x;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dir = std::string(home) + "/.cache";
+  } else {
+    dir = "/tmp";
+  }
+  std::ostringstream name;
+  name << std::hex << fnv1a(fingerprint);
+  return dir + "/nimble/latency/" + name.str() + ".json";
+}
+
+std::optional<LatencyTable> load_cached_latency_table(const std::string& fingerprint) {
+  std::ifstream in(latency_cache_path(fingerprint));
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    LatencyTable t = LatencyTable::from_json(text.str());
+    if (t.fingerprint == fingerprint) return t;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+void save_latency_table(const LatencyTable& table, const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  NIMBLE_CHECK(!ec, "cannot create " + dir.string() + ": " + ec.message());
+  const std::string text = table.to_json();
+  io::AtomicFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+}  // namespace nimble::nas
