@@ -1,4 +1,4 @@
-// nimble.train / distill / evaluate / benchmark / quantize / prune: keyword arguments -> the
+// nimble.train / distill / evaluate / benchmark / quantize / prune / search: keyword arguments -> the
 // workflow's Options (python/keywords.hpp) -> one library call without the GIL -> the report as
 // the dictionary `nimble <command> --json` prints.
 #include "workflow_functions.hpp"
@@ -8,6 +8,7 @@
 #include "nimble/workflows/evaluate.hpp"
 #include "nimble/workflows/prune.hpp"
 #include "nimble/workflows/quantize.hpp"
+#include "nimble/workflows/search.hpp"
 #include "nimble/workflows/train.hpp"
 
 namespace nimble::python {
@@ -92,6 +93,24 @@ Keywords<PruneOptions> prune_keywords() {
   return k;
 }
 
+Keywords<SearchOptions> search_keywords() {
+  using O = SearchOptions;
+  Keywords<O> k("search");
+  k.field("data", &O::data).field("data_format", &O::data_format).field("skip_bad", &O::skip_bad);
+  k.field("cache_mb", &O::cache_mb).field("out", &O::out).field("squeeze_excite", &O::squeeze_excite);
+  k.field("hard_swish", &O::hard_swish).field("epochs", &O::epochs).field("batch", &O::batch).field("lr", &O::lr);
+  k.field("random_subnets", &O::random_subnets).field("precision", &O::precision).field("val", &O::val);
+  k.field("limit", &O::limit).field("seed", &O::seed).field("deploy", &O::deploy).field("threads", &O::threads);
+  k.field("latency_iters", &O::latency_iters).field("latency_calibration", &O::latency_calibration);
+  k.field("latency_validation", &O::latency_validation).field("population", &O::population);
+  k.field("generations", &O::generations).field("random_evaluations", &O::random_evaluations);
+  k.field("recalibration_images", &O::recalibration_images).field("max_latency_ms", &O::max_latency_ms);
+  k.field("min_accuracy", &O::min_accuracy).field("select", &O::select).field("finetune_epochs", &O::finetune_epochs);
+  k.field("arch", &O::arch).field("progress", &O::progress);
+  add_quiet(k);
+  return k;
+}
+
 Keywords<EvaluateOptions> evaluate_keywords() {
   using O = EvaluateOptions;
   Keywords<O> k("evaluate");
@@ -165,6 +184,12 @@ void add_workflow_functions(py::module_& m) {
   m.def(
       "prune", [](const py::kwargs& kw) { return run(prune_keywords(), PruneOptions{}, kw, &prune_model); },
       doc(prune_keywords(), "prune(model=..., out=..., **kwargs) -> dict: pruning like `nimble prune`.").c_str());
+  m.def(
+      "search", [](const py::kwargs& kw) { return run(search_keywords(), SearchOptions{}, kw, &search); },
+      doc(search_keywords(),
+          "search(**kwargs) -> dict: hardware-aware architecture search like `nimble search` (stages resume from "
+          "out).")
+          .c_str());
 }
 
 }  // namespace nimble::python

@@ -1,6 +1,6 @@
 #pragma once
 // The public API in one include: models and their files, inference on raw images, the workflows
-// (train, evaluate, benchmark, quantize, prune; distillation through their teacher options), the
+// (train, evaluate, benchmark, quantize, prune, search; distillation through their teacher options), the
 // model zoo, data sets, the graph and the trainer for models built by hand.
 #include "nimble/core/error.hpp"
 #include "nimble/core/tensor.hpp"
@@ -15,5 +15,6 @@
 #include "nimble/workflows/evaluate.hpp"
 #include "nimble/workflows/prune.hpp"
 #include "nimble/workflows/quantize.hpp"
+#include "nimble/workflows/search.hpp"
 #include "nimble/workflows/train.hpp"
 #include "nimble/zoo/zoo.hpp"

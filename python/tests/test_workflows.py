@@ -1,4 +1,4 @@
-"""nimble.train / quantize / prune / distill / evaluate / benchmark: the CLI's reports, keyword errors."""
+"""nimble.train / quantize / prune / distill / evaluate / benchmark / search: the CLI's reports, keyword errors."""
 import json
 import subprocess
 
@@ -49,6 +49,20 @@ def test_evaluate_and_benchmark(trained):
     assert b["latency_ms_p50"] > 0 and b["batch"] == 8
 
 
+def test_search_resumes_from_its_directory(workdir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the latency table's per-machine cache
+    small = dict(out=str(workdir / "search"), limit=480, val=96, epochs=1, batch=32, population=4, generations=1,
+                 random_evaluations=4, latency_iters=5, latency_validation=4, select=1, quiet=True)
+    r = nimble.search(**small)
+    assert r["supernet"]["epochs"] == 1 and not r["supernet"]["reused"]
+    assert r["search"]["nsga2_evaluations"] == 8 and r["latency"]["validation_models"] == 4
+    model = nimble.Model.load(r["models"][0]["path"])
+    assert model.num_classes == 10
+    again = nimble.search(**small)
+    assert again["supernet"]["reused"] and again["latency"]["cached"]
+    assert again["models"][0]["arch"] == r["models"][0]["arch"]
+
+
 def test_unknown_keyword_is_type_error():
     with pytest.raises(TypeError, match="'epoch'"):
         nimble.train(epoch=1)
@@ -72,6 +86,8 @@ def test_wrong_type_is_type_error():
     (lambda: nimble.quantize(model="m.nimble"), "out"),
     (lambda: nimble.prune(model="m.nimble", out="o.nimble", method="channel", ratio=1.5), "ratio"),
     (lambda: nimble.benchmark(input="1x28"), "input"),
+    (lambda: nimble.search(population=5), "population"),
+    (lambda: nimble.search(deploy="fp8"), "deploy"),
 ])
 def test_bad_value_is_value_error_naming_the_keyword(call, keyword):
     with pytest.raises(ValueError, match=f"^{keyword}: "):

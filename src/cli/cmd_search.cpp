@@ -13,13 +13,16 @@ void add_space_and_training_options(CLI::App* c, SearchOptions& o) {
   c->add_flag("--se", o.squeeze_excite, "squeeze-excitation in stages 2, 4 and 5 (MobileNetV3)");
   c->add_flag("--hswish", o.hard_swish, "hard-swish in stages 3 to 5 and the head (MobileNetV3)");
   c->add_option("--epochs", o.epochs, "supernet training epochs")->capture_default_str();
-  c->add_option_function<int64_t>("--batch", [&o](int64_t v) { o.batch = v; }, "supernet batch (default 128)");
-  c->add_option_function<double>("--lr", [&o](double v) { o.lr = v; }, "peak learning rate (default 0.05 x batch/128)");
+  c->add_option_function<int64_t>(
+      "--batch", [&o](int64_t v) { o.batch = v; }, "supernet batch (default 128)");
+  c->add_option_function<double>(
+      "--lr", [&o](double v) { o.lr = v; }, "peak learning rate (default 0.05 x batch/128)");
   c->add_option("--random-subnets", o.random_subnets, "random sub-networks per step besides the largest and smallest")
       ->capture_default_str();
   add_precision_option(c, o.precision);
-  c->add_option_function<int64_t>("--val", [&o](int64_t v) { o.val = v; },
-                                  "validation images held out of the training split (default a tenth, at most 5000)");
+  c->add_option_function<int64_t>(
+      "--val", [&o](int64_t v) { o.val = v; },
+      "validation images held out of the training split (default a tenth, at most 5000)");
   c->add_option("--limit", o.limit, "train on the first N training images (0: all)")->capture_default_str();
   c->add_option("--seed", o.seed, "seed of the supernet, its sampling and the search")->capture_default_str();
 }
@@ -37,12 +40,15 @@ void add_latency_and_search_options(CLI::App* c, SearchOptions& o) {
       ->capture_default_str();
   c->add_option("--random-evaluations", o.random_evaluations, "random-search control: architectures (0: none)")
       ->capture_default_str();
-  c->add_option_function<double>("--max-latency-ms", [&o](double v) { o.max_latency_ms = v; },
-                                 "latency budget: the most accurate model that runs within it");
-  c->add_option_function<double>("--min-accuracy", [&o](double v) { o.min_accuracy = v; },
-                                 "accuracy floor (a fraction, e.g. 0.9)");
-  c->add_option("--select", o.select, "models extracted from the front when there is no budget")
-      ->capture_default_str();
+  c->add_option_function<double>(
+      "--max-latency-ms", [&o](double v) { o.max_latency_ms = v; },
+      "latency budget: the most accurate model that runs within it");
+  c->add_option_function<double>(
+      "--min-accuracy", [&o](double v) { o.min_accuracy = v; }, "accuracy floor (a fraction, e.g. 0.9)");
+  c->add_option("--select", o.select, "models extracted from the front when there is no budget")->capture_default_str();
+  c->add_option("--arch", o.arch,
+                "extract this architecture (dD-wW-eE-kK per stage, '_' between stages) instead of searching: written "
+                "to OUT/arch-ARCH.nimble");
   c->add_option("--finetune-epochs", o.finetune_epochs, "fine-tune each extracted model this many epochs")
       ->capture_default_str();
 }

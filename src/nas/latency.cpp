@@ -102,7 +102,7 @@ std::string cpu_identity() {
 std::string library_identity() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&build_latency_table), &info) == 0 || !info.dli_fname) return "unknown";
-  struct stat st{};
+  struct stat st {};
   if (stat(info.dli_fname, &st) != 0) return info.dli_fname;
   return std::string(info.dli_fname) + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtime);
 }
@@ -117,9 +117,12 @@ uint64_t fnv1a(const std::string& s) {
 
 const char* deploy_precision_name(DeployPrecision p) {
   switch (p) {
-    case DeployPrecision::fp32: return "fp32";
-    case DeployPrecision::bf16: return "bf16";
-    case DeployPrecision::int8: return "int8";
+    case DeployPrecision::fp32:
+      return "fp32";
+    case DeployPrecision::bf16:
+      return "bf16";
+    case DeployPrecision::int8:
+      return "int8";
   }
   return "?";
 }

@@ -11,8 +11,8 @@ namespace nimble::nas {
 
 namespace {
 
-Candidate measure(const Arch& arch, const AccuracyFn& accuracy, const LatencyFn& latency,
-                  const char* method, int generation) {
+Candidate measure(const Arch& arch, const AccuracyFn& accuracy, const LatencyFn& latency, const char* method,
+                  int generation) {
   Candidate c;
   c.arch = arch;
   c.latency_ms = latency(arch);

@@ -65,8 +65,7 @@ struct NetBuilder {
     return g.add_node(OpKind::mul, name + ".se_mul", {x, s}, {}, &rng);
   }
 
-  int inverted_residual(int x, const std::string& name, const StageSpace& st, const StageChoice& c,
-                        int64_t stride) {
+  int inverted_residual(int x, const std::string& name, const StageSpace& st, const StageChoice& c, int64_t stride) {
     const int64_t in = channels(x), hidden = in * c.expand;
     int y = conv_bn_act(x, name + ".expand", hidden, 1, 1, st.activation);
     y = conv_bn_act(y, name + ".dw", hidden, c.kernel, stride, st.activation, hidden);
@@ -82,8 +81,7 @@ std::string block_name(int stage, int64_t index) {
   return "s" + std::to_string(stage + 1) + ".b" + std::to_string(index + 1);
 }
 
-template <class T>
-std::string join(const std::vector<T>& v) {
+template <class T> std::string join(const std::vector<T>& v) {
   std::ostringstream s;
   for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
   return s.str();
@@ -198,8 +196,8 @@ Arch SearchSpace::from_genes(const std::vector<int>& genes) const {
   for (size_t i = 0; i < stages_.size(); ++i) {
     const StageSpace& s = stages_[i];
     const int* g = &genes[i * 4];
-    a.stages.push_back({s.depths[size_t(g[0])], s.widths[size_t(g[1])], s.expands[size_t(g[2])],
-                        s.kernels[size_t(g[3])]});
+    a.stages.push_back(
+        {s.depths[size_t(g[0])], s.widths[size_t(g[1])], s.expands[size_t(g[2])], s.kernels[size_t(g[3])]});
   }
   return a;
 }
@@ -244,10 +242,9 @@ int SearchSpace::add_stem(NetBuilder& b, int x) const {
 int SearchSpace::add_head(NetBuilder& b, int x) const {
   x = b.conv_bn_act(x, "head", head_width_, 1, 1, stages_.back().activation);
   x = b.op(b.op(x, "head.pool", OpKind::global_avg_pool), "head.flatten", OpKind::flatten);
-  if (options_.dropout > 0)
-    x = b.g.add_node(OpKind::dropout, "head.dropout", {x}, {{"p", options_.dropout}}, &b.rng);
-  return b.g.add_node(OpKind::linear, "classifier", {x},
-                      {{"out_features", options_.classes}, {"bias", int64_t(1)}}, &b.rng);
+  if (options_.dropout > 0) x = b.g.add_node(OpKind::dropout, "head.dropout", {x}, {{"p", options_.dropout}}, &b.rng);
+  return b.g.add_node(OpKind::linear, "classifier", {x}, {{"out_features", options_.classes}, {"bias", int64_t(1)}},
+                      &b.rng);
 }
 
 Graph SearchSpace::build(const Arch& arch, uint64_t seed) const {
@@ -275,8 +272,8 @@ Graph SearchSpace::build_block(const Block& block) const {
     const Shape in = block.first ? Shape{block.in, st.in_height, st.in_width}
                                  : Shape{block.in, (st.in_height + st.stride - 1) / st.stride,
                                          (st.in_width + st.stride - 1) / st.stride};
-    x = b.inverted_residual(b.g.add_input("input", in), block_name(block.stage, block.first ? 0 : 1), st,
-                            block.choice, stride);
+    x = b.inverted_residual(b.g.add_input("input", in), block_name(block.stage, block.first ? 0 : 1), st, block.choice,
+                            stride);
   }
   b.g.meta["block"] = block.key();
   return finish(b, x);
@@ -337,15 +334,10 @@ std::string Block::key() const {
 
 std::string SearchSpace::options_json() const {
   const SpaceOptions& o = options_;
-  nlohmann::json j = {{"input", o.input.dims()},
-                      {"classes", o.classes},
-                      {"squeeze_excite", o.squeeze_excite},
-                      {"hard_swish", o.hard_swish},
-                      {"depths", o.depths},
-                      {"width_multipliers", o.width_multipliers},
-                      {"expand_ratios", o.expand_ratios},
-                      {"kernels", o.kernels},
-                      {"dropout", o.dropout}};
+  nlohmann::json j = {
+      {"input", o.input.dims()},          {"classes", o.classes}, {"squeeze_excite", o.squeeze_excite},
+      {"hard_swish", o.hard_swish},       {"depths", o.depths},   {"width_multipliers", o.width_multipliers},
+      {"expand_ratios", o.expand_ratios}, {"kernels", o.kernels}, {"dropout", o.dropout}};
   return j.dump();
 }
 
@@ -366,6 +358,30 @@ SearchSpace SearchSpace::from_options_json(const std::string& text) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("search space options: ") + e.what());
   }
+}
+
+std::string searched_model_name(const SearchSpace& space, const Arch& arch) {
+  const SpaceOptions& o = space.options();
+  std::string flags = o.squeeze_excite ? "se" : "";
+  if (o.hard_swish) flags += flags.empty() ? "hswish" : ",hswish";
+  return "searched" + (flags.empty() ? "" : "[" + flags + "]") + ":" + arch_to_string(arch);
+}
+
+bool is_searched_model_name(const std::string& name) { return name.rfind("searched", 0) == 0; }
+
+Graph build_searched_model(const std::string& name, const Shape& input, int64_t classes, uint64_t seed) {
+  const size_t colon = name.find(':');
+  NIMBLE_CHECK(is_searched_model_name(name) && colon != std::string::npos,
+               "a searched model is named searched:ARCH or searched[se,hswish]:ARCH, got '" + name + "'");
+  const std::string flags = name.substr(8, colon - 8);
+  SpaceOptions o;
+  o.input = input;
+  o.classes = classes;
+  o.squeeze_excite = flags.find("se") != std::string::npos;
+  o.hard_swish = flags.find("hswish") != std::string::npos;
+  NIMBLE_CHECK(flags.empty() || flags == "[se]" || flags == "[hswish]" || flags == "[se,hswish]",
+               "unknown options '" + flags + "' in '" + name + "' (choices: [se], [hswish], [se,hswish])");
+  return SearchSpace(o).build(arch_from_string(name.substr(colon + 1)), seed);
 }
 
 std::string arch_to_string(const Arch& arch) {

@@ -21,8 +21,8 @@ struct SliceMap {
                  "supernet parameter " + name + ": " + small.str() + " is not a slice of " + big.str());
     const int pad = 4 - small.rank();
     for (int d = 0; d < small.rank(); ++d) {
-      NIMBLE_CHECK(small[d] <= big[d], "supernet parameter " + name + ": " + small.str() + " is not a slice of " +
-                                           big.str());
+      NIMBLE_CHECK(small[d] <= big[d],
+                   "supernet parameter " + name + ": " + small.str() + " is not a slice of " + big.str());
       sub[pad + d] = small[d];
       super[pad + d] = big[d];
       if (small.rank() == 4 && d >= 2) offset[pad + d] = (big[d] - small[d]) / 2;
@@ -30,14 +30,13 @@ struct SliceMap {
   }
 
   // Calls f(sub_offset, super_offset, run) for each contiguous run along the last dimension.
-  template <class F>
-  void for_each_row(F f) const {
+  template <class F> void for_each_row(F f) const {
     for (int64_t a = 0; a < sub[0]; ++a)
       for (int64_t b = 0; b < sub[1]; ++b)
         for (int64_t c = 0; c < sub[2]; ++c) {
           const int64_t s = ((a * sub[1] + b) * sub[2] + c) * sub[3];
-          const int64_t t = (((a + offset[0]) * super[1] + b + offset[1]) * super[2] + c + offset[2]) * super[3] +
-                            offset[3];
+          const int64_t t =
+              (((a + offset[0]) * super[1] + b + offset[1]) * super[2] + c + offset[2]) * super[3] + offset[3];
           f(s, t, sub[3]);
         }
   }
@@ -107,25 +106,28 @@ void Supernet::add_gradients_from(const Graph& subnet) {
   }
 }
 
-void recalibrate_batch_norm(Graph& graph, const data::ImageSet& train, const data::Normalization& norm,
-                            int64_t images, int64_t batch) {
+void recalibrate_batch_norm(Graph& graph, const data::ImageSet& train, const data::Normalization& norm, int64_t images,
+                            int64_t batch) {
   NIMBLE_CHECK(images >= 1 && batch >= 1, "batch-norm recalibration needs at least one image");
   batch = std::min({batch, images, train.size()});
   NIMBLE_CHECK(batch >= 2, "batch-norm recalibration needs at least 2 training images");
   // With momentum 1 a train-mode forward leaves each batch's own statistics in the running ones;
-  // those of equal batches combine exactly: the mean of the means, and the mean variance plus the
-  // variance of the means.
+  // those of equal batches combine exactly into the statistics of all their values: the mean of the
+  // means, and the mean (biased) variance plus the variance of the means.
   struct Stats {
     Node* node;
     AttrValue momentum;
+    double unbias;  // n / (n - 1) for the n values per channel of a batch: the running variance has it
     std::vector<double> mean, mean_sq, var;
   };
   std::vector<Stats> bns;
   for (Node& n : graph.nodes())
     if (n.op == OpKind::batch_norm2d) {
-      const int64_t c = n.param("running_mean").data.numel();
-      bns.push_back({&n, n.attrs.count("momentum") ? n.attrs["momentum"] : AttrValue(0.1),
-                     std::vector<double>(size_t(c)), std::vector<double>(size_t(c)), std::vector<double>(size_t(c))});
+      const size_t c = size_t(n.param("running_mean").data.numel());
+      const Shape in = graph.values()[size_t(n.inputs[0])].shape;  // (1, C, H, W)
+      const double count = double(batch * in[2] * in[3]);
+      bns.push_back({&n, n.attrs.count("momentum") ? n.attrs["momentum"] : AttrValue(0.1), count / (count - 1),
+                     std::vector<double>(c), std::vector<double>(c), std::vector<double>(c)});
       n.attrs["momentum"] = 1.0;
     }
   if (bns.empty()) return;
@@ -158,7 +160,7 @@ void recalibrate_batch_norm(Graph& graph, const data::ImageSet& train, const dat
     for (size_t ch = 0; ch < s.mean.size(); ++ch) {
       const double m = s.mean[ch] / double(batches);
       mean[ch] = float(m);
-      var[ch] = float(s.var[ch] / double(batches) + std::max(0.0, s.mean_sq[ch] / double(batches) - m * m));
+      var[ch] = float(s.var[ch] / s.unbias / double(batches) + std::max(0.0, s.mean_sq[ch] / double(batches) - m * m));
     }
     s.node->params.at("running_mean")->touch();
     s.node->params.at("running_var")->touch();

@@ -23,8 +23,8 @@ double distill_pass(Supernet& net, Graph& subnet, Session& session, const data::
   const Tensor& logits = session.forward(batch.images);
   Tensor diff(logits.shape());
   const double loss = distill::kd_loss(logits, teacher, batch.count, temperature, 1.0f, &diff);
-  NIMBLE_CHECK(std::isfinite(loss), "supernet training diverged: a sub-network's loss became " +
-                                        std::to_string(loss) + " (try a lower --lr)");
+  NIMBLE_CHECK(std::isfinite(loss), "supernet training diverged: a sub-network's loss became " + std::to_string(loss) +
+                                        " (try a lower --lr)");
   session.backward(diff);
   net.add_gradients_from(subnet);
   return loss;
@@ -70,9 +70,9 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
   const int64_t steps_per_epoch = loader.batches_per_epoch(), total_steps = steps_per_epoch * config.epochs;
   int64_t step = 0, first_epoch = 1;
   if (resume) {
-    NIMBLE_CHECK(resume->epoch >= 1 && resume->epoch < config.epochs,
-                 "cannot resume a supernet after epoch " + std::to_string(resume->epoch) + " of " +
-                     std::to_string(config.epochs));
+    NIMBLE_CHECK(resume->epoch >= 1 && resume->epoch < config.epochs, "cannot resume a supernet after epoch " +
+                                                                          std::to_string(resume->epoch) + " of " +
+                                                                          std::to_string(config.epochs));
     optimizer.load_state(resume->optimizer, resume->optimizer_steps);
     step = resume->step;
     first_epoch = resume->epoch + 1;

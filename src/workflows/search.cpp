@@ -34,7 +34,8 @@ void SearchOptions::validate() const {
   if (precision == Precision::fp16) throw OptionError("precision", "supernet training runs in fp32 or bf16");
   if (val) check_range("val", double(*val), 1, 1e9);
   check_range("limit", double(limit), 0, 1e12);
-  nas::parse_deploy_precision(deploy);
+  if (deploy != "fp32" && deploy != "bf16" && deploy != "int8")
+    throw OptionError("deploy", "must be fp32, bf16 or int8, got '" + deploy + "'");
   check_range("threads", threads, 0, 4096);
   check_range("latency_iters", latency_iters, 5, 100000);
   check_range("latency_calibration", double(latency_calibration), 2, 10000);
@@ -47,6 +48,19 @@ void SearchOptions::validate() const {
   if (max_latency_ms) check_range("max_latency_ms", *max_latency_ms, 1e-6, 1e9);
   if (min_accuracy) check_range("min_accuracy", *min_accuracy, 0, 1);
   check_range("select", double(select), 1, 100);
+  if (!arch.empty()) {
+    if (max_latency_ms || min_accuracy)
+      throw OptionError("arch",
+                        "names the architecture to extract: it cannot be combined with {max_latency_ms} or "
+                        "{min_accuracy}");
+    try {
+      nas::arch_from_string(arch);
+    } catch (const OptionError&) {
+      throw;
+    } catch (const Error& e) {
+      throw OptionError("arch", std::string("is not valid: ") + e.what());
+    }
+  }
   check_range("finetune_epochs", double(finetune_epochs), 0, 10000);
 }
 
@@ -70,9 +84,11 @@ SearchReport search(const SearchOptions& o) {
   r.space_size = space.size();
   workflow::say(o.log, "search space: " + std::to_string(space.stages().size()) + " stages, " +
                            format_count(space.size()) + " architectures; work directory " + o.out);
+  if (!o.arch.empty()) space.check(nas::arch_from_string(o.arch));  // before any training
   nas::Supernet net = supernet_stage(o, space, data, r);
   nas::LatencyTable table = latency_stage(o, space, r);
-  const std::vector<nas::Candidate> pooled = search_stage(o, space, net, table, data, r);
+  const std::vector<nas::Candidate> pooled =
+      o.arch.empty() ? search_stage(o, space, net, table, data, r) : one_candidate(o, space, net, table, data);
   extract_stage(o, space, net, table, data, pooled, r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

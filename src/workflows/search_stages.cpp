@@ -25,7 +25,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-std::string path_in(const SearchOptions& o, const std::string& name) { return (std::filesystem::path(o.out) / name).string(); }
+std::string path_in(const SearchOptions& o, const std::string& name) {
+  return (std::filesystem::path(o.out) / name).string();
+}
 
 std::string fixed(double v, int digits) {
   char buf[64];
@@ -96,7 +98,8 @@ nas::Supernet supernet_stage(const SearchOptions& o, const nas::SearchSpace& spa
   }
   nas::SupernetTrainConfig c;
   c.epochs = o.epochs;
-  c.batch = o.batch ? std::min<int64_t>(*o.batch, data.split.train.size()) : default_batch(data.split.train.size(), 128);
+  c.batch =
+      o.batch ? std::min<int64_t>(*o.batch, data.split.train.size()) : default_batch(data.split.train.size(), 128);
   c.schedule.lr = float(o.lr.value_or(0.05 * double(c.batch) / 128.0));
   c.random_subnets = o.random_subnets;
   c.seed = o.seed;
@@ -143,8 +146,8 @@ std::vector<nas::Arch> random_archs(const nas::SearchSpace& space, int64_t count
 }
 
 // Measures held-out architectures whole and compares them with the table's predictions.
-LatencyValidation validate_table(const SearchOptions& o, const nas::SearchSpace& space,
-                                 const nas::LatencyTable& table, const std::vector<nas::Arch>& archs) {
+LatencyValidation validate_table(const SearchOptions& o, const nas::SearchSpace& space, const nas::LatencyTable& table,
+                                 const std::vector<nas::Arch>& archs) {
   std::vector<double> predicted, measured, noise;
   for (const nas::Arch& a : archs) {
     const nas::Timing t = nas::measure_latency(space.build(a), table.options);
@@ -208,8 +211,8 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
     r.latency_cached = true;
     say(o.log, "latency: this machine's table from " + nas::latency_cache_path(fingerprint));
   } else {
-    say(o.log, "latency: timing every block of the space on this CPU (" + std::string(nas::deploy_precision_name(lo.precision)) +
-                   ", batch 1)");
+    say(o.log, "latency: timing every block of the space on this CPU (" +
+                   std::string(nas::deploy_precision_name(lo.precision)) + ", batch 1)");
     table = nas::build_latency_table(space, lo);
     const std::vector<nas::Arch> cal = random_archs(space, o.latency_calibration, o.seed + 101);
     std::vector<double> ms;
@@ -235,10 +238,16 @@ namespace {
 
 constexpr const char* kCsvHeader = "method,generation,arch,val_accuracy,predicted_accuracy,latency_ms\n";
 
+// 17 significant digits: a resumed search reads back exactly what it measured.
+std::string exact(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 std::string csv_row(const nas::Candidate& c) {
-  return c.method + "," + std::to_string(c.generation) + "," + nas::arch_to_string(c.arch) + "," +
-         fixed(c.accuracy, 6) + "," + (c.predicted ? fixed(c.predicted_accuracy, 6) : std::string()) + "," +
-         fixed(c.latency_ms, 6) + "\n";
+  return c.method + "," + std::to_string(c.generation) + "," + nas::arch_to_string(c.arch) + "," + exact(c.accuracy) +
+         "," + (c.predicted ? exact(c.predicted_accuracy) : std::string()) + "," + exact(c.latency_ms) + "\n";
 }
 
 void write_csv(const std::string& path, const std::vector<nas::Candidate>& rows) {
@@ -313,8 +322,8 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
     const std::string key = nas::arch_to_string(a);
     auto it = measured.find(key);
     if (it != measured.end()) return it->second;
-    return measured[key] = nas::inherited_accuracy(net, a, data.split.train, data.split.val, data.norm,
-                                                   o.recalibration_images);
+    return measured[key] =
+               nas::inherited_accuracy(net, a, data.split.train, data.split.val, data.norm, o.recalibration_images);
   };
   const auto latency = [&](const nas::Arch& a) { return table.predict(space, a); };
   const auto progress = [&](const nas::Candidate& c) {
@@ -329,7 +338,8 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
   sc.seed = o.seed;
   sc.constraints = {o.max_latency_ms, o.min_accuracy};
   const nas::SearchTrace nsga = nas::nsga2_search(space, sc, accuracy, latency, progress);
-  const nas::SearchTrace rnd = nas::random_search(space, o.random_evaluations, accuracy, latency, o.seed + 303, progress);
+  const nas::SearchTrace rnd =
+      nas::random_search(space, o.random_evaluations, accuracy, latency, o.seed + 303, progress);
   write_csv(csv, done);
   r.nsga2_evaluations = int64_t(nsga.evaluated.size());
   r.random_evaluations = int64_t(rnd.evaluated.size());
@@ -341,13 +351,14 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
   r.search_seconds = since(t0);
   std::string line = "search: NSGA-II measured " + std::to_string(nsga.evaluated.size()) + " architectures";
   if (!rnd.evaluated.empty()) {
-    line += ", random search " + std::to_string(rnd.evaluated.size()) + "; NSGA-II reached random search's final hypervolume ";
+    line += ", random search " + std::to_string(rnd.evaluated.size()) +
+            "; NSGA-II reached random search's final hypervolume ";
     line += r.nsga2_evaluations_to_random_final
                 ? "after " + std::to_string(*r.nsga2_evaluations_to_random_final) + " evaluations"
                 : std::string("not at all");
   }
-  say(o.log, line + "; the accuracy predictor ranks its screened picks with Kendall tau " +
-                 fixed(r.predictor_kendall_tau, 3));
+  say(o.log,
+      line + "; the accuracy predictor ranks its screened picks with Kendall tau " + fixed(r.predictor_kendall_tau, 3));
   return done;
 }
 
@@ -366,8 +377,8 @@ std::vector<nas::Candidate> feasible_front(const SearchOptions& o, const std::ve
 // With a budget: the most accurate architecture whose measured latency keeps it (within 5 %, the
 // measurement's own noise); predictions only shortlist. Without: `select` points spread along the front.
 std::vector<std::pair<nas::Candidate, nas::Timing>> choose(const SearchOptions& o, const nas::SearchSpace& space,
-                                                          const nas::LatencyTable& table,
-                                                          const std::vector<nas::Candidate>& front) {
+                                                           const nas::LatencyTable& table,
+                                                           const std::vector<nas::Candidate>& front) {
   if (front.empty()) throw Error("no measured architecture reaches --min-accuracy");
   std::vector<std::pair<nas::Candidate, nas::Timing>> out;
   if (!o.max_latency_ms) {
@@ -392,13 +403,14 @@ std::vector<std::pair<nas::Candidate, nas::Timing>> choose(const SearchOptions& 
   }
   throw Error("no searched architecture runs within --max-latency-ms " + fixed(*o.max_latency_ms, 3) +
               " ms on this CPU (the fastest on the front measured " +
-              (fastest < 1e300 ? fixed(fastest, 3) + " ms" : fixed(front.front().latency_ms, 3) + " ms predicted") + ")");
+              (fastest < 1e300 ? fixed(fastest, 3) + " ms" : fixed(front.front().latency_ms, 3) + " ms predicted") +
+              ")");
 }
 
-TrainRecipe searched_recipe(const SearchOptions& o, const SearchData& data, const nas::Arch& arch,
-                            const SearchReport& r) {
+TrainRecipe searched_recipe(const SearchOptions& o, const nas::SearchSpace& space, const SearchData& data,
+                            const nas::Arch& arch, const SearchReport& r) {
   TrainRecipe rc;
-  rc.model = "searched:" + nas::arch_to_string(arch);
+  rc.model = nas::searched_model_name(space, arch);
   rc.input = data.d.train.sample_shape();
   rc.classes = data.d.train.num_classes;
   rc.epochs = r.supernet_epochs + o.finetune_epochs;
@@ -416,6 +428,18 @@ TrainRecipe searched_recipe(const SearchOptions& o, const SearchData& data, cons
 
 }  // namespace
 
+std::vector<nas::Candidate> one_candidate(const SearchOptions& o, const nas::SearchSpace& space,
+                                          const nas::Supernet& net, const nas::LatencyTable& table,
+                                          const SearchData& data) {
+  nas::Candidate c;
+  c.arch = nas::arch_from_string(o.arch);
+  c.latency_ms = table.predict(space, c.arch);
+  c.accuracy =
+      nas::inherited_accuracy(net, c.arch, data.split.train, data.split.val, data.norm, o.recalibration_images);
+  c.method = "given";
+  return {c};
+}
+
 void extract_stage(const SearchOptions& o, const nas::SearchSpace& space, const nas::Supernet& net,
                    const nas::LatencyTable& table, const SearchData& data, const std::vector<nas::Candidate>& pooled,
                    SearchReport& r) {
@@ -424,7 +448,7 @@ void extract_stage(const SearchOptions& o, const nas::SearchSpace& space, const 
     const auto& [c, timing] = chosen[k];
     Model m(net.extract(c.arch), Preprocessing{255.0f, data.norm});
     nas::recalibrate_batch_norm(m.graph, data.split.train, data.norm, std::max<int64_t>(o.recalibration_images, 5000));
-    m.provenance.recipe = searched_recipe(o, data, c.arch, r);
+    m.provenance.recipe = searched_recipe(o, space, data, c.arch, r);
     if (o.finetune_epochs > 0) {
       say(o.log, "extract: fine-tuning " + nas::arch_to_string(c.arch) + " for " + std::to_string(o.finetune_epochs) +
                      " epochs");
@@ -435,7 +459,8 @@ void extract_stage(const SearchOptions& o, const nas::SearchSpace& space, const 
     if (int64_t(data.d.class_names.size()) == m.num_classes()) m.class_names = data.d.class_names;
     SearchedModel s;
     s.arch = nas::arch_to_string(c.arch);
-    s.path = path_in(o, "searched-" + std::to_string(k + 1) + ".nimble");
+    s.path =
+        path_in(o, o.arch.empty() ? "searched-" + std::to_string(k + 1) + ".nimble" : "arch-" + s.arch + ".nimble");
     s.val_accuracy_inherited = c.accuracy;
     s.predicted_latency_ms = c.latency_ms;
     s.measured_latency_ms = timing.ms;

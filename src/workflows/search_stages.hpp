@@ -29,6 +29,10 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
 std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::SearchSpace& space,
                                          const nas::Supernet& net, const nas::LatencyTable& table,
                                          const SearchData& data, SearchReport& r);
+// --arch: that architecture measured (inherited accuracy, predicted latency), as the only candidate.
+std::vector<nas::Candidate> one_candidate(const SearchOptions& o, const nas::SearchSpace& space,
+                                          const nas::Supernet& net, const nas::LatencyTable& table,
+                                          const SearchData& data);
 // The chosen architectures as standalone models in OUT.
 void extract_stage(const SearchOptions& o, const nas::SearchSpace& space, const nas::Supernet& net,
                    const nas::LatencyTable& table, const SearchData& data, const std::vector<nas::Candidate>& pooled,

@@ -12,6 +12,7 @@
 #include "nimble/distill/distillation.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
+#include "nimble/nas/space.hpp"
 #include "nimble/prune/gradual.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 #include "nimble/zoo/zoo.hpp"
@@ -168,7 +169,7 @@ TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
 
 void TrainOptions::validate() const {
   if (model.empty()) throw OptionError("model", "a zoo model name or a model file is required");
-  if (resume.empty() && !names_a_file(model)) zoo::check_model_name(model);
+  if (resume.empty() && !names_a_file(model) && !nas::is_searched_model_name(model)) zoo::check_model_name(model);
   if (optimizer != "sgd" && optimizer != "adamw")
     throw OptionError("optimizer", "must be sgd or adamw, got '" + optimizer + "'");
   if (epochs) workflow::check_range("epochs", double(*epochs), 1, 1e6);
@@ -266,7 +267,8 @@ TrainReport train_model(const TrainOptions& options) {
   }
   // A small data set: the default batch shrinks with it; a batch given larger than the training
   // split takes all of it, one step an epoch, instead of none.
-  const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size()) : workflow::default_batch(split.train.size(), kDefaultBatch);
+  const int64_t batch = a.batch ? std::min<int64_t>(*a.batch, split.train.size())
+                                : workflow::default_batch(split.train.size(), kDefaultBatch);
 
   zoo::ModelConfig mc;
   mc.name = a.model;
@@ -276,7 +278,11 @@ TrainReport train_model(const TrainOptions& options) {
   mc.depth = a.depth;
   mc.dropout = a.dropout;
   mc.seed = a.seed;
-  Model model = resumed ? std::move(*resumed) : start ? std::move(*start) : Model(zoo::build(mc));
+  Model model = resumed ? std::move(*resumed)
+                : start ? std::move(*start)
+                        : Model(nas::is_searched_model_name(a.model)
+                                    ? nas::build_searched_model(a.model, mc.input, mc.classes, mc.seed)
+                                    : zoo::build(mc));
   if (model.class_names.empty() && int64_t(d.class_names.size()) == mc.classes) model.class_names = d.class_names;
   Graph& graph = model.graph;
   NIMBLE_CHECK(graph.input_shape() == mc.input,

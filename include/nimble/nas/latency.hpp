@@ -25,7 +25,7 @@ DeployPrecision parse_deploy_precision(const std::string& name);  // throws Erro
 struct LatencyOptions {
   DeployPrecision precision = DeployPrecision::fp32;
   int64_t batch = 1;
-  int iters = 30;  // timed runs per measurement; the median is kept
+  int iters = 30;   // timed runs per measurement; the median is kept
   int threads = 0;  // 0: every core OpenMP has
   void validate() const;
 };

@@ -18,10 +18,10 @@ struct Candidate {
   Arch arch;
   double accuracy = 0;    // measured
   double latency_ms = 0;  // predicted by the latency table
-  // The accuracy predictor's guess before it was measured (NaN: it was not predicted).
+  // The accuracy predictor's guess before it was measured (when `predicted`).
   double predicted_accuracy = 0;
   bool predicted = false;
-  std::string method;  // "random" | "nsga2"
+  std::string method;  // "random", "nsga2" or "given" (--arch)
   int generation = 0;  // nsga2: 0 for the initial population
 };
 
@@ -35,9 +35,9 @@ using LatencyFn = std::function<double(const Arch&)>;
 using CandidateFn = std::function<void(const Candidate&)>;  // after each evaluation (progress)
 
 struct SearchConfig {
-  int population = 16;     // NSGA-II's population and the number measured per generation
-  int generations = 6;     // after the initial population
-  int screen_factor = 8;   // offspring proposed per one measured (ranked by the predictors)
+  int population = 16;    // NSGA-II's population and the number measured per generation
+  int generations = 6;    // after the initial population
+  int screen_factor = 8;  // offspring proposed per one measured (ranked by the predictors)
   double ridge_lambda = 1.0;
   uint64_t seed = 0;
   Constraints constraints;
@@ -54,7 +54,7 @@ AccuracyPredictor fit_accuracy_predictor(const SearchSpace& space, const std::ve
                                          double lambda);
 
 struct SearchTrace {
-  std::vector<Candidate> evaluated;  // in evaluation order
+  std::vector<Candidate> evaluated;     // in evaluation order
   std::vector<int64_t> generation_end;  // nsga2: evaluations done after each generation (initial included)
 };
 

@@ -40,7 +40,7 @@ struct Arch {
 
 struct StageSpace {
   int64_t stride = 1;
-  int64_t in_height = 0, in_width = 0;  // the map entering the stage
+  int64_t in_height = 0, in_width = 0;                    // the map entering the stage
   std::vector<int64_t> depths, widths, expands, kernels;  // the choices, ascending
   bool squeeze_excite = false;
   OpKind activation = OpKind::relu6;
@@ -50,12 +50,11 @@ struct StageSpace {
 // block), one inverted-residual block of a stage, or the head (with the classifier).
 struct Block {
   enum Kind { stem, inverted_residual, head } kind = stem;
-  int stage = 0;        // inverted_residual: 0-based stage
-  bool first = false;   // inverted_residual: the stage's first block (strided, changes width)
-  int64_t in = 0;       // input channels (inverted_residual, head)
-  StageChoice choice;   // inverted_residual: width, expand, kernel (depth unused)
+  int stage = 0;            // inverted_residual: 0-based stage
+  bool first = false;       // inverted_residual: the stage's first block (strided, changes width)
+  int64_t in = 0;           // input channels (inverted_residual, head)
+  StageChoice choice;       // inverted_residual: width, expand, kernel (depth unused)
   std::string key() const;  // e.g. "s2.first:24>40:e6:k5"; one per distinct configuration
-  bool operator<(const Block& o) const { return key() < o.key(); }
 };
 
 class SearchSpace {
@@ -103,6 +102,14 @@ class SearchSpace {
   std::vector<StageSpace> stages_;
   int64_t stem_stride_ = 1, head_width_ = 0, head_in_height_ = 0, head_in_width_ = 0;
 };
+
+// What a searched model's recipe records and `nimble train --model` builds afresh:
+// "searched:ARCH", with the space's options when set: "searched[se,hswish]:ARCH".
+std::string searched_model_name(const SearchSpace& space, const Arch& arch);
+bool is_searched_model_name(const std::string& name);
+// A freshly initialised graph of such a name for this input and class count (the space's other
+// options at their defaults). Throws Error for a malformed name or an architecture outside the space.
+Graph build_searched_model(const std::string& name, const Shape& input, int64_t classes, uint64_t seed);
 
 // "d2-w24-e4-k5_d3-w40-e6-k3_...": one stage per '_'-separated group.
 std::string arch_to_string(const Arch& arch);

@@ -33,7 +33,7 @@ struct SupernetTrainConfig {
 };
 
 struct SupernetEpoch {
-  int64_t epoch = 0;  // 1-based
+  int64_t epoch = 0;                              // 1-based
   double largest_loss = 0, largest_accuracy = 0;  // training batches, the largest's cross-entropy
   double distill_loss = 0;                        // the others', averaged over them
   double seconds = 0, samples_per_s = 0;          // training images per second (each used by every subnet)

@@ -46,6 +46,9 @@ struct SearchOptions {
   int64_t recalibration_images = 2000;
   std::optional<double> max_latency_ms, min_accuracy;
   // Output.
+  // Extract this architecture (dD-wW-eE-kK_... per stage) instead of searching: to fine-tune or
+  // compare one of the front's neighbours. Written to OUT/arch-ARCH.nimble.
+  std::string arch;
   int64_t select = 3;  // models extracted from the front (with a latency budget: the best one within it)
   int64_t finetune_epochs = 0;
   bool progress = true;
@@ -84,9 +87,9 @@ struct SearchReport {
   LatencyValidation latency;
   // Search.
   int64_t nsga2_evaluations = 0, random_evaluations = 0;
-  std::vector<double> nsga2_hypervolume;                   // after each generation
-  std::vector<int64_t> nsga2_generation_evaluations;       // evaluations done by then
-  std::vector<double> random_hypervolume;                  // after the same numbers of evaluations
+  std::vector<double> nsga2_hypervolume;                     // after each generation
+  std::vector<int64_t> nsga2_generation_evaluations;         // evaluations done by then
+  std::vector<double> random_hypervolume;                    // after the same numbers of evaluations
   std::optional<int64_t> nsga2_evaluations_to_random_final;  // to reach random search's final hypervolume
   double predictor_kendall_tau = 0;                          // predicted vs measured, NSGA-II's screened ones
   std::vector<double> hypervolume_reference;

@@ -1,0 +1,124 @@
+// `nimble search` as a user meets it, on a small IDX data set: every stage leaves its file, a second
+// run resumes from them without training or measuring again, a searched model is a model like any
+// other (eval, train from scratch by name), and bad options get one line and exit code 2.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data_test_util.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace dt = nimble::data::testing;
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CliResult nimble_cli(const std::string& args, const fs::path& dir) {
+  const fs::path err_file = dir / "stderr.txt";
+  // The latency table's per-machine cache goes to the test's own directory.
+  const std::string cmd = "XDG_CACHE_HOME=" + (dir / "cache").string() + " " + NIMBLE_CLI + " " + args + " 2>" +
+                          err_file.string() + " </dev/null";
+  CliResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  return r;
+}
+
+// 240 training and 40 test images, 28x28, whose class is their brightness band.
+void write_banded_idx(const fs::path& dir) {
+  fs::create_directories(dir);
+  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", 240}, {"t10k", 40}}) {
+    std::vector<uint8_t> images(size_t(n) * 784), labels(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      labels[i] = uint8_t(i % 4);
+      for (size_t k = 0; k < 784; ++k) images[i * 784 + k] = uint8_t(30 + 55 * labels[i] + (k * 7 + i) % 30);
+    }
+    dt::write_file((dir / (prefix + "-images-idx3-ubyte")).string(), dt::idx_bytes(0x803, {n, 28, 28}, images), false);
+    dt::write_file((dir / (prefix + "-labels-idx1-ubyte")).string(), dt::idx_bytes(0x801, {n}, labels), false);
+  }
+}
+
+TEST(CliSearch, StagesRunResumeAndHandBackModels) {
+  const fs::path dir = fs::temp_directory_path() / ("nimble_cli_search_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  write_banded_idx(dir / "data");
+  const std::string small = "search --data " + (dir / "data").string() + " --out " + (dir / "s").string() +
+                            " --epochs 1 --batch 32 --population 4 --generations 1 --random-evaluations 4 "
+                            "--latency-iters 5 --latency-validation 4 --select 2 --json";
+  const CliResult first = nimble_cli(small, dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  const auto j = nlohmann::json::parse(first.out);
+  EXPECT_EQ(j["supernet"]["epochs"], 1);
+  EXPECT_FALSE(j["supernet"]["reused"]);
+  EXPECT_GT(j["latency"]["blocks"], 10);
+  EXPECT_EQ(j["latency"]["validation_models"], 4);
+  EXPECT_EQ(j["search"]["nsga2_evaluations"], 8);
+  EXPECT_EQ(j["search"]["random_evaluations"], 4);
+  EXPECT_EQ(j["search"]["nsga2_hypervolume"].size(), 2u);
+  ASSERT_EQ(j["models"].size(), 2u);
+  for (const char* f : {"supernet.nimble", "latency.json", "evaluations.csv", "front.csv"})
+    EXPECT_TRUE(fs::exists(dir / "s" / f)) << f;
+  const std::string model = j["models"][0]["path"];
+  EXPECT_GT(j["models"][0]["measured_latency_ms"].get<double>(), 0);
+
+  // Everything again from the files: no training, no timing of blocks, no accuracy measured twice.
+  const CliResult again = nimble_cli(small, dir);
+  ASSERT_EQ(again.code, 0) << again.err;
+  const auto k = nlohmann::json::parse(again.out);
+  EXPECT_TRUE(k["supernet"]["reused"]);
+  EXPECT_TRUE(k["latency"]["cached"]);
+  EXPECT_NE(again.err.find("accuracies from"), std::string::npos) << again.err;
+  EXPECT_EQ(k["search"]["nsga2_hypervolume"], j["search"]["nsga2_hypervolume"]);
+
+  // The searched model is an ordinary model; its architecture trains from scratch by name.
+  const CliResult ev = nimble_cli("eval " + model + " --data " + (dir / "data").string() + " --json", dir);
+  ASSERT_EQ(ev.code, 0) << ev.err;
+  EXPECT_NEAR(nlohmann::json::parse(ev.out)["test_accuracy"].get<double>(),
+              j["models"][0]["test_accuracy"].get<double>(), 1e-9);
+  const std::string arch = j["models"][0]["arch"];
+  const CliResult alone = nimble_cli("train --model searched:" + arch + " --data " + (dir / "data").string() +
+                                         " --epochs 1 --json --out " + (dir / "alone.nimble").string(),
+                                     dir);
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  const CliResult one = nimble_cli(small + " --arch " + arch, dir);
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_TRUE(fs::exists(dir / "s" / ("arch-" + arch + ".nimble")));
+
+  for (const auto& [args, mention] : std::vector<std::pair<std::string, std::string>>{
+           {"search --population 5", "--population"},
+           {"search --deploy fp8", "fp8"},
+           {"search --arch d1-w16 --out " + (dir / "x").string(), "--arch"},
+           {"search --max-latency-ms 0.1 --arch d1-w16-e3-k3", "--arch"},
+           {"search --data " + (dir / "data").string() + " --out " + (dir / "s").string() +
+                " --arch d9-w16-e3-k3_d1-w24-e3-k3_d1-w40-e3-k3_d1-w56-e3-k3_d1-w80-e3-k3",
+            "depth 9"},
+           {small + " --max-latency-ms 0.000001", "--max-latency-ms"},
+           {"train --model searched:d1-w16", "d1-w16"},
+       }) {
+    const CliResult bad = nimble_cli(args, dir);
+    EXPECT_EQ(bad.code, 2) << args << "\n" << bad.err;
+    // Status lines may come first; the error is the last line.
+    const size_t last = bad.err.rfind('\n', bad.err.size() - 2);
+    EXPECT_EQ(bad.err.compare(last == std::string::npos ? 0 : last + 1, 7, "error: "), 0) << args << ": " << bad.err;
+    EXPECT_NE(bad.err.find(mention), std::string::npos) << args << ": " << bad.err;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
