@@ -8,35 +8,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.hpp"
 #include "data_readers_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-// env: "NAME=value " assignments put in front of the command, or empty.
-CliRun run(const std::string& args, const std::string& env = "") {
-  static int n = 0;
-  const fs::path err_file =
-      fs::temp_directory_path() / ("nimble_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-  const std::string cmd = env + std::string(NIMBLE_CLI) + " " + args + " 2>" + err_file.string() + " </dev/null";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  fs::remove(err_file);
-  return r;
-}
+using nimble::testing::CliRun;
+using nimble::testing::run;
 
 // Exit code 2, nothing on stdout, exactly one stderr line starting with "error: ".
 void expect_one_line_error(const std::string& args, const std::string& must_mention = "") {

@@ -2,15 +2,14 @@
 // run resumes from them without training or measuring again, a searched model is a model like any
 // other (eval, train from scratch by name), and bad options get one line and exit code 2.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.hpp"
 #include "data_test_util.hpp"
 
 namespace {
@@ -18,26 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace dt = nimble::data::testing;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-CliResult nimble_cli(const std::string& args, const fs::path& dir) {
-  const fs::path err_file = dir / "stderr.txt";
-  // The latency table's per-machine cache goes to the test's own directory.
-  const std::string cmd = "XDG_CACHE_HOME=" + (dir / "cache").string() + " " + NIMBLE_CLI + " " + args + " 2>" +
-                          err_file.string() + " </dev/null";
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  return r;
+// The latency table's per-machine cache goes to the test's own directory.
+nimble::testing::CliRun nimble_cli(const std::string& args, const fs::path& dir) {
+  return nimble::testing::run(args, "XDG_CACHE_HOME=" + (dir / "cache").string() + " ");
 }
 
 // 240 training and 40 test images, 28x28, whose class is their brightness band.
@@ -61,7 +43,7 @@ TEST(CliSearch, StagesRunResumeAndHandBackModels) {
   const std::string small = "search --data " + (dir / "data").string() + " --out " + (dir / "s").string() +
                             " --epochs 1 --batch 32 --population 4 --generations 1 --random-evaluations 4 "
                             "--latency-iters 5 --latency-validation 4 --select 2 --json";
-  const CliResult first = nimble_cli(small, dir);
+  const nimble::testing::CliRun first = nimble_cli(small, dir);
   ASSERT_EQ(first.code, 0) << first.err;
   const auto j = nlohmann::json::parse(first.out);
   EXPECT_EQ(j["supernet"]["epochs"], 1);
@@ -78,7 +60,7 @@ TEST(CliSearch, StagesRunResumeAndHandBackModels) {
   EXPECT_GT(j["models"][0]["measured_latency_ms"].get<double>(), 0);
 
   // Everything again from the files: no training, no timing of blocks, no accuracy measured twice.
-  const CliResult again = nimble_cli(small, dir);
+  const nimble::testing::CliRun again = nimble_cli(small, dir);
   ASSERT_EQ(again.code, 0) << again.err;
   const auto k = nlohmann::json::parse(again.out);
   EXPECT_TRUE(k["supernet"]["reused"]);
@@ -87,16 +69,18 @@ TEST(CliSearch, StagesRunResumeAndHandBackModels) {
   EXPECT_EQ(k["search"]["nsga2_hypervolume"], j["search"]["nsga2_hypervolume"]);
 
   // The searched model is an ordinary model; its architecture trains from scratch by name.
-  const CliResult ev = nimble_cli("eval " + model + " --data " + (dir / "data").string() + " --json", dir);
+  const nimble::testing::CliRun ev =
+      nimble_cli("eval " + model + " --data " + (dir / "data").string() + " --json", dir);
   ASSERT_EQ(ev.code, 0) << ev.err;
   EXPECT_NEAR(nlohmann::json::parse(ev.out)["test_accuracy"].get<double>(),
               j["models"][0]["test_accuracy"].get<double>(), 1e-9);
   const std::string arch = j["models"][0]["arch"];
-  const CliResult alone = nimble_cli("train --model searched:" + arch + " --data " + (dir / "data").string() +
-                                         " --epochs 1 --json --out " + (dir / "alone.nimble").string(),
-                                     dir);
+  const nimble::testing::CliRun alone =
+      nimble_cli("train --model searched:" + arch + " --data " + (dir / "data").string() + " --epochs 1 --json --out " +
+                     (dir / "alone.nimble").string(),
+                 dir);
   ASSERT_EQ(alone.code, 0) << alone.err;
-  const CliResult one = nimble_cli(small + " --arch " + arch, dir);
+  const nimble::testing::CliRun one = nimble_cli(small + " --arch " + arch, dir);
   ASSERT_EQ(one.code, 0) << one.err;
   EXPECT_TRUE(fs::exists(dir / "s" / ("arch-" + arch + ".nimble")));
 
@@ -111,7 +95,7 @@ TEST(CliSearch, StagesRunResumeAndHandBackModels) {
            {small + " --max-latency-ms 0.000001", "--max-latency-ms"},
            {"train --model searched:d1-w16", "d1-w16"},
        }) {
-    const CliResult bad = nimble_cli(args, dir);
+    const nimble::testing::CliRun bad = nimble_cli(args, dir);
     EXPECT_EQ(bad.code, 2) << args << "\n" << bad.err;
     // Status lines may come first; the error is the last line.
     const size_t last = bad.err.rfind('\n', bad.err.size() - 2);

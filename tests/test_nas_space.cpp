@@ -41,9 +41,14 @@ TEST(NasSpace, GenesAndStringsRoundTrip) {
     EXPECT_EQ(space.from_genes(space.genes(a)), a);
     EXPECT_EQ(arch_from_string(arch_to_string(a)), a);
     const std::vector<double> x = space.encode(a);
+    const std::vector<int> card = space.cardinalities();
+    size_t one_hot = 0;
+    for (int c : card) one_hot += size_t(c);
+    ASSERT_EQ(x.size(), one_hot + 4 * space.stages().size());
     double ones = 0;
-    for (double v : x) ones += v;
-    EXPECT_EQ(ones, double(space.cardinalities().size()));  // one-hot per gene
+    for (size_t i = 0; i < one_hot; ++i) ones += x[i];
+    EXPECT_EQ(ones, double(card.size()));  // one per gene
+    EXPECT_DOUBLE_EQ(x[one_hot + 1], double(a.stages[0].width) / double(space.stages()[0].widths.back()));
   }
   EXPECT_EQ(arch_to_string(space.smallest()), "d1-w16-e3-k3_d1-w24-e3-k3_d1-w40-e3-k3_d1-w56-e3-k3_d1-w80-e3-k3");
   double size = 1;

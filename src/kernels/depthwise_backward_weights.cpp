@@ -70,9 +70,12 @@ NIMBLE_AVX512 void channel_group_rows(const T* x, const ChannelBlocks& xv, const
   if (ky0 == 0) _mm512_storeu_ps(out + K * K * 16, a[R * K]);
 }
 
+// Kernel rows accumulated per pass over the data: all of them up to 5x5, 4 of 7 (29 accumulators).
+constexpr int rows_per_pass(int k) { return k <= 5 ? k : 4; }
+
 template <int K, class T> void all_groups(float* diff_weights, float* diff_bias, const T* x, const ChannelBlocks& xv,
                                           const T* dy, const ChannelBlocks& dv, const DepthwiseGeometry& g) {
-  constexpr int R = K <= 5 ? K : 4;  // kernel rows per pass: at most 29 accumulators
+  constexpr int R = rows_per_pass(K);
   const int64_t groups = (g.c + 15) / 16;
 #pragma omp parallel for schedule(static)
   for (int64_t cg = 0; cg < groups; ++cg) {

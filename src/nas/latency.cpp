@@ -223,6 +223,7 @@ void calibrate_latency_table(LatencyTable& table, const SearchSpace& space, cons
   NIMBLE_CHECK(archs.size() == measured_ms.size() && archs.size() >= 2,
                "calibrating the latency table needs at least 2 measured models");
   std::vector<double> sums;
+  sums.reserve(archs.size());
   for (const Arch& a : archs) sums.push_back(table.block_sum(space, a));
   table.fit = fit_line(sums, measured_ms);
   table.calibration_models = int64_t(archs.size());

@@ -111,6 +111,7 @@ SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, c
 
 std::vector<std::vector<double>> objectives(const std::vector<Candidate>& c) {
   std::vector<std::vector<double>> o;
+  o.reserve(c.size());
   for (const Candidate& x : c) o.push_back({1.0 - x.accuracy, x.latency_ms});
   return o;
 }

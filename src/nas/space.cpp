@@ -207,6 +207,14 @@ std::vector<double> SearchSpace::encode(const Arch& arch) const {
   std::vector<double> x;
   for (size_t i = 0; i < g.size(); ++i)
     for (int v = 0; v < card[i]; ++v) x.push_back(v == g[i] ? 1.0 : 0.0);
+  // The choices as numbers too, relative to the stage's largest: a trend (wider is better) is one
+  // weight to learn instead of one per choice.
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    const StageSpace& st = stages_[s];
+    const StageChoice& c = arch.stages[s];
+    x.insert(x.end(), {double(c.depth) / double(st.depths.back()), double(c.width) / double(st.widths.back()),
+                       double(c.expand) / double(st.expands.back()), double(c.kernel) / double(st.kernels.back())});
+  }
   return x;
 }
 

@@ -44,7 +44,7 @@ struct SliceMap {
 
 }  // namespace
 
-Supernet::Supernet(SearchSpace space, uint64_t seed) : Supernet(space, space.build(space.largest(), seed)) {}
+Supernet::Supernet(const SearchSpace& space, uint64_t seed) : Supernet(space, space.build(space.largest(), seed)) {}
 
 Supernet::Supernet(SearchSpace space, Graph graph) : space_(std::move(space)), graph_(std::move(graph)) {
   const Graph reference = space_.build(space_.largest(), 0);

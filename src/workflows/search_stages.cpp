@@ -216,6 +216,7 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
     table = nas::build_latency_table(space, lo);
     const std::vector<nas::Arch> cal = random_archs(space, o.latency_calibration, o.seed + 101);
     std::vector<double> ms;
+    ms.reserve(cal.size());
     for (const nas::Arch& a : cal) ms.push_back(nas::measure_latency(space.build(a), lo).ms);
     nas::calibrate_latency_table(table, space, cal, ms);
     nas::save_latency_table(table, nas::latency_cache_path(fingerprint));

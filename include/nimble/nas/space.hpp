@@ -73,7 +73,8 @@ class SearchSpace {
   std::vector<int> cardinalities() const;
   std::vector<int> genes(const Arch& arch) const;
   Arch from_genes(const std::vector<int>& genes) const;
-  // One-hot of every gene: the accuracy predictor's features.
+  // The accuracy predictor's features: one-hot of every gene, then each stage's choices as fractions
+  // of the stage's largest.
   std::vector<double> encode(const Arch& arch) const;
   // Throws Error naming the stage and the choice when `arch` is not in this space.
   void check(const Arch& arch) const;

@@ -16,7 +16,7 @@ namespace nimble::nas {
 
 class Supernet {
  public:
-  explicit Supernet(SearchSpace space, uint64_t seed = 0);
+  explicit Supernet(const SearchSpace& space, uint64_t seed = 0);
   // A supernet whose weights are `graph` (the largest architecture of `space`, e.g. loaded from a
   // checkpoint); throws Error if it is not.
   Supernet(SearchSpace space, Graph graph);
