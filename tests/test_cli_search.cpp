@@ -53,7 +53,9 @@ TEST(CliSearch, StagesRunResumeAndHandBackModels) {
   EXPECT_EQ(j["search"]["nsga2_evaluations"], 8);
   EXPECT_EQ(j["search"]["random_evaluations"], 4);
   EXPECT_EQ(j["search"]["nsga2_hypervolume"].size(), 2u);
-  ASSERT_EQ(j["models"].size(), 2u);
+  // Two spread along the front, or one when a single architecture dominates all others.
+  ASSERT_GE(j["models"].size(), 1u);
+  ASSERT_LE(j["models"].size(), 2u);
   for (const char* f : {"supernet.nimble", "latency.json", "evaluations.csv", "front.csv"})
     EXPECT_TRUE(fs::exists(dir / "s" / f)) << f;
   const std::string model = j["models"][0]["path"];

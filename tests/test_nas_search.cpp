@@ -37,6 +37,8 @@ TEST(NasSearch, Nsga2MeasuresEachGenerationAndKeepsTrack) {
   EXPECT_EQ(calls, 40);
   EXPECT_EQ(callbacks, 40);
   EXPECT_EQ(t.generation_end, (std::vector<int64_t>{8, 16, 24, 32, 40}));
+  EXPECT_EQ(t.evaluated[0].arch, space.largest());  // the anchors of the initial population
+  EXPECT_EQ(t.evaluated[1].arch, space.smallest());
   std::set<std::string> distinct;
   for (const Candidate& x : t.evaluated) {
     distinct.insert(arch_to_string(x.arch));

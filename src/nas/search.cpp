@@ -84,8 +84,13 @@ SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, c
     t.evaluated.push_back(std::move(c));
     if (on_candidate) on_candidate(t.evaluated.back());
   };
-  for (const auto& genes : search.random_genomes(config.population))
-    record(measure(space.from_genes(genes), accuracy, latency, "nsga2", 0));
+  // The largest and the smallest architecture anchor the initial population: the sandwich rule
+  // trains them every step, so they span the accuracies the supernet reaches.
+  std::vector<std::vector<int>> initial{space.genes(space.largest()), space.genes(space.smallest())};
+  for (auto& genes : search.random_genomes(config.population))
+    if (int(initial.size()) < config.population && std::find(initial.begin(), initial.end(), genes) == initial.end())
+      initial.push_back(std::move(genes));
+  for (const auto& genes : initial) record(measure(space.from_genes(genes), accuracy, latency, "nsga2", 0));
   t.generation_end.push_back(int64_t(t.evaluated.size()));
   for (int gen = 1; gen <= config.generations; ++gen) {
     const AccuracyPredictor predictor = fit_accuracy_predictor(space, t.evaluated, config.ridge_lambda);

@@ -62,7 +62,8 @@ struct SearchTrace {
 SearchTrace random_search(const SearchSpace& space, int64_t evaluations, const AccuracyFn& accuracy,
                           const LatencyFn& latency, uint64_t seed, const CandidateFn& on_candidate = {});
 
-// NSGA-II over (1 - accuracy, latency). The initial population is random; each generation proposes
+// NSGA-II over (1 - accuracy, latency). The initial population is the largest and the smallest
+// architecture and random ones; each generation proposes
 // screen_factor x population offspring, ranks them on predicted objectives (the accuracy predictor
 // refitted on everything measured so far) and measures the best `population`.
 SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, const AccuracyFn& accuracy,
