@@ -1,19 +1,8 @@
 #include "nimble/workflows/search.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 
-#include "io/atomic_file.hpp"
-#include "nimble/model.hpp"
-#include "nimble/nas/latency.hpp"
-#include "nimble/nas/pareto.hpp"
-#include "nimble/nas/search.hpp"
-#include "nimble/nas/supernet_training.hpp"
 #include "nimble/runtime/many_sessions.hpp"
 #include "workflows/report_json.hpp"
 #include "workflows/search_stages.hpp"
