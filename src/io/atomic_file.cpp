@@ -81,4 +81,10 @@ void AtomicFile::commit() {
   }
 }
 
+void write_file_atomically(const std::string& path, const std::string& text) {
+  AtomicFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
 }  // namespace nimble::io

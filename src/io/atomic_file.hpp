@@ -24,4 +24,7 @@ class AtomicFile {
   int fd_ = -1;
 };
 
+// The whole of `text` as the file at `path`, atomically.
+void write_file_atomically(const std::string& path, const std::string& text);
+
 }  // namespace nimble::io

@@ -261,10 +261,7 @@ void save_latency_table(const LatencyTable& table, const std::string& path) {
   std::error_code ec;
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   NIMBLE_CHECK(!ec, "cannot create " + dir.string() + ": " + ec.message());
-  const std::string text = table.to_json();
-  io::AtomicFile f(path);
-  f.write(text.data(), text.size());
-  f.commit();
+  io::write_file_atomically(path, table.to_json());
 }
 
 }  // namespace nimble::nas

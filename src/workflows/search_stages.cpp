@@ -35,12 +35,6 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  io::AtomicFile f(path);
-  f.write(text.data(), text.size());
-  f.commit();
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -226,7 +220,8 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
   const std::vector<nas::Arch> cal = random_archs(space, o.latency_calibration, o.seed + 101);
   r.latency = validate_table(o, space, table, random_archs(space, o.latency_validation, o.seed + 202, cal));
   fill_latency_report(r, table);
-  write_text(path, json{{"table", json::parse(table.to_json())}, {"validation", validation_json(r.latency)}}.dump(1));
+  io::write_file_atomically(
+      path, json{{"table", json::parse(table.to_json())}, {"validation", validation_json(r.latency)}}.dump(1));
   say(o.log, "latency: " + std::to_string(table.blocks.size()) + " blocks; on " + std::to_string(r.latency.models) +
                  " held-out models the prediction is off by " + fixed(100 * r.latency.mape, 1) + " % on average, " +
                  fixed(100 * r.latency.within_10_percent, 0) + " % within 10 %, Kendall tau " +
@@ -254,7 +249,7 @@ std::string csv_row(const nas::Candidate& c) {
 void write_csv(const std::string& path, const std::vector<nas::Candidate>& rows) {
   std::string text = kCsvHeader;
   for (const nas::Candidate& c : rows) text += csv_row(c);
-  write_text(path, text);
+  io::write_file_atomically(path, text);
 }
 
 // Accuracies measured by an earlier run of this search (OUT/evaluations.csv): a resumed search

@@ -394,9 +394,7 @@ void export_onnx(const Model& model, const std::string& path) {
   std::string bytes;
   NIMBLE_CHECK(proto.SerializeToString(&bytes), "cannot serialise the ONNX model (over 2 GiB?)");
   try {
-    AtomicFile f(path);
-    f.write(bytes.data(), bytes.size());
-    f.commit();
+    write_file_atomically(path, bytes);
   } catch (const Error& e) {
     throw Error("cannot write " + path + ": " + e.what());
   }
