@@ -36,6 +36,7 @@ TEST(NasLatency, TableCoversTheSpaceAndPredictsFromItsLine) {
   });
   EXPECT_EQ(t.blocks.size(), space.all_blocks().size());
   EXPECT_EQ(calls, t.blocks.size());
+  EXPECT_TRUE(t.pinned);
   for (const auto& [key, timing] : t.blocks) {
     EXPECT_GT(timing.ms, 0) << key;
     EXPECT_GE(timing.noise, 0) << key;
@@ -95,6 +96,7 @@ TEST(NasLatency, CacheIsPerFingerprint) {
   t.blocks["stem"] = {0.25, 0.02};
   t.fit = {1.1, 0.01};
   t.calibration_models = 20;
+  t.pinned = true;
   const std::string path = latency_cache_path(fp);
   EXPECT_EQ(path.rfind(dir.string(), 0), 0u) << path;
   save_latency_table(t, path);
@@ -103,6 +105,7 @@ TEST(NasLatency, CacheIsPerFingerprint) {
   EXPECT_EQ(back->blocks.at("stem").ms, 0.25);
   EXPECT_EQ(back->fit.slope, 1.1);
   EXPECT_EQ(back->calibration_models, 20);
+  EXPECT_TRUE(back->pinned);
   EXPECT_FALSE(load_cached_latency_table(latency_fingerprint(space, bf16)));
   std::ofstream(path) << "{ damaged";
   EXPECT_FALSE(load_cached_latency_table(fp));

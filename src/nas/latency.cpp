@@ -16,6 +16,7 @@
 #include "nimble/quant/quantize.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "runtime/pinned_threads.hpp"
 
 namespace nimble::nas {
 
@@ -28,20 +29,6 @@ Timing median_and_noise(std::vector<double> ms) {
   t.noise = t.ms > 0 ? (percentile(ms, 0.75) - percentile(ms, 0.25)) / t.ms : 0.0;
   return t;
 }
-
-// Sets OpenMP's thread count for a measurement and restores it after.
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(omp_get_max_threads()) {
-    if (threads > 0) omp_set_num_threads(threads);
-  }
-  ~ThreadScope() { omp_set_num_threads(saved_); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int saved_;
-};
 
 // The graph as it is deployed: int8 quantizes it, calibrated on random pixels (latency does not
 // depend on the values).
@@ -141,7 +128,7 @@ void LatencyOptions::validate() const {
 
 Timing measure_latency(const Graph& graph, const LatencyOptions& o) {
   o.validate();
-  const ThreadScope threads(o.threads);
+  const PinnedThreads threads(o.threads);
   const Graph g = deployed_graph(graph, o.precision);
   Session session(g, deployed_options(o));
   return median_and_noise(time_forward(session, random_batch(g.input_shape(), o.batch, 42), 5, o.iters));
@@ -172,6 +159,7 @@ std::string LatencyTable::to_json() const {
   j["batch"] = options.batch;
   j["iters"] = options.iters;
   j["threads"] = options.threads;
+  j["pinned"] = pinned;
   j["fit"] = {{"slope", fit.slope}, {"intercept_ms", fit.intercept}, {"calibration_models", calibration_models}};
   for (const auto& [key, t] : blocks) j["blocks"][key] = {{"ms", t.ms}, {"noise", t.noise}};
   return j.dump(1);
@@ -186,6 +174,7 @@ LatencyTable LatencyTable::from_json(const std::string& text) {
     t.options.batch = j.at("batch").get<int64_t>();
     t.options.iters = j.at("iters").get<int>();
     t.options.threads = j.at("threads").get<int>();
+    t.pinned = j.value("pinned", false);
     t.fit.slope = j.at("fit").at("slope").get<double>();
     t.fit.intercept = j.at("fit").at("intercept_ms").get<double>();
     t.calibration_models = j.at("fit").at("calibration_models").get<int64_t>();
@@ -206,8 +195,9 @@ std::string latency_fingerprint(const SearchSpace& space, const LatencyOptions& 
 LatencyTable build_latency_table(const SearchSpace& space, const LatencyOptions& o,
                                  const std::function<void(size_t, size_t)>& progress) {
   o.validate();
-  const ThreadScope threads(o.threads);
+  const PinnedThreads threads(o.threads);
   LatencyTable table;
+  table.pinned = threads.pinned();
   table.fingerprint = latency_fingerprint(space, o);
   table.options = o;
   const std::vector<Block> all = space.all_blocks();

@@ -169,6 +169,7 @@ json validation_json(const LatencyValidation& v) {
 
 void fill_latency_report(SearchReport& r, const nas::LatencyTable& t) {
   r.latency_blocks = int64_t(t.blocks.size());
+  r.latency_pinned = t.pinned;
   r.latency_block_noise = t.median_noise();
   r.latency_slope = t.fit.slope;
   r.latency_intercept_ms = t.fit.intercept;

@@ -45,6 +45,7 @@ struct LatencyTable {
   std::map<std::string, Timing> blocks;  // Block::key() -> its time alone (sum of its kernels)
   LineFit fit;                           // whole-model ms = fit(sum of blocks); slope 1, intercept 0 until calibrated
   int64_t calibration_models = 0;
+  bool pinned = false;  // every block timed with each thread pinned to its own CPU
 
   double block_sum(const SearchSpace& space, const Arch& arch) const;  // throws Error for an unknown block
   double predict(const SearchSpace& space, const Arch& arch) const { return fit(block_sum(space, arch)); }

@@ -18,7 +18,7 @@
 namespace nimble::nas {
 
 struct SupernetTrainConfig {
-  int64_t epochs = 6;
+  int64_t epochs = 10;
   int64_t batch = 128;
   train::OptimizerConfig optimizer;  // SGD, Nesterov momentum 0.9, weight decay 5e-4
   train::ScheduleConfig schedule;    // cosine from 0.05

@@ -27,7 +27,7 @@ struct SearchOptions {
   // The space (MobileNetV3's options).
   bool squeeze_excite = false, hard_swish = false;
   // Supernet training.
-  int64_t epochs = 6;
+  int64_t epochs = 10;
   std::optional<int64_t> batch;  // default 128 (halved for small data)
   std::optional<double> lr;      // default 0.05 x batch / 128
   int64_t random_subnets = 2;
@@ -82,7 +82,7 @@ struct SearchReport {
   Precision precision = Precision::fp32;
   // Latency.
   int64_t latency_blocks = 0;
-  bool latency_cached = false;
+  bool latency_cached = false, latency_pinned = false;
   double latency_table_seconds = 0, latency_block_noise = 0, latency_slope = 1, latency_intercept_ms = 0;
   LatencyValidation latency;
   // Search.
