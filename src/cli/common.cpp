@@ -123,4 +123,19 @@ void add_data_options(CLI::App* c, std::string& data, std::string& format, bool&
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
 }
 
+namespace {
+std::string& stored_command_line() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string& line = stored_command_line();
+  line = "nimble";
+  for (int i = 1; i < argc; ++i) line += std::string(" ") + argv[i];
+}
+
+const std::string& command_line() { return stored_command_line(); }
+
 }  // namespace nimble::cli

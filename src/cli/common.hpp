@@ -26,6 +26,7 @@ void add_import(CLI::App& app);
 void add_export(CLI::App& app);
 void add_data(CLI::App& app);
 void add_search(CLI::App& app);
+void add_optimize(CLI::App& app);
 
 // Validators with short messages (CLI11's own print the whole double range).
 CLI::Validator positive_number();
@@ -66,6 +67,9 @@ std::string flag_for(const std::string& field);
 
 // Prints the one JSON summary object on stdout.
 void print_json(const std::string& json);
+// The command line as typed (set by main), for reports that record it.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
 // Status lines go to stderr so stdout stays machine-readable with --json.
 void note(const std::string& line);
 

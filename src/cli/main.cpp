@@ -8,6 +8,7 @@
 #include "nimble/workflows/options.hpp"
 
 int main(int argc, char** argv) {
+  nimble::cli::set_command_line(argc, argv);
   CLI::App app{"nimble: make neural networks fast on the CPU you have"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "nimble 0.1");
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   nimble::cli::add_export(app);
   nimble::cli::add_data(app);
   nimble::cli::add_search(app);
+  nimble::cli::add_optimize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,8 +1,6 @@
 #include "nimble/nas/latency.hpp"
 
-#include <dlfcn.h>
 #include <omp.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,10 +10,12 @@
 #include <sstream>
 
 #include "io/atomic_file.hpp"
+#include "io/content_hash.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/quant/quantize.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/pinned_threads.hpp"
 
 namespace nimble::nas {
@@ -67,37 +67,6 @@ Timing time_block(const Graph& block, const LatencyOptions& o) {
   for (const auto& node : per_node)
     for (size_t i = 0; i < node.size(); ++i) per_pass[i] += node[i];
   return median_and_noise(per_pass);
-}
-
-std::string cpu_identity() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, name, family, model, flags;
-  while (std::getline(in, line)) {
-    auto value = [&] { return line.substr(line.find(':') + 1); };
-    if (name.empty() && line.rfind("model name", 0) == 0) name = value();
-    if (family.empty() && line.rfind("cpu family", 0) == 0) family = value();
-    if (model.empty() && line.rfind("model\t", 0) == 0) model = value();
-    if (flags.empty() && line.rfind("flags", 0) == 0) flags = value();
-  }
-  std::string isa;
-  for (const char* f : {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"})
-    if ((" " + flags + " ").find(std::string(" ") + f + " ") != std::string::npos) isa += std::string(" ") + f;
-  return name + " | family" + family + " model" + model + " |" + isa;
-}
-
-// The library's own file (size and modification time): a rebuilt library may run other kernels.
-std::string library_identity() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&build_latency_table), &info) == 0 || !info.dli_fname) return "unknown";
-  struct stat st {};
-  if (stat(info.dli_fname, &st) != 0) return info.dli_fname;
-  return std::string(info.dli_fname) + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtime);
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 }  // namespace
@@ -188,7 +157,7 @@ LatencyTable LatencyTable::from_json(const std::string& text) {
 
 std::string latency_fingerprint(const SearchSpace& space, const LatencyOptions& o) {
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-  return cpu_identity() + " | " + library_identity() + " | threads " + std::to_string(threads) + " | " +
+  return describe_cpu().str() + " | " + io::library_identity() + " | threads " + std::to_string(threads) + " | " +
          deploy_precision_name(o.precision) + " batch " + std::to_string(o.batch) + " | " + space.options_json();
 }
 
@@ -228,9 +197,7 @@ std::string latency_cache_path(const std::string& fingerprint) {
   } else {
     dir = "/tmp";
   }
-  std::ostringstream name;
-  name << std::hex << fnv1a(fingerprint);
-  return dir + "/nimble/latency/" + name.str() + ".json";
+  return dir + "/nimble/latency/" + io::hex(io::fnv1a(fingerprint)) + ".json";
 }
 
 std::optional<LatencyTable> load_cached_latency_table(const std::string& fingerprint) {

@@ -101,9 +101,14 @@ std::string trim_zeros(std::string number) {
 }
 
 std::string integer(double v) {
-  std::string s = fmt::format("{:.0f}", v);
-  for (auto i = static_cast<ptrdiff_t>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(i, ",");
-  return s;
+  // Built digit by digit from the right (GCC 12 warns, wrongly, about string::insert here).
+  const std::string digits = fmt::format("{:.0f}", std::abs(v));
+  std::string s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+    s += digits[i];
+  }
+  return (v < 0 && digits != "0" ? "-" : "") + s;
 }
 
 std::string count(double v) {

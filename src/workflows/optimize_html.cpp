@@ -405,8 +405,8 @@ void put_scatter(std::string& out, const Report& r) {
   }
   const std::optional<double> floor = r.accuracy_floor();
   if (floor) acc_lo = std::min(acc_lo, *floor), acc_hi = std::max(acc_hi, *floor);
-  const std::optional<double> budget = r.max_latency && *r.max_latency > 0 ? r.max_latency : std::nullopt;
-  if (budget) lat_lo = std::min(lat_lo, *budget), lat_hi = std::max(lat_hi, *budget);
+  const double budget = r.max_latency && *r.max_latency > 0 ? *r.max_latency : 0.0;  // 0: no budget
+  if (budget > 0) lat_lo = std::min(lat_lo, budget), lat_hi = std::max(lat_hi, budget);
 
   // Latencies from a big teacher to an int8 student span decades: a linear axis would crush the fast models
   // into one corner, so past 10x the axis is logarithmic.
@@ -425,8 +425,8 @@ void put_scatter(std::string& out, const Report& r) {
       kWidth, kHeight, log_x ? "log" : "linear");
 
   // Where every goal holds: faintly shaded, so the eye finds the acceptable corner first.
-  if (floor || budget) {
-    const double x1 = budget ? x(*budget) : right, y1 = floor ? y(*floor) : bottom;
+  if (floor || budget > 0) {
+    const double x1 = budget > 0 ? x(budget) : right, y1 = floor ? y(*floor) : bottom;
     put(out, "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#009e73\" opacity=\"0.07\"/>\n",
         left, top, x1 - left, y1 - top);
   }
@@ -466,14 +466,14 @@ void put_scatter(std::string& out, const Report& r) {
     put_text(out, right - 6, ty, "end", fmt::format("font-size=\"12\" fill=\"{}\"", kGoal), escape(text));
     taken.push_back(text_box(text, right - 6, ty, 12, "end"));
   }
-  if (budget) {
-    const double xx = x(*budget);
+  if (budget > 0) {
+    const double xx = x(budget);
     put(out,
         "<line data-goal=\"latency\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>",
         xx, top, bottom, kGoal);
     taken.push_back({xx - 2, top, xx + 2, bottom});
-    const std::string text = "latency budget " + ms(*budget);
+    const std::string text = "latency budget " + ms(budget);
     const bool room_left = xx - 6 - text_width(text, 12) > left + 4;  // else right of the line
     const double tx = room_left ? xx - 6 : xx + 6;
     put_text(out, tx, top + 14, room_left ? "end" : "start", fmt::format("font-size=\"12\" fill=\"{}\"", kGoal),
@@ -558,7 +558,7 @@ void put_scatter(std::string& out, const Report& r) {
     legend.insert(legend.begin() + 3, {"recommended", fmt::format("<circle r=\"8\" fill=\"none\" stroke=\"{}\" "
                                                                   "stroke-width=\"2.5\"/>",
                                                                   kRecommended)});
-  if (floor || budget) {
+  if (floor || budget > 0) {
     legend.push_back({"goal limit", fmt::format("<line x1=\"-10\" x2=\"10\" stroke=\"{}\" stroke-width=\"1.5\" "
                                                 "stroke-dasharray=\"6 4\"/>",
                                                 kGoal)});
@@ -615,8 +615,8 @@ void put_waterfall(std::string& out, const Report& r) {
   if (!any_result) lat_hi = 1, acc_lo = 0, acc_hi = 100;
   const std::optional<double> floor = r.accuracy_floor();
   if (floor && any_result) acc_lo = std::min(acc_lo, *floor), acc_hi = std::max(acc_hi, *floor);
-  const std::optional<double> budget = r.max_latency && *r.max_latency > 0 ? r.max_latency : std::nullopt;
-  if (budget && any_result) lat_hi = std::max(lat_hi, *budget);
+  const double budget = r.max_latency && *r.max_latency > 0 ? *r.max_latency : 0.0;  // 0: no budget
+  if (budget > 0 && any_result) lat_hi = std::max(lat_hi, budget);
   const Scale lat = linear_scale(0, lat_hi * 1.2, bar_bottom, bar_top, 5);
   const double pad = std::max(0.15 * (acc_hi - acc_lo), 0.2);
   Scale acc = linear_scale(acc_lo - pad, std::min(acc_hi + 2 * pad, 100.0), acc_bottom, acc_top, 3);
@@ -655,11 +655,11 @@ void put_waterfall(std::string& out, const Report& r) {
         "stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>",
         left, right, acc(*floor), kGoal);
   }
-  if (budget && any_result) {
+  if (budget > 0 && any_result) {
     put(out,
         "<line data-goal=\"latency\" x1=\"{0:.1f}\" x2=\"{1:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>",
-        left, right, lat(*budget), kGoal);
+        left, right, lat(budget), kGoal);
   }
 
   // Bars, with a dashed step from each bar's top to the next: the waterfall.
@@ -725,11 +725,11 @@ void put_waterfall(std::string& out, const Report& r) {
     put(out, "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" opacity=\"0.6\"/>\n", acc_path,
         kAccuracy);
   out += markers;
-  if (budget && any_result)  // on top of the bars, with a white halo
+  if (budget > 0 && any_result)  // on top of the bars, with a white halo
     put_text(
-        out, right - 4, lat(*budget) - 5, "end",
+        out, right - 4, lat(budget) - 5, "end",
         fmt::format("font-size=\"11\" fill=\"{}\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\"", kGoal),
-        "budget " + ms(*budget));
+        "budget " + ms(budget));
 
   std::vector<LegendItem> legend = {
       {"result latency", "<rect x=\"-7\" y=\"-7\" width=\"14\" height=\"14\" rx=\"2\" fill=\"#0072b2\"/>"},
@@ -738,7 +738,7 @@ void put_waterfall(std::string& out, const Report& r) {
        "<rect x=\"-7\" y=\"-7\" width=\"14\" height=\"14\" rx=\"2\" fill=\"#f3f4f6\" "
        "stroke=\"#d1d5db\" stroke-dasharray=\"3 2\"/>"},
       {"test accuracy, %", fmt::format("<circle r=\"5\" fill=\"{}\"/>", kAccuracy)}};
-  if (floor || budget)
+  if (floor || budget > 0)
     legend.push_back({"goal limit", fmt::format("<line x1=\"-10\" x2=\"10\" stroke=\"{}\" "
                                                 "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>",
                                                 kGoal)});
@@ -993,15 +993,16 @@ void put_candidates_table(std::string& out, const Report& r) {
     return;
   }
   // Units in the headers, not in every cell, so the table fits the page; the throughput batch too when shared.
-  std::optional<double> batch = r.candidates[0].throughput_batch;
-  for (const Candidate& c : r.candidates)
-    if (c.throughput_batch != batch) batch.reset();
+  const std::optional<double> first = r.candidates[0].throughput_batch;
+  bool shared = first.has_value();
+  for (const Candidate& c : r.candidates) shared = shared && c.throughput_batch == first;
+  const double batch = shared ? first.value_or(0) : 0;  // 0: not shared
   put(out,
       "<div class=\"scroll\"><table class=\"models\">\n<thead><tr><th>Model</th><th>Kind</th><th>Stage</th>"
       "<th>Precision</th><th class=\"n\">Test acc., %</th><th class=\"n\">Val. acc., %</th><th class=\"n\">p50, ms</th>"
       "<th class=\"n\">p90, ms</th><th class=\"n\">Samples/s{}</th><th class=\"n\">Params</th><th class=\"n\">MACs</th>"
       "<th class=\"n\">Size</th><th>Pareto</th></tr></thead>\n<tbody>\n",
-      batch ? ", batch " + integer(*batch) : "");
+      batch > 0 ? ", batch " + integer(batch) : "");
   const auto acc = [](double v) { return fixed(100 * v, 2); };
   for (const Candidate& c : r.candidates) {
     const bool rec = &c == r.recommended;

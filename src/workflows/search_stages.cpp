@@ -29,12 +29,6 @@ std::string path_in(const SearchOptions& o, const std::string& name) {
   return (std::filesystem::path(o.out) / name).string();
 }
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

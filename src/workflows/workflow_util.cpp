@@ -31,6 +31,12 @@ std::string spell_fields(const std::string& text, const std::function<std::strin
 
 namespace workflow {
 
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
 void announce(const Log& log, const PrecisionChoice& c) {
   say(log,
       std::string(c.emulated ? "warning: " : "") + "precision " + precision_name(c.precision) + " (" + c.reason + ")");

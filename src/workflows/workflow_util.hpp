@@ -25,6 +25,8 @@ namespace nimble::workflow {
 inline void say(const Log& log, const std::string& line) {
   if (log) log(line);
 }
+// `v` with `digits` decimals, for report lines.
+std::string fixed(double v, int digits);
 // The precision a run uses, on one line (a warning when it is emulated).
 void announce(const Log& log, const PrecisionChoice& c);
 
