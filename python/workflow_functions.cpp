@@ -1,4 +1,4 @@
-// nimble.train / distill / evaluate / benchmark / quantize / prune / search: keyword arguments -> the
+// nimble.train / distill / evaluate / benchmark / quantize / prune / search / optimize: keyword arguments -> the
 // workflow's Options (python/keywords.hpp) -> one library call without the GIL -> the report as
 // the dictionary `nimble <command> --json` prints.
 #include "workflow_functions.hpp"
@@ -6,6 +6,7 @@
 #include "keywords.hpp"
 #include "nimble/workflows/benchmark.hpp"
 #include "nimble/workflows/evaluate.hpp"
+#include "nimble/workflows/optimize.hpp"
 #include "nimble/workflows/prune.hpp"
 #include "nimble/workflows/quantize.hpp"
 #include "nimble/workflows/search.hpp"
@@ -111,6 +112,19 @@ Keywords<SearchOptions> search_keywords() {
   return k;
 }
 
+Keywords<OptimizeOptions> optimize_keywords() {
+  using O = OptimizeOptions;
+  Keywords<O> k("optimize");
+  k.field("model", &O::model).field("data", &O::data).field("data_format", &O::data_format);
+  k.field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb).field("out", &O::out);
+  k.field("max_drop", &O::max_drop).field("max_latency_ms", &O::max_latency_ms);
+  k.field("max_size_mb", &O::max_size_mb).field("batch", &O::batch).field("preset", &O::preset);
+  k.field("student", &O::student).field("from_stage", &O::from_stage).field("seed", &O::seed).field("iters", &O::iters);
+  k.field("precision", &O::precision).field("progress", &O::progress);
+  add_quiet(k);
+  return k;
+}
+
 Keywords<EvaluateOptions> evaluate_keywords() {
   using O = EvaluateOptions;
   Keywords<O> k("evaluate");
@@ -189,6 +203,17 @@ void add_workflow_functions(py::module_& m) {
       doc(search_keywords(),
           "search(**kwargs) -> dict: hardware-aware architecture search like `nimble search` (stages resume from "
           "out).")
+          .c_str());
+  m.def(
+      "optimize",
+      [](const py::kwargs& kw) {
+        OptimizeOptions o;
+        o.command = "nimble.optimize(**" + py::repr(kw).cast<std::string>() + ")";
+        return run(optimize_keywords(), o, kw, &optimize);
+      },
+      doc(optimize_keywords(),
+          "optimize(**kwargs) -> dict: from a model (or a teacher trained from the zoo) to its fastest form within "
+          "max_drop, like `nimble optimize` (stages resume from out; report.json and report.html there).")
           .c_str());
 }
 

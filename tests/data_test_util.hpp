@@ -96,6 +96,23 @@ inline ImageSet indexed_set(int64_t n, int64_t c = 1, int64_t h = 4, int64_t w =
   return make_set(n, c, h, w, px, labels, n);
 }
 
+// An MNIST-layout IDX data set in `dir`: `train` and `test` 28x28 images whose class (of `classes`)
+// is their brightness band, so that a small network learns it in an epoch.
+inline void write_banded_idx(const std::filesystem::path& dir, uint32_t train = 240, uint32_t test = 40,
+                             uint32_t classes = 4) {
+  std::filesystem::create_directories(dir);
+  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", train}, {"t10k", test}}) {
+    std::vector<uint8_t> images(size_t(n) * 784), labels(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      labels[i] = uint8_t(i % classes);
+      const uint32_t band = 220 / classes;
+      for (size_t k = 0; k < 784; ++k) images[i * 784 + k] = uint8_t(30 + band * labels[i] + (k * 7 + i) % 30);
+    }
+    write_file((dir / (prefix + "-images-idx3-ubyte")).string(), idx_bytes(0x803, {n, 28, 28}, images), false);
+    write_file((dir / (prefix + "-labels-idx1-ubyte")).string(), idx_bytes(0x801, {n}, labels), false);
+  }
+}
+
 // Runs `fn` expecting a nimble::Error; returns its message ("" if none was thrown).
 template <class F> std::string error_of(F&& fn) {
   try {

@@ -22,24 +22,10 @@ nimble::testing::CliRun nimble_cli(const std::string& args, const fs::path& dir)
   return nimble::testing::run(args, "XDG_CACHE_HOME=" + (dir / "cache").string() + " ");
 }
 
-// 240 training and 40 test images, 28x28, whose class is their brightness band.
-void write_banded_idx(const fs::path& dir) {
-  fs::create_directories(dir);
-  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", 240}, {"t10k", 40}}) {
-    std::vector<uint8_t> images(size_t(n) * 784), labels(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      labels[i] = uint8_t(i % 4);
-      for (size_t k = 0; k < 784; ++k) images[i * 784 + k] = uint8_t(30 + 55 * labels[i] + (k * 7 + i) % 30);
-    }
-    dt::write_file((dir / (prefix + "-images-idx3-ubyte")).string(), dt::idx_bytes(0x803, {n, 28, 28}, images), false);
-    dt::write_file((dir / (prefix + "-labels-idx1-ubyte")).string(), dt::idx_bytes(0x801, {n}, labels), false);
-  }
-}
-
 TEST(CliSearch, StagesRunResumeAndHandBackModels) {
   const fs::path dir = fs::temp_directory_path() / ("nimble_cli_search_" + std::to_string(getpid()));
   fs::remove_all(dir);
-  write_banded_idx(dir / "data");
+  dt::write_banded_idx(dir / "data");
   const std::string small = "search --data " + (dir / "data").string() + " --out " + (dir / "s").string() +
                             " --epochs 1 --batch 32 --population 4 --generations 1 --random-evaluations 4 "
                             "--latency-iters 5 --latency-validation 4 --select 2 --json";

@@ -15,6 +15,7 @@
 #include "nimble/workflows/evaluate.hpp"
 #include "nimble/workflows/prune.hpp"
 #include "nimble/workflows/quantize.hpp"
+#include "nimble/workflows/optimize.hpp"
 #include "nimble/workflows/search.hpp"
 #include "nimble/workflows/train.hpp"
 #include "nimble/zoo/zoo.hpp"

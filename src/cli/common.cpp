@@ -74,7 +74,8 @@ std::string flag_for(const std::string& field) {
                                                              {"teacher.hints", "--hint"},
                                                              {"zoo_model", "--model"},
                                                              {"speed_gate", "--no-speed-gate"},
-                                                             {"no_teacher", "--teacher none"}};
+                                                             {"no_teacher", "--teacher none"},
+                                                             {"from_stage", "--from"}};
   if (auto it = special.find(field); it != special.end()) return it->second;
   std::string name = field.rfind("teacher.", 0) == 0 ? field.substr(8) : field;
   for (char& ch : name)

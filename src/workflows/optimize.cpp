@@ -35,7 +35,7 @@ void OptimizeOptions::validate() const {
   if (out.empty()) throw OptionError("out", "a work directory is required");
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw OptionError("out", out + " is a file, not a directory");
-  if (!model.empty() && !fs::is_regular_file(model, ec)) throw OptionError("model", "no such model file: " + model);
+  if (!model.empty() && !fs::is_regular_file(model, ec)) throw Error("no such model file: " + model);
   workflow::check_range("max_drop", max_drop, 0, 100);
   if (max_latency_ms && !(*max_latency_ms > 0)) throw OptionError("max_latency_ms", "must be positive");
   if (max_size_mb && !(*max_size_mb > 0)) throw OptionError("max_size_mb", "must be positive");
@@ -44,9 +44,9 @@ void OptimizeOptions::validate() const {
   workflow::Preset::named(preset);
   if (student != "auto" && student != "self") workflow::ZooSpec::parse(student);
   const auto& names = optimize_stage_names();
-  if (!from.empty() && std::find(names.begin(), names.end(), from) == names.end())
-    throw OptionError("from",
-                      "unknown stage '" + from + "' (teacher, baseline, student, distill, prune, quantize, final)");
+  if (!from_stage.empty() && std::find(names.begin(), names.end(), from_stage) == names.end())
+    throw OptionError("from_stage", "unknown stage '" + from_stage +
+                                        "' (teacher, baseline, student, distill, prune, quantize, final)");
 }
 
 namespace {
@@ -74,16 +74,29 @@ const OptimizeCandidate& teacher_of(const OptimizeReport& r) {
   throw Error("optimize: the teacher was not measured");
 }
 
-// The fastest candidate within every goal (validation accuracy against the floor, latency, size);
-// null when none is.
+// Latencies closer than this are within measurement noise: neither model is the faster.
+constexpr double kSameSpeed = 0.05;
+
+// Within every goal (validation accuracy against the floor, latency, size), the fastest; among
+// those within kSameSpeed of it, the most accurate, then the smallest file. Null when none is.
 const OptimizeCandidate* choose(const workflow::OptimizeRun& run) {
   const OptimizeOptions& o = run.o;
-  const OptimizeCandidate* best = nullptr;
+  std::vector<const OptimizeCandidate*> ok;
   for (const OptimizeCandidate& c : run.report.candidates) {
     if (c.val_accuracy.value_or(c.test_accuracy) < run.floor_val_accuracy - 1e-12) continue;
     if (o.max_latency_ms && c.latency_ms_p50 > *o.max_latency_ms) continue;
     if (o.max_size_mb && double(c.size_bytes) > *o.max_size_mb * 1e6) continue;
-    if (!best || c.latency_ms_p50 < best->latency_ms_p50) best = &c;
+    ok.push_back(&c);
+  }
+  if (ok.empty()) return nullptr;
+  double fastest = ok.front()->latency_ms_p50;
+  for (const OptimizeCandidate* c : ok) fastest = std::min(fastest, c->latency_ms_p50);
+  const OptimizeCandidate* best = nullptr;
+  for (const OptimizeCandidate* c : ok) {
+    if (c->latency_ms_p50 > fastest * (1 + kSameSpeed)) continue;
+    const double acc = c->val_accuracy.value_or(c->test_accuracy);
+    const double best_acc = best ? best->val_accuracy.value_or(best->test_accuracy) : -1;
+    if (!best || acc > best_acc || (acc == best_acc && c->size_bytes < best->size_bytes)) best = c;
   }
   return best;
 }
@@ -247,8 +260,16 @@ OptimizeReport optimize(const OptimizeOptions& o) {
 
   workflow::OptimizeRun run(o, r);
   const auto& names = optimize_stage_names();
-  if (!o.from.empty()) run.force_from = int(std::find(names.begin(), names.end(), o.from) - names.begin()) + 1;
+  if (!o.from_stage.empty())
+    run.force_from = int(std::find(names.begin(), names.end(), o.from_stage) - names.begin()) + 1;
   run.data_hash = io::hash_data_source(o.data);
+  {
+    // Before anything trains: data a classifier cannot learn from.
+    const data::DataSet d =
+        workflow::read_data(o.data, o.data_format, o.skip_bad, o.cache_mb, Shape{}, data::FitMode::crop);
+    if (d.train.num_classes < 2)
+      throw Error(o.data + " has " + std::to_string(d.train.num_classes) + " class: there is nothing to classify");
+  }
 
   workflow::teacher_stage(run, 1);
   const Model teacher = Model::load(run.teacher_path);

@@ -40,8 +40,18 @@ template <class O> void common(const OptimizeRun& run, O& w) {
   w.skip_bad = run.o.skip_bad;
   w.cache_mb = run.o.cache_mb;
   w.seed = run.o.seed;
+  w.precision = run.o.precision;
   w.progress = run.o.progress;
   w.log = run.o.log;
+}
+
+// The teacher's form: chosen by timing, unless the run asks for one precision (reproducible runs).
+TeacherOptions teacher_for(const OptimizeRun& run) {
+  TeacherOptions t;
+  t.teacher = run.teacher_path;
+  if (run.o.precision == Precision::fp32) t.form = distill::TeacherForm::fp32;
+  if (run.o.precision == Precision::bf16) t.form = distill::TeacherForm::bf16;
+  return t;
 }
 
 TrainOptions zoo_training(const OptimizeRun& run, const ZooSpec& spec, int64_t epochs, const std::string& out) {
@@ -102,8 +112,10 @@ std::string why_not(const OptimizeRun& run, const OptimizeCandidate& c) {
   if (val < run.floor_val_accuracy)
     return "validation accuracy " + pct(val) + " is below the floor " + pct(run.floor_val_accuracy) +
            " (the teacher's minus --max-drop)";
-  if (c.latency_ms_p50 >= cur.latency_ms_p50)
-    return "not faster: " + fixed(c.latency_ms_p50, 4) + " ms against " + fixed(cur.latency_ms_p50, 4) + " ms";
+  // Less than 3 % faster is within the measurement's noise: not worth an accuracy risk.
+  if (c.latency_ms_p50 > 0.97 * cur.latency_ms_p50)
+    return "not faster by 3 % or more: " + fixed(c.latency_ms_p50, 4) + " ms against " + fixed(cur.latency_ms_p50, 4) +
+           " ms";
   return "";
 }
 
@@ -227,7 +239,11 @@ OptimizeCandidate measure_candidate(const OptimizeRun& run, const std::string& p
                                     std::optional<Precision> precision) {
   BenchmarkOptions b;
   b.model = path;
-  if (precision) b.precision = *precision;
+  if (precision) {
+    b.precision = *precision;
+  } else if (run.o.precision != Precision::automatic) {
+    b.precision = run.o.precision;
+  }
   b.batch = run.o.batch > 1 ? run.o.batch : 256;
   b.iters = run.o.iters;
   b.log = nullptr;
@@ -371,7 +387,7 @@ void distill_stage(OptimizeRun& run, int index, const std::optional<ZooSpec>& st
                              fixed(run.floor_val_accuracy, 6);
   const auto out = run.store.run(index, "distill", inputs, index >= run.force_from, [&](const std::string& folder) {
     TrainOptions t = zoo_training(run, *student, run.preset.distill_epochs, in(folder, "student.nimble"));
-    t.teacher.teacher = run.teacher_path;
+    t.teacher = teacher_for(run);
     train_model(t);
     const OptimizeCandidate c =
         measure_candidate(run, t.out, "student", "student " + student->str() + ", distilled", "candidate", "distill");
@@ -401,7 +417,13 @@ void prune_stage(OptimizeRun& run, int index) {
       p.ratio = run.preset.prune_ratio;
     }
     p.finetune_epochs = run.preset.prune_epochs;
-    const PruneReport r = prune_model(p);
+    PruneReport r;
+    try {
+      r = prune_model(p);
+    } catch (const OptionError& e) {
+      if (!to_budget || e.field() != "target_latency_ms") throw;
+      return json{{"status", "skipped"}, {"reason", "pruning cannot reach the latency budget: " + e.problem()}};
+    }
     const std::string what = "channel pruning (" + fixed(100 * r.amount, 0) + " % of channels, " +
                              std::to_string(r.finetune_epochs) + " fine-tuning epochs taught by the unpruned model)";
     const OptimizeCandidate c = measure_candidate(run, p.out, "pruned", cur.label + ", pruned", "candidate", "prune");
@@ -432,7 +454,7 @@ void quantize_stage(OptimizeRun& run, int index) {
     if (!r.tolerance_met && run.preset.qat_epochs > 0) {
       // Post-training int8 misses the budget: quantization-aware fine-tuning, taught by the teacher.
       q.qat_epochs = run.preset.qat_epochs;
-      q.teacher.teacher = run.teacher_path;
+      q.teacher = teacher_for(run);
       r = quantize_model(q);
       what = "int8 with " + std::to_string(r.qat_epochs) + " epochs of quantization-aware training (" +
              std::to_string(r.layers_kept_float.size()) + " layers kept in float)";

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nimble/runtime/precision.hpp"
 #include "nimble/workflows/options.hpp"
 
 namespace nimble {
@@ -31,8 +32,11 @@ struct OptimizeOptions {
   // The student: auto (the preset's zoo student, scaled to the latency budget when there is one),
   // self (the model itself), or a zoo model "NAME[:WIDTH]" (cnn:0.5, mobilenet_v2:0.35).
   std::string student = "auto";
-  std::string from;     // rerun from this stage even when its inputs are unchanged
-  std::string command;  // as the user typed it, for the report
+  std::string from_stage;  // rerun from this stage even when its inputs are unchanged
+  std::string command;     // as the user typed it, for the report
+  // Of training and of the float models' measurements; automatic: each model's fastest native one.
+  // An explicit precision (with NIMBLE_KERNEL_CHOICE=first) makes a run reproducible bit for bit.
+  Precision precision = Precision::automatic;
   uint64_t seed = 0;
   int64_t iters = 100;  // timed runs per latency measurement
   bool progress = true;
@@ -84,7 +88,7 @@ struct OptimizeReport {
   double seconds = 0;
 };
 
-// The stages, in order; `from` takes one of these names.
+// The stages, in order; `from_stage` (`--from`) takes one of these names.
 const std::vector<std::string>& optimize_stage_names();
 
 OptimizeReport optimize(const OptimizeOptions& options);
