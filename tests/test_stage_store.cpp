@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / (name + "_" + std::to_string(getpid()));
+  fs::path d = fs::temp_directory_path() / (name + "_" + std::to_string(getpid()));
   fs::remove_all(d);
   return d;
 }

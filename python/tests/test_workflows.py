@@ -1,7 +1,8 @@
-"""nimble.train / quantize / prune / distill / evaluate / benchmark / search: the CLI's reports, keyword errors."""
+"""nimble.train / quantize / prune / distill / evaluate / benchmark / search / optimize: the CLI's reports, keyword errors."""
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
 import nimble
@@ -63,6 +64,33 @@ def test_search_resumes_from_its_directory(workdir, tmp_path, monkeypatch):
     assert again["models"][0]["arch"] == r["models"][0]["arch"]
 
 
+def write_banded_idx(folder, train=600, test=200, classes=4):
+    """An IDX data set whose class is the images' brightness band: learnt in an epoch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = (np.arange(n) % classes).astype(np.uint8)
+        noise = (np.arange(784)[None, :] * 7 + np.arange(n)[:, None]) % 30
+        images = (30 + (220 // classes) * labels[:, None] + noise).astype(np.uint8)
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (n, 28, 28)) + images.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.tobytes())
+
+
+def test_optimize_recommends_and_resumes(tmp_path):
+    write_banded_idx(tmp_path / "data")
+    run = dict(data=str(tmp_path / "data"), out=str(tmp_path / "opt"), preset="quick", precision="fp32", iters=10,
+               max_drop=5.0, quiet=True)
+    r = nimble.optimize(**run)
+    assert [s["name"] for s in r["stages"]] == ["teacher", "baseline", "student", "distill", "prune", "quantize",
+                                                "final"]
+    assert r["goals_met"] and r["recommended"] is not None
+    assert nimble.Model.load(r["model"]).num_classes == 4
+    assert (tmp_path / "opt" / "report.html").exists()
+    again = nimble.optimize(**run)
+    assert all(s["status"] == "reused" for s in again["stages"] if s["name"] != "final")
+
+
 def test_unknown_keyword_is_type_error():
     with pytest.raises(TypeError, match="'epoch'"):
         nimble.train(epoch=1)
@@ -88,6 +116,8 @@ def test_wrong_type_is_type_error():
     (lambda: nimble.benchmark(input="1x28"), "input"),
     (lambda: nimble.search(population=5), "population"),
     (lambda: nimble.search(deploy="fp8"), "deploy"),
+    (lambda: nimble.optimize(preset="slow"), "preset"),
+    (lambda: nimble.optimize(from_stage="nowhere"), "from_stage"),
 ])
 def test_bad_value_is_value_error_naming_the_keyword(call, keyword):
     with pytest.raises(ValueError, match=f"^{keyword}: "):

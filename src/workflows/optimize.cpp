@@ -130,7 +130,7 @@ std::vector<std::string> nothing_met(const workflow::OptimizeRun& run) {
     smallest = std::min(smallest, double(c.size_bytes));
   }
   if (fastest == 1e300) {
-    why.push_back("accuracy: no model kept validation accuracy within --max-drop of the teacher's");
+    why.emplace_back("accuracy: no model kept validation accuracy within --max-drop of the teacher's");
     return why;
   }
   if (o.max_latency_ms && fastest > *o.max_latency_ms)
@@ -139,7 +139,7 @@ std::vector<std::string> nothing_met(const workflow::OptimizeRun& run) {
   if (o.max_size_mb && smallest > *o.max_size_mb * 1e6)
     why.push_back("size: the smallest model within the accuracy budget is " + workflow::fixed(smallest / 1e6, 3) +
                   " MB, above --max-size-mb " + workflow::fixed(*o.max_size_mb, 3));
-  if (why.empty()) why.push_back("no single model meets the latency and size goals together");
+  if (why.empty()) why.emplace_back("no single model meets the latency and size goals together");
   return why;
 }
 

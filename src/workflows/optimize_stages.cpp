@@ -99,6 +99,12 @@ const OptimizeCandidate* record_stage(OptimizeRun& run, const std::string& name,
   return handed;
 }
 
+// The line that opens a stage: its place in the run and what it is about to do.
+void begin(const OptimizeRun& run, int index, const std::string& name, const std::string& what) {
+  say(run.o.log, "optimize [" + std::to_string(index) + "/" + std::to_string(optimize_stage_names().size()) + "] " +
+                     name + ": " + what);
+}
+
 const OptimizeCandidate& current(const OptimizeRun& run) {
   for (const OptimizeCandidate& c : run.report.candidates)
     if (c.id == run.current_id) return c;
@@ -281,6 +287,10 @@ void teacher_stage(OptimizeRun& run, int index) {
                 std::to_string(run.preset.limit) + " seed " + std::to_string(o.seed) + " data " + io::hex(run.data_hash)
           : "given " + model_inputs(o.model);
   const auto t0 = Clock::now();
+  begin(run, index, "teacher",
+        o.model.empty()
+            ? "training " + run.preset.teacher.str() + " for " + std::to_string(run.preset.teacher_epochs) + " epochs"
+            : "reading " + o.model);
   const auto out = run.store.run(index, "teacher", inputs, index >= run.force_from, [&](const std::string& folder) {
     const std::string path = in(folder, "teacher.nimble");
     json rec = {{"files", {"teacher.nimble"}}};
@@ -305,6 +315,7 @@ void baseline_stage(OptimizeRun& run, int index) {
   const std::string inputs = model_inputs(run.teacher_path) + " data " + io::hex(run.data_hash) + " batch " +
                              std::to_string(o.batch) + " iters " + std::to_string(o.iters);
   const auto t0 = Clock::now();
+  begin(run, index, "baseline", "timing and evaluating the teacher in fp32, bf16 and int8");
   const auto out = run.store.run(index, "baseline", inputs, index >= run.force_from, [&](const std::string& folder) {
     json cands = json::array();
     cands.push_back(candidate_json(
@@ -342,6 +353,7 @@ void student_stage(OptimizeRun& run, int index, std::optional<ZooSpec>& student)
   const auto t0 = Clock::now();
   const std::string inputs = model_inputs(run.teacher_path) + " student " + o.student + " preset " + o.preset +
                              " budget " + (o.max_latency_ms ? fixed(*o.max_latency_ms, 6) : "none");
+  begin(run, index, "student", "choosing the student (" + o.student + ")");
   const auto out = run.store.run(index, "student", inputs, index >= run.force_from, [&](const std::string&) {
     if (o.student == "self") return json{{"status", "skipped"}, {"reason", "--student self: the model itself"}};
     ZooSpec spec = o.student == "auto" ? run.preset.student : ZooSpec::parse(o.student);
@@ -385,6 +397,9 @@ void distill_stage(OptimizeRun& run, int index, const std::optional<ZooSpec>& st
                              std::to_string(run.preset.distill_epochs) + " limit " + std::to_string(run.preset.limit) +
                              " seed " + std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
                              fixed(run.floor_val_accuracy, 6);
+  begin(
+      run, index, "distill",
+      "training " + student->str() + " from the teacher for " + std::to_string(run.preset.distill_epochs) + " epochs");
   const auto out = run.store.run(index, "distill", inputs, index >= run.force_from, [&](const std::string& folder) {
     TrainOptions t = zoo_training(run, *student, run.preset.distill_epochs, in(folder, "student.nimble"));
     t.teacher = teacher_for(run);
@@ -405,6 +420,8 @@ void prune_stage(OptimizeRun& run, int index) {
                              " budget " + (to_budget ? fixed(*o.max_latency_ms, 6) : "none") + " epochs " +
                              std::to_string(run.preset.prune_epochs) + " seed " + std::to_string(o.seed) + " data " +
                              io::hex(run.data_hash) + " floor " + fixed(run.floor_val_accuracy, 6);
+  begin(run, index, "prune",
+        "removing channels, then " + std::to_string(run.preset.prune_epochs) + " epochs of fine-tuning");
   const auto out = run.store.run(index, "prune", inputs, index >= run.force_from, [&](const std::string& folder) {
     PruneOptions p;
     common(run, p);
@@ -442,6 +459,7 @@ void quantize_stage(OptimizeRun& run, int index) {
                              fixed(left, 6) + " qat " + std::to_string(run.preset.qat_epochs) + " seed " +
                              std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
                              fixed(run.floor_val_accuracy, 6);
+  begin(run, index, "quantize", "int8 within " + fixed(left, 2) + " points of validation accuracy");
   const auto out = run.store.run(index, "quantize", inputs, index >= run.force_from, [&](const std::string& folder) {
     QuantizeOptions q;
     common(run, q);
