@@ -5,7 +5,7 @@ set -euo pipefail
 # libdnnl-dev's CMake config looks for OpenCL (oneDNN's GPU runtime) but only recommends
 # ocl-icd-opencl-dev, which --no-install-recommends skips: without it `find_package(dnnl)` fails.
 packages=(g++ cmake ninja-build libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-          libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq
+          ccache libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist jq
           pybind11-dev python3-dev python3-numpy python3-pytest clang-format clang-tidy
           libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
           libturbojpeg0-dev libpng-dev libzip-dev

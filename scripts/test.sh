@@ -14,7 +14,8 @@ bash scripts/build.sh
 (cd build && OMP_NUM_THREADS=1 ctest --output-on-failure -j2)
 # ONNX's node test suite: how many of its tests import, ran and passed (the CTest above asserted it).
 build/tests/nimble_tests --gtest_filter='OnnxConformance.*' | grep '^ONNX node conformance'
-cmake -S . -B build-asan -G Ninja -DNIMBLE_ASAN=ON >/dev/null
+source scripts/ccache-env.sh
+cmake -S . -B build-asan -G Ninja -DNIMBLE_ASAN=ON -DCMAKE_CXX_COMPILER_LAUNCHER="$NIMBLE_LAUNCHER" >/dev/null
 ninja -C build-asan tests/nimble_parser_tests
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-asan/tests/nimble_parser_tests
 bash scripts/lint.sh build

@@ -5,6 +5,7 @@ A file's verdict depends only on the translation unit clang-tidy sees (the file 
 it includes, as preprocessed with its compile flags), the .clang-tidy configuration and the
 clang-tidy version. That is the cache key: a clean result is remembered as an empty file named by
 the key's SHA-256 under $XDG_CACHE_HOME/nimble/tidy (or ~/.cache/...). Findings are never cached.
+Run from the repository's root (scripts/lint.sh does); paths inside it are keyed relative to it.
 
     tidy_cached.py BUILD_DIR FILE...        exit 1 when clang-tidy reports anything
 """
@@ -39,6 +40,7 @@ def main():
     entries = {os.path.realpath(e["file"]): e for e in json.load(open(os.path.join(build, "compile_commands.json")))}
     version = subprocess.run(["clang-tidy", "--version"], capture_output=True, text=True, check=True).stdout
     config = open(".clang-tidy", "rb").read()
+    root = os.getcwd().encode()
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nimble", "tidy")
     os.makedirs(cache, exist_ok=True)
 
@@ -48,7 +50,10 @@ def main():
         if entry:
             pre = subprocess.run(preprocess_command(entry), cwd=entry["directory"], capture_output=True)
             if pre.returncode == 0:
-                h = hashlib.sha256(version.encode() + config + path.encode() + b"\0" + pre.stdout)
+                # The checkout's own path (in __FILE__ and the build's definitions) is not part of the
+                # verdict: a clone elsewhere (CI's) shares the cache.
+                text = pre.stdout.replace(root, b"<root>")
+                h = hashlib.sha256(version.encode() + config + os.path.relpath(path).encode() + b"\0" + text)
                 key = os.path.join(cache, h.hexdigest())
                 if os.path.exists(key):
                     return path, "", True
