@@ -311,6 +311,7 @@ std::string to_json(const OptimizeReport& r) {
   for (const OptimizeStage& s : r.stages)
     stages.push_back({{"name", s.name},
                       {"status", s.status},
+                      {"reused", s.reused},
                       {"reason", s.reason},
                       {"seconds", s.seconds},
                       {"result", s.result.empty() ? json() : json(s.result)},

@@ -76,7 +76,9 @@ const OptimizeCandidate* record_stage(OptimizeRun& run, const std::string& name,
     for (const json& c : rec.at("candidates")) run.report.candidates.push_back(candidate_from_json(c));
   OptimizeStage s;
   s.name = name;
-  s.status = reused ? "reused" : rec.value("status", "done");
+  s.status = rec.value("status", "done");
+  if (reused && s.status == "done") s.status = "reused";  // a skipped stage stays skipped, with its reason
+  s.reused = reused;
   s.reason = rec.value("reason", "");
   s.seconds = reused ? 0.0 : seconds;
   s.result = rec.value("result", "");

@@ -56,6 +56,7 @@ struct OptimizeCandidate {
 
 struct OptimizeStage {
   std::string name, status, reason;  // status: done | reused | skipped | failed
+  bool reused = false;               // taken back from an earlier run with the same inputs
   double seconds = 0;
   std::string result;  // candidate id handed on; empty: none
   std::optional<double> accuracy_change_points, latency_change_ms;
