@@ -169,6 +169,16 @@ TEST(OptimizeHtml, SpeedUpIsAgainstTheFp32TeacherWhereverItIsListed) {
   EXPECT_NE(render(report).find("30.0×"), std::string::npos);
 }
 
+TEST(OptimizeHtml, SpeedUpTimedSideBySideWinsOverTheRatioOfTwoMeasurements) {
+  json report = sample_report();
+  report["speedup_vs_teacher"] = 27.5;
+  report["teacher_latency_ms_side_by_side"] = 0.88;
+  const std::string html = render(report);
+  EXPECT_NE(html.find("27.5×"), std::string::npos);
+  EXPECT_NE(html.find("timed side by side"), std::string::npos);
+  EXPECT_EQ(html.find("30.0×"), std::string::npos);
+}
+
 TEST(OptimizeHtml, LatencyBudgetLineWhenSet) {
   json report = sample_report();
   report["goals"]["max_latency_ms"] = 0.5;
