@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -325,18 +324,6 @@ TEST(OptimizeHtml, MalformedReportsThrowOneLineErrors) {
   EXPECT_EQ(message("[]"), "optimize report: the report must be a JSON object");
   EXPECT_EQ(message(with("/candidates/0/latency_ms_p50"_json_pointer, "fast")),
             "optimize report: candidates[0].latency_ms_p50 must be a number");
-}
-
-// With NIMBLE_OPTIMIZE_HTML_DIR set, writes the sample's report.json and report.html there for the browser check
-// (tests/html/check_report.py), which needs both.
-TEST(OptimizeHtml, WritesSamplePageWhenAsked) {
-  const char* dir = std::getenv("NIMBLE_OPTIMIZE_HTML_DIR");
-  if (!dir) GTEST_SKIP() << "set NIMBLE_OPTIMIZE_HTML_DIR to write the sample page";
-  const json report = sample_report();
-  std::ofstream(std::string(dir) + "/report.json") << report.dump(2) << "\n";
-  std::ofstream(std::string(dir) + "/report.html") << optimize_report_html(report.dump());
-  std::ifstream written(std::string(dir) + "/report.html");
-  EXPECT_TRUE(written.good()) << dir;
 }
 
 }  // namespace
