@@ -35,4 +35,11 @@ inline CliRun run(const std::string& args, const std::string& env = "") {
   return r;
 }
 
+// The last line of `err` (status lines may come before a failure's one "error: ..." line).
+inline std::string last_line(const std::string& err) {
+  const size_t end = err.size() > 0 && err.back() == '\n' ? err.size() - 1 : err.size();
+  const size_t start = end == 0 ? std::string::npos : err.rfind('\n', end - 1);
+  return err.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
+}
+
 }  // namespace nimble::testing

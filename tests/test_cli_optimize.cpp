@@ -165,8 +165,7 @@ TEST(CliOptimize, RecommendsResumesAfterAKillAndReports) {
        }) {
     const nimble::testing::CliRun bad = nimble::testing::run(args);
     EXPECT_EQ(bad.code, 2) << args << "\n" << bad.err;
-    const size_t last = bad.err.rfind('\n', bad.err.size() - 2);
-    EXPECT_EQ(bad.err.compare(last == std::string::npos ? 0 : last + 1, 7, "error: "), 0) << args << ": " << bad.err;
+    EXPECT_EQ(nimble::testing::last_line(bad.err).rfind("error: ", 0), 0u) << args << ": " << bad.err;
     EXPECT_NE(bad.err.find(mention), std::string::npos) << args << ": " << bad.err;
   }
   fs::remove_all(dir);

@@ -12,6 +12,7 @@
 #include "io/content_hash.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
+#include "nimble/nas/pareto.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
 #include "nimble/workflows/benchmark.hpp"
@@ -60,12 +61,17 @@ std::string utc_now() {
   return buf;
 }
 
-bool dominated(const OptimizeCandidate& a, const std::vector<OptimizeCandidate>& all) {
-  for (const OptimizeCandidate& b : all)
-    if (b.test_accuracy >= a.test_accuracy && b.latency_ms_p50 <= a.latency_ms_p50 &&
-        (b.test_accuracy > a.test_accuracy || b.latency_ms_p50 < a.latency_ms_p50))
-      return true;
-  return false;
+// Marks the candidates on the (accuracy up, latency down) front.
+void mark_pareto(std::vector<OptimizeCandidate>& all) {
+  std::vector<std::vector<double>> points;
+  for (const OptimizeCandidate& c : all) points.push_back({-c.test_accuracy, c.latency_ms_p50});
+  const std::vector<int> ranks = nas::non_dominated_ranks(points);
+  for (size_t i = 0; i < all.size(); ++i) all[i].pareto = ranks[i] == 0;
+}
+
+// Validation accuracy within --max-drop of the teacher's: what every decision of the run asks.
+bool accurate_enough(const workflow::OptimizeRun& run, const OptimizeCandidate& c) {
+  return c.val_accuracy.value_or(c.test_accuracy) >= run.floor_val_accuracy - 1e-12;
 }
 
 const OptimizeCandidate& teacher_of(const OptimizeReport& r) {
@@ -83,7 +89,7 @@ const OptimizeCandidate* choose(const workflow::OptimizeRun& run) {
   const OptimizeOptions& o = run.o;
   std::vector<const OptimizeCandidate*> ok;
   for (const OptimizeCandidate& c : run.report.candidates) {
-    if (c.val_accuracy.value_or(c.test_accuracy) < run.floor_val_accuracy - 1e-12) continue;
+    if (!accurate_enough(run, c)) continue;
     if (o.max_latency_ms && c.latency_ms_p50 > *o.max_latency_ms) continue;
     if (o.max_size_mb && double(c.size_bytes) > *o.max_size_mb * 1e6) continue;
     ok.push_back(&c);
@@ -125,7 +131,7 @@ std::vector<std::string> nothing_met(const workflow::OptimizeRun& run) {
   std::vector<std::string> why;
   double fastest = 1e300, smallest = 1e300;
   for (const OptimizeCandidate& c : run.report.candidates) {
-    if (c.val_accuracy.value_or(c.test_accuracy) < run.floor_val_accuracy - 1e-12) continue;
+    if (!accurate_enough(run, c)) continue;
     fastest = std::min(fastest, c.latency_ms_p50);
     smallest = std::min(smallest, double(c.size_bytes));
   }
@@ -190,7 +196,7 @@ namespace workflow {
 void final_stage(OptimizeRun& run, int /*index*/) {
   OptimizeReport& r = run.report;
   const OptimizeOptions& o = run.o;
-  for (OptimizeCandidate& c : r.candidates) c.pareto = !dominated(c, r.candidates);
+  mark_pareto(r.candidates);
   OptimizeStage s;
   s.name = "final";
   s.status = "done";

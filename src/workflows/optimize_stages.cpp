@@ -69,6 +69,12 @@ TrainOptions zoo_training(const OptimizeRun& run, const ZooSpec& spec, int64_t e
   return t;
 }
 
+const OptimizeCandidate* find_candidate(const OptimizeRun& run, const std::string& id) {
+  for (const OptimizeCandidate& c : run.report.candidates)
+    if (!id.empty() && c.id == id) return &c;
+  return nullptr;
+}
+
 // Adds the stage's candidates and row to the report; returns the candidate the stage hands on.
 const OptimizeCandidate* record_stage(OptimizeRun& run, const std::string& name, const json& rec, bool reused,
                                       double seconds) {
@@ -83,12 +89,8 @@ const OptimizeCandidate* record_stage(OptimizeRun& run, const std::string& name,
   s.seconds = reused ? 0.0 : seconds;
   s.result = rec.value("result", "");
   say(run.o.log, "optimize: " + name + " " + s.status + (s.reason.empty() ? "" : ": " + s.reason));
-  const OptimizeCandidate* handed = nullptr;
-  for (const OptimizeCandidate& c : run.report.candidates)
-    if (!s.result.empty() && c.id == s.result) handed = &c;
-  const OptimizeCandidate* before = nullptr;
-  for (const OptimizeCandidate& c : run.report.candidates)
-    if (c.id == run.current_id) before = &c;
+  const OptimizeCandidate* handed = find_candidate(run, s.result);
+  const OptimizeCandidate* before = find_candidate(run, run.current_id);
   if (handed && before && handed != before) {
     s.accuracy_change_points = 100 * (handed->test_accuracy - before->test_accuracy);
     s.latency_change_ms = handed->latency_ms_p50 - before->latency_ms_p50;
@@ -108,9 +110,9 @@ void begin(const OptimizeRun& run, int index, const std::string& name, const std
 }
 
 const OptimizeCandidate& current(const OptimizeRun& run) {
-  for (const OptimizeCandidate& c : run.report.candidates)
-    if (c.id == run.current_id) return c;
-  throw Error("optimize: no measured model " + run.current_id);
+  const OptimizeCandidate* c = find_candidate(run, run.current_id);
+  if (!c) throw Error("optimize: no measured model " + run.current_id);
+  return *c;
 }
 
 // Whether `c` pays against the current model: within the accuracy floor and faster. Else why not.
