@@ -64,6 +64,7 @@ std::string utc_now() {
 // Marks the candidates on the (accuracy up, latency down) front.
 void mark_pareto(std::vector<OptimizeCandidate>& all) {
   std::vector<std::vector<double>> points;
+  points.reserve(all.size());
   for (const OptimizeCandidate& c : all) points.push_back({-c.test_accuracy, c.latency_ms_p50});
   const std::vector<int> ranks = nas::non_dominated_ranks(points);
   for (size_t i = 0; i < all.size(); ++i) all[i].pareto = ranks[i] == 0;
