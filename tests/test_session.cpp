@@ -2,10 +2,14 @@
 // negotiated (blocked) layouts and whose conv output fans out to four consumers, so backward must
 // accumulate gradients. Forward is checked against the chain of reference kernels, parameter
 // gradients against central finite differences of the session itself.
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
 #include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
 #include "op_harness.hpp"
 
 namespace nimble::testing {
@@ -134,6 +138,32 @@ TEST(Session, BackwardTwiceOverwritesGradients) {
   session.backward(r);
   EXPECT_TRUE(all_close(g.nodes()[0].params.at("weights")->grad, first, 1e-6f, 1e-5f))
       << "fanned-out gradients leaked from one backward into the next";
+}
+
+TEST(Session, RunsWithItsOwnThreadCountAndRestoresTheCallers) {
+  Rng rng(4);
+  Graph g = branchy_graph(rng);
+  const Tensor x = random_tensor({1, 3, 13, 13}, rng);
+  const int callers = omp_get_max_threads();
+  Session all(g, {.batch = 1});
+  EXPECT_EQ(all.threads(), callers);  // 0: the count when it compiles
+  const Tensor expected = all.forward(x).clone();
+  Session one(g, {.batch = 1, .threads = 1});
+  EXPECT_EQ(one.threads(), 1);
+  EXPECT_EQ(omp_get_max_threads(), callers);
+  EXPECT_TRUE(all_close(one.forward(x), expected, 1e-5f, 1e-5f));
+  EXPECT_EQ(omp_get_max_threads(), callers) << "a one-thread session left its count behind";
+}
+
+TEST(Session, BatchOneTimingKeepsTheFasterThreadCount) {
+  Rng rng(5);
+  Graph g = branchy_graph(rng);
+  const ModelTimes t = time_models({{&g, Precision::fp32}}, 4, 2, 8)[0];
+  const int all = omp_get_max_threads();
+  EXPECT_TRUE(t.batch1_threads == all || t.batch1_threads == 1) << t.batch1_threads;
+  EXPECT_EQ(t.big_threads, all);
+  EXPECT_EQ(t.batch1_ms.size(), 8u);  // the kept count's calls, in blocks or not
+  EXPECT_TRUE(std::is_sorted(t.batch1_ms.begin(), t.batch1_ms.end()));
 }
 
 }  // namespace

@@ -48,6 +48,8 @@ TEST(Zoo, ResnetLayoutFollowsDepthAndDefaultDepthFollowsInput) {
 TEST(Zoo, CnnMacsByHand) {
   // conv1 28*28*32*9, conv2 14*14*64*32*9, fc1 3136*128, fc2 128*10
   EXPECT_EQ(zoo::build(config("cnn")).macs(), 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10);
+  // Width 0.5: 16 and 32 channels, 64 hidden units.
+  EXPECT_EQ(zoo::build(config("cnn", 0.5)).macs(), 28 * 28 * 16 * 9 + 14 * 14 * 32 * 16 * 9 + 1568 * 64 + 64 * 10);
 }
 
 TEST(Zoo, EveryModelRunsAtSeveralInputSizes) {

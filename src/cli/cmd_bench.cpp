@@ -13,16 +13,18 @@ namespace {
 void print_report(const BenchmarkReport& r) {
   std::printf("%s  input %s  precision %s\n", r.model.c_str(), r.input.str().c_str(),
               precision_name(r.precision.precision));
-  std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", r.latency_ms_p50, r.latency_ms_p90,
-              r.latency_ms_p99);
+  std::printf("  batch-1 latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (%d thread%s)\n", r.latency_ms_p50,
+              r.latency_ms_p90, r.latency_ms_p99, r.latency_threads, r.latency_threads == 1 ? "" : "s");
   std::printf("  batch-%lld throughput  %.0f samples/s  (%.1f GFLOP/s achieved)\n", (long long)r.batch,
               r.throughput_samples_per_s, r.gflops_per_s);
   std::printf("  params %lld  MACs/sample %lld  size %lld bytes\n", (long long)r.params, (long long)r.macs,
               (long long)r.size_bytes);
   if (const auto& b = r.baseline)
-    std::printf("  vs %s (%s, timed in alternation): batch-1 %.2fx faster (%.3f ms), batch-%lld %.2fx the throughput\n",
-                b->model.c_str(), precision_name(b->precision), r.speedup_batch1, b->latency_ms_p50, (long long)r.batch,
-                r.speedup_big_batch);
+    std::printf(
+        "  vs %s (%s, timed in alternation): batch-1 %.2fx faster (%.3f ms, %d thread%s), batch-%lld %.2fx the "
+        "throughput\n",
+        b->model.c_str(), precision_name(b->precision), r.speedup_batch1, b->latency_ms_p50, b->latency_threads,
+        b->latency_threads == 1 ? "" : "s", (long long)r.batch, r.speedup_big_batch);
 }
 
 void add_zoo_options(CLI::App* c, BenchmarkOptions& o) {

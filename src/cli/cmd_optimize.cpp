@@ -43,9 +43,10 @@ void add_optimize(CLI::App& app) {
   add_precision_option(c, o->precision);
   c->add_option("--iters", o->iters, "timed runs per latency measurement")->capture_default_str();
   c->add_option("--seed", o->seed, "seed of every training run")->capture_default_str();
-  add_output_options(c, *out, false);
+  add_output_options(c, *out, true);
   c->callback([o, out] {
-    o->progress = !out->json;
+    // A long run keeps its progress on stderr with --json (stdout holds only the JSON object).
+    o->progress = !out->quiet;
     o->command = command_line();
     const OptimizeReport r = optimize(*o);
     if (out->json) print_json(to_json(r));

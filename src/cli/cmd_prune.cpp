@@ -45,6 +45,9 @@ void add_method_options(CLI::App* c, PruneOptions& o) {
   c->add_option_function<double>(
       "--target-latency-ms", [&o](double v) { o.target_latency_ms = v; },
       "channel: remove the fewest channels that bring the measured batch-1 latency to this");
+  c->add_flag("--uniform", o.uniform,
+              "channel targets: one ratio for every layer instead of per-layer ratios chosen by measured accuracy "
+              "and cost");
   c->add_option_function<std::string>(
        "--nm", parse_field("nm", [&o](const std::string& s) { std::tie(o.n, o.m) = parse_nm(s); }),
        "nm: keep N of every M consecutive input-channel weights")

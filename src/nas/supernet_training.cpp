@@ -85,6 +85,7 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
     loader.start_epoch(epoch);
     train::Progress progress("supernet epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs),
                              steps_per_epoch, config.progress);
+    progress.set_steps_after(steps_per_epoch * (config.epochs - epoch));
     SupernetEpoch stats;
     stats.epoch = epoch;
     double loss_sum = 0, kd_sum = 0;

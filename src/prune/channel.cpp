@@ -173,11 +173,20 @@ ChannelGraph::ChannelGraph(const Graph& g) {
 
 ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, Criterion criterion,
                           int64_t multiple_of) {
-  NIMBLE_CHECK(ratio >= 0 && ratio < 1, "the channel ratio must be in [0, 1), got " + std::to_string(ratio));
+  return plan_channels(g, cg, std::vector<double>(cg.spaces.size(), ratio), criterion, multiple_of);
+}
+
+ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vector<double>& space_ratios,
+                          Criterion criterion, int64_t multiple_of) {
+  NIMBLE_CHECK(space_ratios.size() == cg.spaces.size(), "one channel ratio per channel space is needed");
+  for (double ratio : space_ratios)
+    NIMBLE_CHECK(ratio >= 0 && ratio < 1, "the channel ratio must be in [0, 1), got " + std::to_string(ratio));
   NIMBLE_CHECK(multiple_of >= 1, "channel counts must be rounded to a positive multiple");
   ChannelPlan plan(cg.space_of_class.size(), false);
   const auto& values = g.values();
-  for (const ChannelSpace& sp : cg.spaces) {
+  for (size_t space = 0; space < cg.spaces.size(); ++space) {
+    const ChannelSpace& sp = cg.spaces[space];
+    const double ratio = space_ratios[space];
     const int64_t n = int64_t(sp.classes.size());
     int64_t keep = std::max<int64_t>(1, n - std::llround(ratio * double(n)));
     if (n >= multiple_of) keep = std::min(n, (keep + multiple_of - 1) / multiple_of * multiple_of);
@@ -378,9 +387,13 @@ Graph remove_channels(const Graph& g) {
 }
 
 Graph prune_channels(const Graph& g, double ratio, Criterion criterion) {
+  return prune_channels(g, std::vector<double>(ChannelGraph(g).spaces.size(), ratio), criterion);
+}
+
+Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, Criterion criterion) {
   const ChannelGraph cg(g);
   Graph masked = g.clone();
-  apply_masks(masked, channel_masks(masked, cg, plan_channels(g, cg, ratio, criterion)));
+  apply_masks(masked, channel_masks(masked, cg, plan_channels(g, cg, space_ratios, criterion)));
   return remove_channels(masked);
 }
 

@@ -32,7 +32,8 @@ std::string PruneConfig::describe() const {
   if (method == Method::nm)
     std::snprintf(buf, sizeof buf, "%d:%d pattern", n, m);
   else if (method == Method::channel)
-    std::snprintf(buf, sizeof buf, "channel %.1f%% (%s)", amount * 100, criterion_name(criterion));
+    std::snprintf(buf, sizeof buf, "channel %.1f%% (%s%s)", amount * 100, criterion_name(criterion),
+                  space_ratios.empty() ? "" : ", per layer");
   else
     std::snprintf(buf, sizeof buf, "magnitude %.1f%% (%s)", amount * 100,
                   scope == Scope::layer ? "per layer" : "global");
@@ -47,7 +48,11 @@ Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount) {
       return nm_masks(g, cfg.n, cfg.m);
     case Method::channel: {
       const ChannelGraph cg(g);
-      return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.criterion));
+      if (cfg.space_ratios.empty()) return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.criterion));
+      std::vector<double> ratios = cfg.space_ratios;
+      const double scale = cfg.amount > 0 ? amount / cfg.amount : 0.0;
+      for (double& r : ratios) r *= scale;
+      return channel_masks(g, cg, plan_channels(g, cg, ratios, cfg.criterion));
     }
   }
   return {};

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <omp.h>
+
 #include "kernels/f16_convert.hpp"
 #include "kernels/kernel.hpp"
 #include "kernels/registry.hpp"
@@ -50,6 +52,25 @@ struct Session::Impl {
   void compile();
   void compile_accumulate(size_t v);
 };
+
+namespace {
+// The session's thread count while it compiles or runs, the caller's again after.
+class SessionThreads {
+ public:
+  explicit SessionThreads(int threads) : saved_(omp_get_max_threads()), set_(threads > 0 && threads != saved_) {
+    if (set_) omp_set_num_threads(threads);
+  }
+  ~SessionThreads() {
+    if (set_) omp_set_num_threads(saved_);
+  }
+  SessionThreads(const SessionThreads&) = delete;
+  SessionThreads& operator=(const SessionThreads&) = delete;
+
+ private:
+  int saved_;
+  bool set_;
+};
+}  // namespace
 
 // diff[v] += extra: a binary add, or for fp16 (no oneDNN binary; its fp16 reorder-with-sum is a
 // serial reference kernel) a flat loop that adds in fp32 and rounds once.
@@ -165,6 +186,8 @@ Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_u
   else
     impl_->graph = passes::fuse_batchnorm_relu(graph);
   impl_->model_input = graph.input_shape();
+  if (impl_->opt.threads <= 0) impl_->opt.threads = omp_get_max_threads();
+  const SessionThreads threads(impl_->opt.threads);
   impl_->compile();
 }
 
@@ -221,6 +244,7 @@ const Tensor& Session::forward(const Tensor& input) {
   NIMBLE_CHECK(input.shape() == m.shapes[in],
                "session compiled for input " + m.shapes[in].str() + " got " + input.shape().str());
   m.mem[in].set_data_handle(const_cast<void*>(input.raw()));
+  const SessionThreads threads(m.opt.threads);
   size_t n = 0;  // names the failing node without building a string per node on the hot path
   try {
     for (; n < m.kernels.size(); ++n) m.timed(m.forward_ms, n, [&] { m.kernels[n]->forward(m.stream, m.args[n]); });
@@ -241,6 +265,7 @@ void Session::backward(const Tensor& diff_output) { backward(diff_output, {}); }
 void Session::backward(const Tensor& diff_output, const std::vector<std::pair<int, Tensor>>& value_grads) {
   Impl& m = *impl_;
   NIMBLE_CHECK(m.opt.mode == Mode::train, "backward() needs a session compiled in train mode");
+  const SessionThreads threads(m.opt.threads);
   NIMBLE_CHECK(diff_output.shape() == m.output.shape() && diff_output.dtype() == DType::f32,
                "backward() needs a gradient of shape " + m.output.shape().str());
   // Gradients arriving at intermediate values, in each value's layout, added to its gradient just
@@ -294,6 +319,7 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
 std::vector<std::vector<double>> Session::profile_samples(const Tensor& input, int iters) {
   Impl& m = *impl_;
   forward(input);  // warm-up, and checks the input
+  const SessionThreads threads(m.opt.threads);
   std::vector<std::vector<double>> ms(m.kernels.size());
   for (int it = 0; it < iters; ++it) {
     for (size_t n = 0; n < m.kernels.size(); ++n) {
@@ -335,5 +361,6 @@ Tensor Session::value(int id) {
 const Graph& Session::graph() const { return impl_->graph; }
 int64_t Session::batch() const { return impl_->opt.batch; }
 Mode Session::mode() const { return impl_->opt.mode; }
+int Session::threads() const { return impl_->opt.threads; }
 
 }  // namespace nimble

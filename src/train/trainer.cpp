@@ -144,6 +144,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     loader.start_epoch(epoch);
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs), steps_per_epoch,
                       config_.progress);
+    progress.set_steps_after(steps_per_epoch * (config_.epochs - epoch));
     EpochStats stats;
     stats.epoch = epoch;
     double loss_sum = 0;

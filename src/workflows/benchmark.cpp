@@ -112,6 +112,7 @@ BenchmarkReport benchmark_model(const BenchmarkOptions& o) {
   r.latency_ms_p50 = percentile(lat, 0.5);
   r.latency_ms_p90 = percentile(lat, 0.9);
   r.latency_ms_p99 = percentile(lat, 0.99);
+  r.latency_threads = times[0].batch1_threads;
   r.batch = o.batch;
   r.throughput_samples_per_s = double(o.batch) / (percentile(times[0].big_ms, 0.5) / 1e3);
   r.params = g.param_count();
@@ -121,6 +122,7 @@ BenchmarkReport benchmark_model(const BenchmarkOptions& o) {
   if (baseline) {
     base.precision = baseline_pc.precision;
     base.latency_ms_p50 = percentile(times[1].batch1_ms, 0.5);
+    base.latency_threads = times[1].batch1_threads;
     base.throughput_samples_per_s = double(o.batch) / (percentile(times[1].big_ms, 0.5) / 1e3);
     base.macs = baseline->macs();
     r.speedup_batch1 = base.latency_ms_p50 / r.latency_ms_p50;
@@ -136,6 +138,7 @@ std::string to_json(const BenchmarkReport& r) {
                       {"latency_ms_p50", r.latency_ms_p50},
                       {"latency_ms_p90", r.latency_ms_p90},
                       {"latency_ms_p99", r.latency_ms_p99},
+                      {"latency_threads", r.latency_threads},
                       {"batch", r.batch},
                       {"throughput_samples_per_s", r.throughput_samples_per_s},
                       {"params", r.params},
@@ -148,6 +151,7 @@ std::string to_json(const BenchmarkReport& r) {
     j["baseline"] = {{"model", b->model},
                      {"precision", precision_name(b->precision)},
                      {"latency_ms_p50", b->latency_ms_p50},
+                     {"latency_threads", b->latency_threads},
                      {"throughput_samples_per_s", b->throughput_samples_per_s},
                      {"macs", b->macs},
                      {"size_bytes", b->size_bytes}};

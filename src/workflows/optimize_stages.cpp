@@ -11,6 +11,7 @@
 #include "nimble/model.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "nimble/train/progress.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/workflows/benchmark.hpp"
 #include "nimble/workflows/prune.hpp"
@@ -103,10 +104,13 @@ const OptimizeCandidate* record_stage(OptimizeRun& run, const std::string& name,
   return handed;
 }
 
-// The line that opens a stage: its place in the run and what it is about to do.
-void begin(const OptimizeRun& run, int index, const std::string& name, const std::string& what) {
-  say(run.o.log, "optimize [" + std::to_string(index) + "/" + std::to_string(optimize_stage_names().size()) + "] " +
-                     name + ": " + what);
+// The line that opens a stage: its place in the run and what it is about to do. The scope it
+// returns puts the same place before the progress lines of the work inside (epochs and their ETA).
+train::ProgressScope begin(const OptimizeRun& run, int index, const std::string& name, const std::string& what) {
+  const std::string place =
+      "optimize [" + std::to_string(index) + "/" + std::to_string(optimize_stage_names().size()) + "] " + name;
+  say(run.o.log, place + ": " + what);
+  return train::ProgressScope(place);
 }
 
 const OptimizeCandidate& current(const OptimizeRun& run) {
@@ -188,16 +192,18 @@ Preset Preset::named(const std::string& name) {
     p.distill_epochs = 1;
     p.prune_epochs = 1;
     p.qat_epochs = 1;
-    p.prune_ratio = 0.25;
+    p.prune_latency = 0.8;
     p.limit = 6000;
   } else if (name == "default") {
+    // About 13 minutes on 2 cores (docs/results.md, Optimize): a resnet-20 teacher trained without
+    // label smoothing, a 78 k-parameter resnet-8 student distilled from it.
     p.teacher = {"resnet", 1.0, 20};
     p.student = {"resnet", 1.0, 8};
-    p.teacher_epochs = 8;
-    p.distill_epochs = 8;
+    p.teacher_epochs = 12;
+    p.distill_epochs = 20;
     p.prune_epochs = 3;
     p.qat_epochs = 2;
-    p.prune_ratio = 0.25;
+    p.prune_latency = 0.75;
   } else {
     throw OptionError("preset", "unknown preset '" + name + "' (default, quick)");
   }
@@ -291,10 +297,10 @@ void teacher_stage(OptimizeRun& run, int index) {
                 std::to_string(run.preset.limit) + " seed " + std::to_string(o.seed) + " data " + io::hex(run.data_hash)
           : "given " + model_inputs(o.model);
   const auto t0 = Clock::now();
-  begin(run, index, "teacher",
-        o.model.empty()
-            ? "training " + run.preset.teacher.str() + " for " + std::to_string(run.preset.teacher_epochs) + " epochs"
-            : "reading " + o.model);
+  const train::ProgressScope scope = begin(run, index, "teacher",
+                                           o.model.empty() ? "training " + run.preset.teacher.str() + " for " +
+                                                                 std::to_string(run.preset.teacher_epochs) + " epochs"
+                                                           : "reading " + o.model);
   const auto out = run.store.run(index, "teacher", inputs, index >= run.force_from, [&](const std::string& folder) {
     const std::string path = in(folder, "teacher.nimble");
     json rec = {{"files", {"teacher.nimble"}}};
@@ -319,7 +325,8 @@ void baseline_stage(OptimizeRun& run, int index) {
   const std::string inputs = model_inputs(run.teacher_path) + " data " + io::hex(run.data_hash) + " batch " +
                              std::to_string(o.batch) + " iters " + std::to_string(o.iters);
   const auto t0 = Clock::now();
-  begin(run, index, "baseline", "timing and evaluating the teacher in fp32, bf16 and int8");
+  const train::ProgressScope scope =
+      begin(run, index, "baseline", "timing and evaluating the teacher in fp32, bf16 and int8");
   const auto out = run.store.run(index, "baseline", inputs, index >= run.force_from, [&](const std::string& folder) {
     json cands = json::array();
     cands.push_back(candidate_json(
@@ -357,7 +364,7 @@ void student_stage(OptimizeRun& run, int index, std::optional<ZooSpec>& student)
   const auto t0 = Clock::now();
   const std::string inputs = model_inputs(run.teacher_path) + " student " + o.student + " preset " + o.preset +
                              " budget " + (o.max_latency_ms ? fixed(*o.max_latency_ms, 6) : "none");
-  begin(run, index, "student", "choosing the student (" + o.student + ")");
+  const train::ProgressScope scope = begin(run, index, "student", "choosing the student (" + o.student + ")");
   const auto out = run.store.run(index, "student", inputs, index >= run.force_from, [&](const std::string&) {
     if (o.student == "self") return json{{"status", "skipped"}, {"reason", "--student self: the model itself"}};
     ZooSpec spec = o.student == "auto" ? run.preset.student : ZooSpec::parse(o.student);
@@ -401,7 +408,7 @@ void distill_stage(OptimizeRun& run, int index, const std::optional<ZooSpec>& st
                              std::to_string(run.preset.distill_epochs) + " limit " + std::to_string(run.preset.limit) +
                              " seed " + std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
                              fixed(run.floor_val_accuracy, 6);
-  begin(
+  const train::ProgressScope scope = begin(
       run, index, "distill",
       "training " + student->str() + " from the teacher for " + std::to_string(run.preset.distill_epochs) + " epochs");
   const auto out = run.store.run(index, "distill", inputs, index >= run.force_from, [&](const std::string& folder) {
@@ -420,12 +427,14 @@ void prune_stage(OptimizeRun& run, int index) {
   const auto t0 = Clock::now();
   const OptimizeCandidate& cur = current(run);
   const bool to_budget = o.max_latency_ms && cur.latency_ms_p50 > *o.max_latency_ms;
-  const std::string inputs = model_inputs(run.current_path) + " ratio " + fixed(run.preset.prune_ratio, 4) +
+  const std::string inputs = model_inputs(run.current_path) + " latency " + fixed(run.preset.prune_latency, 4) +
                              " budget " + (to_budget ? fixed(*o.max_latency_ms, 6) : "none") + " epochs " +
                              std::to_string(run.preset.prune_epochs) + " seed " + std::to_string(o.seed) + " data " +
                              io::hex(run.data_hash) + " floor " + fixed(run.floor_val_accuracy, 6);
-  begin(run, index, "prune",
-        "removing channels, then " + std::to_string(run.preset.prune_epochs) + " epochs of fine-tuning");
+  const train::ProgressScope scope =
+      begin(run, index, "prune",
+            "removing channels where they cost the least accuracy per millisecond, then " +
+                std::to_string(run.preset.prune_epochs) + " epochs of fine-tuning");
   const auto out = run.store.run(index, "prune", inputs, index >= run.force_from, [&](const std::string& folder) {
     PruneOptions p;
     common(run, p);
@@ -435,15 +444,20 @@ void prune_stage(OptimizeRun& run, int index) {
     if (to_budget) {
       p.target_latency_ms = *o.max_latency_ms;
     } else {
-      p.ratio = run.preset.prune_ratio;
+      // The planner times fp32 models; so is the target.
+      const Model m = Model::load(run.current_path);
+      const double now = percentile(time_models({{&m.graph, Precision::fp32}}, 1, 10, 100)[0].batch1_ms, 0.5);
+      p.target_latency_ms = run.preset.prune_latency * now;
     }
     p.finetune_epochs = run.preset.prune_epochs;
     PruneReport r;
     try {
       r = prune_model(p);
     } catch (const OptionError& e) {
-      if (!to_budget || e.field() != "target_latency_ms") throw;
-      return json{{"status", "skipped"}, {"reason", "pruning cannot reach the latency budget: " + e.problem()}};
+      if (e.field() != "target_latency_ms") throw;
+      return json{{"status", "skipped"},
+                  {"reason", std::string("pruning cannot reach ") + (to_budget ? "the latency budget" : "its target") +
+                                 ": " + e.problem()}};
     }
     const std::string what = "channel pruning (" + fixed(100 * r.amount, 0) + " % of channels, " +
                              std::to_string(r.finetune_epochs) + " fine-tuning epochs taught by the unpruned model)";
@@ -463,7 +477,8 @@ void quantize_stage(OptimizeRun& run, int index) {
                              fixed(left, 6) + " qat " + std::to_string(run.preset.qat_epochs) + " seed " +
                              std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
                              fixed(run.floor_val_accuracy, 6);
-  begin(run, index, "quantize", "int8 within " + fixed(left, 2) + " points of validation accuracy");
+  const train::ProgressScope scope =
+      begin(run, index, "quantize", "int8 within " + fixed(left, 2) + " points of validation accuracy");
   const auto out = run.store.run(index, "quantize", inputs, index >= run.force_from, [&](const std::string& folder) {
     QuantizeOptions q;
     common(run, q);

@@ -24,7 +24,9 @@ struct ZooSpec {
 struct Preset {
   ZooSpec teacher, student;
   int64_t teacher_epochs = 0, distill_epochs = 0, prune_epochs = 0, qat_epochs = 0;
-  double prune_ratio = 0.5;
+  // Without a latency goal, pruning aims at this fraction of the model's batch-1 latency, with
+  // per-layer ratios chosen by measurement.
+  double prune_latency = 0.75;
   int64_t limit = 0;                             // training images (0: all)
   static Preset named(const std::string& name);  // throws OptionError("preset", ...)
 };

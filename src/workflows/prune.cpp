@@ -1,6 +1,7 @@
 #include "nimble/workflows/prune.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -28,6 +29,8 @@ void PruneOptions::validate() const {
   only_for("ratio", ratio.has_value(), prune::Method::channel);
   only_for("target_macs", target_macs.has_value(), prune::Method::channel);
   only_for("target_latency_ms", target_latency_ms.has_value(), prune::Method::channel);
+  if (uniform && !target_macs && !target_latency_ms)
+    throw OptionError("uniform", "applies to {target_macs} and {target_latency_ms} (a {ratio} is uniform already)");
   if (int(ratio.has_value()) + int(target_macs.has_value()) + int(target_latency_ms.has_value()) > 1)
     throw OptionError("ratio", "give one of {ratio}, {target_macs}, {target_latency_ms}");
   if (method == prune::Method::magnitude && !(sparsity >= 0 && sparsity < 1))
@@ -83,25 +86,75 @@ double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std
   return hi;
 }
 
-// A channel ratio from a MACs or latency target, when one is given.
-void resolve_target(const PruneOptions& o, const Graph& g, prune::PruneConfig& cfg) {
-  if (o.target_macs) {
-    cfg.amount = smallest_fitting_ratio(
-        [&](double r) { return double(prune::prune_channels(g, r, cfg.criterion).macs()) <= *o.target_macs; },
-        "target_macs", "target_macs " + std::to_string(int64_t(*o.target_macs)));
-    workflow::say(o.log,
-                  "target_macs: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
-  } else if (o.target_latency_ms) {
-    cfg.amount = smallest_fitting_ratio(
-        [&](double r) {
-          Graph p = prune::prune_channels(g, r, cfg.criterion);
-          Session s(p, {1, Mode::eval, true, Precision::fp32});
-          return percentile(time_forward(s, random_batch(p.input_shape(), 1, 42), 5, 30), 0.5) <= *o.target_latency_ms;
-        },
-        "target_latency_ms", "target_latency_ms " + std::to_string(*o.target_latency_ms));
-    workflow::say(
-        o.log, "target_latency_ms: pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
+// Batch-1 latency of a float graph as the inference Session runs it (median of `runs`), with the
+// faster of all threads and one, as `nimble bench` reports it.
+double batch1_latency_ms(const Graph& g, int runs) {
+  return percentile(time_models({{&g, Precision::fp32}}, 1, 5, runs)[0].batch1_ms, 0.5);
+}
+
+// A per-layer target that even the planner's deepest ratio in every layer misses is refused
+// before any data is read (a one-line error, as for every other bad option).
+void check_reachable(const PruneOptions& o, const Graph& g, prune::Criterion criterion) {
+  if (o.uniform || (!o.target_macs && !o.target_latency_ms)) return;
+  const double deepest = double(prune::kLayerRatioLevels - 1) / prune::kLayerRatioLevels;
+  const Graph p =
+      prune::prune_channels(g, std::vector<double>(prune::ChannelGraph(g).spaces.size(), deepest), criterion);
+  if (o.target_macs && double(p.macs()) > *o.target_macs)
+    throw OptionError("target_macs", std::to_string(int64_t(*o.target_macs)) + " is out of reach: removing " +
+                                         workflow::fixed(100 * deepest, 1) + " % of every layer's channels leaves " +
+                                         std::to_string(p.macs()) + " MACs");
+  if (o.target_latency_ms) {
+    const double ms = batch1_latency_ms(p, 30);
+    if (ms > *o.target_latency_ms)
+      throw OptionError("target_latency_ms", workflow::fixed(*o.target_latency_ms, 4) +
+                                                 " ms is out of reach: removing " + workflow::fixed(100 * deepest, 1) +
+                                                 " % of every layer's channels runs in " + workflow::fixed(ms, 4) +
+                                                 " ms at batch 1");
   }
+}
+
+// Channel ratios from a MACs or latency target, when one is given: per layer by measurement
+// (validation images judge accuracy), or one ratio for all (`uniform`).
+void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet& judge, const data::Normalization& norm,
+                    prune::PruneConfig& cfg, PruneReport& r) {
+  if (!o.target_macs && !o.target_latency_ms) return;
+  const std::string field = o.target_macs ? "target_macs" : "target_latency_ms";
+  const std::string what = o.target_macs ? "target_macs " + std::to_string(int64_t(*o.target_macs))
+                                         : "target_latency_ms " + std::to_string(*o.target_latency_ms);
+  const double target = o.target_macs ? *o.target_macs : *o.target_latency_ms;
+  const prune::GraphMetric cost = [&](const Graph& p) {
+    return o.target_macs ? double(p.macs()) : batch1_latency_ms(p, 50);
+  };
+  if (o.uniform) {
+    cfg.amount = smallest_fitting_ratio(
+        [&](double ratio) { return cost(prune::prune_channels(g, ratio, cfg.criterion)) <= target; }, field, what);
+    workflow::say(o.log,
+                  field + ": pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
+    return;
+  }
+  workflow::say(o.log, field + ": measuring each layer pruned alone (accuracy on " + std::to_string(judge.size()) +
+                           " validation images, " + (o.target_macs ? "MACs" : "batch-1 latency") + ")");
+  const prune::GraphMetric accuracy = [&](const Graph& p) {
+    return train::evaluate(p, judge, norm, 500, Precision::fp32).accuracy;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  prune::LayerRatios plan;
+  try {
+    // Latency differences under half a percent are within the timing's noise.
+    const double noise = o.target_macs ? 0.0 : 0.005 * cost(g);
+    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, noise);
+  } catch (const Error& e) {  // the deepest plan met the target alone but the greedy path ended short of it
+    throw OptionError(field, what + " is out of reach: " + e.what());
+  }
+  r.plan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  cfg.space_ratios = plan.space_ratios;
+  cfg.amount = plan.fraction;
+  workflow::say(o.log, field + ": per-layer ratios remove " + workflow::fixed(100 * plan.fraction, 1) +
+                           " % of the channels (" + std::to_string(plan.evaluations) + " candidates measured in " +
+                           workflow::fixed(r.plan_seconds, 1) + " s); predicted " +
+                           workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " against " +
+                           workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4));
+  r.layer_plan = std::move(plan);
 }
 
 int64_t node_params(const Node& n) {
@@ -175,11 +228,13 @@ PruneReport prune_model(const PruneOptions& o) {
   const prune::ChannelGraph check(m.graph);  // rejects graphs pruning cannot handle before any work
   NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
   const data::Normalization& norm = m.preprocessing.normalization;
-  resolve_target(o, m.graph, cfg);
+  check_reachable(o, m.graph, cfg.criterion);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
+  // The planner judges accuracy on held-out training images, never on the test split.
+  resolve_target(o, m.graph, data::take(split.val.size() > 0 ? split.val : split.train, 2000), norm, cfg, r);
   workflow::say(o.log,
                 "prune: " + o.model + ", " + cfg.describe() +
                     (o.finetune_epochs > 0 ? ", " + std::to_string(o.finetune_epochs) + " epochs of gradual fine-tuning"
@@ -314,6 +369,19 @@ std::string to_json(const PruneReport& r) {
             {"size_bytes_after", r.size_bytes_after},
             {"layers", layers}};
   if (r.removal_max_abs_diff) j["removal_max_abs_diff"] = *r.removal_max_abs_diff;
+  if (r.layer_plan) {
+    const prune::LayerRatios& p = *r.layer_plan;
+    json spaces = json::array();
+    for (const prune::SpaceProfile& s : p.profiles)
+      spaces.push_back(
+          {{"space", s.space},
+           {"channels", s.channels},
+           {"ratio", p.space_ratios[size_t(s.space)]},
+           {"levels", {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}}}});
+    j["layer_plan"] = {
+        {"base_accuracy", p.base_accuracy}, {"base_cost", p.base_cost},  {"cost", p.cost},  {"fraction", p.fraction},
+        {"evaluations", p.evaluations},     {"seconds", r.plan_seconds}, {"spaces", spaces}};
+  }
   if (r.distillation) j["distillation"] = workflow::distill_json(*r.distillation);
   if (r.finetune_precision) {
     j["finetune"] = workflow::precision_json(*r.finetune_precision);

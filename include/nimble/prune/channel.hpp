@@ -54,6 +54,10 @@ using ChannelPlan = std::vector<bool>;
 // batch-norm fall back to L1). Throws Error unless 0 <= ratio < 1.
 ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, Criterion criterion,
                           int64_t multiple_of = 8);
+// The same with a ratio per space of `cg` (space_ratios[i] for cg.spaces[i]), as a per-layer
+// planner chooses them.
+ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vector<double>& space_ratios,
+                          Criterion criterion, int64_t multiple_of = 8);
 
 // Masks that zero every producer of the pruned classes.
 Masks channel_masks(const Graph& g, const ChannelGraph& cg, const ChannelPlan& plan);
@@ -65,5 +69,6 @@ Graph remove_channels(const Graph& g);
 
 // Convenience: plan, mask a copy of `g`, remove. The returned graph's MACs are what a ratio costs.
 Graph prune_channels(const Graph& g, double ratio, Criterion criterion);
+Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, Criterion criterion);
 
 }  // namespace nimble::prune

@@ -3,6 +3,7 @@
 // after every optimizer step, so pruned weights stay exactly zero whatever momentum and weight
 // decay do. Used by `nimble prune --finetune-epochs N` and `nimble train --prune ...`.
 #include <string>
+#include <vector>
 
 #include "nimble/prune/channel.hpp"
 #include "nimble/prune/schedule.hpp"
@@ -20,6 +21,10 @@ struct PruneConfig {
   double amount = 0.5;          // magnitude: sparsity; channel: ratio of channels (nm: implied by n:m)
   Scope scope = Scope::global;  // mobilenet_v2 at 80%: -0.49 points global, -1.02 per layer (docs/results.md, Pruning)
   Criterion criterion = Criterion::l1;
+  // channel: a ratio per channel space (ChannelGraph order) instead of `amount` everywhere; then
+  // `amount` is the fraction of all prunable channels they remove, and a schedule at x * amount
+  // prunes x * each ratio.
+  std::vector<double> space_ratios;
   int n = 2, m = 4;
   std::string describe() const;  // e.g. "magnitude 80% (layer)", "channel 50% (l1)", "2:4"
 };

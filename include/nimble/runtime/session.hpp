@@ -26,6 +26,10 @@ struct SessionOptions {
   // many times and whose speed is reported or decided on (bench, the int8 speed gate, the
   // before/after latencies of quantize, prune and distill).
   bool choose_kernels_by_timing = false;
+  // OpenMP threads the session compiles and runs with (0: OpenMP's count when it compiles). oneDNN
+  // splits a kernel's work when it is created, so the count is fixed for the session's life. One
+  // thread can be faster for a small model at batch 1: a parallel region costs microseconds.
+  int threads = 0;
 };
 
 // A Graph compiled once for a batch size and mode into cached oneDNN primitives with negotiated
@@ -71,6 +75,7 @@ class Session {
   const Graph& graph() const;  // the compiled graph (after eval-mode fusion)
   int64_t batch() const;
   Mode mode() const;
+  int threads() const;
 
  private:
   struct Impl;

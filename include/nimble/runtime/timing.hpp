@@ -21,9 +21,12 @@ std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Sess
                                                           int64_t warmup, int64_t iters);
 // Models compiled for inference (kernels chosen by timing), each in its precision, timed in
 // alternation: `iters` batch-1 calls after `warmup`, then max(3, iters / 10) calls at `batch`
-// after min(warmup, 3). All take the same input shape. Per model, in order, sorted ms.
+// after min(warmup, 3). All take the same input shape. Per model, in order, sorted ms. At batch 1
+// each model runs with all threads and with one, in the same alternation, and keeps the faster
+// (by median): a small model can lose more to a parallel region's cost than it gains.
 struct ModelTimes {
   std::vector<double> batch1_ms, big_ms;
+  int batch1_threads = 0, big_threads = 0;
 };
 std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Precision>>& models, int64_t batch,
                                     int64_t warmup, int64_t iters);

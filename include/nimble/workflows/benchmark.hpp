@@ -33,12 +33,14 @@ struct BenchmarkBaseline {
   Precision precision = Precision::fp32;
   double latency_ms_p50 = 0, throughput_samples_per_s = 0;
   int64_t macs = 0, size_bytes = 0;
+  int latency_threads = 0;
 };
 
 struct BenchmarkReport {
   std::string model;
   Shape input;
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;
+  int latency_threads = 0;  // the faster at batch 1 of all threads and one (runtime/timing.hpp)
   int64_t batch = 0;
   double throughput_samples_per_s = 0, gflops_per_s = 0;
   int64_t params = 0, macs = 0, size_bytes = 0;

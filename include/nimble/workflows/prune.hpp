@@ -8,6 +8,7 @@
 
 #include "nimble/prune/channel.hpp"
 #include "nimble/prune/gradual.hpp"
+#include "nimble/prune/layer_ratios.hpp"
 #include "nimble/prune/unstructured.hpp"
 #include "nimble/runtime/precision.hpp"
 #include "nimble/workflows/options.hpp"
@@ -27,6 +28,9 @@ struct PruneOptions {
   // channel: a ratio of every prunable space's channels, or the smallest ratio that meets a
   // MACs or measured batch-1 latency target (at most one of the three).
   std::optional<double> ratio, target_macs, target_latency_ms;
+  // A target is met with a ratio per layer chosen by measured accuracy and cost
+  // (prune/layer_ratios.hpp); uniform: one ratio for every layer instead.
+  bool uniform = false;
   prune::Criterion criterion = prune::Criterion::l1;
   int n = 2, m = 4;  // nm: keep N of every M
   int64_t finetune_epochs = 0;
@@ -63,6 +67,10 @@ struct PruneReport {
   int64_t size_bytes_before = 0, size_bytes_after = 0;
   std::vector<PruneLayerReport> layers;
   std::optional<double> removal_max_abs_diff;  // channel: what removing the channels changed
+  // channel with a target, per layer: what the planner measured (accuracy on validation images
+  // before fine-tuning, cost in ms or MACs) and the seconds it took.
+  std::optional<prune::LayerRatios> layer_plan;
+  double plan_seconds = 0;
   std::optional<DistillReport> distillation;
   std::optional<PrecisionChoice> finetune_precision;
   int64_t finetune_best_epoch = 0;

@@ -1,0 +1,104 @@
+// Per-layer channel ratios: a ratio per channel space prunes only that space, and the planner
+// spends its cost budget where accuracy is cheapest, meets the target, and says when it cannot.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "nimble/core/error.hpp"
+#include "nimble/prune/layer_ratios.hpp"
+#include "nimble/zoo/zoo.hpp"
+
+namespace nimble {
+namespace {
+
+Graph resnet8() {
+  zoo::ModelConfig c;
+  c.name = "resnet";
+  c.depth = 8;
+  c.seed = 5;
+  return zoo::build(c);
+}
+
+// Channels of each prunable space's first value in `pruned` (value ids survive removal).
+std::map<int, int64_t> space_channels(const prune::ChannelGraph& cg, const Graph& pruned) {
+  std::map<int, int64_t> out;
+  for (size_t s = 0; s < cg.spaces.size(); ++s)
+    if (cg.spaces[s].prunable) out[int(s)] = pruned.values()[size_t(cg.spaces[s].values[0])].shape[1];
+  return out;
+}
+
+std::vector<int> prunable_spaces(const prune::ChannelGraph& cg) {
+  std::vector<int> out;
+  for (size_t s = 0; s < cg.spaces.size(); ++s)
+    if (cg.spaces[s].prunable && cg.spaces[s].classes.size() >= 8) out.push_back(int(s));
+  return out;
+}
+
+TEST(LayerRatios, ARatioPerSpacePrunesOnlyThatSpace) {
+  const Graph g = resnet8();
+  const prune::ChannelGraph cg(g);
+  const std::vector<int> spaces = prunable_spaces(cg);
+  ASSERT_GE(spaces.size(), 3u);
+  const auto before = space_channels(cg, g);
+  const int chosen = spaces[1];
+  std::vector<double> ratios(cg.spaces.size(), 0.0);
+  ratios[size_t(chosen)] = 0.5;
+  const Graph pruned = prune::prune_channels(g, ratios, prune::Criterion::l1);
+  for (const auto& [space, channels] : space_channels(cg, pruned))
+    EXPECT_EQ(channels, space == chosen ? before.at(space) / 2 : before.at(space)) << "space " << space;
+  // The uniform form is the per-space form with every ratio equal.
+  const Graph uniform = prune::prune_channels(g, 0.5, prune::Criterion::l1);
+  const Graph per_space = prune::prune_channels(g, std::vector<double>(cg.spaces.size(), 0.5), prune::Criterion::l1);
+  EXPECT_EQ(uniform.param_count(), per_space.param_count());
+  EXPECT_EQ(uniform.macs(), per_space.macs());
+}
+
+TEST(LayerRatios, PlannerPrunesWhereAccuracyIsCheapestAndMeetsTheTarget) {
+  const Graph g = resnet8();
+  const prune::ChannelGraph cg(g);
+  const std::vector<int> spaces = prunable_spaces(cg);
+  const auto full = space_channels(cg, g);
+  // A made-up accuracy: every removed channel of `fragile` costs a lot, of the others little.
+  const int fragile = spaces.back();
+  const prune::GraphMetric accuracy = [&](const Graph& p) {
+    double acc = 1.0;
+    for (const auto& [space, channels] : space_channels(cg, p)) {
+      const double removed = 1.0 - double(channels) / double(full.at(space));
+      acc -= (space == fragile ? 1.0 : 0.01) * removed;
+    }
+    return acc;
+  };
+  const prune::GraphMetric macs = [](const Graph& p) { return double(p.macs()); };
+  const double target = 0.7 * double(g.macs());
+  const prune::LayerRatios plan = prune::plan_layer_ratios(g, prune::Criterion::l1, accuracy, macs, target);
+  EXPECT_LE(plan.cost, target);
+  EXPECT_EQ(plan.base_cost, double(g.macs()));
+  EXPECT_GT(plan.fraction, 0.0);
+  EXPECT_EQ(plan.space_ratios[size_t(fragile)], 0.0) << "the fragile space is pruned although others could pay";
+  const Graph pruned = prune::prune_channels(g, plan.space_ratios, prune::Criterion::l1);
+  EXPECT_EQ(double(pruned.macs()), plan.cost);
+  EXPECT_GT(accuracy(pruned), 0.95);  // pruning the fragile space by one step alone would cost 0.125
+  // Each measured space has its levels, the unpruned one first.
+  ASSERT_FALSE(plan.profiles.empty());
+  for (const prune::SpaceProfile& p : plan.profiles) {
+    EXPECT_EQ(p.ratios.front(), 0.0);
+    EXPECT_EQ(p.kept.front(), p.channels);
+    EXPECT_EQ(p.ratios.size(), p.cost.size());
+    EXPECT_EQ(p.ratios.size(), p.accuracy.size());
+  }
+}
+
+TEST(LayerRatios, AnUnreachableTargetIsAnError) {
+  const Graph g = resnet8();
+  const prune::GraphMetric accuracy = [](const Graph&) { return 1.0; };
+  const prune::GraphMetric macs = [](const Graph& p) { return double(p.macs()); };
+  EXPECT_THROW(prune::plan_layer_ratios(g, prune::Criterion::l1, accuracy, macs, 10.0), Error);
+  // A target the model already meets prunes nothing.
+  const prune::LayerRatios none =
+      prune::plan_layer_ratios(g, prune::Criterion::l1, accuracy, macs, double(g.macs()) + 1);
+  EXPECT_EQ(none.fraction, 0.0);
+  EXPECT_EQ(none.evaluations, 0);
+}
+
+}  // namespace
+}  // namespace nimble
