@@ -6,7 +6,9 @@ namespace nimble::zoo {
 
 const std::vector<ModelInfo>& models() {
   static const std::vector<ModelInfo> list = {
-      {"cnn", "2 conv + batch-norm + max-pool, 2 fully connected (the PyTorch peer's CNN at width 1); width multiplier (--width)"},
+      {"cnn",
+       "2 conv + batch-norm + max-pool, 2 fully connected (the PyTorch peer's CNN at width 1); width multiplier "
+       "(--width)"},
       {"resnet",
        "ResNet with basic blocks: CIFAR layout, depth 6n+2 (default 20 below 64 px), or ImageNet layout, depth "
        "18 / 34 (default 18 from 64 px on); width multiplier (--width)"},
