@@ -83,6 +83,14 @@ TEST(CliOptimize, RecommendsResumesAfterAKillAndReports) {
   }
   EXPECT_EQ(recommended, 1u);
   EXPECT_FALSE(a["final_layers"].empty());
+  // The quantize stage's model carries each int8 layer's measured sensitivity into the table.
+  if (a["recommended"] == "int8") {
+    for (const json& l : a["final_layers"]) {
+      if (l["precision"] == "int8") {
+        EXPECT_TRUE(l["sensitivity_points"].is_number()) << l["name"];
+      }
+    }
+  }
   // The report on disk is the --json one, and the page has a point per candidate.
   EXPECT_EQ(json::parse(std::ifstream(dir / "a" / "report.json"))["candidates"], a["candidates"]);
   std::ifstream page(dir / "a" / "report.html");

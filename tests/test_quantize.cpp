@@ -307,6 +307,20 @@ TEST(Quantize, AccuracyAwareFallbackRestoresAModelMadeSensitive) {
       EXPECT_GT(r.accuracy_drop_alone, 20.0);
     }
   }
+
+  // Within a loose tolerance nothing goes back to float and no sensitivity is measured, unless
+  // asked for (the optimize report's per-layer table): then every layer has its drop alone.
+  so.max_drop_points = 100.0;
+  const quant::Selection loose = quant::select_layers(p, cal.params(), so);
+  EXPECT_TRUE(loose.keep_float.empty());
+  for (const quant::LayerReport& r : loose.layers) EXPECT_EQ(r.accuracy_drop_alone, -1) << r.name;
+  so.measure_sensitivity = true;
+  const quant::Selection measured = quant::select_layers(p, cal.params(), so);
+  EXPECT_TRUE(measured.keep_float.empty());
+  for (const quant::LayerReport& r : measured.layers) {
+    EXPECT_GE(r.accuracy_drop_alone, r.name == "conv_b" ? 20.0 : -100.0) << r.name;
+    EXPECT_LE(r.accuracy_drop_alone, 100.0) << r.name;
+  }
 }
 
 }  // namespace

@@ -115,17 +115,19 @@ Selection select_layers(const Graph& prepared, const std::vector<QParams>& value
       return 100.0 * (sel.float_accuracy - o.accuracy(convert(prepared, value_params, {keep})));
     };
     double drop = drop_of(sel.keep_float);
-    if (drop > o.max_drop_points) {
+    std::vector<std::string> int8_layers;
+    for (auto& [name, r] : report)
+      if (!sel.keep_float.count(name)) int8_layers.push_back(name);
+    if (drop > o.max_drop_points || o.measure_sensitivity) {
       // Sensitivity: each int8 layer alone.
-      std::vector<std::string> int8_layers;
-      for (auto& [name, r] : report)
-        if (!sel.keep_float.count(name)) int8_layers.push_back(name);
       for (const std::string& name : int8_layers) {
         std::set<std::string> all_but = sel.keep_float;
         for (const std::string& other : int8_layers)
           if (other != name) all_but.insert(other);
         report[name].accuracy_drop_alone = drop_of(all_but);
       }
+    }
+    if (drop > o.max_drop_points) {
       std::sort(int8_layers.begin(), int8_layers.end(), [&](const std::string& a, const std::string& b) {
         return report[a].accuracy_drop_alone > report[b].accuracy_drop_alone;
       });

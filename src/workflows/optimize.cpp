@@ -151,9 +151,10 @@ std::vector<std::string> nothing_met(const workflow::OptimizeRun& run) {
 }
 
 // Per layer that has weights: its time at batch 1 in the model's session, its output channels
-// against the same layer of `before` (the model before pruning), and its precision.
+// against the same layer of `before` (the model before pruning), its precision, and what it costs in
+// accuracy alone in int8 (`sensitivity`, by name, when measured).
 std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before, const std::string& float_precision,
-                                             int iters) {
+                                             const std::map<std::string, double>& sensitivity, int iters) {
   std::map<std::string, int64_t> channels_before;
   for (const Node& n : before.graph.nodes())
     if (const ParamPtr w = n.param_ptr("weights")) channels_before[n.name] = w->data.shape()[0];
@@ -177,17 +178,17 @@ std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before
     for (const auto& [key, p] : n.params)
       if (p->trainable) l.params += p->data.numel();
     l.macs = macs[i];
+    if (auto it = sensitivity.find(n.name); it != sensitivity.end()) l.sensitivity_points = it->second;
     rows.push_back(l);
   }
   return rows;
 }
 
-// The model the final one was pruned from, for the channel counts: the distilled student when
-// there is one, else the teacher.
-std::string unpruned_path(const workflow::OptimizeRun& run) {
-  for (const OptimizeCandidate& c : run.report.candidates)
-    if (c.stage == "distill") return (fs::path(run.o.out) / c.path).string();
-  return run.teacher_path;
+// The model the recommended one was pruned from, for the channel counts: the prune stage's input
+// when the recommendation descends from the kept pruned model, else the recommended model itself.
+Model unpruned_model(const workflow::OptimizeRun& run, const OptimizeCandidate& rec, const Model& recommended) {
+  const bool pruned = !run.unpruned_path.empty() && (rec.stage == "prune" || rec.stage == "quantize");
+  return pruned ? Model::load(run.unpruned_path) : recommended;
 }
 
 }  // namespace
@@ -217,9 +218,9 @@ void final_stage(OptimizeRun& run, int /*index*/) {
     r.onnx_path = (fs::path(o.out) / "model.onnx").string();
     m.save(r.model_path);
     io::export_onnx(m, r.onnx_path);
-    r.final_layers =
-        final_layer_table(m, Model::load(unpruned_path(run)), rec.precision == "int8" ? "fp32" : rec.precision,
-                          int(std::max<int64_t>(20, o.iters / 2)));
+    r.final_layers = final_layer_table(m, unpruned_model(run, rec, m), rec.precision == "int8" ? "fp32" : rec.precision,
+                                       rec.stage == "quantize" ? run.int8_sensitivity : std::map<std::string, double>{},
+                                       int(std::max<int64_t>(20, o.iters / 2)));
     // The headline ratio, timed in alternation with the fp32 teacher.
     BenchmarkOptions b;
     b.model = r.model_path;

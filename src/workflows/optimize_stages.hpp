@@ -1,6 +1,7 @@
 #pragma once
 // The stages of `nimble optimize` and what they share: the preset's recipe, the data read once,
 // and the measurement of a candidate model. Internal.
+#include <map>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,10 @@ struct OptimizeRun {
   // The model handed from stage to stage, and the accuracy floor on the validation split.
   std::string current_path, current_id;
   double floor_val_accuracy = 0;
+  // The prune stage's input, when the pruned model was kept (the quantize stage then starts from it).
+  std::string unpruned_path;
+  // The quantize stage's int8 model: accuracy points each int8 layer costs alone (validation).
+  std::map<std::string, double> int8_sensitivity;
 };
 
 // Measures the model at `path`: accuracy on the test and validation splits (float models in their

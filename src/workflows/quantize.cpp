@@ -68,6 +68,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
   qo.selection.big_batch = o.batch;
   if (o.max_drop) {
     qo.selection.max_drop_points = *o.max_drop;
+    qo.selection.measure_sensitivity = o.measure_sensitivity;
     qo.selection.accuracy = [&](const Graph& g) {
       return train::evaluate(g, split.val, norm, 500, Precision::fp32).accuracy;
     };

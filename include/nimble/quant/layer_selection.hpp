@@ -45,6 +45,9 @@ struct SelectionOptions {
   // points (0..100); off when `accuracy` is empty.
   std::function<double(const Graph&)> accuracy;
   double max_drop_points = 0;
+  // Measure every int8 layer's sensitivity even when the whole model is within the tolerance
+  // (a report's per-layer table wants it); costs one evaluation per layer.
+  bool measure_sensitivity = false;
 };
 
 Selection select_layers(const Graph& prepared, const std::vector<QParams>& value_params,

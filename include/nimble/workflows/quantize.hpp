@@ -25,7 +25,8 @@ struct QuantizeOptions {
   // Accuracy-aware: keep the most sensitive layers in float until the validation top-1 drop is
   // within this many points.
   std::optional<double> max_drop;
-  int64_t qat_epochs = 0;  // quantization-aware fine-tuning before converting
+  bool measure_sensitivity = false;  // with max_drop: every int8 layer's drop alone, in the layer table
+  int64_t qat_epochs = 0;            // quantization-aware fine-tuning before converting
   double qat_lr = 0.001;
   Precision precision = Precision::automatic;  // of quantization-aware training
   bool dynamic = false;                        // int8 weights for linear layers, activations quantized per batch
