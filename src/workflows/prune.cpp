@@ -151,9 +151,9 @@ void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet&
   cfg.amount = plan.fraction;
   workflow::say(o.log, field + ": per-layer ratios remove " + workflow::fixed(100 * plan.fraction, 1) +
                            " % of the channels (" + std::to_string(plan.evaluations) + " candidates measured in " +
-                           workflow::fixed(r.plan_seconds, 1) + " s); predicted " +
-                           workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " against " +
-                           workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4));
+                           workflow::fixed(r.plan_seconds, 1) + " s); the planned model measures " +
+                           workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " (unpruned " +
+                           workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4) + ")");
   r.layer_plan = std::move(plan);
 }
 
