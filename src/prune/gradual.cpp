@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "nimble/core/error.hpp"
 
@@ -59,10 +60,10 @@ Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount) {
 }
 
 GradualPruning::GradualPruning(PruneConfig cfg, double ramp_fraction, int updates)
-    : cfg_(cfg), ramp_fraction_(ramp_fraction), updates_(updates) {
+    : cfg_(std::move(cfg)), ramp_fraction_(ramp_fraction), updates_(updates) {
   NIMBLE_CHECK(ramp_fraction >= 0 && ramp_fraction <= 1, "the pruning ramp must be a fraction of training in [0, 1]");
   NIMBLE_CHECK(updates >= 1, "the pruning schedule needs at least one update");
-  NIMBLE_CHECK(cfg.amount >= 0 && cfg.amount < 1, "the pruning target must be in [0, 1)");
+  NIMBLE_CHECK(cfg_.amount >= 0 && cfg_.amount < 1, "the pruning target must be in [0, 1)");
 }
 
 void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {

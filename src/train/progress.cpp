@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 namespace nimble::train {
@@ -10,7 +11,7 @@ namespace {
 thread_local std::string progress_context;
 
 std::string duration(double seconds) {
-  const int64_t s = int64_t(seconds + 0.5);
+  const int64_t s = std::llround(seconds);
   char text[32];
   if (s >= 60) {
     std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
