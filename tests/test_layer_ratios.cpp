@@ -88,6 +88,24 @@ TEST(LayerRatios, PlannerPrunesWhereAccuracyIsCheapestAndMeetsTheTarget) {
   }
 }
 
+TEST(LayerRatios, CostsThatDoNotAddUpStillReachAReachableTarget) {
+  // A cost that falls only once every space is pruned (as a batch-1 latency made of per-call
+  // overheads can): each space alone saves nothing, yet the target is reachable.
+  const Graph g = resnet8();
+  const prune::ChannelGraph cg(g);
+  const auto full = space_channels(cg, g);
+  const prune::GraphMetric accuracy = [](const Graph& p) { return double(p.macs()); };
+  const prune::GraphMetric cost = [&](const Graph& p) {
+    for (const auto& [space, channels] : space_channels(cg, p))
+      if (full.at(space) >= 8 && channels == full.at(space)) return double(g.macs());
+    return double(p.macs());
+  };
+  const double target = 0.9 * double(g.macs());
+  const prune::LayerRatios plan = prune::plan_layer_ratios(g, prune::Criterion::l1, accuracy, cost, target);
+  EXPECT_LE(plan.cost, target);
+  EXPECT_LE(cost(prune::prune_channels(g, plan.space_ratios, prune::Criterion::l1)), target);
+}
+
 TEST(LayerRatios, AnUnreachableTargetIsAnError) {
   const Graph g = resnet8();
   const prune::GraphMetric accuracy = [](const Graph&) { return 1.0; };

@@ -67,8 +67,13 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   // unit of cost saved. Jumps over several levels count, so a latency that falls in steps (kernels
   // that run 8 or 16 channels at a time) is not missed. Costs are assumed to add up until the
   // prediction meets the target; then the whole model is measured and the prediction rebased.
+  // When measured costs do not add up (a batch-1 latency made mostly of per-call overheads, or
+  // noise), the remaining steps may all look worthless; then any positive saving counts, and at
+  // last any step, the least harmful first, until the deepest levels (which the caller can check
+  // against the target) are reached.
   std::vector<size_t> level(r.profiles.size(), 0);
   double predicted = r.base_cost;
+  int relaxed = 0;  // 0: savings above the noise, 1: any positive saving, 2: any step
   for (;;) {
     std::optional<std::pair<size_t, size_t>> best;
     double best_score = 0, best_saving = 0;
@@ -76,8 +81,9 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
       const SpaceProfile& p = r.profiles[i];
       for (size_t j = level[i] + 1; j < p.ratios.size(); ++j) {
         const double saving = p.cost[level[i]] - p.cost[j];
-        if (saving <= min_saving) continue;
-        const double score = std::max(0.0, p.accuracy[level[i]] - p.accuracy[j]) / saving;
+        if ((relaxed == 0 && saving <= min_saving) || (relaxed == 1 && saving <= 0)) continue;
+        const double loss = std::max(0.0, p.accuracy[level[i]] - p.accuracy[j]);
+        const double score = relaxed == 2 ? loss : loss / saving;
         if (!best || score < best_score || (score == best_score && saving > best_saving)) {
           best = std::make_pair(i, j);
           best_score = score;
@@ -85,12 +91,16 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
         }
       }
     }
-    if (!best) break;
+    if (!best) {
+      if (relaxed == 2) break;
+      ++relaxed;
+      continue;
+    }
     const auto [i, j] = *best;
     predicted -= r.profiles[i].cost[level[i]] - r.profiles[i].cost[j];
     level[i] = j;
     r.space_ratios[size_t(r.profiles[i].space)] = r.profiles[i].ratios[j];
-    if (predicted > target) continue;
+    if (predicted > target && relaxed == 0) continue;  // relaxed: the prediction is not to be trusted
     r.cost = cost(prune_channels(g, r.space_ratios, criterion));
     ++r.evaluations;
     if (r.cost <= target) break;
