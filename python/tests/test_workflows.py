@@ -36,6 +36,19 @@ def test_prune_channels(trained, workdir):
     assert nimble.Model.load(r["checkpoint"]).num_classes == 10
 
 
+def test_prune_to_a_macs_target_with_per_layer_ratios(trained, workdir):
+    target = 0.6 * trained["macs"]
+    r = nimble.prune(model=trained["checkpoint"], out=str(workdir / "planned.nimble"), method="channel",
+                     target_macs=target, iters=5, batch=64, quiet=True)
+    assert r["macs_after"] <= target < r["macs_before"]
+    plan = r["layer_plan"]
+    assert plan["cost"] == r["macs_after"] and plan["base_cost"] == r["macs_before"]
+    assert plan["spaces"] and all(s["levels"]["ratio"][0] == 0 for s in plan["spaces"])
+    uniform = nimble.prune(model=trained["checkpoint"], out=str(workdir / "uniform.nimble"), method="channel",
+                           target_macs=target, uniform=True, iters=5, batch=64, quiet=True)
+    assert uniform["macs_after"] <= target and "layer_plan" not in uniform
+
+
 def test_distill(trained, workdir):
     r = nimble.distill(teacher=trained["checkpoint"], teacher_form="fp32", model="cnn", width=0.5, limit=512, val=128,
                        epochs=1, precision="fp32", alpha=0.5, out=str(workdir / "student.nimble"), quiet=True)
@@ -113,6 +126,7 @@ def test_wrong_type_is_type_error():
     (lambda: nimble.quantize(model="m.nimble", out="o.nimble", observer="nope"), "observer"),
     (lambda: nimble.quantize(model="m.nimble"), "out"),
     (lambda: nimble.prune(model="m.nimble", out="o.nimble", method="channel", ratio=1.5), "ratio"),
+    (lambda: nimble.prune(model="m.nimble", out="o.nimble", method="channel", uniform=True), "uniform"),
     (lambda: nimble.benchmark(input="1x28"), "input"),
     (lambda: nimble.search(population=5), "population"),
     (lambda: nimble.search(deploy="fp8"), "deploy"),
