@@ -81,7 +81,7 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
       const SpaceProfile& p = r.profiles[i];
       for (size_t j = level[i] + 1; j < p.ratios.size(); ++j) {
         const double saving = p.cost[level[i]] - p.cost[j];
-        if ((relaxed == 0 && saving <= min_saving) || (relaxed == 1 && saving <= 0)) continue;
+        if ((relaxed == 0 && saving <= min_saving * r.base_cost) || (relaxed == 1 && saving <= 0)) continue;
         const double loss = std::max(0.0, p.accuracy[level[i]] - p.accuracy[j]);
         const double score = relaxed == 2 ? loss : loss / saving;
         if (!best || score < best_score || (score == best_score && saving > best_saving)) {

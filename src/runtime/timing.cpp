@@ -88,6 +88,10 @@ std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Pr
   return times;
 }
 
+double batch1_latency_ms(const Graph& g, int64_t iters) {
+  return percentile(time_models({{&g, Precision::fp32}}, 1, 5, iters)[0].batch1_ms, 0.5);
+}
+
 double percentile(const std::vector<double>& sorted, double p) {
   const size_t i = std::min(sorted.size() - 1, size_t(std::lround(p * double(sorted.size() - 1))));
   return sorted[i];

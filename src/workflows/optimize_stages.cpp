@@ -448,8 +448,7 @@ void prune_stage(OptimizeRun& run, int index) {
     } else {
       // The planner times fp32 models; so is the target.
       const Model m = Model::load(run.current_path);
-      const double now = percentile(time_models({{&m.graph, Precision::fp32}}, 1, 10, 100)[0].batch1_ms, 0.5);
-      p.target_latency_ms = run.preset.prune_latency * now;
+      p.target_latency_ms = run.preset.prune_latency * batch1_latency_ms(m.graph, 100);
     }
     p.finetune_epochs = run.preset.prune_epochs;
     PruneReport r;

@@ -86,12 +86,6 @@ double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std
   return hi;
 }
 
-// Batch-1 latency of a float graph as the inference Session runs it (median of `runs`), with the
-// faster of all threads and one, as `nimble bench` reports it.
-double batch1_latency_ms(const Graph& g, int runs) {
-  return percentile(time_models({{&g, Precision::fp32}}, 1, 5, runs)[0].batch1_ms, 0.5);
-}
-
 // A per-layer target that even the planner's deepest ratio in every layer misses is refused
 // before any data is read (a one-line error, as for every other bad option).
 void check_reachable(const PruneOptions& o, const Graph& g, prune::Criterion criterion) {
@@ -141,8 +135,7 @@ void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet&
   prune::LayerRatios plan;
   try {
     // Latency differences under half a percent are within the timing's noise.
-    const double noise = o.target_macs ? 0.0 : 0.005 * cost(g);
-    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, noise);
+    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, o.target_macs ? 0.0 : 0.005);
   } catch (const Error& e) {  // the deepest plan met the target alone but the greedy path ended short of it
     throw OptionError(field, what + " is out of reach: " + e.what());
   }

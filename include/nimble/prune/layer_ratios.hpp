@@ -38,10 +38,10 @@ constexpr int kLayerRatioLevels = 8;
 
 // Plans ratios for `g` so that `cost` of the pruned model is at most `target`. `accuracy` and
 // `cost` measure a candidate; the cost must fall as channels go (latency, MACs, parameters), and
-// savings below `min_saving` (the cost's noise) do not count as savings. `levels` ratios are
+// savings below `min_saving` times the unpruned cost (the cost's noise) do not count. `levels` ratios are
 // tried per space: 0, 1/levels, ..., (levels-1)/levels. Throws Error when pruning every space to
 // its deepest level still misses the target.
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, double min_saving = 0, int levels = 8);
+                              double target, double min_saving = 0, int levels = kLayerRatioLevels);
 
 }  // namespace nimble::prune

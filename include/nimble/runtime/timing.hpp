@@ -32,6 +32,9 @@ std::vector<ModelTimes> time_models(const std::vector<std::pair<const Graph*, Pr
                                     int64_t warmup, int64_t iters);
 // The p-quantile (0..1) of sorted times.
 double percentile(const std::vector<double>& sorted, double p);
+// Median batch-1 latency (ms) of `g` in fp32 over `iters` calls, with the faster thread count, as
+// time_models measures it: what pruning targets and what `nimble bench` reports.
+double batch1_latency_ms(const Graph& g, int64_t iters);
 // Per-node kernel times (median ms over `iters` passes) of `g` compiled as it is (fp32, no
 // inference passes) at `batch`, by node name: what each layer costs.
 std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters);
