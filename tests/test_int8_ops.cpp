@@ -266,6 +266,75 @@ TEST(Int8, AddScalesBothInputsAndSaturates) {
   }
 }
 
+// qconv2d over one input channel (a grey-image stem) runs on the hand-written kernel where the CPU
+// has AVX-512 (kernels/single_channel_conv.hpp), and on oneDNN with NIMBLE_PLAIN_KERNELS=1: both
+// within one step of the reference, over zero points, signedness, activations, a channel tail,
+// stride 2 and a 5x5 kernel.
+TEST(Int8, OneChannelStemMatchesTheReference) {
+  struct Case {
+    V in;  // 1, H, W
+    int64_t oc, k, stride, pad;
+    const char* src;
+    int64_t src_zp;
+    const char* dst;
+    int64_t dst_zp;
+    const char* act;
+  };
+  for (const Case& c : {Case{{1, 28, 28}, 16, 3, 1, 1, "u8", 0, "u8", 0, "relu"},
+                        Case{{1, 13, 11}, 24, 3, 2, 0, "s8", -3, "s8", 0, "none"},
+                        Case{{1, 9, 9}, 16, 5, 1, 2, "u8", 7, "u8", 10, "relu6"},
+                        Case{{1, 10, 7}, 40, 3, 1, 1, "s8", 0, "u8", 3, "none"}}) {
+    for (const bool plain : {false, true}) {
+      SCOPED_TRACE(Shape(c.in).str() + " oc " + std::to_string(c.oc) + " k" + std::to_string(c.k) + " " + c.src +
+                   " -> " + c.dst + " " + c.act + (plain ? " on oneDNN" : ""));
+      Attrs a = {{"out_channels", c.oc},
+                 {"kernel", V{c.k, c.k}},
+                 {"stride", V{c.stride, c.stride}},
+                 {"padding", V{c.pad, c.pad}},
+                 {"activation", std::string(c.act)}};
+      a = qattrs(qattrs(a, "src_", 0.02, c.src_zp, c.src), "dst_", 0.05, c.dst_zp, c.dst);
+      Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape(c.in), {c.src});
+      Rng rng(11);
+      fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
+      randomize_scales_and_bias(t.g.nodes()[size_t(t.op)], rng);
+      const bool u8 = std::string(c.src) == "u8";
+      Tensor x = integers(Shape({2, 1, c.in[1], c.in[2]}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
+      if (plain) setenv("NIMBLE_PLAIN_KERNELS", "1", 1);
+      const Tensor got = t.run(x);
+      unsetenv("NIMBLE_PLAIN_KERNELS");
+      EXPECT_TRUE(within_steps(got, t.reference(x), 1.0f));
+    }
+  }
+}
+
+// A residual fused into qconv2d (what inference sessions make of qconv2d + qadd): summed in real
+// units before the activation, u8 or s8 residual into u8 or s8 output, within one step of the
+// reference; and the same with oneDNN's fastest kernel by timing.
+TEST(Int8, ConvWithAResidualAddsItBeforeTheActivation) {
+  for (const char* act : {"none", "relu"}) {
+    for (const char* residual : {"u8", "s8"}) {
+      for (const char* dst : {"u8", "s8"}) {
+        SCOPED_TRACE(std::string(act) + ", " + residual + " residual -> " + dst);
+        Attrs a = {
+            {"out_channels", int64_t(16)}, {"kernel", V{3, 3}}, {"padding", V{1, 1}}, {"activation", std::string(act)}};
+        a = qattrs(qattrs(qattrs(a, "src_", 0.02, 0, "u8"), "dst_", 0.05, 0, dst), "residual_", 0.03, 0, residual);
+        Int8Graph t = int8_graph(OpKind::qconv2d, a, Shape({16, 7, 9}), {"u8", residual});
+        Rng rng(8);
+        fill_weights(t.g.nodes()[size_t(t.op)], rng, false);
+        randomize_scales_and_bias(t.g.nodes()[size_t(t.op)], rng);
+        Tensor x = integers(Shape({2, 16, 7, 9}), rng, 0, 127);  // fits both u8 and s8
+        const Tensor want = t.reference(x);
+        // The residual changes the result: the same graph without it differs.
+        Graph plain = t.g.clone();
+        plain.nodes()[size_t(t.op)].inputs.pop_back();
+        EXPECT_FALSE(within_steps(Int8Graph{plain, t.quantizers, t.op}.reference(x), want, 1.0f));
+        EXPECT_TRUE(within_steps(t.run(x), want, 1.0f));
+        EXPECT_TRUE(within_steps(t.run(x, true), want, 1.0f));
+      }
+    }
+  }
+}
+
 // Dynamic quantization: the batch's own scale (max |x| / 127), exact int32 accumulation, real
 // bias and activation after scaling; kernel and reference agree to float rounding.
 TEST(Int8, DynamicLinearQuantizesEachBatchWithItsOwnScale) {

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "importer_ops_graph.hpp"
+#include "nimble/graph/passes.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/quant/layer_selection.hpp"
 #include "nimble/quant/quantize.hpp"
@@ -177,6 +179,49 @@ TEST(Quantize, ZooModelsConvertToInt8AndStayCloseToFp32) {
     for (auto& [n, prm] : g.named_params()) fp32_bytes += int64_t(prm->data.nbytes());
     for (auto& [n, prm] : ck.graph.named_params()) int8_bytes += int64_t(prm->data.nbytes());
     EXPECT_GT(double(fp32_bytes) / double(int8_bytes), 3.5);
+  }
+}
+
+// An inference session moves each qadd into the qconv2d producing one of its operands (one
+// rounding of the sum instead of two, in the residual's buffer where nothing reads it later):
+// identity shortcuts (CIFAR layout) and 1x1 downsample convolutions (ImageNet layout) alike. The
+// fused session's logits stay within the unfused graph's rounding, and repeat exactly on a
+// second call after another input.
+TEST(Quantize, SessionsFuseInt8ResidualAddsIntoTheirConvolutions) {
+  for (int64_t depth : {8, 18}) {
+    SCOPED_TRACE(depth);
+    zoo::ModelConfig mc;
+    mc.name = "resnet";
+    mc.depth = depth;
+    mc.width = 0.5;
+    mc.input = depth == 18 ? Shape{3, 64, 64} : Shape{1, 28, 28};
+    const Graph p = quant::prepare(zoo::build(mc));
+    const data::ImageSet calib = random_images(p.input_shape(), 64, 2);
+    const data::Normalization norm = data::compute_normalization(calib);
+    const Graph q = quant::convert(p, quant::calibrate(p, calib, norm, ObserverKind::minmax, 32).params());
+    ASSERT_GT(count(q, OpKind::qadd), 0);
+    const Graph fused = passes::optimize_for_session(q);
+    EXPECT_EQ(count(fused, OpKind::qadd), 0);
+    int with_residual = 0;
+    for (const Node& n : fused.nodes()) with_residual += n.op == OpKind::qconv2d && n.inputs.size() == 2;
+    EXPECT_EQ(with_residual, count(q, OpKind::qadd));
+
+    Rng rng(3);
+    const Tensor x = normalised_batch(calib, norm, 8),
+                 y = random_tensor({8, mc.input[0], mc.input[1], mc.input[2]}, rng);
+    const Tensor want = outputs(q, x);
+    Session s(q, {8, Mode::eval, true, Precision::fp32});
+    ASSERT_EQ(count(s.graph(), OpKind::qadd), 0);
+    const Tensor got = s.forward(x).clone();
+    double err = 0, mag = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      err = std::max(err, double(std::fabs(want.data<float>()[i] - got.data<float>()[i])));
+      mag = std::max(mag, double(std::fabs(want.data<float>()[i])));
+    }
+    EXPECT_LT(err, 0.05 * mag) << "max error " << err << " against max |logit| " << mag;
+    s.forward(y);
+    const Tensor again = s.forward(x);
+    EXPECT_EQ(0, std::memcmp(got.raw(), again.raw(), got.nbytes()));
   }
 }
 

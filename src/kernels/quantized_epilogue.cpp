@@ -2,7 +2,8 @@
 
 namespace nimble::ops {
 
-QuantizedEpilogue quantized_epilogue(const Node& node, const QParams& src, const QParams& dst, int scale_mask) {
+QuantizedEpilogue quantized_epilogue(const Node& node, const QParams& src, const QParams& dst, int scale_mask,
+                                     const QParams* residual) {
   check_weight_scales(node);
   const Param& ws = node.param("weight_scales");
   ParamPtr bias = node.param_ptr("bias");
@@ -18,13 +19,17 @@ QuantizedEpilogue quantized_epilogue(const Node& node, const QParams& src, const
     scales[size_t(i)] = act == "none" ? acc_scale / dst_scale : acc_scale;
   }
   e.attr.set_output_scales(scale_mask, scales);
+  dnnl::post_ops po;
+  // The residual, reinterpreted in its own int8 type, joins in the units the sum is in so far:
+  // real ones before an activation, dst steps without one.
+  if (residual)
+    po.append_sum(act == "none" ? residual->scale / dst_scale : residual->scale, kernels::to_dnnl(residual->dtype));
   if (act != "none") {
     float alpha, beta;
     const dnnl::algorithm alg = kernels::activation_algorithm(act, &alpha, &beta);
-    dnnl::post_ops po;
     po.append_eltwise(1.0f / dst_scale, alg, alpha, beta);
-    e.attr.set_post_ops(po);
   }
+  if (po.len() > 0) e.attr.set_post_ops(po);
   if (src.zero_point != 0) e.attr.set_zero_points(DNNL_ARG_SRC, 0, {src.zero_point});
   if (dst.dtype != DType::f32 && dst.zero_point != 0) e.attr.set_zero_points(DNNL_ARG_DST, 0, {dst.zero_point});
   return e;

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/channel_blocks.hpp"
+#include "nimble/graph/qparams.hpp"
 
 namespace nimble::kernels {
 
@@ -25,6 +26,14 @@ bool single_channel_conv_supported(const SingleChannelConvGeometry& g);
 void single_channel_conv_forward(const float* src, const float* weights, const float* bias, void* dst, bool dst_bf16,
                                  const ChannelBlocks& view, const SingleChannelConvGeometry& g, float lower,
                                  float upper);
+
+// The int8 form, for qconv2d: src u8 or s8 (N, 1, IH, IW) plain, with src_q's zero point;
+// weights (OC, 1, KH, KW) are the real weights (int8 weights times their scales, times src_q's
+// scale) and bias real; the clamped result is quantized with dst_q (u8 or s8) into `view`. The
+// products sum in fp32, so the result may differ from an exact int32 sum by float rounding.
+void single_channel_qconv_forward(const void* src, const QParams& src_q, const float* weights, const float* bias,
+                                  void* dst, const QParams& dst_q, const ChannelBlocks& view,
+                                  const SingleChannelConvGeometry& g, float lower, float upper);
 
 // diff_weights (OC, 1, KH, KW) and diff_bias (OC, or null) from src and diff_dst (in `view`, fp32
 // or bf16), summed in fp32 per thread and then across threads.

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <omp.h>
 
@@ -158,10 +159,15 @@ std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before
   std::map<std::string, int64_t> channels_before;
   for (const Node& n : before.graph.nodes())
     if (const ParamPtr w = n.param_ptr("weights")) channels_before[n.name] = w->data.shape()[0];
-  Session s(m.graph, {1, Mode::eval, false});
+  // As the model runs: batch-norm folded, activations and residual adds fused into the layers.
+  Session s(m.graph, {1, Mode::eval, true});
   const std::vector<double> ms = s.profile(random_batch(m.input_shape(), 1, 3), iters);
   std::map<std::string, double> time_of;
-  for (size_t i = 0; i < s.graph().nodes().size() && i < ms.size(); ++i) time_of[s.graph().nodes()[i].name] = ms[i];
+  std::set<std::string> with_residual;
+  for (size_t i = 0; i < s.graph().nodes().size() && i < ms.size(); ++i) {
+    time_of[s.graph().nodes()[i].name] = ms[i];
+    if (s.graph().nodes()[i].inputs.size() == 2) with_residual.insert(s.graph().nodes()[i].name);
+  }
   const std::vector<int64_t> macs = m.graph.node_macs();
   std::vector<OptimizeLayer> rows;
   for (size_t i = 0; i < m.graph.nodes().size(); ++i) {
@@ -173,6 +179,7 @@ std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before
     l.op = op_name(n.op);
     l.precision = w->data.dtype() == DType::s8 ? "int8" : float_precision;
     if (auto it = time_of.find(n.name); it != time_of.end()) l.ms = it->second;
+    if (with_residual.count(n.name)) l.note = "the residual add runs inside it";
     l.channels_after = w->data.shape()[0];
     if (auto it = channels_before.find(n.name); it != channels_before.end()) l.channels_before = it->second;
     for (const auto& [key, p] : n.params)

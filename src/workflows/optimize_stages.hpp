@@ -28,7 +28,8 @@ struct Preset {
   // Without a latency goal, pruning aims at this fraction of the model's batch-1 latency, with
   // per-layer ratios chosen by measurement.
   double prune_latency = 0.75;
-  int64_t limit = 0;                             // training images (0: all)
+  double alpha = 0.9;  // the soft targets' weight wherever the teacher teaches (distil, prune, QAT)
+  int64_t limit = 0;   // training images (0: all)
   static Preset named(const std::string& name);  // throws OptionError("preset", ...)
 };
 

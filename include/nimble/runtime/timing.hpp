@@ -14,9 +14,13 @@ namespace nimble {
 Tensor random_batch(const Shape& per_sample, int64_t batch, uint64_t seed, float scale = 1.0f);
 // Forward times in ms of `iters` calls after `warmup` calls, sorted ascending.
 std::vector<double> time_forward(Session& s, const Tensor& x, int64_t warmup, int64_t iters);
-// The same for several sessions measured together: each round calls every session once, in an
-// order that rotates between rounds, so all of them see the same machine (this one's speed drifts
-// by tens of percent from one second to the next). Per session, sorted ascending.
+// The same for several sessions measured together, in short alternating blocks so all of them see
+// the same machine (this one's speed drifts by tens of percent from one second to the next): each
+// round gives every session, in an order that rotates between rounds, one untimed call and then
+// kCallsPerBlock timed ones. Each model is timed warm, as it runs in deployment; alternating call
+// by call would time a small model in caches a big one just flushed (a 77 k-parameter int8 ResNet
+// measured 40 % slower that way beside a 272 k-parameter fp32 one). Per session, sorted ascending.
+constexpr int64_t kCallsPerBlock = 8;
 std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Session*>& sessions, const Tensor& x,
                                                           int64_t warmup, int64_t iters);
 // Models compiled for inference (kernels chosen by timing), each in its precision, timed in

@@ -1,10 +1,12 @@
-// Rewrites: batch-norm folding, activation fusion, residual-add fusion, dropout removal (eval), batch-norm + ReLU
+// Rewrites: batch-norm folding, activation fusion, residual-add fusion (float and int8), dropout removal (eval),
+// batch-norm + ReLU
 // (train and eval).
 #include <cmath>
 
 #include "nimble/core/error.hpp"
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
+#include "nimble/graph/qparams.hpp"
 
 namespace nimble::passes {
 
@@ -96,44 +98,82 @@ Graph remove_dropout(const Graph& in) {
   return g;
 }
 
-Graph fuse_residual_add(const Graph& in) {
-  for (const Node& n : in.nodes())
-    if (op_traits(n.op).int8 == Int8Rule::int8_op) return in;  // an int8 residual carries a scale the sum would drop
-  Graph g = in;
+namespace {
+// Of the operands of the two-input add node `add` that a convolution accepted by
+// `fusable(convolution, add)` produced for this add alone, the later one, and the slot of the other operand (the
+// residual): that operand is then computed before the convolution runs (ResNet's downsample comes after conv2). {-1,
+// -1} when there is none.
+template <class Fusable> std::pair<int, int> residual_site(const Graph& g,
+                                                           const std::vector<std::vector<int>>& consumers, int add,
+                                                           Fusable fusable) {
+  const Node& a = g.nodes()[size_t(add)];
+  int conv = -1, residual_slot = -1;
+  for (int k = 0; k < 2; ++k) {
+    const int producer = g.values()[size_t(a.inputs[size_t(k)])].producer;
+    if (producer < 0 || sole_consumer(g, consumers, a.inputs[size_t(k)]) != add) continue;
+    const Node& p = g.nodes()[size_t(producer)];
+    if (!fusable(p, a) || p.inputs.size() != 1 || has_activation(p)) continue;
+    if (producer > conv && g.values()[size_t(a.inputs[size_t(1 - k)])].producer < producer) {
+      conv = producer;
+      residual_slot = 1 - k;
+    }
+  }
+  return {conv, residual_slot};
+}
+
+// Until none is left: an add of kind `add_op` with a residual_site gives the convolution its
+// residual as a second input, `absorb(conv, add, residual_slot)` moves the rest of its work, and
+// the add is removed.
+template <class Fusable, class Absorb> Graph fuse_residuals(Graph g, OpKind add_op, Fusable fusable, Absorb absorb) {
   for (bool changed = true; changed;) {
     changed = false;
     const auto consumers = g.consumers();
     for (size_t i = 0; i < g.nodes().size() && !changed; ++i) {
       const Node& add = g.nodes()[i];
-      if (add.op != OpKind::add || add.inputs.size() != 2) continue;
-      // Of the operands a convolution produced for this add alone, the later one: the other
-      // operand is then computed before it runs (ResNet's downsample comes after conv2).
-      int conv = -1, residual_slot = -1;
-      for (int k = 0; k < 2; ++k) {
-        const int producer = g.values()[size_t(add.inputs[size_t(k)])].producer;
-        if (producer < 0 || sole_consumer(g, consumers, add.inputs[size_t(k)]) != int(i)) continue;
-        const Node& p = g.nodes()[size_t(producer)];
-        if (p.op != OpKind::conv2d || p.inputs.size() != 1 || has_activation(p)) continue;
-        if (producer > conv && g.values()[size_t(add.inputs[size_t(1 - k)])].producer < producer) {
-          conv = producer;
-          residual_slot = 1 - k;
-        }
-      }
+      if (add.op != add_op || add.inputs.size() != 2) continue;
+      const auto [conv, residual_slot] = residual_site(g, consumers, int(i), fusable);
       if (conv < 0) continue;
-      const int residual = add.inputs[size_t(residual_slot)];
-      g.nodes()[size_t(conv)].inputs.push_back(residual);
-      g.nodes()[i].inputs = {g.nodes()[size_t(conv)].output};
+      Node& c = g.nodes()[size_t(conv)];
+      c.inputs.push_back(add.inputs[size_t(residual_slot)]);
+      absorb(c, add, residual_slot);
+      g.nodes()[i].inputs = {c.output};
       g = bypass_node(g, int(i));
       changed = true;
     }
   }
   return g;
 }
+}  // namespace
+
+Graph fuse_residual_add(const Graph& in) {
+  for (const Node& n : in.nodes())
+    if (op_traits(n.op).int8 == Int8Rule::int8_op) return in;  // an int8 residual carries a scale the sum would drop
+  return fuse_residuals(
+      in, OpKind::add, [](const Node& p, const Node&) { return p.op == OpKind::conv2d; },
+      [](Node&, const Node&, int) {});
+}
+
+Graph fuse_residual_qadd(const Graph& in) {
+  return fuse_residuals(
+      in, OpKind::qadd,
+      // The sum is written where the residual was put: only an int8 result can hold it.
+      [](const Node& p, const Node& add) {
+        return p.op == OpKind::qconv2d && qparams(add, "dst_", true).dtype != DType::f32;
+      },
+      [](Node& conv, const Node& add, int residual_slot) {
+        const std::string r = "src" + std::to_string(residual_slot) + "_";
+        set_qparams(conv.attrs, "residual_", qparams(add, r, false));
+        set_qparams(conv.attrs, "dst_", qparams(add, "dst_", true));
+        conv.attrs["activation"] = add.attr_str("activation", "none");
+      });
+}
 
 Graph optimize_for_inference(const Graph& g) {
   return fuse_batchnorm_relu(fuse_activation(fold_batchnorm(remove_dropout(g))));
 }
 
-Graph optimize_for_session(const Graph& g) { return fuse_activation(fuse_residual_add(optimize_for_inference(g))); }
+Graph optimize_for_session(const Graph& g) {
+  return fuse_residual_qadd(fuse_activation(fuse_residual_add(optimize_for_inference(g))));
+}
 
 }  // namespace nimble::passes

@@ -1,8 +1,11 @@
 // qconv2d's kernel (its semantics and reference: graph/ops/qconv2d.cpp).
+#include <optional>
+
 #include "graph/ops/conv_geometry.hpp"
 #include "graph/ops/quant_common.hpp"
 #include "kernels/fastest_implementation.hpp"
 #include "kernels/kernel.hpp"
+#include "kernels/ops/conv2d_single_channel_kernel.hpp"
 #include "kernels/quantized_epilogue.hpp"
 
 namespace nimble::kernels {
@@ -26,7 +29,12 @@ class QConvKernel : public Kernel {
     md w_any(w_plain.dims(), dt::s8, tag::any);
     md src_any = any_desc(b.src_shape[0], sq.dtype), dst_any = any_desc(b.dst_shape, dq.dtype);
     md bias_md({g.oc}, dt::f32, tag::a);
-    epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1);
+    if (b.node.inputs.size() == 2) {
+      residual_ = qparams(b.node, "residual_", false);
+      NIMBLE_CHECK(b.src_desc[1].data_type() == to_dnnl(residual_->dtype),
+                   "qconv2d '" + b.node.name + "': residual is not " + dtype_name(residual_->dtype));
+    }
+    epilogue_ = ops::quantized_epilogue(b.node, sq, dq, 1 << 1, residual_ ? &*residual_ : nullptr);
     dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
                                        w_any, bias_md, dst_any, strides, dil, pad, pad);
     pd_ = dnnl::convolution_forward::primitive_desc(fd, epilogue_.attr, eng);
@@ -42,9 +50,16 @@ class QConvKernel : public Kernel {
     weights_ = ParamMemory(b.node.param_ptr("weights"), w_plain, pd_.weights_desc(), eng);
     bias_ = dnnl::memory(bias_md, eng, epilogue_.bias.raw());
     b.dst_desc = pd_.dst_desc();
+    if (residual_) {  // copied into dst in dst's layout, keeping its own int8 type (the sum reinterprets it)
+      residual_in_ = LayoutConverter(b.src_desc[1], with_dtype(pd_.dst_desc(), to_dnnl(residual_->dtype)), eng);
+      b.dst_may_share_input = 1;
+    }
   }
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
+    // The sum post-op adds to what dst holds: the residual, unless the session placed dst on it.
+    if (residual_ && a.dst.get_data_handle() != a.src[1].get_data_handle())
+      residual_in_.into(s, a.src[1], dnnl::memory(residual_in_.to_desc(), s.get_engine(), a.dst.get_data_handle()));
     conv_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
                       {DNNL_ARG_WEIGHTS, weights_.get(s)},
                       {DNNL_ARG_BIAS, bias_},
@@ -58,12 +73,17 @@ class QConvKernel : public Kernel {
   dnnl::convolution_forward conv_;
   LayoutConverter src_in_;
   ParamMemory weights_;
+  std::optional<QParams> residual_;  // a fused residual input's quantization
+  LayoutConverter residual_in_;
   ops::QuantizedEpilogue epilogue_;
   dnnl::memory bias_;  // points into epilogue_.bias
 };
 
 }  // namespace
 
-std::unique_ptr<Kernel> compile_qconv2d(KernelBuilder& b) { return std::make_unique<QConvKernel>(b); }
+std::unique_ptr<Kernel> compile_qconv2d(KernelBuilder& b) {
+  if (auto stem = compile_single_channel_qconv(b)) return stem;
+  return std::make_unique<QConvKernel>(b);
+}
 
 }  // namespace nimble::kernels
