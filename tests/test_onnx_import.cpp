@@ -61,6 +61,38 @@ TEST(OnnxExport, ZooModelsRoundTripThroughOnnx) {
   }
 }
 
+// Exported for another model's input (pixels / 255, as an ONNX file given to nimble takes them),
+// the file computes on those inputs what the model computes on its own normalised ones; where the
+// preprocessings agree it adds no node.
+TEST(OnnxExport, ExportsForAnotherModelsInput) {
+  zoo::ModelConfig mc;
+  mc.name = "cnn";
+  mc.input = {3, 16, 16};
+  mc.width = 0.25;
+  Model m(zoo::build(mc));
+  m.preprocessing.normalization = {{0.2f, 0.4f, 0.6f}, {0.5f, 0.25f, 0.3f}};
+  const Preprocessing pixels;  // pixels / 255, no normalization
+  const std::string path = temp_path("nimble_for_pixels.onnx");
+  io::export_onnx(m, path, &pixels);
+  const Model back = io::import_onnx(path);
+  Rng rng(4);
+  const Tensor x = random_tensor({2, 3, 16, 16}, rng, 0.0f, 1.0f);  // pixels / 255
+  Tensor normalised = x.clone();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const size_t c = size_t((i / 256) % 3);
+    normalised.data<float>()[i] =
+        (x.data<float>()[i] - m.preprocessing.normalization.mean[c]) / m.preprocessing.normalization.std[c];
+  }
+  EXPECT_LT(max_rel_error(run(back.graph, x), run(m.graph, normalised)), 1e-5);
+  EXPECT_GT(max_rel_error(run(back.graph, normalised), run(m.graph, normalised)), 1e-3);  // the adapter is there
+
+  io::export_onnx(m, path, &m.preprocessing);  // its own input: no adapter
+  const size_t same = io::import_onnx(path).graph.nodes().size();
+  io::export_onnx(m, path);
+  EXPECT_EQ(same, io::import_onnx(path).graph.nodes().size());
+  fs::remove(path);
+}
+
 // ---- small protos in PyTorch's export patterns ----
 
 struct ProtoBuilder {

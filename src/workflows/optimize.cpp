@@ -224,7 +224,9 @@ void final_stage(OptimizeRun& run, int /*index*/) {
     r.model_path = (fs::path(o.out) / "model.nimble").string();
     r.onnx_path = (fs::path(o.out) / "model.onnx").string();
     m.save(r.model_path);
-    io::export_onnx(m, r.onnx_path);
+    // model.onnx takes what the given (or trained) teacher takes, so it can replace it as it is.
+    const Preprocessing teacher_input = Model::load(run.teacher_path).preprocessing;
+    io::export_onnx(m, r.onnx_path, &teacher_input);
     r.final_layers = final_layer_table(m, unpruned_model(run, rec, m), rec.precision == "int8" ? "fp32" : rec.precision,
                                        rec.stage == "quantize" ? run.int8_sensitivity : std::map<std::string, double>{},
                                        int(std::max<int64_t>(20, o.iters / 2)));

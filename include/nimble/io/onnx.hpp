@@ -29,8 +29,12 @@ Model import_onnx(const std::string& path, const OnnxImportOptions& options = {}
 inline constexpr int kOnnxExportOpset = 13;
 
 // Writes `model` as an ONNX file (atomically). fp32 graphs map op for op; int8 graphs become QDQ.
-// Throws Error for an op that has no ONNX form.
-void export_onnx(const Model& model, const std::string& path);
+// Throws Error for an op that has no ONNX form. The ONNX input is what `model`'s graph takes
+// (pixels normalised with its preprocessing) or, with `input_as`, what a model with that
+// preprocessing takes: a per-channel affine in front (a BatchNormalization) maps one to the other, so the file can
+// replace the model it was made from (an ONNX file given to `nimble optimize`, say, which takes
+// pixels / 255) with the same inputs.
+void export_onnx(const Model& model, const std::string& path, const Preprocessing* input_as = nullptr);
 
 // Whether `path` names an ONNX file (by its extension, .onnx).
 bool is_onnx_path(const std::string& path);

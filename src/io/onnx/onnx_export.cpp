@@ -26,7 +26,8 @@ int32_t onnx_type_of(DType t) { return t == DType::u8 ? TensorProto::UINT8 : Ten
 
 class Exporter {
  public:
-  Exporter(const Model& model, onnx::ModelProto& proto) : g_(graph_to_export(model)), proto_(proto) {
+  Exporter(const Model& model, onnx::ModelProto& proto, const Preprocessing* input_as)
+      : g_(graph_to_export(model)), proto_(proto), input_as_(input_as), own_(model.preprocessing) {
     gp_ = proto_.mutable_graph();
     name_.assign(g_.values().size(), "");
     q_.assign(g_.values().size(), std::nullopt);
@@ -41,7 +42,7 @@ class Exporter {
     opset->set_version(needs_opset_14() ? 14 : kOnnxExportOpset);
     gp_->set_name(model_name);
     const int in = g_.input();
-    name_[size_t(in)] = "input";
+    name_[size_t(in)] = input_as_ ? adapted_input("input") : "input";
     add_value_info(gp_->add_input(), "input", g_.input_shape());
     for (const Node& n : g_.nodes()) emit(n);
     add_value_info(gp_->add_output(), name_[size_t(g_.output())], g_.output_shape());
@@ -54,6 +55,42 @@ class Exporter {
                                                    "' is a fake-quant of quantization-aware training: convert the "
                                                    "model to int8 (nimble quantize) before exporting it");
     return m.quantized() ? m.graph : passes::optimize_for_inference(m.graph);
+  }
+
+  // x normalised as input_as_ says -> x normalised as the model's own preprocessing, per channel
+  // (the node added in front of the graph):
+  //   pixel / pixel_max = x * std_in + mean_in  (or x itself without a normalization), so
+  //   x_own = x * (std_in / std_own) + (mean_in - mean_own) / std_own.
+  // No node where the two agree.
+  std::string adapted_input(const std::string& x) {
+    const int64_t c = g_.input_shape()[0];
+    const auto stat = [](const data::Normalization& n, bool mean, int64_t i) {
+      if (n.mean.empty()) return mean ? 0.0f : 1.0f;
+      return (mean ? n.mean : n.std)[size_t(n.mean.size() == 1 ? 0 : i)];
+    };
+    NIMBLE_CHECK(input_as_->pixel_max == own_.pixel_max && input_as_->channel_order == own_.channel_order,
+                 "cannot export for the other model's input: its pixel range or channel order differs");
+    std::vector<float> a(static_cast<size_t>(c)), b(static_cast<size_t>(c));
+    bool identity = true;
+    for (int64_t i = 0; i < c; ++i) {
+      const float in_mean = stat(input_as_->normalization, true, i), in_std = stat(input_as_->normalization, false, i);
+      const float mean = stat(own_.normalization, true, i), std = stat(own_.normalization, false, i);
+      a[size_t(i)] = in_std / std;
+      b[size_t(i)] = (in_mean - mean) / std;
+      identity = identity && a[size_t(i)] == 1.0f && b[size_t(i)] == 0.0f;
+    }
+    if (identity) return x;
+    // As a BatchNormalization (scale a, bias b, mean 0, variance 1 - eps): one node every runtime
+    // and nimble's importer take, where Mul / Add by constants are not imported.
+    const float eps = 1e-5f;
+    const std::vector<float> zeros(size_t(c), 0.0f), ones(size_t(c), 1.0f - eps);
+    onnx::NodeProto* bn = node("BatchNormalization", "input_adapter",
+                               {x, initializer("input_scale", floats_tensor({c}, a.data())),
+                                initializer("input_shift", floats_tensor({c}, b.data())),
+                                initializer("input_mean", floats_tensor({c}, zeros.data())),
+                                initializer("input_var", floats_tensor({c}, ones.data()))});
+    attr(bn, "epsilon", eps);
+    return bn->output(0);
   }
 
   bool needs_opset_14() const {
@@ -378,6 +415,8 @@ class Exporter {
 
   const Graph g_;
   onnx::ModelProto& proto_;
+  const Preprocessing* input_as_;
+  Preprocessing own_;
   onnx::GraphProto* gp_ = nullptr;
   std::vector<std::string> name_;          // per value: its float tensor in ONNX
   std::vector<std::optional<QParams>> q_;  // per value: its quantization when int8
@@ -387,9 +426,9 @@ class Exporter {
 
 }  // namespace
 
-void export_onnx(const Model& model, const std::string& path) {
+void export_onnx(const Model& model, const std::string& path, const Preprocessing* input_as) {
   onnx::ModelProto proto;
-  Exporter(model, proto).run(std::filesystem::path(path).stem().string());
+  Exporter(model, proto, input_as).run(std::filesystem::path(path).stem().string());
   check_onnx_model(proto, "the exported model");
   std::string bytes;
   NIMBLE_CHECK(proto.SerializeToString(&bytes), "cannot serialise the ONNX model (over 2 GiB?)");
