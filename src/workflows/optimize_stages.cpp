@@ -198,6 +198,8 @@ Preset Preset::named(const std::string& name) {
     p.qat_epochs = 1;
     p.prune_latency = 0.8;
     p.limit = 6000;
+    p.baselines = {{"cnn", 0.25, 0}};
+    p.baseline_epochs = 1;
   } else if (name == "default") {
     // About 13 minutes on 2 cores (docs/results.md, Optimize): a resnet-20 teacher trained without
     // label smoothing, a 78 k-parameter resnet-8 student distilled from it. A wider teacher
@@ -213,6 +215,9 @@ Preset Preset::named(const std::string& name) {
     // Half soft targets, half labels: 93.13 % test against 92.75 % with 0.9 for the same 20 epochs
     // and teacher (docs/results.md, Optimize).
     p.alpha = 0.5;
+    // The zoo's small plain CNN (106 k parameters at width 0.5), about 25 s with its int8 form.
+    p.baselines = {{"cnn", 0.5, 0}};
+    p.baseline_epochs = 4;
   } else {
     throw OptionError("preset", "unknown preset '" + name + "' (default, quick)");
   }
@@ -331,11 +336,17 @@ void teacher_stage(OptimizeRun& run, int index) {
 
 void baseline_stage(OptimizeRun& run, int index) {
   const OptimizeOptions& o = run.o;
+  std::string baselines;
+  for (const ZooSpec& b : run.preset.baselines) baselines += " " + b.str();
   const std::string inputs = model_inputs(run.teacher_path) + " data " + io::hex(run.data_hash) + " batch " +
-                             std::to_string(o.batch) + " iters " + std::to_string(o.iters);
+                             std::to_string(o.batch) + " iters " + std::to_string(o.iters) + " baselines" + baselines +
+                             " epochs " + std::to_string(run.preset.baseline_epochs) + " limit " +
+                             std::to_string(run.preset.limit) + " seed " + std::to_string(o.seed);
   const auto t0 = Clock::now();
   const train::ProgressScope scope =
-      begin(run, index, "baseline", "timing and evaluating the teacher in fp32, bf16 and int8");
+      begin(run, index, "baseline",
+            "timing and evaluating the teacher in fp32, bf16 and int8" +
+                (baselines.empty() ? std::string() : ", and training hand-designed baselines:" + baselines));
   const auto out = run.store.run(index, "baseline", inputs, index >= run.force_from, [&](const std::string& folder) {
     json cands = json::array();
     cands.push_back(candidate_json(
@@ -356,10 +367,33 @@ void baseline_stage(OptimizeRun& run, int index) {
     quantize_model(q);
     cands.push_back(
         candidate_json(measure_candidate(run, q.out, "teacher-int8", "teacher, int8", "candidate", "baseline")));
+    json files = {"teacher-int8.nimble"};
+    // Hand-designed models trained plainly, in int8 as deployed: what the pipeline must beat.
+    for (const ZooSpec& b : run.preset.baselines) {
+      const std::string name = "baseline-" + b.name + "-" + fixed(b.width, 2);
+      TrainOptions t = zoo_training(run, b, run.preset.baseline_epochs, in(folder, name + ".nimble"), false);
+      t.progress = false;
+      train_model(t);
+      QuantizeOptions bq;
+      common(run, bq);
+      bq.model = t.out;
+      bq.out = in(folder, name + "-int8.nimble");
+      bq.iters = std::max<int64_t>(20, o.iters / 2);
+      bq.progress = false;
+      quantize_model(bq);
+      cands.push_back(
+          candidate_json(measure_candidate(run, bq.out, name,
+                                           b.str() + " (hand-designed, " + std::to_string(run.preset.baseline_epochs) +
+                                               (run.preset.baseline_epochs == 1 ? " epoch" : " epochs") + "), int8",
+                                           "baseline", "baseline")));
+      files.push_back(name + ".nimble");
+      files.push_back(name + "-int8.nimble");
+    }
     return json{{"candidates", cands},
-                {"files", {"teacher-int8.nimble"}},
+                {"files", files},
                 {"result", "teacher"},
-                {"reason", "the teacher in fp32, in bf16 where the CPU has it, and in int8 after training"}};
+                {"reason", "the teacher in fp32, in bf16 where the CPU has it, and in int8 after training" +
+                               std::string(baselines.empty() ? "" : "; hand-designed baselines in int8:" + baselines)}};
   });
   const OptimizeCandidate* teacher = record_stage(run, "baseline", out.record, out.reused, since(t0));
   NIMBLE_CHECK(teacher, "optimize: the baseline stage measured no teacher");

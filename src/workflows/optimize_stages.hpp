@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nimble/data/dataset.hpp"
 #include "nimble/workflows/optimize.hpp"
@@ -29,7 +30,11 @@ struct Preset {
   // per-layer ratios chosen by measurement.
   double prune_latency = 0.75;
   double alpha = 0.9;  // the soft targets' weight wherever the teacher teaches (distil, prune, QAT)
-  int64_t limit = 0;   // training images (0: all)
+  // Hand-designed small models trained plainly for baseline_epochs and quantized: the chart's
+  // "baseline" points, where a user would start without the pipeline.
+  std::vector<ZooSpec> baselines;
+  int64_t baseline_epochs = 0;
+  int64_t limit = 0;                             // training images (0: all)
   static Preset named(const std::string& name);  // throws OptionError("preset", ...)
 };
 
