@@ -1,7 +1,9 @@
 // Per-layer channel ratios: a ratio per channel space prunes only that space, and the planner
-// spends its cost budget where accuracy is cheapest, meets the target, and says when it cannot.
+// spends its cost budget where accuracy is cheapest, meets the target, falls back to one ratio
+// everywhere when that is more accurate, and says when it cannot meet the target.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "nimble/core/error.hpp"
@@ -78,6 +80,7 @@ TEST(LayerRatios, PlannerPrunesWhereAccuracyIsCheapestAndMeetsTheTarget) {
   const Graph pruned = prune::prune_channels(g, plan.space_ratios, prune::Criterion::l1);
   EXPECT_EQ(double(pruned.macs()), plan.cost);
   EXPECT_GT(accuracy(pruned), 0.95);  // pruning the fragile space by one step alone would cost 0.125
+  EXPECT_FALSE(plan.uniform);         // a uniform cut would prune the fragile space too
   // Each measured space has its levels, the unpruned one first.
   ASSERT_FALSE(plan.profiles.empty());
   for (const prune::SpaceProfile& p : plan.profiles) {
@@ -86,6 +89,37 @@ TEST(LayerRatios, PlannerPrunesWhereAccuracyIsCheapestAndMeetsTheTarget) {
     EXPECT_EQ(p.ratios.size(), p.cost.size());
     EXPECT_EQ(p.ratios.size(), p.accuracy.size());
   }
+}
+
+TEST(LayerRatios, AUniformCutThatIsMoreAccurateWins) {
+  // A made-up accuracy that punishes uneven cuts (the greedy prunes one space at a time, so its
+  // plan is uneven): the shallowest uniform level that meets the target is kept instead.
+  const Graph g = resnet8();
+  const prune::ChannelGraph cg(g);
+  const auto full = space_channels(cg, g);
+  const prune::GraphMetric accuracy = [&](const Graph& p) {
+    double lo = 1, hi = 0;
+    for (const auto& [space, channels] : space_channels(cg, p)) {
+      if (full.at(space) < 8) continue;
+      const double removed = 1.0 - double(channels) / double(full.at(space));
+      lo = std::min(lo, removed);
+      hi = std::max(hi, removed);
+    }
+    return 1.0 - (hi - lo) - 0.01 * hi;
+  };
+  const prune::GraphMetric macs = [](const Graph& p) { return double(p.macs()); };
+  const double target = 0.7 * double(g.macs());
+  const prune::LayerRatios plan = prune::plan_layer_ratios(g, prune::Criterion::l1, accuracy, macs, target);
+  EXPECT_TRUE(plan.uniform);
+  EXPECT_LE(plan.cost, target);
+  ASSERT_FALSE(plan.profiles.empty());
+  const double ratio = plan.space_ratios[size_t(plan.profiles.front().space)];
+  EXPECT_GT(ratio, 0.0);
+  for (const prune::SpaceProfile& p : plan.profiles) EXPECT_EQ(plan.space_ratios[size_t(p.space)], ratio);
+  // The next shallower uniform level misses the target: the cut is the least that meets it.
+  std::vector<double> shallower = plan.space_ratios;
+  for (double& r : shallower) r = r > 0 ? r - 1.0 / prune::kLayerRatioLevels : 0.0;
+  EXPECT_GT(macs(prune::prune_channels(g, shallower, prune::Criterion::l1)), target);
 }
 
 TEST(LayerRatios, CostsThatDoNotAddUpStillReachAReachableTarget) {

@@ -108,10 +108,30 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   }
   NIMBLE_CHECK(r.cost <= target, "even the deepest per-layer pruning measured costs " + std::to_string(r.cost) +
                                      " against the target " + std::to_string(target));
+  // The plan must beat one ratio everywhere: the shallowest uniform level that meets the target,
+  // measured. Where the per-layer costs do not add up (batch-1 latency on small layers), the greedy
+  // can need far more channels gone than a uniform cut (resnet-20 to 0.12 ms: 69.6 % against 50 %).
+  for (int u = 1; u < levels; ++u) {
+    const double ratio = double(u) / levels;
+    std::vector<double> uniform(cg.spaces.size(), 0.0);
+    for (const SpaceProfile& p : r.profiles) uniform[size_t(p.space)] = ratio;
+    const Graph pruned = prune_channels(g, uniform, criterion);
+    const double c = cost(pruned);
+    ++r.evaluations;
+    if (c > target) continue;
+    const double plan_accuracy = accuracy(prune_channels(g, r.space_ratios, criterion));
+    r.evaluations += 2;
+    if (accuracy(pruned) >= plan_accuracy) {
+      r.space_ratios = uniform;
+      r.cost = c;
+      r.uniform = true;
+    }
+    break;
+  }
   int64_t total = 0, removed = 0;
-  for (size_t i = 0; i < r.profiles.size(); ++i) {
-    total += r.profiles[i].channels;
-    removed += r.profiles[i].channels - r.profiles[i].kept[level[i]];
+  for (const SpaceProfile& p : r.profiles) {
+    total += p.channels;
+    removed += p.channels - kept_channels(g, cg, p.space, r.space_ratios[size_t(p.space)], criterion);
   }
   r.fraction = total > 0 ? double(removed) / double(total) : 0.0;
   return r;

@@ -142,11 +142,14 @@ void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet&
   r.plan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   cfg.space_ratios = plan.space_ratios;
   cfg.amount = plan.fraction;
-  workflow::say(o.log, field + ": per-layer ratios remove " + workflow::fixed(100 * plan.fraction, 1) +
-                           " % of the channels (" + std::to_string(plan.evaluations) + " candidates measured in " +
-                           workflow::fixed(r.plan_seconds, 1) + " s); the planned model measures " +
-                           workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " (unpruned " +
-                           workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4) + ")");
+  workflow::say(
+      o.log,
+      field +
+          (plan.uniform ? ": one ratio everywhere (no per-layer plan measured more accurate)" : ": per-layer ratios") +
+          " remove " + workflow::fixed(100 * plan.fraction, 1) + " % of the channels (" +
+          std::to_string(plan.evaluations) + " candidates measured in " + workflow::fixed(r.plan_seconds, 1) +
+          " s); the planned model measures " + workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " (unpruned " +
+          workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4) + ")");
   r.layer_plan = std::move(plan);
 }
 
@@ -372,8 +375,8 @@ std::string to_json(const PruneReport& r) {
            {"ratio", p.space_ratios[size_t(s.space)]},
            {"levels", {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}}}});
     j["layer_plan"] = {
-        {"base_accuracy", p.base_accuracy}, {"base_cost", p.base_cost},  {"cost", p.cost},  {"fraction", p.fraction},
-        {"evaluations", p.evaluations},     {"seconds", r.plan_seconds}, {"spaces", spaces}};
+        {"base_accuracy", p.base_accuracy}, {"base_cost", p.base_cost},  {"cost", p.cost},   {"fraction", p.fraction},
+        {"evaluations", p.evaluations},     {"seconds", r.plan_seconds}, {"spaces", spaces}, {"uniform", p.uniform}};
   }
   if (r.distillation) j["distillation"] = workflow::distill_json(*r.distillation);
   if (r.finetune_precision) {

@@ -3,7 +3,8 @@
 // AMC (He et al. 2018): every channel space is pruned alone at several ratios to measure what it
 // costs in accuracy (before any fine-tuning) and what it saves in cost (batch-1 latency measured on
 // this CPU, or MACs); the planner then prunes, a step at a time, where a unit of cost saved loses
-// the least accuracy, until the whole pruned model, measured, meets the target.
+// the least accuracy, until the whole pruned model, measured, meets the target; and keeps the
+// plan only if it is more accurate than the shallowest uniform ratio that meets the target.
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -29,6 +30,9 @@ struct LayerRatios {
   double cost = 0;          // measured cost of the planned model
   double fraction = 0;      // of all prunable channels the plan removes
   int64_t evaluations = 0;  // candidate models measured
+  // The plan is one ratio everywhere: the shallowest uniform level meeting the target was at least
+  // as accurate (before fine-tuning) as the per-layer plan.
+  bool uniform = false;
 };
 
 using GraphMetric = std::function<double(const Graph&)>;
