@@ -334,6 +334,19 @@ void teacher_stage(OptimizeRun& run, int index) {
   record_stage(run, "teacher", out.record, out.reused, since(t0));
 }
 
+// `model` quantized to `out` with quantize's defaults (speed gate, accuracy-aware fallback), no
+// progress output; returns `out`.
+std::string quantized_quietly(const OptimizeRun& run, const std::string& model, const std::string& out) {
+  QuantizeOptions q;
+  common(run, q);
+  q.model = model;
+  q.out = out;
+  q.iters = std::max<int64_t>(20, run.o.iters / 2);
+  q.progress = false;
+  quantize_model(q);
+  return out;
+}
+
 void baseline_stage(OptimizeRun& run, int index) {
   const OptimizeOptions& o = run.o;
   std::string baselines;
@@ -358,15 +371,9 @@ void baseline_stage(OptimizeRun& run, int index) {
                                                        "candidate", "baseline", Precision::bf16)));
     }
     // The teacher in int8 as post-training quantization alone gives it: what the other stages must beat.
-    QuantizeOptions q;
-    common(run, q);
-    q.model = run.teacher_path;
-    q.out = in(folder, "teacher-int8.nimble");
-    q.iters = std::max<int64_t>(20, o.iters / 2);
-    q.progress = false;
-    quantize_model(q);
+    const std::string teacher_int8 = quantized_quietly(run, run.teacher_path, in(folder, "teacher-int8.nimble"));
     cands.push_back(
-        candidate_json(measure_candidate(run, q.out, "teacher-int8", "teacher, int8", "candidate", "baseline")));
+        candidate_json(measure_candidate(run, teacher_int8, "teacher-int8", "teacher, int8", "candidate", "baseline")));
     json files = {"teacher-int8.nimble"};
     // Hand-designed models trained plainly, in int8 as deployed: what the pipeline must beat.
     for (const ZooSpec& b : run.preset.baselines) {
@@ -374,15 +381,9 @@ void baseline_stage(OptimizeRun& run, int index) {
       TrainOptions t = zoo_training(run, b, run.preset.baseline_epochs, in(folder, name + ".nimble"), false);
       t.progress = false;
       train_model(t);
-      QuantizeOptions bq;
-      common(run, bq);
-      bq.model = t.out;
-      bq.out = in(folder, name + "-int8.nimble");
-      bq.iters = std::max<int64_t>(20, o.iters / 2);
-      bq.progress = false;
-      quantize_model(bq);
+      const std::string int8 = quantized_quietly(run, t.out, in(folder, name + "-int8.nimble"));
       cands.push_back(
-          candidate_json(measure_candidate(run, bq.out, name,
+          candidate_json(measure_candidate(run, int8, name,
                                            b.str() + " (hand-designed, " + std::to_string(run.preset.baseline_epochs) +
                                                (run.preset.baseline_epochs == 1 ? " epoch" : " epochs") + "), int8",
                                            "baseline", "baseline")));

@@ -1,6 +1,5 @@
-// Rewrites: batch-norm folding, activation fusion, residual-add fusion (float and int8), dropout removal (eval),
-// batch-norm + ReLU
-// (train and eval).
+// Rewrites: batch-norm folding, activation fusion, residual-add fusion (float and int8), dropout
+// removal (eval), batch-norm + ReLU (train and eval).
 #include <cmath>
 
 #include "nimble/core/error.hpp"

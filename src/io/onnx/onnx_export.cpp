@@ -416,7 +416,7 @@ class Exporter {
   const Graph g_;
   onnx::ModelProto& proto_;
   const Preprocessing* input_as_;
-  Preprocessing own_;
+  const Preprocessing& own_;
   onnx::GraphProto* gp_ = nullptr;
   std::vector<std::string> name_;          // per value: its float tensor in ONNX
   std::vector<std::optional<QParams>> q_;  // per value: its quantization when int8

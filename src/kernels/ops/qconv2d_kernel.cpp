@@ -52,14 +52,17 @@ class QConvKernel : public Kernel {
     b.dst_desc = pd_.dst_desc();
     if (residual_) {  // copied into dst in dst's layout, keeping its own int8 type (the sum reinterprets it)
       residual_in_ = LayoutConverter(b.src_desc[1], with_dtype(pd_.dst_desc(), to_dnnl(residual_->dtype)), eng);
+      dst_as_residual_ = dnnl::memory(residual_in_.to_desc(), eng, DNNL_MEMORY_NONE);
       b.dst_may_share_input = 1;
     }
   }
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
     // The sum post-op adds to what dst holds: the residual, unless the session placed dst on it.
-    if (residual_ && a.dst.get_data_handle() != a.src[1].get_data_handle())
-      residual_in_.into(s, a.src[1], dnnl::memory(residual_in_.to_desc(), s.get_engine(), a.dst.get_data_handle()));
+    if (residual_ && a.dst.get_data_handle() != a.src[1].get_data_handle()) {
+      dst_as_residual_.set_data_handle(a.dst.get_data_handle());
+      residual_in_.into(s, a.src[1], dst_as_residual_);
+    }
     conv_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
                       {DNNL_ARG_WEIGHTS, weights_.get(s)},
                       {DNNL_ARG_BIAS, bias_},
@@ -75,6 +78,7 @@ class QConvKernel : public Kernel {
   ParamMemory weights_;
   std::optional<QParams> residual_;  // a fused residual input's quantization
   LayoutConverter residual_in_;
+  dnnl::memory dst_as_residual_;  // dst's buffer seen in the residual's int8 type
   ops::QuantizedEpilogue epilogue_;
   dnnl::memory bias_;  // points into epilogue_.bias
 };
