@@ -25,6 +25,7 @@ constexpr uint64_t kShuffleStream = ~0ull;  // never a sample index, so never an
 struct BatchLoader::Impl {
   ImageSet set;  // holds the image storage alive for the worker
   int64_t batch = 0, channels = 0, height = 0, width = 0, per_epoch = 0;
+  int64_t shard_index = 0, shard_count = 1;  // this rank's part of every epoch (see shard())
   bool shuffle = false, drop_last = false;
   Augment aug;
   uint64_t seed = 0;
@@ -53,7 +54,7 @@ struct BatchLoader::Impl {
 
   void build(Batch& b, const std::vector<int64_t>& ord, int64_t k, int64_t ep) const {
     const int64_t per_sample = channels * height * width;
-    const int64_t begin = k * batch, count = std::min(batch, set.size() - begin);
+    const int64_t begin = k * batch, count = std::min(batch, int64_t(ord.size()) - begin);
     b.images = Tensor(Shape{batch, channels, height, width});  // zero-filled: padding rows stay 0
     b.labels.assign(size_t(batch), -1);
     b.indices.assign(size_t(batch), -1);
@@ -78,6 +79,24 @@ struct BatchLoader::Impl {
       scratch.resize(size_t(per_sample));
       one(i, scratch.data());
     });
+  }
+
+  // This rank's samples of the epoch order `ord`. Training: slice shard_index of each whole
+  // batch of batch * shard_count (the ranks' steps together see the one-process batches);
+  // evaluation: a contiguous share of every sample.
+  std::vector<int64_t> shard_of(const std::vector<int64_t>& ord) const {
+    std::vector<int64_t> mine;
+    if (drop_last) {
+      const int64_t global = batch * shard_count;
+      for (int64_t k = 0; k < per_epoch; ++k) {
+        const auto from = ord.begin() + k * global + shard_index * batch;
+        mine.insert(mine.end(), from, from + batch);
+      }
+    } else {
+      const int64_t n = int64_t(ord.size());
+      mine.assign(ord.begin() + n * shard_index / shard_count, ord.begin() + n * (shard_index + 1) / shard_count);
+    }
+    return mine;
   }
 
   void run() {
@@ -152,6 +171,26 @@ BatchLoader::~BatchLoader() = default;
 BatchLoader::BatchLoader(BatchLoader&&) noexcept = default;
 BatchLoader& BatchLoader::operator=(BatchLoader&&) noexcept = default;
 
+void BatchLoader::shard(int64_t index, int64_t count) {
+  Impl& m = *impl_;
+  NIMBLE_CHECK(count >= 1 && index >= 0 && index < count,
+               fmt::format("BatchLoader: shard {} of {} does not exist", index, count));
+  NIMBLE_CHECK(!m.started && m.shard_count == 1, "BatchLoader: shard() must come once, before the first epoch");
+  if (count == 1) return;
+  std::lock_guard lk(m.mu);  // the worker reads batch and per_epoch
+  m.shard_index = index;
+  m.shard_count = count;
+  if (m.drop_last) {
+    NIMBLE_CHECK(m.batch % count == 0, fmt::format("the batch ({}) must divide evenly among the {} ranks "
+                                                   "(each rank takes an equal slice of every batch)",
+                                                   m.batch, count));
+    m.batch /= count;  // per_epoch stays the number of whole one-process batches
+  } else {
+    const int64_t n = m.set.size(), mine = n * (index + 1) / count - n * index / count;
+    m.per_epoch = (mine + m.batch - 1) / m.batch;
+  }
+}
+
 int64_t BatchLoader::batches_per_epoch() const { return impl_->per_epoch; }
 int64_t BatchLoader::batch_size() const { return impl_->batch; }
 
@@ -164,6 +203,7 @@ void BatchLoader::start_epoch(int64_t epoch) {
     Rng rng(mix_seed(m.seed, uint64_t(epoch), kShuffleStream));
     for (size_t i = ord->size() - 1; i > 0; --i) std::swap((*ord)[i], (*ord)[rng.below(i + 1)]);
   }
+  if (m.shard_count > 1) ord = std::make_shared<std::vector<int64_t>>(m.shard_of(*ord));
   {
     std::lock_guard lk(m.mu);
     ++m.generation;

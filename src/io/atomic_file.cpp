@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "io/graph_json.hpp"
+#include "nimble/dist/communicator.hpp"
 
 namespace nimble::io {
 
@@ -30,6 +31,7 @@ AtomicFile::AtomicFile(const std::string& path) : target_(path) {
   if (!S_ISDIR(st.st_mode)) fail("'" + detail::one_line(dir_) + "' is not a directory");
   const bool exists = ::stat(path.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) fail("the path is a directory");
+  if (!dist::world().is_root()) return;  // checked like rank 0, written by rank 0 only
 
   static std::atomic<uint64_t> counter{0};
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
@@ -56,6 +58,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
+  if (temp_.empty()) return;  // not rank 0
   const uint8_t* p = static_cast<const uint8_t*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd_, p, std::min(n, kWriteChunk));
@@ -67,6 +70,7 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::commit() {
+  if (temp_.empty()) return;  // not rank 0
   if (::fsync(fd_) != 0) fail("fsync failed: " + errno_text());
   const int fd = fd_;
   fd_ = -1;

@@ -2,6 +2,7 @@
 // A file written atomically: everything goes to a temporary file beside the target, which
 // commit() fsyncs and renames over it (then fsyncs the directory). Until then, and on any failure,
 // the target is untouched and the temporary file is removed. Used by checkpoints and ONNX export.
+// Under mpirun only rank 0 writes: on the other ranks the path is checked and nothing is written.
 #include <cstddef>
 #include <string>
 

@@ -39,6 +39,7 @@ struct Session::Impl {
   bool profiling = std::getenv("NIMBLE_PROFILE") != nullptr;
   std::vector<double> forward_ms, backward_ms;  // per node, summed
   int64_t forward_calls = 0, backward_calls = 0;
+  std::function<void(size_t)> backward_observer;
 
   template <class F> void timed(std::vector<double>& ms, size_t n, F run) {
     if (!profiling) return run();
@@ -308,12 +309,17 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
       for (auto& extra : m.extra_diff[v]) add(extra);
       for (auto& extra : injected[v]) add(extra);
       m.timed(m.backward_ms, n, [&] { m.kernels[n]->backward(m.stream, m.args[n]); });
+      if (m.backward_observer) m.backward_observer(n);
     }
     ++m.backward_calls;
   } catch (const dnnl::error& e) {
     throw Error("oneDNN failed in backward of '" + nodes[n].name + "': " + e.what());
   }
   m.stream.wait();
+}
+
+void Session::set_backward_observer(std::function<void(size_t)> observer) {
+  impl_->backward_observer = std::move(observer);
 }
 
 std::vector<std::vector<double>> Session::profile_samples(const Tensor& input, int iters) {

@@ -6,9 +6,11 @@
 #include <cstring>
 
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/train/loss.hpp"
 #include "nimble/train/progress.hpp"
+#include "train/gradient_sync.hpp"
 
 namespace nimble::train {
 
@@ -38,21 +40,41 @@ void scale_in_place(Tensor& t, float factor) {
 
 // Backward and the optimizer step; returns whether the step was taken. With a loss scaler a
 // non-finite loss or gradient is an fp16 overflow: the step is skipped and the scale backs off.
-// Without one it is divergence.
-bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, Tensor& diff_logits,
-                       ValueGrads& value_grads, double loss, float lr, int64_t epoch) {
+// Without one it is divergence. With `sync` (data parallelism) the gradients are averaged over the
+// ranks before the step; summed gradients carry any rank's overflow to all of them, and a
+// non-finite loss on any rank skips the step on every rank, so the ranks decide alike.
+bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, GradientSync* sync,
+                       Tensor& diff_logits, ValueGrads& value_grads, double loss, float lr, int64_t epoch) {
+  // Each rank's loss is the mean over its slice; 1/N makes the ranks' gradients add up to the
+  // whole batch's mean. Applied before backward (PyTorch DDP's order): each sample's gradient is
+  // then the one-process run's, and low precision overflows where that run's does.
+  const float share = sync ? 1.0f / float(sync->ranks()) : 1.0f;
+  const auto backward = [&] {
+    session.backward(diff_logits, value_grads);
+    if (sync) sync->finish();
+  };
   if (!scaler) {
     NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at epoch " +
                                           std::to_string(epoch) + " (try a lower --lr)");
-    session.backward(diff_logits, value_grads);
+    if (sync) {
+      scale_in_place(diff_logits, share);
+      for (auto& [v, g] : value_grads) scale_in_place(g, share);
+    }
+    backward();
     optimizer.step(lr);
     return true;
   }
   bool stepped = false;
-  if (std::isfinite(loss)) {
-    scale_in_place(diff_logits, scaler->scale());
-    for (auto& [v, g] : value_grads) scale_in_place(g, scaler->scale());
-    session.backward(diff_logits, value_grads);
+  bool finite = std::isfinite(loss);
+  if (sync) {
+    std::vector<double> bad = {finite ? 0.0 : 1.0};
+    sync->sum(bad);
+    finite = bad[0] == 0.0;
+  }
+  if (finite) {
+    scale_in_place(diff_logits, scaler->scale() * share);
+    for (auto& [v, g] : value_grads) scale_in_place(g, scaler->scale() * share);
+    backward();
     stepped = scaled_step(*scaler, optimizer, lr);
   } else {
     scaler->update(/*found_inf=*/true);
@@ -61,6 +83,29 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
                                                      std::to_string(scaler->scale()) + " (epoch " +
                                                      std::to_string(epoch) + "; try a lower --lr or --precision bf16)");
   return stepped;
+}
+
+// Data parallelism keeps one model on every rank; a rank whose weights drifted from rank 0's (a
+// kernel that wrote a gradient late, a decision taken differently) would silently train another
+// model. Compares a checksum of every parameter with rank 0's.
+void check_same_weights(const Graph& g, dist::Communicator& comm, int64_t epoch) {
+  double sum = 0, weighted = 0;
+  int64_t k = 0;
+  for (const auto& [name, p] : g.named_params()) {
+    if (p->data.dtype() != DType::f32) continue;
+    const float* d = p->data.data<float>();
+    for (int64_t i = 0; i < p->data.numel(); ++i, ++k) {
+      sum += d[i];
+      weighted += d[i] * double(k % 9973 + 1);
+    }
+  }
+  double mine[2] = {sum, weighted}, root[2] = {sum, weighted};
+  comm.broadcast(root, sizeof root, 0);
+  NIMBLE_CHECK(mine[0] == root[0] && mine[1] == root[1], "data-parallel training: rank " + std::to_string(comm.rank()) +
+                                                             "'s weights differ from rank 0's after "
+                                                             "epoch " +
+                                                             std::to_string(epoch) +
+                                                             " (internal error: the ranks must take identical steps)");
 }
 
 void restore(const Graph& g, const std::vector<Tensor>& snap) {
@@ -107,10 +152,19 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   NIMBLE_CHECK(graph_.output_shape().rank() == 1 && graph_.output_shape()[0] >= train.num_classes,
                "the model has " + graph_.output_shape().str() + " outputs but the data has " +
                    std::to_string(train.num_classes) + " classes");
-  Session session(graph_, {config_.batch, Mode::train, true, config_.precision});
-  Optimizer optimizer(graph_, config_.optimizer);
+  // Data parallelism (under mpirun): each rank trains on its slice of every batch and the
+  // gradients are averaged, so the ranks take the one-process steps with the batch split.
+  dist::Communicator& comm = config_.comm ? *config_.comm : dist::world();
   data::BatchLoader loader(train, norm, config_.batch, /*shuffle=*/true, /*drop_last=*/true, config_.augment,
                            config_.seed);
+  loader.shard(comm.rank(), comm.size());
+  Session session(graph_, {loader.batch_size(), Mode::train, true, config_.precision});
+  Optimizer optimizer(graph_, config_.optimizer);
+  std::optional<GradientSync> sync;
+  if (comm.distributed()) {
+    sync.emplace(session.graph(), comm);
+    session.set_backward_observer([&sync](size_t node) { sync->node_done(node); });
+  }
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   const int64_t total_steps = steps_per_epoch * config_.epochs;
 
@@ -143,11 +197,11 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);
     loader.start_epoch(epoch);
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs), steps_per_epoch,
-                      config_.progress);
+                      config_.progress && comm.is_root());
     progress.set_steps_after(steps_per_epoch * (config_.epochs - epoch));
     EpochStats stats;
     stats.epoch = epoch;
-    double loss_sum = 0;
+    double loss_sum = 0;                                   // sum of per-sample losses
     int64_t correct = 0, seen = 0, stepped = 0, done = 0;  // stepped: samples whose step was taken
     const auto t0 = Clock::now();
     data::Batch batch;
@@ -161,20 +215,31 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       double loss = lr_res.loss;
       ValueGrads value_grads;
       for (auto& h : hooks_) h->on_loss(session, batch, logits, diff_logits, loss, value_grads);
-      if (backward_and_step(session, optimizer, scaler(), diff_logits, value_grads, loss, lr, epoch)) {
-        loss_sum += loss * batch.count;
-        correct += lr_res.correct;
-        stepped += batch.count;
+      const bool took = backward_and_step(session, optimizer, scaler(), sync ? &*sync : nullptr, diff_logits,
+                                          value_grads, loss, lr, epoch);
+      // The step's figures over the whole batch: every rank's slice under mpirun.
+      std::vector<double> step_sums = {loss * double(batch.count), double(lr_res.correct), double(batch.count)};
+      if (sync) sum_over_ranks(comm, step_sums);
+      if (took) {
+        loss_sum += step_sums[0];
+        correct += int64_t(step_sums[1]);
+        stepped += int64_t(step_sums[2]);
+        stats.step_losses.push_back(step_sums[0] / step_sums[2]);
       } else {
         ++stats.skipped_steps;
       }
       ++step;
       for (auto& h : hooks_) h->on_step_end(*this, step);
-      seen += batch.count;
+      seen += int64_t(step_sums[2]);
       stats.lr = lr;
       progress.update(++done, seen,
-                      fmt_metric("loss", loss_sum / std::max<int64_t>(stepped, 1)) + "  " +
-                          fmt_metric("acc", double(correct) / std::max<int64_t>(stepped, 1)));
+                      fmt_metric("loss", loss_sum / double(std::max<int64_t>(stepped, 1))) + "  " +
+                          fmt_metric("acc", double(correct) / double(std::max<int64_t>(stepped, 1))));
+    }
+    if (sync) {
+      // One model on every rank: the running statistics of all the slices.
+      average_running_statistics(graph_, comm);
+      check_same_weights(graph_, comm, epoch);
     }
     stats.seconds = seconds_since(t0);
     if (scaler_) stats.loss_scale = scaler_->scale();
@@ -186,7 +251,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     stats.samples_per_s = seen / std::max(stats.seconds, 1e-9);
     std::string summary = fmt_metric("loss", stats.train_loss) + "  " + fmt_metric("acc", stats.train_accuracy);
     if (val.size() > 0) {
-      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch, config_.precision);
+      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch, config_.precision, &comm);
       stats.val_loss = ev.loss;
       stats.val_accuracy = ev.accuracy;
       summary += "  " + fmt_metric("val_loss", ev.loss) + "  " + fmt_metric("val_acc", ev.accuracy);
@@ -216,7 +281,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
 }
 
 EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch,
-                    Precision precision) {
+                    Precision precision, dist::Communicator* ranks) {
   NIMBLE_CHECK(set.size() > 0, "cannot evaluate on an empty data set");
   NIMBLE_CHECK(set.sample_shape() == graph.input_shape(), "the data's samples are " + set.sample_shape().str() +
                                                               " but the model takes " + graph.input_shape().str());
@@ -225,7 +290,10 @@ EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::N
                    std::to_string(set.num_classes) + " classes");
   batch = std::min(batch, set.size());
   Session session(graph, {batch, Mode::eval, true, precision});
+  // Under mpirun each rank evaluates its share and the sums are combined.
+  dist::Communicator& comm = ranks ? *ranks : dist::world();
   data::BatchLoader loader(set, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
+  loader.shard(comm.rank(), comm.size());
   loader.start_epoch(0);
   EvalResult r;
   double loss_sum = 0;
@@ -237,6 +305,11 @@ EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::N
     loss_sum += lr.loss * b.count;
     correct += lr.correct;
     r.samples += b.count;
+  }
+  if (comm.distributed()) {
+    std::vector<double> sums = {loss_sum, double(correct), double(r.samples)};
+    sum_over_ranks(comm, sums);
+    loss_sum = sums[0], correct = int64_t(sums[1]), r.samples = int64_t(sums[2]);
   }
   r.seconds = seconds_since(t0);
   r.accuracy = double(correct) / r.samples;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "nimble/dist/communicator.hpp"
 #include "nimble/distill/distillation.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
@@ -438,6 +439,8 @@ TrainReport train_model(const TrainOptions& options) {
   rep.val_accuracy = res.best_val_accuracy, rep.best_epoch = res.best_epoch;
   rep.train_samples_per_s = res.train_samples_per_s;
   rep.data_wait_fraction = res.data_wait_fraction;
+  rep.history = res.epochs;
+  rep.ranks = dist::world().size(), rep.ranks_detail = dist::world().describe();
   rep.skipped_images = d.skipped;
   rep.epochs = tc.epochs;
   rep.params = graph.param_count(), rep.macs = graph.macs();
@@ -480,6 +483,18 @@ std::string to_json(const TrainReport& r) {
     j["qat"] = workflow::json::parse(to_json(*r.qat));
   }
   if (r.loss_scaling) j["skipped_steps"] = r.skipped_steps, j["loss_scale"] = r.loss_scale;
+  j["ranks"] = r.ranks, j["ranks_detail"] = r.ranks_detail;
+  workflow::json history = workflow::json::array();
+  for (const train::EpochStats& e : r.history)
+    history.push_back({{"epoch", e.epoch},
+                       {"train_loss", e.train_loss},
+                       {"train_accuracy", e.train_accuracy},
+                       {"val_loss", e.val_loss},
+                       {"val_accuracy", e.val_accuracy},
+                       {"seconds", e.seconds},
+                       {"samples_per_s", e.samples_per_s},
+                       {"step_losses", e.step_losses}});
+  j["history"] = history;
   return j.dump();
 }
 

@@ -174,6 +174,12 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
+  // Data parallelism: this loader yields rank `index` of `count`'s part of every epoch. With
+  // drop_last (training) each batch is split into `count` equal slices (the batch must divide
+  // evenly) and this rank gets slice `index`, so the ranks together take the one-process steps
+  // (augmentation draws per sample, so it is the same on any rank); without (evaluation) each
+  // rank gets a contiguous share of the samples. Call before the first epoch.
+  void shard(int64_t index, int64_t count);
   int64_t batches_per_epoch() const;
   int64_t batch_size() const;
   // Begins (or restarts, dropping anything already prepared) epoch `epoch`.

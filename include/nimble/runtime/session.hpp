@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +62,10 @@ class Session {
   // The same with gradients that also arrive at intermediate values of graph() (plain f32 of the
   // value's shape), e.g. from a feature-distillation loss on a hidden layer.
   void backward(const Tensor& diff_output, const std::vector<std::pair<int, Tensor>>& value_grads);
+
+  // Called after each node's backward with the node's index in graph(), when the gradients of its
+  // parameters are written (data-parallel training starts summing them while backward goes on).
+  void set_backward_observer(std::function<void(size_t node)> observer);
 
   // Per node of graph(): the median time of its forward kernel in ms over `iters` forward passes
   // (after one warm-up), each kernel timed on its own. For deciding per layer what pays.

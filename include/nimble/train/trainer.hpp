@@ -17,6 +17,9 @@
 namespace nimble {
 class Session;
 }
+namespace nimble::dist {
+class Communicator;
+}
 
 namespace nimble::train {
 
@@ -34,6 +37,8 @@ struct TrainConfig {
   // fp16 only: dynamic loss scaling (bf16 has fp32's range and needs none).
   bool loss_scaling = true;
   GradScalerConfig scaler;
+  // The ranks that train together (null: dist::world(), i.e. every rank of an mpirun launch).
+  dist::Communicator* comm = nullptr;
 };
 
 struct EpochStats {
@@ -41,9 +46,10 @@ struct EpochStats {
   double train_loss = 0, train_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
   double samples_per_s = 0, seconds = 0, lr = 0;
-  double data_wait_seconds = 0;  // of `seconds`, spent waiting for the loader's next batch
-  int64_t skipped_steps = 0;     // fp16: steps skipped for inf/NaN gradients
-  double loss_scale = 0;         // fp16: the scale at the end of the epoch (0: no scaling)
+  double data_wait_seconds = 0;     // of `seconds`, spent waiting for the loader's next batch
+  int64_t skipped_steps = 0;        // fp16: steps skipped for inf/NaN gradients
+  double loss_scale = 0;            // fp16: the scale at the end of the epoch (0: no scaling)
+  std::vector<double> step_losses;  // per step taken: the batch's mean loss (all ranks' slices)
 };
 
 struct TrainResult {
@@ -108,8 +114,9 @@ struct EvalResult {
   double seconds = 0;
 };
 
-// Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set.
+// Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set. With more
+// than one rank in `comm` (null: dist::world()) each evaluates its share and all get the total.
 EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch = 500,
-                    Precision precision = Precision::fp32);
+                    Precision precision = Precision::fp32, dist::Communicator* comm = nullptr);
 
 }  // namespace nimble::train

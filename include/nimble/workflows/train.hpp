@@ -7,6 +7,7 @@
 
 #include "nimble/core/shape.hpp"
 #include "nimble/runtime/precision.hpp"
+#include "nimble/train/trainer.hpp"
 #include "nimble/workflows/options.hpp"
 #include "nimble/workflows/quantize.hpp"
 #include "nimble/workflows/teacher.hpp"
@@ -84,7 +85,10 @@ struct TrainReport {
   bool loss_scaling = false;
   int64_t skipped_steps = 0;
   double loss_scale = 0;
-  std::optional<QuantizeReport> qat;  // with qat: the quantization of the saved model
+  std::optional<QuantizeReport> qat;       // with qat: the quantization of the saved model
+  std::vector<train::EpochStats> history;  // per epoch, with the per-step losses
+  int ranks = 1;                           // data-parallel ranks (mpirun -np N)
+  std::string ranks_detail;                // e.g. "MPI, 2 ranks on host-a"
 };
 
 TrainReport train_model(const TrainOptions& options);

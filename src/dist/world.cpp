@@ -1,0 +1,90 @@
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
+
+namespace nimble::dist {
+namespace {
+
+// One rank: every collective is already complete.
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::future<void> allreduce_sum_async(float*, int64_t) override {
+    std::promise<void> done;
+    done.set_value();
+    return done.get_future();
+  }
+  void allreduce_sum(double*, int64_t) override {}
+  void broadcast(void*, int64_t, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+  std::string describe() const override { return "one process"; }
+};
+
+// The rank count mpirun (or another PMI launcher) gave this process, or 0 when none did.
+int launcher_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+// libnimble_mpi.so beside this library (or NIMBLE_MPI_PLUGIN).
+std::string plugin_path() {
+  if (const char* p = std::getenv("NIMBLE_MPI_PLUGIN")) return p;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&launcher_size), &info) == 0 || !info.dli_fname) return "libnimble_mpi.so";
+  std::string self = info.dli_fname;
+  const size_t slash = self.rfind('/');
+  return (slash == std::string::npos ? std::string() : self.substr(0, slash + 1)) + "libnimble_mpi.so";
+}
+
+std::unique_ptr<Communicator> open_world() {
+  const int ranks = launcher_size();
+  if (ranks <= 1) return std::make_unique<SingleProcess>();
+  const std::string path = plugin_path();
+  // RTLD_GLOBAL: Open MPI's own components, opened by libmpi, look their symbols up globally.
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  const char* why = lib ? nullptr : dlerror();
+  NIMBLE_CHECK(lib, "started by mpirun with " + std::to_string(ranks) + " ranks, but this nimble has no MPI support (" +
+                        (why ? why : path) + "); install libopenmpi-dev and rebuild");
+  using Make = Communicator* (*)();
+  auto make = reinterpret_cast<Make>(dlsym(lib, "nimble_mpi_communicator"));
+  NIMBLE_CHECK(make, path + " is not nimble's MPI plugin (no nimble_mpi_communicator)");
+  std::unique_ptr<Communicator> world(make());
+  NIMBLE_CHECK(world->size() == ranks,
+               "MPI reports " + std::to_string(world->size()) + " ranks but the launcher " + std::to_string(ranks));
+  return world;
+}
+
+std::once_flag opened;
+std::unique_ptr<Communicator> the_world;
+std::mutex finalize_mu;
+
+}  // namespace
+
+Communicator& world() {
+  std::call_once(opened, [] {
+    the_world = open_world();
+    if (the_world->distributed()) std::atexit(finalize);
+  });
+  return *the_world;
+}
+
+Communicator& single_process() {
+  static SingleProcess one;
+  return one;
+}
+
+void finalize() {
+  std::lock_guard lk(finalize_mu);
+  the_world.reset();  // the MPI communicator's destructor finalizes MPI on its thread
+}
+
+}  // namespace nimble::dist

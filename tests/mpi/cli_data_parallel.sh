@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `nimble train` under mpirun -np 2 as a user runs it (CTest: cli_data_parallel_2_ranks):
+#   1. one JSON report on stdout (rank 0 speaks for the run), the model written once, no temp files;
+#   2. a batch the ranks cannot split evenly: one error line per rank, naming it, and a non-zero exit;
+#   3. kill -9 of rank 1 mid-epoch: mpirun exits non-zero within 60 s; the same command with
+#      --resume on the checkpoint of the last finished epoch completes the run.
+# Usage: cli_data_parallel.sh NIMBLE MPIRUN-AND-ITS-OPTIONS...
+set -euo pipefail
+nimble=$1
+shift
+mpirun=("$@")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+train=(train --model cnn --width 0.5 --limit 4096 --val 512 --precision fp32)
+
+"${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 1 --out dp.nimble --json > out.json 2> err.txt ||
+  fail "2-rank training exited $?: $(tail -3 err.txt)"
+[ "$(grep -c '^{' out.json)" = 1 ] || fail "expected one JSON report, got: $(cat out.json)"
+python3 - out.json <<'PY' || fail "report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ranks"] == 2, r["ranks"]
+assert r["history"][0]["epoch"] == 1 and len(r["history"][0]["step_losses"]) == (4096 - 512) // 128, r["history"]
+assert r["test_accuracy"] > 0.6, r["test_accuracy"]
+PY
+[ -f dp.nimble ] && [ -f dp.nimble.train ] || fail "no model or training checkpoint written"
+[ -z "$(ls -A | grep '\.tmp-')" ] || fail "temp files left: $(ls -A)"
+echo "ok: one report, the model written once"
+
+set +e
+"${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 1 --batch 127 --out odd.nimble > /dev/null 2> err.txt
+code=$?
+set -e
+[ "$code" != 0 ] || fail "an uneven batch was accepted"
+grep -q "error: rank 0 of 2: the batch (127) must divide evenly among the 2 ranks" err.txt || fail "$(cat err.txt)"
+[ ! -e odd.nimble ] || fail "a model was written"
+echo "ok: an uneven batch is refused"
+
+# Rank 1 dies in epoch 2 (after epoch 1's checkpoint).
+"${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 3 --out k.nimble --json > /dev/null 2> kill.txt &
+launcher=$!
+for _ in $(seq 600); do
+  [ -f k.nimble.train ] && break
+  sleep 0.1
+done
+[ -f k.nimble.train ] || fail "no checkpoint after epoch 1: $(tail -3 kill.txt)"
+sleep 0.3
+rank1=""
+for pid in $(pgrep -f "$nimble train"); do
+  grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2> /dev/null && rank1=$pid
+done
+[ -n "$rank1" ] || fail "rank 1 not found"
+kill -9 "$rank1"
+start=$(date +%s)
+set +e
+wait "$launcher"
+code=$?
+set -e
+took=$(($(date +%s) - start))
+[ "$code" != 0 ] || fail "mpirun exited 0 after rank 1 was killed"
+[ "$took" -le 60 ] || fail "the run took $took s to end after rank 1 died"
+echo "ok: rank 1 killed, the run ended in $took s with exit $code"
+
+"${mpirun[@]}" -np 2 "$nimble" train --resume k.nimble.train --out k.nimble --json > resumed.json 2> err.txt ||
+  fail "resume exited $?: $(tail -3 err.txt)"
+python3 - resumed.json <<'PY' || fail "resumed report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [e["epoch"] for e in r["history"]] == [2, 3], r["history"]
+PY
+echo "ok: resumed from epoch 1 and finished epochs 2 and 3"
