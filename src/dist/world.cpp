@@ -1,9 +1,13 @@
 #include <dlfcn.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "nimble/core/error.hpp"
 #include "nimble/dist/communicator.hpp"
@@ -22,10 +26,12 @@ class SingleProcess final : public Communicator {
     return done.get_future();
   }
   void allreduce_sum(double*, int64_t) override {}
+  void allreduce_max(double*, int64_t) override {}
   void broadcast(void*, int64_t, int) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override { std::_Exit(code); }
   std::string describe() const override { return "one process"; }
+  int hosts() const override { return 1; }
 };
 
 // The rank count mpirun (or another PMI launcher) gave this process, or 0 when none did.
@@ -67,19 +73,57 @@ std::once_flag opened;
 std::unique_ptr<Communicator> the_world;
 std::mutex finalize_mu;
 
+thread_local int rank_local_depth = 0;
+
 }  // namespace
 
 Communicator& world() {
+  if (rank_local_depth > 0) return single_process();
   std::call_once(opened, [] {
     the_world = open_world();
     if (the_world->distributed()) std::atexit(finalize);
   });
+  NIMBLE_ASSERT(the_world, "dist::world() after dist::finalize()");
   return *the_world;
+}
+
+int local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(var)) return std::max(0, std::atoi(v));
+  return 0;
 }
 
 Communicator& single_process() {
   static SingleProcess one;
   return one;
+}
+
+RankLocal::RankLocal() { ++rank_local_depth; }
+RankLocal::~RankLocal() { --rank_local_depth; }
+bool RankLocal::active() { return rank_local_depth > 0; }
+
+void take_rank0_values(std::vector<double>& values) {
+  Communicator& comm = world();
+  if (comm.distributed()) comm.broadcast(values.data(), int64_t(values.size() * sizeof(double)), 0);
+}
+
+std::vector<double> deal_out(int64_t n, int64_t width, const std::function<void(int64_t, double*)>& work, bool timing) {
+  Communicator& comm = world();
+  std::vector<double> out(size_t(n * width), 0.0);
+  const int threads_each = omp_get_max_threads();
+  const bool split = comm.distributed() &&
+                     (!timing || (comm.hosts() == 1 && int64_t(threads_each) * comm.size() <= omp_get_num_procs()));
+  for (int64_t i = 0; i < n; ++i) {
+    if (split && i % comm.size() != comm.rank()) continue;
+    std::optional<RankLocal> alone;
+    if (split) alone.emplace();
+    work(i, out.data() + i * width);
+  }
+  if (split)
+    comm.allreduce_sum(out.data(), int64_t(out.size()));
+  else
+    take_rank0_values(out);
+  return out;
 }
 
 void finalize() {

@@ -70,6 +70,11 @@ class MpiCommunicator final : public nimble::dist::Communicator {
       check(MPI_Allreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
     }).get();
   }
+  void allreduce_max(double* data, int64_t n) override {
+    submit("allreduce", [=] {
+      check(MPI_Allreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+    }).get();
+  }
   void broadcast(void* data, int64_t bytes, int root) override {
     submit("broadcast", [=] { check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD)); }).get();
   }
@@ -82,6 +87,7 @@ class MpiCommunicator final : public nimble::dist::Communicator {
     std::fflush(nullptr);
     std::_Exit(code);
   }
+  int hosts() const override { return int(hosts_.size()); }
   std::string describe() const override {
     std::string hosts;
     for (const std::string& h : hosts_) hosts += (hosts.empty() ? "" : ", ") + h;

@@ -12,6 +12,7 @@
 #include "io/atomic_file.hpp"
 #include "io/content_hash.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/quant/quantize.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
@@ -170,10 +171,17 @@ LatencyTable build_latency_table(const SearchSpace& space, const LatencyOptions&
   table.fingerprint = latency_fingerprint(space, o);
   table.options = o;
   const std::vector<Block> all = space.all_blocks();
-  for (size_t i = 0; i < all.size(); ++i) {
-    table.blocks[all[i].key()] = time_block(space.build_block(all[i]), o);
-    if (progress) progress(i + 1, all.size());
-  }
+  // Under mpirun the ranks on one machine time a share of the blocks each.
+  int64_t done = 0;
+  const std::vector<double> times = dist::deal_out(
+      int64_t(all.size()), 2,
+      [&](int64_t i, double* out) {
+        const Timing t = time_block(space.build_block(all[size_t(i)]), o);
+        out[0] = t.ms, out[1] = t.noise;
+        if (progress) progress(size_t(++done), all.size());
+      },
+      /*timing=*/true);
+  for (size_t i = 0; i < all.size(); ++i) table.blocks[all[i].key()] = {times[2 * i], times[2 * i + 1]};
   return table;
 }
 

@@ -11,15 +11,28 @@ namespace nimble::nas {
 
 namespace {
 
-Candidate measure(const Arch& arch, const AccuracyFn& accuracy, const LatencyFn& latency, const char* method,
-                  int generation) {
-  Candidate c;
-  c.arch = arch;
-  c.latency_ms = latency(arch);
-  c.accuracy = accuracy(arch);
-  c.method = method;
-  c.generation = generation;
-  return c;
+std::vector<Candidate> measure(const std::vector<Arch>& archs, const AccuraciesFn& accuracies, const LatencyFn& latency,
+                               const char* method, int generation) {
+  const std::vector<double> acc = accuracies(archs);
+  NIMBLE_ASSERT(acc.size() == archs.size(), "an accuracy per architecture");
+  std::vector<Candidate> out(archs.size());
+  for (size_t i = 0; i < archs.size(); ++i) {
+    out[i].arch = archs[i];
+    out[i].latency_ms = latency(archs[i]);
+    out[i].accuracy = acc[i];
+    out[i].method = method;
+    out[i].generation = generation;
+  }
+  return out;
+}
+
+AccuraciesFn one_by_one(const AccuracyFn& accuracy) {
+  return [accuracy](const std::vector<Arch>& archs) {
+    std::vector<double> acc;
+    acc.reserve(archs.size());
+    for (const Arch& a : archs) acc.push_back(accuracy(a));
+    return acc;
+  };
 }
 
 Individual individual(const SearchSpace& space, const Candidate& c, const Constraints& k) {
@@ -61,17 +74,34 @@ AccuracyPredictor fit_accuracy_predictor(const SearchSpace& space, const std::ve
 
 SearchTrace random_search(const SearchSpace& space, int64_t evaluations, const AccuracyFn& accuracy,
                           const LatencyFn& latency, uint64_t seed, const CandidateFn& on_candidate) {
+  return random_search(space, evaluations, one_by_one(accuracy), latency, seed, on_candidate);
+}
+
+SearchTrace random_search(const SearchSpace& space, int64_t evaluations, const AccuraciesFn& accuracies,
+                          const LatencyFn& latency, uint64_t seed, const CandidateFn& on_candidate) {
   NIMBLE_CHECK(evaluations >= 0, "random search evaluations must not be negative");
   Nsga2 sampler(space.cardinalities(), {.population = 4, .seed = seed});
   SearchTrace t;
-  for (const auto& genes : sampler.random_genomes(int(evaluations))) {
-    t.evaluated.push_back(measure(space.from_genes(genes), accuracy, latency, "random", 0));
-    if (on_candidate) on_candidate(t.evaluated.back());
+  const auto genomes = sampler.random_genomes(int(evaluations));
+  constexpr size_t kPerCall = 16;
+  for (size_t first = 0; first < genomes.size(); first += kPerCall) {
+    std::vector<Arch> archs;
+    for (size_t i = first; i < std::min(genomes.size(), first + kPerCall); ++i)
+      archs.push_back(space.from_genes(genomes[i]));
+    for (Candidate& c : measure(archs, accuracies, latency, "random", 0)) {
+      t.evaluated.push_back(std::move(c));
+      if (on_candidate) on_candidate(t.evaluated.back());
+    }
   }
   return t;
 }
 
 SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, const AccuracyFn& accuracy,
+                         const LatencyFn& latency, const CandidateFn& on_candidate) {
+  return nsga2_search(space, config, one_by_one(accuracy), latency, on_candidate);
+}
+
+SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, const AccuraciesFn& accuracies,
                          const LatencyFn& latency, const CandidateFn& on_candidate) {
   config.validate();
   Nsga2 search(space.cardinalities(), {.population = config.population, .seed = config.seed});
@@ -90,7 +120,10 @@ SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, c
   for (auto& genes : search.random_genomes(config.population))
     if (int(initial.size()) < config.population && std::find(initial.begin(), initial.end(), genes) == initial.end())
       initial.push_back(std::move(genes));
-  for (const auto& genes : initial) record(measure(space.from_genes(genes), accuracy, latency, "nsga2", 0));
+  std::vector<Arch> first;
+  first.reserve(initial.size());
+  for (const auto& genes : initial) first.push_back(space.from_genes(genes));
+  for (Candidate& c : measure(first, accuracies, latency, "nsga2", 0)) record(std::move(c));
   t.generation_end.push_back(int64_t(t.evaluated.size()));
   for (int gen = 1; gen <= config.generations; ++gen) {
     const AccuracyPredictor predictor = fit_accuracy_predictor(space, t.evaluated, config.ridge_lambda);
@@ -102,11 +135,15 @@ SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, c
       const double acc = predictor.predict(space, a), lat = latency(a);
       proposals.push_back({genes, {1.0 - acc, lat}, config.constraints.violation(acc, lat)});
     }
-    for (const Individual& chosen : search.select(proposals, config.population)) {
-      Candidate c = measure(space.from_genes(chosen.genes), accuracy, latency, "nsga2", gen);
-      c.predicted_accuracy = 1.0 - chosen.objectives[0];
-      c.predicted = true;
-      record(std::move(c));
+    const std::vector<Individual> chosen = search.select(proposals, config.population);
+    std::vector<Arch> archs;
+    archs.reserve(chosen.size());
+    for (const Individual& i : chosen) archs.push_back(space.from_genes(i.genes));
+    std::vector<Candidate> measured = measure(archs, accuracies, latency, "nsga2", gen);
+    for (size_t i = 0; i < measured.size(); ++i) {
+      measured[i].predicted_accuracy = 1.0 - chosen[i].objectives[0];
+      measured[i].predicted = true;
+      record(std::move(measured[i]));
     }
     population = search.select(population, config.population);
     t.generation_end.push_back(int64_t(t.evaluated.size()));

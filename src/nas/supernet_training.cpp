@@ -3,28 +3,40 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/distill/losses.hpp"
 #include "nimble/runtime/many_sessions.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/train/loss.hpp"
 #include "nimble/train/progress.hpp"
+#include "train/gradient_sync.hpp"
 
 namespace nimble::nas {
 
 namespace {
 using Clock = std::chrono::steady_clock;
 
+void scale_in_place(Tensor& t, float factor) {
+  if (factor == 1.0f) return;
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
+}
+
 // One sub-network's pass: forward, the distillation loss against the largest's logits, backward,
-// its gradients added onto the supernet's. Returns the loss.
+// its gradients added onto the supernet's. Returns the loss. `share`: this rank's part of the
+// batch's mean (1/ranks under mpirun).
 double distill_pass(Supernet& net, Graph& subnet, Session& session, const data::Batch& batch, const Tensor& teacher,
-                    float temperature) {
+                    float temperature, float share) {
   const Tensor& logits = session.forward(batch.images);
   Tensor diff(logits.shape());
   const double loss = distill::kd_loss(logits, teacher, batch.count, temperature, 1.0f, &diff);
   NIMBLE_CHECK(std::isfinite(loss), "supernet training diverged: a sub-network's loss became " + std::to_string(loss) +
                                         " (try a lower --lr)");
+  scale_in_place(diff, share);
   session.backward(diff);
   net.add_gradients_from(subnet);
   return loss;
@@ -63,7 +75,14 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
   train::Optimizer optimizer(graph, config.optimizer);
   data::BatchLoader loader(train, norm, config.batch, /*shuffle=*/true, /*drop_last=*/true, config.augment,
                            config.seed);
-  const SessionOptions options{config.batch, Mode::train, true, config.precision};
+  // Under mpirun each rank trains on its slice of every batch (as train::Trainer does): the same
+  // random sub-networks on every rank (one seed), gradients summed before each step.
+  dist::Communicator& comm = dist::world();
+  loader.shard(comm.rank(), comm.size());
+  const float share = 1.0f / float(comm.size());
+  std::optional<train::GradientSync> sync;
+  if (comm.distributed()) sync.emplace(graph, comm);
+  const SessionOptions options{loader.batch_size(), Mode::train, true, config.precision};
   Session largest(graph, options);
   Graph smallest_graph = net.extract(space.smallest());
   Session smallest(smallest_graph, options);
@@ -84,7 +103,7 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
     Rng rng(config.seed * 1000003 + uint64_t(epoch));
     loader.start_epoch(epoch);
     train::Progress progress("supernet epoch " + std::to_string(epoch) + "/" + std::to_string(config.epochs),
-                             steps_per_epoch, config.progress);
+                             steps_per_epoch, config.progress && comm.is_root());
     progress.set_steps_after(steps_per_epoch * (config.epochs - epoch));
     SupernetEpoch stats;
     stats.epoch = epoch;
@@ -100,20 +119,28 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
       NIMBLE_CHECK(std::isfinite(ce.loss), "supernet training diverged: the loss became " + std::to_string(ce.loss) +
                                                " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
       const Tensor teacher = logits.clone();
+      scale_in_place(diff, share);
       largest.backward(diff);  // writes the supernet's gradients; the others add to them
       net.copy_weights_to(smallest_graph);
-      kd_sum += distill_pass(net, smallest_graph, smallest, batch, teacher, config.distill_temperature);
+      double kd = distill_pass(net, smallest_graph, smallest, batch, teacher, config.distill_temperature, share);
       for (int64_t r = 0; r < config.random_subnets; ++r) {
         Graph sub = net.extract(space.random(rng));
         Session session(sub, options);
-        kd_sum += distill_pass(net, sub, session, batch, teacher, config.distill_temperature);
+        kd += distill_pass(net, sub, session, batch, teacher, config.distill_temperature, share);
+      }
+      // The step's figures over the whole batch (every rank's slice).
+      std::vector<double> sums = {ce.loss * double(batch.count), double(ce.correct), double(batch.count), kd * share};
+      if (sync) {
+        sync->finish();
+        sync->sum(sums);
       }
       kd_passes += 1 + config.random_subnets;
       optimizer.step(lr);
       ++step;
-      loss_sum += ce.loss * double(batch.count);
-      correct += ce.correct;
-      seen += batch.count;
+      loss_sum += sums[0];
+      correct += int64_t(sums[1]);
+      seen += int64_t(sums[2]);
+      kd_sum += sums[3];
       progress.update(++done, seen,
                       metrics(loss_sum / double(seen), double(correct) / double(seen), kd_sum / double(kd_passes)));
     }

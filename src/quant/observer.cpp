@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "nimble/core/error.hpp"
 
@@ -66,6 +67,21 @@ void Observer::observe_range(const float* x, int64_t n) {
   min_ = std::min(min_, lo), max_ = std::max(max_, hi);
   ema_min_ += kEmaConstant * (lo - ema_min_);
   ema_max_ += kEmaConstant * (hi - ema_max_);
+}
+
+void Observer::merge_range(double lo, double hi) {
+  if (!seen_) {
+    min_ = ema_min_ = lo, max_ = ema_max_ = hi;
+    seen_ = true;
+    return;
+  }
+  min_ = std::min(min_, lo), max_ = std::max(max_, hi);
+}
+
+void Observer::set_histogram(std::vector<double> counts) {
+  NIMBLE_ASSERT(counts.size() == size_t(kBins));
+  hist_ = std::move(counts);
+  hist_max_ = std::max(std::fabs(min_), std::fabs(max_));  // the range the counts were binned over
 }
 
 void Observer::observe_histogram(const float* x, int64_t n) {

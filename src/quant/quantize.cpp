@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/runtime/session.hpp"
@@ -25,6 +27,31 @@ void observe_rows(Observer& o, const Tensor& t, int64_t count, bool histogram) {
     o.observe_histogram(t.data<float>(), per_row * count);
   else
     o.observe_range(t.data<float>(), per_row * count);
+}
+
+// The ranks' observers of their shares as one: after the range pass every observer gets the
+// range over all ranks (-inf where a rank saw nothing), after the histogram pass the summed counts.
+void combine_over_ranks(std::vector<Observer>& observers, bool histogram, dist::Communicator& comm) {
+  const double none = -std::numeric_limits<double>::infinity();
+  if (!histogram) {
+    std::vector<double> neg_min_max;
+    neg_min_max.reserve(observers.size() * 2);
+    for (const Observer& o : observers) {
+      neg_min_max.push_back(o.seen() ? -o.min() : none);
+      neg_min_max.push_back(o.seen() ? o.max() : none);
+    }
+    comm.allreduce_max(neg_min_max.data(), int64_t(neg_min_max.size()));
+    for (size_t v = 0; v < observers.size(); ++v)
+      if (neg_min_max[2 * v + 1] != none) observers[v].merge_range(-neg_min_max[2 * v], neg_min_max[2 * v + 1]);
+    return;
+  }
+  std::vector<double> counts(observers.size() * Observer::kBins, 0.0);
+  for (size_t v = 0; v < observers.size(); ++v)
+    if (!observers[v].histogram().empty())
+      std::copy(observers[v].histogram().begin(), observers[v].histogram().end(), counts.begin() + v * Observer::kBins);
+  comm.allreduce_sum(counts.data(), int64_t(counts.size()));
+  for (size_t v = 0; v < observers.size(); ++v)
+    observers[v].set_histogram({counts.begin() + v * Observer::kBins, counts.begin() + (v + 1) * Observer::kBins});
 }
 
 }  // namespace
@@ -49,8 +76,14 @@ Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, cons
   c.observer = observer;
   c.values.assign(prepared.values().size(), Observer());
   const int passes = needs_histogram(observer) ? 2 : 1;
+  // Under mpirun each rank observes its share and the observers are combined after each pass
+  // (exactly: ranges by min / max, histograms by summed counts). The EMA depends on the order of
+  // all batches, so ema-minmax calibrates on every rank in full.
+  dist::Communicator& comm = dist::world();
+  const bool shared = comm.distributed() && observer != ObserverKind::ema_minmax;
   for (int pass = 0; pass < passes; ++pass) {
     data::BatchLoader loader(samples, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
+    if (shared) loader.shard(comm.rank(), comm.size());
     loader.start_epoch(0);
     data::Batch b;
     while (loader.next(b)) {
@@ -60,6 +93,7 @@ Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, cons
         observe_rows(c.values[v], t, b.count, pass == 1);
       }
     }
+    if (shared) combine_over_ranks(c.values, pass == 1, comm);
   }
   return c;
 }

@@ -21,16 +21,12 @@ size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double 
   if (reference_eligible && !(candidates[best].ms < (1.0 - margin) * candidates[0].ms)) best = 0;
   // Under mpirun every rank takes rank 0's decision (and its figures, for the same reports): ranks
   // that timed differently must still build the same model.
-  dist::Communicator& comm = dist::world();
-  if (comm.distributed()) {
-    std::vector<double> shared(candidates.size() + 1);
-    for (size_t i = 0; i < candidates.size(); ++i) shared[i] = candidates[i].ms;
-    shared.back() = double(best);
-    comm.broadcast(shared.data(), int64_t(shared.size() * sizeof(double)), 0);
-    for (size_t i = 0; i < candidates.size(); ++i) candidates[i].ms = shared[i];
-    best = size_t(shared.back());
-  }
-  return best;
+  std::vector<double> shared(candidates.size() + 1);
+  for (size_t i = 0; i < candidates.size(); ++i) shared[i] = candidates[i].ms;
+  shared.back() = double(best);
+  dist::take_rank0_values(shared);
+  for (size_t i = 0; i < candidates.size(); ++i) candidates[i].ms = shared[i];
+  return size_t(shared.back());
 }
 
 }  // namespace nimble

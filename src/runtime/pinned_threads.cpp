@@ -6,6 +6,8 @@
 
 #include <atomic>
 
+#include "nimble/dist/communicator.hpp"
+
 namespace nimble {
 
 namespace {
@@ -34,12 +36,14 @@ PinnedThreads::PinnedThreads(int threads) : saved_threads_(omp_get_max_threads()
   allowed_ = allowed_cpus();
   if (allowed_.empty()) return;
   const int team = omp_get_max_threads();
+  // Ranks of an mpirun launch on this machine take consecutive CPUs, not all the same ones.
+  const int first = dist::local_rank() * team;
   cpus_.resize(size_t(team));
   std::atomic<int> failures{0};
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num();
-    cpus_[size_t(t)] = allowed_[size_t(t) % allowed_.size()];
+    cpus_[size_t(t)] = allowed_[size_t(first + t) % allowed_.size()];
     if (!pin_current_thread({cpus_[size_t(t)]})) ++failures;
   }
   pinned_ = failures == 0;

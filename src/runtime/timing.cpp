@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 
 namespace nimble {
 
@@ -42,7 +43,10 @@ std::vector<std::vector<double>> time_forward_interleaved(const std::vector<Sess
       }
     }
   }
-  for (auto& v : ms) std::sort(v.begin(), v.end());
+  for (auto& v : ms) {
+    std::sort(v.begin(), v.end());
+    dist::take_rank0_values(v);  // every rank decides from the same times
+  }
   return ms;
 }
 
@@ -105,7 +109,8 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 std::map<std::string, double> node_times(const Graph& g, int64_t batch, int iters) {
   Session s(g, {batch, Mode::eval, false, Precision::fp32, true});
-  const std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch, 7), iters);
+  std::vector<double> ms = s.profile(random_batch(g.input_shape(), batch, 7), iters);
+  dist::take_rank0_values(ms);
   std::map<std::string, double> by_name;
   for (size_t i = 0; i < ms.size(); ++i) by_name[g.nodes()[i].name] = ms[i];
   return by_name;

@@ -154,7 +154,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
                    std::to_string(train.num_classes) + " classes");
   // Data parallelism (under mpirun): each rank trains on its slice of every batch and the
   // gradients are averaged, so the ranks take the one-process steps with the batch split.
-  dist::Communicator& comm = config_.comm ? *config_.comm : dist::world();
+  dist::Communicator& comm = dist::world();
   data::BatchLoader loader(train, norm, config_.batch, /*shuffle=*/true, /*drop_last=*/true, config_.augment,
                            config_.seed);
   loader.shard(comm.rank(), comm.size());
@@ -251,7 +251,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     stats.samples_per_s = seen / std::max(stats.seconds, 1e-9);
     std::string summary = fmt_metric("loss", stats.train_loss) + "  " + fmt_metric("acc", stats.train_accuracy);
     if (val.size() > 0) {
-      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch, config_.precision, &comm);
+      EvalResult ev = evaluate(graph_, val, norm, config_.eval_batch, config_.precision);
       stats.val_loss = ev.loss;
       stats.val_accuracy = ev.accuracy;
       summary += "  " + fmt_metric("val_loss", ev.loss) + "  " + fmt_metric("val_acc", ev.accuracy);
@@ -281,7 +281,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
 }
 
 EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch,
-                    Precision precision, dist::Communicator* ranks) {
+                    Precision precision) {
   NIMBLE_CHECK(set.size() > 0, "cannot evaluate on an empty data set");
   NIMBLE_CHECK(set.sample_shape() == graph.input_shape(), "the data's samples are " + set.sample_shape().str() +
                                                               " but the model takes " + graph.input_shape().str());
@@ -291,7 +291,7 @@ EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::N
   batch = std::min(batch, set.size());
   Session session(graph, {batch, Mode::eval, true, precision});
   // Under mpirun each rank evaluates its share and the sums are combined.
-  dist::Communicator& comm = ranks ? *ranks : dist::world();
+  dist::Communicator& comm = dist::world();
   data::BatchLoader loader(set, norm, batch, /*shuffle=*/false, /*drop_last=*/false, {}, 0);
   loader.shard(comm.rank(), comm.size());
   loader.start_epoch(0);

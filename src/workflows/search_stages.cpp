@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "io/atomic_file.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/model.hpp"
 #include "nimble/nas/pareto.hpp"
 #include "nimble/nas/stats.hpp"
@@ -136,12 +137,18 @@ std::vector<nas::Arch> random_archs(const nas::SearchSpace& space, int64_t count
 // Measures held-out architectures whole and compares them with the table's predictions.
 LatencyValidation validate_table(const SearchOptions& o, const nas::SearchSpace& space, const nas::LatencyTable& table,
                                  const std::vector<nas::Arch>& archs) {
+  const std::vector<double> times = dist::deal_out(
+      int64_t(archs.size()), 2,
+      [&](int64_t i, double* out) {
+        const nas::Timing t = nas::measure_latency(space.build(archs[size_t(i)]), table.options);
+        out[0] = t.ms, out[1] = t.noise;
+      },
+      /*timing=*/true);
   std::vector<double> predicted, measured, noise;
-  for (const nas::Arch& a : archs) {
-    const nas::Timing t = nas::measure_latency(space.build(a), table.options);
-    predicted.push_back(table.predict(space, a));
-    measured.push_back(t.ms);
-    noise.push_back(t.noise);
+  for (size_t i = 0; i < archs.size(); ++i) {
+    predicted.push_back(table.predict(space, archs[i]));
+    measured.push_back(times[2 * i]);
+    noise.push_back(times[2 * i + 1]);
   }
   std::sort(noise.begin(), noise.end());
   LatencyValidation v;
@@ -204,9 +211,10 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
                    std::string(nas::deploy_precision_name(lo.precision)) + ", batch 1)");
     table = nas::build_latency_table(space, lo);
     const std::vector<nas::Arch> cal = random_archs(space, o.latency_calibration, o.seed + 101);
-    std::vector<double> ms;
-    ms.reserve(cal.size());
-    for (const nas::Arch& a : cal) ms.push_back(nas::measure_latency(space.build(a), lo).ms);
+    const std::vector<double> ms = dist::deal_out(
+        int64_t(cal.size()), 1,
+        [&](int64_t i, double* out) { *out = nas::measure_latency(space.build(cal[size_t(i)]), lo).ms; },
+        /*timing=*/true);
     nas::calibrate_latency_table(table, space, cal, ms);
     nas::save_latency_table(table, nas::latency_cache_path(fingerprint));
   }
@@ -309,12 +317,27 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
   std::map<std::string, double> measured = read_measured(csv);
   if (!measured.empty()) say(o.log, "search: " + std::to_string(measured.size()) + " accuracies from " + csv);
   std::vector<nas::Candidate> done;
-  const auto accuracy = [&](const nas::Arch& a) {
-    const std::string key = nas::arch_to_string(a);
-    auto it = measured.find(key);
-    if (it != measured.end()) return it->second;
-    return measured[key] =
-               nas::inherited_accuracy(net, a, data.split.train, data.split.val, data.norm, o.recalibration_images);
+  // Each call measures a generation; under mpirun its unmeasured architectures are dealt out to
+  // the ranks, each measured by one rank alone, and the accuracies summed back to every rank.
+  const auto accuracies = [&](const std::vector<nas::Arch>& archs) {
+    std::vector<double> acc(archs.size(), 0.0);
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < archs.size(); ++i) {
+      auto it = measured.find(nas::arch_to_string(archs[i]));
+      if (it != measured.end())
+        acc[i] = it->second;
+      else
+        todo.push_back(i);
+    }
+    const std::vector<double> fresh = dist::deal_out(
+        int64_t(todo.size()), 1,
+        [&](int64_t k, double* out) {
+          *out = nas::inherited_accuracy(net, archs[todo[size_t(k)]], data.split.train, data.split.val, data.norm,
+                                         o.recalibration_images);
+        },
+        /*timing=*/false);
+    for (size_t k = 0; k < todo.size(); ++k) acc[todo[k]] = measured[nas::arch_to_string(archs[todo[k]])] = fresh[k];
+    return acc;
   };
   const auto latency = [&](const nas::Arch& a) { return table.predict(space, a); };
   const auto progress = [&](const nas::Candidate& c) {
@@ -328,9 +351,9 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
   sc.generations = int(o.generations);
   sc.seed = o.seed;
   sc.constraints = {o.max_latency_ms, o.min_accuracy};
-  const nas::SearchTrace nsga = nas::nsga2_search(space, sc, accuracy, latency, progress);
+  const nas::SearchTrace nsga = nas::nsga2_search(space, sc, accuracies, latency, progress);
   const nas::SearchTrace rnd =
-      nas::random_search(space, o.random_evaluations, accuracy, latency, o.seed + 303, progress);
+      nas::random_search(space, o.random_evaluations, accuracies, latency, o.seed + 303, progress);
   write_csv(csv, done);
   r.nsga2_evaluations = int64_t(nsga.evaluated.size());
   r.random_evaluations = int64_t(rnd.evaluated.size());

@@ -3,7 +3,9 @@
 #   1. one JSON report on stdout (rank 0 speaks for the run), the model written once, no temp files;
 #   2. a batch the ranks cannot split evenly: one error line per rank, naming it, and a non-zero exit;
 #   3. kill -9 of rank 1 mid-epoch: mpirun exits non-zero within 60 s; the same command with
-#      --resume on the checkpoint of the last finished epoch completes the run.
+#      --resume on the checkpoint of the last finished epoch completes the run;
+#   4. `nimble search` with the candidates dealt out to 2 ranks measures exactly the accuracies one
+#      process measures, from the same supernet and latency table.
 # Usage: cli_data_parallel.sh NIMBLE MPIRUN-AND-ITS-OPTIONS...
 set -euo pipefail
 nimble=$1
@@ -71,3 +73,16 @@ r = json.load(open(sys.argv[1]))
 assert [e["epoch"] for e in r["history"]] == [2, 3], r["history"]
 PY
 echo "ok: resumed from epoch 1 and finished epochs 2 and 3"
+
+search=(search --limit 1024 --val 256 --epochs 1 --batch 64 --population 4 --generations 1 --random-evaluations 4
+        --latency-iters 5 --latency-validation 4 --select 1 --threads 1 --json)
+XDG_CACHE_HOME=$work/cache1 OMP_NUM_THREADS=1 "$nimble" "${search[@]}" --out s1 > /dev/null 2> err.txt ||
+  fail "search exited $?: $(tail -3 err.txt)"
+mkdir s2
+cp s1/supernet.nimble s2/
+cp -r cache1 cache2
+"${mpirun[@]}" -np 2 -x XDG_CACHE_HOME="$work/cache2" "$nimble" "${search[@]}" --out s2 > /dev/null 2> err.txt ||
+  fail "2-rank search exited $?: $(tail -3 err.txt)"
+cmp <(cut -d, -f1-5 s1/evaluations.csv) <(cut -d, -f1-5 s2/evaluations.csv) ||
+  fail "the 2-rank search measured other accuracies: $(diff s1/evaluations.csv s2/evaluations.csv)"
+echo "ok: the 2-rank search measured the one-process accuracies ($(($(wc -l < s2/evaluations.csv) - 1)) architectures)"

@@ -1,13 +1,15 @@
 // Data-parallel training under `mpirun -np 2` (run by CTest as data_parallel_2_ranks): two ranks
 // with half the batch each must take the steps one process takes with the whole batch. Each rank
-// also trains the one-process run itself (dist::single_process()) as the reference.
+// also trains the one-process run itself (true) as the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "nimble/data/dataset.hpp"
 #include "nimble/dist/communicator.hpp"
+#include "nimble/quant/quantize.hpp"
 #include "nimble/runtime/choose_by_measurement.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/zoo/zoo.hpp"
@@ -52,8 +54,10 @@ const Data& data() {
   return d;
 }
 
-TrainedRun train(Graph g, TrainConfig tc, dist::Communicator& comm) {
-  tc.comm = &comm;
+// One process's run (`alone`: this rank by itself) or the two ranks' run together.
+TrainedRun train(Graph g, TrainConfig tc, bool alone) {
+  std::optional<dist::RankLocal> local;
+  if (alone) local.emplace();
   tc.progress = false;
   Trainer t(g, tc);
   TrainedRun r{t.fit(data().train, data().val, data().norm), {}};
@@ -98,8 +102,8 @@ TEST(DataParallel, RunsOnTwoRanks) { ASSERT_EQ(dist::world().size(), 2) << "run 
 // fp32: per-step losses within 1e-5 relative and weights within 1e-5 after 32 steps (float sums in
 // another order: one batch's gradient is summed as two halves, then added; measured 2.7e-7).
 TEST(DataParallel, TwoRanksTakeTheOneProcessSteps) {
-  const TrainedRun one = train(plain_net(), config(Precision::fp32), dist::single_process());
-  const TrainedRun two = train(plain_net(), config(Precision::fp32), dist::world());
+  const TrainedRun one = train(plain_net(), config(Precision::fp32), true);
+  const TrainedRun two = train(plain_net(), config(Precision::fp32), false);
   ASSERT_EQ(one.result.epochs.size(), two.result.epochs.size());
   for (size_t e = 0; e < one.result.epochs.size(); ++e) {
     ASSERT_EQ(one.result.epochs[e].step_losses.size(), 16u);
@@ -121,8 +125,8 @@ TEST(DataParallel, LossScalingDecidesAlikeOnEveryRank) {
   TrainConfig tc = config(Precision::fp16);
   tc.scaler.init_scale = 1e9f;  // overflows at first: steps are skipped and the scale backs off
   tc.scaler.growth_interval = 5;
-  const TrainedRun one = train(plain_net(), tc, dist::single_process());
-  const TrainedRun two = train(plain_net(), tc, dist::world());
+  const TrainedRun one = train(plain_net(), tc, true);
+  const TrainedRun two = train(plain_net(), tc, false);
   int64_t skipped_one = 0, skipped_two = 0;
   for (size_t e = 0; e < one.result.epochs.size(); ++e) {
     skipped_one += one.result.epochs[e].skipped_steps;
@@ -142,8 +146,8 @@ TEST(DataParallel, BatchNormModelsTrainClose) {
   zoo::ModelConfig mc;
   mc.width = 0.5;
   TrainConfig tc = config(Precision::fp32);
-  const TrainedRun one = train(zoo::build(mc), tc, dist::single_process());
-  const TrainedRun two = train(zoo::build(mc), tc, dist::world());
+  const TrainedRun one = train(zoo::build(mc), tc, true);
+  const TrainedRun two = train(zoo::build(mc), tc, false);
   for (size_t e = 0; e < one.result.epochs.size(); ++e) {
     EXPECT_NEAR(two.result.epochs[e].train_loss, one.result.epochs[e].train_loss,
                 0.05 * one.result.epochs[e].train_loss);
@@ -153,11 +157,48 @@ TEST(DataParallel, BatchNormModelsTrainClose) {
 
 TEST(DataParallel, EvaluationSumsEachRanksShare) {
   Graph g = plain_net();
-  const EvalResult one = evaluate(g, data().val, data().norm, 64, Precision::fp32, &dist::single_process());
-  const EvalResult two = evaluate(g, data().val, data().norm, 64, Precision::fp32, &dist::world());
+  const EvalResult two = evaluate(g, data().val, data().norm, 64, Precision::fp32);
+  const dist::RankLocal alone;
+  const EvalResult one = evaluate(g, data().val, data().norm, 64, Precision::fp32);
   EXPECT_EQ(two.samples, 300);
   EXPECT_EQ(two.accuracy, one.accuracy);
   EXPECT_NEAR(two.loss, one.loss, 1e-6 * one.loss);
+}
+
+// Calibration split over the ranks observes exactly what one process observes: the same ranges,
+// the same histograms, so the same scales for every observer.
+TEST(DataParallel, CalibrationOnSharesEqualsOneProcess) {
+  const Graph prepared = quant::prepare(plain_net());
+  for (quant::ObserverKind k : {quant::ObserverKind::minmax, quant::ObserverKind::entropy,
+                                quant::ObserverKind::percentile, quant::ObserverKind::ema_minmax}) {
+    const std::vector<QParams> two = quant::calibrate(prepared, data().val, data().norm, k, 64).params();
+    const dist::RankLocal alone;
+    const std::vector<QParams> one = quant::calibrate(prepared, data().val, data().norm, k, 64).params();
+    ASSERT_EQ(one.size(), two.size());
+    for (size_t v = 0; v < one.size(); ++v) {
+      EXPECT_EQ(two[v].scale, one[v].scale) << quant::observer_name(k) << " value " << v;
+      EXPECT_EQ(two[v].dtype, one[v].dtype) << quant::observer_name(k) << " value " << v;
+    }
+  }
+}
+
+// Items dealt out: each run by one rank alone (inside it, world() is a single process), every
+// result on every rank. Two 1-thread ranks on one 2-core machine may time concurrently too.
+TEST(DataParallel, DealOutRunsEachItemOnceAndSharesTheResults) {
+  for (const bool timing : {false, true}) {
+    const std::vector<double> out = dist::deal_out(
+        5, 2,
+        [](int64_t i, double* o) {
+          o[0] = double(i * i);
+          o[1] = dist::world().distributed() ? -1.0 : double(dist::local_rank());  // who ran it, alone
+        },
+        timing);
+    ASSERT_EQ(out.size(), 10u);
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(out[size_t(2 * i)], double(i * i));
+      EXPECT_EQ(out[size_t(2 * i + 1)], double(i % 2)) << "item " << i << (timing ? " (timing)" : "");
+    }
+  }
 }
 
 TEST(DataParallel, RanksTakeRankZerosMeasuredDecision) {

@@ -9,8 +9,10 @@
 // communication thread in the plugin makes every MPI call; the async form lets the caller go on
 // (the trainer sums a bucket of gradients while backward computes the next).
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <string>
+#include <vector>
 
 namespace nimble::dist {
 
@@ -23,6 +25,7 @@ class Communicator {
   // holds the sum; `data` must stay untouched until then.
   virtual std::future<void> allreduce_sum_async(float* data, int64_t n) = 0;
   virtual void allreduce_sum(double* data, int64_t n) = 0;
+  virtual void allreduce_max(double* data, int64_t n) = 0;
   // `bytes` bytes from rank `root` to every rank.
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
@@ -31,18 +34,49 @@ class Communicator {
   [[noreturn]] virtual void abort(int code) = 0;
   // A short description for logs: "MPI, 2 ranks on host-a, host-b".
   virtual std::string describe() const = 0;
+  virtual int hosts() const = 0;  // distinct machines the ranks run on
 
   void allreduce_sum(float* data, int64_t n) { allreduce_sum_async(data, n).get(); }
   bool distributed() const { return size() > 1; }
   bool is_root() const { return rank() == 0; }
 };
 
-// This process's ranks. Throws Error when mpirun started more than one rank but this build has
-// no MPI plugin (or the plugin cannot load).
+// This process's ranks (one rank inside a RankLocal scope). Throws Error when mpirun started
+// more than one rank but this build has no MPI plugin (or the plugin cannot load).
 Communicator& world();
 
-// One rank on its own, whatever the launch: for work a rank does alone inside a distributed run.
+// This process's place among the ranks on its machine (0 without mpirun): from the launcher's
+// environment, so it holds inside a RankLocal scope too.
+int local_rank();
+
+// One rank on its own, whatever the launch.
 Communicator& single_process();
+
+// Rank 0's values of a measurement every rank made, on every rank: decisions taken from timings
+// (a kernel, a precision, a pruning plan) must come out the same on every rank, which measure on
+// their own cores. `values` must have the same size on every rank. Nothing happens on one rank.
+void take_rank0_values(std::vector<double>& values);
+
+// Runs work(i) for every i in [0, n) and returns, on every rank, the `width` values each call
+// wrote (item i's at i * width). Under mpirun the items are dealt out to the ranks (item i to rank
+// i mod N), each run by its rank alone (RankLocal), and the values summed back; with `timing` only
+// when every rank is on one machine and their threads together fit its cores (times taken on
+// different machines are not one table) — else every rank runs every item and rank 0's values
+// are kept. Every rank must call it with the same n and width.
+std::vector<double> deal_out(int64_t n, int64_t width, const std::function<void(int64_t i, double* out)>& work,
+                             bool timing);
+
+// Work this thread's rank does alone (its share of a split job, e.g. some of a search's
+// candidates): while one is alive, world() on this thread is a single process, so training,
+// evaluation, calibration and measurements inside it neither split nor wait for other ranks.
+class RankLocal {
+ public:
+  RankLocal();
+  ~RankLocal();
+  RankLocal(const RankLocal&) = delete;
+  RankLocal& operator=(const RankLocal&) = delete;
+  static bool active();
+};
 
 // Ends MPI cleanly (every rank calls it before exiting; mpirun treats an exit without it as a
 // failure). Nothing to do without MPI; safe to call twice.

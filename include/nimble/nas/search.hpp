@@ -31,6 +31,9 @@ struct Constraints {
 };
 
 using AccuracyFn = std::function<double(const Arch&)>;
+// Several architectures measured in one call (a generation at a time), so that a caller can spread
+// them over ranks; returns their accuracies in order.
+using AccuraciesFn = std::function<std::vector<double>(const std::vector<Arch>&)>;
 using LatencyFn = std::function<double(const Arch&)>;
 using CandidateFn = std::function<void(const Candidate&)>;  // after each evaluation (progress)
 
@@ -61,12 +64,18 @@ struct SearchTrace {
 // `evaluations` uniformly random distinct architectures.
 SearchTrace random_search(const SearchSpace& space, int64_t evaluations, const AccuracyFn& accuracy,
                           const LatencyFn& latency, uint64_t seed, const CandidateFn& on_candidate = {});
+// The same, measuring 16 architectures per call of `accuracies`.
+SearchTrace random_search(const SearchSpace& space, int64_t evaluations, const AccuraciesFn& accuracies,
+                          const LatencyFn& latency, uint64_t seed, const CandidateFn& on_candidate = {});
 
 // NSGA-II over (1 - accuracy, latency). The initial population is the largest and the smallest
 // architecture and random ones; each generation proposes
 // screen_factor x population offspring, ranks them on predicted objectives (the accuracy predictor
 // refitted on everything measured so far) and measures the best `population`.
 SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, const AccuracyFn& accuracy,
+                         const LatencyFn& latency, const CandidateFn& on_candidate = {});
+// The same, measuring each generation's architectures in one call of `accuracies`.
+SearchTrace nsga2_search(const SearchSpace& space, const SearchConfig& config, const AccuraciesFn& accuracies,
                          const LatencyFn& latency, const CandidateFn& on_candidate = {});
 
 // Objectives (1 - accuracy, latency) of candidates, for pareto_front / hypervolume_2d.

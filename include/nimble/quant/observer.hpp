@@ -36,6 +36,13 @@ class Observer {
   // The threshold alone (for tests and reports).
   double threshold(ObserverKind k) const;
 
+  // Data-parallel calibration combines the ranks' observers of their shares: the range over all
+  // of them after pass 1 (as if this observer had seen those values too; not the EMA, which
+  // depends on batch order), the histogram of all of them after pass 2.
+  void merge_range(double lo, double hi);
+  void set_histogram(std::vector<double> counts);
+  bool seen() const { return seen_; }
+
   double min() const { return min_; }
   double max() const { return max_; }
   const std::vector<double>& histogram() const { return hist_; }

@@ -17,9 +17,6 @@
 namespace nimble {
 class Session;
 }
-namespace nimble::dist {
-class Communicator;
-}
 
 namespace nimble::train {
 
@@ -37,8 +34,6 @@ struct TrainConfig {
   // fp16 only: dynamic loss scaling (bf16 has fp32's range and needs none).
   bool loss_scaling = true;
   GradScalerConfig scaler;
-  // The ranks that train together (null: dist::world(), i.e. every rank of an mpirun launch).
-  dist::Communicator* comm = nullptr;
 };
 
 struct EpochStats {
@@ -114,9 +109,9 @@ struct EvalResult {
   double seconds = 0;
 };
 
-// Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set. With more
-// than one rank in `comm` (null: dist::world()) each evaluates its share and all get the total.
+// Accuracy and mean cross-entropy of `graph` (compiled for inference) on a whole set. Under
+// mpirun each rank evaluates its share and every rank gets the total.
 EvalResult evaluate(const Graph& graph, const data::ImageSet& set, const data::Normalization& norm, int64_t batch = 500,
-                    Precision precision = Precision::fp32, dist::Communicator* comm = nullptr);
+                    Precision precision = Precision::fp32);
 
 }  // namespace nimble::train
