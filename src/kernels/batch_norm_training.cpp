@@ -9,6 +9,7 @@
 
 #include "kernels/simd16.hpp"
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
 
 namespace nimble::kernels {
 namespace {
@@ -220,16 +221,37 @@ template <class Fn> void each_item(const ChannelBlocks& g, Fn f) {
   }
 }
 
+// Synchronised batch-norm: every rank sums around rank 0's pivots, so the sums add up.
+void agree_on_pivot(std::vector<float>& pivot) {
+  std::vector<double> p(pivot.begin(), pivot.end());
+  dist::take_rank0_values(p);
+  for (size_t ch = 0; ch < p.size(); ++ch) pivot[ch] = float(p[ch]);
+}
+
+// Sums `a` and `b` (per channel) and `count` over the ranks; returns the total count.
+double sum_over_ranks(double count, std::vector<double>& a, std::vector<double>& b) {
+  std::vector<double> all;
+  all.reserve(a.size() + b.size() + 1);
+  all.insert(all.end(), a.begin(), a.end());
+  all.insert(all.end(), b.begin(), b.end());
+  all.push_back(count);
+  dist::world().allreduce_sum(all.data(), int64_t(all.size()));
+  std::copy(all.begin(), all.begin() + int64_t(a.size()), a.begin());
+  std::copy(all.begin() + int64_t(a.size()), all.end() - 1, b.begin());
+  return all.back();
+}
+
 template <class S, class D>
 void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float* variance) {
   const ChannelBlocks& g = t.g;
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
-  const double count = double(g.n * pixels);
+  const double local_count = double(g.n * pixels);
   const bool vector = vectorized();
   // Sums of (x - pivot) and its square, the pivot being each channel's first value: the variance
   // then does not cancel when the mean is large against the spread.
   std::vector<float> pivot(c);
   for (int64_t ch = 0; ch < c; ++ch) pivot[ch] = load(src, (ch / block) * size + ch % block);
+  if (t.synchronized) agree_on_pivot(pivot);
   std::vector<double> sum, sum_sq;
   channel_sums(
       g,
@@ -240,6 +262,7 @@ void forward(const BatchNormTensors& t, const S* src, D* dst, float* mean, float
           stats(src + s * size, pivot.data() + base, block, r, a, b);
       },
       sum, sum_sq);
+  const double count = t.synchronized ? sum_over_ranks(local_count, sum, sum_sq) : local_count;
   std::vector<float> k(c), k0(c);
   for (int64_t ch = 0; ch < c; ++ch) {
     const double m = sum[ch] / count;
@@ -262,7 +285,7 @@ template <class S, class D> void backward(const BatchNormTensors& t, const S* sr
                                           const float* variance, S* diff_src, float* diff_scale, float* diff_shift) {
   const ChannelBlocks& g = t.g;
   const int64_t c = g.channels(), block = g.block, pixels = g.h * g.w, size = g.slab_size();
-  const double count = double(g.n * pixels);
+  const double local_count = double(g.n * pixels);
   const bool vector = vectorized();
   std::vector<float> k(c), k0(c);  // the forward's pre-clamp y = x * k + k0, for the clamp's mask
   std::vector<double> inv_std(c);
@@ -288,6 +311,7 @@ template <class S, class D> void backward(const BatchNormTensors& t, const S* sr
     diff_scale[ch] = float(sum_dy_x[ch] * inv_std[ch]);
   }
   if (!diff_src) return;
+  const double count = t.synchronized ? sum_over_ranks(local_count, sum_dy, sum_dy_x) : local_count;
   // dx = k * (dy' - mean(dy') - (x - mean) * mean(dy' * (x - mean)) / (var + eps)) = k * dy' + c1 * x + c0
   std::vector<float> c1(c), c0(c);
   for (int64_t ch = 0; ch < c; ++ch) {

@@ -23,6 +23,10 @@ struct BatchNormTensors {
   float eps;
   float lower = -std::numeric_limits<float>::infinity();  // ReLU: 0; ReLU6: 0
   float upper = std::numeric_limits<float>::infinity();   // ReLU6: 6
+  // Statistics of the whole batch across the ranks (dist::world(); synchronised batch-norm): mean
+  // and variance, and the input gradient's two sums. diff_scale and diff_shift stay this rank's
+  // (the trainer sums parameter gradients over the ranks).
+  bool synchronized = false;
   bool clamped() const {
     return lower > -std::numeric_limits<float>::infinity() || upper < std::numeric_limits<float>::infinity();
   }

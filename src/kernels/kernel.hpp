@@ -20,6 +20,7 @@ struct KernelBuilder {
   DType compute = DType::f32;       // what conv/linear compute in (the precision policy's choice)
   kernels::md dst_desc;             // set by the op: the layout it produces
   bool choose_by_timing = false;    // SessionOptions::choose_kernels_by_timing
+  bool sync_batch_norm = false;     // SessionOptions::sync_batch_norm
   // Set by the op: the input its output may share a buffer with (it adds into that input in place;
   // the session shares it when nothing reads the input afterwards). -1: none.
   int dst_may_share_input = -1;

@@ -103,8 +103,17 @@ void Session::Impl::compile() {
   mem[in] = dnnl::memory(desc[in], eng, DNNL_MEMORY_NONE);
 
   for (const Node& node : graph.nodes()) {
-    KernelBuilder b{
-        node, opt.mode, eng, {}, {}, shapes[node.output], {}, DType::f32, md(), opt.choose_kernels_by_timing};
+    KernelBuilder b{node,
+                    opt.mode,
+                    eng,
+                    {},
+                    {},
+                    shapes[node.output],
+                    {},
+                    DType::f32,
+                    md(),
+                    opt.choose_kernels_by_timing,
+                    opt.sync_batch_norm};
     for (int v : node.inputs) {
       b.src_desc.push_back(desc[v]);
       b.src_shape.push_back(shapes[v]);

@@ -158,7 +158,9 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   data::BatchLoader loader(train, norm, config_.batch, /*shuffle=*/true, /*drop_last=*/true, config_.augment,
                            config_.seed);
   loader.shard(comm.rank(), comm.size());
-  Session session(graph_, {loader.batch_size(), Mode::train, true, config_.precision});
+  SessionOptions session_options{loader.batch_size(), Mode::train, true, config_.precision};
+  session_options.sync_batch_norm = config_.sync_batch_norm && comm.distributed();
+  Session session(graph_, session_options);
   Optimizer optimizer(graph_, config_.optimizer);
   std::optional<GradientSync> sync;
   if (comm.distributed()) {

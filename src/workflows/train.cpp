@@ -300,6 +300,7 @@ TrainReport train_model(const TrainOptions& options) {
   tc.optimizer.nesterov = a.nesterov;
   tc.optimizer.weight_decay = float(a.weight_decay);
   tc.optimizer.clip_grad_norm = float(a.clip_grad);
+  tc.sync_batch_norm = a.sync_batch_norm;
   tc.schedule.kind = a.schedule;
   tc.schedule.lr = float(a.lr.value_or(recipe.lr * double(tc.batch) / double(kDefaultBatch)));
   const int64_t steps_per_epoch = std::max<int64_t>(1, split.train.size() / tc.batch);

@@ -31,6 +31,9 @@ struct SessionOptions {
   // splits a kernel's work when it is created, so the count is fixed for the session's life. One
   // thread can be faster for a small model at batch 1: a parallel region costs microseconds.
   int threads = 0;
+  // Train: batch-norm normalises by the statistics of the whole batch across the ranks of an
+  // mpirun launch (synchronised batch-norm) instead of this rank's slice; a collective per layer.
+  bool sync_batch_norm = false;
 };
 
 // A Graph compiled once for a batch size and mode into cached oneDNN primitives with negotiated

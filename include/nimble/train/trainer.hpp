@@ -34,6 +34,9 @@ struct TrainConfig {
   // fp16 only: dynamic loss scaling (bf16 has fp32's range and needs none).
   bool loss_scaling = true;
   GradScalerConfig scaler;
+  // Under mpirun: batch-norm over the whole batch's statistics, not each rank's slice (the
+  // single-process result up to summation order, at one collective per batch-norm and pass).
+  bool sync_batch_norm = false;
 };
 
 struct EpochStats {

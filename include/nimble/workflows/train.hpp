@@ -45,6 +45,7 @@ struct TrainOptions {
   double momentum = 0.9, weight_decay = 5e-4, clip_grad = 0, erase = 0, warmup_epochs = 0;
   bool nesterov = true;
   int64_t step_epochs = 0;
+  bool sync_batch_norm = false;  // under mpirun: batch-norm over every rank's slice (train::TrainConfig)
   // Validation images held out of the training split; default: the data's own val split if it
   // has one, else a tenth of the training images, at most 5,000.
   std::optional<int64_t> val;

@@ -21,6 +21,7 @@ class BatchNormKernel : public Kernel {
     training_ = b.training();
     act_ = b.node.attr_str("activation", "none");
     if (training_) ops::check_batch_stats_possible(b.node, s);
+    sync_ = training_ && b.sync_batch_norm;
     for (const char* key : ops::kParamNames)
       NIMBLE_CHECK(b.node.param_ptr(key), "batch_norm2d '" + b.node.name + "' has no parameter " + key);
 
@@ -41,6 +42,9 @@ class BatchNormKernel : public Kernel {
         grad_shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
         return;
       }
+    NIMBLE_CHECK(!sync_, "synchronised batch-norm: '" + b.node.name +
+                             "' gets its input in a layout that is not channel-innermost, which only oneDNN's "
+                             "batch-norm takes, and it cannot synchronise");
     // Batch-norm runs in whatever layout its producer chose and dst keeps it — unless oneDNN has
     // no jit kernel for that layout: bf16 channels-last with 8 channels (AMX convolutions produce
     // channels-last) fell to "nspc_bnorm:any", many times slower than its blocked jit kernel
@@ -160,6 +164,7 @@ class BatchNormKernel : public Kernel {
                                 eps_};
     if (act_ != "none") t.lower = 0.0f;
     if (act_ == "relu6") t.upper = 6.0f;
+    t.synchronized = sync_;
     return t;
   }
 
@@ -180,6 +185,7 @@ class BatchNormKernel : public Kernel {
   }
 
   const Node& node_;
+  bool sync_ = false;
   float eps_ = 1e-5f;
   double momentum_ = 0.1;
   int64_t count_ = 0;  // values per channel: N * H * W
