@@ -25,6 +25,12 @@ class GradientSync {
   void finish();
   int ranks() const { return comm_.size(); }
   size_t buckets() const { return buckets_.size(); }
+  // Buckets already summing (or summed) before finish(): those backward started.
+  size_t started() const {
+    size_t n = 0;
+    for (const Bucket& b : buckets_) n += b.started ? 1 : 0;
+    return n;
+  }
   // Sums `values` over the same ranks.
   void sum(std::vector<double>& values) { comm_.allreduce_sum(values.data(), int64_t(values.size())); }
 

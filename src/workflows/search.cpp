@@ -110,6 +110,7 @@ std::string to_json(const SearchReport& r) {
             {"latency",
              {{"blocks", r.latency_blocks},
               {"cached", r.latency_cached},
+              {"measured_on", r.latency_measured_on},
               {"threads_pinned", r.latency_pinned},
               {"table_seconds", r.latency_table_seconds},
               {"block_noise", r.latency_block_noise},

@@ -182,6 +182,13 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
   const nas::LatencyOptions lo = latency_options(o);
   const std::string fingerprint = nas::latency_fingerprint(space, lo), path = path_in(o, "latency.json");
   r.cpu = fingerprint.substr(0, fingerprint.find(" | "));
+  const dist::Communicator& comm = dist::world();
+  r.latency_measured_on =
+      !comm.distributed() ? std::string("this machine")
+      : comm.hosts() == 1
+          ? "rank 0's machine, whose " + std::to_string(comm.size()) +
+                " ranks share the timing when their threads fit its cores (" + comm.describe() + ")"
+          : "rank 0's machine; every rank timed every block and kept rank 0's times (" + comm.describe() + ")";
   if (std::filesystem::exists(path)) {
     try {
       const json j = json::parse(read_text(path));
@@ -208,7 +215,7 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
     say(o.log, "latency: this machine's table from " + nas::latency_cache_path(fingerprint));
   } else {
     say(o.log, "latency: timing every block of the space on this CPU (" +
-                   std::string(nas::deploy_precision_name(lo.precision)) + ", batch 1)");
+                   std::string(nas::deploy_precision_name(lo.precision)) + ", batch 1; " + r.latency_measured_on + ")");
     table = nas::build_latency_table(space, lo);
     const std::vector<nas::Arch> cal = random_archs(space, o.latency_calibration, o.seed + 101);
     const std::vector<double> ms = dist::deal_out(

@@ -11,8 +11,11 @@
 #include "nimble/dist/communicator.hpp"
 #include "nimble/quant/quantize.hpp"
 #include "nimble/runtime/choose_by_measurement.hpp"
+#include "nimble/runtime/session.hpp"
+#include "nimble/runtime/timing.hpp"
 #include "nimble/train/trainer.hpp"
 #include "nimble/zoo/zoo.hpp"
+#include "train/gradient_sync.hpp"
 #include "zoo/builder.hpp"
 
 namespace nimble::train {
@@ -177,6 +180,41 @@ TEST(DataParallel, SynchronisedBatchNormTakesTheOneProcessSteps) {
   EXPECT_LT(worst, 1e-3);
   std::printf("rank %d: synchronised batch-norm: step losses differ by at most %.3g (relative)\n", dist::world().rank(),
               worst);
+}
+
+// Gradients are summed while backward runs: the cnn's 1.7 MB of gradients fall in two buckets (its
+// first linear layer alone fills one), the first starting after the last layers' backward, before
+// half the nodes are done; finish() leaves the sum of the ranks' gradients.
+TEST(DataParallel, BucketsStartDuringBackward) {
+  Graph g = zoo::build({});
+  Session session(g, {32, Mode::train, true, Precision::fp32});
+  GradientSync sync(session.graph(), dist::world());
+  EXPECT_GE(sync.buckets(), 2u);
+  std::vector<size_t> started_at;  // buckets started after each node's backward, in backward order
+  session.set_backward_observer([&](size_t node) {
+    sync.node_done(node);
+    started_at.push_back(sync.started());
+  });
+  const Tensor& out = session.forward(random_batch(g.input_shape(), 32, 5 + uint64_t(dist::world().rank())));
+  Tensor diff(out.shape());
+  diff.fill(0.01f);
+  session.backward(diff);
+  ASSERT_FALSE(started_at.empty());
+  EXPECT_GE(started_at[started_at.size() / 2], 1u) << "a bucket is summing while half the nodes are still to go";
+  EXPECT_EQ(sync.started(), sync.buckets());
+  std::vector<Tensor> mine;
+  for (auto& [name, p] : g.named_params())
+    if (p->trainable) mine.push_back(p->grad.clone());
+  sync.finish();
+  size_t i = 0;
+  for (auto& [name, p] : g.named_params()) {
+    if (!p->trainable) continue;
+    std::vector<double> expect(mine[i].data<float>(), mine[i].data<float>() + mine[i].numel());
+    dist::world().allreduce_sum(expect.data(), int64_t(expect.size()));
+    for (int64_t k = 0; k < p->grad.numel(); k += 97)
+      ASSERT_NEAR(p->grad.data<float>()[k], expect[size_t(k)], 1e-6 * (1 + std::fabs(expect[size_t(k)]))) << name;
+    ++i;
+  }
 }
 
 TEST(DataParallel, EvaluationSumsEachRanksShare) {

@@ -74,6 +74,9 @@ struct SearchedModel {
 struct SearchReport {
   std::string out;
   std::string cpu, deploy;
+  // Where the latency table was timed: "this machine", or under mpirun rank 0's machine and how
+  // the ranks shared the timing (the other ranks' machines may differ; the table is rank 0's).
+  std::string latency_measured_on;
   double space_size = 0;
   // Supernet.
   int64_t supernet_epochs = 0;
