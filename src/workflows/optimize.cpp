@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "io/atomic_file.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "io/content_hash.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
@@ -255,6 +256,10 @@ void final_stage(OptimizeRun& run, int /*index*/) {
 
 OptimizeReport optimize(const OptimizeOptions& o) {
   o.validate();
+  // Its stages hand each other files that only rank 0 writes; not yet made to wait for them.
+  NIMBLE_CHECK(!dist::world().distributed(),
+               "nimble optimize does not run under mpirun yet; run its slow parts there instead (train, distill, "
+               "search: docs/distributed.md)");
   const auto t0 = std::chrono::steady_clock::now();
   std::error_code ec;
   fs::create_directories(o.out, ec);

@@ -4,7 +4,9 @@
 #   2. a batch the ranks cannot split evenly: one error line per rank, naming it, and a non-zero exit;
 #   3. kill -9 of rank 1 mid-epoch: mpirun exits non-zero within 60 s; the same command with
 #      --resume on the checkpoint of the last finished epoch completes the run;
-#   4. `nimble search` with the candidates dealt out to 2 ranks measures exactly the accuracies one
+#   4. rank 1 stopped (SIGSTOP): rank 0's watchdog (NIMBLE_DIST_TIMEOUT) ends the run; a 2-rank run
+#      resumes on one process;
+#   5. `nimble search` with the candidates dealt out to 2 ranks measures exactly the accuracies one
 #      process measures, from the same supernet and latency table.
 # Usage: cli_data_parallel.sh NIMBLE MPIRUN-AND-ITS-OPTIONS...
 set -euo pipefail
@@ -73,6 +75,38 @@ r = json.load(open(sys.argv[1]))
 assert [e["epoch"] for e in r["history"]] == [2, 3], r["history"]
 PY
 echo "ok: resumed from epoch 1 and finished epochs 2 and 3"
+
+# Rank 1 hangs (SIGSTOP: alive, never answering): rank 0's watchdog ends the run.
+NIMBLE_DIST_TIMEOUT=3 "${mpirun[@]}" -np 2 -x NIMBLE_DIST_TIMEOUT "$nimble" "${train[@]}" --epochs 3 --out h.nimble \
+  > /dev/null 2> hang.txt &
+launcher=$!
+for _ in $(seq 600); do
+  [ -f h.nimble.train ] && break
+  sleep 0.1
+done
+rank1=""
+for pid in $(pgrep -f "$nimble train"); do
+  grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2> /dev/null && rank1=$pid
+done
+[ -n "$rank1" ] || fail "rank 1 not found"
+kill -STOP "$rank1"
+start=$(date +%s)
+set +e
+wait "$launcher"
+code=$?
+set -e
+took=$(($(date +%s) - start))
+[ "$code" != 0 ] || fail "mpirun exited 0 with rank 1 stopped"
+[ "$took" -le 60 ] || fail "the run took $took s to end with rank 1 stopped"
+grep -q "error: rank 0 of 2: an MPI allreduce has waited" hang.txt || fail "no watchdog message: $(tail -5 hang.txt)"
+echo "ok: rank 1 stopped, rank 0's watchdog ended the run in $took s with exit $code"
+
+# A run resumed on another number of ranks (here one process) continues it.
+OMP_NUM_THREADS=1 "$nimble" train --resume k.nimble.train --epochs 4 --out k.nimble --json > one.json 2> err.txt ||
+  fail "resuming on one process exited $?: $(tail -3 err.txt)"
+python3 -c "import json,sys; r=json.load(open('one.json')); assert [e['epoch'] for e in r['history']] == [4], r" ||
+  fail "resumed report"
+echo "ok: resumed the 2-rank run on one process"
 
 search=(search --limit 1024 --val 256 --epochs 1 --batch 64 --population 4 --generations 1 --random-evaluations 4
         --latency-iters 5 --latency-validation 4 --select 1 --threads 1 --json)
