@@ -1,4 +1,5 @@
 #include "nimble/distill/distillation.hpp"
+#include "nimble/dist/communicator.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -50,6 +51,9 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
                                                                      " outputs but the student has " +
                                                                      student.output_shape().str());
   NIMBLE_CHECK(!cfg_.cache_teacher || cfg_.hints.empty(), "--cache-teacher keeps logits only: it cannot feed --hint");
+  // Under mpirun the trainer gives each rank its slice of every batch.
+  const int ranks = dist::world().size();
+  if (batch % ranks == 0) batch /= ranks;
   // Hints read hidden values by name: the teacher then runs as written (no eval-mode fusion).
   teacher_ = std::make_unique<Session>(teacher, SessionOptions{batch, Mode::eval, cfg_.hints.empty(), precision});
   const Graph& tg = teacher_->graph();

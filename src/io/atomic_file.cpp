@@ -70,7 +70,11 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::commit() {
-  if (temp_.empty()) return;  // not rank 0
+  dist::Communicator& ranks = dist::world();
+  if (temp_.empty()) {  // not rank 0: wait until rank 0's file is in place, for ranks that read it back
+    ranks.barrier();
+    return;
+  }
   if (::fsync(fd_) != 0) fail("fsync failed: " + errno_text());
   const int fd = fd_;
   fd_ = -1;
@@ -83,6 +87,7 @@ void AtomicFile::commit() {
     (void)::fsync(dfd);
     ::close(dfd);
   }
+  ranks.barrier();
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {

@@ -2,7 +2,9 @@
 // A file written atomically: everything goes to a temporary file beside the target, which
 // commit() fsyncs and renames over it (then fsyncs the directory). Until then, and on any failure,
 // the target is untouched and the temporary file is removed. Used by checkpoints and ONNX export.
-// Under mpirun only rank 0 writes: on the other ranks the path is checked and nothing is written.
+// Under mpirun only rank 0 writes: on the other ranks the path is checked and nothing is written,
+// and commit() returns on every rank once rank 0's file is in place (a folder every rank reads
+// must then be shared between machines).
 #include <cstddef>
 #include <string>
 

@@ -90,8 +90,8 @@ void average_running_statistics(const Graph& graph, dist::Communicator& comm) {
   if (!comm.distributed()) return;
   std::vector<Param*> stats;
   for (const Node& n : graph.nodes())
-    for (const char* key : {"running_mean", "running_var"})
-      if (ParamPtr p = n.param_ptr(key)) stats.push_back(p.get());
+    for (const auto& [key, p] : n.params)
+      if (!p->trainable && p->data.dtype() == DType::f32) stats.push_back(p.get());
   int64_t total = 0;
   for (const Param* p : stats) total += p->data.numel();
   if (total == 0) return;

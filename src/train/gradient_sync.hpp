@@ -51,8 +51,9 @@ class GradientSync {
 
 // Sums `values` over the ranks in place (a no-op on one rank).
 void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values);
-// Replaces every batch-norm running statistic with its mean over the ranks: each rank saw its own
-// slice of every batch, and the model any rank saves must describe all of them.
+// Replaces every float buffer (batch-norm running statistics, fake quantization's observed ranges)
+// with its mean over the ranks: each rank saw its own slice of every batch, and the model any rank
+// saves must describe all of them.
 void average_running_statistics(const Graph& graph, dist::Communicator& comm);
 
 }  // namespace nimble::train

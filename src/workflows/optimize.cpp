@@ -10,8 +10,8 @@
 #include <omp.h>
 
 #include "io/atomic_file.hpp"
-#include "nimble/dist/communicator.hpp"
 #include "io/content_hash.hpp"
+#include "nimble/dist/communicator.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
 #include "nimble/nas/pareto.hpp"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `nimble train` under mpirun -np 2 as a user runs it (CTest: cli_data_parallel_2_ranks):
 #   1. one JSON report on stdout (rank 0 speaks for the run), the model written once, no temp files;
-#   2. a batch the ranks cannot split evenly: one error line per rank, naming it, and a non-zero exit;
-#   3. kill -9 of rank 1 mid-epoch: mpirun exits non-zero within 60 s; the same command with
+#   2. distill, quantize --qat-epochs and prune --finetune-epochs run; a batch the ranks cannot split evenly: one error line per rank, naming it, and a non-zero exit;
+#   3. kill -9 of rank 1 mid-run: mpirun exits non-zero within 60 s; the same command with
 #      --resume on the checkpoint of the last finished epoch completes the run;
 #   4. rank 1 stopped (SIGSTOP): rank 0's watchdog (NIMBLE_DIST_TIMEOUT) ends the run; a 2-rank run
 #      resumes on one process;
@@ -33,6 +33,18 @@ PY
 [ -z "$(ls -A | grep '\.tmp-')" ] || fail "temp files left: $(ls -A)"
 echo "ok: one report, the model written once"
 
+# The other commands that train: distillation (its teacher compiled for each rank's slice), QAT
+# (its observers' ranges agreed each epoch) and pruning's fine-tuning, each reading back or
+# handing on files only rank 0 writes.
+"${mpirun[@]}" -np 2 "$nimble" distill --teacher dp.nimble --student cnn --width 0.25 --epochs 1 --limit 2048 \
+  --out student.nimble > /dev/null 2> err.txt || fail "2-rank distill exited $?: $(tail -3 err.txt)"
+"${mpirun[@]}" -np 2 "$nimble" quantize dp.nimble --qat-epochs 1 --out q.nimble > /dev/null 2> err.txt ||
+  fail "2-rank quantize --qat-epochs exited $?: $(tail -3 err.txt)"
+"${mpirun[@]}" -np 2 "$nimble" prune dp.nimble --method channel --ratio 0.5 --finetune-epochs 1 --out p.nimble \
+  > /dev/null 2> err.txt || fail "2-rank prune exited $?: $(tail -3 err.txt)"
+[ -f student.nimble ] && [ -f q.nimble ] && [ -f p.nimble ] || fail "distill, quantize or prune wrote no model"
+echo "ok: distill, quantize --qat-epochs and prune under 2 ranks"
+
 set +e
 "${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 1 --batch 127 --out odd.nimble > /dev/null 2> err.txt
 code=$?
@@ -42,8 +54,8 @@ grep -q "error: rank 0 of 2: the batch (127) must divide evenly among the 2 rank
 [ ! -e odd.nimble ] || fail "a model was written"
 echo "ok: an uneven batch is refused"
 
-# Rank 1 dies in epoch 2 (after epoch 1's checkpoint).
-"${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 3 --out k.nimble --json > /dev/null 2> kill.txt &
+# Rank 1 dies after epoch 1's checkpoint (epochs take about a second: in epoch 2 or a little later).
+"${mpirun[@]}" -np 2 "$nimble" "${train[@]}" --epochs 6 --out k.nimble --json > /dev/null 2> kill.txt &
 launcher=$!
 for _ in $(seq 600); do
   [ -f k.nimble.train ] && break
@@ -71,13 +83,13 @@ echo "ok: rank 1 killed, the run ended in $took s with exit $code"
   fail "resume exited $?: $(tail -3 err.txt)"
 python3 - resumed.json <<'PY' || fail "resumed report"
 import json, sys
-r = json.load(open(sys.argv[1]))
-assert [e["epoch"] for e in r["history"]] == [2, 3], r["history"]
+epochs = [e["epoch"] for e in json.load(open(sys.argv[1]))["history"]]
+assert epochs and epochs[0] >= 2 and epochs == list(range(epochs[0], 7)), epochs
 PY
-echo "ok: resumed from epoch 1 and finished epochs 2 and 3"
+echo "ok: resumed from the last checkpoint and finished epoch 6"
 
 # Rank 1 hangs (SIGSTOP: alive, never answering): rank 0's watchdog ends the run.
-NIMBLE_DIST_TIMEOUT=3 "${mpirun[@]}" -np 2 -x NIMBLE_DIST_TIMEOUT "$nimble" "${train[@]}" --epochs 3 --out h.nimble \
+NIMBLE_DIST_TIMEOUT=3 "${mpirun[@]}" -np 2 -x NIMBLE_DIST_TIMEOUT "$nimble" "${train[@]}" --epochs 6 --out h.nimble \
   > /dev/null 2> hang.txt &
 launcher=$!
 for _ in $(seq 600); do
@@ -102,9 +114,9 @@ grep -q "error: rank 0 of 2: an MPI allreduce has waited" hang.txt || fail "no w
 echo "ok: rank 1 stopped, rank 0's watchdog ended the run in $took s with exit $code"
 
 # A run resumed on another number of ranks (here one process) continues it.
-OMP_NUM_THREADS=1 "$nimble" train --resume k.nimble.train --epochs 4 --out k.nimble --json > one.json 2> err.txt ||
+OMP_NUM_THREADS=1 "$nimble" train --resume k.nimble.train --epochs 7 --out k.nimble --json > one.json 2> err.txt ||
   fail "resuming on one process exited $?: $(tail -3 err.txt)"
-python3 -c "import json,sys; r=json.load(open('one.json')); assert [e['epoch'] for e in r['history']] == [4], r" ||
+python3 -c "import json,sys; r=json.load(open('one.json')); assert [e['epoch'] for e in r['history']] == [7], r" ||
   fail "resumed report"
 echo "ok: resumed the 2-rank run on one process"
 
