@@ -159,7 +159,8 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
                            config_.seed);
   loader.shard(comm.rank(), comm.size());
   SessionOptions session_options{loader.batch_size(), Mode::train, true, config_.precision};
-  session_options.sync_batch_norm = config_.sync_batch_norm && comm.distributed();
+  // On one process too: the same kernels then run, so one process and N ranks compare like for like.
+  session_options.sync_batch_norm = config_.sync_batch_norm;
   Session session(graph_, session_options);
   Optimizer optimizer(graph_, config_.optimizer);
   std::optional<GradientSync> sync;

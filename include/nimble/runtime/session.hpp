@@ -33,6 +33,8 @@ struct SessionOptions {
   int threads = 0;
   // Train: batch-norm normalises by the statistics of the whole batch across the ranks of an
   // mpirun launch (synchronised batch-norm) instead of this rank's slice; a collective per layer.
+  // It runs in the hand-written kernels, in channels-last (an input in another layout is
+  // converted), also on one process, where there is nothing to synchronise.
   bool sync_batch_norm = false;
 };
 

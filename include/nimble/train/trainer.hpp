@@ -35,7 +35,8 @@ struct TrainConfig {
   bool loss_scaling = true;
   GradScalerConfig scaler;
   // Under mpirun: batch-norm over the whole batch's statistics, not each rank's slice (the
-  // single-process result up to summation order, at one collective per batch-norm and pass).
+  // single-process result up to summation order, at one collective per batch-norm and pass). On
+  // one process it selects the same batch-norm kernels, so the two compare like for like.
   bool sync_batch_norm = false;
 };
 

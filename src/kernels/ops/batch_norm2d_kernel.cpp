@@ -26,14 +26,25 @@ class BatchNormKernel : public Kernel {
       NIMBLE_CHECK(b.node.param_ptr(key), "batch_norm2d '" + b.node.name + "' has no parameter " + key);
 
     const md chan({c}, dt::f32, tag::a);
-    if (training_)
-      if (auto view = vectorized_view(b.src_desc[0])) {
+    if (training_) {
+      md own_src = b.src_desc[0];
+      std::optional<ChannelBlocks> view = vectorized_view(own_src);
+      if (!view && sync_) {
+        // Synchronised batch-norm runs only in the hand-written kernels: the input goes to
+        // channels-last and its gradient comes back to the producer's layout.
+        own_src = md(own_src.dims(), own_src.data_type(), tag::nhwc);
+        view = vectorized_view(own_src);
+        src_in_ = LayoutConverter(b.src_desc[0], own_src, eng);
+        diff_src_out_ = LayoutConverter(own_src, b.src_desc[0], eng);
+        if (b.need_diff_src[0]) diff_src_scratch_ = dnnl::memory(own_src, eng);
+      }
+      if (view) {
         // kernels/batch_norm_training.hpp. In bf16 training an fp32 input (from a convolution
         // the precision policy kept in fp32) leaves as bf16, so what follows runs in bf16.
         own_ = view;
-        own_src_type_ = b.src_desc[0].data_type() == dt::bf16 ? DType::bf16 : DType::f32;
+        own_src_type_ = own_src.data_type() == dt::bf16 ? DType::bf16 : DType::f32;
         own_dst_type_ = b.compute == DType::bf16 ? DType::bf16 : own_src_type_;
-        b.dst_desc = with_dtype(b.src_desc[0], to_dnnl(own_dst_type_));
+        b.dst_desc = with_dtype(own_src, to_dnnl(own_dst_type_));
         own_mean_.resize(size_t(c));
         own_var_.resize(size_t(c));
         diff_scale_ = dnnl::memory(chan, eng);
@@ -42,9 +53,8 @@ class BatchNormKernel : public Kernel {
         grad_shift_ = ParamMemory(b.node.param_ptr("shift"), chan, chan, eng);
         return;
       }
-    NIMBLE_CHECK(!sync_, "synchronised batch-norm: '" + b.node.name +
-                             "' gets its input in a layout that is not channel-innermost, which only oneDNN's "
-                             "batch-norm takes, and it cannot synchronise");
+    }
+    NIMBLE_CHECK(!sync_, "synchronised batch-norm: '" + b.node.name + "' cannot run in the hand-written kernels");
     // Batch-norm runs in whatever layout its producer chose and dst keeps it — unless oneDNN has
     // no jit kernel for that layout: bf16 channels-last with 8 channels (AMX convolutions produce
     // channels-last) fell to "nspc_bnorm:any", many times slower than its blocked jit kernel
@@ -101,8 +111,8 @@ class BatchNormKernel : public Kernel {
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
     if (own_) {
+      src_ = src_in_(s, a.src[0]);  // itself unless synchronised batch-norm changed its layout
       s.wait();
-      src_ = a.src[0];
       kernels::batch_norm_forward_training(own_tensors(), src_.get_data_handle(), a.dst.get_data_handle(),
                                            own_mean_.data(), own_var_.data());
       update_running_stats(own_mean_.data(), own_var_.data());
@@ -127,10 +137,13 @@ class BatchNormKernel : public Kernel {
   void backward(dnnl::stream& s, KernelArgs& a) override {
     if (own_) {
       s.wait();
-      kernels::batch_norm_backward(
-          own_tensors(), src_.get_data_handle(), a.diff_dst.get_data_handle(), own_mean_.data(), own_var_.data(),
-          a.diff_src[0] ? a.diff_src[0].get_data_handle() : nullptr, static_cast<float*>(diff_scale_.get_data_handle()),
-          static_cast<float*>(diff_shift_.get_data_handle()));
+      const bool convert = a.diff_src[0] && diff_src_out_.needed();
+      const dnnl::memory diff_src = convert ? diff_src_scratch_ : a.diff_src[0];
+      kernels::batch_norm_backward(own_tensors(), src_.get_data_handle(), a.diff_dst.get_data_handle(),
+                                   own_mean_.data(), own_var_.data(), diff_src ? diff_src.get_data_handle() : nullptr,
+                                   static_cast<float*>(diff_scale_.get_data_handle()),
+                                   static_cast<float*>(diff_shift_.get_data_handle()));
+      if (convert) diff_src_out_.into(s, diff_src_scratch_, a.diff_src[0]);
       grad_scale_.store_grad(s, diff_scale_);
       grad_shift_.store_grad(s, diff_shift_);
       return;
