@@ -54,12 +54,14 @@ grep -q "error: rank 0 of 2: the batch (127) must divide evenly among the 2 rank
 [ ! -e odd.nimble ] || fail "a model was written"
 echo "ok: an uneven batch is refused"
 
-# Starts a 6-epoch 2-rank run writing OUT (stderr to LOG), sends SIGNAL to rank 1 once epoch 1's
+# Starts a 6-epoch 2-rank run writing OUT (stderr to LOG) with NIMBLE_DIST_TIMEOUT=TIMEOUT, sends
+# SIGNAL to rank 1 once epoch 1's
 # checkpoint is written (epochs take about a second: in epoch 2 or a little later) and waits for
 # mpirun; sets `code` (its exit code) and `took` (seconds from the signal to its end).
 signal_rank1_in_a_run() {
-  local signal=$1 out=$2 log=$3 launcher pid rank1="" start
-  "${mpirun[@]}" -np 2 -x NIMBLE_DIST_TIMEOUT "$nimble" "${train[@]}" --epochs 6 --out "$out" > /dev/null 2> "$log" &
+  local signal=$1 out=$2 log=$3 timeout=$4 launcher pid rank1="" start
+  NIMBLE_DIST_TIMEOUT=$timeout "${mpirun[@]}" -np 2 -x NIMBLE_DIST_TIMEOUT "$nimble" "${train[@]}" --epochs 6 \
+    --out "$out" > /dev/null 2> "$log" &
   launcher=$!
   for _ in $(seq 600); do
     [ -f "$out.train" ] && break
@@ -82,8 +84,7 @@ signal_rank1_in_a_run() {
   [ "$took" -le 60 ] || fail "the run took $took s to end after rank 1 got SIG$signal"
 }
 
-export NIMBLE_DIST_TIMEOUT=300
-signal_rank1_in_a_run KILL k.nimble kill.txt
+signal_rank1_in_a_run KILL k.nimble kill.txt 300
 echo "ok: rank 1 killed, the run ended in $took s with exit $code"
 
 "${mpirun[@]}" -np 2 "$nimble" train --resume k.nimble.train --out k.nimble --json > resumed.json 2> err.txt ||
@@ -96,8 +97,8 @@ PY
 echo "ok: resumed from the last checkpoint and finished epoch 6"
 
 # Rank 1 hangs (SIGSTOP: alive, never answering): rank 0's watchdog ends the run.
-NIMBLE_DIST_TIMEOUT=3 signal_rank1_in_a_run STOP h.nimble hang.txt
-grep -q "error: rank 0 of 2: an MPI allreduce has waited" hang.txt || fail "no watchdog message: $(tail -5 hang.txt)"
+signal_rank1_in_a_run STOP h.nimble hang.txt 3
+grep -q "error: rank 0 of 2: an MPI allreduce has waited" hang.txt || fail "no watchdog message: $(cat hang.txt)"
 echo "ok: rank 1 stopped, rank 0's watchdog ended the run in $took s with exit $code"
 
 # A run resumed on another number of ranks (here one process) continues it.
