@@ -20,12 +20,6 @@ namespace nimble::nas {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-void scale_in_place(Tensor& t, float factor) {
-  if (factor == 1.0f) return;
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
-}
-
 // One sub-network's pass: forward, the distillation loss against the largest's logits, backward,
 // its gradients added onto the supernet's. Returns the loss. `share`: this rank's part of the
 // batch's mean (1/ranks under mpirun).
@@ -36,7 +30,7 @@ double distill_pass(Supernet& net, Graph& subnet, Session& session, const data::
   const double loss = distill::kd_loss(logits, teacher, batch.count, temperature, 1.0f, &diff);
   NIMBLE_CHECK(std::isfinite(loss), "supernet training diverged: a sub-network's loss became " + std::to_string(loss) +
                                         " (try a lower --lr)");
-  scale_in_place(diff, share);
+  train::scale_gradient(diff, share);
   session.backward(diff);
   net.add_gradients_from(subnet);
   return loss;
@@ -119,7 +113,7 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
       NIMBLE_CHECK(std::isfinite(ce.loss), "supernet training diverged: the loss became " + std::to_string(ce.loss) +
                                                " at epoch " + std::to_string(epoch) + " (try a lower --lr)");
       const Tensor teacher = logits.clone();
-      scale_in_place(diff, share);
+      train::scale_gradient(diff, share);
       largest.backward(diff);  // writes the supernet's gradients; the others add to them
       net.copy_weights_to(smallest_graph);
       double kd = distill_pass(net, smallest_graph, smallest, batch, teacher, config.distill_temperature, share);

@@ -82,11 +82,17 @@ void GradientSync::finish() {
   }
 }
 
+void scale_gradient(Tensor& t, float factor) {
+  if (factor == 1.0f) return;
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
+}
+
 void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values) {
   if (comm.distributed()) comm.allreduce_sum(values.data(), int64_t(values.size()));
 }
 
-void average_running_statistics(const Graph& graph, dist::Communicator& comm) {
+void average_buffers(const Graph& graph, dist::Communicator& comm) {
   if (!comm.distributed()) return;
   std::vector<Param*> stats;
   for (const Node& n : graph.nodes())

@@ -49,11 +49,15 @@ class GradientSync {
   std::vector<std::vector<size_t>> node_buckets_;  // per node: one entry per parameter use
 };
 
+// Multiplies a loss gradient by `factor` (a rank's 1/N share of the batch's mean, a loss scale);
+// nothing at 1.
+void scale_gradient(Tensor& t, float factor);
+
 // Sums `values` over the ranks in place (a no-op on one rank).
 void sum_over_ranks(dist::Communicator& comm, std::vector<double>& values);
 // Replaces every float buffer (batch-norm running statistics, fake quantization's observed ranges)
 // with its mean over the ranks: each rank saw its own slice of every batch, and the model any rank
 // saves must describe all of them.
-void average_running_statistics(const Graph& graph, dist::Communicator& comm);
+void average_buffers(const Graph& graph, dist::Communicator& comm);
 
 }  // namespace nimble::train

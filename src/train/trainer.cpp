@@ -33,11 +33,6 @@ std::vector<Tensor> snapshot(const Graph& g) {
 // Below this the fp16 gradients overflow even unscaled: the run has diverged.
 constexpr float kMinLossScale = 1.0f / 65536.0f;
 
-void scale_in_place(Tensor& t, float factor) {
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
-}
-
 // Backward and the optimizer step; returns whether the step was taken. With a loss scaler a
 // non-finite loss or gradient is an fp16 overflow: the step is skipped and the scale backs off.
 // Without one it is divergence. With `sync` (data parallelism) the gradients are averaged over the
@@ -49,18 +44,16 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
   // whole batch's mean. Applied before backward (PyTorch DDP's order): each sample's gradient is
   // then the one-process run's, and low precision overflows where that run's does.
   const float share = sync ? 1.0f / float(sync->ranks()) : 1.0f;
-  const auto backward = [&] {
+  const auto backward = [&](float factor) {  // factor: the rank's share times the loss scale
+    scale_gradient(diff_logits, factor);
+    for (auto& [v, g] : value_grads) scale_gradient(g, factor);
     session.backward(diff_logits, value_grads);
     if (sync) sync->finish();
   };
   if (!scaler) {
     NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at epoch " +
                                           std::to_string(epoch) + " (try a lower --lr)");
-    if (sync) {
-      scale_in_place(diff_logits, share);
-      for (auto& [v, g] : value_grads) scale_in_place(g, share);
-    }
-    backward();
+    backward(share);
     optimizer.step(lr);
     return true;
   }
@@ -72,9 +65,7 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
     finite = bad[0] == 0.0;
   }
   if (finite) {
-    scale_in_place(diff_logits, scaler->scale() * share);
-    for (auto& [v, g] : value_grads) scale_in_place(g, scaler->scale() * share);
-    backward();
+    backward(scaler->scale() * share);
     stepped = scaled_step(*scaler, optimizer, lr);
   } else {
     scaler->update(/*found_inf=*/true);
@@ -240,8 +231,8 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
                           fmt_metric("acc", double(correct) / double(std::max<int64_t>(stepped, 1))));
     }
     if (sync) {
-      // One model on every rank: the running statistics of all the slices.
-      average_running_statistics(graph_, comm);
+      // One model on every rank: its buffers (running statistics, observer ranges) over all slices.
+      average_buffers(graph_, comm);
       check_same_weights(graph_, comm, epoch);
     }
     stats.seconds = seconds_since(t0);
