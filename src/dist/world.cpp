@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +92,17 @@ int local_rank() {
   return 0;
 }
 
+int machine_threads() {
+  int ranks_here = 1;
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(var)) {
+      ranks_here = std::max(1, std::atoi(v));
+      break;
+    }
+  const int threads = omp_get_max_threads();
+  return ranks_here == 1 ? threads : std::min(threads * ranks_here, omp_get_num_procs());
+}
+
 Communicator& single_process() {
   static SingleProcess one;
   return one;
@@ -110,19 +120,24 @@ void take_rank0_values(std::vector<double>& values) {
 std::vector<double> deal_out(int64_t n, int64_t width, const std::function<void(int64_t, double*)>& work, bool timing) {
   Communicator& comm = world();
   std::vector<double> out(size_t(n * width), 0.0);
-  const int threads_each = omp_get_max_threads();
-  const bool split = comm.distributed() &&
-                     (!timing || (comm.hosts() == 1 && int64_t(threads_each) * comm.size() <= omp_get_num_procs()));
-  for (int64_t i = 0; i < n; ++i) {
-    if (split && i % comm.size() != comm.rank()) continue;
-    std::optional<RankLocal> alone;
-    if (split) alone.emplace();
-    work(i, out.data() + i * width);
-  }
-  if (split)
+  if (!comm.distributed()) {
+    for (int64_t i = 0; i < n; ++i) work(i, out.data() + i * width);
+  } else if (timing) {
+    // One collective per item: the waiting ranks never wait for a whole table at once.
+    for (int64_t i = 0; i < n; ++i) {
+      if (comm.is_root()) {
+        const RankLocal alone;
+        work(i, out.data() + i * width);
+      }
+      comm.broadcast(out.data() + i * width, width * int64_t(sizeof(double)), 0);
+    }
+  } else {
+    for (int64_t i = comm.rank(); i < n; i += comm.size()) {
+      const RankLocal alone;
+      work(i, out.data() + i * width);
+    }
     comm.allreduce_sum(out.data(), int64_t(out.size()));
-  else
-    take_rank0_values(out);
+  }
   return out;
 }
 

@@ -62,24 +62,39 @@ class MpiCommunicator final : public nimble::dist::Communicator {
   int size() const override { return size_; }
 
   std::future<void> allreduce_sum_async(float* data, int64_t n) override {
-    return submit("allreduce",
-                  [=] { check(MPI_Allreduce(MPI_IN_PLACE, data, int(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD)); });
+    return submit("allreduce", [=] {
+      MPI_Request r;
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r));
+      complete(r);
+    });
   }
   void allreduce_sum(double* data, int64_t n) override {
     submit("allreduce", [=] {
-      check(MPI_Allreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+      MPI_Request r;
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &r));
+      complete(r);
     }).get();
   }
   void allreduce_max(double* data, int64_t n) override {
     submit("allreduce", [=] {
-      check(MPI_Allreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+      MPI_Request r;
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &r));
+      complete(r);
     }).get();
   }
   void broadcast(void* data, int64_t bytes, int root) override {
-    submit("broadcast", [=] { check(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD)); }).get();
+    submit("broadcast", [=] {
+      MPI_Request r;
+      check(MPI_Ibcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &r));
+      complete(r);
+    }).get();
   }
   void barrier() override {
-    submit("barrier", [] { check(MPI_Barrier(MPI_COMM_WORLD)); }).get();
+    submit("barrier", [] {
+      MPI_Request r;
+      check(MPI_Ibarrier(MPI_COMM_WORLD, &r));
+      complete(r);
+    }).get();
   }
   [[noreturn]] void abort(int code) override {
     // Exiting without MPI_Finalize makes mpirun end every other rank (MPI_Abort from this
@@ -97,6 +112,22 @@ class MpiCommunicator final : public nimble::dist::Communicator {
  private:
   static void check(int code) {
     if (code != MPI_SUCCESS) throw nimble::Error("MPI: " + mpi_error(code));
+  }
+
+  // Waits for a collective. A short wait yields the core; a long one (another rank timing a model
+  // on every core of the machine, or far behind) sleeps between polls so that it takes no CPU time
+  // from the ranks that compute.
+  static void complete(MPI_Request& request) {
+    const auto start = Clock::now();
+    for (;;) {
+      int done = 0;
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+      if (done) return;
+      if (Clock::now() - start < std::chrono::milliseconds(2))
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
   }
 
   std::future<void> submit(const char* what, std::function<void()> work) {

@@ -1,7 +1,5 @@
 #include "nimble/nas/latency.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -96,12 +94,22 @@ void LatencyOptions::validate() const {
   NIMBLE_CHECK(threads >= 0 && threads <= 4096, "threads must be 0 (all) or a positive count");
 }
 
+int LatencyOptions::resolved_threads() const { return threads > 0 ? threads : dist::machine_threads(); }
+
 Timing measure_latency(const Graph& graph, const LatencyOptions& o) {
   o.validate();
-  const PinnedThreads threads(o.threads);
-  const Graph g = deployed_graph(graph, o.precision);
-  Session session(g, deployed_options(o));
-  return median_and_noise(time_forward(session, random_batch(g.input_shape(), o.batch, 42), 5, o.iters));
+  const std::vector<double> t = dist::deal_out(
+      1, 2,
+      [&](int64_t, double* out) {
+        const PinnedThreads threads(o.resolved_threads());
+        const Graph g = deployed_graph(graph, o.precision);
+        Session session(g, deployed_options(o));
+        const Timing alone =
+            median_and_noise(time_forward(session, random_batch(g.input_shape(), o.batch, 42), 5, o.iters));
+        out[0] = alone.ms, out[1] = alone.noise;
+      },
+      /*timing=*/true);
+  return {t[0], t[1]};
 }
 
 double LatencyTable::block_sum(const SearchSpace& space, const Arch& arch) const {
@@ -157,31 +165,34 @@ LatencyTable LatencyTable::from_json(const std::string& text) {
 }
 
 std::string latency_fingerprint(const SearchSpace& space, const LatencyOptions& o) {
-  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-  return describe_cpu().str() + " | " + io::library_identity() + " | threads " + std::to_string(threads) + " | " +
-         deploy_precision_name(o.precision) + " batch " + std::to_string(o.batch) + " | " + space.options_json();
+  return describe_cpu().str() + " | " + io::library_identity() + " | threads " + std::to_string(o.resolved_threads()) +
+         " | " + deploy_precision_name(o.precision) + " batch " + std::to_string(o.batch) + " | " +
+         space.options_json();
 }
 
 LatencyTable build_latency_table(const SearchSpace& space, const LatencyOptions& o,
                                  const std::function<void(size_t, size_t)>& progress) {
   o.validate();
-  const PinnedThreads threads(o.threads);
   LatencyTable table;
-  table.pinned = threads.pinned();
   table.fingerprint = latency_fingerprint(space, o);
   table.options = o;
   const std::vector<Block> all = space.all_blocks();
-  // Under mpirun the ranks on one machine time a share of the blocks each.
+  std::optional<PinnedThreads> threads;  // on the rank that times (all of them without mpirun)
   int64_t done = 0;
   const std::vector<double> times = dist::deal_out(
-      int64_t(all.size()), 2,
+      int64_t(all.size()), 3,
       [&](int64_t i, double* out) {
+        if (!threads) threads.emplace(o.resolved_threads());
         const Timing t = time_block(space.build_block(all[size_t(i)]), o);
-        out[0] = t.ms, out[1] = t.noise;
+        out[0] = t.ms, out[1] = t.noise, out[2] = threads->pinned() ? 1 : 0;
         if (progress) progress(size_t(++done), all.size());
       },
       /*timing=*/true);
-  for (size_t i = 0; i < all.size(); ++i) table.blocks[all[i].key()] = {times[2 * i], times[2 * i + 1]};
+  table.pinned = !all.empty();
+  for (size_t i = 0; i < all.size(); ++i) {
+    table.blocks[all[i].key()] = {times[3 * i], times[3 * i + 1]};
+    table.pinned = table.pinned && times[3 * i + 2] == 1;
+  }
   return table;
 }
 

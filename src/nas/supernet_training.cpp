@@ -70,13 +70,16 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
   data::BatchLoader loader(train, norm, config.batch, /*shuffle=*/true, /*drop_last=*/true, config.augment,
                            config.seed);
   // Under mpirun each rank trains on its slice of every batch (as train::Trainer does): the same
-  // random sub-networks on every rank (one seed), gradients summed before each step.
+  // random sub-networks on every rank (one seed), gradients summed before each step, and
+  // batch-norm over the whole batch (the statistics summed over the ranks), so that the supernet,
+  // whose sub-networks are ranked by the accuracy it gives them, is the one-process supernet.
   dist::Communicator& comm = dist::world();
   loader.shard(comm.rank(), comm.size());
   const float share = 1.0f / float(comm.size());
   std::optional<train::GradientSync> sync;
   if (comm.distributed()) sync.emplace(graph, comm);
-  const SessionOptions options{loader.batch_size(), Mode::train, true, config.precision};
+  SessionOptions options{loader.batch_size(), Mode::train, true, config.precision};
+  options.sync_batch_norm = comm.distributed();
   Session largest(graph, options);
   Graph smallest_graph = net.extract(space.smallest());
   Session smallest(smallest_graph, options);

@@ -106,6 +106,7 @@ std::string to_json(const SearchReport& r) {
               {"resumed", r.supernet_resumed},
               {"reused", r.supernet_reused},
               {"seconds", r.supernet_seconds},
+              {"losses", r.supernet_losses},
               {"precision", precision_name(r.precision)}}},
             {"latency",
              {{"blocks", r.latency_blocks},

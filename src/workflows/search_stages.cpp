@@ -98,15 +98,17 @@ nas::Supernet supernet_stage(const SearchOptions& o, const nas::SearchSpace& spa
   c.precision = pc.precision;
   r.precision = pc.precision;
   const Preprocessing pre{255.0f, data.norm};
-  nas::train_supernet(*net, data.split.train, data.norm, c, resume,
-                      [&](const nas::Supernet& n, const nas::SupernetEpoch&, const train::TrainState& st) {
-                        Model m(n.graph().clone(), pre);
-                        m.graph.meta[kSpaceKey] = space.options_json();
-                        m.graph.meta[kEpochsKey] = std::to_string(c.epochs);
-                        if (st.epoch < c.epochs) m.training_state = st;
-                        m.save(path);
-                      });
+  const nas::SupernetTrainResult trained =
+      nas::train_supernet(*net, data.split.train, data.norm, c, resume,
+                          [&](const nas::Supernet& n, const nas::SupernetEpoch&, const train::TrainState& st) {
+                            Model m(n.graph().clone(), pre);
+                            m.graph.meta[kSpaceKey] = space.options_json();
+                            m.graph.meta[kEpochsKey] = std::to_string(c.epochs);
+                            if (st.epoch < c.epochs) m.training_state = st;
+                            m.save(path);
+                          });
   r.supernet_epochs = o.epochs;
+  for (const nas::SupernetEpoch& e : trained.epochs) r.supernet_losses.push_back(e.largest_loss);
   r.supernet_seconds = since(t0);
   return std::move(*net);
 }
@@ -183,12 +185,10 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
   const std::string fingerprint = nas::latency_fingerprint(space, lo), path = path_in(o, "latency.json");
   r.cpu = fingerprint.substr(0, fingerprint.find(" | "));
   const dist::Communicator& comm = dist::world();
-  r.latency_measured_on =
-      !comm.distributed() ? std::string("this machine")
-      : comm.hosts() == 1
-          ? "rank 0's machine, whose " + std::to_string(comm.size()) +
-                " ranks share the timing when their threads fit its cores (" + comm.describe() + ")"
-          : "rank 0's machine; every rank timed every block and kept rank 0's times (" + comm.describe() + ")";
+  r.latency_measured_on = comm.distributed()
+                              ? "rank 0's machine, timed by rank 0 on " + std::to_string(lo.resolved_threads()) +
+                                    " threads while the other ranks waited (" + comm.describe() + ")"
+                              : std::string("this machine");
   if (std::filesystem::exists(path)) {
     try {
       const json j = json::parse(read_text(path));

@@ -1,6 +1,8 @@
 // Data-parallel training under `mpirun -np 2` (run by CTest as data_parallel_2_ranks): two ranks
 // with half the batch each must take the steps one process takes with the whole batch. Each rank
 // also trains the one-process run itself (true) as the reference.
+#include <omp.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -268,20 +270,23 @@ TEST(DataParallel, CalibrationOnSharesEqualsOneProcess) {
 }
 
 // Items dealt out: each run by one rank alone (inside it, world() is a single process), every
-// result on every rank. Two 1-thread ranks on one 2-core machine may time concurrently too.
+// result on every rank. Timing work runs on rank 0 alone, the machine's threads its own (what one
+// process would time with), while rank 1 waits.
 TEST(DataParallel, DealOutRunsEachItemOnceAndSharesTheResults) {
   for (const bool timing : {false, true}) {
     const std::vector<double> out = dist::deal_out(
-        5, 2,
+        5, 3,
         [](int64_t i, double* o) {
           o[0] = double(i * i);
           o[1] = dist::world().distributed() ? -1.0 : double(dist::local_rank());  // who ran it, alone
+          o[2] = dist::machine_threads();
         },
         timing);
-    ASSERT_EQ(out.size(), 10u);
+    ASSERT_EQ(out.size(), 15u);
     for (int64_t i = 0; i < 5; ++i) {
-      EXPECT_EQ(out[size_t(2 * i)], double(i * i));
-      EXPECT_EQ(out[size_t(2 * i + 1)], double(i % 2)) << "item " << i << (timing ? " (timing)" : "");
+      EXPECT_EQ(out[size_t(3 * i)], double(i * i));
+      EXPECT_EQ(out[size_t(3 * i + 1)], timing ? 0.0 : double(i % 2)) << "item " << i << (timing ? " (timing)" : "");
+      EXPECT_EQ(out[size_t(3 * i + 2)], double(std::min(2 * omp_get_max_threads(), omp_get_num_procs())));
     }
   }
 }

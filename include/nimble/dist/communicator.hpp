@@ -49,6 +49,11 @@ Communicator& world();
 // environment, so it holds inside a RankLocal scope too.
 int local_rank();
 
+// The threads the ranks on this machine have together (OpenMP's count times the launcher's ranks
+// on this machine, at most its processors): what a model deployed here would run on. A latency
+// measured under mpirun uses them all, as one process would.
+int machine_threads();
+
 // One rank on its own, whatever the launch.
 Communicator& single_process();
 
@@ -59,10 +64,10 @@ void take_rank0_values(std::vector<double>& values);
 
 // Runs work(i) for every i in [0, n) and returns, on every rank, the `width` values each call
 // wrote (item i's at i * width). Under mpirun the items are dealt out to the ranks (item i to rank
-// i mod N), each run by its rank alone (RankLocal), and the values summed back; with `timing` only
-// when every rank is on one machine and their threads together fit its cores (times taken on
-// different machines are not one table) — else every rank runs every item and rank 0's values
-// are kept. Every rank must call it with the same n and width.
+// i mod N), each run by its rank alone (RankLocal), and the values summed back. `timing` work
+// (latency measurements, which must not share the cores) runs on rank 0 alone while the others
+// wait, item by item, so that a table of times is one machine's, measured as one process would.
+// Every rank must call it with the same n and width.
 std::vector<double> deal_out(int64_t n, int64_t width, const std::function<void(int64_t i, double* out)>& work,
                              bool timing);
 

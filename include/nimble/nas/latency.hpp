@@ -26,8 +26,9 @@ struct LatencyOptions {
   DeployPrecision precision = DeployPrecision::fp32;
   int64_t batch = 1;
   int iters = 30;   // timed runs per measurement; the median is kept
-  int threads = 0;  // 0: every core OpenMP has
+  int threads = 0;  // 0: every thread this machine's ranks have (dist::machine_threads(); one process: OpenMP's)
   void validate() const;
+  int resolved_threads() const;
 };
 
 struct Timing {
@@ -37,6 +38,7 @@ struct Timing {
 
 // Median and noise of `iters` timed forward passes of `graph` as it is deployed (eval session,
 // kernels chosen by timing, after warm-up); int8 quantizes it first (random calibration data).
+// Under mpirun every rank calls it: rank 0 measures while the others wait, and all get its figures.
 Timing measure_latency(const Graph& graph, const LatencyOptions& options);
 
 struct LatencyTable {
@@ -58,7 +60,8 @@ struct LatencyTable {
 // What a cached table must match: CPU, library build, threads, options and the space.
 std::string latency_fingerprint(const SearchSpace& space, const LatencyOptions& options);
 
-// Times every distinct block of `space`; progress(done, total) after each.
+// Times every distinct block of `space`; progress(done, total) after each (on rank 0, which times
+// them under mpirun while the other ranks wait).
 LatencyTable build_latency_table(const SearchSpace& space, const LatencyOptions& options,
                                  const std::function<void(size_t, size_t)>& progress = {});
 

@@ -82,6 +82,7 @@ struct SearchReport {
   int64_t supernet_epochs = 0;
   bool supernet_resumed = false, supernet_reused = false;
   double supernet_seconds = 0;
+  std::vector<double> supernet_losses;  // the largest sub-network's training loss, per epoch this run trained
   Precision precision = Precision::fp32;
   // Latency.
   int64_t latency_blocks = 0;
