@@ -59,6 +59,7 @@ void add_finetune_options(CLI::App* c, PruneOptions& o) {
                 "fine-tune this many epochs while sparsity rises on the cubic schedule (0: prune in one shot)")
       ->capture_default_str();
   c->add_option("--lr", o.lr, "fine-tuning peak learning rate (cosine)")->capture_default_str();
+  add_sync_bn_flag(c, o.sync_batch_norm);
   c->add_option("--ramp", o.ramp, "fraction of the fine-tuning steps over which sparsity rises to the target")
       ->capture_default_str();
   add_precision_option(c, o.precision);

@@ -65,8 +65,7 @@ void add_optimizer_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up length in epochs")->capture_default_str();
   c->add_option("--step-epochs", o.step_epochs, "step schedule: decay by 10x every N epochs");
   c->add_option("--clip-grad", o.clip_grad, "clip the global gradient norm (0: off)")->capture_default_str();
-  c->add_flag("--sync-bn", o.sync_batch_norm,
-              "under mpirun: batch-norm statistics over the whole batch, not each rank's slice (docs/distributed.md)");
+  add_sync_bn_flag(c, o.sync_batch_norm);
   c->add_option_function<double>(
        "--label-smoothing", [&o](double v) { o.label_smoothing = v; }, "label smoothing (default per model)")
       ->check(CLI::Range(0.0, 0.99));

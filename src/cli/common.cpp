@@ -41,6 +41,11 @@ CLI::Option* add_precision_option(CLI::App* c, Precision& value) {
       ->default_str("auto");
 }
 
+void add_sync_bn_flag(CLI::App* c, bool& value) {
+  c->add_flag("--sync-bn", value,
+              "under mpirun: batch-norm statistics over the whole batch, not each rank's slice (docs/distributed.md)");
+}
+
 void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required) {
   CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble or .onnx)");
   if (required) o->required();

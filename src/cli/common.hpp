@@ -54,6 +54,8 @@ void add_data_options(CLI::App* c, std::string& data, std::string& format, bool&
                       const std::string& use);
 // --precision NAME into `value` (auto | fp32 | bf16 | fp16; an unknown name is an error at parse time).
 CLI::Option* add_precision_option(CLI::App* c, Precision& value);
+// --sync-bn: synchronised batch-norm for a command's training under mpirun.
+void add_sync_bn_flag(CLI::App* c, bool& value);
 // --teacher and its loss flags, on every command that trains (train, distill, prune, quantize).
 void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required);
 // --json and the flag a workflow's progress bar obeys.

@@ -249,6 +249,7 @@ PruneReport prune_model(const PruneOptions& o) {
     r.finetune_precision = choose_precision_for(o.precision, masked, tc.batch, Mode::train);
     workflow::announce(o.log, *r.finetune_precision);
     tc.precision = r.finetune_precision->precision;
+    tc.sync_batch_norm = o.sync_batch_norm;
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, o.ramp));
     DistillReport dr;

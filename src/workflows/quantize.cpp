@@ -80,6 +80,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
       r.qat_precision = choose_precision_for(o.precision, g, tc.batch, Mode::train);
       workflow::announce(o.log, *r.qat_precision);
       tc.precision = r.qat_precision->precision;
+      tc.sync_batch_norm = o.sync_batch_norm;
       workflow::say(o.log, "quantization-aware training: " + std::to_string(tc.epochs) + " epochs at lr " +
                                std::to_string(o.qat_lr));
       train::Trainer trainer(g, tc);

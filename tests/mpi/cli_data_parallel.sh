@@ -39,12 +39,12 @@ echo "ok: one report, the model written once"
 
 # The other commands that train: distillation (its teacher compiled for each rank's slice), QAT
 # (its observers' ranges agreed each epoch) and pruning's fine-tuning, each reading back or
-# handing on files only rank 0 writes.
+# handing on files only rank 0 writes; QAT and pruning with synchronised batch-norm.
 "${mpirun[@]}" -np 2 "$nimble" distill --teacher dp.nimble --student cnn --width 0.25 --epochs 1 --limit 2048 \
   --out student.nimble > /dev/null 2> err.txt || fail "2-rank distill exited $?: $(tail -3 err.txt)"
-"${mpirun[@]}" -np 2 "$nimble" quantize dp.nimble --qat-epochs 1 --out q.nimble > /dev/null 2> err.txt ||
+"${mpirun[@]}" -np 2 "$nimble" quantize dp.nimble --qat-epochs 1 --sync-bn --out q.nimble > /dev/null 2> err.txt ||
   fail "2-rank quantize --qat-epochs exited $?: $(tail -3 err.txt)"
-"${mpirun[@]}" -np 2 "$nimble" prune dp.nimble --method channel --ratio 0.5 --finetune-epochs 1 --out p.nimble \
+"${mpirun[@]}" -np 2 "$nimble" prune dp.nimble --method channel --ratio 0.5 --finetune-epochs 1 --sync-bn --out p.nimble \
   > /dev/null 2> err.txt || fail "2-rank prune exited $?: $(tail -3 err.txt)"
 [ -f student.nimble ] && [ -f q.nimble ] && [ -f p.nimble ] || fail "distill, quantize or prune wrote no model"
 echo "ok: distill, quantize --qat-epochs and prune under 2 ranks"

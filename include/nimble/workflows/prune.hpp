@@ -35,6 +35,7 @@ struct PruneOptions {
   int n = 2, m = 4;  // nm: keep N of every M
   int64_t finetune_epochs = 0;
   double lr = 0.01, ramp = 0.5;
+  bool sync_batch_norm = false;                // of fine-tuning under mpirun (train::TrainConfig)
   Precision precision = Precision::automatic;  // of fine-tuning
   int64_t batch = 256, iters = 50;
   uint64_t seed = 0;

@@ -28,6 +28,7 @@ struct QuantizeOptions {
   bool measure_sensitivity = false;  // with max_drop: every int8 layer's drop alone, in the layer table
   int64_t qat_epochs = 0;            // quantization-aware fine-tuning before converting
   double qat_lr = 0.001;
+  bool sync_batch_norm = false;                // of quantization-aware training under mpirun (train::TrainConfig)
   Precision precision = Precision::automatic;  // of quantization-aware training
   bool dynamic = false;                        // int8 weights for linear layers, activations quantized per batch
   bool speed_gate = true;                      // keep layers in float where int8 measures slower
