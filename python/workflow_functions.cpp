@@ -60,6 +60,7 @@ Keywords<TrainOptions> train_keywords(const std::string& function) {
   k.field("resume", &O::resume).field("prune", &O::prune).field("prune_ramp", &O::prune_ramp);
   k.field("qat", &O::qat).field("qat_epochs", &O::qat_epochs).field("qat_lr", &O::qat_lr);
   k.field("qat_out", &O::qat_out).field("progress", &O::progress).nested(teacher_keywords(), &O::teacher);
+  k.field("force", &O::force).field("sync_batch_norm", &O::sync_batch_norm);
   add_quiet(k);
   return k;
 }
@@ -74,6 +75,7 @@ Keywords<QuantizeOptions> quantize_keywords() {
   k.field("qat_lr", &O::qat_lr).field("precision", &O::precision).field("dynamic", &O::dynamic);
   k.field("speed_gate", &O::speed_gate).field("batch", &O::batch).field("iters", &O::iters).field("seed", &O::seed);
   k.field("progress", &O::progress).nested(teacher_keywords(), &O::teacher);
+  k.field("force", &O::force).field("sync_batch_norm", &O::sync_batch_norm);
   add_quiet(k);
   return k;
 }
@@ -91,6 +93,7 @@ Keywords<PruneOptions> prune_keywords() {
   k.field("finetune_epochs", &O::finetune_epochs).field("lr", &O::lr).field("ramp", &O::ramp);
   k.field("precision", &O::precision).field("batch", &O::batch).field("iters", &O::iters).field("seed", &O::seed);
   k.field("no_teacher", &O::no_teacher).field("progress", &O::progress).nested(teacher_keywords(), &O::teacher);
+  k.field("force", &O::force).field("sync_batch_norm", &O::sync_batch_norm);
   add_quiet(k);
   return k;
 }
@@ -121,7 +124,7 @@ Keywords<OptimizeOptions> optimize_keywords() {
   k.field("max_drop", &O::max_drop).field("max_latency_ms", &O::max_latency_ms);
   k.field("max_size_mb", &O::max_size_mb).field("batch", &O::batch).field("preset", &O::preset);
   k.field("student", &O::student).field("from_stage", &O::from_stage).field("seed", &O::seed).field("iters", &O::iters);
-  k.field("precision", &O::precision).field("progress", &O::progress);
+  k.field("precision", &O::precision).field("progress", &O::progress).field("force", &O::force);
   add_quiet(k);
   return k;
 }

@@ -15,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nimble::testing::CliRun;
+using nimble::testing::file_bytes;
 using nimble::testing::run;
 
 // Exit code 2, nothing on stdout, exactly one stderr line starting with "error: ".
@@ -118,11 +119,6 @@ TEST_F(Cli, TrainEvalBenchInfoRoundTrip) {
   CliRun m = run("models --json");
   ASSERT_EQ(m.code, 0);
   EXPECT_EQ(nlohmann::json::parse(m.out)["models"].size(), 4u);
-}
-
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 TEST_F(Cli, SameSeedReproducesTheRunBitForBit) {

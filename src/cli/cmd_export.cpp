@@ -11,10 +11,12 @@ namespace nimble::cli {
 namespace {
 struct ExportArgs {
   std::string model, out;
+  bool force = false;
 };
 
 void run_export(const ExportArgs& a, bool as_json) {
   NIMBLE_CHECK(io::is_onnx_path(a.out), "--out '" + a.out + "' must end in .onnx");
+  check_output_is_not_an_input("out", a.out, {{"model", a.model}}, a.force);
   const Model m = Model::load(a.model);
   io::export_onnx(m, a.out);
   if (as_json) return print_json(json{{"model", a.model}, {"out", a.out}, {"int8", m.quantized()}}.dump());
@@ -30,6 +32,7 @@ void add_export(CLI::App& app) {
       app.add_subcommand("export", "Export a model as ONNX (fp32, or int8 in the QDQ form ONNX Runtime runs)");
   c->add_option("model", a->model, "model (.nimble)")->required();
   c->add_option("--out", a->out, "the .onnx file to write")->required();
+  add_force_flag(c, a->force);
   add_output_options(c, *out, false);
   c->callback([a, out] { run_export(*a, out->json); });
 }

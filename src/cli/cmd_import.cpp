@@ -15,6 +15,7 @@ namespace {
 struct ImportArgs {
   std::string model, out, input, mean, std, channel_order = "rgb", class_names;
   double pixel_max = 255.0;
+  bool force = false;
 };
 
 std::vector<std::string> read_class_names(const std::string& path) {
@@ -45,6 +46,7 @@ io::OnnxImportOptions import_options(const ImportArgs& a) {
 
 void run_import(const ImportArgs& a, bool as_json) {
   NIMBLE_CHECK(!io::is_onnx_path(a.out), "--out '" + a.out + "' must be a .nimble file (nimble export writes ONNX)");
+  check_output_is_not_an_input("out", a.out, {{"model", a.model}}, a.force);
   const Model m = io::import_onnx(a.model, import_options(a));
   m.save(a.out);
   const Graph& g = m.graph;
@@ -78,6 +80,7 @@ void add_import(CLI::App& app) {
   c->add_option("--channel-order", a->channel_order, "the channel order the model expects")
       ->check(CLI::IsMember({"rgb", "bgr"}));
   c->add_option("--class-names", a->class_names, "a text file with one class name per line");
+  add_force_flag(c, a->force);
   add_output_options(c, *out, false);
   c->callback([a, out] { run_import(*a, out->json); });
 }

@@ -43,6 +43,7 @@ void add_optimize(CLI::App& app) {
   add_precision_option(c, o->precision);
   c->add_option("--iters", o->iters, "timed runs per latency measurement")->capture_default_str();
   c->add_option("--seed", o->seed, "seed of every training run")->capture_default_str();
+  add_force_flag(c, o->force);
   add_output_options(c, *out, true);
   c->callback([o, out] {
     // A long run keeps its progress on stderr with --json (stdout holds only the JSON object).

@@ -85,6 +85,7 @@ void add_prune(CLI::App& app) {
   c->add_option("--batch", o->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", o->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", o->seed, "fine-tuning seed")->capture_default_str();
+  add_force_flag(c, o->force);
   add_output_options(c, *out, false);
   c->callback([o, out] {
     if (o->teacher.teacher == "none") o->teacher.teacher.clear(), o->no_teacher = true;

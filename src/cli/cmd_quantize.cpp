@@ -60,6 +60,7 @@ void add_quantize(CLI::App& app) {
   c->add_option("--batch", o->batch, "batch size of the throughput measurement")->capture_default_str();
   c->add_option("--iters", o->iters, "timed batch-1 calls per model")->capture_default_str();
   c->add_option("--seed", o->seed, "seed of the calibration subset")->capture_default_str();
+  add_force_flag(c, o->force);
   add_output_options(c, *out, false);
   c->callback([o, out] {
     o->progress = !out->json;

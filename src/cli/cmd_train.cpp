@@ -122,6 +122,7 @@ void add_train_command(CLI::App* c, const std::shared_ptr<TrainOptions>& o, bool
   add_optimizer_options(c, *o);
   add_data_options(c, *o);
   add_compression_options(c, *o);
+  add_force_flag(c, o->force);
   add_output_options(c, *out, true);
   if (!distill)  // a distillation run is not resumable: the teacher is not saved with it
     c->add_option("--resume", o->resume,

@@ -46,6 +46,10 @@ void add_sync_bn_flag(CLI::App* c, bool& value) {
               "under mpirun: batch-norm statistics over the whole batch, not each rank's slice (docs/distributed.md)");
 }
 
+void add_force_flag(CLI::App* c, bool& value) {
+  c->add_flag("--force", value, "write --out even when it is one of this command's inputs (replacing it)");
+}
+
 void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required) {
   CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble or .onnx)");
   if (required) o->required();

@@ -56,6 +56,8 @@ void add_data_options(CLI::App* c, std::string& data, std::string& format, bool&
 CLI::Option* add_precision_option(CLI::App* c, Precision& value);
 // --sync-bn: synchronised batch-norm for a command's training under mpirun.
 void add_sync_bn_flag(CLI::App* c, bool& value);
+// --force: write --out even when it is one of the command's inputs.
+void add_force_flag(CLI::App* c, bool& value);
 // --teacher and its loss flags, on every command that trains (train, distill, prune, quantize).
 void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required);
 // --json and the flag a workflow's progress bar obeys.

@@ -39,6 +39,8 @@ void OptimizeOptions::validate() const {
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw OptionError("out", out + " is a file, not a directory");
   if (!model.empty() && !fs::is_regular_file(model, ec)) throw Error("no such model file: " + model);
+  for (const char* result : {"model.nimble", "model.onnx"})
+    check_output_is_not_an_input("out", (fs::path(out) / result).string(), {{"model", model}}, force);
   workflow::check_range("max_drop", max_drop, 0, 100);
   if (max_latency_ms && !(*max_latency_ms > 0)) throw OptionError("max_latency_ms", "must be positive");
   if (max_size_mb && !(*max_size_mb > 0)) throw OptionError("max_size_mb", "must be positive");

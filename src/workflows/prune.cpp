@@ -52,6 +52,7 @@ void PruneOptions::validate() const {
   TeacherOptions effective = teacher;
   if (effective.teacher.empty()) effective.teacher = model;
   if (!no_teacher) effective.validate();
+  check_output_is_not_an_input("out", out, {{"model", model}, {"teacher.teacher", teacher.teacher}}, force);
 }
 
 namespace {

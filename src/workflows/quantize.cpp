@@ -30,6 +30,7 @@ void QuantizeOptions::validate() const {
   if (!teacher.teacher.empty() && qat_epochs == 0)
     throw OptionError("teacher", "distils during quantization-aware training: give {qat_epochs}");
   teacher.validate();
+  check_output_is_not_an_input("out", out, {{"model", model}, {"teacher", teacher.teacher}}, force);
 }
 
 namespace {

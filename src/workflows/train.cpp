@@ -324,6 +324,13 @@ TrainReport train_model(const TrainOptions& options) {
     if (same(qat_out, out) || same(qat_out, state_out))
       throw OptionError("qat_out", "must differ from the float model " + out + " and its training checkpoint");
   }
+  // A saved model trained further (--model FILE, --student FILE) and the teacher are read; --resume's
+  // checkpoint is the run's own, rewritten as it goes.
+  const std::vector<std::pair<std::string, std::string>> inputs = {
+      {"model", std::filesystem::exists(a.model) ? a.model : ""}, {"teacher.teacher", a.teacher.teacher}};
+  check_output_is_not_an_input("out", out, inputs, a.force);
+  check_output_is_not_an_input("out", state_out, inputs, a.force);
+  if (a.qat) check_output_is_not_an_input("qat_out", qat_out, inputs, a.force);
   TrainReport rep;
   rep.precision = choose_precision_for(a.precision, graph, tc.batch, Mode::train);
   tc.precision = rep.precision.precision;

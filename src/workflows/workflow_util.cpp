@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,24 @@
 #include "nimble/runtime/timing.hpp"
 
 namespace nimble {
+
+void check_output_is_not_an_input(const std::string& out_field, const std::string& out,
+                                  const std::vector<std::pair<std::string, std::string>>& inputs, bool force) {
+  if (force || out.empty()) return;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path o = fs::weakly_canonical(out, ec);
+  for (const auto& [field, path] : inputs) {
+    if (path.empty()) continue;
+    std::error_code e1, e2;
+    const bool same = fs::exists(out, e1) && fs::exists(path, e2) ? fs::equivalent(out, path, e1)
+                                                                   : !ec && fs::weakly_canonical(path, e2) == o;
+    if (same)
+      throw OptionError(out_field, "'" + out + "' is also {" + field +
+                                       "}: writing it would replace what this command reads (give {force} to "
+                                       "replace it anyway)");
+  }
+}
 
 void log_to_stderr(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());

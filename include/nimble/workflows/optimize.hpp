@@ -40,6 +40,7 @@ struct OptimizeOptions {
   uint64_t seed = 0;
   int64_t iters = 100;  // timed runs per latency measurement
   bool progress = true;
+  bool force = false;  // write DIR/model.nimble, DIR/model.onnx even when {model} is one of them
   Log log = log_to_stderr;
   void validate() const;
 };

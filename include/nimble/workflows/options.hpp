@@ -4,6 +4,8 @@
 // own spelling, and where progress lines go.
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nimble/core/error.hpp"
 
@@ -32,6 +34,12 @@ class OptionError : public Error {
 // Progress and status lines of a workflow (never its result). Null: silent.
 using Log = std::function<void(const std::string&)>;
 void log_to_stderr(const std::string& line);
+
+// Throws OptionError(out_field) when `out` is the same file as one of `inputs` (field, path; empty
+// paths skipped), through links and relative spellings alike, unless `force`: a command must not
+// replace what it reads without being told to ({force}).
+void check_output_is_not_an_input(const std::string& out_field, const std::string& out,
+                                  const std::vector<std::pair<std::string, std::string>>& inputs, bool force);
 
 // The data directory `nimble` reads when none is given: Debian's dataset-fashion-mnist.
 inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";

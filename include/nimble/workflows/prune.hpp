@@ -36,6 +36,7 @@ struct PruneOptions {
   int64_t finetune_epochs = 0;
   double lr = 0.01, ramp = 0.5;
   bool sync_batch_norm = false;                // of fine-tuning under mpirun (train::TrainConfig)
+  bool force = false;                          // write {out} even when it is one of the inputs
   Precision precision = Precision::automatic;  // of fine-tuning
   int64_t batch = 256, iters = 50;
   uint64_t seed = 0;

@@ -29,6 +29,7 @@ struct QuantizeOptions {
   int64_t qat_epochs = 0;            // quantization-aware fine-tuning before converting
   double qat_lr = 0.001;
   bool sync_batch_norm = false;                // of quantization-aware training under mpirun (train::TrainConfig)
+  bool force = false;                          // write {out} even when it is one of the inputs
   Precision precision = Precision::automatic;  // of quantization-aware training
   bool dynamic = false;                        // int8 weights for linear layers, activations quantized per batch
   bool speed_gate = true;                      // keep layers in float where int8 measures slower

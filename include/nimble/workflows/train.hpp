@@ -53,6 +53,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   Precision precision = Precision::automatic;
   std::string out;  // default MODEL.nimble; the training checkpoint goes to OUT.train
+  bool force = false;  // write {out} (and its checkpoint, {qat_out}) even when one of them is an input
   // Continue the run saved in this model (or its .train file): its settings; epochs may be raised.
   std::string resume;
   // Prune while training: magnitude:S[:global|layer], channel:R[:l1|l2|bn] or nm:N:M.
