@@ -300,7 +300,7 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
                         "missing.nimble");
 
   const std::string before = file_bytes(q);
-  expect_one_line_error("quantize " + q.string() + " --out " + q.string(), "already quantized");
+  expect_one_line_error("quantize " + q.string() + " --out " + (dir_ / "again.nimble").string(), "already quantized");
   expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --observer kl", "observer");
   expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --keep-float nope", "nope");
   expect_one_line_error("quantize " + ck.string() + " --out " + q.string() + " --calib 0", "--calib");

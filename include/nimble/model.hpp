@@ -132,6 +132,11 @@ class Model {
   Model clone() const;  // deep copy: parameters are not shared
   // The size of its file without training state (a model file as `save` writes it).
   int64_t model_file_size() const;
+  // 16 hex digits that change with any bit of any parameter or buffer (FNV-1a, names and bytes in
+  // graph order), and of the training state (optimizer tensors, steps, loss scaler, kernel
+  // choices; empty without one): two runs that should agree bit for bit can be compared.
+  std::string weights_fingerprint() const;
+  std::string training_state_fingerprint() const;
 
   // Raw images -> the model's input: u8 pixels, (N, C, H, W) or channels-last (N, H, W, C) (or
   // (N, H, W) for one channel), matched against input_shape(); f32 images pass through unchanged

@@ -57,6 +57,8 @@ json describe(const std::string& path, const Model& m) {
           {"macs", g.macs()},
           {"size_bytes", m.file_size},
           {"nodes", g.nodes().size()},
+          {"weights_fingerprint", m.weights_fingerprint()},
+          {"training_state_fingerprint", m.training_state_fingerprint()},
           {"layers", layers},
           {"metadata", json::parse(metadata_json(m))}};
 }

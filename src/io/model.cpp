@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "io/content_hash.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/io/onnx.hpp"
@@ -167,6 +168,7 @@ json training_state_json(const train::TrainState& st) {
             {"optimizer_steps", st.optimizer_steps},
             {"best_val_accuracy", st.best_val_accuracy}};
   if (!st.loss_scaler.empty()) s["loss_scaler"] = json::parse(st.loss_scaler);
+  if (!st.kernel_choices.empty()) s["kernel_choices"] = json::parse(st.kernel_choices);
   return s;
 }
 
@@ -177,6 +179,7 @@ train::TrainState training_state_from(const json& s, io::NamedTensors tensors) {
   st.optimizer_steps = s.at("optimizer_steps").get<int64_t>();
   st.best_val_accuracy = s.at("best_val_accuracy").get<double>();
   if (s.contains("loss_scaler")) st.loss_scaler = s["loss_scaler"].dump();
+  if (s.contains("kernel_choices")) st.kernel_choices = s["kernel_choices"].dump();
   st.optimizer = std::move(tensors);
   return st;
 }
@@ -281,6 +284,27 @@ int64_t Model::model_file_size() const {
   const int64_t size = int64_t(std::filesystem::file_size(tmp));
   std::filesystem::remove(tmp);
   return size;
+}
+
+namespace {
+uint64_t add_tensor(uint64_t h, const std::string& name, const Tensor& t) {
+  h = io::fnv1a(name + "|" + t.shape().str() + "|", h);
+  return io::fnv1a(std::string(static_cast<const char*>(t.raw()), size_t(t.nbytes())), h);
+}
+}  // namespace
+
+std::string Model::weights_fingerprint() const {
+  uint64_t h = io::fnv1a("weights");
+  for (const auto& [name, p] : graph.named_params()) h = add_tensor(h, name, p->data);
+  return io::hex(h);
+}
+
+std::string Model::training_state_fingerprint() const {
+  if (!training_state) return "";
+  const train::TrainState& st = *training_state;
+  uint64_t h = io::fnv1a(training_state_json(st).dump());  // steps, loss scaler, kernel choices
+  for (const auto& [name, t] : st.optimizer) h = add_tensor(h, name, t);
+  return io::hex(h);
 }
 
 std::string metadata_json(const Model& model) { return extra_json(model, true).dump(); }

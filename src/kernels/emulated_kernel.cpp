@@ -38,6 +38,7 @@ class EmulatedKernel : public Kernel {
     dst_out_.into(s, args_.dst, a.dst);
   }
 
+  void set_forward_passes(int64_t passes) override { inner_->set_forward_passes(passes); }
   void backward(dnnl::stream& s, KernelArgs& a) override {
     diff_dst_in_.into(s, a.diff_dst, args_.diff_dst);
     for (size_t i = 0; i < a.diff_src.size(); ++i)

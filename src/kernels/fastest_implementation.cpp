@@ -1,10 +1,23 @@
 #include "kernels/fastest_implementation.hpp"
 
+#include <omp.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
+
+#include "io/atomic_file.hpp"
+#include "io/content_hash.hpp"
+#include "kernels/kernel_choices.hpp"
+#include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
+#include "runtime/machine.hpp"
 
 namespace nimble::kernels {
 namespace {
@@ -121,15 +134,63 @@ Override override_choice() {
 std::mutex cache_mutex;
 std::unordered_map<std::string, int> cache;  // key -> chosen index
 
-int cached(const std::string& key) {
-  std::lock_guard<std::mutex> lock(cache_mutex);
-  auto it = cache.find(key);
-  return it == cache.end() ? -1 : it->second;
+// The choices on disk: one file per CPU, library build and thread count, so that a choice is
+// timed once on a machine and every later process computes with the same kernels — two runs of
+// one command then give the same bits (a choice flips between runs on a busy machine otherwise).
+// NIMBLE_KERNEL_CACHE=off keeps choices per process.
+std::string disk_path() {
+  const char* v = std::getenv("NIMBLE_KERNEL_CACHE");
+  if (v && std::string(v) == "off") return "";
+  static const std::string machine = describe_cpu().str() + " | " + io::library_identity();
+  const std::string who = machine + " | threads " + std::to_string(omp_get_max_threads());
+  return user_cache_dir() + "/kernels/" + io::hex(io::fnv1a(who)) + ".json";
 }
 
-void remember(const std::string& key, int index) {
+std::map<std::string, int> read_disk(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  try {
+    return nlohmann::json::parse(in).get<std::map<std::string, int>>();
+  } catch (const nlohmann::json::exception&) {
+    return {};  // damaged: timed again and rewritten
+  }
+}
+
+// With the thread count: a choice holds for the team it was timed with.
+std::string with_threads(const std::string& key) { return key + "|t" + std::to_string(omp_get_max_threads()); }
+
+int cached(const std::string& key) {
+  const std::string k = with_threads(key);
   std::lock_guard<std::mutex> lock(cache_mutex);
-  cache.emplace(key, index);
+  if (auto it = cache.find(k); it != cache.end()) return it->second;
+  if (const std::string path = disk_path(); !path.empty()) {
+    const std::map<std::string, int> disk = read_disk(path);
+    if (auto it = disk.find(k); it != disk.end()) return cache[k] = it->second;
+  }
+  return -1;
+}
+
+// Keeps `index` unless another process chose first for this key (then returns its choice).
+int remember(const std::string& key, int index) {
+  const std::string k = with_threads(key);
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  if (const std::string path = disk_path(); !path.empty()) {
+    std::map<std::string, int> disk = read_disk(path);
+    auto [it, added] = disk.emplace(k, index);
+    index = it->second;
+    if (added) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+      try {
+        const dist::RankLocal every_rank;  // not a collective: whichever rank compiles writes
+        io::write_file_atomically(path, nlohmann::json(disk).dump(1));
+      } catch (const Error&) {
+        // An unwritable cache only costs the next process a timing.
+      }
+    }
+  }
+  cache[k] = index;
+  return index;
 }
 
 }  // namespace
@@ -156,9 +217,35 @@ void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>
     pds.push_back(probe);
     index_of.push_back(index);
   }
-  const size_t best = o == Override::last ? candidates.size() - 1 : fastest_index(candidates);
-  if (o == Override::none) remember(key, index_of[best]);
+  size_t best = o == Override::last ? candidates.size() - 1 : fastest_index(candidates);
+  if (o == Override::none) {
+    const int kept = remember(key, index_of[best]);
+    if (kept != index_of[best]) {  // another process's choice
+      for (int i = 0; i < kept; ++i) pd.next_impl();
+      return;
+    }
+  }
   pd = pds[best];
+}
+
+std::string kernel_choices_json() {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  const std::map<std::string, int> sorted(cache.begin(), cache.end());  // the same text for the same choices
+  return nlohmann::json(sorted).dump();
+}
+
+void adopt_kernel_choices(const std::string& json) {
+  std::map<std::string, int> choices;
+  try {
+    choices = nlohmann::json::parse(json).get<std::map<std::string, int>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("kernel choices: ") + e.what());
+  }
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  for (const auto& [key, choice] : choices) {
+    NIMBLE_CHECK(choice >= 0, "kernel choices: a negative choice for " + key);
+    cache[key] = choice;
+  }
 }
 
 size_t fastest_of(const std::vector<Candidate>& candidates) {
@@ -170,11 +257,10 @@ size_t fastest_of(const std::vector<Candidate>& candidates) {
     key += "#" + cache_key(c.pd, c.args);
     for (const Candidate& b : c.before) key += "<" + cache_key(b.pd, b.args);
   }
-  int pick = cached(key);
-  if (pick >= 0) return size_t(pick);
-  pick = int(fastest_index(candidates));
-  remember(key, pick);
-  return size_t(pick);
+  const int pick = cached(key);
+  if (pick >= 0 && size_t(pick) < candidates.size()) return size_t(pick);
+  const int kept = remember(key, int(fastest_index(candidates)));
+  return size_t(std::min<int>(kept, int(candidates.size()) - 1));
 }
 
 }  // namespace nimble::kernels

@@ -38,6 +38,9 @@ struct Kernel {
   virtual ~Kernel() = default;
   virtual void forward(dnnl::stream& s, KernelArgs& a) = 0;
   virtual void backward(dnnl::stream& s, KernelArgs& a) = 0;
+  // Random kernels (dropout) draw from here on as if `passes` forward passes had run since they
+  // were compiled (Session::set_forward_passes).
+  virtual void set_forward_passes(int64_t /*passes*/) {}
 };
 
 // Builds the kernel of b.node (oneDNN primitives or a hand-written loop) and sets b.dst_desc.

@@ -1,7 +1,6 @@
 #include "nimble/nas/latency.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -208,15 +207,7 @@ void calibrate_latency_table(LatencyTable& table, const SearchSpace& space, cons
 }
 
 std::string latency_cache_path(const std::string& fingerprint) {
-  std::string dir;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
-    dir = x;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    dir = std::string(home) + "/.cache";
-  } else {
-    dir = "/tmp";
-  }
-  return dir + "/nimble/latency/" + io::hex(io::fnv1a(fingerprint)) + ".json";
+  return user_cache_dir() + "/latency/" + io::hex(io::fnv1a(fingerprint)) + ".json";
 }
 
 std::optional<LatencyTable> load_cached_latency_table(const std::string& fingerprint) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/kernel_choices.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/dist/communicator.hpp"
 #include "nimble/distill/losses.hpp"
@@ -90,7 +91,10 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
                                                                           std::to_string(resume->epoch) + " of " +
                                                                           std::to_string(config.epochs));
     optimizer.load_state(resume->optimizer, resume->optimizer_steps);
+    if (!resume->kernel_choices.empty()) kernels::adopt_kernel_choices(resume->kernel_choices);
     step = resume->step;
+    largest.set_forward_passes(step);  // one forward each per step (the random ones are new each step)
+    smallest.set_forward_passes(step);
     first_epoch = resume->epoch + 1;
   }
   SupernetTrainResult result;
@@ -156,6 +160,7 @@ SupernetTrainResult train_supernet(Supernet& net, const data::ImageSet& train, c
       st.step = step;
       st.optimizer_steps = optimizer.steps();
       st.optimizer = optimizer.state();
+      st.kernel_choices = kernels::kernel_choices_json();
       on_epoch_end(net, stats, st);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace nimble {
@@ -16,6 +17,12 @@ std::string trimmed(const std::string& s) {
 }  // namespace
 
 std::string CpuDescription::str() const { return name + " | family " + family + " model " + model + " | " + isa; }
+
+std::string user_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nimble";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/nimble";
+  return "/tmp/nimble";
+}
 
 CpuDescription describe_cpu() {
   CpuDescription d;

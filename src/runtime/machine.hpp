@@ -15,4 +15,8 @@ struct CpuDescription {
 
 CpuDescription describe_cpu();
 
+// Where nimble keeps what it measured about this machine for later runs (latency tables, kernel
+// choices): $XDG_CACHE_HOME/nimble, else ~/.cache/nimble, else /tmp/nimble.
+std::string user_cache_dir();
+
 }  // namespace nimble

@@ -327,6 +327,11 @@ void Session::backward(const Tensor& diff_output, const std::vector<std::pair<in
   m.stream.wait();
 }
 
+void Session::set_forward_passes(int64_t passes) {
+  NIMBLE_CHECK(passes >= 0, "forward passes must be non-negative");
+  for (auto& k : impl_->kernels) k->set_forward_passes(passes);
+}
+
 void Session::set_backward_observer(std::function<void(size_t)> observer) {
   impl_->backward_observer = std::move(observer);
 }

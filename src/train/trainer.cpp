@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kernels/kernel_choices.hpp"
 #include "nimble/core/error.hpp"
 #include "nimble/dist/communicator.hpp"
 #include "nimble/runtime/session.hpp"
@@ -131,6 +132,7 @@ void Trainer::resume(TrainState state) {
                "the checkpoint has a loss scaler but this run does not scale (fp16 only)");
   if (scaler_ && !state.loss_scaler.empty()) scaler_->load_state_json(state.loss_scaler);
   Optimizer(graph_, config_.optimizer).load_state(state.optimizer, state.optimizer_steps);  // validates now
+  if (!state.kernel_choices.empty()) kernels::adopt_kernel_choices(state.kernel_choices);
   resume_ = std::move(state);
 }
 
@@ -171,6 +173,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
   if (resume_) {
     optimizer.load_state(resume_->optimizer, resume_->optimizer_steps);
     step = resume_->step;
+    session.set_forward_passes(step);  // one training forward per step
     first_epoch = resume_->epoch + 1;
     result.best_epoch = resume_->epoch;
     result.best_val_accuracy = resume_->best_val_accuracy;
@@ -184,6 +187,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     st.best_val_accuracy = result.best_val_accuracy;
     st.optimizer = optimizer.state();
     if (scaler_) st.loss_scaler = scaler_->state_json();
+    st.kernel_choices = kernels::kernel_choices_json();
     return st;
   };
   for (auto& h : hooks_) h->on_fit_begin(*this, total_steps);

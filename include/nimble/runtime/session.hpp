@@ -68,6 +68,11 @@ class Session {
   // value's shape), e.g. from a feature-distillation loss on a hidden layer.
   void backward(const Tensor& diff_output, const std::vector<std::pair<int, Tensor>>& value_grads);
 
+  // Train: random ops (dropout) draw from here on as if `passes` forward passes had run since the
+  // session was compiled. A resumed training run sets the passes it had taken, so its masks are
+  // the ones the uninterrupted run draws.
+  void set_forward_passes(int64_t passes);
+
   // Called after each node's backward with the node's index in graph(), when the gradients of its
   // parameters are written (data-parallel training starts summing them while backward goes on).
   void set_backward_observer(std::function<void(size_t node)> observer);

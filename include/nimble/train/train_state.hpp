@@ -17,6 +17,9 @@ struct TrainState {
   double best_val_accuracy = 0;
   std::vector<std::pair<std::string, Tensor>> optimizer;  // Optimizer::state()
   std::string loss_scaler;                                // GradScaler::state_json(); empty without loss scaling
+  // The kernels the run chose by timing (training times some layers' implementations, which
+  // round differently): a resumed run compiles the same ones and continues bit for bit. JSON.
+  std::string kernel_choices;
 };
 
 }  // namespace nimble::train

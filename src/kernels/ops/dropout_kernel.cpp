@@ -12,7 +12,10 @@ namespace {
 class DropoutKernel : public Kernel {
  public:
   explicit DropoutKernel(KernelBuilder& b)
-      : p_(ops::drop_probability(b.node)), scale_(ops::keep_scale(p_)), rng_(ops::generator_seed(b.node)) {
+      : p_(ops::drop_probability(b.node)),
+        scale_(ops::keep_scale(p_)),
+        seed_(ops::generator_seed(b.node)),
+        rng_(seed_) {
     const md& desc = b.src_desc[0];
     NIMBLE_CHECK(desc.data_type() == dt::f32 || desc.data_type() == dt::bf16,
                  "dropout '" + b.node.name + "' supports f32 and bf16 activations only");
@@ -42,6 +45,11 @@ class DropoutKernel : public Kernel {
     apply_mask(x, y);
   }
   // diff_src = diff_dst * mask * scale, with the mask of the last forward.
+  // One draw per forward: the stream after `passes` of them (a resumed run's masks).
+  void set_forward_passes(int64_t passes) override {
+    rng_ = Rng(seed_);
+    for (int64_t i = 0; i < passes; ++i) rng_.next_u64();
+  }
   void backward(dnnl::stream& s, KernelArgs& a) override {
     if (!a.diff_src[0]) return;
     s.wait();
@@ -75,6 +83,7 @@ class DropoutKernel : public Kernel {
 
   float p_, scale_;
   bool bf16_ = false;
+  uint64_t seed_;
   Rng rng_;
   size_t bytes_ = 0;
   std::vector<uint8_t> mask_;  // per physical element of the last train forward: 1 kept, 0 dropped
