@@ -1,9 +1,13 @@
 // What the `nimble` command promises about the files a user already has (docs/reliability.md):
-// an output that is one of the command's inputs is refused unless --force.
+// an output that is one of the command's inputs is refused unless --force; a run that diverges or
+// a calibration set with nothing to measure ends with one error line and leaves the files as
+// they were.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "cli_run.hpp"
@@ -58,14 +62,54 @@ TEST_F(CliReliability, AnOutputThatIsAnInputIsRefusedUnlessForced) {
   expect_refused("optimize " + path("opt/model.nimble") + " --preset quick --out " + path("opt"),
                  path("opt/model.nimble"));
 
-  // --force: the user asked for it.
-  const std::string before = file_bytes(m);
-  const CliRun forced = run("quantize " + m + " --out " + m + " --force --json");
+  // --force: the user asked for it (on a copy: the other tests read m.nimble).
+  const std::string f = path("forced.nimble");
+  fs::copy_file(m, f);
+  const CliRun forced = run("quantize " + f + " --out " + f + " --force --json");
   ASSERT_EQ(forced.code, 0) << forced.err;
-  EXPECT_NE(file_bytes(m), before);
-  const CliRun info = run("info " + m + " --json");
+  EXPECT_NE(file_bytes(f), file_bytes(m));
+  const CliRun info = run("info " + f + " --json");
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("\"quantization\""), std::string::npos) << info.out;
+}
+
+// Exit 2 and a last line that says `what`; `keep` byte for byte as it was.
+void expect_fault(const std::string& args, const std::string& what, const std::string& keep) {
+  const std::string before = file_bytes(keep);
+  const CliRun r = run(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_NE(nimble::testing::last_line(r.err).find(what), std::string::npos) << args << ": " << r.err;
+  EXPECT_EQ(file_bytes(keep), before) << args << " changed " << keep;
+}
+
+TEST_F(CliReliability, DivergenceAndBlankCalibrationStopWithAMessageAndWriteNothing) {
+  const std::string m = path("m.nimble"), good = path("good.nimble");
+  fs::copy_file(m, good, fs::copy_options::overwrite_existing);
+  // A learning rate that diverges: fp32 stops at the first non-finite loss and says where; fp16
+  // skips overflowing steps until the loss scale gives out (or a NaN reaches a weight), then stops.
+  const std::string diverge = "train --model cnn --width 0.25 --limit 1024 --val 256 --epochs 2 --lr 1e6 --quiet ";
+  expect_fault(diverge + "--precision fp32 --out " + good, "training diverged: the loss became", good);
+  expect_fault(diverge + "--precision fp32 --out " + good, "(epoch 1, batch", good);
+  expect_fault(diverge + "--precision fp16 --out " + good, "diverged", good);
+  EXPECT_FALSE(fs::exists(good + ".train"));
+
+  // Calibration images that are all one value: nothing to measure int8 ranges on.
+  const fs::path blank = dir_ / "blank";
+  fs::create_directories(blank);
+  const auto idx = [&](const std::string& name, uint32_t magic, int64_t n, int64_t bytes_each) {
+    std::ofstream f(blank / name, std::ios::binary);
+    const uint32_t dims = magic & 0xff;
+    const uint32_t header[4] = {magic, uint32_t(n), 28, 28};
+    for (uint32_t i = 0; i <= dims; ++i)
+      for (int b = 3; b >= 0; --b) f.put(char(header[i] >> (8 * b)));
+    for (int64_t i = 0; i < n * bytes_each; ++i) f.put(char(bytes_each == 1 ? i % 10 : 0));
+  };
+  idx("train-images-idx3-ubyte", 0x803, 600, 784);
+  idx("train-labels-idx1-ubyte", 0x801, 600, 1);
+  idx("t10k-images-idx3-ubyte", 0x803, 100, 784);
+  idx("t10k-labels-idx1-ubyte", 0x801, 100, 1);
+  expect_fault("quantize " + m + " --data " + blank.string() + " --out " + good,
+               "all 512 calibration images hold the one value 0", good);
 }
 
 }  // namespace

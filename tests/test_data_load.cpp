@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -515,6 +516,18 @@ TEST(LoadDataNumpy, BadLabelsAndShapesNameTheArray) {
   expect_error(error_of([&] { load_data(dir.path(), {}); }), dir.path(), "x_test images are");
   fs::remove(dir / "y_test.npy");
   expect_error(error_of([&] { load_data(dir.path(), {}); }), dir.path(), "x_test without y_test");
+}
+
+TEST(LoadDataNumpy, NonFiniteFloatPixelsAreRefusedWhereTheyAre) {
+  TempDir dir;
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    std::vector<float> px(4 * 4 * 5 * 3, 0.5f);
+    px[37] = bad;
+    put(dir / "x_train.npy", npy_bytes("<f4", "(4, 4, 5, 3)", f32_payload(px)));
+    put(dir / "y_train.npy", npy_bytes("<i8", "(4,)", i64_payload({0, 1, 2, 1})));
+    expect_error(error_of([&] { load_data(dir.path(), {}); }), dir.path(),
+                 "x_train holds a NaN or infinity at element 37");
+  }
 }
 
 // ---------------------------------------------------------------- bad files

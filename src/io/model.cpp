@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -258,6 +260,16 @@ Model Model::load(const std::string& path) {
 }
 
 void Model::save(const std::string& path) const {
+  // A diverged run must not replace a good file with a NaN model.
+  for (const auto& [name, p] : graph.named_params()) {
+    if (p->data.dtype() != DType::f32) continue;
+    const float* v = p->data.data<float>();
+    const int64_t n = p->data.numel();
+    const int64_t bad = std::find_if(v, v + n, [](float x) { return !std::isfinite(x); }) - v;
+    NIMBLE_CHECK(bad == n, "refusing to write " + path + ": parameter " + name + " holds " +
+                               std::to_string(v[bad < n ? bad : 0]) +
+                               " (the model diverged); the file there is unchanged");
+  }
   const io::NamedTensors none;
   io::save_checkpoint(graph, path, extra_json(*this, true).dump(), training_state ? training_state->optimizer : none);
 }

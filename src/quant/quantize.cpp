@@ -70,6 +70,15 @@ Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, cons
   NIMBLE_CHECK(samples.sample_shape() == prepared.input_shape(),
                "calibration samples are " + samples.sample_shape().str() + " but the model takes " +
                    prepared.input_shape().str());
+  // Images that are all one value (a blank or broken data set) give every range a width of zero:
+  // an int8 model calibrated on them would be wrong on real inputs, and nothing would say so.
+  if (samples.images.dtype() == DType::u8) {
+    const uint8_t* px = samples.images.data<uint8_t>();
+    const int64_t n = samples.images.numel();
+    NIMBLE_CHECK(n == 0 || std::any_of(px, px + n, [&](uint8_t v) { return v != px[0]; }),
+                 "calibration: all " + std::to_string(samples.size()) + " calibration images hold the one value " +
+                     std::to_string(int(px[0])) + ", so the int8 ranges cannot be measured (check the data)");
+  }
   batch = std::min(batch, samples.size());
   Session session(prepared, {batch, Mode::eval, false, Precision::fp32});
   Calibration c;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "kernels/kernel_choices.hpp"
 #include "nimble/core/error.hpp"
@@ -39,8 +41,18 @@ constexpr float kMinLossScale = 1.0f / 65536.0f;
 // Without one it is divergence. With `sync` (data parallelism) the gradients are averaged over the
 // ranks before the step; summed gradients carry any rank's overflow to all of them, and a
 // non-finite loss on any rank skips the step on every rank, so the ranks decide alike.
+// Where a step is, for the message that ends a diverged run.
+struct StepPlace {
+  int64_t epoch, step, batch, batches;
+  std::string str() const {
+    return "step " + std::to_string(step + 1) + " (epoch " + std::to_string(epoch) + ", batch " +
+           std::to_string(batch) + " of " + std::to_string(batches) + ")";
+  }
+};
+
 bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scaler, GradientSync* sync,
-                       Tensor& diff_logits, ValueGrads& value_grads, double loss, float lr, int64_t epoch) {
+                       Tensor& diff_logits, ValueGrads& value_grads, double loss, float lr, const StepPlace& at,
+                       std::optional<StepPlace>& skipping_since) {
   // Each rank's loss is the mean over its slice; 1/N makes the ranks' gradients add up to the
   // whole batch's mean. Applied before backward (PyTorch DDP's order): each sample's gradient is
   // then the one-process run's, and low precision overflows where that run's does.
@@ -52,8 +64,9 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
     if (sync) sync->finish();
   };
   if (!scaler) {
-    NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at epoch " +
-                                          std::to_string(epoch) + " (try a lower --lr)");
+    NIMBLE_CHECK(std::isfinite(loss), "training diverged: the loss became " + std::to_string(loss) + " at " + at.str() +
+                                          "; nothing was written after the last finished epoch (try a "
+                                          "lower --lr)");
     backward(share);
     optimizer.step(lr);
     return true;
@@ -71,9 +84,16 @@ bool backward_and_step(Session& session, Optimizer& optimizer, GradScaler* scale
   } else {
     scaler->update(/*found_inf=*/true);
   }
-  NIMBLE_CHECK(scaler->scale() >= kMinLossScale, "training diverged: fp16 overflowed at every loss scale down to " +
-                                                     std::to_string(scaler->scale()) + " (epoch " +
-                                                     std::to_string(epoch) + "; try a lower --lr or --precision bf16)");
+  // Each skipped step halves the scale, so overflowing steps in a row are bounded (about 32 from
+  // the default scale to the floor).
+  if (stepped)
+    skipping_since.reset();
+  else if (!skipping_since)
+    skipping_since = at;
+  NIMBLE_CHECK(scaler->scale() >= kMinLossScale,
+               "training diverged: fp16 overflowed at every loss scale down to " + std::to_string(scaler->scale()) +
+                   ", every step skipped since " + skipping_since->str() +
+                   "; nothing was written after the last finished epoch (try a lower --lr or --precision bf16)");
   return stepped;
 }
 
@@ -190,6 +210,7 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     st.kernel_choices = kernels::kernel_choices_json();
     return st;
   };
+  std::optional<StepPlace> skipping_since;  // the first of the fp16 steps skipped in a row
   for (auto& h : hooks_) h->on_fit_begin(*this, total_steps);
   for (int64_t epoch = first_epoch; epoch <= config_.epochs; ++epoch) {
     for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);
@@ -213,8 +234,9 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
       double loss = lr_res.loss;
       ValueGrads value_grads;
       for (auto& h : hooks_) h->on_loss(session, batch, logits, diff_logits, loss, value_grads);
-      const bool took = backward_and_step(session, optimizer, scaler(), sync ? &*sync : nullptr, diff_logits,
-                                          value_grads, loss, lr, epoch);
+      const bool took =
+          backward_and_step(session, optimizer, scaler(), sync ? &*sync : nullptr, diff_logits, value_grads, loss, lr,
+                            {epoch, step, done + 1, steps_per_epoch}, skipping_since);
       // The step's figures over the whole batch: every rank's slice under mpirun.
       std::vector<double> step_sums = {loss * double(batch.count), double(lr_res.correct), double(batch.count)};
       if (sync) sum_over_ranks(comm, step_sums);
