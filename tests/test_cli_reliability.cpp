@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli_run.hpp"
 
@@ -110,6 +112,24 @@ TEST_F(CliReliability, DivergenceAndBlankCalibrationStopWithAMessageAndWriteNoth
   idx("t10k-labels-idx1-ubyte", 0x801, 100, 1);
   expect_fault("quantize " + m + " --data " + blank.string() + " --out " + good,
                "all 512 calibration images hold the one value 0", good);
+}
+
+// Memory: a batch that cannot fit is refused before anything is allocated, with what it needs;
+// the reports say how much the run took.
+TEST_F(CliReliability, ABatchThatCannotFitIsRefusedWithWhatItNeeds) {
+  const CliRun r = run("bench --model mobilenet_v2 --batch 4096 --iters 2", "ulimit -v 3000000; ");
+  EXPECT_EQ(r.code, 2) << r.err;
+  const std::string line = nimble::testing::last_line(r.err);
+  for (const char* part : {"not enough memory: at batch 4096", "MiB of activations", "left under ulimit -v"})
+    EXPECT_NE(line.find(part), std::string::npos) << line;
+  const std::vector<std::string> reports = {
+      "bench --model cnn --batch 16 --iters 2 --json",
+      "quantize " + path("m.nimble") + " --calib 64 --iters 3 --json --out " + path("q.nimble")};
+  for (const std::string& args : reports) {
+    const CliRun ok = run(args);
+    ASSERT_EQ(ok.code, 0) << args << "\n" << ok.err;
+    EXPECT_GT(nlohmann::json::parse(ok.out).at("peak_memory_mib").get<double>(), 10.0) << args;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -40,6 +41,9 @@ void join_ranks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported like a full disk,
+  // instead of the signal ending the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     join_ranks();
   } catch (const std::exception& e) {

@@ -1,12 +1,15 @@
 #include "io/atomic_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "io/graph_json.hpp"
@@ -19,6 +22,22 @@ using detail::fail;
 namespace {
 std::string errno_text() { return std::strerror(errno); }
 constexpr size_t kWriteChunk = size_t(1) << 24;
+
+// Temp files of this target that a killed writer left (".NAME.tmp-PID-N" whose PID is gone):
+// removed once a write succeeds, so that a SIGKILL leaves nothing behind for long.
+void remove_leftovers(const std::string& dir, const std::string& base) {
+  const std::string prefix = "." + base.substr(0, 64) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    const pid_t pid = pid_t(std::atol(name.c_str() + prefix.size()));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH)
+      (void)::unlinkat(::dirfd(d), name.c_str(), 0);
+  }
+  ::closedir(d);
+}
 }  // namespace
 
 AtomicFile::AtomicFile(const std::string& path) : target_(path) {
@@ -81,6 +100,8 @@ void AtomicFile::commit() {
   if (::close(fd) != 0) fail("close failed: " + errno_text());
   if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("rename failed: " + errno_text());
   temp_.clear();
+  const size_t slash = target_.find_last_of('/');
+  remove_leftovers(dir_, slash == std::string::npos ? target_ : target_.substr(slash + 1));
   // Make the rename itself durable; the new file is already in place, so failure here is not an error.
   const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

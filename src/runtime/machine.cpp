@@ -1,7 +1,11 @@
 #include "runtime/machine.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 
@@ -22,6 +26,46 @@ std::string user_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nimble";
   if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/nimble";
   return "/tmp/nimble";
+}
+
+namespace {
+// A "/proc/meminfo"-style "Key:   123 kB" value in bytes, or -1.
+int64_t meminfo_bytes(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1) * 1024;
+  return -1;
+}
+
+int64_t file_number(const std::string& path) {
+  std::ifstream in(path);
+  std::string v;
+  if (!(in >> v) || v == "max") return -1;
+  return std::atoll(v.c_str());
+}
+}  // namespace
+
+MemoryRoom memory_room() {
+  MemoryRoom room{meminfo_bytes("MemAvailable"), "available memory"};
+  if (room.bytes < 0) room.bytes = INT64_MAX;
+  rlimit as{};
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    std::ifstream statm("/proc/self/statm");
+    int64_t pages = 0;
+    statm >> pages;
+    const int64_t left = int64_t(as.rlim_cur) - pages * int64_t(sysconf(_SC_PAGESIZE));
+    if (left < room.bytes) room = {std::max<int64_t>(left, 0), "ulimit -v"};
+  }
+  const int64_t max = file_number("/sys/fs/cgroup/memory.max"), used = file_number("/sys/fs/cgroup/memory.current");
+  if (max > 0 && used >= 0 && max - used < room.bytes) room = {std::max<int64_t>(max - used, 0), "the cgroup limit"};
+  return room;
+}
+
+double peak_resident_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
 CpuDescription describe_cpu() {

@@ -1,6 +1,7 @@
 #pragma once
 // This machine as reports name it: the CPU (from /proc/cpuinfo) and the instruction sets nimble's
 // kernels care about. Internal.
+#include <cstdint>
 #include <string>
 
 namespace nimble {
@@ -18,5 +19,15 @@ CpuDescription describe_cpu();
 // Where nimble keeps what it measured about this machine for later runs (latency tables, kernel
 // choices): $XDG_CACHE_HOME/nimble, else ~/.cache/nimble, else /tmp/nimble.
 std::string user_cache_dir();
+
+// Memory this process can still take, in bytes: the least of the machine's available memory, the
+// address space left under its limit (ulimit -v) and its cgroup's memory limit left.
+struct MemoryRoom {
+  int64_t bytes = 0;
+  std::string bound;  // which of the three it is: "available memory", "ulimit -v", "the cgroup limit"
+};
+MemoryRoom memory_room();
+// The most this process has held resident so far, in MiB (getrusage).
+double peak_resident_mib();
 
 }  // namespace nimble

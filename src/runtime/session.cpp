@@ -13,6 +13,7 @@
 #include "nimble/graph/op.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/model.hpp"
+#include "runtime/machine.hpp"
 
 namespace nimble {
 
@@ -51,6 +52,7 @@ struct Session::Impl {
   void print_profile() const;
 
   void compile();
+  void check_memory_fits() const;
   void compile_accumulate(size_t v);
 };
 
@@ -83,6 +85,26 @@ void Session::Impl::compile_accumulate(size_t v) {
   });
 }
 
+// Refused before anything is allocated: a batch that cannot fit would otherwise end in an
+// allocation failure (or the OOM killer) somewhere in the middle of the work. A lower bound: every
+// value in fp32 once, in training with its gradient (one more per extra reader) and the
+// parameters' gradients; oneDNN's workspaces come on top.
+void Session::Impl::check_memory_fits() const {
+  const bool train = opt.mode == Mode::train;
+  const auto consumers = graph.consumers();
+  int64_t values = 0, params = 0;
+  for (size_t v = 0; v < shapes.size(); ++v)
+    values += shapes[v].numel() * 4 * (train ? 1 + std::max<int64_t>(1, int64_t(consumers[v].size())) : 1);
+  for (const auto& [name, p] : graph.named_params()) params += p->data.nbytes() * (train ? 2 : 1);
+  const MemoryRoom room = memory_room();
+  const auto mib = [](int64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
+  NIMBLE_CHECK(values + params <= room.bytes,
+               "not enough memory: at batch " + std::to_string(opt.batch) + " this model needs at least " +
+                   mib(values + params) + " MiB (" + mib(values) + " MiB of activations" +
+                   (train ? " and their gradients" : "") + ", " + mib(params) + " MiB of parameters) but " +
+                   mib(room.bytes) + " MiB is left under " + room.bound + "; try a smaller batch");
+}
+
 void Session::Impl::compile() {
   graph.validate();
   NIMBLE_CHECK(opt.batch >= 1, "batch size must be at least 1");
@@ -90,6 +112,7 @@ void Session::Impl::compile() {
   auto& eng = cpu_engine();
   stream = dnnl::stream(eng);
   shapes = graph.infer_shapes(opt.batch);
+  check_memory_fits();
   const size_t nv = graph.values().size();
   desc.assign(nv, md());
   mem.assign(nv, dnnl::memory());

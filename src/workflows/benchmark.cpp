@@ -9,6 +9,7 @@
 #include "nimble/runtime/timing.hpp"
 #include "nimble/workflows/quantize.hpp"
 #include "nimble/zoo/zoo.hpp"
+#include "runtime/machine.hpp"
 #include "workflows/report_json.hpp"
 #include "workflows/workflow_util.hpp"
 
@@ -129,11 +130,13 @@ BenchmarkReport benchmark_model(const BenchmarkOptions& o) {
     r.speedup_big_batch = r.throughput_samples_per_s / base.throughput_samples_per_s;
     r.baseline = base;
   }
+  r.peak_memory_mib = peak_resident_mib();
   return r;
 }
 
 std::string to_json(const BenchmarkReport& r) {
   workflow::json j = {{"model", r.model},
+                      {"peak_memory_mib", r.peak_memory_mib},
                       {"input", r.input.str()},
                       {"latency_ms_p50", r.latency_ms_p50},
                       {"latency_ms_p90", r.latency_ms_p90},

@@ -10,6 +10,7 @@
 #include "nimble/model.hpp"
 #include "nimble/quant/quantize_model.hpp"
 #include "nimble/runtime/precision_probe.hpp"
+#include "runtime/machine.hpp"
 #include "workflows/report_json.hpp"
 #include "workflows/workflow_util.hpp"
 
@@ -140,6 +141,7 @@ QuantizeReport quantize_model(const QuantizeOptions& o) {
                  " ms; batch-" + std::to_string(o.batch) + " " + std::to_string(int64_t(r.throughput_fp32)) + " -> " +
                  std::to_string(int64_t(r.throughput_int8)) + " samples/s; " + std::to_string(r.size_bytes_fp32) +
                  " -> " + std::to_string(r.size_bytes_int8) + " bytes; saved " + o.out);
+  r.peak_memory_mib = peak_resident_mib();
   return r;
 }
 
@@ -172,6 +174,7 @@ std::string to_json(const QuantizeReport& r) {
                       {"int8_ms_big", l.int8_ms_big},
                       {"accuracy_drop_alone", workflow::optional_json(l.accuracy_drop_alone)}});
   json j = {{"model", r.model},
+            {"peak_memory_mib", r.peak_memory_mib},
             {"checkpoint", r.checkpoint},
             {"mode", r.mode},
             {"observer", r.observer},

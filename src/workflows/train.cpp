@@ -17,6 +17,7 @@
 #include "nimble/prune/gradual.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 #include "nimble/zoo/zoo.hpp"
+#include "runtime/machine.hpp"
 #include "workflows/report_json.hpp"
 #include "workflows/workflow_util.hpp"
 
@@ -464,11 +465,13 @@ TrainReport train_model(const TrainOptions& options) {
     for (const train::EpochStats& e : res.epochs) rep.skipped_steps += e.skipped_steps;
     rep.loss_scale = scaler->scale();
   }
+  rep.peak_memory_mib = peak_resident_mib();
   return rep;
 }
 
 std::string to_json(const TrainReport& r) {
   workflow::json j = {{"model", r.model},
+                      {"peak_memory_mib", r.peak_memory_mib},
                       {"test_accuracy", r.test_accuracy},
                       {"test_loss", r.test_loss},
                       {"val_accuracy", r.val_accuracy},

@@ -23,7 +23,7 @@ void check_output_is_not_an_input(const std::string& out_field, const std::strin
     if (path.empty()) continue;
     std::error_code e1, e2;
     const bool same = fs::exists(out, e1) && fs::exists(path, e2) ? fs::equivalent(out, path, e1)
-                                                                   : !ec && fs::weakly_canonical(path, e2) == o;
+                                                                  : !ec && fs::weakly_canonical(path, e2) == o;
     if (same)
       throw OptionError(out_field, "'" + out + "' is also {" + field +
                                        "}: writing it would replace what this command reads (give {force} to "

@@ -37,6 +37,7 @@ struct BenchmarkBaseline {
 };
 
 struct BenchmarkReport {
+  double peak_memory_mib = 0;  // the process's peak resident memory when the run ended
   std::string model;
   Shape input;
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;

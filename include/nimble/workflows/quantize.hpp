@@ -50,6 +50,7 @@ struct QuantizeLayerReport {
 };
 
 struct QuantizeReport {
+  double peak_memory_mib = 0;  // the process's peak resident memory when the run ended
   std::string model, checkpoint;
   std::string mode, observer;
   int64_t calibration_samples = 0, qat_epochs = 0;

@@ -52,7 +52,7 @@ struct TrainOptions {
   int64_t limit = 0;
   uint64_t seed = 0;
   Precision precision = Precision::automatic;
-  std::string out;  // default MODEL.nimble; the training checkpoint goes to OUT.train
+  std::string out;     // default MODEL.nimble; the training checkpoint goes to OUT.train
   bool force = false;  // write {out} (and its checkpoint, {qat_out}) even when one of them is an input
   // Continue the run saved in this model (or its .train file): its settings; epochs may be raised.
   std::string resume;
@@ -71,6 +71,7 @@ struct TrainOptions {
 };
 
 struct TrainReport {
+  double peak_memory_mib = 0;  // the process's peak resident memory when the run ended
   std::string model;
   double test_accuracy = 0, test_loss = 0, val_accuracy = 0;
   int64_t best_epoch = 0, epochs = 0;
