@@ -1,5 +1,6 @@
 #include "nimble/runtime/choose_by_measurement.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "nimble/core/error.hpp"
@@ -7,26 +8,63 @@
 
 namespace nimble {
 
-size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin) {
-  NIMBLE_ASSERT(!candidates.empty());
-  for (MeasuredCandidate& c : candidates) c.ms = c.time_ms();
-  const bool reference_eligible = candidates[0].rejected.empty();
-  size_t best = candidates.size();
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!candidates[i].rejected.empty()) continue;
-    if (best == candidates.size() || candidates[i].ms < candidates[best].ms) best = i;
+namespace {
+
+constexpr int kMinRounds = 3, kMaxRounds = 9;
+
+// The chosen index when each candidate costs `ms[i]`.
+size_t pick(const std::vector<MeasuredCandidate>& c, const std::vector<double>& ms, double margin) {
+  size_t best = c.size();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (!c[i].rejected.empty()) continue;
+    if (best == c.size() || ms[i] < ms[best]) best = i;
   }
-  NIMBLE_CHECK(best < candidates.size(),
-               "no candidate is eligible: " + candidates[0].name + " " + candidates[0].rejected);
-  if (reference_eligible && !(candidates[best].ms < (1.0 - margin) * candidates[0].ms)) best = 0;
+  NIMBLE_CHECK(best < c.size(), "no candidate is eligible: " + c[0].name + " " + c[0].rejected);
+  if (c[0].rejected.empty() && !(ms[best] < (1.0 - margin) * ms[0])) best = 0;
+  return best;
+}
+
+std::vector<double> per_candidate(const std::vector<MeasuredCandidate>& c, bool median) {
+  std::vector<double> out;
+  for (const MeasuredCandidate& m : c) {
+    std::vector<double> s = m.samples;
+    std::sort(s.begin(), s.end());
+    out.push_back(median ? s[s.size() / 2] : s.front());
+  }
+  return out;
+}
+
+}  // namespace
+
+MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin) {
+  NIMBLE_ASSERT(!candidates.empty());
+  const size_t n = candidates.size();
+  for (MeasuredCandidate& c : candidates) c.samples.clear();
+  MeasuredDecision d;
+  for (d.rounds = 1; d.rounds <= kMaxRounds; ++d.rounds) {
+    for (size_t k = 0; k < n; ++k) {
+      MeasuredCandidate& c = candidates[(size_t(d.rounds) + k) % n];
+      c.samples.push_back(c.time_ms());
+    }
+    if (d.rounds < kMinRounds) continue;
+    d.chosen = pick(candidates, per_candidate(candidates, false), margin);
+    d.stable = d.chosen == pick(candidates, per_candidate(candidates, true), margin);
+    std::vector<double> stop = {d.stable ? 1.0 : 0.0};  // every rank runs rank 0's number of rounds
+    dist::take_rank0_values(stop);
+    if (stop[0] == 1.0) break;
+  }
+  d.rounds = std::min(d.rounds, kMaxRounds);
+  const std::vector<double> least = per_candidate(candidates, false);
   // Under mpirun every rank takes rank 0's decision (and its figures, for the same reports): ranks
   // that timed differently must still build the same model.
-  std::vector<double> shared(candidates.size() + 1);
-  for (size_t i = 0; i < candidates.size(); ++i) shared[i] = candidates[i].ms;
-  shared.back() = double(best);
+  std::vector<double> shared = least;
+  shared.push_back(double(d.chosen));
+  shared.push_back(d.stable ? 1.0 : 0.0);
   dist::take_rank0_values(shared);
-  for (size_t i = 0; i < candidates.size(); ++i) candidates[i].ms = shared[i];
-  return size_t(shared.back());
+  for (size_t i = 0; i < n; ++i) candidates[i].ms = shared[i];
+  d.chosen = size_t(shared[n]);
+  d.stable = shared[n + 1] == 1.0;
+  return d;
 }
 
 }  // namespace nimble

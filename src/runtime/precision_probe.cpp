@@ -3,48 +3,80 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "nimble/runtime/choose_by_measurement.hpp"
 #include "nimble/runtime/timing.hpp"
 
 namespace nimble {
 
-double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
-  constexpr int kWarmup = 2, kTimed = 3;
-  Graph copy = graph.clone();
-  Session s(copy, {batch, mode, true, p});
-  const Tensor x = random_batch(graph.input_shape(), batch, 1, 1.0f);
-  Tensor dy;
-  double best = 1e300;
-  for (int i = 0; i < kWarmup + kTimed; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const Tensor& y = s.forward(x);
-    if (mode == Mode::train) {
-      if (!dy.defined()) {
-        const std::vector<int64_t> dims = y.shape().dims();
-        dy = random_batch(Shape(std::vector<int64_t>(dims.begin() + 1, dims.end())), batch, 2, 1.0f / float(batch));
-      }
-      s.backward(dy);
+namespace {
+
+// A step of one model in one precision, compiled on first use and timed as often as asked: the
+// candidates of choose_precision_for are timed in alternating rounds.
+class StepTimer {
+ public:
+  StepTimer(const Graph& graph, int64_t batch, Mode mode, Precision p)
+      : graph_(graph.clone()), batch_(batch), mode_(mode), precision_(p) {}
+
+  // The least of `timed` steps after `warmup` untimed ones.
+  double time(int warmup, int timed) {
+    if (!session_) {
+      session_.emplace(graph_, SessionOptions{batch_, mode_, true, precision_});
+      x_ = random_batch(graph_.input_shape(), batch_, 1, 1.0f);
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (i >= kWarmup) best = std::min(best, ms);
+    double best = 1e300;
+    for (int i = 0; i < warmup + timed; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const Tensor& y = session_->forward(x_);
+      if (mode_ == Mode::train) {
+        if (!dy_.defined()) {
+          const std::vector<int64_t> dims = y.shape().dims();
+          dy_ =
+              random_batch(Shape(std::vector<int64_t>(dims.begin() + 1, dims.end())), batch_, 2, 1.0f / float(batch_));
+        }
+        session_->backward(dy_);
+      }
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= warmup) best = std::min(best, ms);
+    }
+    return best;
   }
-  return best;
+
+ private:
+  Graph graph_;
+  int64_t batch_;
+  Mode mode_;
+  Precision precision_;
+  std::optional<Session> session_;
+  Tensor x_, dy_;
+};
+
+}  // namespace
+
+double time_step_ms(const Graph& graph, int64_t batch, Mode mode, Precision p) {
+  return StepTimer(graph, batch, mode, p).time(2, 3);
 }
 
 PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, int64_t batch, Mode mode) {
   PrecisionChoice c = choose_precision(requested);
   if (requested != Precision::automatic || c.precision == Precision::fp32) return c;
   const Precision low = c.precision;
-  std::vector<MeasuredCandidate> candidates = {
-      {"fp32", [&] { return time_step_ms(graph, batch, mode, Precision::fp32); }, "", 0},
-      {precision_name(low), [&] { return time_step_ms(graph, batch, mode, low); }, "", 0}};
+  // Each round: one warm-up step (the first also compiles) and the least of two timed ones.
+  StepTimer fp32(graph, batch, mode, Precision::fp32), lowp(graph, batch, mode, low);
+  std::vector<MeasuredCandidate> candidates = {{"fp32", [&] { return fp32.time(1, 2); }, ""},
+                                               {precision_name(low), [&] { return lowp.time(1, 2); }, ""}};
   // The low precision must be at least 5 % faster to be worth its rounding.
-  const bool keep_low = choose_by_measurement(candidates, 0.05) == 1;
+  const MeasuredDecision d = decide_by_measurement(candidates, 0.05);
+  const bool keep_low = d.chosen == 1;
+  for (const MeasuredCandidate& m : candidates) c.timings.emplace_back(m.name, m.samples);
+  c.stable = d.stable;
   const char* what = mode == Mode::train ? "training step" : "forward pass";
   char measured[160];
-  std::snprintf(measured, sizeof measured, "%s at batch %lld: %s %.2f ms, fp32 %.2f ms", what, (long long)batch,
-                precision_name(low), candidates[1].ms, candidates[0].ms);
+  std::snprintf(measured, sizeof measured,
+                "%s at batch %lld: %s %.2f ms, fp32 %.2f ms, best of %d alternating rounds%s", what, (long long)batch,
+                precision_name(low), candidates[1].ms, candidates[0].ms, d.rounds,
+                d.stable ? "" : "; not stable: the medians disagree, the machine is busy");
   if (keep_low) {
     c.reason = "auto: " + precision_support(low).detail + "; measured faster for this model (" + measured + ")";
   } else {

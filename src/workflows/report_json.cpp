@@ -3,8 +3,13 @@
 namespace nimble::workflow {
 
 json precision_json(const PrecisionChoice& c) {
-  return {
+  json j = {
       {"precision", precision_name(c.precision)}, {"precision_emulated", c.emulated}, {"precision_reason", c.reason}};
+  if (!c.timings.empty()) {
+    for (const auto& [name, ms] : c.timings) j["precision_timings_ms"][name] = ms;
+    j["precision_decision_stable"] = c.stable;
+  }
+  return j;
 }
 
 json distill_json(const DistillReport& r) {

@@ -10,15 +10,27 @@ namespace nimble {
 
 struct MeasuredCandidate {
   std::string name;
-  std::function<double()> time_ms;  // one measurement of this candidate, in ms
-  std::string rejected;             // non-empty: not eligible, and why (it is still timed, for the report)
-  double ms = 0;                    // filled by choose_by_measurement
+  std::function<double()> time_ms;   // one measurement of this candidate, in ms
+  std::string rejected;              // non-empty: not eligible, and why (it is still timed, for the report)
+  double ms = 0;                     // filled by choose_by_measurement: the least of `samples`
+  std::vector<double> samples = {};  // every measurement, one per round
 };
 
-// Times every candidate in order and returns the index of the chosen one: candidate 0 (the
-// reference) unless an eligible one takes less than (1 - margin) of its time, then the fastest
-// eligible. A rejected reference competes only against eligible candidates. Throws Error when
-// none is eligible.
-size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin);
+// Times the candidates in alternating rounds (each round every candidate once, the order rotated)
+// and returns the index of the chosen one: candidate 0 (the reference) unless an eligible one takes
+// less than (1 - margin) of its time, then the fastest eligible — judged on each candidate's least
+// time (a busy machine only adds time). At least 3 rounds; more, up to 9, until the decision from
+// the least times and the one from the medians agree (`stable`): one slow outlier cannot flip it.
+// A rejected reference competes only against eligible candidates. Throws Error when none is
+// eligible. Under mpirun every rank takes rank 0's decision and figures.
+struct MeasuredDecision {
+  size_t chosen = 0;
+  bool stable = true;  // false: after 9 rounds the medians still disagreed with the least times
+  int rounds = 0;
+};
+MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin);
+inline size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin) {
+  return decide_by_measurement(candidates, margin).chosen;
+}
 
 }  // namespace nimble

@@ -3,6 +3,7 @@
 // policy that says, per op, what it computes in and what it stores. The policy lives here and
 // nowhere else; the Session applies it when it compiles a graph.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nimble/core/dtype.hpp"
@@ -31,6 +32,10 @@ struct PrecisionChoice {
   Precision precision = Precision::fp32;
   bool emulated = false;  // computed via fp32: correct, but likely slower than fp32
   std::string reason;
+  // `auto` decided by timing: each candidate's step times (ms, one per alternating round) and
+  // whether the decision was stable (decide_by_measurement). Empty when nothing was timed.
+  std::vector<std::pair<std::string, std::vector<double>>> timings;
+  bool stable = true;
 };
 // automatic picks the fastest precision this CPU runs natively for training and never an emulated
 // one; the others are taken as requested, flagged when emulated.
