@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "nimble/core/error.hpp"
 #include "nimble/io/checkpoint.hpp"
 #include "nimble/io/onnx.hpp"
 #include "nimble/model.hpp"
@@ -79,8 +80,11 @@ int main(int argc, char** argv) try {
 
   // Mostly-zero weights are stored bitmask-encoded; training state adds "state" tensors and train_state.
   nimble::Model mlp(tiny_mlp());
-  float* w = mlp.graph.named_params().front().second->data.data<float>();
-  for (int i = 0; i < 40; ++i) w[i] = i % 7 == 0 ? 0.5f : 0.0f;
+  for (auto& [name, p] : mlp.graph.named_params()) {
+    if (name != "fc1.weight") continue;
+    float* w = p->data.data<float>();
+    for (int64_t i = 0; i < p->data.shape().numel(); ++i) w[i] = i % 7 == 0 ? 0.5f : 0.0f;
+  }
   nimble::train::TrainState state;
   state.epoch = 2, state.step = 10, state.optimizer_steps = 10, state.best_val_accuracy = 0.75;
   state.optimizer.emplace_back("fc2.weight.momentum", nimble::Tensor(nimble::Shape{2, 3}));

@@ -22,14 +22,8 @@ for t in "${targets[@]}"; do
   [ -d "fuzz/corpus/$t" ] || { echo "fuzz.sh: unknown target '$t' (targets: ${all[*]})" >&2; exit 2; }
 done
 
-source scripts/ccache-env.sh
 build=build-asan
-# An earlier build-asan made with another compiler: start it afresh (NIMBLE_FUZZ needs clang).
-if [ -f $build/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' $build/CMakeCache.txt; then
-  rm -rf $build/CMakeCache.txt $build/CMakeFiles
-fi
-cmake -S . -B $build -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DNIMBLE_FUZZ=ON \
-  -DCMAKE_CXX_COMPILER_LAUNCHER="$NIMBLE_LAUNCHER" > /dev/null
+bash scripts/configure-asan.sh
 ninja -C $build -j2 fuzz_targets > /dev/null
 
 out=${NIMBLE_FUZZ_OUT:-$build/fuzz-runs/$(date +%Y%m%d-%H%M%S)}
