@@ -21,8 +21,8 @@ void check(const nimble::data::ImageSet& set) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using nimble::fuzz::ScratchFile;
   static ScratchFile input("-input.idx"), images("-images.idx"), labels("-labels.idx");
-  static const bool partners_written = (images.write(kOneImage, sizeof kOneImage),
-                                        labels.write(kOneLabel, sizeof kOneLabel), true);
+  static const bool partners_written =
+      (images.write(kOneImage, sizeof kOneImage), labels.write(kOneLabel, sizeof kOneLabel), true);
   FUZZ_CHECK(partners_written);
   const std::string& path = input.write(data, size);
   try {

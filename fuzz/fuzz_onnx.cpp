@@ -9,7 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string what = "fuzz.onnx";
   try {
-    const onnx::ModelProto proto = nimble::io::parse_onnx_bytes(std::string(reinterpret_cast<const char*>(data), size), what);
+    const onnx::ModelProto proto =
+        nimble::io::parse_onnx_bytes(std::string(reinterpret_cast<const char*>(data), size), what);
     nimble::io::check_onnx_model(proto, what);
     const nimble::Model model = nimble::io::import_onnx_proto(proto, {}, what);
     model.graph.validate();

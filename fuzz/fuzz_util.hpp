@@ -10,12 +10,12 @@
 #include <string>
 
 // A property every successful read must have; a violation aborts (a finding) with the condition.
-#define FUZZ_CHECK(cond)                                                                    \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
+#define FUZZ_CHECK(cond)                                                                   \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
       std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                         \
-    }                                                                                       \
+      std::abort();                                                                        \
+    }                                                                                      \
   } while (0)
 
 namespace nimble::fuzz {

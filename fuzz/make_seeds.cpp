@@ -71,9 +71,16 @@ int main(int argc, char** argv) try {
   if (argc != 2) return std::fprintf(stderr, "usage: fuzz_make_seeds CORPUS_DIR\n"), 2;
   const std::string dir = argv[1];
 
-  nimble::Model cnn(tiny_cnn(), {.normalization = {{0.5f, 0.4f}, {0.25f, 0.2f}}});
+  nimble::Model cnn(tiny_cnn(), {.normalization = {{0.5f, 0.4f}, {0.25f, 0.2f}},
+                                 .channel_order = nimble::ChannelOrder::bgr,
+                                 .fit = nimble::data::FitMode::stretch});
   cnn.class_names = {"a", "b", "c", "d"};
-  cnn.provenance.metrics.test_accuracy = 0.5;
+  // Every metadata record the checkpoint's "extra" object can hold, so the fuzzer mutates their readers too.
+  cnn.provenance.metrics = {.epoch = 3, .val_accuracy = 0.5, .train_loss = 1.25, .test_accuracy = 0.5};
+  cnn.provenance.recipe = nimble::TrainRecipe{.model = "tiny", .input = nimble::Shape{2, 6, 6}, .classes = 4};
+  cnn.provenance.distillation = nimble::DistillationRecord{.teacher = "teacher.nimble"};
+  cnn.provenance.pruning =
+      nimble::PruningRecord{.method = "l1", .config = "uniform", .amount = 0.5, .teacher = "t.nimble"};
   cnn.save(dir + "/checkpoint/cnn.nimble");
   write_text(dir + "/graph_json/cnn.json", nimble::io::graph_to_json(cnn.graph));
   nimble::io::export_onnx(cnn, dir + "/onnx/cnn.onnx");
@@ -81,7 +88,7 @@ int main(int argc, char** argv) try {
   // Mostly-zero weights are stored bitmask-encoded; training state adds "state" tensors and train_state.
   nimble::Model mlp(tiny_mlp());
   for (auto& [name, p] : mlp.graph.named_params()) {
-    if (name != "fc1.weight") continue;
+    if (name != "fc1.weights") continue;
     float* w = p->data.data<float>();
     for (int64_t i = 0; i < p->data.shape().numel(); ++i) w[i] = i % 7 == 0 ? 0.5f : 0.0f;
   }
@@ -94,7 +101,9 @@ int main(int argc, char** argv) try {
   mlp.training_state.reset();
   nimble::io::export_onnx(mlp, dir + "/onnx/mlp.onnx");
 
-  const nimble::Model q = int8_model(cnn);
+  nimble::Model q = int8_model(cnn);
+  q.provenance.quantization =
+      nimble::QuantizationRecord{.mode = "static", .observer = "minmax", .layers_kept_float = {"fc"}};
   q.save(dir + "/checkpoint/cnn_int8.nimble");
   write_text(dir + "/graph_json/cnn_int8.json", nimble::io::graph_to_json(q.graph));
   nimble::io::export_onnx(q, dir + "/onnx/cnn_int8_qdq.onnx");
