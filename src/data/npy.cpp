@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <string_view>
 
@@ -218,9 +219,16 @@ NpyLayout parse_layout(const uint8_t* b, size_t size, const std::string& name) {
   const std::string_view text(reinterpret_cast<const char*>(b + 8 + len_bytes), header_len);
   HeaderParser(text, name).parse(out);
 
-  // Element count and bytes, overflow-checked: any zero dimension makes the array empty, whatever the others.
+  // Element count and bytes, overflow-checked: any zero dimension makes the array empty, but the others must
+  // still multiply within int64 (as numpy requires), or NpyArray::numel() would overflow on the way to 0.
   uint64_t numel = 1;
   const bool empty = std::find(out.shape.begin(), out.shape.end(), 0) != out.shape.end();
+  uint64_t nonzero = 1;
+  for (int64_t d : out.shape)
+    if (empty && d != 0 &&
+        (__builtin_mul_overflow(nonzero, uint64_t(d), &nonzero) ||
+         nonzero > uint64_t(std::numeric_limits<int64_t>::max())))
+      fail(name, fmt::format("shape {} is too large (its dimensions overflow int64)", shape_text(out.shape)));
   if (empty) numel = 0;
   const uint64_t limit = kMaxNpyBytes / npy_type_size(out.type);
   for (int64_t d : out.shape) {
