@@ -13,4 +13,10 @@ clang-format --dry-run --Werror "${formatted[@]}"
 mapfile -t compiled < <(git ls-files 'src/*.cpp' 'tests/*.cpp' 'examples/*.cpp' 'python/*.cpp')
 # A file clang-tidy found clean before, in the same preprocessed form, is not analysed again.
 python3 scripts/tidy_cached.py "$build" "${compiled[@]}"
+# The fuzz targets are compiled only in the clang sanitizer build (scripts/configure-asan.sh).
+mapfile -t fuzz < <(git ls-files 'fuzz/*.cpp')
+if [ -f build-asan/compile_commands.json ] && grep -q fuzz_npy build-asan/compile_commands.json; then
+  python3 scripts/tidy_cached.py build-asan "${fuzz[@]}"
+  compiled+=("${fuzz[@]}")
+fi
 echo "lint: ${#formatted[@]} files formatted, ${#compiled[@]} analysed, no findings" >&2

@@ -3,7 +3,7 @@
 # (warnings are errors), runs every test with CTest (the C++ suite with ONNX's node conformance
 # tests, the Python module's pytest with the ONNX Runtime and PyTorch interop tests, installing the
 # library and building the examples against it), the checkpoint, IDX and ONNX parser tests again
-# under AddressSanitizer + UBSan, then the lint (formatting and clang-tidy).
+# under AddressSanitizer + UBSan, each libFuzzer target for 10 s, then the lint (formatting and clang-tidy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,8 +14,10 @@ bash scripts/build.sh
 (cd build && OMP_NUM_THREADS=1 ctest --output-on-failure -j2)
 # ONNX's node test suite: how many of its tests import, ran and passed (the CTest above asserted it).
 build/tests/nimble_tests --gtest_filter='OnnxConformance.*' | grep '^ONNX node conformance'
-source scripts/ccache-env.sh
-cmake -S . -B build-asan -G Ninja -DNIMBLE_ASAN=ON -DCMAKE_CXX_COMPILER_LAUNCHER="$NIMBLE_LAUNCHER" >/dev/null
-ninja -C build-asan tests/nimble_parser_tests
+# The parsers under clang's AddressSanitizer + UBSan (build-asan, which also builds the libFuzzer targets):
+# their tests, then each fuzz target for 10 s on its seed corpus (scripts/fuzz.sh; any finding fails).
+bash scripts/configure-asan.sh
+ninja -C build-asan tests/nimble_parser_tests fuzz_targets
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-asan/tests/nimble_parser_tests
+bash scripts/fuzz.sh 10
 bash scripts/lint.sh build

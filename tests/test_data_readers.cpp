@@ -495,7 +495,8 @@ TEST(Npy, BadFilesAreErrorsNamingTheFile) {
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904)}",
        "larger than the"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "too large"},
-      {"{'descr': '<u1', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0, 1)}", "24 bytes after"},
+      {"{'descr': '<u1', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0, 1)}", "too large"},
+      {"{'descr': '<u1', 'fortran_order': False, 'shape': (4294967296, 0, 1)}", "24 bytes after"},
   };
   for (const Bad& b : bad) {
     SCOPED_TRACE(b.dict);

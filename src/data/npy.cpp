@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <string_view>
 
@@ -218,9 +219,16 @@ NpyLayout parse_layout(const uint8_t* b, size_t size, const std::string& name) {
   const std::string_view text(reinterpret_cast<const char*>(b + 8 + len_bytes), header_len);
   HeaderParser(text, name).parse(out);
 
-  // Element count and bytes, overflow-checked: any zero dimension makes the array empty, whatever the others.
+  // Element count and bytes, overflow-checked: any zero dimension makes the array empty, but the others must
+  // still multiply within int64 (as numpy requires), or NpyArray::numel() would overflow on the way to 0.
   uint64_t numel = 1;
   const bool empty = std::find(out.shape.begin(), out.shape.end(), 0) != out.shape.end();
+  uint64_t nonzero = 1;
+  for (int64_t d : out.shape)
+    if (empty && d != 0 &&
+        (__builtin_mul_overflow(nonzero, uint64_t(d), &nonzero) ||
+         nonzero > uint64_t(std::numeric_limits<int64_t>::max())))
+      fail(name, fmt::format("shape {} is too large (its dimensions overflow int64)", shape_text(out.shape)));
   if (empty) numel = 0;
   const uint64_t limit = kMaxNpyBytes / npy_type_size(out.type);
   for (int64_t d : out.shape) {
@@ -436,11 +444,15 @@ std::vector<std::pair<std::string, NpyArray>> read_npz_file(const std::string& p
     ZipMember file;
     file.file = zip_fopen_index(zip.archive, zip_uint64_t(i), 0);
     if (!file.file) fail(where, fmt::format("cannot read: {}", zip_strerror(zip.archive)));
-    // The declared size bounds the buffer; one byte more tells a member that inflates past it (a zip bomb
-    // with a lying header) and reaching the end makes libzip check the CRC.
-    std::vector<uint8_t> bytes(st.size + 1);
+    // The declared size bounds the buffer, which grows only as data arrives: a zip entry that lies about its
+    // size cannot make us allocate what the archive does not hold (the fuzzer found 415 bytes claiming 3 GiB).
+    // One byte more than declared tells a member that inflates past it (a zip bomb with a lying header) and
+    // reaching the end makes libzip check the CRC.
+    constexpr uint64_t kChunk = uint64_t(16) << 20;
+    std::vector<uint8_t> bytes;
     uint64_t got = 0;
-    while (got < bytes.size()) {
+    while (got < st.size + 1) {
+      bytes.resize(size_t(std::min(st.size + 1, got + kChunk)));
       const zip_int64_t r = zip_fread(file.file, bytes.data() + got, bytes.size() - got);
       if (r < 0) fail(where, fmt::format("corrupt data: {}", zip_file_strerror(file.file)));
       if (r == 0) break;
@@ -448,7 +460,7 @@ std::vector<std::pair<std::string, NpyArray>> read_npz_file(const std::string& p
     }
     if (got > st.size) fail(where, fmt::format("inflates past the {} bytes its zip entry declares", st.size));
     if (got < st.size) fail(where, fmt::format("holds {} bytes, not the {} its zip entry declares", got, st.size));
-    bytes.pop_back();
+    bytes.resize(size_t(st.size));
     out.emplace_back(key, parse_owned(std::move(bytes), where));
   }
   return out;

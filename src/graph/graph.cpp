@@ -11,7 +11,12 @@ int64_t Node::attr_int(const std::string& key, int64_t fallback) const {
   auto it = attrs.find(key);
   if (it == attrs.end()) return fallback;
   if (auto* v = std::get_if<int64_t>(&it->second)) return *v;
-  if (auto* d = std::get_if<double>(&it->second)) return int64_t(*d);
+  if (auto* d = std::get_if<double>(&it->second)) {
+    // Outside int64's range (or NaN) the conversion is undefined: a hostile file's 1e300 is an error.
+    if (!(*d >= -0x1p63 && *d < 0x1p63))
+      throw Error("attribute '" + key + "' of node '" + name + "' is out of the integer range");
+    return int64_t(*d);
+  }
   throw Error("attribute '" + key + "' of node '" + name + "' is not an integer");
 }
 

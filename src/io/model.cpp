@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "io/content_hash.hpp"
 #include "nimble/core/error.hpp"
@@ -28,6 +30,26 @@ ChannelOrder channel_order_from_name(const std::string& name) {
 }
 
 namespace {
+
+// v as T. nlohmann converts a float to an integer with a plain cast, undefined behaviour outside the
+// integer's range: a file's 1e300 where an integer belongs is an error instead.
+template <class T> T checked(const json& v, const char* what) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (v.is_number_float()) {
+      const double d = v.get<double>(), lo = double(std::numeric_limits<T>::min());
+      const double end = std::is_signed_v<T> ? -lo : 2.0 * double(std::numeric_limits<T>::max() / 2 + 1);
+      if (!(d >= lo && d < end)) throw Error(std::string(what) + ": " + v.dump() + " is out of the integer range");
+    }
+  }
+  return v.get<T>();
+}
+
+// j[key] as T, or `fallback` when j has no such key (json::value, with checked's range check).
+template <class T> T value_of(const json& j, const char* key, T fallback) {
+  if (!j.is_object()) throw Error(std::string("expected an object holding '") + key + "'");
+  const auto it = j.find(key);
+  return it == j.end() ? fallback : checked<T>(*it, key);
+}
 
 json recipe_json(const TrainRecipe& r, const std::optional<DistillationRecord>& d) {
   json h = {{"model", r.model},
@@ -66,37 +88,37 @@ json recipe_json(const TrainRecipe& r, const std::optional<DistillationRecord>& 
 // Every key optional: files from earlier versions lack some.
 TrainRecipe recipe_from(const json& h) {
   TrainRecipe r;
-  r.model = h.value("model", r.model);
-  r.width = h.value("width", r.width);
-  r.depth = h.value("depth", r.depth);
+  r.model = value_of(h, "model", r.model);
+  r.width = value_of(h, "width", r.width);
+  r.depth = value_of(h, "depth", r.depth);
   if (h.contains("input")) r.input = Shape::parse(h["input"].get<std::string>());
-  r.classes = h.value("classes", r.classes);
-  r.epochs = h.value("epochs", r.epochs);
-  r.batch = h.value("batch", r.batch);
-  r.lr = h.value("lr", r.lr);
-  r.optimizer = h.value("optimizer", r.optimizer);
-  r.schedule = h.value("schedule", r.schedule);
-  r.weight_decay = h.value("weight_decay", r.weight_decay);
-  r.label_smoothing = h.value("label_smoothing", r.label_smoothing);
-  r.crop_padding = h.value("crop_padding", r.crop_padding);
-  r.hflip = h.value("hflip", r.hflip);
-  r.erase = h.value("erase", r.erase);
-  r.crop_scale = h.value("crop_scale", r.crop_scale);
-  r.jitter = h.value("jitter", r.jitter);
-  r.seed = h.value("seed", r.seed);
-  r.val = h.value("val", r.val);
-  r.data = h.value("data", r.data);
+  r.classes = value_of(h, "classes", r.classes);
+  r.epochs = value_of(h, "epochs", r.epochs);
+  r.batch = value_of(h, "batch", r.batch);
+  r.lr = value_of(h, "lr", r.lr);
+  r.optimizer = value_of(h, "optimizer", r.optimizer);
+  r.schedule = value_of(h, "schedule", r.schedule);
+  r.weight_decay = value_of(h, "weight_decay", r.weight_decay);
+  r.label_smoothing = value_of(h, "label_smoothing", r.label_smoothing);
+  r.crop_padding = value_of(h, "crop_padding", r.crop_padding);
+  r.hflip = value_of(h, "hflip", r.hflip);
+  r.erase = value_of(h, "erase", r.erase);
+  r.crop_scale = value_of(h, "crop_scale", r.crop_scale);
+  r.jitter = value_of(h, "jitter", r.jitter);
+  r.seed = value_of(h, "seed", r.seed);
+  r.val = value_of(h, "val", r.val);
+  r.data = value_of(h, "data", r.data);
   if (h.contains("precision")) r.precision = precision_from_name(h["precision"].get<std::string>());
-  r.momentum = h.value("momentum", r.momentum);
-  r.nesterov = h.value("nesterov", r.nesterov);
-  r.clip_grad = h.value("clip_grad", r.clip_grad);
-  r.warmup_epochs = h.value("warmup_epochs", r.warmup_epochs);
-  r.step_epochs = h.value("step_epochs", r.step_epochs);
-  r.limit = h.value("limit", r.limit);
-  r.dropout = h.value("dropout", r.dropout);
-  r.prune = h.value("prune", r.prune);
-  r.prune_config = h.value("prune_config", r.prune_config);
-  r.prune_ramp = h.value("prune_ramp", r.prune_ramp);
+  r.momentum = value_of(h, "momentum", r.momentum);
+  r.nesterov = value_of(h, "nesterov", r.nesterov);
+  r.clip_grad = value_of(h, "clip_grad", r.clip_grad);
+  r.warmup_epochs = value_of(h, "warmup_epochs", r.warmup_epochs);
+  r.step_epochs = value_of(h, "step_epochs", r.step_epochs);
+  r.limit = value_of(h, "limit", r.limit);
+  r.dropout = value_of(h, "dropout", r.dropout);
+  r.prune = value_of(h, "prune", r.prune);
+  r.prune_config = value_of(h, "prune_config", r.prune_config);
+  r.prune_ramp = value_of(h, "prune_ramp", r.prune_ramp);
   return r;
 }
 
@@ -111,7 +133,7 @@ json metrics_json(const Metrics& m) {
 
 Metrics metrics_from(const json& j) {
   Metrics m;
-  if (j.contains("epoch")) m.epoch = j["epoch"].get<int64_t>();
+  if (j.contains("epoch")) m.epoch = checked<int64_t>(j["epoch"], "epoch");
   if (j.contains("val_accuracy")) m.val_accuracy = j["val_accuracy"].get<double>();
   if (j.contains("train_loss")) m.train_loss = j["train_loss"].get<double>();
   if (j.contains("test_accuracy")) m.test_accuracy = j["test_accuracy"].get<double>();
@@ -131,14 +153,14 @@ json pruning_json(const PruningRecord& p) {
 
 PruningRecord pruning_from(const json& j) {
   PruningRecord p;
-  p.method = j.value("method", p.method);
-  p.config = j.value("config", p.config);
-  p.amount = j.value("amount", p.amount);
-  p.finetune_epochs = j.value("finetune_epochs", p.finetune_epochs);
+  p.method = value_of(j, "method", p.method);
+  p.config = value_of(j, "config", p.config);
+  p.amount = value_of(j, "amount", p.amount);
+  p.finetune_epochs = value_of(j, "finetune_epochs", p.finetune_epochs);
   if (j.contains("teacher") && j["teacher"].is_string()) p.teacher = j["teacher"].get<std::string>();
-  p.source = j.value("source", p.source);
-  p.test_accuracy_before = j.value("test_accuracy_before", p.test_accuracy_before);
-  p.weight_sparsity = j.value("weight_sparsity", p.weight_sparsity);
+  p.source = value_of(j, "source", p.source);
+  p.test_accuracy_before = value_of(j, "test_accuracy_before", p.test_accuracy_before);
+  p.weight_sparsity = value_of(j, "weight_sparsity", p.weight_sparsity);
   return p;
 }
 
@@ -154,13 +176,13 @@ json quantization_json(const QuantizationRecord& q) {
 
 QuantizationRecord quantization_from(const json& j) {
   QuantizationRecord q;
-  q.mode = j.value("mode", q.mode);
-  q.observer = j.value("observer", q.observer);
-  q.qat_epochs = j.value("qat_epochs", q.qat_epochs);
-  q.calibration_samples = j.value("calibration_samples", q.calibration_samples);
-  q.layers_kept_float = j.value("layers_kept_float", q.layers_kept_float);
-  q.source = j.value("source", q.source);
-  q.test_accuracy_fp32 = j.value("test_accuracy_fp32", q.test_accuracy_fp32);
+  q.mode = value_of(j, "mode", q.mode);
+  q.observer = value_of(j, "observer", q.observer);
+  q.qat_epochs = value_of(j, "qat_epochs", q.qat_epochs);
+  q.calibration_samples = value_of(j, "calibration_samples", q.calibration_samples);
+  q.layers_kept_float = value_of(j, "layers_kept_float", q.layers_kept_float);
+  q.source = value_of(j, "source", q.source);
+  q.test_accuracy_fp32 = value_of(j, "test_accuracy_fp32", q.test_accuracy_fp32);
   return q;
 }
 
@@ -176,9 +198,9 @@ json training_state_json(const train::TrainState& st) {
 
 train::TrainState training_state_from(const json& s, io::NamedTensors tensors) {
   train::TrainState st;
-  st.epoch = s.at("epoch").get<int64_t>();
-  st.step = s.at("step").get<int64_t>();
-  st.optimizer_steps = s.at("optimizer_steps").get<int64_t>();
+  st.epoch = checked<int64_t>(s.at("epoch"), "epoch");
+  st.step = checked<int64_t>(s.at("step"), "step");
+  st.optimizer_steps = checked<int64_t>(s.at("optimizer_steps"), "optimizer_steps");
   st.best_val_accuracy = s.at("best_val_accuracy").get<double>();
   if (s.contains("loss_scaler")) st.loss_scaler = s["loss_scaler"].dump();
   if (s.contains("kernel_choices")) st.kernel_choices = s["kernel_choices"].dump();
@@ -209,8 +231,8 @@ void read_extra(Model& m, const json& extra, io::NamedTensors state) {
     const json& h = extra["hyper"];
     m.provenance.recipe = recipe_from(h);
     if (h.contains("teacher"))
-      m.provenance.distillation =
-          DistillationRecord{h["teacher"].get<std::string>(), h.value("temperature", 4.0), h.value("alpha", 0.9)};
+      m.provenance.distillation = DistillationRecord{h["teacher"].get<std::string>(), value_of(h, "temperature", 4.0),
+                                                     value_of(h, "alpha", 0.9)};
   }
   if (extra.contains("normalization")) {
     data::Normalization& n = m.preprocessing.normalization;

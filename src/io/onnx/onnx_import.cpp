@@ -90,9 +90,13 @@ onnx::ModelProto read_onnx_file(const std::string& path) {
   std::string bytes(size_t(size), '\0');
   f.read(bytes.data(), std::streamsize(size));
   NIMBLE_CHECK(f.gcount() == std::streamsize(size), path + ": short read");
+  return parse_onnx_bytes(bytes, path);
+}
+
+onnx::ModelProto parse_onnx_bytes(const std::string& bytes, const std::string& what) {
   onnx::ModelProto m;
-  NIMBLE_CHECK(!bytes.empty() && m.ParseFromString(bytes), path + ": not an ONNX model (the protobuf does not parse)");
-  NIMBLE_CHECK(m.has_graph() && m.ir_version() > 0, path + ": not an ONNX model (no graph or IR version)");
+  NIMBLE_CHECK(!bytes.empty() && m.ParseFromString(bytes), what + ": not an ONNX model (the protobuf does not parse)");
+  NIMBLE_CHECK(m.has_graph() && m.ir_version() > 0, what + ": not an ONNX model (no graph or IR version)");
   return m;
 }
 

@@ -92,6 +92,46 @@ template <class Field> void check_count(const Field& field, int64_t n, const std
                what + ": holds " + std::to_string(field.size()) + " values, dims need " + std::to_string(n));
 }
 
+// The file must hold the n values its dims claim, checked before they are allocated: a few bytes of
+// protobuf can claim 2^60 elements. Types the importer refuses pass here and are refused below.
+void check_stored(const TensorProto& p, int64_t n, const std::string& what) {
+  size_t raw_bytes = 0;  // per element in raw_data
+  int field = 0;         // values in the typed field
+  switch (p.data_type()) {
+    case TensorProto::FLOAT:
+      raw_bytes = 4, field = p.float_data_size();
+      break;
+    case TensorProto::DOUBLE:
+      raw_bytes = 8, field = p.double_data_size();
+      break;
+    case TensorProto::INT64:
+      raw_bytes = 8, field = p.int64_data_size();
+      break;
+    case TensorProto::INT32:
+      raw_bytes = 4, field = p.int32_data_size();
+      break;
+    case TensorProto::FLOAT16:
+    case TensorProto::INT16:
+    case TensorProto::UINT16:
+      raw_bytes = 2, field = p.int32_data_size();
+      break;
+    case TensorProto::INT8:
+    case TensorProto::UINT8:
+    case TensorProto::BOOL:
+      raw_bytes = 1, field = p.int32_data_size();
+      break;
+    default:
+      return;
+  }
+  if (p.has_raw_data())  // n <= 2^63 / 8 (checked_numel): no overflow
+    NIMBLE_CHECK(p.raw_data().size() == size_t(n) * raw_bytes,
+                 what + ": raw_data holds " + std::to_string(p.raw_data().size()) + " bytes, dims need " +
+                     std::to_string(size_t(n) * raw_bytes));
+  else
+    NIMBLE_CHECK(int64_t(field) == n,
+                 what + ": holds " + std::to_string(field) + " values, dims need " + std::to_string(n));
+}
+
 float half_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
   uint32_t bits;
@@ -122,6 +162,7 @@ ConstTensor const_from_proto(const TensorProto& p, const std::string& what) {
   t.dims.assign(p.dims().begin(), p.dims().end());
   t.onnx_type = p.data_type();
   const int64_t n = checked_numel(p, what);
+  check_stored(p, n, what);
   const bool raw = p.has_raw_data();
   auto as_float = [&](int64_t i, auto v) { t.floats[size_t(i)] = float(v); };
   // Integers widen with their own sign (int8 -128 stays -128).
