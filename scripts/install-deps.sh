@@ -10,12 +10,14 @@ packages=(g++ cmake ninja-build libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli
           libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
           libturbojpeg0-dev libpng-dev libzip-dev
           python3-torch python3-torchvision python3-pil libopenblas0-pthread chromium
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin clang libclang-rt-dev libomp-dev)
 # PyTorch (the peer in bench/, the exporter of the torchvision models the ONNX import tests read, the
 # fixtures' generator) comes with libopenblas0-pthread: without it Debian's PyTorch falls back to
 # the reference BLAS. Node.js runs ONNX Runtime (scripts/install-onnxruntime.sh). The data readers
 # decode JPEG with libturbojpeg, PNG with libpng and .npz archives with libzip.
 # Open MPI builds libnimble_mpi.so (data-parallel runs under mpirun; docs/distributed.md).
+# clang with its sanitizer and libFuzzer runtimes (libclang-rt-dev) and its OpenMP (libomp-dev) builds
+# build-asan: the parser tests and the fuzz targets (scripts/configure-asan.sh, scripts/fuzz.sh).
 # Headless chromium opens `nimble optimize`'s HTML page in tests/html/check_report.py (console errors, screenshot).
 command -v node > /dev/null || packages+=(nodejs npm)
 missing=()
