@@ -36,9 +36,10 @@ namespace {
 template <class T> T checked(const json& v, const char* what) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     if (v.is_number_float()) {
+      // [min, 2^digits): exactly the doubles that convert (digits excludes the sign bit).
       const double d = v.get<double>(), lo = double(std::numeric_limits<T>::min());
-      const double end = std::is_signed_v<T> ? -lo : 2.0 * double(std::numeric_limits<T>::max() / 2 + 1);
-      if (!(d >= lo && d < end)) throw Error(std::string(what) + ": " + v.dump() + " is out of the integer range");
+      if (!(d >= lo && d < std::ldexp(1.0, std::numeric_limits<T>::digits)))
+        throw Error(std::string(what) + ": " + v.dump() + " is out of the integer range");
     }
   }
   return v.get<T>();
