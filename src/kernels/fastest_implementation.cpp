@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_map>
 
 #include "io/atomic_file.hpp"
@@ -159,15 +160,16 @@ std::map<std::string, int> read_disk(const std::string& path) {
 // With the thread count: a choice holds for the team it was timed with.
 std::string with_threads(const std::string& key) { return key + "|t" + std::to_string(omp_get_max_threads()); }
 
+std::set<std::string> loaded_files;  // disk files already taken into `cache`
+
 int cached(const std::string& key) {
   const std::string k = with_threads(key);
   std::lock_guard<std::mutex> lock(cache_mutex);
-  if (auto it = cache.find(k); it != cache.end()) return it->second;
-  if (const std::string path = disk_path(); !path.empty()) {
-    const std::map<std::string, int> disk = read_disk(path);
-    if (auto it = disk.find(k); it != disk.end()) return cache[k] = it->second;
-  }
-  return -1;
+  // The machine's file is read once per thread count; choices made in this process stand.
+  if (const std::string path = disk_path(); !path.empty() && loaded_files.insert(path).second)
+    for (const auto& [key_on_disk, choice] : read_disk(path)) cache.emplace(key_on_disk, choice);
+  auto it = cache.find(k);
+  return it == cache.end() ? -1 : it->second;
 }
 
 // Keeps `index` unless another process chose first for this key (then returns its choice).

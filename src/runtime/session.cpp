@@ -52,7 +52,7 @@ struct Session::Impl {
   void print_profile() const;
 
   void compile();
-  void check_memory_fits() const;
+  void check_memory_fits(const std::vector<std::vector<int>>& consumers) const;
   void compile_accumulate(size_t v);
 };
 
@@ -89,9 +89,8 @@ void Session::Impl::compile_accumulate(size_t v) {
 // allocation failure (or the OOM killer) somewhere in the middle of the work. A lower bound: every
 // value in fp32 once, in training with its gradient (one more per extra reader) and the
 // parameters' gradients; oneDNN's workspaces come on top.
-void Session::Impl::check_memory_fits() const {
+void Session::Impl::check_memory_fits(const std::vector<std::vector<int>>& consumers) const {
   const bool train = opt.mode == Mode::train;
-  const auto consumers = graph.consumers();
   int64_t values = 0, params = 0;
   for (size_t v = 0; v < shapes.size(); ++v)
     values += shapes[v].numel() * 4 * (train ? 1 + std::max<int64_t>(1, int64_t(consumers[v].size())) : 1);
@@ -112,14 +111,14 @@ void Session::Impl::compile() {
   auto& eng = cpu_engine();
   stream = dnnl::stream(eng);
   shapes = graph.infer_shapes(opt.batch);
-  check_memory_fits();
+  const auto consumers = graph.consumers();
+  check_memory_fits(consumers);
   const size_t nv = graph.values().size();
   desc.assign(nv, md());
   mem.assign(nv, dnnl::memory());
   diff.assign(nv, dnnl::memory());
   extra_diff.assign(nv, {});
   accumulate.assign(nv, dnnl::binary());
-  const auto consumers = graph.consumers();
 
   const int in = graph.input();
   desc[in] = plain_desc(shapes[in]);
