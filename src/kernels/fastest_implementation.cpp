@@ -1,6 +1,9 @@
 #include "kernels/fastest_implementation.hpp"
 
+#include <fcntl.h>
 #include <omp.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -134,6 +137,9 @@ Override override_choice() {
 
 std::mutex cache_mutex;
 std::unordered_map<std::string, int> cache;  // key -> chosen index
+// The keys this process computed with (or adopted from a checkpoint): what a checkpoint records,
+// not the whole machine file, whose other entries come and go with other processes.
+std::set<std::string> used;
 
 // The choices on disk: one file per CPU, library build and thread count, so that a choice is
 // timed once on a machine and every later process computes with the same kernels — two runs of
@@ -169,20 +175,42 @@ int cached(const std::string& key) {
   if (const std::string path = disk_path(); !path.empty() && loaded_files.insert(path).second)
     for (const auto& [key_on_disk, choice] : read_disk(path)) cache.emplace(key_on_disk, choice);
   auto it = cache.find(k);
-  return it == cache.end() ? -1 : it->second;
+  if (it == cache.end()) return -1;
+  used.insert(k);
+  return it->second;
 }
+
+// Holds an exclusive lock on `path`.lock while alive, so that processes timing the same kernel at
+// once agree on one choice: read, add and write happen under it. Without a lock (unwritable
+// directory) the first writer usually still wins; the cache is advisory.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path)
+      : fd_(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  int fd_;
+};
 
 // Keeps `index` unless another process chose first for this key (then returns its choice).
 int remember(const std::string& key, int index) {
   const std::string k = with_threads(key);
   std::lock_guard<std::mutex> lock(cache_mutex);
   if (const std::string path = disk_path(); !path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    const FileLock lock_file(path);
     std::map<std::string, int> disk = read_disk(path);
     auto [it, added] = disk.emplace(k, index);
     index = it->second;
     if (added) {
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
       try {
         const dist::RankLocal every_rank;  // not a collective: whichever rank compiles writes
         io::write_file_atomically(path, nlohmann::json(disk).dump(1));
@@ -192,6 +220,7 @@ int remember(const std::string& key, int index) {
     }
   }
   cache[k] = index;
+  used.insert(k);
   return index;
 }
 
@@ -232,7 +261,8 @@ void use_fastest_implementation(dnnl::primitive_desc& pd, const std::vector<int>
 
 std::string kernel_choices_json() {
   std::lock_guard<std::mutex> lock(cache_mutex);
-  const std::map<std::string, int> sorted(cache.begin(), cache.end());  // the same text for the same choices
+  std::map<std::string, int> sorted;  // the same text for the same choices
+  for (const std::string& k : used) sorted.emplace(k, cache.at(k));
   return nlohmann::json(sorted).dump();
 }
 
@@ -247,6 +277,7 @@ void adopt_kernel_choices(const std::string& json) {
   for (const auto& [key, choice] : choices) {
     NIMBLE_CHECK(choice >= 0, "kernel choices: a negative choice for " + key);
     cache[key] = choice;
+    used.insert(key);
   }
 }
 

@@ -7,7 +7,8 @@
 
 namespace nimble::kernels {
 
-// Every choice made so far, as a JSON object (key -> choice).
+// The choices this process computed with (timed, read from the machine file or adopted), as a
+// JSON object (key -> choice).
 std::string kernel_choices_json();
 // Makes `json` (from kernel_choices_json, possibly of another process) this process's choices for
 // those keys, replacing any made here. Throws Error when it is not such an object.

@@ -34,3 +34,24 @@ for precision in fp32 bf16 fp16; do
   echo "ok: $precision, killed after epoch $epoch and resumed: $(fingerprints straight.nimble.train)"
   rm -f straight.* resumed.*
 done
+
+# Two runs timing kernels at once on an empty machine cache agree on every choice: the machine file
+# is read, extended and written under a lock, and a run that lost the race takes the winner's choice.
+export XDG_CACHE_HOME=$work/cache
+run=(train --model mobilenet_v2 --width 0.25 --limit 256 --val 64 --epochs 1 --batch 64 --precision fp16 --quiet)
+"$nimble" "${run[@]}" --out a.nimble > /dev/null 2> err_a.txt & pid_a=$!
+"$nimble" "${run[@]}" --out b.nimble > /dev/null 2> err_b.txt & pid_b=$!
+wait "$pid_a" || fail "concurrent run a: $(tail -2 err_a.txt)"
+wait "$pid_b" || fail "concurrent run b: $(tail -2 err_b.txt)"
+for f in a b; do "$nimble" info "$f.nimble.train" --json > "$f.json"; done
+python3 - a.json b.json "$XDG_CACHE_HOME"/nimble/kernels/*.json <<'PY' || fail "concurrent runs chose different kernels"
+import json, sys
+a, b = (json.load(open(p))["metadata"]["train_state"]["kernel_choices"] for p in sys.argv[1:3])
+disk = {}
+for p in sys.argv[3:]:
+    disk.update(json.load(open(p)))
+assert a and a.keys() == b.keys(), "the runs used different kernels"
+differ = [k for k in a if not (a[k] == b[k] == disk.get(k))]
+assert not differ, f"{len(differ)} of {len(a)} choices differ between the runs and the machine file"
+print(f"ok: two runs at once agree on {len(a)} kernel choices")
+PY
