@@ -24,13 +24,15 @@ quietly cmake -S "$src/examples" -B "$work/examples" "${generator[@]}" "${launch
 quietly cmake --build "$work/examples"
 bin=$work/examples
 
+# Runs an example, its stderr kept aside and shown only when it fails.
+example() { "$@" 2>"$work/stderr" || { echo "FAIL: $* exited $?:" >&2; cat "$work/stderr" >&2; exit 1; }; }
 # The number after the last match of the regex $2 in the text $1.
 figure() { sed -nE "s/.*$2 ([0-9.]+).*/\1/p" <<<"$1" | tail -1; }
 # Fails with `what` unless a > b.
 above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }' || { echo "FAIL: $3: $1 is not above $2" >&2; exit 1; }; }
 
 # A hand-built network, trained briefly, saved with class names; classify reads it back.
-out=$("$bin/handmade_graph" "$data" "$work/hand.nimble" 4000 1 2>/dev/null)
+out=$(example "$bin/handmade_graph" "$data" "$work/hand.nimble" 4000 1)
 echo "$out"
 above "$(figure "$out" 'test accuracy')" 0.6 "handmade_graph test accuracy"
 out=$("$bin/classify" "$work/hand.nimble" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" 1000)
@@ -40,7 +42,7 @@ grep -q "Ankle boot\|Trouser\|Sneaker\|Bag" <<<"$out" || { echo "FAIL: classify 
 
 # Train (a tiny run), prune without fine-tuning, quantize; the int8 model still classifies.
 mkdir "$work/models"
-out=$("$bin/train_prune_quantize" "$data" "$work/models" 1024 1 0 2>/dev/null)
+out=$(example "$bin/train_prune_quantize" "$data" "$work/models" 1024 1 0)
 echo "$out"
 above "$(figure "$out" 'test accuracy [0-9.]+ ->')" 0.3 "train_prune_quantize int8 test accuracy"
 test -f "$work/models/cnn-int8.nimble"

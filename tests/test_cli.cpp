@@ -256,6 +256,19 @@ TEST_F(Cli, QuantizeWritesASmallerInt8ModelThatEvalBenchAndInfoRead) {
   EXPECT_GE(double(fs::file_size(ck)) / double(fs::file_size(q)), 3.5);
   EXPECT_LE(j["val_accuracy_fp32"].get<double>() - j["val_accuracy_int8"].get<double>(), 0.01 + 1e-9);  // --max-drop 1
   EXPECT_EQ(j["layers"].size(), 4u);  // conv0, conv1, fc0, fc1
+  // The speed gate's evidence: every layer slower in int8 was judged on the whole model, in
+  // alternating rounds (3 to 9 a comparison).
+  const auto& gate = j["speed_gate"];
+  int suspects = 0;
+  for (const auto& l : j["layers"])
+    suspects += l["int8_ms_b1"].get<double>() > l["float_ms_b1"].get<double>() ||
+                l["int8_ms_big"].get<double>() > l["float_ms_big"].get<double>();
+  const int comparisons = gate["comparisons"].get<int>(), rounds = gate["rounds"].get<int>();
+  EXPECT_GE(comparisons, suspects) << gate.dump();
+  EXPECT_GE(rounds, 3 * comparisons) << gate.dump();
+  EXPECT_LE(rounds, 9 * comparisons) << gate.dump();
+  EXPECT_GT(gate["float_ms_b1"].get<double>(), 0) << gate.dump();
+  EXPECT_GT(gate["int8_ms_b1"].get<double>(), 0) << gate.dump();
 
   CliRun e = run("eval --json " + q.string());
   ASSERT_EQ(e.code, 0) << e.err;
@@ -411,7 +424,13 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   ASSERT_EQ(ti.code, 0) << ti.err;
   EXPECT_LT(nlohmann::json::parse(ti.out)["macs"].get<int64_t>() * 2, jc["macs_before"].get<int64_t>());
   EXPECT_EQ(jt["prune"], "channel:0.5");
-  expect_one_line_error("train --resume " + tp.string() + " --epochs 2", "--prune");
+  // Resumed, it keeps pruning with its masks: the model written is still the smaller one.
+  CliRun tres = run("train --resume " + tp.string() + " --epochs 2 --quiet");
+  ASSERT_EQ(tres.code, 0) << tres.err;
+  CliRun ti2 = run("info --json " + tp.string());
+  ASSERT_EQ(ti2.code, 0) << ti2.err;
+  EXPECT_EQ(nlohmann::json::parse(ti2.out)["macs"], nlohmann::json::parse(ti.out)["macs"]);
+  expect_one_line_error("train --resume " + tp.string() + " --epochs 3 --prune channel:0.3", "--prune");
 
   const std::string before = file_bytes(mag);
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --ratio 0.5", "--method channel");
@@ -470,7 +489,9 @@ TEST_F(Cli, DistillTrainsAStudentAndReportsBothModels) {
   expect_one_line_error("distill --student cnn --alpha 1.5" + common, "--alpha");
   expect_one_line_error("distill --student cnn --teacher-precision fp8" + common, "--teacher-precision");
   expect_one_line_error("distill --student cnn --out " + student.string(), "--teacher");
-  expect_one_line_error("train --resume " + student.string() + " --epochs 2", "teacher");
+  expect_one_line_error("distill --resume " + student.string() + " --epochs 2 --temperature 2", "--temperature");
+  expect_one_line_error("distill --resume " + student.string() + " --epochs 2 --teacher " + student.string(),
+                        "--teacher");
   EXPECT_EQ(before, file_bytes(student));
 }
 

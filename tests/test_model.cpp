@@ -54,7 +54,7 @@ TEST(Model, MetadataRoundTripsThroughAFile) {
   r.prune = "channel:0.5", r.prune_config = "channel 50% (l1)";
   r.crop_scale = 0.35, r.jitter = 0.2;
   m.provenance.recipe = r;
-  m.provenance.distillation = DistillationRecord{"teacher.nimble", 3.0, 0.7};
+  m.provenance.distillation = DistillationRecord{"teacher.nimble", 3.0, 0.7, {"conv1:stem"}, 0.5, 0.02, true};
   m.provenance.pruning = PruningRecord{"channel", "channel 50% (l1)", 0.5, 2, "t.nimble", "src.nimble", 0.9, 0.1};
   m.provenance.quantization = QuantizationRecord{"static", "minmax", 0, 512, {"fc2"}, "src.nimble", 0.91};
   m.provenance.metrics.test_accuracy = 0.875;
@@ -76,6 +76,10 @@ TEST(Model, MetadataRoundTripsThroughAFile) {
   ASSERT_TRUE(back.provenance.distillation);
   EXPECT_EQ(back.provenance.distillation->teacher, "teacher.nimble");
   EXPECT_DOUBLE_EQ(back.provenance.distillation->alpha, 0.7);
+  EXPECT_EQ(back.provenance.distillation->hints, std::vector<std::string>{"conv1:stem"});
+  EXPECT_DOUBLE_EQ(back.provenance.distillation->hint_weight, 0.5);
+  EXPECT_DOUBLE_EQ(back.provenance.distillation->hint_lr, 0.02);
+  EXPECT_TRUE(back.provenance.distillation->cached_logits);
   ASSERT_TRUE(back.provenance.pruning);
   EXPECT_EQ(back.provenance.pruning->teacher, "t.nimble");
   ASSERT_TRUE(back.provenance.quantization);

@@ -66,10 +66,14 @@ struct TrainRecipe {
   double prune_ramp = 0.5;
 };
 
-// Distillation that produced the model: its teacher's file and the loss settings.
+// Distillation that produced the model: its teacher's file and the loss settings (what a resumed
+// run distils with again).
 struct DistillationRecord {
   std::string teacher;
   double temperature = 4.0, alpha = 0.9;
+  std::vector<std::string> hints;  // "teacher_layer:student_layer"
+  double hint_weight = 1.0, hint_lr = 0.01;
+  bool cached_logits = false;
 };
 
 struct PruningRecord {

@@ -63,7 +63,9 @@ void add_finetune_options(CLI::App* c, PruneOptions& o) {
   c->add_option("--ramp", o.ramp, "fraction of the fine-tuning steps over which sparsity rises to the target")
       ->capture_default_str();
   add_precision_option(c, o.precision);
-  add_teacher_options(c, o.teacher, false);
+  c->add_flag("--resume", o.resume,
+              "continue the interrupted fine-tuning saved in OUT.train (give the same command again, with --resume)");
+  add_teacher_options(c, o.teacher);
   c->get_option("--teacher")
       ->description(
           "distil from this model while fine-tuning (default: the unpruned model itself; none: no distillation)");

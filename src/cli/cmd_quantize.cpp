@@ -41,7 +41,7 @@ void add_qat_options(CLI::App* c, QuantizeOptions& o) {
   c->add_option("--qat-lr", o.qat_lr, "learning rate of quantization-aware training (cosine)")->capture_default_str();
   add_sync_bn_flag(c, o.sync_batch_norm);
   add_precision_option(c, o.precision);
-  add_teacher_options(c, o.teacher, false);
+  add_teacher_options(c, o.teacher);
 }
 
 }  // namespace

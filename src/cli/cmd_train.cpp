@@ -15,7 +15,7 @@ void add_model_options(CLI::App* c, TrainOptions& o, bool distill) {
     c->add_option("--student", o.model,
                   "the student: a zoo model (cnn | resnet | mobilenet_v1 | mobilenet_v2) or a model "
                   "(.nimble, .onnx) to continue from")
-        ->capture_default_str();
+        ->default_str("mobilenet_v2");
   else
     c->add_option("--model", o.model,
                   "cnn | resnet | mobilenet_v1 | mobilenet_v2, or a model (.nimble, .onnx) to fine-tune")
@@ -124,11 +124,13 @@ void add_train_command(CLI::App* c, const std::shared_ptr<TrainOptions>& o, bool
   add_compression_options(c, *o);
   add_force_flag(c, o->force);
   add_output_options(c, *out, true);
-  if (!distill)  // a distillation run is not resumable: the teacher is not saved with it
-    c->add_option("--resume", o->resume,
-                  "continue the run saved in this checkpoint (its settings; --epochs may raise the total)");
-  add_teacher_options(c, o->teacher, distill);
-  c->callback([o, out] {
+  c->add_option("--resume", o->resume,
+                "continue the run saved in this checkpoint (its settings and teacher; --epochs may raise the total)");
+  add_teacher_options(c, o->teacher);
+  c->callback([o, out, distill] {
+    if (distill && o->resume.empty() && o->teacher.teacher.empty())
+      throw OptionError("teacher.teacher", "is required (the trained model to distil from)");
+    if (distill && o->model.empty()) o->model = o->resume.empty() ? "mobilenet_v2" : TrainOptions{}.model;
     o->progress = !out->quiet;
     const TrainReport r = train_model(*o);
     if (out->json) print_json(to_json(r));
@@ -144,7 +146,7 @@ void add_train(CLI::App& app) {
 
 void add_distill(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  o->model = "mobilenet_v2";
+  o->model.clear();  // --student's default, mobilenet_v2, is set unless resuming
   add_train_command(
       app.add_subcommand("distill", "Train a small student from a trained teacher (knowledge distillation)"), o, true);
 }

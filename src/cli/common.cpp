@@ -50,9 +50,8 @@ void add_force_flag(CLI::App* c, bool& value) {
   c->add_flag("--force", value, "write --out even when it is one of this command's inputs (replacing it)");
 }
 
-void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required) {
-  CLI::Option* o = c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble or .onnx)");
-  if (required) o->required();
+void add_teacher_options(CLI::App* c, TeacherOptions& t) {
+  c->add_option("--teacher", t.teacher, "distil from this trained model (.nimble or .onnx)");
   c->add_option("--temperature", t.temperature, "softmax temperature of the soft targets")->capture_default_str();
   c->add_option("--alpha", t.alpha,
                 "weight of the soft-target loss (the hard-label loss gets 1 - alpha; 0: plain training)")

@@ -59,7 +59,7 @@ void add_sync_bn_flag(CLI::App* c, bool& value);
 // --force: write --out even when it is one of the command's inputs.
 void add_force_flag(CLI::App* c, bool& value);
 // --teacher and its loss flags, on every command that trains (train, distill, prune, quantize).
-void add_teacher_options(CLI::App* c, TeacherOptions& t, bool required);
+void add_teacher_options(CLI::App* c, TeacherOptions& t);
 // --json and the flag a workflow's progress bar obeys.
 struct Output {
   bool json = false, quiet = false;

@@ -97,6 +97,45 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
 
 Distillation::~Distillation() = default;
 
+void Distillation::set_teacher_identity(std::string form, std::string fingerprint, std::string int8_float_layers) {
+  teacher_form_ = std::move(form);
+  teacher_fingerprint_ = std::move(fingerprint);
+  teacher_float_layers_ = std::move(int8_float_layers);
+}
+
+void Distillation::save_state(train::TrainState& st) const {
+  st.settings["distill.teacher_form"] = teacher_form_;
+  st.settings["distill.teacher_fingerprint"] = teacher_fingerprint_;
+  if (teacher_form_ == "int8") st.settings["distill.teacher_int8_float_layers"] = teacher_float_layers_;
+  for (size_t i = 0; i < adapters_.size(); ++i)
+    for (const auto& [name, t] : adapters_[i]->state())
+      st.hook_tensors.emplace_back("distill.hint" + std::to_string(i) + "." + name, t->clone());
+}
+
+void Distillation::load_state(const train::TrainState& st) {
+  const auto setting = [&](const std::string& key) {
+    auto it = st.settings.find(key);
+    return it == st.settings.end() ? std::string() : it->second;
+  };
+  NIMBLE_CHECK(setting("distill.teacher_fingerprint") == teacher_fingerprint_,
+               "the teacher is not the one the checkpoint was trained with (its weights' fingerprint is " +
+                   teacher_fingerprint_ + ", the checkpoint's " + setting("distill.teacher_fingerprint") + ")");
+  NIMBLE_CHECK(setting("distill.teacher_form") == teacher_form_, "the teacher runs in " + teacher_form_ +
+                                                                     " but the checkpoint's run had it in " +
+                                                                     setting("distill.teacher_form"));
+  NIMBLE_CHECK(setting("distill.teacher_int8_float_layers") == (teacher_form_ == "int8" ? teacher_float_layers_ : ""),
+               "the int8 teacher keeps other layers in float than the checkpoint's run did");
+  for (size_t i = 0; i < adapters_.size(); ++i)
+    for (const auto& [name, t] : adapters_[i]->state()) {
+      const std::string key = "distill.hint" + std::to_string(i) + "." + name;
+      auto it = std::find_if(st.hook_tensors.begin(), st.hook_tensors.end(),
+                             [&](const auto& named) { return named.first == key; });
+      NIMBLE_CHECK(it != st.hook_tensors.end() && it->second.shape() == t->shape(),
+                   "the checkpoint has no hint adapter state " + key + " of shape " + t->shape().str());
+      *t = it->second.clone();
+    }
+}
+
 void Distillation::cache_logits(const data::ImageSet& train, const data::Normalization& student_norm) {
   NIMBLE_ASSERT(cfg_.hints.empty(), "hints need the teacher's hidden values, which a cache does not keep");
   const int64_t classes = teacher_->graph().output_shape()[0];

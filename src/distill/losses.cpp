@@ -103,6 +103,10 @@ double HintAdapter::loss(const Tensor& s, const Tensor& t, int64_t count, float 
   return count > 0 ? total / denom : 0.0;
 }
 
+std::vector<std::pair<std::string, Tensor*>> HintAdapter::state() {
+  return {{"weights", &w_}, {"bias", &b_}, {"weights_momentum", &vw_}, {"bias_momentum", &vb_}};
+}
+
 void HintAdapter::step(float lr) {
   auto update = [lr](Tensor& p, Tensor& v, const Tensor& g) {
     for (int64_t i = 0; i < p.numel(); ++i) {

@@ -33,7 +33,8 @@ TeacherForm teacher_form_from_name(const std::string& name) {
 
 TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const data::ImageSet& val,
                                   const data::ImageSet& calib, const data::Normalization& norm, int64_t batch,
-                                  bool need_float_values, double max_drop) {
+                                  bool need_float_values, double max_drop,
+                                  const std::optional<std::set<std::string>>& int8_float_layers) {
   const bool any = forms == TeacherForm::automatic;
   NIMBLE_CHECK(!(forms == TeacherForm::int8 && need_float_values),
                "an int8 teacher cannot feed --hint (its values are int8)");
@@ -44,19 +45,22 @@ TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const
     std::string name;
     Graph graph;
     Precision precision;
+    std::set<std::string> float_layers;
   };
   std::vector<Form> tried;
   const bool already_int8 = teacher.meta.count("quantized") > 0;
   if (already_int8) {
-    tried.push_back({"int8", teacher.clone(), Precision::fp32});
+    tried.push_back({"int8", teacher.clone(), Precision::fp32, {}});
   } else {
-    if (any || forms == TeacherForm::fp32) tried.push_back({"fp32", teacher.clone(), Precision::fp32});
+    if (any || forms == TeacherForm::fp32) tried.push_back({"fp32", teacher.clone(), Precision::fp32, {}});
     if ((any && precision_support(Precision::bf16).native) || forms == TeacherForm::bf16)
-      tried.push_back({"bf16", teacher.clone(), Precision::bf16});
+      tried.push_back({"bf16", teacher.clone(), Precision::bf16, {}});
     if ((any && !need_float_values) || forms == TeacherForm::int8) {
       quant::QuantizeOptions qo;
       qo.selection.big_batch = batch;
-      tried.push_back({"int8", quant::quantize(teacher, calib, norm, qo).graph, Precision::fp32});
+      if (int8_float_layers) qo.selection.speed = false, qo.selection.keep_float = *int8_float_layers;
+      quant::QuantizedModel q = quant::quantize(teacher, calib, norm, qo);
+      tried.push_back({"int8", std::move(q.graph), Precision::fp32, q.selection.keep_float});
     }
   }
   // Accuracy first (the fp32 form, first in the list, is the reference), then the fastest form
@@ -77,15 +81,19 @@ TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const
                         },
                         c.note, 0});
   }
-  const size_t best = choose_by_measurement(measured, 0.0);
+  const MeasuredDecision decision = decide_by_measurement(measured, 0.0);
+  const size_t best = decision.chosen;
+  out.stable = decision.stable;
   for (size_t i = 0; i < out.candidates.size(); ++i) {
     out.candidates[i].ms_per_batch = measured[i].ms;
+    out.candidates[i].timings_ms = measured[i].samples;
     if (i != best && out.candidates[i].note.empty()) out.candidates[i].note = "slower";
   }
   out.candidates[best].chosen = true;
   out.form = tried[best].name;
   out.precision = tried[best].precision;
   out.graph = std::move(tried[best].graph);
+  out.int8_float_layers = std::move(tried[best].float_layers);
   return out;
 }
 

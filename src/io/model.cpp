@@ -82,7 +82,11 @@ json recipe_json(const TrainRecipe& r, const std::optional<DistillationRecord>& 
             {"limit", r.limit},
             {"dropout", r.dropout}};
   if (!r.prune.empty()) h["prune"] = r.prune, h["prune_config"] = r.prune_config, h["prune_ramp"] = r.prune_ramp;
-  if (d) h["teacher"] = d->teacher, h["temperature"] = d->temperature, h["alpha"] = d->alpha;
+  if (d) {
+    h["teacher"] = d->teacher, h["temperature"] = d->temperature, h["alpha"] = d->alpha;
+    if (!d->hints.empty()) h["hints"] = d->hints, h["hint_weight"] = d->hint_weight, h["hint_lr"] = d->hint_lr;
+    if (d->cached_logits) h["cached_teacher_logits"] = true;
+  }
   return h;
 }
 
@@ -194,10 +198,11 @@ json training_state_json(const train::TrainState& st) {
             {"best_val_accuracy", st.best_val_accuracy}};
   if (!st.loss_scaler.empty()) s["loss_scaler"] = json::parse(st.loss_scaler);
   if (!st.kernel_choices.empty()) s["kernel_choices"] = json::parse(st.kernel_choices);
+  if (!st.settings.empty()) s["settings"] = st.settings;
   return s;
 }
 
-train::TrainState training_state_from(const json& s, io::NamedTensors tensors) {
+train::TrainState training_state_from(const json& s, const io::NamedTensors& tensors) {
   train::TrainState st;
   st.epoch = checked<int64_t>(s.at("epoch"), "epoch");
   st.step = checked<int64_t>(s.at("step"), "step");
@@ -205,7 +210,10 @@ train::TrainState training_state_from(const json& s, io::NamedTensors tensors) {
   st.best_val_accuracy = s.at("best_val_accuracy").get<double>();
   if (s.contains("loss_scaler")) st.loss_scaler = s["loss_scaler"].dump();
   if (s.contains("kernel_choices")) st.kernel_choices = s["kernel_choices"].dump();
-  st.optimizer = std::move(tensors);
+  if (s.contains("settings")) st.settings = s["settings"].get<std::map<std::string, std::string>>();
+  // One list on disk: the optimizer's tensors, then the hooks'.
+  for (const auto& [name, t] : tensors)  // a Tensor copy shares its buffer
+    (name.rfind("optimizer.", 0) == 0 ? st.optimizer : st.hook_tensors).emplace_back(name, t);
   return st;
 }
 
@@ -227,13 +235,21 @@ json extra_json(const Model& m, bool with_training_state) {
   return extra;
 }
 
-void read_extra(Model& m, const json& extra, io::NamedTensors state) {
+void read_extra(Model& m, const json& extra, const io::NamedTensors& state) {
   if (extra.contains("hyper")) {
     const json& h = extra["hyper"];
     m.provenance.recipe = recipe_from(h);
-    if (h.contains("teacher"))
-      m.provenance.distillation = DistillationRecord{h["teacher"].get<std::string>(), value_of(h, "temperature", 4.0),
-                                                     value_of(h, "alpha", 0.9)};
+    if (h.contains("teacher")) {
+      DistillationRecord d;
+      d.teacher = h["teacher"].get<std::string>();
+      d.temperature = value_of(h, "temperature", d.temperature);
+      d.alpha = value_of(h, "alpha", d.alpha);
+      if (h.contains("hints")) d.hints = h["hints"].get<std::vector<std::string>>();
+      d.hint_weight = value_of(h, "hint_weight", d.hint_weight);
+      d.hint_lr = value_of(h, "hint_lr", d.hint_lr);
+      d.cached_logits = value_of(h, "cached_teacher_logits", d.cached_logits);
+      m.provenance.distillation = d;
+    }
   }
   if (extra.contains("normalization")) {
     data::Normalization& n = m.preprocessing.normalization;
@@ -249,7 +265,7 @@ void read_extra(Model& m, const json& extra, io::NamedTensors state) {
   if (extra.contains("metrics")) m.provenance.metrics = metrics_from(extra["metrics"]);
   if (extra.contains("pruning")) m.provenance.pruning = pruning_from(extra["pruning"]);
   if (extra.contains("quantization")) m.provenance.quantization = quantization_from(extra["quantization"]);
-  if (extra.contains("train_state")) m.training_state = training_state_from(extra["train_state"], std::move(state));
+  if (extra.contains("train_state")) m.training_state = training_state_from(extra["train_state"], state);
 }
 
 }  // namespace
@@ -265,7 +281,7 @@ Model Model::load(const std::string& path) {
   Model m(std::move(ck.graph));
   m.file_size = ck.file_size;
   try {
-    read_extra(m, json::parse(ck.extra_json), std::move(ck.state));
+    read_extra(m, json::parse(ck.extra_json), ck.state);
   } catch (const json::exception& e) {
     throw Error("checkpoint " + path + ": malformed metadata (" + e.what() + ")");
   } catch (const Error& e) {
@@ -293,8 +309,12 @@ void Model::save(const std::string& path) const {
                                std::to_string(v[bad < n ? bad : 0]) +
                                " (the model diverged); the file there is unchanged");
   }
-  const io::NamedTensors none;
-  io::save_checkpoint(graph, path, extra_json(*this, true).dump(), training_state ? training_state->optimizer : none);
+  io::NamedTensors state;
+  if (training_state) {
+    state = training_state->optimizer;
+    state.insert(state.end(), training_state->hook_tensors.begin(), training_state->hook_tensors.end());
+  }
+  io::save_checkpoint(graph, path, extra_json(*this, true).dump(), state);
 }
 
 std::optional<Precision> Model::trained_precision() const {
@@ -305,8 +325,10 @@ std::optional<Precision> Model::trained_precision() const {
 Model Model::clone() const {
   Model m = *this;
   m.graph = graph.clone();
-  if (training_state)
+  if (training_state) {
     for (auto& [name, t] : m.training_state->optimizer) t = t.clone();
+    for (auto& [name, t] : m.training_state->hook_tensors) t = t.clone();
+  }
   return m;
 }
 
@@ -339,6 +361,7 @@ std::string Model::training_state_fingerprint() const {
   const train::TrainState& st = *training_state;
   uint64_t h = io::fnv1a(training_state_json(st).dump());  // steps, loss scaler, kernel choices
   for (const auto& [name, t] : st.optimizer) h = add_tensor(h, name, t);
+  for (const auto& [name, t] : st.hook_tensors) h = add_tensor(h, name, t);
   return io::hex(h);
 }
 

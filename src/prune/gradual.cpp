@@ -72,7 +72,45 @@ void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {
   schedule_.begin = 0;
   schedule_.end = cfg_.method == Method::nm ? 0 : int64_t(std::llround(ramp_fraction_ * double(total_steps)));
   schedule_.every = std::max<int64_t>(1, (schedule_.end + updates_ - 1) / updates_);
-  update(t.graph(), 0);
+  if (!resumed_) return update(t.graph(), 0);
+  bound_ = bind_masks(t.graph(), masks_);
+  apply_masks(bound_);
+}
+
+namespace {
+const std::string kMaskPrefix = "prune.mask.";
+std::string describe_run(const PruneConfig& cfg, double ramp_fraction, int updates) {
+  char ramp[96];
+  std::snprintf(ramp, sizeof ramp, ", ramp over %.4f of the steps in %d updates", ramp_fraction, updates);
+  return cfg.describe() + ramp;
+}
+}  // namespace
+
+void GradualPruning::save_state(train::TrainState& st) const {
+  for (const auto& [name, mask] : masks_) {
+    std::string key = kMaskPrefix;
+    key += name;
+    st.hook_tensors.emplace_back(std::move(key), mask.clone());
+  }
+  st.settings["prune.config"] = describe_run(cfg_, ramp_fraction_, updates_);
+  st.settings["prune.at_target"] = std::to_string(int(at_target_));
+}
+
+void GradualPruning::load_state(const train::TrainState& st) {
+  const auto setting = [&](const std::string& key) {
+    auto it = st.settings.find(key);
+    NIMBLE_CHECK(it != st.settings.end(), "the checkpoint was not written while pruning (it has no " + key + ")");
+    return it->second;
+  };
+  const std::string config = setting("prune.config");
+  const std::string mine = describe_run(cfg_, ramp_fraction_, updates_);
+  NIMBLE_CHECK(config == mine, "the checkpoint was pruning " + config + ", this run " + mine);
+  masks_.clear();
+  const std::string& prefix = kMaskPrefix;
+  for (const auto& [name, t] : st.hook_tensors)
+    if (name.rfind(prefix, 0) == 0) masks_.emplace(name.substr(prefix.size()), t);
+  at_target_ = setting("prune.at_target") == "1";
+  resumed_ = true;
 }
 
 void GradualPruning::update(Graph& g, int64_t step) {

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <utility>
 
 #include "nimble/core/error.hpp"
+#include "nimble/dist/communicator.hpp"
+#include "nimble/runtime/choose_by_measurement.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
 
@@ -11,11 +15,34 @@ namespace nimble::quant {
 
 namespace {
 
-// Median forward time of the whole graph in ms.
-double model_ms(const Graph& g, int64_t batch) {
-  Session s(g, {batch, Mode::eval, false, Precision::fp32, true});
-  return percentile(time_forward(s, random_batch(g.input_shape(), batch, 7), 1, batch == 1 ? 60 : 7), 0.5);
-}
+// One configuration of the int8 model, timed as often as asked: its batch-1 and big-batch forward
+// times relative to the float model's, summed; the least of each is kept.
+class ConfigCost {
+ public:
+  ConfigCost(Graph g, int64_t big_batch, double float_b1, double float_big)
+      : graph_(std::move(g)),
+        s1_(graph_, {1, Mode::eval, false, Precision::fp32, true}),
+        sbig_(graph_, {big_batch, Mode::eval, false, Precision::fp32, true}),
+        x1_(random_batch(graph_.input_shape(), 1, 7)),
+        xbig_(random_batch(graph_.input_shape(), big_batch, 7)),
+        float_b1_(float_b1),
+        float_big_(float_big) {}
+  double measure() {
+    const double b1 = percentile(time_forward(s1_, x1_, 1, 20), 0.5);
+    const double big = percentile(time_forward(sbig_, xbig_, 1, 3), 0.5);
+    least1_ = std::min(least1_, b1), least_big_ = std::min(least_big_, big);
+    return b1 / float_b1_ + big / float_big_;
+  }
+  double least1() const { return least1_; }
+  double least_big() const { return least_big_; }
+
+ private:
+  Graph graph_;
+  Session s1_, sbig_;
+  Tensor x1_, xbig_;
+  double float_b1_, float_big_;
+  double least1_ = 1e30, least_big_ = 1e30;
+};
 
 // Per quantizable layer: the summed time of the int8-graph nodes that serve it.
 std::map<std::string, double> layer_times(const Converted& c, const std::map<std::string, double>& node_ms) {
@@ -47,64 +74,82 @@ Selection select_layers(const Graph& prepared, const std::vector<QParams>& value
     const auto f1 = node_times(prepared, 1, kIters1), fb = node_times(prepared, o.big_batch, kItersBig);
     const auto q1 = layer_times(all_int8, node_times(all_int8.graph, 1, kIters1));
     const auto qb = layer_times(all_int8, node_times(all_int8.graph, o.big_batch, kItersBig));
+    std::vector<double> shared;  // rank 0's figures on every rank, so every rank takes the same path
+    for (auto& [name, r] : report)
+      if (q1.count(name)) shared.insert(shared.end(), {f1.at(name), fb.at(name), q1.at(name), qb.at(name)});
+    // The float model's least times over three measurements: what the int8 model's least times
+    // are held against.
+    ConfigCost floating(prepared.clone(), o.big_batch, 1, 1);
+    for (int i = 0; i < 3; ++i) floating.measure();
+    shared.insert(shared.end(), {floating.least1(), floating.least_big()});
+    dist::take_rank0_values(shared);
+    size_t at = 0;
     std::vector<std::pair<double, std::string>> suspects;  // (worst int8 / float ratio, layer)
     for (auto& [name, r] : report) {
       if (!q1.count(name)) continue;
-      r.float_ms_b1 = f1.at(name), r.float_ms_big = fb.at(name);
-      r.int8_ms_b1 = q1.at(name), r.int8_ms_big = qb.at(name);
+      r.float_ms_b1 = shared[at], r.float_ms_big = shared[at + 1];
+      r.int8_ms_b1 = shared[at + 2], r.int8_ms_big = shared[at + 3];
+      at += 4;
       const double worst =
           std::max(r.int8_ms_b1 / std::max(r.float_ms_b1, 1e-9), r.int8_ms_big / std::max(r.float_ms_big, 1e-9));
       if (worst > 1.0) suspects.emplace_back(worst, name);
     }
+    sel.float_ms_b1 = shared[at], sel.float_ms_big = shared[at + 1];
     // A layer's float form also moves conversions onto its neighbours, so a suspect goes back to
-    // float only if the whole model then measures faster (batch 1 and the big batch, each
-    // relative to the float model, summed).
-    const double base1 = model_ms(prepared, 1), base_big = model_ms(prepared, o.big_batch);
-    double last1 = 0, last_big = 0;  // of the configuration cost() measured last
-    auto cost = [&](const std::set<std::string>& keep) {
-      const Graph g = convert(prepared, value_params, {keep});
-      last1 = model_ms(g, 1), last_big = model_ms(g, o.big_batch);
-      return last1 / base1 + last_big / base_big;
+    // float only if the whole model then measures faster: the configuration in force and the trial
+    // timed in alternation until the comparison is stable (decide_by_measurement), so that a busy
+    // moment cannot flip it.
+    auto config = [&](const std::set<std::string>& keep) {
+      return std::make_shared<ConfigCost>(convert(prepared, value_params, {keep}), o.big_batch, sel.float_ms_b1,
+                                          sel.float_ms_big);
     };
-    auto try_float = [&](const std::string& name, double& current, const char* why) {
-      std::set<std::string> trial = sel.keep_float;
-      trial.insert(name);
-      const double c = cost(trial);
-      if (c >= current * (1.0 - kMinGain)) return;
-      sel.keep_float = trial;
-      current = c;
+    std::shared_ptr<ConfigCost> current = config(sel.keep_float);
+    auto try_float = [&](const std::string& name, const std::string& why) {
+      std::set<std::string> keep = sel.keep_float;
+      keep.insert(name);
+      std::shared_ptr<ConfigCost> trial = config(keep);
+      std::vector<MeasuredCandidate> pair = {{"in force", [&] { return current->measure(); }, ""},
+                                             {name + " in float", [&] { return trial->measure(); }, ""}};
+      const MeasuredDecision d = decide_by_measurement(pair, kMinGain);
+      sel.gate_comparisons += 1;
+      sel.gate_rounds += d.rounds;
+      if (!d.stable) sel.gate_unstable.push_back(name);
+      if (d.chosen != 1) return false;
+      sel.keep_float = keep;
+      current = trial;
       report[name].int8 = false;
       report[name].reason = why;
+      return true;
     };
     std::sort(suspects.rbegin(), suspects.rend());
-    double current = cost(sel.keep_float);
-    double now1 = last1, now_big = last_big;
-    for (const auto& [ratio, name] : suspects) {
-      try_float(name, current, "int8 is slower here (the whole model measured faster with it in float)");
-      if (sel.keep_float.count(name)) now1 = last1, now_big = last_big;
-    }
+    for (const auto& [ratio, name] : suspects)
+      try_float(name, "int8 is slower here (the whole model measured faster with it in float)");
     // Never slower than the float model at either batch size: while it is, the int8 layer whose
-    // float form helps the whole model most goes back to float.
-    auto slower_than_float = [&] { return now1 > base1 * (1 + kMinGain) || now_big > base_big * (1 + kMinGain); };
-    for (bool slower = slower_than_float(); slower;) {
-      std::string best;
-      double best_cost = current;
-      for (auto& [name, r] : report) {
-        if (sel.keep_float.count(name)) continue;
-        std::set<std::string> trial = sel.keep_float;
-        trial.insert(name);
-        const double c = cost(trial);
-        if (c < best_cost) best_cost = c, best = name;
+    // float form helps the whole model most (one measurement each, rank 0's pick) is tried.
+    auto slower_than_float = [&] {
+      std::vector<double> least = {current->least1(), current->least_big()};
+      dist::take_rank0_values(least);
+      return least[0] > sel.float_ms_b1 * (1 + kMinGain) || least[1] > sel.float_ms_big * (1 + kMinGain);
+    };
+    while (slower_than_float()) {
+      std::vector<std::string> names;
+      for (auto& [name, r] : report)
+        if (!sel.keep_float.count(name)) names.push_back(name);
+      std::vector<double> pick = {-1};
+      double best_cost = current->measure();
+      for (size_t i = 0; i < names.size(); ++i) {
+        std::set<std::string> keep = sel.keep_float;
+        keep.insert(names[i]);
+        if (const double c = config(keep)->measure(); c < best_cost) best_cost = c, pick[0] = double(i);
       }
-      if (best.empty()) break;  // nothing left that helps: the report says it is slower
-      sel.keep_float.insert(best);
-      current = cost(sel.keep_float);
-      now1 = last1, now_big = last_big;
-      report[best].int8 = false;
-      report[best].reason = "the whole int8 model was slower than float; this layer in float helps it most";
-      slower = slower_than_float();
+      dist::take_rank0_values(pick);
+      if (pick[0] < 0 || !try_float(names[size_t(pick[0])],
+                                    "the whole int8 model was slower than float; this layer in float helps it most"))
+        break;  // nothing left that helps: the report says it is slower
     }
-    sel.float_ms_b1 = base1, sel.float_ms_big = base_big, sel.int8_ms_b1 = now1, sel.int8_ms_big = now_big;
+    std::vector<double> least = {current->least1(), current->least_big()};
+    dist::take_rank0_values(least);
+    sel.int8_ms_b1 = least[0], sel.int8_ms_big = least[1];
   }
 
   if (o.accuracy) {

@@ -208,9 +208,12 @@ TrainResult Trainer::fit(const data::ImageSet& train, const data::ImageSet& val,
     st.optimizer = optimizer.state();
     if (scaler_) st.loss_scaler = scaler_->state_json();
     st.kernel_choices = kernels::kernel_choices_json();
+    for (const auto& h : hooks_) h->save_state(st);
     return st;
   };
   std::optional<StepPlace> skipping_since;  // the first of the fp16 steps skipped in a row
+  if (resume_)
+    for (auto& h : hooks_) h->load_state(*resume_);
   for (auto& h : hooks_) h->on_fit_begin(*this, total_steps);
   for (int64_t epoch = first_epoch; epoch <= config_.epochs; ++epoch) {
     for (auto& h : hooks_) h->on_epoch_begin(*this, epoch);

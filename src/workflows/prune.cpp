@@ -4,10 +4,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
 
+#include <fmt/format.h>
+
+#include "io/content_hash.hpp"
 #include "nimble/distill/distillation.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/model.hpp"
@@ -53,6 +59,10 @@ void PruneOptions::validate() const {
   if (effective.teacher.empty()) effective.teacher = model;
   if (!no_teacher) effective.validate();
   check_output_is_not_an_input("out", out, {{"model", model}, {"teacher.teacher", teacher.teacher}}, force);
+  if (finetune_epochs > 0)
+    check_output_is_not_an_input("out", out + ".train", {{"model", model}, {"teacher.teacher", teacher.teacher}},
+                                 force);
+  if (resume && finetune_epochs == 0) throw OptionError("resume", "continues fine-tuning: give {finetune_epochs}");
 }
 
 namespace {
@@ -215,6 +225,84 @@ double check_removal(const Graph& masked, const Graph& pruned, const data::Image
   return diff;
 }
 
+// What decides a fine-tuning run's result besides the data's content: a checkpoint written by
+// another command (or from another model) is not continued.
+std::string run_identity(const PruneOptions& o, const Model& m) {
+  const TeacherOptions& t = o.teacher;
+  std::string hints;
+  for (const std::string& h : t.hints) hints += h + ",";
+  const std::vector<std::string> parts = {m.weights_fingerprint(),
+                                          o.data,
+                                          o.data_format,
+                                          prune::method_name(o.method),
+                                          std::to_string(o.sparsity),
+                                          std::to_string(int(o.scope)),
+                                          o.ratio ? std::to_string(*o.ratio) : "-",
+                                          o.target_macs ? std::to_string(*o.target_macs) : "-",
+                                          o.target_latency_ms ? std::to_string(*o.target_latency_ms) : "-",
+                                          std::to_string(o.uniform),
+                                          prune::criterion_name(o.criterion),
+                                          std::to_string(o.n) + ":" + std::to_string(o.m),
+                                          std::to_string(o.finetune_epochs),
+                                          std::to_string(o.lr),
+                                          std::to_string(o.ramp),
+                                          precision_name(o.precision),
+                                          std::to_string(o.seed),
+                                          std::to_string(o.sync_batch_norm),
+                                          std::to_string(o.no_teacher),
+                                          t.teacher,
+                                          distill::teacher_form_name(t.form),
+                                          std::to_string(t.temperature),
+                                          std::to_string(t.alpha),
+                                          hints,
+                                          std::to_string(t.hint_weight),
+                                          std::to_string(t.hint_lr),
+                                          std::to_string(t.cache)};
+  std::string text;
+  for (const std::string& part : parts) text += part + "|";
+  return io::hex(io::fnv1a(text));
+}
+
+// The plan a target resolved to (amount and per-layer ratios), kept exactly: a resumed run must
+// not measure again and prune differently.
+std::string plan_text(const prune::PruneConfig& cfg) {
+  std::string text = fmt::format("{:.17g}", cfg.amount);
+  for (double r : cfg.space_ratios) text += fmt::format(" {:.17g}", r);
+  return text;
+}
+
+void read_plan(const std::string& text, prune::PruneConfig& cfg) {
+  std::istringstream in(text);
+  NIMBLE_CHECK(bool(in >> cfg.amount), "the checkpoint's pruning plan is malformed");
+  cfg.space_ratios.clear();
+  for (double r; in >> r;) cfg.space_ratios.push_back(r);
+}
+
+// A fine-tuning checkpoint to continue (OUT.train), checked against this command.
+struct ResumePoint {
+  Model model;  // the masked model and its training state
+  std::string setting(const std::string& key) const {
+    auto it = model.training_state->settings.find(key);
+    NIMBLE_CHECK(it != model.training_state->settings.end(), "the checkpoint has no " + key);
+    return it->second;
+  }
+};
+
+std::optional<ResumePoint> resume_point(const PruneOptions& o, const std::string& state_out, const std::string& run) {
+  if (!o.resume) return std::nullopt;
+  NIMBLE_CHECK(
+      std::filesystem::exists(state_out),
+      "nothing to resume: " + state_out + " does not exist (fine-tuning writes it after its first kept epoch)");
+  ResumePoint p{Model::load(state_out)};
+  NIMBLE_CHECK(p.model.training_state && p.model.training_state->settings.count("prune.run"),
+               "cannot resume from " + state_out + ": it is not a prune fine-tuning checkpoint");
+  NIMBLE_CHECK(p.setting("prune.run") == run,
+               "cannot resume from " + state_out +
+                   ": it was written by another prune command or from another model (run without --resume to start "
+                   "over)");
+  return p;
+}
+
 }  // namespace
 
 PruneReport prune_model(const PruneOptions& o) {
@@ -230,8 +318,16 @@ PruneReport prune_model(const PruneOptions& o) {
   const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
-  // The planner judges accuracy on held-out training images, never on the test split.
-  resolve_target(o, m.graph, data::take(split.val.size() > 0 ? split.val : split.train, 2000), norm, cfg, r);
+  const std::string state_out = o.out + ".train", run = run_identity(o, m);
+  std::optional<ResumePoint> resumed = resume_point(o, state_out, run);
+  if (resumed) {
+    read_plan(resumed->setting("prune.plan"), cfg);
+    workflow::say(o.log, "resuming " + state_out + " after fine-tuning epoch " +
+                             std::to_string(resumed->model.training_state->epoch));
+  } else {
+    // The planner judges accuracy on held-out training images, never on the test split.
+    resolve_target(o, m.graph, data::take(split.val.size() > 0 ? split.val : split.train, 2000), norm, cfg, r);
+  }
   workflow::say(o.log,
                 "prune: " + o.model + ", " + cfg.describe() +
                     (o.finetune_epochs > 0 ? ", " + std::to_string(o.finetune_epochs) + " epochs of gradual fine-tuning"
@@ -239,7 +335,7 @@ PruneReport prune_model(const PruneOptions& o) {
   const train::EvalResult before_acc = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   r.size_bytes_before = m.model_file_size();
 
-  Graph masked = m.graph.clone();
+  Graph masked = resumed ? resumed->model.graph.clone() : m.graph.clone();
   // By default the unpruned model teaches its pruned self while it fine-tunes (docs/results.md,
   // pruning: it cut resnet's channel-pruning drop by two thirds).
   TeacherOptions teacher = o.teacher;
@@ -247,16 +343,31 @@ PruneReport prune_model(const PruneOptions& o) {
   if (o.no_teacher || o.finetune_epochs == 0) teacher.teacher.clear();
   if (o.finetune_epochs > 0) {
     train::TrainConfig tc = workflow::fine_tune_config(m, o.finetune_epochs, o.lr, o.seed, o.progress);
-    r.finetune_precision = choose_precision_for(o.precision, masked, tc.batch, Mode::train);
+    // Decisions by timing (precision, the teacher's form) are the interrupted run's on resume.
+    r.finetune_precision = choose_precision_for(
+        resumed ? precision_from_name(resumed->setting("precision")) : o.precision, masked, tc.batch, Mode::train);
     workflow::announce(o.log, *r.finetune_precision);
     tc.precision = r.finetune_precision->precision;
     tc.sync_batch_norm = o.sync_batch_norm;
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, o.ramp));
     DistillReport dr;
+    if (resumed) workflow::resume_teacher(teacher, *resumed->model.training_state);
     auto hook =
         workflow::make_distillation(teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), o.log, dr);
     if (hook) trainer.add_hook(hook);
+    if (resumed) trainer.resume(*resumed->model.training_state);
+    // Each epoch kept goes to OUT.train, so that an interrupted fine-tuning can be continued.
+    trainer.on_best = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
+      Model ck(g, m.preprocessing);
+      ck.class_names = m.class_names;
+      ck.provenance.metrics = Metrics{s.epoch, s.val_accuracy, s.train_loss, std::nullopt};
+      ck.training_state = st;
+      ck.training_state->settings["prune.run"] = run;
+      ck.training_state->settings["prune.plan"] = plan_text(cfg);
+      ck.training_state->settings["precision"] = precision_name(tc.precision);
+      ck.save(state_out);
+    };
     const train::TrainResult ft = trainer.fit(split.train, split.val, norm);
     if (hook) workflow::finish_distillation(*hook, o.log, dr), r.distillation = dr;
     r.finetune_best_epoch = ft.best_epoch, r.finetune_val_accuracy = ft.best_val_accuracy;
@@ -278,7 +389,8 @@ PruneReport prune_model(const PruneOptions& o) {
       before_acc.accuracy,          sp_after.fraction()};
   out.provenance.metrics.test_accuracy = after_acc.accuracy;
   out.save(o.out);
-  r.size_bytes_after = Model::load(o.out).file_size;  // read back: the file loads
+  r.size_bytes_after = Model::load(o.out).file_size;              // read back: the file loads
+  if (o.finetune_epochs > 0) std::filesystem::remove(state_out);  // finished: nothing left to resume
 
   r.model = o.model, r.checkpoint = o.out;
   r.method = prune::method_name(o.method), r.config = cfg.describe(), r.amount = cfg.amount;

@@ -198,7 +198,10 @@ std::string to_json(const QuantizeReport& r) {
              {{"float_ms_b1", r.gate_float_ms_b1},
               {"int8_ms_b1", r.gate_int8_ms_b1},
               {"float_ms_big", r.gate_float_ms_big},
-              {"int8_ms_big", r.gate_int8_ms_big}}}};
+              {"int8_ms_big", r.gate_int8_ms_big},
+              {"comparisons", r.gate_comparisons},
+              {"rounds", r.gate_rounds},
+              {"unstable", r.gate_unstable}}}};
   if (r.qat_precision) j["qat"] = workflow::precision_json(*r.qat_precision);
   if (r.distillation) j["distillation"] = workflow::distill_json(*r.distillation);
   return j.dump();

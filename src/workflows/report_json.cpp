@@ -18,6 +18,7 @@ json distill_json(const DistillReport& r) {
     candidates.push_back({{"form", c.form},
                           {"val_accuracy", c.val_accuracy},
                           {"ms_per_batch", c.ms_per_batch},
+                          {"timings_ms", c.timings_ms},
                           {"chosen", c.chosen},
                           {"note", c.note}});
   return {{"teacher", r.teacher},
@@ -28,6 +29,7 @@ json distill_json(const DistillReport& r) {
           {"student_latency_ms", r.student_latency_ms},
           {"teacher_precision", r.teacher_precision},
           {"teacher_candidates", candidates},
+          {"teacher_form_stable", r.teacher_form_stable},
           {"temperature", r.temperature},
           {"alpha", r.alpha},
           {"hints", r.hints},

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <set>
+#include <sstream>
 
 #include "nimble/core/error.hpp"
 #include "nimble/distill/distillation.hpp"
@@ -36,6 +39,13 @@ void TeacherOptions::validate() const {
 }
 
 namespace workflow {
+namespace {
+std::string join_layers(const std::set<std::string>& names) {
+  std::string text;
+  for (const std::string& n : names) text += (text.empty() ? "" : ",") + n;
+  return text;
+}
+}  // namespace
 
 std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t, const Graph& student,
                                                          const data::Normalization& student_norm,
@@ -71,19 +81,20 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   const data::ImageSet val = data::take(pool, 2000);
   const data::ImageSet calib =
       data::split_validation(split.train, std::min<int64_t>(256, split.train.size() - 1), 1).val;
-  distill::TeacherChoice choice =
-      distill::choose_teacher_form(teacher.graph, t.form, val, calib, teacher_norm, batch, !cfg.hints.empty());
+  distill::TeacherChoice choice = distill::choose_teacher_form(teacher.graph, t.form, val, calib, teacher_norm, batch,
+                                                               !cfg.hints.empty(), 0.002, t.int8_float_layers);
   std::string line = "teacher " + t.teacher + ": runs in " + choice.form + " (";
   for (const distill::TeacherCandidate& c : choice.candidates) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "%s%s %.2f%% %.2f ms/batch%s", report.teacher_candidates.empty() ? "" : "; ",
                   c.form.c_str(), 100 * c.accuracy, c.ms_per_batch, c.note.empty() ? "" : (", " + c.note).c_str());
     line += buf;
-    report.teacher_candidates.push_back({c.form, c.accuracy, c.ms_per_batch, c.chosen, c.note});
+    report.teacher_candidates.push_back({c.form, c.accuracy, c.ms_per_batch, c.timings_ms, c.chosen, c.note});
   }
   // Built before anything else is logged: it rejects hints that name no layer.
   auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm,
                                                       student, cfg, batch);
+  hook->set_teacher_identity(choice.form, teacher.weights_fingerprint(), join_layers(choice.int8_float_layers));
   say(log, line + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);
@@ -98,10 +109,26 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   report.teacher_latency_ms = speeds[0].latency_ms;
   report.student_latency_ms = speeds[1].latency_ms;
   report.teacher_precision = choice.form;
+  report.teacher_form_stable = choice.stable;
   report.temperature = t.temperature;
   report.alpha = t.alpha;
   report.hints = t.hints;
   return hook;
+}
+
+void resume_teacher(TeacherOptions& t, const train::TrainState& state) {
+  const auto at = [&](const std::string& key) {
+    auto it = state.settings.find(key);
+    return it == state.settings.end() ? std::optional<std::string>() : it->second;
+  };
+  if (const auto form = at("distill.teacher_form")) t.form = distill::teacher_form_from_name(*form);
+  if (const auto layers = at("distill.teacher_int8_float_layers"); layers && t.form == distill::TeacherForm::int8) {
+    std::set<std::string> names;
+    std::istringstream in(*layers);
+    for (std::string name; std::getline(in, name, ',');)
+      if (!name.empty()) names.insert(name);
+    t.int8_float_layers = names;
+  }
 }
 
 void finish_distillation(const distill::Distillation& hook, const Log& log, DistillReport& report) {

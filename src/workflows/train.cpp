@@ -137,7 +137,8 @@ void check_resume_options(const TrainOptions& o) {
                                                 {"precision", !same(o.precision, d.precision)},
                                                 {"prune", !o.prune.empty()},
                                                 {"qat", o.qat},
-                                                {"teacher", !o.teacher.teacher.empty()}};
+                                                {"teacher", !o.teacher.teacher.empty()},
+                                                {o.teacher.customized_field(), o.teacher.customized_field()}};
   for (const auto& [field, differs] : given)
     if (differs)
       throw OptionError(field, "cannot be combined with {resume}: the run's settings come from the checkpoint");
@@ -162,7 +163,7 @@ TrainOptions resumed_options(const TrainOptions& o, const TrainRecipe& r) {
   if (r.val >= 0) a.val = r.val;
   a.data = r.data, a.precision = r.precision, a.momentum = r.momentum, a.nesterov = r.nesterov;
   a.clip_grad = r.clip_grad, a.warmup_epochs = r.warmup_epochs, a.step_epochs = r.step_epochs;
-  a.limit = r.limit, a.dropout = r.dropout;
+  a.limit = r.limit, a.dropout = r.dropout, a.prune = r.prune, a.prune_ramp = r.prune_ramp;
   if (a.out.empty()) a.out = model_file_for(o.resume);
   return a;
 }
@@ -221,12 +222,18 @@ TrainReport train_model(const TrainOptions& options) {
     NIMBLE_CHECK(
         resumed->provenance.recipe && resumed->training_state,
         "cannot resume " + options.resume + ": " + state_file + " has no training state (not written by train)");
-    if (!resumed->provenance.recipe->prune.empty())
-      throw OptionError("resume", options.resume + " was trained with {prune}, whose schedule cannot be resumed");
-    NIMBLE_CHECK(
-        !resumed->provenance.distillation,
-        "cannot resume " + options.resume + ": it was distilled from a teacher, which resuming does not reload");
     a = resumed_options(options, *resumed->provenance.recipe);
+    if (const auto& d = resumed->provenance.distillation) {
+      // The same teacher in the same form: its file is checked against the checkpoint's
+      // fingerprint when the hook takes its state back.
+      a.teacher = TeacherOptions{};
+      a.teacher.teacher = d->teacher, a.teacher.temperature = d->temperature, a.teacher.alpha = d->alpha;
+      a.teacher.hints = d->hints, a.teacher.hint_weight = d->hint_weight, a.teacher.hint_lr = d->hint_lr;
+      a.teacher.cache = d->cached_logits;
+      workflow::resume_teacher(a.teacher, *resumed->training_state);
+      NIMBLE_CHECK(std::filesystem::exists(d->teacher),
+                   "cannot resume " + options.resume + ": it was distilled from " + d->teacher + ", which is gone");
+    }
   }
   std::optional<prune::PruneConfig> pruning;
   if (!a.prune.empty()) pruning = parse_prune_spec(a.prune);
@@ -350,7 +357,9 @@ TrainReport train_model(const TrainOptions& options) {
   model.provenance = Provenance{};
   model.provenance.recipe = rec;
   if (!a.teacher.teacher.empty())
-    model.provenance.distillation = DistillationRecord{a.teacher.teacher, a.teacher.temperature, a.teacher.alpha};
+    model.provenance.distillation =
+        DistillationRecord{a.teacher.teacher,     a.teacher.temperature, a.teacher.alpha, a.teacher.hints,
+                           a.teacher.hint_weight, a.teacher.hint_lr,     a.teacher.cache};
   model.preprocessing.normalization = norm;
   model.preprocessing.fit = fit;
 

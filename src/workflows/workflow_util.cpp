@@ -172,6 +172,7 @@ void fill_selection(QuantizeReport& r, const quant::Selection& sel) {
   r.tolerance_met = sel.tolerance_met;
   r.gate_float_ms_b1 = sel.float_ms_b1, r.gate_int8_ms_b1 = sel.int8_ms_b1;
   r.gate_float_ms_big = sel.float_ms_big, r.gate_int8_ms_big = sel.int8_ms_big;
+  r.gate_comparisons = sel.gate_comparisons, r.gate_rounds = sel.gate_rounds, r.gate_unstable = sel.gate_unstable;
 }
 
 void check_float(const Model& m, const std::string& path, const std::string& what) {

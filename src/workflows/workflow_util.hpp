@@ -80,6 +80,9 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
                                                          const data::Split& split, const data::ImageSet& test,
                                                          int64_t batch, bool augmenting, const Log& log,
                                                          DistillReport& report);
+// A resumed run's teacher as the interrupted run had it: its form and, for int8, the layers its
+// speed gate kept in float (from the checkpoint's distill.* settings; unchanged without them).
+void resume_teacher(TeacherOptions& t, const train::TrainState& state);
 // After training: the teacher's share of the training time.
 void finish_distillation(const distill::Distillation& hook, const Log& log, DistillReport& report);
 

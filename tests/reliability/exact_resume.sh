@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Exact resume (CTest: exact_resume): `nimble train` killed with SIGKILL once its first epoch's
-# checkpoint exists, then `--resume`d, ends bit for bit where the uninterrupted run ends — weights,
-# batch-norm statistics, optimizer state, step counts, loss scaler and kernel choices (their
-# fingerprints, `nimble info --json`) — in fp32, bf16 and fp16, with augmentation and dropout on.
+# Exact resume (CTest: exact_resume): a run killed with SIGKILL once its first epoch's checkpoint
+# exists, then resumed, ends bit for bit where the uninterrupted run ends — weights, batch-norm
+# statistics, optimizer state, step counts, loss scaler, kernel choices, pruning masks and the
+# teacher's identity (their fingerprints, `nimble info --json`). `train` in fp32, bf16 and fp16
+# with augmentation and dropout on, `distill`, `train --prune` and `prune --finetune-epochs`.
 # Usage: exact_resume.sh NIMBLE
 set -euo pipefail
 nimble=$1
@@ -13,27 +14,103 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 fingerprints() {
   "$nimble" info "$1" --json | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["weights_fingerprint"], j["training_state_fingerprint"])'
 }
-
-for precision in fp32 bf16 fp16; do
-  run=(train --model mobilenet_v2 --width 0.25 --limit 640 --val 128 --epochs 3 --batch 64 --erase 0.5 --hflip 1
-       --dropout 0.2 --precision "$precision" --quiet)
-  "$nimble" "${run[@]}" --out straight.nimble > /dev/null 2> err.txt || fail "$precision: $(tail -2 err.txt)"
-  "$nimble" "${run[@]}" --out resumed.nimble > /dev/null 2>&1 &
-  pid=$!
+setting() {  # setting FILE KEY: a training checkpoint's train_state.settings[KEY]
+  "$nimble" info "$1" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["train_state"]["settings"].get(sys.argv[1], ""))' "$2"
+}
+# Starts "$@" --out resumed.nimble and kills it with SIGKILL once resumed.nimble.train exists;
+# prints the epoch that checkpoint holds.
+run_and_kill() {
+  "$nimble" "$@" --out resumed.nimble > /dev/null 2>&1 &
+  local pid=$!
   while [ ! -f resumed.nimble.train ] && kill -0 "$pid" 2> /dev/null; do sleep 0.02; done
-  kill -9 "$pid" 2> /dev/null || fail "$precision: the run ended before it could be killed"
+  kill -9 "$pid" 2> /dev/null || fail "$1: the run ended before it could be killed"
   wait "$pid" 2> /dev/null || true
-  epoch=$("$nimble" info resumed.nimble.train --json |
-          python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["train_state"]["epoch"])')
-  [ "$epoch" -lt 3 ] || fail "$precision: killed after the last epoch"
-  "$nimble" train --resume resumed.nimble.train --quiet > /dev/null 2> err.txt || fail "$precision resume: $(tail -2 err.txt)"
+  "$nimble" info resumed.nimble.train --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["train_state"]["epoch"])'
+}
+# --val 0: every epoch is kept, so the checkpoint compared is the last epoch's.
+small=(--limit 640 --val 0 --epochs 3 --batch 64 --quiet)
+
+# train and distill: resumed with `--resume FILE.train` alone, settings from the checkpoint.
+"$nimble" train --model cnn --limit 640 --val 128 --epochs 1 --quiet --out teacher.nimble > /dev/null 2> err.txt ||
+  fail "teacher: $(tail -2 err.txt)"
+check_train_resume() {  # NAME COMMAND ARGS...
+  local name=$1
+  shift
+  "$nimble" "$@" --out straight.nimble > /dev/null 2> err.txt || fail "$name: $(tail -2 err.txt)"
+  local epoch
+  epoch=$(run_and_kill "$@")
+  [ "$epoch" -lt 3 ] || fail "$name: killed after the last epoch"
+  "$nimble" "$1" --resume resumed.nimble.train --quiet > /dev/null 2> err.txt || fail "$name resume: $(tail -2 err.txt)"
   for f in .nimble .nimble.train; do
     a=$(fingerprints "straight$f") b=$(fingerprints "resumed$f")
-    [ "$a" = "$b" ] || fail "$precision: straight$f ($a) and resumed$f ($b) differ after resuming from epoch $epoch"
+    [ "$a" = "$b" ] || fail "$name: straight$f ($a) and resumed$f ($b) differ after resuming from epoch $epoch"
   done
-  echo "ok: $precision, killed after epoch $epoch and resumed: $(fingerprints straight.nimble.train)"
+  echo "ok: $name, killed after epoch $epoch and resumed: $(fingerprints straight.nimble.train)"
   rm -f straight.* resumed.*
+}
+for precision in fp32 bf16 fp16; do
+  check_train_resume "train $precision" train --model mobilenet_v2 --width 0.25 "${small[@]}" --erase 0.5 --hflip 1 \
+    --dropout 0.2 --precision "$precision"
 done
+# The teacher's form is fixed: `auto` and the int8 form's layer gate are decided by timing in each
+# run, so two uninterrupted runs could differ there (a resumed run takes its own run's; below).
+check_train_resume "distill" distill --teacher teacher.nimble --teacher-precision fp32 --student mobilenet_v2 \
+  --width 0.25 "${small[@]}" --erase 0.5 --precision fp32
+check_train_resume "train --prune" train --model mobilenet_v2 --width 0.25 "${small[@]}" --prune channel:0.5 \
+  --prune-ramp 0.3 --precision bf16
+
+# Hint adapters (their weights and momentum) continue too: with a constant learning rate, one epoch
+# resumed to two equals two epochs straight.
+hint=(distill --teacher teacher.nimble --teacher-precision fp32 --student resnet --depth 8 --hint relu0:relu0
+      --schedule constant --limit 640 --val 0 --batch 64 --precision fp32 --quiet)
+"$nimble" "${hint[@]}" --epochs 2 --out straight.nimble > /dev/null 2> err.txt || fail "hints: $(tail -2 err.txt)"
+"$nimble" "${hint[@]}" --epochs 1 --out resumed.nimble > /dev/null 2> err.txt || fail "hints: $(tail -2 err.txt)"
+"$nimble" distill --resume resumed.nimble.train --epochs 2 --quiet > /dev/null 2> err.txt ||
+  fail "hints resume: $(tail -2 err.txt)"
+a=$(fingerprints straight.nimble.train) b=$(fingerprints resumed.nimble.train)
+[ "$a" = "$b" ] || fail "hints: 2 epochs straight ($a) and 1 + 1 resumed ($b) differ"
+echo "ok: distill with a hint, 1 epoch resumed to 2: $a"
+rm -f straight.* resumed.*
+
+# prune: resumed by giving the same command again with --resume; OUT.train is gone when it ends.
+prune=(prune teacher.nimble --method channel --ratio 0.5 --finetune-epochs 3 --ramp 0.3 --precision fp16
+       --teacher-precision fp32 --iters 3 --batch 16)
+"$nimble" "${prune[@]}" --out straight.nimble > /dev/null 2> err.txt || fail "prune: $(tail -2 err.txt)"
+[ ! -e straight.nimble.train ] || fail "prune: a finished run left straight.nimble.train"
+epoch=$(run_and_kill "${prune[@]}")
+[ "$epoch" -lt 3 ] || fail "prune: killed after the last epoch"
+"$nimble" "${prune[@]}" --out resumed.nimble --resume > /dev/null 2> err.txt || fail "prune resume: $(tail -2 err.txt)"
+a=$(fingerprints straight.nimble) b=$(fingerprints resumed.nimble)
+[ "$a" = "$b" ] || fail "prune: straight.nimble ($a) and resumed.nimble ($b) differ after resuming from epoch $epoch"
+[ ! -e resumed.nimble.train ] || fail "prune: the resumed run left resumed.nimble.train"
+echo "ok: prune --finetune-epochs, killed after epoch $epoch and resumed: $a"
+# Another command does not continue that checkpoint.
+epoch=$(run_and_kill "${prune[@]}")
+if "$nimble" "${prune[@]}" --lr 0.02 --out resumed.nimble --resume > /dev/null 2> err.txt; then
+  fail "prune: resumed a checkpoint written with another --lr"
+fi
+grep -q "written by another prune command" err.txt || fail "prune: unexpected error: $(cat err.txt)"
+rm -f straight.* resumed.*
+
+# An int8 teacher: the resumed run runs the interrupted run's int8 teacher (the layers its timed
+# gate kept in float), which the checkpoint records and the resumed run checks and writes again.
+"$nimble" train --model mobilenet_v2 --width 0.5 --limit 640 --val 128 --epochs 1 --quiet --out teacher_mb.nimble \
+  > /dev/null 2> err.txt || fail "mobilenet teacher: $(tail -2 err.txt)"
+layers=()
+for run in killed resumed; do
+  if [ "$run" = killed ]; then
+    epoch=$(run_and_kill distill --teacher teacher_mb.nimble --teacher-precision int8 --student mobilenet_v2 \
+      --width 0.25 "${small[@]}" --precision fp32)
+  else
+    "$nimble" distill --resume resumed.nimble.train --quiet > /dev/null 2> err.txt || fail "int8 teacher: $(tail -2 err.txt)"
+  fi
+  [ "$(setting resumed.nimble.train distill.teacher_form)" = int8 ] || fail "int8 teacher: the checkpoint's form"
+  layers+=("$(setting resumed.nimble.train distill.teacher_int8_float_layers)")
+done
+[ "${layers[0]}" = "${layers[1]}" ] || fail "int8 teacher: float layers ${layers[0]} became ${layers[1]}"
+echo "ok: distill from an int8 teacher resumed with its float layers [${layers[0]}]"
+rm -f resumed.*
 
 # Two runs timing kernels at once on an empty machine cache agree on every choice: the machine file
 # is read, extended and written under a lock, and a run that lost the race takes the winner's choice.

@@ -44,6 +44,13 @@ class Distillation : public train::TrainerHook {
   void on_loss(Session& session, const data::Batch& batch, const Tensor& logits, Tensor& diff_logits, double& loss,
                train::ValueGrads& value_grads) override;
   void on_epoch_end(train::Trainer&, const train::EpochStats& stats) override;
+  // Which teacher this is ("int8", and its weights' fingerprint), kept in training checkpoints: a
+  // resumed run refuses another teacher or another form of it. Set by whoever loaded the teacher.
+  // `int8_float_layers`: for int8, the layers its speed gate kept in float, comma-separated.
+  void set_teacher_identity(std::string form, std::string fingerprint, std::string int8_float_layers);
+  // The identity above and the hint adapters' training state.
+  void save_state(train::TrainState& st) const override;
+  void load_state(const train::TrainState& st) override;
 
   // Seconds spent in the teacher (forward or cache reads) and in the hint adapters, over the run.
   double teacher_seconds() const { return teacher_seconds_; }
@@ -71,6 +78,7 @@ class Distillation : public train::TrainerHook {
   double teacher_seconds_ = 0, hint_seconds_ = 0, train_seconds_ = 0, last_kd_ = 0;
   int64_t teacher_correct_ = 0, teacher_seen_ = 0;
   uint64_t seed_ = 0;
+  std::string teacher_form_, teacher_fingerprint_, teacher_float_layers_;
 };
 
 }  // namespace nimble::distill

@@ -1,6 +1,9 @@
 #pragma once
 // Distillation losses, each returning its value and adding weight * its gradient.
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "nimble/core/tensor.hpp"
 
@@ -27,6 +30,9 @@ class HintAdapter {
   Tensor& bias() { return b_; }     // (Ct)
   const Tensor& weights_grad() const { return dw_; }
   const Tensor& bias_grad() const { return db_; }
+  // What continues its training: weights, bias and their momentum ("weights", "bias",
+  // "weights_momentum", "bias_momentum").
+  std::vector<std::pair<std::string, Tensor*>> state();
 
  private:
   Tensor w_, b_, dw_, db_, vw_, vb_;

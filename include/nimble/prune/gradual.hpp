@@ -41,6 +41,10 @@ class GradualPruning : public train::TrainerHook {
   void on_step_end(train::Trainer& t, int64_t step) override;
   // Only epochs that end at the target can be kept as the best epoch.
   bool accept_as_best(const train::EpochStats&) override { return at_target_; }
+  // The masks in force and whether they are the target's: a resumed run continues with them
+  // (they were computed from weights it no longer has).
+  void save_state(train::TrainState& st) const override;
+  void load_state(const train::TrainState& st) override;
 
   const Masks& masks() const { return masks_; }
   const CubicSchedule& schedule() const { return schedule_; }
@@ -54,6 +58,7 @@ class GradualPruning : public train::TrainerHook {
   Masks masks_;
   std::vector<BoundMask> bound_;  // masks_ bound to the graph's parameters
   bool at_target_ = false;
+  bool resumed_ = false;
 };
 
 }  // namespace nimble::prune

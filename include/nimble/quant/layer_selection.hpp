@@ -35,6 +35,10 @@ struct Selection {
   // Whole-model forward ms of the float and the selected int8 model (speed gate only; 0 when
   // not measured). The gate keeps int8 <= float at both batch sizes unless nothing helps.
   double float_ms_b1 = 0, int8_ms_b1 = 0, float_ms_big = 0, int8_ms_big = 0;
+  // The gate's evidence: whole-model comparisons timed in alternation, their rounds in all, and
+  // the layers whose comparison was still unstable after the last round (a busy machine).
+  int gate_comparisons = 0, gate_rounds = 0;
+  std::vector<std::string> gate_unstable;
 };
 
 struct SelectionOptions {

@@ -2,6 +2,7 @@
 // What continuing a training run needs besides the weights (`nimble train --resume`); a training
 // checkpoint (MODEL.nimble.train) carries it.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,11 @@ struct TrainState {
   // The kernels the run chose by timing (training times some layers' implementations, which
   // round differently): a resumed run compiles the same ones and continues bit for bit. JSON.
   std::string kernel_choices;
+  // What the run's hooks and workflow need to continue: tensors named by their owner
+  // ("prune.mask.<param>", "distill.hint0.weights"; never "optimizer.") and settings as text
+  // ("prune.config", "distill.teacher_form", ...).
+  std::vector<std::pair<std::string, Tensor>> hook_tensors;
+  std::map<std::string, std::string> settings;
 };
 
 }  // namespace nimble::train

@@ -77,6 +77,10 @@ class TrainerHook {
   virtual void on_epoch_end(Trainer&, const EpochStats&) {}
   // Whether this epoch's weights may be kept as the best epoch (pruning: only at the target).
   virtual bool accept_as_best(const EpochStats&) { return true; }
+  // Its part of a training checkpoint (hook_tensors, settings), and back: a resumed fit() gives
+  // it the checkpoint's state before on_fit_begin. Throws Error when the state is not its own.
+  virtual void save_state(TrainState&) const {}
+  virtual void load_state(const TrainState&) {}
 };
 
 class Trainer {
@@ -90,6 +94,8 @@ class Trainer {
   // position restored (the graph must already hold that epoch's weights). Throws Error if the
   // state does not fit this configuration.
   void resume(TrainState state);
+  // The step fit() starts from: 0, or the resumed state's.
+  int64_t start_step() const { return resume_ ? resume_->step : 0; }
 
   // Trains on `train`, evaluates on `val` after every epoch, and leaves the graph holding the
   // weights of the best validation epoch (the last epoch when `val` is empty).

@@ -44,6 +44,9 @@ struct PruneOptions {
   // no_teacher fine-tunes on the labels alone.
   TeacherOptions teacher;
   bool no_teacher = false;
+  // Fine-tuning keeps OUT.train (the masked model and what continues its training) at each epoch
+  // kept; resume continues from it when the command is the same, and a finished run removes it.
+  bool resume = false;
   bool progress = true;
   Log log = log_to_stderr;
   void validate() const;

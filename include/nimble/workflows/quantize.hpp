@@ -64,6 +64,10 @@ struct QuantizeReport {
   std::optional<double> val_accuracy_fp32, val_accuracy_int8;
   bool tolerance_met = true;
   double gate_float_ms_b1 = 0, gate_int8_ms_b1 = 0, gate_float_ms_big = 0, gate_int8_ms_big = 0;
+  // Its whole-model comparisons (timed in alternation), their rounds, and the layers whose
+  // comparison stayed unstable (quant::Selection).
+  int gate_comparisons = 0, gate_rounds = 0;
+  std::vector<std::string> gate_unstable;
   std::optional<PrecisionChoice> qat_precision;
   std::optional<DistillReport> distillation;
 };
