@@ -1,6 +1,7 @@
 // The low-level data-file readers: JPEG/PNG decoding, .npy/.npz parsing and CIFAR binary batches, on
 // fixtures made here, and every kind of damaged file (each must throw nimble::Error naming the file).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -115,6 +116,31 @@ TEST(ImageDecode, Png16BitIsRefused) {
   TempDir dir;
   write_file(dir / "z.png", png, false);
   expect_named_error(error_of([&] { read_image_info(dir / "z.png"); }), dir / "z.png", "16-bit PNG");
+}
+
+// A header claiming more pixels than its image data can inflate to is refused before the pixels are
+// allocated (a 75-byte file claiming 16384x16384 cost a gigabyte); the best-compressing real image,
+// all one value, still decodes.
+TEST(ImageDecode, PngClaimingMorePixelsThanItsDataCanHoldIsRefusedBeforeAllocating) {
+  std::vector<uint8_t> px(4 * 3, 7);
+  std::vector<uint8_t> png = png_bytes(4, 3, PNG_FORMAT_GRAY, px.data());
+  const auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) png[at + size_t(i)] = uint8_t(v >> (24 - 8 * i));
+  };
+  put32(16, 16384), put32(20, 16384);
+  put32(29, uint32_t(crc32(0, png.data() + 12, 17)));  // a valid IHDR
+  const std::string err = decode_error(png, "big.png");
+  expect_named_error(err, "big.png", "truncated PNG: ");
+  EXPECT_NE(err.find("cannot hold a 16384x16384 image"), std::string::npos) << err;
+
+  const int side = 2048;
+  const std::vector<uint8_t> blank(size_t(side) * side, 0);
+  const std::vector<uint8_t> flat = png_bytes(side, side, PNG_FORMAT_GRAY, blank.data());
+  const DecodedImage img = decode(flat, 1);
+  EXPECT_EQ(img.width, side);
+  EXPECT_EQ(img.pixels, blank);
+  std::printf("a %dx%d blank PNG is %zu bytes (%.0f pixels a byte)\n", side, side, flat.size(),
+              double(blank.size()) / double(flat.size()));
 }
 
 TEST(ImageDecode, JpegIsCloseToTheSourceImage) {

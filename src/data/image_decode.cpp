@@ -144,6 +144,25 @@ bool png_has_iend(const uint8_t* b, size_t size) {
   return false;
 }
 
+// Deflate expands at most 1032-fold (RFC 1951: 258 bytes from a 2-bit code at best), so image data
+// (IDAT) of N bytes holds at most about 1032 N bytes of pixel rows. A header claiming more is refused
+// before anything that size is allocated: a 74-byte file must not cost a gigabyte.
+void check_png_data_can_hold(const uint8_t* b, size_t size, const PngHeader& h, const std::string& name) {
+  uint64_t idat = 0;
+  for (size_t p = 8; p + 12 <= size;) {
+    const uint64_t length = be32(b + p);
+    if (length > size - p - 12) break;
+    if (std::memcmp(b + p + 4, "IDAT", 4) == 0) idat += length;
+    p += 12 + size_t(length);
+  }
+  static constexpr int kSamples[7] = {1, 0, 3, 1, 2, 0, 4};  // per pixel, by colour type
+  const uint64_t row_bits = uint64_t(h.width) * uint64_t(kSamples[h.color_type]) * uint64_t(h.bit_depth);
+  const uint64_t rows_bytes = uint64_t(h.height) * ((row_bits + 7) / 8);  // filter bytes not counted
+  constexpr uint64_t kMaxDeflateRatio = 1032;
+  if (rows_bytes > kMaxDeflateRatio * idat + 4096)
+    fail(name, fmt::format("truncated PNG: {} bytes of image data cannot hold a {}x{} image", idat, h.width, h.height));
+}
+
 std::string png_problem(const png_image& image) {
   const std::string msg(image.message, strnlen(image.message, sizeof image.message));
   // libpng's memory reader says "read beyond end of data" when the file ends early.
@@ -163,6 +182,7 @@ struct PngImage {
 
 DecodedImage decode_png(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
   const PngHeader header = read_png_header(bytes, size, name);
+  check_png_data_can_hold(bytes, size, header, name);
   PngImage png;
   if (!png_image_begin_read_from_memory(&png.image, bytes, size)) fail(name, png_problem(png.image));
   if (int64_t(png.image.width) != header.width || int64_t(png.image.height) != header.height)
