@@ -3,6 +3,8 @@
 // a calibration set with nothing to measure ends with one error line and leaves the files as
 // they were.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -130,6 +132,32 @@ TEST_F(CliReliability, ABatchThatCannotFitIsRefusedWithWhatItNeeds) {
     ASSERT_EQ(ok.code, 0) << args << "\n" << ok.err;
     EXPECT_GT(nlohmann::json::parse(ok.out).at("peak_memory_mib").get<double>(), 10.0) << args;
   }
+}
+
+// A decision by timing taken while other processes keep the cores busy says that it is not
+// reliable rather than passing off the scheduler's delays as the code's (docs/reliability.md):
+// the teacher's form, timed beside two spinning processes.
+TEST_F(CliReliability, ATimingDecisionBesideBusyProcessesSaysItIsNotReliable) {
+  std::vector<pid_t> spinners;
+  for (int i = 0; i < 2; ++i) {
+    const pid_t p = fork();
+    if (p == 0) {
+      execlp("sh", "sh", "-c", "while :; do :; done", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_GT(p, 0);
+    spinners.push_back(p);
+  }
+  const CliRun r = run("distill --teacher " + path("m.nimble") +
+                       " --student cnn --width 0.25 --limit 512 --val 128 --epochs 1 --precision fp32 --json --out " +
+                       path("busy.nimble"));
+  for (pid_t p : spinners) kill(p, SIGKILL), waitpid(p, nullptr, 0);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["teacher_form_others_cpu_share"].get<double>(), 0.2) << r.out;
+  EXPECT_FALSE(j["teacher_form_stable"].get<bool>()) << r.out;
+  for (const auto& c : j["teacher_candidates"]) EXPECT_EQ(c["timings_ms"].size(), 9u) << c.dump();  // all rounds
+  EXPECT_NE(r.err.find("not reliable: other processes took"), std::string::npos) << r.err;
 }
 
 }  // namespace

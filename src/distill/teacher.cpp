@@ -84,6 +84,7 @@ TeacherChoice choose_teacher_form(const Graph& teacher, TeacherForm forms, const
   const MeasuredDecision decision = decide_by_measurement(measured, 0.0);
   const size_t best = decision.chosen;
   out.stable = decision.stable;
+  out.others_cpu_share = decision.others_cpu_share;
   for (size_t i = 0; i < out.candidates.size(); ++i) {
     out.candidates[i].ms_per_batch = measured[i].ms;
     out.candidates[i].timings_ms = measured[i].samples;

@@ -5,6 +5,7 @@
 
 #include "nimble/core/error.hpp"
 #include "nimble/dist/communicator.hpp"
+#include "runtime/machine.hpp"
 
 namespace nimble {
 
@@ -41,6 +42,7 @@ MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidate
   const size_t n = candidates.size();
   for (MeasuredCandidate& c : candidates) c.samples.clear();
   MeasuredDecision d;
+  const OthersCpuShare others;
   for (d.rounds = 1; d.rounds <= kMaxRounds; ++d.rounds) {
     for (size_t k = 0; k < n; ++k) {
       MeasuredCandidate& c = candidates[(size_t(d.rounds) + k) % n];
@@ -48,7 +50,9 @@ MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidate
     }
     if (d.rounds < kMinRounds) continue;
     d.chosen = pick(candidates, per_candidate(candidates, false), margin);
-    d.stable = d.chosen == pick(candidates, per_candidate(candidates, true), margin);
+    d.others_cpu_share = others.fraction();
+    d.stable = d.chosen == pick(candidates, per_candidate(candidates, true), margin) &&
+               d.others_cpu_share <= kBusyMachineShare;
     std::vector<double> stop = {d.stable ? 1.0 : 0.0};  // every rank runs rank 0's number of rounds
     dist::take_rank0_values(stop);
     if (stop[0] == 1.0) break;
@@ -60,10 +64,12 @@ MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidate
   std::vector<double> shared = least;
   shared.push_back(double(d.chosen));
   shared.push_back(d.stable ? 1.0 : 0.0);
+  shared.push_back(d.others_cpu_share);
   dist::take_rank0_values(shared);
   for (size_t i = 0; i < n; ++i) candidates[i].ms = shared[i];
   d.chosen = size_t(shared[n]);
   d.stable = shared[n + 1] == 1.0;
+  d.others_cpu_share = shared[n + 2];
   return d;
 }
 

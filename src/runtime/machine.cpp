@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 namespace nimble {
@@ -66,6 +67,33 @@ double peak_resident_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+OthersCpuShare::OthersCpuShare() : start_(now()) {}
+
+OthersCpuShare::Sample OthersCpuShare::now() {
+  Sample s;
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  s.own_seconds = double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+  double v[8] = {};
+  if (!(in >> cpu) || cpu != "cpu") return s;
+  for (double& x : v)
+    if (!(in >> x)) return s;
+  s.busy_ticks = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  s.total_ticks = s.busy_ticks + v[3] + v[4];
+  return s;
+}
+
+double OthersCpuShare::fraction() const {
+  const Sample end = now();
+  const double total = end.total_ticks - start_.total_ticks;
+  if (start_.busy_ticks < 0 || end.busy_ticks < 0 || total < 4) return -1;
+  const double own_ticks = (end.own_seconds - start_.own_seconds) * double(sysconf(_SC_CLK_TCK));
+  return std::clamp((end.busy_ticks - start_.busy_ticks - own_ticks) / total, 0.0, 1.0);
 }
 
 CpuDescription describe_cpu() {

@@ -30,4 +30,21 @@ MemoryRoom memory_room();
 // The most this process has held resident so far, in MiB (getrusage).
 double peak_resident_mib();
 
+// How much of the machine's CPU time other processes took since construction (0..1): the busy
+// time /proc/stat counts over all CPUs, less this process's own, over all CPUs' time. A timing
+// taken while it is high measured the scheduler, not the code. -1 when /proc/stat is unreadable
+// or too little time passed to tell (its ticks are 10 ms).
+class OthersCpuShare {
+ public:
+  OthersCpuShare();
+  double fraction() const;
+
+ private:
+  struct Sample {
+    double busy_ticks = -1, total_ticks = 0, own_seconds = 0;
+  };
+  static Sample now();
+  Sample start_;
+};
+
 }  // namespace nimble

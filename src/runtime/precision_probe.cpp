@@ -71,12 +71,19 @@ PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, in
   const bool keep_low = d.chosen == 1;
   for (const MeasuredCandidate& m : candidates) c.timings.emplace_back(m.name, m.samples);
   c.stable = d.stable;
+  c.others_cpu_share = d.others_cpu_share;
   const char* what = mode == Mode::train ? "training step" : "forward pass";
-  char measured[160];
+  char busy[160] = "";
+  if (d.others_cpu_share > kBusyMachineShare)
+    std::snprintf(busy, sizeof busy,
+                  "; not reliable: other processes took %.0f%% of the CPU while timing (give --precision to choose)",
+                  100 * d.others_cpu_share);
+  else if (!d.stable)
+    std::snprintf(busy, sizeof busy, "; not stable: the medians disagree, the machine is busy");
+  char measured[320];
   std::snprintf(measured, sizeof measured,
                 "%s at batch %lld: %s %.2f ms, fp32 %.2f ms, best of %d alternating rounds%s", what, (long long)batch,
-                precision_name(low), candidates[1].ms, candidates[0].ms, d.rounds,
-                d.stable ? "" : "; not stable: the medians disagree, the machine is busy");
+                precision_name(low), candidates[1].ms, candidates[0].ms, d.rounds, busy);
   if (keep_low) {
     c.reason = "auto: " + precision_support(low).detail + "; measured faster for this model (" + measured + ")";
   } else {

@@ -8,6 +8,7 @@ json precision_json(const PrecisionChoice& c) {
   if (!c.timings.empty()) {
     for (const auto& [name, ms] : c.timings) j["precision_timings_ms"][name] = ms;
     j["precision_decision_stable"] = c.stable;
+    j["precision_others_cpu_share"] = c.others_cpu_share;
   }
   return j;
 }
@@ -30,6 +31,7 @@ json distill_json(const DistillReport& r) {
           {"teacher_precision", r.teacher_precision},
           {"teacher_candidates", candidates},
           {"teacher_form_stable", r.teacher_form_stable},
+          {"teacher_form_others_cpu_share", r.teacher_form_others_cpu_share},
           {"temperature", r.temperature},
           {"alpha", r.alpha},
           {"hints", r.hints},

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+
+#include <fmt/format.h>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "nimble/core/error.hpp"
 #include "nimble/distill/distillation.hpp"
 #include "nimble/distill/teacher.hpp"
+#include "nimble/runtime/choose_by_measurement.hpp"
 #include "workflows/workflow_util.hpp"
 
 namespace nimble {
@@ -95,6 +98,13 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm,
                                                       student, cfg, batch);
   hook->set_teacher_identity(choice.form, teacher.weights_fingerprint(), join_layers(choice.int8_float_layers));
+  if (choice.others_cpu_share > kBusyMachineShare)
+    line += fmt::format(
+        "; not reliable: other processes took {:.0f}% of the CPU while timing (give --teacher-precision "
+        "to choose)",
+        100 * choice.others_cpu_share);
+  else if (!choice.stable)
+    line += "; not stable: the medians disagree, the machine is busy";
   say(log, line + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);
@@ -110,6 +120,7 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   report.student_latency_ms = speeds[1].latency_ms;
   report.teacher_precision = choice.form;
   report.teacher_form_stable = choice.stable;
+  report.teacher_form_others_cpu_share = choice.others_cpu_share;
   report.temperature = t.temperature;
   report.alpha = t.alpha;
   report.hints = t.hints;

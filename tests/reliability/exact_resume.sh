@@ -2,8 +2,8 @@
 # Exact resume (CTest: exact_resume): a run killed with SIGKILL once its first epoch's checkpoint
 # exists, then resumed, ends bit for bit where the uninterrupted run ends — weights, batch-norm
 # statistics, optimizer state, step counts, loss scaler, kernel choices, pruning masks and the
-# teacher's identity (their fingerprints, `nimble info --json`). `train` in fp32, bf16 and fp16
-# with augmentation and dropout on, `distill`, `train --prune` and `prune --finetune-epochs`.
+# teacher's identity (their fingerprints, `nimble info --json`): `train`, `distill` and
+# `prune --finetune-epochs` in fp32, bf16 and fp16 with augmentation on, and `train --prune`.
 # Usage: exact_resume.sh NIMBLE
 set -euo pipefail
 nimble=$1
@@ -55,8 +55,10 @@ for precision in fp32 bf16 fp16; do
 done
 # The teacher's form is fixed: `auto` and the int8 form's layer gate are decided by timing in each
 # run, so two uninterrupted runs could differ there (a resumed run takes its own run's; below).
-check_train_resume "distill" distill --teacher teacher.nimble --teacher-precision fp32 --student mobilenet_v2 \
-  --width 0.25 "${small[@]}" --erase 0.5 --precision fp32
+for precision in fp32 bf16 fp16; do
+  check_train_resume "distill $precision" distill --teacher teacher.nimble --teacher-precision fp32 \
+    --student mobilenet_v2 --width 0.25 "${small[@]}" --erase 0.5 --precision "$precision"
+done
 check_train_resume "train --prune" train --model mobilenet_v2 --width 0.25 "${small[@]}" --prune channel:0.5 \
   --prune-ramp 0.3 --precision bf16
 
@@ -74,17 +76,22 @@ echo "ok: distill with a hint, 1 epoch resumed to 2: $a"
 rm -f straight.* resumed.*
 
 # prune: resumed by giving the same command again with --resume; OUT.train is gone when it ends.
-prune=(prune teacher.nimble --method channel --ratio 0.5 --finetune-epochs 3 --ramp 0.3 --precision fp16
-       --teacher-precision fp32 --iters 3 --batch 16)
-"$nimble" "${prune[@]}" --out straight.nimble > /dev/null 2> err.txt || fail "prune: $(tail -2 err.txt)"
-[ ! -e straight.nimble.train ] || fail "prune: a finished run left straight.nimble.train"
-epoch=$(run_and_kill "${prune[@]}")
-[ "$epoch" -lt 3 ] || fail "prune: killed after the last epoch"
-"$nimble" "${prune[@]}" --out resumed.nimble --resume > /dev/null 2> err.txt || fail "prune resume: $(tail -2 err.txt)"
-a=$(fingerprints straight.nimble) b=$(fingerprints resumed.nimble)
-[ "$a" = "$b" ] || fail "prune: straight.nimble ($a) and resumed.nimble ($b) differ after resuming from epoch $epoch"
-[ ! -e resumed.nimble.train ] || fail "prune: the resumed run left resumed.nimble.train"
-echo "ok: prune --finetune-epochs, killed after epoch $epoch and resumed: $a"
+for precision in fp32 bf16 fp16; do
+  prune=(prune teacher.nimble --method channel --ratio 0.5 --finetune-epochs 3 --ramp 0.3 --precision "$precision"
+         --teacher-precision fp32 --iters 3 --batch 16)
+  "$nimble" "${prune[@]}" --out straight.nimble > /dev/null 2> err.txt || fail "prune: $(tail -2 err.txt)"
+  [ ! -e straight.nimble.train ] || fail "prune: a finished run left straight.nimble.train"
+  epoch=$(run_and_kill "${prune[@]}")
+  [ "$epoch" -lt 3 ] || fail "prune $precision: killed after the last epoch"
+  "$nimble" "${prune[@]}" --out resumed.nimble --resume > /dev/null 2> err.txt ||
+    fail "prune $precision resume: $(tail -2 err.txt)"
+  a=$(fingerprints straight.nimble) b=$(fingerprints resumed.nimble)
+  [ "$a" = "$b" ] ||
+    fail "prune $precision: straight.nimble ($a) and resumed.nimble ($b) differ after resuming from epoch $epoch"
+  [ ! -e resumed.nimble.train ] || fail "prune: the resumed run left resumed.nimble.train"
+  echo "ok: prune --finetune-epochs $precision, killed after epoch $epoch and resumed: $a"
+  rm -f straight.* resumed.*
+done
 # Another command does not continue that checkpoint.
 epoch=$(run_and_kill "${prune[@]}")
 if "$nimble" "${prune[@]}" --lr 0.02 --out resumed.nimble --resume > /dev/null 2> err.txt; then

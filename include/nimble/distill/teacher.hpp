@@ -32,7 +32,8 @@ struct TeacherChoice {
   Precision precision = Precision::fp32;
   std::string form;
   std::vector<TeacherCandidate> candidates;
-  bool stable = true;  // the timings agreed before the last round (decide_by_measurement)
+  bool stable = true;  // the timings agreed and the machine was quiet (decide_by_measurement)
+  double others_cpu_share = -1;
   // int8: the layers its speed gate kept in float (timed, so kept with training checkpoints).
   std::set<std::string> int8_float_layers;
 };

@@ -21,13 +21,18 @@ struct MeasuredCandidate {
 // less than (1 - margin) of its time, then the fastest eligible — judged on each candidate's least
 // time (a busy machine only adds time). At least 3 rounds; more, up to 9, until the decision from
 // the least times and the one from the medians agree (`stable`): one slow outlier cannot flip it.
-// A rejected reference competes only against eligible candidates. Throws Error when none is
-// eligible. Under mpirun every rank takes rank 0's decision and figures.
+// A decision taken while other processes took more than a fifth of the machine's CPU time is not
+// stable either (its timings measured the scheduler: a 5 ms step read 270 ms beside a training
+// run), and takes all 9 rounds. A rejected reference competes only against eligible candidates.
+// Throws Error when none is eligible. Under mpirun every rank takes rank 0's decision and figures.
 struct MeasuredDecision {
   size_t chosen = 0;
-  bool stable = true;  // false: after 9 rounds the medians still disagreed with the least times
+  // false: after 9 rounds the medians still disagreed with the least times, or the machine was busy
+  bool stable = true;
   int rounds = 0;
+  double others_cpu_share = -1;  // of the machine's CPU time, taken by other processes (-1: unknown)
 };
+constexpr double kBusyMachineShare = 0.2;
 MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin);
 inline size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin) {
   return decide_by_measurement(candidates, margin).chosen;

@@ -36,6 +36,7 @@ struct PrecisionChoice {
   // whether the decision was stable (decide_by_measurement). Empty when nothing was timed.
   std::vector<std::pair<std::string, std::vector<double>>> timings;
   bool stable = true;
+  double others_cpu_share = -1;  // of the machine's CPU time while timing, other processes' (-1: unknown)
 };
 // automatic picks the fastest precision this CPU runs natively for training and never an emulated
 // one; the others are taken as requested, flagged when emulated.

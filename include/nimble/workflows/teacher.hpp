@@ -43,6 +43,7 @@ struct DistillReport {
   std::string teacher_precision;  // the form that ran
   std::vector<TeacherCandidateReport> teacher_candidates;
   bool teacher_form_stable = true;  // the candidates' timings agreed (a quiet enough machine)
+  double teacher_form_others_cpu_share = -1;  // of the CPU while timing, other processes' (-1: unknown)
   double temperature = 0, alpha = 0;
   std::vector<std::string> hints;
   double teacher_seconds = 0, teacher_share_of_training_time = 0, hint_seconds = 0, teacher_train_accuracy = 0;
