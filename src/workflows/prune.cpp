@@ -313,13 +313,13 @@ PruneReport prune_model(const PruneOptions& o) {
   const prune::ChannelGraph check(m.graph);  // rejects graphs pruning cannot handle before any work
   NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
   const data::Normalization& norm = m.preprocessing.normalization;
-  check_reachable(o, m.graph, cfg.criterion);
+  const std::string state_out = o.out + ".train", run = run_identity(o, m);
+  std::optional<ResumePoint> resumed = resume_point(o, state_out, run);
+  if (!resumed) check_reachable(o, m.graph, cfg.criterion);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
-  const std::string state_out = o.out + ".train", run = run_identity(o, m);
-  std::optional<ResumePoint> resumed = resume_point(o, state_out, run);
   if (resumed) {
     read_plan(resumed->setting("prune.plan"), cfg);
     workflow::say(o.log, "resuming " + state_out + " after fine-tuning epoch " +
