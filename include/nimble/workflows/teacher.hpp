@@ -42,7 +42,7 @@ struct DistillReport {
   double teacher_latency_ms = 0, student_latency_ms = 0;
   std::string teacher_precision;  // the form that ran
   std::vector<TeacherCandidateReport> teacher_candidates;
-  bool teacher_form_stable = true;  // the candidates' timings agreed (a quiet enough machine)
+  bool teacher_form_stable = true;            // the candidates' timings agreed (a quiet enough machine)
   double teacher_form_others_cpu_share = -1;  // of the CPU while timing, other processes' (-1: unknown)
   double temperature = 0, alpha = 0;
   std::vector<std::string> hints;
