@@ -113,10 +113,7 @@ void Distillation::save_state(train::TrainState& st) const {
 }
 
 void Distillation::load_state(const train::TrainState& st) {
-  const auto setting = [&](const std::string& key) {
-    auto it = st.settings.find(key);
-    return it == st.settings.end() ? std::string() : it->second;
-  };
+  const auto setting = [&](const std::string& key) { return st.setting(key); };
   NIMBLE_CHECK(setting("distill.teacher_fingerprint") == teacher_fingerprint_,
                "the teacher is not the one the checkpoint was trained with (its weights' fingerprint is " +
                    teacher_fingerprint_ + ", the checkpoint's " + setting("distill.teacher_fingerprint") + ")");

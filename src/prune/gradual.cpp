@@ -97,19 +97,14 @@ void GradualPruning::save_state(train::TrainState& st) const {
 }
 
 void GradualPruning::load_state(const train::TrainState& st) {
-  const auto setting = [&](const std::string& key) {
-    auto it = st.settings.find(key);
-    NIMBLE_CHECK(it != st.settings.end(), "the checkpoint was not written while pruning (it has no " + key + ")");
-    return it->second;
-  };
-  const std::string config = setting("prune.config");
+  const std::string& config = st.required_setting("prune.config");
   const std::string mine = describe_run(cfg_, ramp_fraction_, updates_);
   NIMBLE_CHECK(config == mine, "the checkpoint was pruning " + config + ", this run " + mine);
   masks_.clear();
   const std::string& prefix = kMaskPrefix;
   for (const auto& [name, t] : st.hook_tensors)
     if (name.rfind(prefix, 0) == 0) masks_.emplace(name.substr(prefix.size()), t);
-  at_target_ = setting("prune.at_target") == "1";
+  at_target_ = st.required_setting("prune.at_target") == "1";
   resumed_ = true;
 }
 

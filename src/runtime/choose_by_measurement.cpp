@@ -1,6 +1,8 @@
 #include "nimble/runtime/choose_by_measurement.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "nimble/core/error.hpp"
@@ -71,6 +73,16 @@ MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidate
   d.stable = shared[n + 1] == 1.0;
   d.others_cpu_share = shared[n + 2];
   return d;
+}
+
+std::string decision_caveat(bool stable, double others_cpu_share, const std::string& flag) {
+  if (others_cpu_share > kBusyMachineShare) {
+    char text[160];
+    std::snprintf(text, sizeof text, "; not reliable: other processes took %.0f%% of the CPU while timing (give %s",
+                  100 * others_cpu_share, flag.c_str());
+    return text + std::string(" to choose)");
+  }
+  return stable ? "" : "; not stable: the medians disagree, the machine is busy";
 }
 
 }  // namespace nimble

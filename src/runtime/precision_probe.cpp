@@ -73,17 +73,11 @@ PrecisionChoice choose_precision_for(Precision requested, const Graph& graph, in
   c.stable = d.stable;
   c.others_cpu_share = d.others_cpu_share;
   const char* what = mode == Mode::train ? "training step" : "forward pass";
-  char busy[160] = "";
-  if (d.others_cpu_share > kBusyMachineShare)
-    std::snprintf(busy, sizeof busy,
-                  "; not reliable: other processes took %.0f%% of the CPU while timing (give --precision to choose)",
-                  100 * d.others_cpu_share);
-  else if (!d.stable)
-    std::snprintf(busy, sizeof busy, "; not stable: the medians disagree, the machine is busy");
+  const std::string caveat = decision_caveat(d.stable, d.others_cpu_share, "--precision");
   char measured[320];
   std::snprintf(measured, sizeof measured,
                 "%s at batch %lld: %s %.2f ms, fp32 %.2f ms, best of %d alternating rounds%s", what, (long long)batch,
-                precision_name(low), candidates[1].ms, candidates[0].ms, d.rounds, busy);
+                precision_name(low), candidates[1].ms, candidates[0].ms, d.rounds, caveat.c_str());
   if (keep_low) {
     c.reason = "auto: " + precision_support(low).detail + "; measured faster for this model (" + measured + ")";
   } else {

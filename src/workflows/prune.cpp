@@ -278,25 +278,17 @@ void read_plan(const std::string& text, prune::PruneConfig& cfg) {
   for (double r; in >> r;) cfg.space_ratios.push_back(r);
 }
 
-// A fine-tuning checkpoint to continue (OUT.train), checked against this command.
-struct ResumePoint {
-  Model model;  // the masked model and its training state
-  std::string setting(const std::string& key) const {
-    auto it = model.training_state->settings.find(key);
-    NIMBLE_CHECK(it != model.training_state->settings.end(), "the checkpoint has no " + key);
-    return it->second;
-  }
-};
-
-std::optional<ResumePoint> resume_point(const PruneOptions& o, const std::string& state_out, const std::string& run) {
+// The fine-tuning checkpoint to continue (OUT.train: the masked model and its training state),
+// checked against this command.
+std::optional<Model> resume_point(const PruneOptions& o, const std::string& state_out, const std::string& run) {
   if (!o.resume) return std::nullopt;
   NIMBLE_CHECK(
       std::filesystem::exists(state_out),
       "nothing to resume: " + state_out + " does not exist (fine-tuning writes it after its first kept epoch)");
-  ResumePoint p{Model::load(state_out)};
-  NIMBLE_CHECK(p.model.training_state && p.model.training_state->settings.count("prune.run"),
+  Model p = Model::load(state_out);
+  NIMBLE_CHECK(p.training_state && p.training_state->settings.count("prune.run"),
                "cannot resume from " + state_out + ": it is not a prune fine-tuning checkpoint");
-  NIMBLE_CHECK(p.setting("prune.run") == run,
+  NIMBLE_CHECK(p.training_state->setting("prune.run") == run,
                "cannot resume from " + state_out +
                    ": it was written by another prune command or from another model (run without --resume to start "
                    "over)");
@@ -314,16 +306,16 @@ PruneReport prune_model(const PruneOptions& o) {
   NIMBLE_CHECK(!prune::prunable_weights(m.graph).empty(), o.model + " has no conv2d or linear layer to prune");
   const data::Normalization& norm = m.preprocessing.normalization;
   const std::string state_out = o.out + ".train", run = run_identity(o, m);
-  std::optional<ResumePoint> resumed = resume_point(o, state_out, run);
+  std::optional<Model> resumed = resume_point(o, state_out, run);
   if (!resumed) check_reachable(o, m.graph, cfg.criterion);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
   if (resumed) {
-    read_plan(resumed->setting("prune.plan"), cfg);
-    workflow::say(o.log, "resuming " + state_out + " after fine-tuning epoch " +
-                             std::to_string(resumed->model.training_state->epoch));
+    read_plan(resumed->training_state->required_setting("prune.plan"), cfg);
+    workflow::say(
+        o.log, "resuming " + state_out + " after fine-tuning epoch " + std::to_string(resumed->training_state->epoch));
   } else {
     // The planner judges accuracy on held-out training images, never on the test split.
     resolve_target(o, m.graph, data::take(split.val.size() > 0 ? split.val : split.train, 2000), norm, cfg, r);
@@ -335,7 +327,7 @@ PruneReport prune_model(const PruneOptions& o) {
   const train::EvalResult before_acc = train::evaluate(m.graph, d.test, norm, 500, Precision::fp32);
   r.size_bytes_before = m.model_file_size();
 
-  Graph masked = resumed ? resumed->model.graph.clone() : m.graph.clone();
+  Graph masked = resumed ? resumed->graph.clone() : m.graph.clone();
   // By default the unpruned model teaches its pruned self while it fine-tunes (docs/results.md,
   // pruning: it cut resnet's channel-pruning drop by two thirds).
   TeacherOptions teacher = o.teacher;
@@ -345,18 +337,19 @@ PruneReport prune_model(const PruneOptions& o) {
     train::TrainConfig tc = workflow::fine_tune_config(m, o.finetune_epochs, o.lr, o.seed, o.progress);
     // Decisions by timing (precision, the teacher's form) are the interrupted run's on resume.
     r.finetune_precision = choose_precision_for(
-        resumed ? precision_from_name(resumed->setting("precision")) : o.precision, masked, tc.batch, Mode::train);
+        resumed ? precision_from_name(resumed->training_state->required_setting("precision")) : o.precision, masked,
+        tc.batch, Mode::train);
     workflow::announce(o.log, *r.finetune_precision);
     tc.precision = r.finetune_precision->precision;
     tc.sync_batch_norm = o.sync_batch_norm;
     train::Trainer trainer(masked, tc);
     trainer.add_hook(std::make_shared<prune::GradualPruning>(cfg, o.ramp));
     DistillReport dr;
-    if (resumed) workflow::resume_teacher(teacher, *resumed->model.training_state);
+    if (resumed) workflow::resume_teacher(teacher, *resumed->training_state);
     auto hook =
         workflow::make_distillation(teacher, masked, norm, split, d.test, tc.batch, tc.augment.any(), o.log, dr);
     if (hook) trainer.add_hook(hook);
-    if (resumed) trainer.resume(*resumed->model.training_state);
+    if (resumed) trainer.resume(*resumed->training_state);
     // Each epoch kept goes to OUT.train, so that an interrupted fine-tuning can be continued.
     trainer.on_best = [&](const Graph& g, const train::EpochStats& s, const train::TrainState& st) {
       Model ck(g, m.preprocessing);

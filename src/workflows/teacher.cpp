@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include <fmt/format.h>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -98,14 +97,7 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm,
                                                       student, cfg, batch);
   hook->set_teacher_identity(choice.form, teacher.weights_fingerprint(), join_layers(choice.int8_float_layers));
-  if (choice.others_cpu_share > kBusyMachineShare)
-    line += fmt::format(
-        "; not reliable: other processes took {:.0f}% of the CPU while timing (give --teacher-precision "
-        "to choose)",
-        100 * choice.others_cpu_share);
-  else if (!choice.stable)
-    line += "; not stable: the medians disagree, the machine is busy";
-  say(log, line + ")");
+  say(log, line + decision_caveat(choice.stable, choice.others_cpu_share, "--teacher-precision") + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);
     say(log, "teacher logits cached for " + std::to_string(split.train.size()) + " training samples in " +
@@ -128,14 +120,11 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
 }
 
 void resume_teacher(TeacherOptions& t, const train::TrainState& state) {
-  const auto at = [&](const std::string& key) {
-    auto it = state.settings.find(key);
-    return it == state.settings.end() ? std::optional<std::string>() : it->second;
-  };
-  if (const auto form = at("distill.teacher_form")) t.form = distill::teacher_form_from_name(*form);
-  if (const auto layers = at("distill.teacher_int8_float_layers"); layers && t.form == distill::TeacherForm::int8) {
+  if (const std::string form = state.setting("distill.teacher_form"); !form.empty())
+    t.form = distill::teacher_form_from_name(form);
+  if (t.form == distill::TeacherForm::int8 && state.settings.count("distill.teacher_int8_float_layers")) {
     std::set<std::string> names;
-    std::istringstream in(*layers);
+    std::istringstream in(state.setting("distill.teacher_int8_float_layers"));
     for (std::string name; std::getline(in, name, ',');)
       if (!name.empty()) names.insert(name);
     t.int8_float_layers = names;

@@ -33,6 +33,9 @@ struct MeasuredDecision {
   double others_cpu_share = -1;  // of the machine's CPU time, taken by other processes (-1: unknown)
 };
 constexpr double kBusyMachineShare = 0.2;
+// What a log line adds about a decision's timings: "" when they hold, else "; not reliable: other
+// processes took 50% of the CPU while timing (give `flag` to choose)" or "; not stable: ...".
+std::string decision_caveat(bool stable, double others_cpu_share, const std::string& flag);
 MeasuredDecision decide_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin);
 inline size_t choose_by_measurement(std::vector<MeasuredCandidate>& candidates, double margin) {
   return decide_by_measurement(candidates, margin).chosen;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "nimble/core/error.hpp"
 #include "nimble/core/tensor.hpp"
 
 namespace nimble::train {
@@ -26,6 +27,18 @@ struct TrainState {
   // ("prune.config", "distill.teacher_form", ...).
   std::vector<std::pair<std::string, Tensor>> hook_tensors;
   std::map<std::string, std::string> settings;
+
+  // settings[key], or "" when the checkpoint has none.
+  std::string setting(const std::string& key) const {
+    auto it = settings.find(key);
+    return it == settings.end() ? std::string() : it->second;
+  }
+  // settings[key]; throws Error naming the key when the checkpoint has none.
+  const std::string& required_setting(const std::string& key) const {
+    auto it = settings.find(key);
+    NIMBLE_CHECK(it != settings.end(), "the training checkpoint has no " + key);
+    return it->second;
+  }
 };
 
 }  // namespace nimble::train
