@@ -117,6 +117,11 @@ void take_rank0_values(std::vector<double>& values) {
   if (comm.distributed()) comm.broadcast(values.data(), int64_t(values.size() * sizeof(double)), 0);
 }
 
+void all_ranks_have_read() {
+  Communicator& comm = world();
+  if (comm.distributed()) comm.barrier();
+}
+
 std::vector<double> deal_out(int64_t n, int64_t width, const std::function<void(int64_t, double*)>& work, bool timing) {
   Communicator& comm = world();
   std::vector<double> out(size_t(n * width), 0.0);

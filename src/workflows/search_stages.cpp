@@ -68,8 +68,11 @@ nas::Supernet supernet_stage(const SearchOptions& o, const nas::SearchSpace& spa
   const auto t0 = Clock::now();
   std::optional<nas::Supernet> net;
   std::optional<train::TrainState> resume;
-  if (std::filesystem::exists(path)) {
-    Model m = Model::load(path);
+  std::optional<Model> stored;
+  if (std::filesystem::exists(path)) stored = Model::load(path);
+  dist::all_ranks_have_read();
+  if (stored) {
+    Model& m = *stored;
     if (m.graph.meta[kSpaceKey] != space.options_json())
       throw Error(path + " is the supernet of another search space or data set; use another --out or delete it");
     net.emplace(space, std::move(m.graph));
@@ -189,6 +192,7 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
                               ? "rank 0's machine, timed by rank 0 on " + std::to_string(lo.resolved_threads()) +
                                     " threads while the other ranks waited (" + comm.describe() + ")"
                               : std::string("this machine");
+  std::optional<nas::LatencyTable> stored;
   if (std::filesystem::exists(path)) {
     try {
       const json j = json::parse(read_text(path));
@@ -197,15 +201,20 @@ nas::LatencyTable latency_stage(const SearchOptions& o, const nas::SearchSpace& 
         const json& v = j.at("validation");
         r.latency = {v.at("models").get<int64_t>(), v.at("mape").get<double>(), v.at("within_10_percent").get<double>(),
                      v.at("kendall_tau").get<double>(), v.at("median_noise").get<double>()};
-        r.latency_cached = true;
-        fill_latency_report(r, t);
-        say(o.log, "latency: reusing " + path);
-        return t;
+        stored = std::move(t);
+      } else {
+        say(o.log, "latency: " + path + " was measured on another machine, library or setting; measuring again");
       }
-      say(o.log, "latency: " + path + " was measured on another machine, library or setting; measuring again");
     } catch (const std::exception&) {
       say(o.log, "latency: " + path + " is unreadable; measuring again");
     }
+  }
+  dist::all_ranks_have_read();  // rank 0 writes `path` after timings only it takes part in
+  if (stored) {
+    r.latency_cached = true;
+    fill_latency_report(r, *stored);
+    say(o.log, "latency: reusing " + path);
+    return std::move(*stored);
   }
   const auto t0 = Clock::now();
   nas::LatencyTable table;
@@ -322,6 +331,7 @@ std::vector<nas::Candidate> search_stage(const SearchOptions& o, const nas::Sear
   const auto t0 = Clock::now();
   const std::string csv = path_in(o, "evaluations.csv");
   std::map<std::string, double> measured = read_measured(csv);
+  dist::all_ranks_have_read();
   if (!measured.empty()) say(o.log, "search: " + std::to_string(measured.size()) + " accuracies from " + csv);
   std::vector<nas::Candidate> done;
   // Each call measures a generation; under mpirun its unmeasured architectures are dealt out to

@@ -62,6 +62,13 @@ Communicator& single_process();
 // their own cores. `values` must have the same size on every rank. Nothing happens on one rank.
 void take_rank0_values(std::vector<double>& values);
 
+// Rank 0 writes the files a run hands on (a stage's result, a table); the other ranks read them. A
+// rank that decides from such a file whether to reuse or redo a stage calls this after reading it:
+// no rank then finds a file rank 0 wrote later in the run. (A broadcast returns on rank 0 before
+// the others arrive, so a lagging rank could otherwise read rank 0's new file, take the other
+// branch and call other collectives.) A barrier; nothing happens on one rank.
+void all_ranks_have_read();
+
 // Runs work(i) for every i in [0, n) and returns, on every rank, the `width` values each call
 // wrote (item i's at i * width). Under mpirun the items are dealt out to the ranks (item i to rank
 // i mod N), each run by its rank alone (RankLocal), and the values summed back. `timing` work
