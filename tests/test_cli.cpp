@@ -384,6 +384,15 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   ASSERT_EQ(q.code, 0) << q.err;
   EXPECT_GT(nlohmann::json::parse(q.out)["test_accuracy_int8"].get<double>(), 0.3);
 
+  // One shot, the batch-norm statistics are measured anew on training images: half of the channels
+  // gone, the model keeps most of its accuracy (here 73 -> 63 %; 54 % with the unpruned model's
+  // statistics).
+  CliRun os = run("prune " + ck.string() + " --out " + (dir_ / "one_shot.nimble").string() +
+                  " --method channel --ratio 0.5 --iters 5 --batch 32 --json");
+  ASSERT_EQ(os.code, 0) << os.err;
+  auto jos = nlohmann::json::parse(os.out);
+  EXPECT_GT(jos["test_accuracy_after"].get<double>(), jos["test_accuracy_before"].get<double>() - 0.15);
+
   // A MACs target: the smallest ratio that meets it.
   const int64_t target = jc["macs_before"].get<int64_t>() / 3;
   CliRun tm =

@@ -128,7 +128,7 @@ cp -r cache1 cache2
 "${mpirun[@]}" -np 2 -x XDG_CACHE_HOME="$work/cache2" "$nimble" "${search[@]}" --out s2 > /dev/null 2> err.txt &
 launcher=$!
 rank1=""
-for _ in $(seq 1000); do
+for _ in $(seq 500); do
   for pid in $(pgrep -f "$nimble search"); do
     grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$pid/environ" 2> /dev/null && rank1=$pid
   done
