@@ -143,6 +143,21 @@ TEST(ImageDecode, PngClaimingMorePixelsThanItsDataCanHoldIsRefusedBeforeAllocati
               double(blank.size()) / double(flat.size()));
 }
 
+// libpng allocates a chunk's claimed length before reading it: a chunk claiming more bytes than the
+// file has left is refused first (a 300-byte file whose zTXt chunk claimed 2 GB, found by fuzzing).
+TEST(ImageDecode, PngChunkClaimingMoreThanTheFileHoldsIsRefusedBeforeLibpngAllocates) {
+  std::vector<uint8_t> px(4 * 3, 7);
+  std::vector<uint8_t> png = png_bytes(4, 3, PNG_FORMAT_GRAY, px.data());
+  const std::vector<uint8_t> chunk = {0x7a, 0x54, 0x58, 0x74, 'a', 0, 0, 0x78, 0x9c};  // "zTXt", then a little
+  std::vector<uint8_t> bad(png.begin(), png.begin() + 33);                             // signature and IHDR
+  for (uint32_t v = 2052348020u, i = 0; i < 4; ++i) bad.push_back(uint8_t(v >> (24 - 8 * i)));
+  bad.insert(bad.end(), chunk.begin(), chunk.end());
+  bad.insert(bad.end(), png.begin() + 33, png.end());
+  const std::string err = decode_error(bad, "text.png");
+  expect_named_error(err, "text.png", "truncated PNG: ");
+  EXPECT_NE(err.find("a zTXt chunk claims 2052348020 bytes"), std::string::npos) << err;
+}
+
 TEST(ImageDecode, JpegIsCloseToTheSourceImage) {
   const int w = 37, h = 29;
   const std::vector<uint8_t> rgb = smooth_image(w, h, 3), grey = smooth_image(w, h, 1);

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <fmt/format.h>
+#include <cctype>
 #include <cstring>
 
 #include "data/file_bytes.hpp"
@@ -89,6 +90,14 @@ std::vector<uint8_t> convert_pixels(const uint8_t* src, int64_t pixels, int in_c
 
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 
+// A chunk's type for a message: its four letters, or a placeholder when they are not letters.
+std::string chunk_type(const uint8_t* p) {
+  std::string t(reinterpret_cast<const char*>(p), 4);
+  for (char c : t)
+    if (!std::isalpha(static_cast<unsigned char>(c))) return "(unnamed)";
+  return t;
+}
+
 // ---- PNG ----
 
 struct PngHeader {
@@ -147,12 +156,17 @@ bool png_has_iend(const uint8_t* b, size_t size) {
 // Deflate expands at most 1032-fold (RFC 1951: 258 bytes from a 2-bit code at best), so image data
 // (IDAT) of N bytes holds at most about 1032 N bytes of pixel rows. A header claiming more is refused
 // before anything that size is allocated: a 74-byte file must not cost a gigabyte.
+// A chunk claiming more bytes than the file has left is refused too: libpng allocates a chunk's
+// claimed length before reading it (a 300-byte file with a zTXt chunk claiming 2 GB, fuzzing).
 void check_png_data_can_hold(const uint8_t* b, size_t size, const PngHeader& h, const std::string& name) {
   uint64_t idat = 0;
   for (size_t p = 8; p + 12 <= size;) {
     const uint64_t length = be32(b + p);
-    if (length > size - p - 12) break;
+    if (length > size - p - 12)
+      fail(name, fmt::format("truncated PNG: a {} chunk claims {} bytes, the file has {} left", chunk_type(b + p + 4),
+                             length, size - p - 12));
     if (std::memcmp(b + p + 4, "IDAT", 4) == 0) idat += length;
+    if (std::memcmp(b + p + 4, "IEND", 4) == 0) break;
     p += 12 + size_t(length);
   }
   static constexpr int kSamples[7] = {1, 0, 3, 1, 2, 0, 4};  // per pixel, by colour type
