@@ -403,6 +403,11 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_FALSE(jtm.contains("distillation"));
   EXPECT_LE(jtm["macs_after"].get<int64_t>(), target);
   EXPECT_GT(jtm["amount"].get<double>(), 0.0);
+  // The plan is per-layer only when it judged more accurate than one ratio everywhere.
+  const auto& plan = jtm["layer_plan"];
+  EXPECT_GE(plan["planned_accuracy"].get<double>(), plan["uniform_accuracy"].get<double>());
+  EXPECT_EQ(plan["uniform"].get<bool>(),
+            plan["planned_accuracy"].get<double>() == plan["uniform_accuracy"].get<double>());
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10",
                         "out of reach");
 

@@ -5,10 +5,21 @@
 #include <optional>
 
 #include "nimble/core/error.hpp"
+#include "nimble/core/rng.hpp"
 
 namespace nimble::prune {
 
 namespace {
+
+// Bisection steps that size a candidate to the target: the scale is then known to 1/256 of its
+// range, finer than one channel of the spaces pruned here.
+constexpr int kSizingSteps = 8;
+// Random candidates after the profile-shaped ones, as EagleEye samples pruning strategies.
+constexpr int kRandomCandidates = 8;
+// Spread of the random candidates' per-space weights (log-normal).
+constexpr double kRandomSpread = 0.5;
+// How strongly the profile-shaped candidates follow the profile: weight = exp(-strength * z).
+constexpr double kStrengths[] = {0.5, 1.0, 2.0};
 
 // How many channels of `space` a ratio keeps: what plan_channels keeps, counted on its plan.
 int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double ratio, Criterion criterion) {
@@ -20,30 +31,57 @@ int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double 
   return kept;
 }
 
-SpaceProfile profile_space(const Graph& g, const ChannelGraph& cg, int space, Criterion criterion,
-                           const GraphMetric& accuracy, const GraphMetric& cost, double base_accuracy, double base_cost,
-                           int levels, int64_t& evaluations) {
-  SpaceProfile p;
-  p.space = space;
-  p.channels = int64_t(cg.spaces[size_t(space)].classes.size());
-  p.ratios = {0.0};
-  p.kept = {p.channels};
-  p.accuracy = {base_accuracy};
-  p.cost = {base_cost};
-  for (int level = 1; level < levels; ++level) {
-    const double ratio = double(level) / levels;
-    const int64_t kept = kept_channels(g, cg, space, ratio, criterion);
-    if (kept == p.kept.back()) continue;  // rounding to whole channels (or multiples of 8) made it the same
-    std::vector<double> ratios(cg.spaces.size(), 0.0);
-    ratios[size_t(space)] = ratio;
-    const Graph pruned = prune_channels(g, ratios, criterion);
-    p.ratios.push_back(ratio);
-    p.kept.push_back(kept);
-    p.accuracy.push_back(accuracy(pruned));
-    p.cost.push_back(cost(pruned));
+// Per space: weight * scale, capped at the deepest ratio (spaces of weight 0 stay whole).
+std::vector<double> scaled_ratios(const std::vector<double>& weights, double scale, double deepest) {
+  std::vector<double> ratios(weights.size(), 0.0);
+  for (size_t s = 0; s < weights.size(); ++s) ratios[s] = std::min(deepest, weights[s] * scale);
+  return ratios;
+}
+
+struct Sized {
+  std::vector<double> ratios;
+  double cost = 0;
+};
+
+// The least scale of `weights` whose pruned model, measured whole, meets the target: a batch-1
+// latency is not the sum of what each space saves alone, so every candidate is sized by measuring
+// it. Nothing when even the deepest ratio everywhere misses the target.
+std::optional<Sized> size_to_target(const Graph& g, Criterion criterion, const GraphMetric& cost,
+                                    const std::vector<double>& weights, double target, double deepest,
+                                    int64_t& evaluations) {
+  double smallest = 0;
+  for (double w : weights)
+    if (w > 0) smallest = smallest > 0 ? std::min(smallest, w) : w;
+  if (smallest <= 0) return std::nullopt;
+  double lo = 0, hi = deepest / smallest;  // at hi every space is at its deepest ratio
+  double hi_cost = cost(prune_channels(g, scaled_ratios(weights, hi, deepest), criterion));
+  ++evaluations;
+  if (hi_cost > target) return std::nullopt;
+  for (int i = 0; i < kSizingSteps; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    const double c = cost(prune_channels(g, scaled_ratios(weights, mid, deepest), criterion));
     ++evaluations;
+    if (c <= target) {
+      hi = mid;
+      hi_cost = c;
+    } else {
+      lo = mid;
+    }
   }
-  return p;
+  return Sized{scaled_ratios(weights, hi, deepest), hi_cost};
+}
+
+// `values` centred and scaled to unit deviation (all 0 when they do not vary).
+std::vector<double> standardized(const std::vector<double>& values) {
+  double mean = 0, var = 0;
+  for (double v : values) mean += v;
+  mean /= double(values.size());
+  for (double v : values) var += (v - mean) * (v - mean);
+  const double sd = std::sqrt(var / double(values.size()));
+  std::vector<double> z(values.size(), 0.0);
+  if (sd > 1e-12)
+    for (size_t i = 0; i < values.size(); ++i) z[i] = (values[i] - mean) / sd;
+  return z;
 }
 
 }  // namespace
@@ -51,83 +89,94 @@ SpaceProfile profile_space(const Graph& g, const ChannelGraph& cg, int space, Cr
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
                               double target, double min_saving, int levels) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
+  const double deepest = double(levels - 1) / levels;
   const ChannelGraph cg(g);
   LayerRatios r;
-  r.base_accuracy = accuracy(g);
-  r.base_cost = r.cost = cost(g);
   r.space_ratios.assign(cg.spaces.size(), 0.0);
+  r.base_cost = r.cost = cost(g);
   if (r.base_cost <= target) return r;
+  r.base_accuracy = accuracy(g);
+
+  // One ratio everywhere, sized to the target: the baseline every plan must beat, and the depth
+  // at which each space is profiled.
+  std::vector<double> uniform_weights(cg.spaces.size(), 0.0);
+  for (size_t s = 0; s < cg.spaces.size(); ++s)
+    if (cg.spaces[s].prunable && cg.spaces[s].classes.size() >= 2) uniform_weights[s] = 1.0;
+  const std::optional<Sized> uniform =
+      size_to_target(g, criterion, cost, uniform_weights, target, deepest, r.evaluations);
+  if (!uniform) {
+    const double c = cost(prune_channels(g, scaled_ratios(uniform_weights, 1.0, deepest), criterion));
+    throw Error("even the deepest per-layer pruning measured costs " + std::to_string(c) + " against the target " +
+                std::to_string(target));
+  }
+  double depth = 0;
+  for (double ratio : uniform->ratios) depth = std::max(depth, ratio);
+
+  // What each space costs in accuracy and saves in cost when pruned alone to that depth. A pruned
+  // model is judged as the caller's metric judges it (after batch-norm recalibration, say).
+  std::vector<double> loss, per_saving;
+  const double noise = std::max(min_saving * r.base_cost, 1e-12 * r.base_cost);
   for (size_t s = 0; s < cg.spaces.size(); ++s) {
-    if (!cg.spaces[s].prunable || cg.spaces[s].classes.size() < 2) continue;
-    SpaceProfile p =
-        profile_space(g, cg, int(s), criterion, accuracy, cost, r.base_accuracy, r.base_cost, levels, r.evaluations);
-    if (p.ratios.size() > 1) r.profiles.push_back(std::move(p));
-  }
-  // Greedy: the step (a space, from its level to a deeper one) that loses the least accuracy per
-  // unit of cost saved. Jumps over several levels count, so a latency that falls in steps (kernels
-  // that run 8 or 16 channels at a time) is not missed. Costs are assumed to add up until the
-  // prediction meets the target; then the whole model is measured and the prediction rebased.
-  // When measured costs do not add up (a batch-1 latency made mostly of per-call overheads, or
-  // noise), the remaining steps may all look worthless; then any positive saving counts, and at
-  // last any step, the least harmful first, until the deepest levels (which the caller can check
-  // against the target) are reached.
-  std::vector<size_t> level(r.profiles.size(), 0);
-  double predicted = r.base_cost;
-  int relaxed = 0;  // 0: savings above the noise, 1: any positive saving, 2: any step
-  for (;;) {
-    std::optional<std::pair<size_t, size_t>> best;
-    double best_score = 0, best_saving = 0;
-    for (size_t i = 0; i < r.profiles.size(); ++i) {
-      const SpaceProfile& p = r.profiles[i];
-      for (size_t j = level[i] + 1; j < p.ratios.size(); ++j) {
-        const double saving = p.cost[level[i]] - p.cost[j];
-        if ((relaxed == 0 && saving <= min_saving * r.base_cost) || (relaxed == 1 && saving <= 0)) continue;
-        const double loss = std::max(0.0, p.accuracy[level[i]] - p.accuracy[j]);
-        const double score = relaxed == 2 ? loss : loss / saving;
-        if (!best || score < best_score || (score == best_score && saving > best_saving)) {
-          best = std::make_pair(i, j);
-          best_score = score;
-          best_saving = saving;
-        }
-      }
-    }
-    if (!best) {
-      if (relaxed == 2) break;
-      ++relaxed;
-      continue;
-    }
-    const auto [i, j] = *best;
-    predicted -= r.profiles[i].cost[level[i]] - r.profiles[i].cost[j];
-    level[i] = j;
-    r.space_ratios[size_t(r.profiles[i].space)] = r.profiles[i].ratios[j];
-    if (predicted > target && relaxed == 0) continue;  // relaxed: the prediction is not to be trusted
-    r.cost = cost(prune_channels(g, r.space_ratios, criterion));
-    ++r.evaluations;
-    if (r.cost <= target) break;
-    predicted = r.cost;
-  }
-  NIMBLE_CHECK(r.cost <= target, "even the deepest per-layer pruning measured costs " + std::to_string(r.cost) +
-                                     " against the target " + std::to_string(target));
-  // The plan must beat one ratio everywhere: the shallowest uniform level that meets the target,
-  // measured. Where the per-layer costs do not add up (batch-1 latency on small layers), the greedy
-  // can need far more channels gone than a uniform cut (resnet-20 to 0.12 ms: 69.6 % against 50 %).
-  for (int u = 1; u < levels; ++u) {
-    const double ratio = double(u) / levels;
-    std::vector<double> uniform(cg.spaces.size(), 0.0);
-    for (const SpaceProfile& p : r.profiles) uniform[size_t(p.space)] = ratio;
-    const Graph pruned = prune_channels(g, uniform, criterion);
-    const double c = cost(pruned);
-    ++r.evaluations;
-    if (c > target) continue;
-    const double plan_accuracy = accuracy(prune_channels(g, r.space_ratios, criterion));
+    if (uniform_weights[s] == 0) continue;
+    std::vector<double> ratios(cg.spaces.size(), 0.0);
+    ratios[s] = depth;
+    const Graph pruned = prune_channels(g, ratios, criterion);
+    SpaceProfile p;
+    p.space = int(s);
+    p.channels = int64_t(cg.spaces[s].classes.size());
+    p.ratios = {0.0, depth};
+    p.kept = {p.channels, kept_channels(g, cg, int(s), depth, criterion)};
+    p.accuracy = {r.base_accuracy, accuracy(pruned)};
+    p.cost = {r.base_cost, cost(pruned)};
     r.evaluations += 2;
-    if (accuracy(pruned) >= plan_accuracy) {
-      r.space_ratios = uniform;
-      r.cost = c;
-      r.uniform = true;
-    }
-    break;
+    // Floors: a space that loses nothing or saves less than the timing's noise still ranks.
+    loss.push_back(std::max(p.accuracy[0] - p.accuracy[1], 1e-4));
+    per_saving.push_back(loss.back() / std::max(p.cost[0] - p.cost[1], noise));
+    r.profiles.push_back(std::move(p));
   }
+
+  // Candidate plans: per-space weights, each candidate scaled until the whole model meets the
+  // target. Shaped by the profile (prune more where accuracy per unit of cost saved is cheap, or
+  // where accuracy alone is), then random (EagleEye, Li et al. 2020: strategies judged by accuracy
+  // after batch-norm recalibration rank as they do fine-tuned). The most accurate wins; the
+  // uniform cut is measured first and wins ties, so a plan is per-layer only when it measured better.
+  std::vector<std::vector<double>> shapes;
+  for (const std::vector<double>& score : {per_saving, loss}) {
+    std::vector<double> logs;
+    for (double v : score) logs.push_back(std::log(v));
+    const std::vector<double> z = standardized(logs);
+    for (double strength : kStrengths) {
+      std::vector<double> w(cg.spaces.size(), 0.0);
+      for (size_t i = 0; i < r.profiles.size(); ++i) w[size_t(r.profiles[i].space)] = std::exp(-strength * z[i]);
+      shapes.push_back(std::move(w));
+    }
+  }
+  Rng rng(20200716);  // fixed: a plan is reproducible from its inputs
+  for (int k = 0; k < kRandomCandidates; ++k) {
+    std::vector<double> w(cg.spaces.size(), 0.0);
+    for (const SpaceProfile& p : r.profiles) w[size_t(p.space)] = std::exp(kRandomSpread * double(rng.normal()));
+    shapes.push_back(std::move(w));
+  }
+  r.space_ratios = uniform->ratios;
+  r.cost = uniform->cost;
+  r.uniform = true;
+  r.uniform_accuracy = accuracy(prune_channels(g, uniform->ratios, criterion));
+  ++r.evaluations;
+  double best = r.uniform_accuracy;
+  for (const std::vector<double>& w : shapes) {
+    const std::optional<Sized> c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
+    if (!c) continue;
+    const double a = accuracy(prune_channels(g, c->ratios, criterion));
+    ++r.evaluations;
+    if (a > best) {
+      best = a;
+      r.space_ratios = c->ratios;
+      r.cost = c->cost;
+      r.uniform = false;
+    }
+  }
+  r.planned_accuracy = best;
+
   int64_t total = 0, removed = 0;
   for (const SpaceProfile& p : r.profiles) {
     total += p.channels;

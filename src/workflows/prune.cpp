@@ -158,7 +158,7 @@ void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet&
   try {
     // Latency differences under half a percent are within the timing's noise.
     plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, o.target_macs ? 0.0 : 0.005);
-  } catch (const Error& e) {  // the deepest plan met the target alone but the greedy path ended short of it
+  } catch (const Error& e) {  // check_reachable's measure met the target, the planner's did not (noise)
     throw OptionError(field, what + " is out of reach: " + e.what());
   }
   r.plan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -171,7 +171,9 @@ void resolve_target(const PruneOptions& o, const Graph& g, const data::ImageSet&
           " remove " + workflow::fixed(100 * plan.fraction, 1) + " % of the channels (" +
           std::to_string(plan.evaluations) + " candidates measured in " + workflow::fixed(r.plan_seconds, 1) +
           " s); the planned model measures " + workflow::fixed(plan.cost, o.target_macs ? 0 : 4) + " (unpruned " +
-          workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4) + ")");
+          workflow::fixed(plan.base_cost, o.target_macs ? 0 : 4) + "), accuracy before fine-tuning " +
+          workflow::fixed(100 * plan.planned_accuracy, 2) + " % (one ratio everywhere " +
+          workflow::fixed(100 * plan.uniform_accuracy, 2) + " %)");
   r.layer_plan = std::move(plan);
 }
 
@@ -496,9 +498,16 @@ std::string to_json(const PruneReport& r) {
            {"channels", s.channels},
            {"ratio", p.space_ratios[size_t(s.space)]},
            {"levels", {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}}}});
-    j["layer_plan"] = {
-        {"base_accuracy", p.base_accuracy}, {"base_cost", p.base_cost},  {"cost", p.cost},   {"fraction", p.fraction},
-        {"evaluations", p.evaluations},     {"seconds", r.plan_seconds}, {"spaces", spaces}, {"uniform", p.uniform}};
+    j["layer_plan"] = {{"base_accuracy", p.base_accuracy},
+                       {"base_cost", p.base_cost},
+                       {"cost", p.cost},
+                       {"fraction", p.fraction},
+                       {"evaluations", p.evaluations},
+                       {"seconds", r.plan_seconds},
+                       {"spaces", spaces},
+                       {"uniform", p.uniform},
+                       {"planned_accuracy", p.planned_accuracy},
+                       {"uniform_accuracy", p.uniform_accuracy}};
   }
   if (r.distillation) j["distillation"] = workflow::distill_json(*r.distillation);
   if (r.finetune_precision) {

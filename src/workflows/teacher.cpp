@@ -97,7 +97,9 @@ std::shared_ptr<distill::Distillation> make_distillation(const TeacherOptions& t
   auto hook = std::make_shared<distill::Distillation>(choice.graph, choice.precision, teacher_norm, student_norm,
                                                       student, cfg, batch);
   hook->set_teacher_identity(choice.form, teacher.weights_fingerprint(), join_layers(choice.int8_float_layers));
-  say(log, line + decision_caveat(choice.stable, choice.others_cpu_share, "--teacher-precision") + ")");
+  // A form the user gave was not chosen by timing: no caveat about the timing's reliability.
+  const bool timed = t.form == distill::TeacherForm::automatic;
+  say(log, line + (timed ? decision_caveat(choice.stable, choice.others_cpu_share, "--teacher-precision") : "") + ")");
   if (t.cache) {
     hook->cache_logits(split.train, student_norm);
     say(log, "teacher logits cached for " + std::to_string(split.train.size()) + " training samples in " +

@@ -1,10 +1,10 @@
 #pragma once
-// Per-layer channel ratios chosen by measurement, in the spirit of NetAdapt (Yang et al. 2018) and
-// AMC (He et al. 2018): every channel space is pruned alone at several ratios to measure what it
-// costs in accuracy (before any fine-tuning) and what it saves in cost (batch-1 latency measured on
-// this CPU, or MACs); the planner then prunes, a step at a time, where a unit of cost saved loses
-// the least accuracy, until the whole pruned model, measured, meets the target; and keeps the
-// plan only if it is more accurate than the shallowest uniform ratio that meets the target.
+// Per-layer channel ratios chosen by measurement, in the spirit of AMC (He et al. 2018) and
+// EagleEye (Li et al. 2020): one ratio everywhere is first sized to the target; each channel space
+// is then pruned alone to that depth to measure what it costs in accuracy and saves in cost (batch-1
+// latency on this CPU, or MACs); candidate plans shaped by that profile (prune more where accuracy
+// per unit of cost saved is cheap) and random ones are each scaled until the whole pruned model,
+// measured, meets the target; the most accurate candidate wins, the uniform cut on ties.
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -17,7 +17,7 @@ namespace nimble::prune {
 struct SpaceProfile {
   int space = 0;  // index in ChannelGraph::spaces
   int64_t channels = 0;
-  std::vector<double> ratios;    // the levels measured, ascending; ratios[0] = 0 (unpruned)
+  std::vector<double> ratios;    // the levels measured, ascending; ratios[0] = 0 (unpruned), then the uniform cut's
   std::vector<int64_t> kept;     // channels each level keeps
   std::vector<double> accuracy;  // of the model with only this space pruned at that level
   std::vector<double> cost;      // of the same model
@@ -27,24 +27,26 @@ struct LayerRatios {
   std::vector<double> space_ratios;  // the plan, per ChannelGraph space (0 for spaces left whole)
   std::vector<SpaceProfile> profiles;
   double base_accuracy = 0, base_cost = 0;
-  double cost = 0;          // measured cost of the planned model
-  double fraction = 0;      // of all prunable channels the plan removes
-  int64_t evaluations = 0;  // candidate models measured
-  // The plan is one ratio everywhere: the shallowest uniform level meeting the target was at least
-  // as accurate (before fine-tuning) as the per-layer plan.
+  double cost = 0;              // measured cost of the planned model
+  double planned_accuracy = 0;  // the caller's accuracy metric of the planned model
+  double uniform_accuracy = 0;  // the same of the uniform cut sized to the target
+  double fraction = 0;          // of all prunable channels the plan removes
+  int64_t evaluations = 0;      // candidate models measured
+  // The plan is one ratio everywhere: no per-layer candidate measured more accurate (before
+  // fine-tuning) than the uniform cut sized to the target.
   bool uniform = false;
 };
 
 using GraphMetric = std::function<double(const Graph&)>;
 
-// Levels per space the planner tries by default; its deepest ratio is (levels - 1) / levels.
+// The planner prunes no space deeper than (levels - 1) / levels of its channels by default.
 constexpr int kLayerRatioLevels = 8;
 
 // Plans ratios for `g` so that `cost` of the pruned model is at most `target`. `accuracy` and
-// `cost` measure a candidate; the cost must fall as channels go (latency, MACs, parameters), and
-// savings below `min_saving` times the unpruned cost (the cost's noise) do not count. `levels` ratios are
-// tried per space: 0, 1/levels, ..., (levels-1)/levels. Throws Error when pruning every space to
-// its deepest level still misses the target.
+// `cost` measure a candidate; the cost must fall as channels go (latency, MACs, parameters), and a
+// space's saving below `min_saving` times the unpruned cost (the cost's noise) ranks as that noise.
+// No space is pruned deeper than (levels - 1) / levels. Throws Error when pruning every space that
+// deep still misses the target.
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
                               double target, double min_saving = 0, int levels = kLayerRatioLevels);
 
