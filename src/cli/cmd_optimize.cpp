@@ -41,7 +41,9 @@ void add_optimize(CLI::App& app) {
   c->add_option("--from", o->from_stage,
                 "compute again from this stage: teacher, baseline, student, distill, prune, quantize, final");
   add_precision_option(c, o->precision);
-  c->add_option("--iters", o->iters, "timed runs per latency measurement")->capture_default_str();
+  c->add_option("--iters", o->iters,
+                "timed runs per latency measurement (the final ratio against the teacher: at least 2000)")
+      ->capture_default_str();
   c->add_option("--seed", o->seed, "seed of every training run")->capture_default_str();
   add_force_flag(c, o->force);
   add_output_options(c, *out, true);

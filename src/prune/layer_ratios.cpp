@@ -87,8 +87,9 @@ std::vector<double> standardized(const std::vector<double>& values) {
 }  // namespace
 
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, double min_saving, int levels) {
+                              double target, int levels, const GraphMetric& plan_accuracy) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
+  const GraphMetric& judge = plan_accuracy ? plan_accuracy : accuracy;
   const double deepest = double(levels - 1) / levels;
   const ChannelGraph cg(g);
   LayerRatios r;
@@ -114,8 +115,8 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
 
   // What each space costs in accuracy and saves in cost when pruned alone to that depth. A pruned
   // model is judged as the caller's metric judges it (after batch-norm recalibration, say).
-  std::vector<double> loss, per_saving;
-  const double noise = std::max(min_saving * r.base_cost, 1e-12 * r.base_cost);
+  std::vector<double> loss, per_mac;
+  const double base_macs = double(g.macs());
   for (size_t s = 0; s < cg.spaces.size(); ++s) {
     if (uniform_weights[s] == 0) continue;
     std::vector<double> ratios(cg.spaces.size(), 0.0);
@@ -128,20 +129,21 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
     p.kept = {p.channels, kept_channels(g, cg, int(s), depth, criterion)};
     p.accuracy = {r.base_accuracy, accuracy(pruned)};
     p.cost = {r.base_cost, cost(pruned)};
+    p.macs = {int64_t(base_macs), pruned.macs()};
     r.evaluations += 2;
-    // Floors: a space that loses nothing or saves less than the timing's noise still ranks.
+    // Floors: a space that loses nothing, or saves no MACs (a space of one channel class), still ranks.
     loss.push_back(std::max(p.accuracy[0] - p.accuracy[1], 1e-4));
-    per_saving.push_back(loss.back() / std::max(p.cost[0] - p.cost[1], noise));
+    per_mac.push_back(loss.back() / std::max(base_macs - double(p.macs[1]), 1.0));
     r.profiles.push_back(std::move(p));
   }
 
   // Candidate plans: per-space weights, each candidate scaled until the whole model meets the
-  // target. Shaped by the profile (prune more where accuracy per unit of cost saved is cheap, or
-  // where accuracy alone is), then random (EagleEye, Li et al. 2020: strategies judged by accuracy
+  // target. Shaped by the profile (prune more where accuracy per MAC saved is cheap, or where
+  // accuracy alone is), then random (EagleEye, Li et al. 2020: strategies judged by accuracy
   // after batch-norm recalibration rank as they do fine-tuned). The most accurate wins; the
   // uniform cut is measured first and wins ties, so a plan is per-layer only when it measured better.
   std::vector<std::vector<double>> shapes;
-  for (const std::vector<double>& score : {per_saving, loss}) {
+  for (const std::vector<double>& score : {per_mac, loss}) {
     std::vector<double> logs;
     for (double v : score) logs.push_back(std::log(v));
     const std::vector<double> z = standardized(logs);
@@ -160,13 +162,13 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   r.space_ratios = uniform->ratios;
   r.cost = uniform->cost;
   r.uniform = true;
-  r.uniform_accuracy = accuracy(prune_channels(g, uniform->ratios, criterion));
+  r.uniform_accuracy = judge(prune_channels(g, uniform->ratios, criterion));
   ++r.evaluations;
   double best = r.uniform_accuracy;
   for (const std::vector<double>& w : shapes) {
     const std::optional<Sized> c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
     if (!c) continue;
-    const double a = accuracy(prune_channels(g, c->ratios, criterion));
+    const double a = judge(prune_channels(g, c->ratios, criterion));
     ++r.evaluations;
     if (a > best) {
       best = a;

@@ -21,6 +21,7 @@ struct SpaceProfile {
   std::vector<int64_t> kept;     // channels each level keeps
   std::vector<double> accuracy;  // of the model with only this space pruned at that level
   std::vector<double> cost;      // of the same model
+  std::vector<int64_t> macs;     // of the same model
 };
 
 struct LayerRatios {
@@ -42,12 +43,14 @@ using GraphMetric = std::function<double(const Graph&)>;
 // The planner prunes no space deeper than (levels - 1) / levels of its channels by default.
 constexpr int kLayerRatioLevels = 8;
 
-// Plans ratios for `g` so that `cost` of the pruned model is at most `target`. `accuracy` and
-// `cost` measure a candidate; the cost must fall as channels go (latency, MACs, parameters), and a
-// space's saving below `min_saving` times the unpruned cost (the cost's noise) ranks as that noise.
-// No space is pruned deeper than (levels - 1) / levels. Throws Error when pruning every space that
-// deep still misses the target.
+// Plans ratios for `g` so that `cost` of the pruned model is at most `target`. `accuracy` judges a
+// model with one space pruned, `plan_accuracy` a candidate plan (a deep cut judged after a short
+// fine-tuning ranks as it will end; empty: `accuracy`); `cost` measures either, and must fall as
+// channels go (latency, MACs, parameters). Candidates are shaped by each space's accuracy lost per
+// MAC saved (MACs add up across spaces, a batch-1 latency does not) and sized by `cost`. No space
+// is pruned deeper than (levels - 1) / levels. Throws Error when pruning every space that deep
+// still misses the target.
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, double min_saving = 0, int levels = kLayerRatioLevels);
+                              double target, int levels = kLayerRatioLevels, const GraphMetric& plan_accuracy = {});
 
 }  // namespace nimble::prune
