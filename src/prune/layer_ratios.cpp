@@ -18,6 +18,9 @@ constexpr int kSizingSteps = 8;
 constexpr int kRandomCandidates = 8;
 // Spread of the random candidates' per-space weights (log-normal).
 constexpr double kRandomSpread = 0.5;
+// Perturbations of the best candidate after the others, and their spread (log-normal).
+constexpr int kRefinements = 6;
+constexpr double kRefinementSpread = 0.25;
 // How strongly the profile-shaped candidates follow the profile: weight = exp(-strength * z).
 constexpr double kStrengths[] = {0.5, 1.0, 2.0};
 
@@ -137,11 +140,11 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
     r.profiles.push_back(std::move(p));
   }
 
-  // Candidate plans: per-space weights, each candidate scaled until the whole model meets the
-  // target. Shaped by the profile (prune more where accuracy per MAC saved is cheap, or where
-  // accuracy alone is), then random (EagleEye, Li et al. 2020: strategies judged by accuracy
-  // after batch-norm recalibration rank as they do fine-tuned). The most accurate wins; the
-  // uniform cut is measured first and wins ties, so a plan is per-layer only when it measured better.
+  // Candidate plans: per-space weights, each scaled until the whole model meets the target.
+  // Shaped by the profile (prune more where accuracy per MAC saved is cheap, or where accuracy
+  // alone is), then random (EagleEye, Li et al. 2020, samples pruning strategies so), then
+  // perturbations of the best. Each is judged by the caller's plan metric; the most accurate wins.
+  // The uniform cut is judged first and wins ties: a plan is per-layer only when it judged better.
   std::vector<std::vector<double>> shapes;
   for (const std::vector<double>& score : {per_mac, loss}) {
     std::vector<double> logs;
@@ -165,17 +168,26 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   r.uniform_accuracy = judge(prune_channels(g, uniform->ratios, criterion));
   ++r.evaluations;
   double best = r.uniform_accuracy;
-  for (const std::vector<double>& w : shapes) {
+  std::vector<double> best_weights = uniform_weights;
+  const auto try_candidate = [&](const std::vector<double>& w) {
     const std::optional<Sized> c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
-    if (!c) continue;
+    if (!c) return;
     const double a = judge(prune_channels(g, c->ratios, criterion));
     ++r.evaluations;
     if (a > best) {
       best = a;
+      best_weights = w;
       r.space_ratios = c->ratios;
       r.cost = c->cost;
       r.uniform = false;
     }
+  };
+  for (const std::vector<double>& w : shapes) try_candidate(w);
+  // Then a few steps around the best so far, each a smaller perturbation of it.
+  for (int k = 0; k < kRefinements; ++k) {
+    std::vector<double> w = best_weights;
+    for (const SpaceProfile& p : r.profiles) w[size_t(p.space)] *= std::exp(kRefinementSpread * double(rng.normal()));
+    try_candidate(w);
   }
   r.planned_accuracy = best;
 
