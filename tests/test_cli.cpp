@@ -395,9 +395,9 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
 
   // A MACs target: the smallest ratio that meets it.
   const int64_t target = jc["macs_before"].get<int64_t>() / 3;
-  CliRun tm =
-      run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() + " --method channel --target-macs " +
-          std::to_string(target) + " --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
+  CliRun tm = run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() +
+                  " --method channel --target-macs " + std::to_string(target) +
+                  " --plan-images 500 --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
   ASSERT_EQ(tm.code, 0) << tm.err;
   auto jtm = nlohmann::json::parse(tm.out);
   EXPECT_FALSE(jtm.contains("distillation"));
@@ -410,6 +410,8 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
             plan["planned_accuracy"].get<double>() == plan["uniform_accuracy"].get<double>());
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10",
                         "out of reach");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --plan-images 500",
+                        "applies to per-layer targets");
 
   // Magnitude pruning in one shot: the file shrinks with the sparsity (bitmask storage).
   CliRun m = run("prune " + ck.string() + " --out " + mag.string() + " --sparsity 0.8 --iters 5 --batch 32 --json");

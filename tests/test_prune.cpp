@@ -91,6 +91,26 @@ TEST(ChannelPruning, RemovalComputesWhatTheMaskedModelComputes) {
   expect_removal_is_exact(model("mobilenet_v1", 0.25), 0.3, prune::Criterion::l1, 1.5);  // depthwise chains
 }
 
+// A model fresh from removal trains as it is (every parameter has its gradient buffer): the
+// per-layer planner fine-tunes candidates before any is saved. The cnn's convolutions have biases.
+TEST(ChannelPruning, ARemovedModelTrainsWithoutASaveInBetween) {
+  const Graph g = model("cnn");
+  Graph small = prune::prune_channels(g, 0.5, prune::Criterion::l1);
+  for (const Node& n : small.nodes())
+    for (const auto& [key, p] : n.params) EXPECT_EQ(p->grad.shape(), p->data.shape()) << n.name << "." << key;
+  Session s(small, {8, Mode::train});
+  Rng rng(3);
+  const Shape in = small.input_shape();
+  s.forward(random_tensor({8, in[0], in[1], in[2]}, rng));
+  Tensor diff(Shape{8, 10});
+  for (int64_t i = 0; i < diff.numel(); ++i) diff.data<float>()[i] = 0.01f * float(i % 7);
+  s.backward(diff);
+  double norm = 0;
+  for (const Node& n : small.nodes())
+    if (n.op == OpKind::conv2d) norm += max_abs(n.param("bias").grad);
+  EXPECT_GT(norm, 0.0);
+}
+
 // A graph with the ONNX importer's ops: slice and channel_shuffle keep their channels (mixes), the
 // squeeze-excitation mul ties both inputs and its hardsigmoid gate fixes them; the branch inside
 // (1x1 -> depthwise -> 1x1) is still pruned, and removal computes what the masked graph computes.

@@ -55,6 +55,9 @@ void add_method_options(CLI::App* c, PruneOptions& o) {
 }
 
 void add_finetune_options(CLI::App* c, PruneOptions& o) {
+  c->add_option("--plan-images", o.plan_images,
+                "channel targets: training images of the short fine-tuning that judges each per-layer candidate "
+                "(default 12800; 0: judged one shot)");
   c->add_option("--finetune-epochs", o.finetune_epochs,
                 "fine-tune this many epochs while sparsity rises on the cubic schedule (0: prune in one shot)")
       ->capture_default_str();

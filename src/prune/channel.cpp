@@ -295,6 +295,7 @@ void replace(Node& n, const std::string& key, Tensor data) {
   if (!p) return;
   auto fresh = std::make_shared<Param>();
   fresh->data = std::move(data);
+  fresh->grad = Tensor(fresh->data.shape());  // like every parameter: the pruned model can train
   fresh->trainable = p->trainable;
   n.params[key] = fresh;
 }

@@ -197,6 +197,7 @@ Preset Preset::named(const std::string& name) {
     p.prune_epochs = 1;
     p.qat_epochs = 1;
     p.prune_latency = 0.8;
+    p.prune_plan_images = 1000;
     p.limit = 6000;
     p.baselines = {{"cnn", 0.25, 0}};
     p.baseline_epochs = 1;
@@ -212,6 +213,9 @@ Preset Preset::named(const std::string& name) {
     p.prune_epochs = 3;
     p.qat_epochs = 2;
     p.prune_latency = 0.75;
+    // A quarter of `nimble prune`'s: the 78 k-parameter student's planning took 75 s of the 15
+    // minutes with 12,800 (docs/results.md, Optimize).
+    p.prune_plan_images = 3200;
     // Half soft targets, half labels: 93.13 % test against 92.75 % with 0.9 for the same 20 epochs
     // and teacher (docs/results.md, Optimize).
     p.alpha = 0.5;
@@ -474,7 +478,8 @@ void prune_stage(OptimizeRun& run, int index) {
   const std::string inputs = model_inputs(run.current_path) + " latency " + fixed(run.preset.prune_latency, 4) +
                              " budget " + (to_budget ? fixed(*o.max_latency_ms, 6) : "none") + " epochs " +
                              std::to_string(run.preset.prune_epochs) + " alpha " + fixed(run.preset.alpha, 3) +
-                             " seed " + std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
+                             " plan images " + std::to_string(run.preset.prune_plan_images) + " seed " +
+                             std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
                              fixed(run.floor_val_accuracy, 6);
   const train::ProgressScope scope =
       begin(run, index, "prune",
@@ -494,6 +499,7 @@ void prune_stage(OptimizeRun& run, int index) {
       p.target_latency_ms = run.preset.prune_latency * batch1_latency_ms(m.graph, 100);
     }
     p.finetune_epochs = run.preset.prune_epochs;
+    p.plan_images = run.preset.prune_plan_images;
     PruneReport r;
     try {
       r = prune_model(p);

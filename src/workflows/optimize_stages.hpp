@@ -29,6 +29,8 @@ struct Preset {
   // Without a latency goal, pruning aims at this fraction of the model's batch-1 latency, with
   // per-layer ratios chosen by measurement.
   double prune_latency = 0.75;
+  // Training images of the short fine-tuning that judges each pruning candidate (PruneOptions).
+  int64_t prune_plan_images = 12800;
   double alpha = 0.9;  // the soft targets' weight wherever the teacher teaches (distil, prune, QAT)
   // Hand-designed small models trained plainly for baseline_epochs and quantized: the chart's
   // "baseline" points, where a user would start without the pipeline.

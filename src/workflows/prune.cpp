@@ -36,6 +36,10 @@ void PruneOptions::validate() const {
   only_for("ratio", ratio.has_value(), prune::Method::channel);
   only_for("target_macs", target_macs.has_value(), prune::Method::channel);
   only_for("target_latency_ms", target_latency_ms.has_value(), prune::Method::channel);
+  if (plan_images && (uniform || (!target_macs && !target_latency_ms)))
+    throw OptionError("plan_images",
+                      "applies to per-layer targets ({target_macs}, {target_latency_ms} without {uniform})");
+  if (plan_images) workflow::check_range("plan_images", double(*plan_images), 0, 1e7);
   if (uniform && !target_macs && !target_latency_ms)
     throw OptionError("uniform", "applies to {target_macs} and {target_latency_ms} (a {ratio} is uniform already)");
   if (int(ratio.has_value()) + int(target_macs.has_value()) + int(target_latency_ms.has_value()) > 1)
@@ -76,9 +80,9 @@ constexpr int64_t kRecalibrationImages = 1000;
 // Batch-1 calls behind each latency the per-layer planner measures (a candidate's compilation
 // costs more than these).
 constexpr int64_t kLatencyIters = 200;
-// Training images of the short fine-tuning that judges each per-layer candidate plan (one epoch
-// over them, at the recipe's batch): NetAdapt's short-term fine-tuning.
-constexpr int64_t kShortFineTuneImages = 12800;
+// Training images of the short fine-tuning that judges each per-layer candidate plan by default
+// (one epoch over them, at the recipe's batch): NetAdapt's short-term fine-tuning.
+constexpr int64_t kPlanImages = 12800;
 
 prune::PruneConfig prune_config(const PruneOptions& o) {
   prune::PruneConfig cfg;
@@ -151,15 +155,18 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
                   field + ": pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
     return;
   }
-  workflow::say(o.log, field + ": measuring each layer pruned alone (accuracy on " + std::to_string(judge.size()) +
-                           " validation images after batch-norm recalibration on " +
-                           std::to_string(kRecalibrationImages) + " training images, " +
-                           (o.target_macs ? "MACs" : "batch-1 latency") +
-                           "), then candidate plans sized to the target (judged after fine-tuning on " +
-                           std::to_string(std::min(kShortFineTuneImages, train.size())) + " training images)");
+  const int64_t plan_images = std::min(o.plan_images.value_or(kPlanImages), train.size());
+  workflow::say(
+      o.log,
+      field + ": measuring each layer pruned alone (accuracy on " + std::to_string(judge.size()) +
+          " validation images after batch-norm recalibration on " + std::to_string(kRecalibrationImages) +
+          " training images, " + (o.target_macs ? "MACs" : "batch-1 latency") +
+          "), then candidate plans sized to the target (judged " +
+          (plan_images > 0 ? "after fine-tuning on " + std::to_string(plan_images) + " training images" : "one shot") +
+          ")");
   // A pruned model's batch-norm statistics are the unpruned model's: judged with them, every deep
-  // cut looks equally broken (about 10 %). Recalibrated (EagleEye's adaptive batch-norm), a
-  // candidate's accuracy ranks as its fine-tuned accuracy does.
+  // cut looks equally broken (about 10 %). Recalibrated (EagleEye's adaptive batch-norm), a model
+  // with one layer pruned is judged near what fine-tuning will make of it.
   const prune::GraphMetric accuracy = [&](const Graph& p) {
     Graph recalibrated = p.clone();
     nas::recalibrate_batch_norm(recalibrated, train, norm, kRecalibrationImages);
@@ -168,10 +175,11 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   // A whole plan cuts deep: judged one shot, every candidate is far from what fine-tuning makes of
   // it (mobilenet_v2 at 56 % of its channels: 27 % after recalibration). A short fine-tuning on
   // labels alone first brings each near where it will end.
-  const data::ImageSet short_set = data::take(train, kShortFineTuneImages);
+  const data::ImageSet short_set = data::take(train, plan_images);
   const prune::GraphMetric tuned_accuracy = [&](const Graph& p) {
     Graph tuned = p.clone();
     train::TrainConfig tc = workflow::fine_tune_config(m, 1, o.lr, o.seed, false);
+    tc.batch = std::min(tc.batch, short_set.size());
     train::Trainer(tuned, tc).fit(short_set, {}, norm);
     return train::evaluate(tuned, judge, norm, 500, Precision::fp32).accuracy;
   };
@@ -518,7 +526,8 @@ std::string to_json(const PruneReport& r) {
           {{"space", s.space},
            {"channels", s.channels},
            {"ratio", p.space_ratios[size_t(s.space)]},
-           {"levels", {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}}}});
+           {"levels",
+            {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}, {"macs", s.macs}}}});
     j["layer_plan"] = {{"base_accuracy", p.base_accuracy},
                        {"base_cost", p.base_cost},
                        {"cost", p.cost},

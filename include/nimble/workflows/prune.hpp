@@ -31,6 +31,9 @@ struct PruneOptions {
   // A target is met with a ratio per layer chosen by measured accuracy and cost
   // (prune/layer_ratios.hpp); uniform: one ratio for every layer instead.
   bool uniform = false;
+  // Training images of the short fine-tuning (one pass, labels only) that judges each per-layer
+  // candidate plan; 0: judged one shot, after batch-norm recalibration. Unset: 12,800.
+  std::optional<int64_t> plan_images;
   prune::Criterion criterion = prune::Criterion::l1;
   int n = 2, m = 4;  // nm: keep N of every M
   int64_t finetune_epochs = 0;
