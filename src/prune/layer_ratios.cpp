@@ -147,8 +147,8 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   // The uniform cut is judged first and wins ties: a plan is per-layer only when it judged better.
   std::vector<std::vector<double>> shapes;
   for (const std::vector<double>& score : {per_mac, loss}) {
-    std::vector<double> logs;
-    for (double v : score) logs.push_back(std::log(v));
+    std::vector<double> logs(score.size());
+    std::transform(score.begin(), score.end(), logs.begin(), [](double v) { return std::log(v); });
     const std::vector<double> z = standardized(logs);
     for (double strength : kStrengths) {
       std::vector<double> w(cg.spaces.size(), 0.0);
