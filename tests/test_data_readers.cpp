@@ -156,6 +156,13 @@ TEST(ImageDecode, PngChunkClaimingMoreThanTheFileHoldsIsRefusedBeforeLibpngAlloc
   const std::string err = decode_error(bad, "text.png");
   expect_named_error(err, "text.png", "truncated PNG: ");
   EXPECT_NE(err.find("a zTXt chunk claims 2052348020 bytes"), std::string::npos) << err;
+  // The same chunk header with the file ending before the chunk's CRC (a fuzzer's 44-byte file,
+  // which still made libpng allocate the 2 GB).
+  std::vector<uint8_t> cut(bad.begin(), bad.begin() + 33 + 8);
+  cut.insert(cut.end(), {'I', 0x60, 0x82});
+  const std::string cut_err = decode_error(cut, "cut.png");
+  expect_named_error(cut_err, "cut.png", "truncated PNG: ");
+  EXPECT_NE(cut_err.find("a zTXt chunk claims 2052348020 bytes, the file has 0 left"), std::string::npos) << cut_err;
 }
 
 TEST(ImageDecode, JpegIsCloseToTheSourceImage) {

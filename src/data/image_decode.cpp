@@ -160,11 +160,14 @@ bool png_has_iend(const uint8_t* b, size_t size) {
 // claimed length before reading it (a 300-byte file with a zTXt chunk claiming 2 GB, fuzzing).
 void check_png_data_can_hold(const uint8_t* b, size_t size, const PngHeader& h, const std::string& name) {
   uint64_t idat = 0;
-  for (size_t p = 8; p + 12 <= size;) {
+  // Every chunk whose length and type are in the file, also one cut off before its CRC: libpng
+  // allocates the claimed length as soon as it has read those 8 bytes.
+  for (size_t p = 8; p + 8 <= size;) {
     const uint64_t length = be32(b + p);
-    if (length > size - p - 12)
+    const uint64_t left = size - p - 8 >= 4 ? size - p - 12 : 0;  // for the data, after the CRC's 4 bytes
+    if (p + 12 > size || length > left)
       fail(name, fmt::format("truncated PNG: a {} chunk claims {} bytes, the file has {} left", chunk_type(b + p + 4),
-                             length, size - p - 12));
+                             length, left));
     if (std::memcmp(b + p + 4, "IDAT", 4) == 0) idat += length;
     if (std::memcmp(b + p + 4, "IEND", 4) == 0) break;
     p += 12 + size_t(length);
