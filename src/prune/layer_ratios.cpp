@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "nimble/core/error.hpp"
 #include "nimble/core/rng.hpp"
@@ -44,22 +43,22 @@ std::vector<double> scaled_ratios(const std::vector<double>& weights, double sca
 struct Sized {
   std::vector<double> ratios;
   double cost = 0;
+  bool met = false;  // false: even the deepest ratio everywhere misses the target (`cost` is its)
 };
 
 // The least scale of `weights` whose pruned model, measured whole, meets the target: a batch-1
 // latency is not the sum of what each space saves alone, so every candidate is sized by measuring
-// it. Nothing when even the deepest ratio everywhere misses the target.
-std::optional<Sized> size_to_target(const Graph& g, Criterion criterion, const GraphMetric& cost,
-                                    const std::vector<double>& weights, double target, double deepest,
-                                    int64_t& evaluations) {
+// it.
+Sized size_to_target(const Graph& g, Criterion criterion, const GraphMetric& cost, const std::vector<double>& weights,
+                     double target, double deepest, int64_t& evaluations) {
   double smallest = 0;
   for (double w : weights)
     if (w > 0) smallest = smallest > 0 ? std::min(smallest, w) : w;
-  if (smallest <= 0) return std::nullopt;
-  double lo = 0, hi = deepest / smallest;  // at hi every space is at its deepest ratio
+  if (smallest <= 0) return Sized{{}, cost(g), false};  // nothing to prune: the model is its deepest cut
+  double lo = 0, hi = deepest / smallest;               // at hi every space is at its deepest ratio
   double hi_cost = cost(prune_channels(g, scaled_ratios(weights, hi, deepest), criterion));
   ++evaluations;
-  if (hi_cost > target) return std::nullopt;
+  if (hi_cost > target) return Sized{{}, hi_cost, false};
   for (int i = 0; i < kSizingSteps; ++i) {
     const double mid = 0.5 * (lo + hi);
     const double c = cost(prune_channels(g, scaled_ratios(weights, mid, deepest), criterion));
@@ -71,7 +70,7 @@ std::optional<Sized> size_to_target(const Graph& g, Criterion criterion, const G
       lo = mid;
     }
   }
-  return Sized{scaled_ratios(weights, hi, deepest), hi_cost};
+  return Sized{scaled_ratios(weights, hi, deepest), hi_cost, true};
 }
 
 // `values` centred and scaled to unit deviation (all 0 when they do not vary).
@@ -106,15 +105,12 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   std::vector<double> uniform_weights(cg.spaces.size(), 0.0);
   for (size_t s = 0; s < cg.spaces.size(); ++s)
     if (cg.spaces[s].prunable && cg.spaces[s].classes.size() >= 2) uniform_weights[s] = 1.0;
-  const std::optional<Sized> uniform =
-      size_to_target(g, criterion, cost, uniform_weights, target, deepest, r.evaluations);
-  if (!uniform) {
-    const double c = cost(prune_channels(g, scaled_ratios(uniform_weights, 1.0, deepest), criterion));
-    throw Error("even the deepest per-layer pruning measured costs " + std::to_string(c) + " against the target " +
-                std::to_string(target));
-  }
+  const Sized uniform = size_to_target(g, criterion, cost, uniform_weights, target, deepest, r.evaluations);
+  if (!uniform.met)
+    throw Error("even the deepest per-layer pruning measured costs " + std::to_string(uniform.cost) +
+                " against the target " + std::to_string(target));
   double depth = 0;
-  for (double ratio : uniform->ratios) depth = std::max(depth, ratio);
+  for (double ratio : uniform.ratios) depth = std::max(depth, ratio);
 
   // What each space costs in accuracy and saves in cost when pruned alone to that depth. A pruned
   // model is judged as the caller's metric judges it (after batch-norm recalibration, say).
@@ -162,23 +158,23 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
     for (const SpaceProfile& p : r.profiles) w[size_t(p.space)] = std::exp(kRandomSpread * double(rng.normal()));
     shapes.push_back(std::move(w));
   }
-  r.space_ratios = uniform->ratios;
-  r.cost = uniform->cost;
+  r.space_ratios = uniform.ratios;
+  r.cost = uniform.cost;
   r.uniform = true;
-  r.uniform_accuracy = judge(prune_channels(g, uniform->ratios, criterion));
+  r.uniform_accuracy = judge(prune_channels(g, uniform.ratios, criterion));
   ++r.evaluations;
   double best = r.uniform_accuracy;
   std::vector<double> best_weights = uniform_weights;
   const auto try_candidate = [&](const std::vector<double>& w) {
-    const std::optional<Sized> c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
-    if (!c) return;
-    const double a = judge(prune_channels(g, c->ratios, criterion));
+    const Sized c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
+    if (!c.met) return;
+    const double a = judge(prune_channels(g, c.ratios, criterion));
     ++r.evaluations;
     if (a > best) {
       best = a;
       best_weights = w;
-      r.space_ratios = c->ratios;
-      r.cost = c->cost;
+      r.space_ratios = c.ratios;
+      r.cost = c.cost;
       r.uniform = false;
     }
   };

@@ -176,11 +176,11 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   // it (mobilenet_v2 at 56 % of its channels: 27 % after recalibration). A short fine-tuning on
   // labels alone first brings each near where it will end.
   const data::ImageSet short_set = data::take(train, plan_images);
+  train::TrainConfig short_tc = workflow::fine_tune_config(m, 1, o.lr, o.seed, false);
+  short_tc.batch = std::min(short_tc.batch, short_set.size());
   const prune::GraphMetric tuned_accuracy = [&](const Graph& p) {
     Graph tuned = p.clone();
-    train::TrainConfig tc = workflow::fine_tune_config(m, 1, o.lr, o.seed, false);
-    tc.batch = std::min(tc.batch, short_set.size());
-    train::Trainer(tuned, tc).fit(short_set, {}, norm);
+    train::Trainer(tuned, short_tc).fit(short_set, {}, norm);
     return train::evaluate(tuned, judge, norm, 500, Precision::fp32).accuracy;
   };
   const auto t0 = std::chrono::steady_clock::now();
