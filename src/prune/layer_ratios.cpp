@@ -10,9 +10,11 @@ namespace nimble::prune {
 
 namespace {
 
-// Bisection steps that size a candidate to the target: the scale is then known to 1/256 of its
-// range, finer than one channel of the spaces pruned here.
-constexpr int kSizingSteps = 8;
+// Bisection steps that size a candidate to the target: the scale is then known to 1/4096 of its
+// range. The range runs to where the least-weighted space reaches the deepest ratio, so a plan
+// that spares one space spreads the others' ratios over a small part of it: with 8 steps such a
+// plan of resnet-8 came out 12 % below the MACs it was sized to, with 12 steps 5 %.
+constexpr int kSizingSteps = 12;
 // Random candidates after the profile-shaped ones, as EagleEye samples pruning strategies.
 constexpr int kRandomCandidates = 8;
 // Spread of the random candidates' per-space weights (log-normal).
@@ -89,7 +91,8 @@ std::vector<double> standardized(const std::vector<double>& values) {
 }  // namespace
 
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, int levels, const GraphMetric& plan_accuracy) {
+                              double target, int levels, const GraphMetric& plan_accuracy,
+                              const RelativeCost& relative_cost) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
   const GraphMetric& judge = plan_accuracy ? plan_accuracy : accuracy;
   const double deepest = double(levels - 1) / levels;
@@ -161,12 +164,22 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   r.space_ratios = uniform.ratios;
   r.cost = uniform.cost;
   r.uniform = true;
-  r.uniform_accuracy = judge(prune_channels(g, uniform.ratios, criterion));
+  const Graph uniform_cut = prune_channels(g, uniform.ratios, criterion);
+  r.uniform_accuracy = judge(uniform_cut);
   ++r.evaluations;
+  // Measured alone, one model against the target, a plan lands wherever the machine's drift of the
+  // moment puts it (mobilenet_v2's plans came out 4-9 % faster than the uniform cut timed beside
+  // them). Timed beside the uniform cut, every plan is sized to what it replaces.
+  GraphMetric plan_cost = cost;
+  double plan_target = target;
+  if (relative_cost) {
+    plan_cost = [&](const Graph& p) { return uniform.cost * relative_cost(p, uniform_cut); };
+    plan_target = uniform.cost;
+  }
   double best = r.uniform_accuracy;
   std::vector<double> best_weights = uniform_weights;
   const auto try_candidate = [&](const std::vector<double>& w) {
-    const Sized c = size_to_target(g, criterion, cost, w, target, deepest, r.evaluations);
+    const Sized c = size_to_target(g, criterion, plan_cost, w, plan_target, deepest, r.evaluations);
     if (!c.met) return;
     const double a = judge(prune_channels(g, c.ratios, criterion));
     ++r.evaluations;

@@ -183,10 +183,17 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
     train::Trainer(tuned, short_tc).fit(short_set, {}, norm);
     return train::evaluate(tuned, judge, norm, 500, Precision::fp32).accuracy;
   };
+  prune::RelativeCost relative_latency;
+  if (o.target_latency_ms)
+    relative_latency = [](const Graph& candidate, const Graph& reference) {
+      const auto t = time_models({{&candidate, Precision::fp32}, {&reference, Precision::fp32}}, 1, 5, kLatencyIters);
+      return percentile(t[0].batch1_ms, 0.5) / percentile(t[1].batch1_ms, 0.5);
+    };
   const auto t0 = std::chrono::steady_clock::now();
   prune::LayerRatios plan;
   try {
-    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, prune::kLayerRatioLevels, tuned_accuracy);
+    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, prune::kLayerRatioLevels, tuned_accuracy,
+                                    relative_latency);
   } catch (const Error& e) {  // check_reachable's measure met the target, the planner's did not (noise)
     throw OptionError(field, what + " is out of reach: " + e.what());
   }

@@ -39,6 +39,9 @@ struct LayerRatios {
 };
 
 using GraphMetric = std::function<double(const Graph&)>;
+// The cost of `candidate` over that of `reference`, both measured together: batch-1 latencies
+// timed in alternation, which drift of the machine between two measurements cannot bias.
+using RelativeCost = std::function<double(const Graph& candidate, const Graph& reference)>;
 
 // The planner prunes no space deeper than (levels - 1) / levels of its channels by default.
 constexpr int kLayerRatioLevels = 8;
@@ -47,10 +50,12 @@ constexpr int kLayerRatioLevels = 8;
 // model with one space pruned, `plan_accuracy` a candidate plan (a deep cut judged after a short
 // fine-tuning ranks as it will end; empty: `accuracy`); `cost` measures either, and must fall as
 // channels go (latency, MACs, parameters). Candidates are shaped by each space's accuracy lost per
-// MAC saved (MACs add up across spaces, a batch-1 latency does not) and sized by `cost`. No space
-// is pruned deeper than (levels - 1) / levels. Throws Error when pruning every space that deep
-// still misses the target.
+// MAC saved (MACs add up across spaces, a batch-1 latency does not) and sized by `cost`; given
+// `relative_cost`, they are sized instead to cost no more than the uniform cut measured beside
+// them. No space is pruned deeper than (levels - 1) / levels. Throws Error when pruning every
+// space that deep still misses the target.
 LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, int levels = kLayerRatioLevels, const GraphMetric& plan_accuracy = {});
+                              double target, int levels = kLayerRatioLevels, const GraphMetric& plan_accuracy = {},
+                              const RelativeCost& relative_cost = {});
 
 }  // namespace nimble::prune
