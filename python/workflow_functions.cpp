@@ -88,7 +88,7 @@ Keywords<PruneOptions> prune_keywords() {
   k.named("method", &O::method, &prune::method_from_name).field("sparsity", &O::sparsity);
   k.named("scope", &O::scope, &prune::scope_from_name).field("ratio", &O::ratio);
   k.field("target_macs", &O::target_macs).field("target_latency_ms", &O::target_latency_ms);
-  k.field("uniform", &O::uniform).field("plan_images", &O::plan_images);
+  k.field("uniform", &O::uniform).field("per_layer", &O::per_layer).field("plan_images", &O::plan_images);
   k.named("criterion", &O::criterion, &prune::criterion_from_name).field("n", &O::n).field("m", &O::m);
   k.field("finetune_epochs", &O::finetune_epochs).field("lr", &O::lr).field("ramp", &O::ramp);
   k.field("precision", &O::precision).field("batch", &O::batch).field("iters", &O::iters).field("seed", &O::seed);

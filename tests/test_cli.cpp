@@ -411,7 +411,20 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10",
                         "out of reach");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --plan-images 500",
-                        "applies to per-layer targets");
+                        "applies to per-layer plans");
+  // A ratio per layer at the latency of one ratio everywhere, timed beside it.
+  CliRun pl = run("prune " + ck.string() + " --out " + (dir_ / "per_layer.nimble").string() +
+                  " --method channel --ratio 0.5 --per-layer --plan-images 300 --precision fp32 --iters 5 --json");
+  ASSERT_EQ(pl.code, 0) << pl.err;
+  const auto jpl = nlohmann::json::parse(pl.out);
+  ASSERT_TRUE(jpl.contains("layer_plan")) << pl.out;
+  EXPECT_GE(jpl["layer_plan"]["planned_accuracy"].get<double>(), jpl["layer_plan"]["uniform_accuracy"].get<double>());
+  EXPECT_LT(jpl["macs_after"].get<int64_t>(), jpl["macs_before"].get<int64_t>());
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --per-layer",
+                        "applies to a --ratio");
+  expect_one_line_error(
+      "prune " + ck.string() + " --out " + mag.string() + " --method channel --ratio 0.95 --per-layer",
+      "must be in (0, 0.875]");
 
   // Magnitude pruning in one shot: the file shrinks with the sparsity (bitmask storage).
   CliRun m = run("prune " + ck.string() + " --out " + mag.string() + " --sparsity 0.8 --iters 5 --batch 32 --json");

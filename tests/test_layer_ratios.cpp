@@ -179,6 +179,30 @@ TEST(LayerRatios, PlansAreSizedAgainstTheUniformCutMeasuredBesideThem) {
   EXPECT_GE(double(planned), 0.92 * double(references[0]));
 }
 
+TEST(LayerRatios, APlanLikeAUniformCutCostsNoMoreThanIt) {
+  const Graph g = resnet8();
+  const prune::ChannelGraph cg(g);
+  const auto full = space_channels(cg, g);
+  const int fragile = prunable_spaces(cg).back();
+  const prune::GraphMetric accuracy = [&](const Graph& p) {
+    return 1.0 - double(full.at(fragile) - space_channels(cg, p).at(fragile)) / double(full.at(fragile));
+  };
+  const prune::GraphMetric macs = [](const Graph& p) { return double(p.macs()); };
+  const prune::RelativeCost relative = [](const Graph& candidate, const Graph& reference) {
+    return double(candidate.macs()) / double(reference.macs());
+  };
+  const int64_t uniform_macs = prune::prune_channels(g, 0.5, prune::Criterion::l1).macs();
+  const prune::LayerRatios plan =
+      prune::plan_layer_ratios_like_uniform(g, prune::Criterion::l1, accuracy, macs, 0.5, relative);
+  EXPECT_FALSE(plan.uniform);
+  EXPECT_GT(plan.planned_accuracy, plan.uniform_accuracy);
+  const Graph pruned = prune::prune_channels(g, plan.space_ratios, prune::Criterion::l1);
+  EXPECT_LE(pruned.macs(), uniform_macs);
+  EXPECT_GE(double(pruned.macs()), 0.92 * double(uniform_macs));
+  EXPECT_EQ(space_channels(cg, pruned).at(fragile), full.at(fragile)) << "the fragile space is spared";
+  EXPECT_THROW(prune::plan_layer_ratios_like_uniform(g, prune::Criterion::l1, accuracy, macs, 0.9, relative), Error);
+}
+
 TEST(LayerRatios, AnUnreachableTargetIsAnError) {
   const Graph g = resnet8();
   const prune::GraphMetric accuracy = [](const Graph&) { return 1.0; };

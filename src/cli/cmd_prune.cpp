@@ -48,6 +48,9 @@ void add_method_options(CLI::App* c, PruneOptions& o) {
   c->add_flag("--uniform", o.uniform,
               "channel targets: one ratio for every layer instead of per-layer ratios chosen by measured accuracy "
               "and cost");
+  c->add_flag("--per-layer", o.per_layer,
+              "channel --ratio R: per-layer ratios, chosen as for a target, that run no slower at batch 1 than R "
+              "everywhere (timed beside it)");
   c->add_option_function<std::string>(
        "--nm", parse_field("nm", [&o](const std::string& s) { std::tie(o.n, o.m) = parse_nm(s); }),
        "nm: keep N of every M consecutive input-channel weights")

@@ -88,30 +88,21 @@ std::vector<double> standardized(const std::vector<double>& values) {
   return z;
 }
 
-}  // namespace
-
-LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, int levels, const GraphMetric& plan_accuracy,
-                              const RelativeCost& relative_cost) {
-  NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
-  const GraphMetric& judge = plan_accuracy ? plan_accuracy : accuracy;
-  const double deepest = double(levels - 1) / levels;
-  const ChannelGraph cg(g);
-  LayerRatios r;
-  r.space_ratios.assign(cg.spaces.size(), 0.0);
-  r.base_cost = r.cost = cost(g);
-  if (r.base_cost <= target) return r;
-  r.base_accuracy = accuracy(g);
-
-  // One ratio everywhere, sized to the target: the baseline every plan must beat, and the depth
-  // at which each space is profiled.
-  std::vector<double> uniform_weights(cg.spaces.size(), 0.0);
+// One ratio for every prunable space (spaces of fewer than two channel classes stay whole).
+std::vector<double> uniform_weights(const ChannelGraph& cg) {
+  std::vector<double> w(cg.spaces.size(), 0.0);
   for (size_t s = 0; s < cg.spaces.size(); ++s)
-    if (cg.spaces[s].prunable && cg.spaces[s].classes.size() >= 2) uniform_weights[s] = 1.0;
-  const Sized uniform = size_to_target(g, criterion, cost, uniform_weights, target, deepest, r.evaluations);
-  if (!uniform.met)
-    throw Error("even the deepest per-layer pruning measured costs " + std::to_string(uniform.cost) +
-                " against the target " + std::to_string(target));
+    if (cg.spaces[s].prunable && cg.spaces[s].classes.size() >= 2) w[s] = 1.0;
+  return w;
+}
+
+// The planner once the uniform cut is known (`r` holds the unpruned model's figures): profile every
+// space at the uniform cut's depth, then judge candidate plans sized to `target` (or, given
+// `relative_cost`, to the uniform cut timed beside them).
+void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion criterion, const GraphMetric& accuracy,
+                          const GraphMetric& cost, double target, const Sized& uniform, double deepest,
+                          const GraphMetric& judge, const RelativeCost& relative_cost, LayerRatios& r) {
+  const std::vector<double> weights = uniform_weights(cg);
   double depth = 0;
   for (double ratio : uniform.ratios) depth = std::max(depth, ratio);
 
@@ -120,7 +111,7 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   std::vector<double> loss, per_mac;
   const double base_macs = double(g.macs());
   for (size_t s = 0; s < cg.spaces.size(); ++s) {
-    if (uniform_weights[s] == 0) continue;
+    if (weights[s] == 0) continue;
     std::vector<double> ratios(cg.spaces.size(), 0.0);
     ratios[s] = depth;
     const Graph pruned = prune_channels(g, ratios, criterion);
@@ -177,7 +168,7 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
     plan_target = uniform.cost;
   }
   double best = r.uniform_accuracy;
-  std::vector<double> best_weights = uniform_weights;
+  std::vector<double> best_weights = weights;
   const auto try_candidate = [&](const std::vector<double>& w) {
     const Sized c = size_to_target(g, criterion, plan_cost, w, plan_target, deepest, r.evaluations);
     if (!c.met) return;
@@ -206,6 +197,48 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
     removed += p.channels - kept_channels(g, cg, p.space, r.space_ratios[size_t(p.space)], criterion);
   }
   r.fraction = total > 0 ? double(removed) / double(total) : 0.0;
+}
+
+}  // namespace
+
+LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
+                              double target, int levels, const GraphMetric& plan_accuracy,
+                              const RelativeCost& relative_cost) {
+  NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
+  const double deepest = double(levels - 1) / levels;
+  const ChannelGraph cg(g);
+  LayerRatios r;
+  r.space_ratios.assign(cg.spaces.size(), 0.0);
+  r.base_cost = r.cost = cost(g);
+  if (r.base_cost <= target) return r;
+  r.base_accuracy = accuracy(g);
+  // One ratio everywhere, sized to the target: the baseline every plan must beat, and the depth
+  // at which each space is profiled.
+  const Sized uniform = size_to_target(g, criterion, cost, uniform_weights(cg), target, deepest, r.evaluations);
+  if (!uniform.met)
+    throw Error("even the deepest per-layer pruning measured costs " + std::to_string(uniform.cost) +
+                " against the target " + std::to_string(target));
+  plan_against_uniform(g, cg, criterion, accuracy, cost, target, uniform, deepest,
+                       plan_accuracy ? plan_accuracy : accuracy, relative_cost, r);
+  return r;
+}
+
+LayerRatios plan_layer_ratios_like_uniform(const Graph& g, Criterion criterion, const GraphMetric& accuracy,
+                                           const GraphMetric& cost, double ratio, const RelativeCost& relative_cost,
+                                           int levels, const GraphMetric& plan_accuracy) {
+  NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
+  const double deepest = double(levels - 1) / levels;
+  NIMBLE_CHECK(ratio > 0 && ratio <= deepest, "a per-layer plan's uniform ratio must be in (0, " +
+                                                  std::to_string(deepest) + "], not " + std::to_string(ratio));
+  const ChannelGraph cg(g);
+  LayerRatios r;
+  r.base_cost = cost(g);
+  r.base_accuracy = accuracy(g);
+  Sized uniform{scaled_ratios(uniform_weights(cg), ratio, deepest), 0, true};
+  uniform.cost = cost(prune_channels(g, uniform.ratios, criterion));
+  r.evaluations = 2;
+  plan_against_uniform(g, cg, criterion, accuracy, cost, uniform.cost, uniform, deepest,
+                       plan_accuracy ? plan_accuracy : accuracy, relative_cost, r);
   return r;
 }
 

@@ -36,9 +36,14 @@ void PruneOptions::validate() const {
   only_for("ratio", ratio.has_value(), prune::Method::channel);
   only_for("target_macs", target_macs.has_value(), prune::Method::channel);
   only_for("target_latency_ms", target_latency_ms.has_value(), prune::Method::channel);
-  if (plan_images && (uniform || (!target_macs && !target_latency_ms)))
+  if (per_layer && !ratio) throw OptionError("per_layer", "applies to a {ratio} (targets are per layer already)");
+  const double deepest = double(prune::kLayerRatioLevels - 1) / prune::kLayerRatioLevels;
+  if (per_layer && !(*ratio > 0 && *ratio <= deepest))
+    throw OptionError("ratio", "must be in (0, " + workflow::fixed(deepest, 3) + "] with {per_layer}");
+  if (plan_images && !per_layer && (uniform || (!target_macs && !target_latency_ms)))
     throw OptionError("plan_images",
-                      "applies to per-layer targets ({target_macs}, {target_latency_ms} without {uniform})");
+                      "applies to per-layer plans ({target_macs}, {target_latency_ms} without "
+                      "{uniform}, or {ratio} with {per_layer})");
   if (plan_images) workflow::check_range("plan_images", double(*plan_images), 0, 1e7);
   if (uniform && !target_macs && !target_latency_ms)
     throw OptionError("uniform", "applies to {target_macs} and {target_latency_ms} (a {ratio} is uniform already)");
@@ -140,11 +145,12 @@ void check_reachable(const PruneOptions& o, const Graph& g, prune::Criterion cri
 void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet& judge, const data::ImageSet& train,
                     const data::Normalization& norm, prune::PruneConfig& cfg, PruneReport& r) {
   const Graph& g = m.graph;
-  if (!o.target_macs && !o.target_latency_ms) return;
-  const std::string field = o.target_macs ? "target_macs" : "target_latency_ms";
-  const std::string what = o.target_macs ? "target_macs " + std::to_string(int64_t(*o.target_macs))
-                                         : "target_latency_ms " + std::to_string(*o.target_latency_ms);
-  const double target = o.target_macs ? *o.target_macs : *o.target_latency_ms;
+  if (!o.target_macs && !o.target_latency_ms && !o.per_layer) return;
+  const std::string field = o.target_macs ? "target_macs" : o.target_latency_ms ? "target_latency_ms" : "per_layer";
+  const std::string what = o.target_macs         ? "target_macs " + std::to_string(int64_t(*o.target_macs))
+                           : o.target_latency_ms ? "target_latency_ms " + std::to_string(*o.target_latency_ms)
+                                                 : "per_layer";
+  const double target = o.target_macs ? *o.target_macs : o.target_latency_ms.value_or(0);
   const prune::GraphMetric cost = [&](const Graph& p) {
     return o.target_macs ? double(p.macs()) : batch1_latency_ms(p, kLatencyIters);
   };
@@ -160,8 +166,10 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
       o.log,
       field + ": measuring each layer pruned alone (accuracy on " + std::to_string(judge.size()) +
           " validation images after batch-norm recalibration on " + std::to_string(kRecalibrationImages) +
-          " training images, " + (o.target_macs ? "MACs" : "batch-1 latency") +
-          "), then candidate plans sized to the target (judged " +
+          " training images, " + (o.target_macs ? "MACs" : "batch-1 latency") + "), then candidate plans sized to " +
+          (o.per_layer ? "the latency of " + workflow::fixed(100 * *o.ratio, 1) + " % everywhere, timed beside it"
+                       : std::string("the target")) +
+          " (judged " +
           (plan_images > 0 ? "after fine-tuning on " + std::to_string(plan_images) + " training images" : "one shot") +
           ")");
   // A pruned model's batch-norm statistics are the unpruned model's: judged with them, every deep
@@ -184,7 +192,7 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
     return train::evaluate(tuned, judge, norm, 500, Precision::fp32).accuracy;
   };
   prune::RelativeCost relative_latency;
-  if (o.target_latency_ms)
+  if (!o.target_macs)
     relative_latency = [](const Graph& candidate, const Graph& reference) {
       const auto t = time_models({{&candidate, Precision::fp32}, {&reference, Precision::fp32}}, 1, 5, kLatencyIters);
       return percentile(t[0].batch1_ms, 0.5) / percentile(t[1].batch1_ms, 0.5);
@@ -192,8 +200,11 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   const auto t0 = std::chrono::steady_clock::now();
   prune::LayerRatios plan;
   try {
-    plan = prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, prune::kLayerRatioLevels, tuned_accuracy,
-                                    relative_latency);
+    plan = o.per_layer
+               ? prune::plan_layer_ratios_like_uniform(g, cfg.criterion, accuracy, cost, *o.ratio, relative_latency,
+                                                       prune::kLayerRatioLevels, tuned_accuracy)
+               : prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, prune::kLayerRatioLevels,
+                                          tuned_accuracy, relative_latency);
   } catch (const Error& e) {  // check_reachable's measure met the target, the planner's did not (noise)
     throw OptionError(field, what + " is out of reach: " + e.what());
   }
@@ -290,6 +301,7 @@ std::string run_identity(const PruneOptions& o, const Model& m) {
                                           o.target_macs ? std::to_string(*o.target_macs) : "-",
                                           o.target_latency_ms ? std::to_string(*o.target_latency_ms) : "-",
                                           std::to_string(o.uniform),
+                                          std::to_string(o.per_layer),
                                           prune::criterion_name(o.criterion),
                                           std::to_string(o.n) + ":" + std::to_string(o.m),
                                           std::to_string(o.finetune_epochs),

@@ -31,6 +31,9 @@ struct PruneOptions {
   // A target is met with a ratio per layer chosen by measured accuracy and cost
   // (prune/layer_ratios.hpp); uniform: one ratio for every layer instead.
   bool uniform = false;
+  // With a ratio: per-layer ratios, chosen as for a target, that run no slower at batch 1 than
+  // that ratio everywhere timed beside them (a better cut at the uniform cut's latency).
+  bool per_layer = false;
   // Training images of the short fine-tuning (one pass, labels only) that judges each per-layer
   // candidate plan; 0: judged one shot, after batch-norm recalibration. Unset: 12,800.
   std::optional<int64_t> plan_images;
