@@ -12,6 +12,7 @@
 #include "nimble/nas/supernet_training.hpp"
 #include "nimble/runtime/session.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "nimble/train/batch_norm_recalibration.hpp"
 
 namespace nimble::nas {
 namespace {
@@ -136,7 +137,7 @@ TEST(NasSupernet, RecalibrationGivesTheStatisticsOfTheImagesSeen) {
   set.labels.assign(32, 0);
   set.num_classes = 1;
   const data::Normalization norm{{0.5f, 0.4f}, {0.25f, 0.3f}};
-  recalibrate_batch_norm(g, set, norm, 32, 8);  // all 32 images, in 4 batches
+  train::recalibrate_batch_norm(g, set, norm, 32, 8);  // all 32 images, in 4 batches
   for (int64_t c = 0; c < 2; ++c) {
     double sum = 0, sq = 0;
     for (int64_t n = 0; n < 32; ++n)

@@ -17,9 +17,9 @@
 #include "nimble/distill/distillation.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/model.hpp"
-#include "nimble/nas/supernet.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 #include "nimble/runtime/timing.hpp"
+#include "nimble/train/batch_norm_recalibration.hpp"
 #include "workflows/report_json.hpp"
 #include "workflows/workflow_util.hpp"
 
@@ -177,7 +177,7 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   // with one layer pruned is judged near what fine-tuning will make of it.
   const prune::GraphMetric accuracy = [&](const Graph& p) {
     Graph recalibrated = p.clone();
-    nas::recalibrate_batch_norm(recalibrated, train, norm, kRecalibrationImages);
+    train::recalibrate_batch_norm(recalibrated, train, norm, kRecalibrationImages);
     return train::evaluate(recalibrated, judge, norm, 500, Precision::fp32).accuracy;
   };
   // A whole plan cuts deep: judged one shot, every candidate is far from what fine-tuning makes of
@@ -434,7 +434,7 @@ PruneReport prune_model(const PruneOptions& o) {
   if (channel) r.removal_max_abs_diff = check_removal(masked, pruned, d.test, norm);
   // One shot, the pruned channels' share of each batch-norm's statistics is gone; measured anew
   // on training images (weights unchanged), the model keeps much of its accuracy.
-  if (channel && o.finetune_epochs == 0) nas::recalibrate_batch_norm(pruned, split.train, norm, kRecalibrationImages);
+  if (channel && o.finetune_epochs == 0) train::recalibrate_batch_norm(pruned, split.train, norm, kRecalibrationImages);
   const train::EvalResult after_acc = train::evaluate(pruned, d.test, norm, 500, Precision::fp32);
   const std::vector<workflow::Speed> speeds = workflow::measure_speeds({&m.graph, &pruned}, o.batch, o.iters);
 

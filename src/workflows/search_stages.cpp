@@ -17,6 +17,7 @@
 #include "nimble/nas/stats.hpp"
 #include "nimble/nas/supernet_training.hpp"
 #include "nimble/runtime/precision_probe.hpp"
+#include "nimble/train/batch_norm_recalibration.hpp"
 #include "nimble/train/trainer.hpp"
 #include "workflows/workflow_util.hpp"
 
@@ -478,7 +479,8 @@ void extract_stage(const SearchOptions& o, const nas::SearchSpace& space, const 
   for (size_t k = 0; k < chosen.size(); ++k) {
     const auto& [c, timing] = chosen[k];
     Model m(net.extract(c.arch), Preprocessing{255.0f, data.norm});
-    nas::recalibrate_batch_norm(m.graph, data.split.train, data.norm, std::max<int64_t>(o.recalibration_images, 5000));
+    train::recalibrate_batch_norm(m.graph, data.split.train, data.norm,
+                                  std::max<int64_t>(o.recalibration_images, 5000));
     m.provenance.recipe = searched_recipe(o, space, data, c.arch, r);
     if (o.finetune_epochs > 0) {
       say(o.log, "extract: fine-tuning " + nas::arch_to_string(c.arch) + " for " + std::to_string(o.finetune_epochs) +

@@ -26,7 +26,7 @@ class Supernet {
   const Graph& graph() const { return graph_; }
 
   // A standalone graph of `arch` holding the supernet's slices (batch-norm running statistics
-  // included: recalibrate them, see recalibrate_batch_norm).
+  // included: recalibrate them, see train::recalibrate_batch_norm).
   Graph extract(const Arch& arch) const;
   // Copies the supernet's slices into `subnet` (a graph of extract()), touching its parameters.
   void copy_weights_to(Graph& subnet) const;
@@ -38,12 +38,6 @@ class Supernet {
   Graph graph_;
   std::map<std::string, size_t> node_index_;  // supernet node name -> index
 };
-
-// Replaces the running statistics of every batch-norm of `graph` by the mean and variance of its
-// input over the first `images` training images (sub-networks need their own: the supernet's
-// statistics mix every architecture's). Runs train-mode forward passes; weights are unchanged.
-void recalibrate_batch_norm(Graph& graph, const data::ImageSet& train, const data::Normalization& norm,
-                            int64_t images = 2000, int64_t batch = 200);
 
 // The accuracy of `arch` with the supernet's weights: extracted, batch-norm recalibrated on
 // `recalibration_images` of `train`, evaluated on `val` in `precision`.
