@@ -36,6 +36,14 @@ std::vector<int> prunable_spaces(const prune::ChannelGraph& cg) {
   return out;
 }
 
+// A made-up accuracy that falls only as channels of `fragile` go.
+prune::GraphMetric only_fragile_space_counts(const Graph& g, const prune::ChannelGraph& cg, int fragile) {
+  const int64_t channels = space_channels(cg, g).at(fragile);
+  return [&cg, fragile, channels](const Graph& p) {
+    return 1.0 - double(channels - space_channels(cg, p).at(fragile)) / double(channels);
+  };
+}
+
 TEST(LayerRatios, ARatioPerSpacePrunesOnlyThatSpace) {
   const Graph g = resnet8();
   const prune::ChannelGraph cg(g);
@@ -153,11 +161,8 @@ TEST(LayerRatios, PlansAreSizedAgainstTheUniformCutMeasuredBesideThem) {
   // one that does not: plans are sized by the relative one, to the uniform cut itself.
   const Graph g = resnet8();
   const prune::ChannelGraph cg(g);
-  const auto full = space_channels(cg, g);
   const int fragile = prunable_spaces(cg).back();
-  const prune::GraphMetric accuracy = [&](const Graph& p) {
-    return 1.0 - double(full.at(fragile) - space_channels(cg, p).at(fragile)) / double(full.at(fragile));
-  };
+  const prune::GraphMetric accuracy = only_fragile_space_counts(g, cg, fragile);
   int calls = 0;
   const prune::GraphMetric drifting = [&](const Graph& p) { return double(p.macs()) * (++calls % 2 ? 0.8 : 1.2); };
   std::vector<int64_t> references;
@@ -184,9 +189,7 @@ TEST(LayerRatios, APlanLikeAUniformCutCostsNoMoreThanIt) {
   const prune::ChannelGraph cg(g);
   const auto full = space_channels(cg, g);
   const int fragile = prunable_spaces(cg).back();
-  const prune::GraphMetric accuracy = [&](const Graph& p) {
-    return 1.0 - double(full.at(fragile) - space_channels(cg, p).at(fragile)) / double(full.at(fragile));
-  };
+  const prune::GraphMetric accuracy = only_fragile_space_counts(g, cg, fragile);
   const prune::GraphMetric macs = [](const Graph& p) { return double(p.macs()); };
   const prune::RelativeCost relative = [](const Graph& candidate, const Graph& reference) {
     return double(candidate.macs()) / double(reference.macs());
