@@ -140,36 +140,29 @@ PngHeader read_png_header(const uint8_t* b, size_t size, const std::string& name
 
 int png_stored_channels(const PngHeader& h) { return (h.color_type & 2) ? 3 : 1; }  // palette has the colour bit
 
-// libpng's simplified API stops reading after the image data, so a file cut inside its final IEND chunk
-// would decode: walk the chunk headers (bounds-checked) to find it. Bytes after IEND are allowed.
-bool png_has_iend(const uint8_t* b, size_t size) {
-  size_t p = 8;
-  while (p + 12 <= size) {
-    const uint64_t length = be32(b + p);
-    if (std::memcmp(b + p + 4, "IEND", 4) == 0) return true;
-    if (length > size - p - 12) return false;
-    p += 12 + size_t(length);
-  }
-  return false;
-}
-
 // Deflate expands at most 1032-fold (RFC 1951: 258 bytes from a 2-bit code at best), so image data
 // (IDAT) of N bytes holds at most about 1032 N bytes of pixel rows. A header claiming more is refused
 // before anything that size is allocated: a 74-byte file must not cost a gigabyte.
 // A chunk claiming more bytes than the file has left is refused too: libpng allocates a chunk's
 // claimed length before reading it (a 300-byte file with a zTXt chunk claiming 2 GB, fuzzing).
-void check_png_data_can_hold(const uint8_t* b, size_t size, const PngHeader& h, const std::string& name) {
+// Returns whether the walk reached the final IEND chunk: libpng's simplified API stops reading
+// after the image data, so a file cut inside IEND would decode. Bytes after IEND are allowed.
+bool check_png_chunks(const uint8_t* b, size_t size, const PngHeader& h, const std::string& name) {
   uint64_t idat = 0;
+  bool iend = false;
   // Every chunk whose length and type are in the file, also one cut off before its CRC: libpng
   // allocates the claimed length as soon as it has read those 8 bytes.
   for (size_t p = 8; p + 8 <= size;) {
     const uint64_t length = be32(b + p);
-    const uint64_t left = size - p - 8 >= 4 ? size - p - 12 : 0;  // for the data, after the CRC's 4 bytes
-    if (p + 12 > size || length > left)
+    const uint64_t left = size >= p + 12 ? size - p - 12 : 0;  // for the data, after the CRC's 4 bytes
+    if (size < p + 12 || length > left)
       fail(name, fmt::format("truncated PNG: a {} chunk claims {} bytes, the file has {} left", chunk_type(b + p + 4),
                              length, left));
     if (std::memcmp(b + p + 4, "IDAT", 4) == 0) idat += length;
-    if (std::memcmp(b + p + 4, "IEND", 4) == 0) break;
+    if (std::memcmp(b + p + 4, "IEND", 4) == 0) {
+      iend = true;
+      break;
+    }
     p += 12 + size_t(length);
   }
   static constexpr int kSamples[7] = {1, 0, 3, 1, 2, 0, 4};  // per pixel, by colour type
@@ -178,6 +171,7 @@ void check_png_data_can_hold(const uint8_t* b, size_t size, const PngHeader& h, 
   constexpr uint64_t kMaxDeflateRatio = 1032;
   if (rows_bytes > kMaxDeflateRatio * idat + 4096)
     fail(name, fmt::format("truncated PNG: {} bytes of image data cannot hold a {}x{} image", idat, h.width, h.height));
+  return iend;
 }
 
 std::string png_problem(const png_image& image) {
@@ -199,7 +193,7 @@ struct PngImage {
 
 DecodedImage decode_png(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
   const PngHeader header = read_png_header(bytes, size, name);
-  check_png_data_can_hold(bytes, size, header, name);
+  const bool has_iend = check_png_chunks(bytes, size, header, name);
   PngImage png;
   if (!png_image_begin_read_from_memory(&png.image, bytes, size)) fail(name, png_problem(png.image));
   if (int64_t(png.image.width) != header.width || int64_t(png.image.height) != header.height)
@@ -210,7 +204,7 @@ DecodedImage decode_png(const uint8_t* bytes, size_t size, int channels, const s
   const int read_ch = int(PNG_IMAGE_PIXEL_CHANNELS(png.image.format));
   std::vector<uint8_t> buffer(size_t(header.width * header.height * read_ch));
   if (!png_image_finish_read(&png.image, nullptr, buffer.data(), 0, nullptr)) fail(name, png_problem(png.image));
-  if (!png_has_iend(bytes, size)) fail(name, "truncated PNG");
+  if (!has_iend) fail(name, "truncated PNG");
 
   DecodedImage out;
   out.height = header.height, out.width = header.width;

@@ -205,7 +205,7 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
                               double target, int levels, const GraphMetric& plan_accuracy,
                               const RelativeCost& relative_cost) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
-  const double deepest = double(levels - 1) / levels;
+  const double deepest = deepest_layer_ratio(levels);
   const ChannelGraph cg(g);
   LayerRatios r;
   r.space_ratios.assign(cg.spaces.size(), 0.0);
@@ -227,7 +227,7 @@ LayerRatios plan_layer_ratios_like_uniform(const Graph& g, Criterion criterion, 
                                            const GraphMetric& cost, double ratio, const RelativeCost& relative_cost,
                                            int levels, const GraphMetric& plan_accuracy) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
-  const double deepest = double(levels - 1) / levels;
+  const double deepest = deepest_layer_ratio(levels);
   NIMBLE_CHECK(ratio > 0 && ratio <= deepest, "a per-layer plan's uniform ratio must be in (0, " +
                                                   std::to_string(deepest) + "], not " + std::to_string(ratio));
   const ChannelGraph cg(g);

@@ -37,7 +37,7 @@ void PruneOptions::validate() const {
   only_for("target_macs", target_macs.has_value(), prune::Method::channel);
   only_for("target_latency_ms", target_latency_ms.has_value(), prune::Method::channel);
   if (per_layer && !ratio) throw OptionError("per_layer", "applies to a {ratio} (targets are per layer already)");
-  const double deepest = double(prune::kLayerRatioLevels - 1) / prune::kLayerRatioLevels;
+  const double deepest = prune::deepest_layer_ratio();
   if (per_layer && !(*ratio > 0 && *ratio <= deepest))
     throw OptionError("ratio", "must be in (0, " + workflow::fixed(deepest, 3) + "] with {per_layer}");
   if (plan_images && !per_layer && (uniform || (!target_macs && !target_latency_ms)))
@@ -123,7 +123,7 @@ double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std
 // before any data is read (a one-line error, as for every other bad option).
 void check_reachable(const PruneOptions& o, const Graph& g, prune::Criterion criterion) {
   if (o.uniform || (!o.target_macs && !o.target_latency_ms)) return;
-  const double deepest = double(prune::kLayerRatioLevels - 1) / prune::kLayerRatioLevels;
+  const double deepest = prune::deepest_layer_ratio();
   const Graph p =
       prune::prune_channels(g, std::vector<double>(prune::ChannelGraph(g).spaces.size(), deepest), criterion);
   if (o.target_macs && double(p.macs()) > *o.target_macs)

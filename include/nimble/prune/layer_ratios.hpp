@@ -45,6 +45,8 @@ using RelativeCost = std::function<double(const Graph& candidate, const Graph& r
 
 // The planner prunes no space deeper than (levels - 1) / levels of its channels by default.
 constexpr int kLayerRatioLevels = 8;
+// The deepest ratio the planner prunes a space to with `levels` levels.
+constexpr double deepest_layer_ratio(int levels = kLayerRatioLevels) { return double(levels - 1) / levels; }
 
 // Plans ratios for `g` so that `cost` of the pruned model is at most `target`. `accuracy` judges a
 // model with one space pruned, `plan_accuracy` a candidate plan (a deep cut judged after a short
