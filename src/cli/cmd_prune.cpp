@@ -37,7 +37,8 @@ void add_method_options(CLI::App* c, PruneOptions& o) {
   c->add_option_function<std::string>(
        "--criterion",
        parse_field("criterion", [&o](const std::string& s) { o.criterion = prune::criterion_from_name(s); }),
-       "channel: l1 | l2 (filter norms) | bn (batch-norm scale)")
+       "channel: l1 | l2 (filter norms) | bn (batch-norm scale) | taylor (loss change of removing a channel, measured "
+       "on training images and the fine-tuning's gradients)")
       ->default_str("l1");
   c->add_option_function<double>(
       "--target-macs", [&o](double v) { o.target_macs = v; },

@@ -13,7 +13,8 @@ Criterion criterion_from_name(const std::string& name) {
   if (name == "l1") return Criterion::l1;
   if (name == "l2") return Criterion::l2;
   if (name == "bn") return Criterion::bn;
-  throw Error("unknown channel criterion '" + name + "' (l1 | l2 | bn)");
+  if (name == "taylor") return Criterion::taylor;
+  throw Error("unknown channel criterion '" + name + "' (l1 | l2 | bn | taylor)");
 }
 
 const char* criterion_name(Criterion c) {
@@ -24,6 +25,8 @@ const char* criterion_name(Criterion c) {
       return "l2";
     case Criterion::bn:
       return "bn";
+    case Criterion::taylor:
+      return "taylor";
   }
   return "?";
 }
@@ -171,14 +174,15 @@ ChannelGraph::ChannelGraph(const Graph& g) {
     }
 }
 
-ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, Criterion criterion,
+ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, const Importance& importance,
                           int64_t multiple_of) {
-  return plan_channels(g, cg, std::vector<double>(cg.spaces.size(), ratio), criterion, multiple_of);
+  return plan_channels(g, cg, std::vector<double>(cg.spaces.size(), ratio), importance, multiple_of);
 }
 
 ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vector<double>& space_ratios,
-                          Criterion criterion, int64_t multiple_of) {
+                          const Importance& importance, int64_t multiple_of) {
   NIMBLE_CHECK(space_ratios.size() == cg.spaces.size(), "one channel ratio per channel space is needed");
+  const Criterion criterion = importance.criterion;
   for (double ratio : space_ratios)
     NIMBLE_CHECK(ratio >= 0 && ratio < 1, "the channel ratio must be in [0, 1), got " + std::to_string(ratio));
   NIMBLE_CHECK(multiple_of >= 1, "channel counts must be rounded to a positive multiple");
@@ -192,6 +196,10 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vec
     if (n >= multiple_of) keep = std::min(n, (keep + multiple_of - 1) / multiple_of * multiple_of);
     const int64_t prune = n - keep;
     if (!sp.prunable || prune <= 0) continue;
+    NIMBLE_CHECK(criterion != Criterion::taylor || importance.class_scores.size() == cg.space_of_class.size(),
+                 "the taylor criterion ranks channels by scores measured on data: " +
+                     std::to_string(importance.class_scores.size()) + " scores for " +
+                     std::to_string(cg.space_of_class.size()) + " channel classes");
     bool has_bn = false;
     for (const auto& ms : sp.classes)
       for (int m : ms)
@@ -200,6 +208,8 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vec
     const Criterion crit = criterion == Criterion::bn && !has_bn ? Criterion::l1 : criterion;
     std::vector<double> score(n, 0.0);
     for (int64_t k = 0; k < n; ++k)
+      if (crit == Criterion::taylor) score[k] = importance.class_scores[size_t(cg.class_of[sp.classes[k][0]])];
+    for (int64_t k = 0; k < n && crit != Criterion::taylor; ++k)
       for (int m : sp.classes[k]) {
         const auto [v, c] = cg.members[m];
         if (values[v].producer < 0) continue;
@@ -387,14 +397,14 @@ Graph remove_channels(const Graph& g) {
   return out;
 }
 
-Graph prune_channels(const Graph& g, double ratio, Criterion criterion) {
-  return prune_channels(g, std::vector<double>(ChannelGraph(g).spaces.size(), ratio), criterion);
+Graph prune_channels(const Graph& g, double ratio, const Importance& importance) {
+  return prune_channels(g, std::vector<double>(ChannelGraph(g).spaces.size(), ratio), importance);
 }
 
-Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, Criterion criterion) {
+Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, const Importance& importance) {
   const ChannelGraph cg(g);
   Graph masked = g.clone();
-  apply_masks(masked, channel_masks(masked, cg, plan_channels(g, cg, space_ratios, criterion)));
+  apply_masks(masked, channel_masks(masked, cg, plan_channels(g, cg, space_ratios, importance)));
   return remove_channels(masked);
 }
 

@@ -49,11 +49,11 @@ Masks compute_masks(const Graph& g, const PruneConfig& cfg, double amount) {
       return nm_masks(g, cfg.n, cfg.m);
     case Method::channel: {
       const ChannelGraph cg(g);
-      if (cfg.space_ratios.empty()) return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.criterion));
+      if (cfg.space_ratios.empty()) return channel_masks(g, cg, plan_channels(g, cg, amount, cfg.importance()));
       std::vector<double> ratios = cfg.space_ratios;
       const double scale = cfg.amount > 0 ? amount / cfg.amount : 0.0;
       for (double& r : ratios) r *= scale;
-      return channel_masks(g, cg, plan_channels(g, cg, ratios, cfg.criterion));
+      return channel_masks(g, cg, plan_channels(g, cg, ratios, cfg.importance()));
     }
   }
   return {};
@@ -72,6 +72,10 @@ void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {
   schedule_.begin = 0;
   schedule_.end = cfg_.method == Method::nm ? 0 : int64_t(std::llround(ramp_fraction_ * double(total_steps)));
   schedule_.every = std::max<int64_t>(1, (schedule_.end + updates_ - 1) / updates_);
+  if (cfg_.method == Method::channel && cfg_.criterion == Criterion::taylor) {
+    taylor_.emplace(t.graph());
+    if (resumed_ && taylor_batches_ > 0) taylor_->restore(taylor_sums_, taylor_batches_);
+  }
   if (!resumed_) return update(t.graph(), 0);
   bound_ = bind_masks(t.graph(), masks_);
   apply_masks(bound_);
@@ -79,6 +83,7 @@ void GradualPruning::on_fit_begin(train::Trainer& t, int64_t total_steps) {
 
 namespace {
 const std::string kMaskPrefix = "prune.mask.";
+const std::string kTaylorSums = "prune.taylor.sums";
 std::string describe_run(const PruneConfig& cfg, double ramp_fraction, int updates) {
   char ramp[96];
   std::snprintf(ramp, sizeof ramp, ", ramp over %.4f of the steps in %d updates", ramp_fraction, updates);
@@ -94,6 +99,12 @@ void GradualPruning::save_state(train::TrainState& st) const {
   }
   st.settings["prune.config"] = describe_run(cfg_, ramp_fraction_, updates_);
   st.settings["prune.at_target"] = std::to_string(int(at_target_));
+  if (taylor_) {
+    Tensor sums({int64_t(taylor_->sums().size())});
+    for (size_t k = 0; k < taylor_->sums().size(); ++k) sums.data<float>()[k] = float(taylor_->sums()[k]);
+    st.hook_tensors.emplace_back(kTaylorSums, std::move(sums));
+    st.settings["prune.taylor.batches"] = std::to_string(taylor_->batches());
+  }
 }
 
 void GradualPruning::load_state(const train::TrainState& st) {
@@ -104,19 +115,31 @@ void GradualPruning::load_state(const train::TrainState& st) {
   const std::string& prefix = kMaskPrefix;
   for (const auto& [name, t] : st.hook_tensors)
     if (name.rfind(prefix, 0) == 0) masks_.emplace(name.substr(prefix.size()), t);
+  taylor_sums_.clear();
+  for (const auto& [name, t] : st.hook_tensors)
+    if (name == kTaylorSums) taylor_sums_.assign(t.data<float>(), t.data<float>() + t.numel());
+  if (st.settings.count("prune.taylor.batches")) taylor_batches_ = std::stoll(st.settings.at("prune.taylor.batches"));
   at_target_ = st.required_setting("prune.at_target") == "1";
   resumed_ = true;
 }
 
 void GradualPruning::update(Graph& g, int64_t step) {
   if (schedule_.is_update_step(step)) {
-    masks_ = compute_masks(g, cfg_, schedule_.at(step));
+    PruneConfig cfg = cfg_;
+    if (taylor_ && taylor_->batches() > 0) {
+      cfg.class_scores = taylor_->class_scores();
+      taylor_->reset();
+    }
+    masks_ = compute_masks(g, cfg, schedule_.at(step));
     bound_ = bind_masks(g, masks_);
     at_target_ = step >= schedule_.end;
   }
   apply_masks(bound_);
 }
 
-void GradualPruning::on_step_end(train::Trainer& t, int64_t step) { update(t.graph(), step); }
+void GradualPruning::on_step_end(train::Trainer& t, int64_t step) {
+  if (taylor_) taylor_->add_batch(t.graph());  // the step's gradients are still in the parameters
+  update(t.graph(), step);
+}
 
 }  // namespace nimble::prune

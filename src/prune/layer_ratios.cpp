@@ -26,10 +26,10 @@ constexpr double kRefinementSpread = 0.25;
 constexpr double kStrengths[] = {0.5, 1.0, 2.0};
 
 // How many channels of `space` a ratio keeps: what plan_channels keeps, counted on its plan.
-int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double ratio, Criterion criterion) {
+int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double ratio, const Importance& importance) {
   std::vector<double> ratios(cg.spaces.size(), 0.0);
   ratios[size_t(space)] = ratio;
-  const ChannelPlan plan = plan_channels(g, cg, ratios, criterion);
+  const ChannelPlan plan = plan_channels(g, cg, ratios, importance);
   int64_t kept = 0;
   for (const auto& members : cg.spaces[size_t(space)].classes) kept += plan[cg.class_of[members[0]]] ? 0 : 1;
   return kept;
@@ -51,19 +51,19 @@ struct Sized {
 // The least scale of `weights` whose pruned model, measured whole, meets the target: a batch-1
 // latency is not the sum of what each space saves alone, so every candidate is sized by measuring
 // it.
-Sized size_to_target(const Graph& g, Criterion criterion, const GraphMetric& cost, const std::vector<double>& weights,
-                     double target, double deepest, int64_t& evaluations) {
+Sized size_to_target(const Graph& g, const Importance& importance, const GraphMetric& cost,
+                     const std::vector<double>& weights, double target, double deepest, int64_t& evaluations) {
   double smallest = 0;
   for (double w : weights)
     if (w > 0) smallest = smallest > 0 ? std::min(smallest, w) : w;
   if (smallest <= 0) return Sized{{}, cost(g), false};  // nothing to prune: the model is its deepest cut
   double lo = 0, hi = deepest / smallest;               // at hi every space is at its deepest ratio
-  double hi_cost = cost(prune_channels(g, scaled_ratios(weights, hi, deepest), criterion));
+  double hi_cost = cost(prune_channels(g, scaled_ratios(weights, hi, deepest), importance));
   ++evaluations;
   if (hi_cost > target) return Sized{{}, hi_cost, false};
   for (int i = 0; i < kSizingSteps; ++i) {
     const double mid = 0.5 * (lo + hi);
-    const double c = cost(prune_channels(g, scaled_ratios(weights, mid, deepest), criterion));
+    const double c = cost(prune_channels(g, scaled_ratios(weights, mid, deepest), importance));
     ++evaluations;
     if (c <= target) {
       hi = mid;
@@ -99,9 +99,9 @@ std::vector<double> uniform_weights(const ChannelGraph& cg) {
 // The planner once the uniform cut is known (`r` holds the unpruned model's figures): profile every
 // space at the uniform cut's depth, then judge candidate plans sized to `target` (or, given
 // `relative_cost`, to the uniform cut timed beside them).
-void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion criterion, const GraphMetric& accuracy,
-                          const GraphMetric& cost, double target, const Sized& uniform, double deepest,
-                          const GraphMetric& judge, const RelativeCost& relative_cost, LayerRatios& r) {
+void plan_against_uniform(const Graph& g, const ChannelGraph& cg, const Importance& importance,
+                          const GraphMetric& accuracy, const GraphMetric& cost, double target, const Sized& uniform,
+                          double deepest, const GraphMetric& judge, const RelativeCost& relative_cost, LayerRatios& r) {
   const std::vector<double> weights = uniform_weights(cg);
   double depth = 0;
   for (double ratio : uniform.ratios) depth = std::max(depth, ratio);
@@ -114,12 +114,12 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion crit
     if (weights[s] == 0) continue;
     std::vector<double> ratios(cg.spaces.size(), 0.0);
     ratios[s] = depth;
-    const Graph pruned = prune_channels(g, ratios, criterion);
+    const Graph pruned = prune_channels(g, ratios, importance);
     SpaceProfile p;
     p.space = int(s);
     p.channels = int64_t(cg.spaces[s].classes.size());
     p.ratios = {0.0, depth};
-    p.kept = {p.channels, kept_channels(g, cg, int(s), depth, criterion)};
+    p.kept = {p.channels, kept_channels(g, cg, int(s), depth, importance)};
     p.accuracy = {r.base_accuracy, accuracy(pruned)};
     p.cost = {r.base_cost, cost(pruned)};
     p.macs = {int64_t(base_macs), pruned.macs()};
@@ -155,7 +155,7 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion crit
   r.space_ratios = uniform.ratios;
   r.cost = uniform.cost;
   r.uniform = true;
-  const Graph uniform_cut = prune_channels(g, uniform.ratios, criterion);
+  const Graph uniform_cut = prune_channels(g, uniform.ratios, importance);
   r.uniform_accuracy = judge(uniform_cut);
   ++r.evaluations;
   // Measured alone, one model against the target, a plan lands wherever the machine's drift of the
@@ -170,9 +170,9 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion crit
   double best = r.uniform_accuracy;
   std::vector<double> best_weights = weights;
   const auto try_candidate = [&](const std::vector<double>& w) {
-    const Sized c = size_to_target(g, criterion, plan_cost, w, plan_target, deepest, r.evaluations);
+    const Sized c = size_to_target(g, importance, plan_cost, w, plan_target, deepest, r.evaluations);
     if (!c.met) return;
-    const double a = judge(prune_channels(g, c.ratios, criterion));
+    const double a = judge(prune_channels(g, c.ratios, importance));
     ++r.evaluations;
     if (a > best) {
       best = a;
@@ -194,15 +194,15 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, Criterion crit
   int64_t total = 0, removed = 0;
   for (const SpaceProfile& p : r.profiles) {
     total += p.channels;
-    removed += p.channels - kept_channels(g, cg, p.space, r.space_ratios[size_t(p.space)], criterion);
+    removed += p.channels - kept_channels(g, cg, p.space, r.space_ratios[size_t(p.space)], importance);
   }
   r.fraction = total > 0 ? double(removed) / double(total) : 0.0;
 }
 
 }  // namespace
 
-LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, int levels, const GraphMetric& plan_accuracy,
+LayerRatios plan_layer_ratios(const Graph& g, const Importance& importance, const GraphMetric& accuracy,
+                              const GraphMetric& cost, double target, int levels, const GraphMetric& plan_accuracy,
                               const RelativeCost& relative_cost) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
   const double deepest = deepest_layer_ratio(levels);
@@ -214,16 +214,16 @@ LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMe
   r.base_accuracy = accuracy(g);
   // One ratio everywhere, sized to the target: the baseline every plan must beat, and the depth
   // at which each space is profiled.
-  const Sized uniform = size_to_target(g, criterion, cost, uniform_weights(cg), target, deepest, r.evaluations);
+  const Sized uniform = size_to_target(g, importance, cost, uniform_weights(cg), target, deepest, r.evaluations);
   if (!uniform.met)
     throw Error("even the deepest per-layer pruning measured costs " + std::to_string(uniform.cost) +
                 " against the target " + std::to_string(target));
-  plan_against_uniform(g, cg, criterion, accuracy, cost, target, uniform, deepest,
+  plan_against_uniform(g, cg, importance, accuracy, cost, target, uniform, deepest,
                        plan_accuracy ? plan_accuracy : accuracy, relative_cost, r);
   return r;
 }
 
-LayerRatios plan_layer_ratios_like_uniform(const Graph& g, Criterion criterion, const GraphMetric& accuracy,
+LayerRatios plan_layer_ratios_like_uniform(const Graph& g, const Importance& importance, const GraphMetric& accuracy,
                                            const GraphMetric& cost, double ratio, const RelativeCost& relative_cost,
                                            int levels, const GraphMetric& plan_accuracy) {
   NIMBLE_CHECK(levels >= 2, "the per-layer planner needs at least two levels per layer");
@@ -235,9 +235,9 @@ LayerRatios plan_layer_ratios_like_uniform(const Graph& g, Criterion criterion, 
   r.base_cost = cost(g);
   r.base_accuracy = accuracy(g);
   Sized uniform{scaled_ratios(uniform_weights(cg), ratio, deepest), 0, true};
-  uniform.cost = cost(prune_channels(g, uniform.ratios, criterion));
+  uniform.cost = cost(prune_channels(g, uniform.ratios, importance));
   r.evaluations = 2;
-  plan_against_uniform(g, cg, criterion, accuracy, cost, uniform.cost, uniform, deepest,
+  plan_against_uniform(g, cg, importance, accuracy, cost, uniform.cost, uniform, deepest,
                        plan_accuracy ? plan_accuracy : accuracy, relative_cost, r);
   return r;
 }

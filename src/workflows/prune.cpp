@@ -17,6 +17,7 @@
 #include "nimble/distill/distillation.hpp"
 #include "nimble/graph/passes.hpp"
 #include "nimble/model.hpp"
+#include "nimble/prune/taylor.hpp"
 #include "nimble/runtime/precision_probe.hpp"
 #include "nimble/runtime/timing.hpp"
 #include "nimble/train/batch_norm_recalibration.hpp"
@@ -89,6 +90,10 @@ constexpr int64_t kLatencyIters = 200;
 // (one epoch over them, at the recipe's batch): NetAdapt's short-term fine-tuning.
 constexpr int64_t kPlanImages = 12800;
 
+// Training images the taylor criterion scores the unpruned model's channels on before any cut
+// (32 batches of 128); the fine-tuning's own gradients rank them from then on.
+constexpr int64_t kTaylorImages = 4096;
+
 prune::PruneConfig prune_config(const PruneOptions& o) {
   prune::PruneConfig cfg;
   cfg.method = o.method;
@@ -121,11 +126,12 @@ double smallest_fitting_ratio(const std::function<bool(double)>& fits, const std
 
 // A per-layer target that even the planner's deepest ratio in every layer misses is refused
 // before any data is read (a one-line error, as for every other bad option).
-void check_reachable(const PruneOptions& o, const Graph& g, prune::Criterion criterion) {
+void check_reachable(const PruneOptions& o, const Graph& g) {
   if (o.uniform || (!o.target_macs && !o.target_latency_ms)) return;
   const double deepest = prune::deepest_layer_ratio();
-  const Graph p =
-      prune::prune_channels(g, std::vector<double>(prune::ChannelGraph(g).spaces.size(), deepest), criterion);
+  // Which channels go does not change what a cut that deep costs: L1 needs no data to rank them.
+  const Graph p = prune::prune_channels(g, std::vector<double>(prune::ChannelGraph(g).spaces.size(), deepest),
+                                        prune::Criterion::l1);
   if (o.target_macs && double(p.macs()) > *o.target_macs)
     throw OptionError("target_macs", std::to_string(int64_t(*o.target_macs)) + " is out of reach: removing " +
                                          workflow::fixed(100 * deepest, 1) + " % of every layer's channels leaves " +
@@ -156,7 +162,7 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   };
   if (o.uniform) {
     cfg.amount = smallest_fitting_ratio(
-        [&](double ratio) { return cost(prune::prune_channels(g, ratio, cfg.criterion)) <= target; }, field, what);
+        [&](double ratio) { return cost(prune::prune_channels(g, ratio, cfg.importance())) <= target; }, field, what);
     workflow::say(o.log,
                   field + ": pruning " + std::to_string(cfg.amount) + " of the channels of every prunable space");
     return;
@@ -201,9 +207,9 @@ void resolve_target(const PruneOptions& o, const Model& m, const data::ImageSet&
   prune::LayerRatios plan;
   try {
     plan = o.per_layer
-               ? prune::plan_layer_ratios_like_uniform(g, cfg.criterion, accuracy, cost, *o.ratio, relative_latency,
+               ? prune::plan_layer_ratios_like_uniform(g, cfg.importance(), accuracy, cost, *o.ratio, relative_latency,
                                                        prune::kLayerRatioLevels, tuned_accuracy)
-               : prune::plan_layer_ratios(g, cfg.criterion, accuracy, cost, target, prune::kLayerRatioLevels,
+               : prune::plan_layer_ratios(g, cfg.importance(), accuracy, cost, target, prune::kLayerRatioLevels,
                                           tuned_accuracy, relative_latency);
   } catch (const Error& e) {  // check_reachable's measure met the target, the planner's did not (noise)
     throw OptionError(field, what + " is out of reach: " + e.what());
@@ -368,11 +374,16 @@ PruneReport prune_model(const PruneOptions& o) {
   const data::Normalization& norm = m.preprocessing.normalization;
   const std::string state_out = o.out + ".train", run = run_identity(o, m);
   std::optional<Model> resumed = resume_point(o, state_out, run);
-  if (!resumed) check_reachable(o, m.graph, cfg.criterion);
+  if (!resumed) check_reachable(o, m.graph);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d, o.data);
 
   PruneReport r;
+  if (cfg.method == prune::Method::channel && cfg.criterion == prune::Criterion::taylor && !resumed) {
+    cfg.class_scores = prune::taylor_scores(m.graph, split.train, norm, kTaylorImages);
+    workflow::say(o.log, "taylor: channels scored by the first-order loss change of removing them, on " +
+                             std::to_string(std::min(kTaylorImages, split.train.size())) + " training images");
+  }
   if (resumed) {
     read_plan(resumed->training_state->required_setting("prune.plan"), cfg);
     workflow::say(

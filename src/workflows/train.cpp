@@ -205,7 +205,10 @@ void TrainOptions::validate() const {
   }
   if (qat_epochs) workflow::check_range("qat_epochs", double(*qat_epochs), 1, 1000);
   if (qat_lr && !(*qat_lr > 0 && std::isfinite(*qat_lr))) throw OptionError("qat_lr", "must be positive");
-  if (!prune.empty()) parse_prune_spec(prune);
+  if (!prune.empty() && parse_prune_spec(prune).criterion == prune::Criterion::taylor && prune_ramp == 0)
+    throw OptionError("prune_ramp",
+                      "must be above 0 with the taylor criterion: it ranks channels by the gradients of "
+                      "the training steps before each cut");
   if (!resume.empty()) check_resume_options(*this);
   teacher.validate();
 }

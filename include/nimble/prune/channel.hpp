@@ -14,15 +14,27 @@
 // scale and shift), so every value in the class is exactly zero; `remove_channels` then drops
 // every such all-zero class, which changes no output.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nimble/prune/masks.hpp"
 
 namespace nimble::prune {
 
-enum class Criterion { l1, l2, bn };
-Criterion criterion_from_name(const std::string& name);  // "l1" | "l2" | "bn"; throws Error otherwise
+// taylor: scores measured on data (prune/taylor.hpp); the others read the weights.
+enum class Criterion { l1, l2, bn, taylor };
+Criterion criterion_from_name(const std::string& name);  // "l1" | "l2" | "bn" | "taylor"; throws Error otherwise
 const char* criterion_name(Criterion c);
+
+// What orders a space's channels, least important first: a criterion on the weights, or for
+// `taylor` one measured score per class of the graph's ChannelGraph (prune::taylor_scores).
+struct Importance {
+  Importance(Criterion c = Criterion::l1)
+      : criterion(c) {}  // NOLINT(google-explicit-constructor): a weight criterion is an importance
+  Importance(Criterion c, std::vector<double> scores) : criterion(c), class_scores(std::move(scores)) {}
+  Criterion criterion;
+  std::vector<double> class_scores;
+};
 
 struct ChannelSpace {
   std::vector<int> values;                // value ids whose channel dimension lies in this space
@@ -50,14 +62,15 @@ using ChannelPlan = std::vector<bool>;
 // least important first; with `multiple_of` > 1 a space of at least that many channels keeps a
 // multiple of it (oneDNN's blocked kernels run 8 or 16 channels at a time: 14 channels can be
 // slower than 16). Importance of a class: the summed L1 / L2 norm of the conv and linear
-// output rows that produce it, or for `bn` the summed |scale| of its batch-norms (spaces without a
-// batch-norm fall back to L1). Throws Error unless 0 <= ratio < 1.
-ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, Criterion criterion,
+// output rows that produce it, for `bn` the summed |scale| of its batch-norms (spaces without a
+// batch-norm fall back to L1), for `taylor` its measured score. Throws Error unless 0 <= ratio < 1,
+// and for `taylor` without one score per class.
+ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, double ratio, const Importance& importance,
                           int64_t multiple_of = 8);
 // The same with a ratio per space of `cg` (space_ratios[i] for cg.spaces[i]), as a per-layer
 // planner chooses them.
 ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vector<double>& space_ratios,
-                          Criterion criterion, int64_t multiple_of = 8);
+                          const Importance& importance, int64_t multiple_of = 8);
 
 // Masks that zero every producer of the pruned classes.
 Masks channel_masks(const Graph& g, const ChannelGraph& cg, const ChannelPlan& plan);
@@ -68,7 +81,7 @@ Masks channel_masks(const Graph& g, const ChannelGraph& cg, const ChannelPlan& p
 Graph remove_channels(const Graph& g);
 
 // Convenience: plan, mask a copy of `g`, remove. The returned graph's MACs are what a ratio costs.
-Graph prune_channels(const Graph& g, double ratio, Criterion criterion);
-Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, Criterion criterion);
+Graph prune_channels(const Graph& g, double ratio, const Importance& importance);
+Graph prune_channels(const Graph& g, const std::vector<double>& space_ratios, const Importance& importance);
 
 }  // namespace nimble::prune

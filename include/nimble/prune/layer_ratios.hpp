@@ -56,15 +56,15 @@ constexpr double deepest_layer_ratio(int levels = kLayerRatioLevels) { return do
 // `relative_cost`, they are sized instead to cost no more than the uniform cut measured beside
 // them. No space is pruned deeper than (levels - 1) / levels. Throws Error when pruning every
 // space that deep still misses the target.
-LayerRatios plan_layer_ratios(const Graph& g, Criterion criterion, const GraphMetric& accuracy, const GraphMetric& cost,
-                              double target, int levels = kLayerRatioLevels, const GraphMetric& plan_accuracy = {},
-                              const RelativeCost& relative_cost = {});
+LayerRatios plan_layer_ratios(const Graph& g, const Importance& importance, const GraphMetric& accuracy,
+                              const GraphMetric& cost, double target, int levels = kLayerRatioLevels,
+                              const GraphMetric& plan_accuracy = {}, const RelativeCost& relative_cost = {});
 
 // The same planner around a given uniform cut instead of a target: plans that cost no more than
 // pruning `ratio` of every space's channels (timed beside it by `relative_cost` when given, else
 // measured by `cost`), the uniform cut winning unless a plan judges more accurate. Throws Error
 // when `ratio` is not in (0, (levels - 1) / levels].
-LayerRatios plan_layer_ratios_like_uniform(const Graph& g, Criterion criterion, const GraphMetric& accuracy,
+LayerRatios plan_layer_ratios_like_uniform(const Graph& g, const Importance& importance, const GraphMetric& accuracy,
                                            const GraphMetric& cost, double ratio,
                                            const RelativeCost& relative_cost = {}, int levels = kLayerRatioLevels,
                                            const GraphMetric& plan_accuracy = {});
