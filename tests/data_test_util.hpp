@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nimble/core/error.hpp"
+#include "nimble/core/rng.hpp"
 #include "nimble/data/dataset.hpp"
 
 namespace nimble::data::testing {
@@ -83,6 +84,22 @@ inline ImageSet make_set(int64_t n, int64_t c, int64_t h, int64_t w, const std::
   s.labels = std::move(labels);
   s.num_classes = num_classes;
   return s;
+}
+
+// `n` 28x28 images whose label (of 10 classes, 4 used) is the quadrant that is bright: a set a small
+// network learns in a few steps.
+inline ImageSet quadrant_set(int64_t n) {
+  std::vector<uint8_t> px(size_t(n * 28 * 28), 0);
+  std::vector<int32_t> labels(static_cast<size_t>(n));
+  Rng rng(4);
+  for (int64_t i = 0; i < n; ++i) {
+    const int q = int(i % 4);
+    labels[size_t(i)] = q;
+    for (int y = 0; y < 14; ++y)
+      for (int x = 0; x < 14; ++x)
+        px[size_t(i * 784 + (y + 14 * (q / 2)) * 28 + x + 14 * (q % 2))] = uint8_t(rng.uniform(120.0f, 255.0f));
+  }
+  return make_set(n, 1, 28, 28, px, labels, 10);
 }
 
 // Sample i has every pixel == i (mod 256) and label i: easy to identify in a batch.

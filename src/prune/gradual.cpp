@@ -100,8 +100,13 @@ void GradualPruning::save_state(train::TrainState& st) const {
   st.settings["prune.config"] = describe_run(cfg_, ramp_fraction_, updates_);
   st.settings["prune.at_target"] = std::to_string(int(at_target_));
   if (taylor_) {
-    Tensor sums({int64_t(taylor_->sums().size())});
-    for (size_t k = 0; k < taylor_->sums().size(); ++k) sums.data<float>()[k] = float(taylor_->sums()[k]);
+    // Each double sum as two floats (the float nearest, then what it missed): a resumed run ranks
+    // channels by the sums the uninterrupted one has, not by sums rounded to float.
+    const std::vector<double>& s = taylor_->sums();
+    Tensor sums({2, int64_t(s.size())});
+    float* hi = sums.data<float>();
+    float* lo = hi + s.size();
+    for (size_t k = 0; k < s.size(); ++k) hi[k] = float(s[k]), lo[k] = float(s[k] - double(hi[k]));
     st.hook_tensors.emplace_back(kTaylorSums, std::move(sums));
     st.settings["prune.taylor.batches"] = std::to_string(taylor_->batches());
   }
@@ -113,11 +118,14 @@ void GradualPruning::load_state(const train::TrainState& st) {
   NIMBLE_CHECK(config == mine, "the checkpoint was pruning " + config + ", this run " + mine);
   masks_.clear();
   const std::string& prefix = kMaskPrefix;
-  for (const auto& [name, t] : st.hook_tensors)
-    if (name.rfind(prefix, 0) == 0) masks_.emplace(name.substr(prefix.size()), t);
   taylor_sums_.clear();
   for (const auto& [name, t] : st.hook_tensors)
-    if (name == kTaylorSums) taylor_sums_.assign(t.data<float>(), t.data<float>() + t.numel());
+    if (name == kTaylorSums) {
+      const int64_t n = t.numel() / 2;
+      for (int64_t k = 0; k < n; ++k) taylor_sums_.push_back(double(t.data<float>()[k]) + t.data<float>()[n + k]);
+    } else if (name.rfind(prefix, 0) == 0) {
+      masks_.emplace(name.substr(prefix.size()), t);
+    }
   if (st.settings.count("prune.taylor.batches")) taylor_batches_ = std::stoll(st.settings.at("prune.taylor.batches"));
   at_target_ = st.required_setting("prune.at_target") == "1";
   resumed_ = true;

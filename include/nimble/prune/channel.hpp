@@ -29,8 +29,8 @@ const char* criterion_name(Criterion c);
 // What orders a space's channels, least important first: a criterion on the weights, or for
 // `taylor` one measured score per class of the graph's ChannelGraph (prune::taylor_scores).
 struct Importance {
-  Importance(Criterion c = Criterion::l1)
-      : criterion(c) {}  // NOLINT(google-explicit-constructor): a weight criterion is an importance
+  // Implicit: wherever an importance is asked for, a criterion on the weights is one.
+  Importance(Criterion c = Criterion::l1) : criterion(c) {}  // NOLINT(google-explicit-constructor)
   Importance(Criterion c, std::vector<double> scores) : criterion(c), class_scores(std::move(scores)) {}
   Criterion criterion;
   std::vector<double> class_scores;
