@@ -207,9 +207,11 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vec
                             g.nodes()[values[cg.members[m].first].producer].op == OpKind::batch_norm2d);
     const Criterion crit = criterion == Criterion::bn && !has_bn ? Criterion::l1 : criterion;
     std::vector<double> score(n, 0.0);
-    for (int64_t k = 0; k < n; ++k)
-      if (crit == Criterion::taylor) score[k] = importance.class_scores[size_t(cg.class_of[sp.classes[k][0]])];
-    for (int64_t k = 0; k < n && crit != Criterion::taylor; ++k)
+    for (int64_t k = 0; k < n; ++k) {
+      if (crit == Criterion::taylor) {  // measured per class, not read off its members' weights
+        score[k] = importance.class_scores[size_t(cg.class_of[sp.classes[k][0]])];
+        continue;
+      }
       for (int m : sp.classes[k]) {
         const auto [v, c] = cg.members[m];
         if (values[v].producer < 0) continue;
@@ -220,6 +222,7 @@ ChannelPlan plan_channels(const Graph& g, const ChannelGraph& cg, const std::vec
           score[k] += row_norm(p.param("weights").data, c, crit == Criterion::l2);
         }
       }
+    }
     std::vector<int64_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return score[a] < score[b]; });
