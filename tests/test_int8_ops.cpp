@@ -269,7 +269,7 @@ TEST(Int8, AddScalesBothInputsAndSaturates) {
 // qconv2d over one input channel (a grey-image stem) runs on the hand-written kernel where the CPU
 // has AVX-512 (kernels/single_channel_conv.hpp), and on oneDNN with NIMBLE_PLAIN_KERNELS=1: both
 // within one step of the reference, over zero points, signedness, activations, a channel tail,
-// stride 2 and a 5x5 kernel.
+// stride 2, a 5x5 kernel, and rows of 8 + 4 pixels (the kernel's packed 16-channel stores).
 TEST(Int8, OneChannelStemMatchesTheReference) {
   struct Case {
     V in;  // 1, H, W
@@ -283,7 +283,8 @@ TEST(Int8, OneChannelStemMatchesTheReference) {
   for (const Case& c : {Case{{1, 28, 28}, 16, 3, 1, 1, "u8", 0, "u8", 0, "relu"},
                         Case{{1, 13, 11}, 24, 3, 2, 0, "s8", -3, "s8", 0, "none"},
                         Case{{1, 9, 9}, 16, 5, 1, 2, "u8", 7, "u8", 10, "relu6"},
-                        Case{{1, 10, 7}, 40, 3, 1, 1, "s8", 0, "u8", 3, "none"}}) {
+                        Case{{1, 10, 7}, 40, 3, 1, 1, "s8", 0, "u8", 3, "none"},
+                        Case{{1, 12, 12}, 16, 3, 1, 1, "u8", 4, "s8", -2, "none"}}) {
     for (const bool plain : {false, true}) {
       SCOPED_TRACE(Shape(c.in).str() + " oc " + std::to_string(c.oc) + " k" + std::to_string(c.k) + " " + c.src +
                    " -> " + c.dst + " " + c.act + (plain ? " on oneDNN" : ""));

@@ -87,7 +87,7 @@ LayoutConverter::LayoutConverter(const md& from, const md& to, const dnnl::engin
 void LayoutConverter::run(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst) {
   switch (cast_) {
     case Cast::none:
-      reorder_.execute(s, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
+      execute(reorder_, s, src, dst);
       return;
     case Cast::to_f16:
       f32_to_f16(static_cast<const float*>(src.get_data_handle()), static_cast<uint16_t*>(dst.get_data_handle()),

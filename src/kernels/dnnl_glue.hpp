@@ -2,6 +2,7 @@
 // oneDNN glue shared by every op's runtime kernel. Internal header: only .cpp files include it.
 #include <cstring>
 #include <dnnl.hpp>
+#include <initializer_list>
 #include <string>
 
 #include "nimble/core/error.hpp"
@@ -25,6 +26,19 @@ md plain_desc(const Shape& s, DType t = DType::f32);
 md any_desc(const Shape& s, DType t = DType::f32);
 // The same layout (blocking, strides) holding another data type.
 md with_dtype(const md& d, dt type);
+
+// Runs primitive `p` with its arguments in a stack array. dnnl::primitive::execute takes a
+// std::unordered_map and copies it into a vector: allocations on every call, a measurable share of
+// a batch-1 call of a small model (docs/results.md, "Runtime overhead at batch 1").
+inline dnnl_exec_arg_t arg(int which, const dnnl::memory& m) { return {which, m.get(true)}; }
+inline void execute(const dnnl::primitive& p, const dnnl::stream& s, std::initializer_list<dnnl_exec_arg_t> args) {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), s.get(), int(args.size()), args.begin()),
+                          "could not execute a primitive");
+}
+// A reorder's two arguments.
+inline void execute(const dnnl::reorder& r, const dnnl::stream& s, const dnnl::memory& from, const dnnl::memory& to) {
+  execute(r, s, {arg(DNNL_ARG_FROM, from), arg(DNNL_ARG_TO, to)});
+}
 
 // Runs `fn`, turning a dnnl::error into nimble::Error that names what was being done.
 template <class Fn> auto guarded(const std::string& what, Fn&& fn) {

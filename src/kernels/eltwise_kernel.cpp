@@ -21,7 +21,7 @@ EltwiseKernel::EltwiseKernel(const std::string& act, const md& desc, bool traini
 }
 
 void EltwiseKernel::forward(dnnl::stream& s, const dnnl::memory& dst, const dnnl::memory& src) {
-  fwd_.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  execute(fwd_, s, {arg(DNNL_ARG_SRC, src), arg(DNNL_ARG_DST, dst)});
 }
 
 void EltwiseKernel::backward(dnnl::stream& s, const dnnl::memory& diff_src, const dnnl::memory& src,

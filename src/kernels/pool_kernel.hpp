@@ -89,9 +89,10 @@ class PoolKernel : public Kernel {
                              argmax_.data(), *train_2x2_);
       return;
     }
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a.src[0]}, {DNNL_ARG_DST, a.dst}};
-    if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
-    fwd_.execute(s, args);
+    if (workspace_)
+      execute(fwd_, s, {arg(DNNL_ARG_SRC, a.src[0]), arg(DNNL_ARG_DST, a.dst), arg(DNNL_ARG_WORKSPACE, workspace_)});
+    else
+      execute(fwd_, s, {arg(DNNL_ARG_SRC, a.src[0]), arg(DNNL_ARG_DST, a.dst)});
   }
 
   void backward(dnnl::stream& s, KernelArgs& a) override {

@@ -35,6 +35,7 @@ struct Session::Impl {
   std::vector<dnnl::binary> accumulate;               // per value with extra_diff; empty for fp16
   LayoutConverter out_to_plain, diff_out_from_plain;
   Tensor output;
+  dnnl::memory output_mem;  // `output`'s buffer, made once: not a memory object per call
   dnnl::memory diff_out_user;
   // NIMBLE_PROFILE=1: wall time per node and direction, printed when the session ends.
   bool profiling = std::getenv("NIMBLE_PROFILE") != nullptr;
@@ -202,6 +203,7 @@ void Session::Impl::compile() {
 
   const int out = graph.output();
   output = Tensor(shapes[out]);
+  output_mem = dnnl::memory(plain_desc(output.shape()), eng, output.raw());
   out_to_plain = LayoutConverter(desc[out], plain_desc(shapes[out]), eng);
   if (train) {
     diff_out_from_plain = LayoutConverter(plain_desc(shapes[out]), desc[out], eng);
@@ -234,9 +236,9 @@ void Session::Impl::print_profile() const {
     const double b = backward_calls ? backward_ms[n] / double(backward_calls) : 0.0;
     total_f += f;
     total_b += b;
-    std::fprintf(stderr, "%10.3f %10.3f  %s (%s)\n", f, b, graph.nodes()[n].name.c_str(), op_name(graph.nodes()[n].op));
+    std::fprintf(stderr, "%10.4f %10.4f  %s (%s)\n", f, b, graph.nodes()[n].name.c_str(), op_name(graph.nodes()[n].op));
   }
-  std::fprintf(stderr, "%10.3f %10.3f  total\n", total_f, total_b);
+  std::fprintf(stderr, "%10.4f %10.4f  total\n", total_f, total_b);
 }
 
 Session::Session(const Model& model, SessionOptions options) : Session(model.graph, options) {
@@ -285,8 +287,7 @@ const Tensor& Session::forward(const Tensor& input) {
     throw Error("oneDNN failed in forward of '" + m.graph.nodes()[n].name + "': " + e.what());
   }
   guarded("forward output", [&] {
-    dnnl::memory plain(plain_desc(m.output.shape()), cpu_engine(), m.output.raw());
-    m.out_to_plain.into(m.stream, m.mem[m.graph.output()], plain);
+    m.out_to_plain.into(m.stream, m.mem[m.graph.output()], m.output_mem);
     m.stream.wait();
   });
   return m.output;

@@ -19,7 +19,8 @@ class AddKernel : public Kernel {
   }
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
-    add_.execute(s, {{DNNL_ARG_SRC_0, a.src[0]}, {DNNL_ARG_SRC_1, src1_in_(s, a.src[1])}, {DNNL_ARG_DST, a.dst}});
+    execute(add_, s,
+            {arg(DNNL_ARG_SRC_0, a.src[0]), arg(DNNL_ARG_SRC_1, src1_in_(s, a.src[1])), arg(DNNL_ARG_DST, a.dst)});
   }
 
   // d(a + b)/da = d(a + b)/db = 1: both gradients are diff_dst, each in its input's layout.

@@ -134,19 +134,17 @@ class ConvKernel : public Kernel {
       matmul_f_src_.set_data_handle(src_.get_data_handle());
       matmul_f_weights_.set_data_handle(weights_.get(s).get_data_handle());
       matmul_f_dst_.set_data_handle(a.dst.get_data_handle());
-      std::unordered_map<int, dnnl::memory> args{
-          {DNNL_ARG_SRC, matmul_f_src_}, {DNNL_ARG_WEIGHTS, matmul_f_weights_}, {DNNL_ARG_DST, matmul_f_dst_}};
-      if (node_.param_ptr("bias")) {
-        matmul_f_bias_.set_data_handle(bias_.get(s).get_data_handle());
-        args[DNNL_ARG_BIAS] = matmul_f_bias_;
-      }
-      matmul_f_.execute(s, args);
+      const bool bias = node_.param_ptr("bias") != nullptr;
+      if (bias) matmul_f_bias_.set_data_handle(bias_.get(s).get_data_handle());
+      execute(matmul_f_, s,
+              {arg(DNNL_ARG_SRC, matmul_f_src_), arg(DNNL_ARG_WEIGHTS, matmul_f_weights_),
+               arg(DNNL_ARG_DST, matmul_f_dst_), arg(DNNL_ARG_BIAS, bias ? matmul_f_bias_ : dnnl::memory())});
       return;
     }
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_.get(s)}, {DNNL_ARG_DST, a.dst}};
-    if (node_.param_ptr("bias")) args[DNNL_ARG_BIAS] = bias_.get(s);
-    fwd_.execute(s, args);
+    const dnnl::memory bias = node_.param_ptr("bias") ? bias_.get(s) : dnnl::memory();
+    execute(fwd_, s,
+            {arg(DNNL_ARG_SRC, src_), arg(DNNL_ARG_WEIGHTS, weights_.get(s)), arg(DNNL_ARG_DST, a.dst),
+             arg(DNNL_ARG_BIAS, bias)});
   }
 
   void backward(dnnl::stream& s, KernelArgs& a) override {

@@ -20,7 +20,7 @@ class DequantizeKernel : public Kernel {
     b.dst_desc = with_dtype(b.src_desc[0], dt::f32);  // same layout; the consumer reorders if it must
     reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, b.src_desc[0], b.engine, b.dst_desc, attr));
   }
-  void forward(dnnl::stream& s, KernelArgs& a) override { reorder_.execute(s, a.src[0], a.dst); }
+  void forward(dnnl::stream& s, KernelArgs& a) override { execute(reorder_, s, a.src[0], a.dst); }
   void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
 
  private:

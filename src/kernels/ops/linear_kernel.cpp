@@ -65,10 +65,10 @@ class LinearKernel : public Kernel {
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
     src_ = src_in_(s, a.src[0]);
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_.get(s)}, {DNNL_ARG_DST, a.dst}};
-    if (has_bias_) args[DNNL_ARG_BIAS] = bias_.get(s);
-    fwd_.execute(s, args);
+    const dnnl::memory bias = has_bias_ ? bias_.get(s) : dnnl::memory();
+    execute(fwd_, s,
+            {arg(DNNL_ARG_SRC, src_), arg(DNNL_ARG_WEIGHTS, weights_.get(s)), arg(DNNL_ARG_DST, a.dst),
+             arg(DNNL_ARG_BIAS, bias)});
   }
 
   void backward(dnnl::stream& s, KernelArgs& a) override {

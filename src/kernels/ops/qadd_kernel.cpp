@@ -42,7 +42,8 @@ class QAddKernel : public Kernel {
   }
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
-    add_.execute(s, {{DNNL_ARG_SRC_0, a.src[0]}, {DNNL_ARG_SRC_1, src1_in_(s, a.src[1])}, {DNNL_ARG_DST, a.dst}});
+    execute(add_, s,
+            {arg(DNNL_ARG_SRC_0, a.src[0]), arg(DNNL_ARG_SRC_1, src1_in_(s, a.src[1])), arg(DNNL_ARG_DST, a.dst)});
   }
   void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
 

@@ -63,10 +63,9 @@ class QConvKernel : public Kernel {
       dst_as_residual_.set_data_handle(a.dst.get_data_handle());
       residual_in_.into(s, a.src[1], dst_as_residual_);
     }
-    conv_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
-                      {DNNL_ARG_WEIGHTS, weights_.get(s)},
-                      {DNNL_ARG_BIAS, bias_},
-                      {DNNL_ARG_DST, a.dst}});
+    execute(conv_, s,
+            {arg(DNNL_ARG_SRC, src_in_(s, a.src[0])), arg(DNNL_ARG_WEIGHTS, weights_.get(s)), arg(DNNL_ARG_BIAS, bias_),
+             arg(DNNL_ARG_DST, a.dst)});
   }
   void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
 

@@ -35,10 +35,9 @@ class QLinearKernel : public Kernel {
   }
 
   void forward(dnnl::stream& s, KernelArgs& a) override {
-    matmul_.execute(s, {{DNNL_ARG_SRC, src_in_(s, a.src[0])},
-                        {DNNL_ARG_WEIGHTS, weights_.get(s)},
-                        {DNNL_ARG_BIAS, bias_},
-                        {DNNL_ARG_DST, a.dst}});
+    execute(matmul_, s,
+            {arg(DNNL_ARG_SRC, src_in_(s, a.src[0])), arg(DNNL_ARG_WEIGHTS, weights_.get(s)), arg(DNNL_ARG_BIAS, bias_),
+             arg(DNNL_ARG_DST, a.dst)});
   }
   void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
 

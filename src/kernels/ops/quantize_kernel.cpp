@@ -42,10 +42,10 @@ class QuantizeKernel : public Kernel {
     reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(b.engine, int_.get_desc(), b.engine, b.dst_desc, shift));
   }
   void forward(dnnl::stream& s, KernelArgs& a) override {
-    if (!rounded_) return reorder_.execute(s, a.src[0], a.dst);
-    round_.execute(s, a.src[0], rounded_);
-    round_to_int_.execute(s, rounded_, int_);
-    reorder_.execute(s, int_, a.dst);
+    if (!rounded_) return execute(reorder_, s, a.src[0], a.dst);
+    execute(round_, s, a.src[0], rounded_);
+    execute(round_to_int_, s, rounded_, int_);
+    execute(reorder_, s, int_, a.dst);
   }
   void backward(dnnl::stream&, KernelArgs&) override { no_backward(node_); }
 
