@@ -8,6 +8,7 @@
 
 #include "graph/ops/pool_common.hpp"
 #include "nimble/graph/op.hpp"
+#include "nimble/graph/passes.hpp"
 #include "nimble/runtime/session.hpp"
 #include "op_harness.hpp"
 
@@ -357,6 +358,66 @@ TEST(Int8, DynamicLinearQuantizesEachBatchWithItsOwnScale) {
       EXPECT_TRUE(all_close(got, want, 1e-5f, 1e-5f)) << "magnitude " << magnitude;
     }
   }
+}
+
+// global_avg_pool -> flatten -> qlinear in an eval session becomes one qlinear with global_pool
+// (passes::fuse_global_pool_into_qlinear) on a hand-written kernel: the same values as that
+// qlinear's reference (f32 logits to float rounding, int8 outputs exactly or within a step) and as
+// the unfused session on oneDNN's pooling and matmul; u8 and s8, a channel tail (20 channels), an
+// even pixel count (rounding ties), the plain loops too. A flatten with a second reader stays.
+TEST(Int8, ClassifierHeadRunsAsOneKernelWithTheSameValues) {
+  for (const char* src : {"u8", "s8"})
+    for (const char* dst : {"f32", "u8"})
+      for (const bool plain : {false, true}) {
+        SCOPED_TRACE(std::string(src) + " -> " + dst + (plain ? ", plain loops" : ""));
+        Graph g;
+        Rng rng(4);
+        const int x = g.add_input("x", Shape({20, 4, 6}));
+        const int q = g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 1.0, 0, src));
+        const int flat = g.add_node(OpKind::flatten, "flat", {g.add_node(OpKind::global_avg_pool, "gap", {q})});
+        const bool u8 = std::string(src) == "u8";
+        Attrs a = {{"out_features", int64_t(7)}, {"activation", std::string(dst) == "u8" ? "relu" : "none"}};
+        a = qattrs(qattrs(a, "src_", 0.02, u8 ? 5 : -3, src), "dst_", 0.05, 3, dst);
+        int y = g.add_node(OpKind::qlinear, "fc", {flat}, a, &rng);
+        const int fc = int(g.nodes().size()) - 1;
+        if (std::string(dst) != "f32") y = g.add_node(OpKind::dequantize, "dq", {y}, qattrs({}, "", 1.0, 0, dst));
+        g.set_output(y);
+        fill_weights(g.nodes()[size_t(fc)], rng, false);
+        randomize_scales_and_bias(g.nodes()[size_t(fc)], rng);
+
+        const Graph fused = passes::fuse_global_pool_into_qlinear(g);
+        ASSERT_EQ(fused.nodes().size(), g.nodes().size() - 2);
+        EXPECT_EQ(fused.nodes()[1].attr_int("global_pool", 0), 1);
+        EXPECT_EQ(fused.nodes()[1].inputs, std::vector<int>{fused.nodes()[0].output});
+
+        const Tensor in = integers(Shape({3, 20, 4, 6}), rng, u8 ? 0 : -128, u8 ? 255 : 127);
+        const Tensor want = Int8Graph{fused, {}, 1}.reference(in);
+        if (plain) setenv("NIMBLE_PLAIN_KERNELS", "1", 1);
+        Session one(g, {3, Mode::eval, true, Precision::fp32, false});
+        Session three(g, {3, Mode::eval, false, Precision::fp32, false});
+        unsetenv("NIMBLE_PLAIN_KERNELS");
+        EXPECT_EQ(one.graph().nodes().size(), fused.nodes().size());
+        EXPECT_EQ(three.graph().nodes().size(), g.nodes().size());
+        const Tensor got = one.forward(in).clone(), unfused = three.forward(in).clone();
+        if (std::string(dst) == "f32") {
+          EXPECT_TRUE(all_close(got, want, 1e-5f, 1e-5f));
+          EXPECT_TRUE(all_close(unfused, want, 1e-4f, 1e-5f));
+        } else {
+          EXPECT_TRUE(all_close(got, want, 0.0f, 0.0f));
+          EXPECT_TRUE(within_steps(unfused, want, 1.0f));
+        }
+      }
+
+  Graph g;
+  const int x = g.add_input("x", Shape({16, 2, 2}));
+  const int q = g.add_node(OpKind::quantize, "q", {x}, qattrs({}, "", 1.0, 0, "u8"));
+  const int flat = g.add_node(OpKind::flatten, "flat", {g.add_node(OpKind::global_avg_pool, "gap", {q})});
+  const Attrs a = qattrs(qattrs({{"out_features", int64_t(4)}}, "src_", 1.0, 0, "u8"), "dst_", 1.0, 0, "f32");
+  Rng rng(2);
+  const int y1 = g.add_node(OpKind::qlinear, "fc1", {flat}, a, &rng),
+            y2 = g.add_node(OpKind::qlinear, "fc2", {flat}, a, &rng);
+  g.set_output(g.add_node(OpKind::add, "sum", {y1, y2}));
+  EXPECT_EQ(passes::fuse_global_pool_into_qlinear(g).nodes().size(), g.nodes().size());
 }
 
 TEST(Int8, OtherOpsRefuseInt8InputsAndInt8OpsRefuseTraining) {

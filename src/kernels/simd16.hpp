@@ -12,10 +12,11 @@
 // has_avx512_bf16 says the CPU has it; nothing else emits those instructions.
 #define NIMBLE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-// GCC 12 warns "__Y may be used uninitialized" inside its own avx512fintrin.h for masked moves
-// and conversions; a known false positive in the intrinsic headers, not in our code.
+// GCC 12 warns "__Y may be used uninitialized" (or "is used") inside its own avx512fintrin.h for
+// masked moves and conversions; a known false positive in the intrinsic headers, not in our code.
 #if !defined(__clang__)  // clang has no such warning (and clang-tidy parses this file)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, as an error, for _mm512_cvtepi32_ps
 #endif
 
 namespace nimble::kernels::simd16 {

@@ -164,14 +164,17 @@ std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before
   std::map<std::string, int64_t> channels_before;
   for (const Node& n : before.graph.nodes())
     if (const ParamPtr w = n.param_ptr("weights")) channels_before[n.name] = w->data.shape()[0];
-  // As the model runs: batch-norm folded, activations and residual adds fused into the layers.
+  // As the model runs: batch-norm folded, activations, residual adds and an int8 classifier's
+  // pooling fused into the layers.
   Session s(m.graph, {1, Mode::eval, true});
   const std::vector<double> ms = s.profile(random_batch(m.input_shape(), 1, 3), iters);
   std::map<std::string, double> time_of;
-  std::set<std::string> with_residual;
+  std::set<std::string> with_residual, with_pooling;
   for (size_t i = 0; i < s.graph().nodes().size() && i < ms.size(); ++i) {
-    time_of[s.graph().nodes()[i].name] = ms[i];
-    if (s.graph().nodes()[i].inputs.size() == 2) with_residual.insert(s.graph().nodes()[i].name);
+    const Node& n = s.graph().nodes()[i];
+    time_of[n.name] = ms[i];
+    if (n.inputs.size() == 2) with_residual.insert(n.name);
+    if (n.attr_int("global_pool", 0) != 0) with_pooling.insert(n.name);
   }
   const std::vector<int64_t> macs = m.graph.node_macs();
   std::vector<OptimizeLayer> rows;
@@ -185,6 +188,7 @@ std::vector<OptimizeLayer> final_layer_table(const Model& m, const Model& before
     l.precision = w->data.dtype() == DType::s8 ? "int8" : float_precision;
     if (auto it = time_of.find(n.name); it != time_of.end()) l.ms = it->second;
     if (with_residual.count(n.name)) l.note = "the residual add runs inside it";
+    if (with_pooling.count(n.name)) l.note = "the global average pooling runs inside it";
     l.channels_after = w->data.shape()[0];
     if (auto it = channels_before.find(n.name); it != channels_before.end()) l.channels_before = it->second;
     for (const auto& [key, p] : n.params)

@@ -30,8 +30,14 @@ Graph fuse_residual_add(const Graph& g);
 // taking the qadd's output quantization and activation. One rounding of the sum instead of two,
 // and one pass over the data less. Inference sessions only.
 Graph fuse_residual_qadd(const Graph& g);
-// What an eval Session compiles: optimize_for_inference, then residual-add (float and int8) and
-// activation fusion.
+// An int8 classifier head, global_avg_pool -> flatten -> qlinear (each the only reader of the one
+// before), becomes that qlinear with global_pool = 1 reading the pooling's input: one kernel
+// instead of three, each of which cost a small model's batch-1 call a fixed few tenths of a
+// microsecond. The same values: the pooled integers are rounded as the pooling rounded them.
+// Inference sessions only.
+Graph fuse_global_pool_into_qlinear(const Graph& g);
+// What an eval Session compiles: optimize_for_inference, then residual-add (float and int8),
+// activation and int8 classifier-head fusion.
 Graph optimize_for_session(const Graph& g);
 
 // Drops every node whose output does not reach the graph output (what an importer leaves behind

@@ -1,5 +1,5 @@
 // Rewrites: batch-norm folding, activation fusion, residual-add fusion (float and int8), dropout
-// removal (eval), batch-norm + ReLU (train and eval).
+// removal (eval), batch-norm + ReLU (train and eval), the int8 classifier head.
 #include <cmath>
 
 #include "nimble/core/error.hpp"
@@ -167,12 +167,37 @@ Graph fuse_residual_qadd(const Graph& in) {
       });
 }
 
+Graph fuse_global_pool_into_qlinear(const Graph& in) {
+  Graph g = in;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const auto consumers = g.consumers();
+    for (size_t i = 0; i < g.nodes().size() && !changed; ++i) {
+      const Node& fc = g.nodes()[i];
+      if (fc.op != OpKind::qlinear || fc.attr_int("global_pool", 0) != 0) continue;
+      const int flat = g.values()[size_t(fc.inputs[0])].producer;
+      if (flat < 0 || g.nodes()[size_t(flat)].op != OpKind::flatten || sole_consumer(g, consumers, fc.inputs[0]) < 0)
+        continue;
+      const Node& f = g.nodes()[size_t(flat)];
+      const int pool = g.values()[size_t(f.inputs[0])].producer;
+      if (pool < 0 || g.nodes()[size_t(pool)].op != OpKind::global_avg_pool ||
+          sole_consumer(g, consumers, f.inputs[0]) < 0)
+        continue;
+      g.nodes()[i].attrs["global_pool"] = int64_t(1);
+      g = bypass_node(bypass_node(g, flat), pool);  // pool < flat: its id is unchanged by the first
+      changed = true;
+    }
+  }
+  return g;
+}
+
 Graph optimize_for_inference(const Graph& g) {
   return fuse_batchnorm_relu(fuse_activation(fold_batchnorm(remove_dropout(g))));
 }
 
 Graph optimize_for_session(const Graph& g) {
-  return fuse_residual_qadd(fuse_activation(fuse_residual_add(optimize_for_inference(g))));
+  return fuse_global_pool_into_qlinear(
+      fuse_residual_qadd(fuse_activation(fuse_residual_add(optimize_for_inference(g)))));
 }
 
 }  // namespace nimble::passes
