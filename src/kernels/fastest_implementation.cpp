@@ -113,7 +113,8 @@ size_t fastest_index(const std::vector<Candidate>& candidates) {
     // The least of three single calls: one call slowed by an interrupt could drop the faster
     // candidate for good (choices are cached). Once an int8 resnet-8 ran a 28x28 16-channel
     // convolution on oneDNN's brgconv (7.7-7.9 us in the model) rather than jit_int8 (5.7-6.0 us),
-    // which every timing here puts well ahead (AMD Zen 5, docs/results.md).
+    // which every timing here puts well ahead (AMD Zen 5; docs/results.md, "Runtime overhead at
+    // batch 1").
     r.best_ms = std::min({timed(r, 1), timed(r, 1), timed(r, 1)});
     r.reps = std::clamp(int(1.0 / std::max(r.best_ms, 1e-3)), 1, 20);
     fastest_first = std::min(fastest_first, r.best_ms);

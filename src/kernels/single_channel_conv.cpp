@@ -127,8 +127,8 @@ NIMBLE_AVX512 __attribute__((always_inline)) inline void pixel_block(const float
 }
 
 // Output rows [y0, y1) of image b, G consecutive groups of 16 output channels from c0. Pixels go
-// in blocks of 8 for one group (8 independent sums keep both FMA pipes busy; 4 left the 16-channel
-// int8 stem latency-bound) and of 4 for two, whose 8 sums already do.
+// in blocks of 8 for one group and of 4 for two: 8 independent sums, enough for two FMA pipes of
+// 4-cycle latency, where 4 pixels of one group had only 4.
 template <int KK, int G, int SW, class D, class Store>
 NIMBLE_AVX512 void forward_rows(const PaddedImage& img, const int64_t* off, const float* wt, const float* bias16,
                                 D* dst, const ChannelBlocks& view, const SingleChannelConvGeometry& g, int64_t b,
