@@ -92,11 +92,9 @@ template <class S> void run(const S* src, void* dst, const PooledLinear& p) {
       const int32_t acc = dot(mean, p.weights + oc * p.c, p.c, p.avx512);
       const float bias = p.bias ? p.bias[oc] : 0.0f;
       const int64_t at = b * p.o + oc;
-      if (plain_f32) {  // the final logits: what requantize computes, without its string compare
-        static_cast<float*>(dst)[at] = p.scales[oc] * float(acc) + bias;
-        continue;
-      }
-      const float y = ops::requantize(acc, p.scales[oc], bias, p.activation, p.dst);
+      // The final logits take requantize's arithmetic without its activation's string compare.
+      const float y =
+          plain_f32 ? p.scales[oc] * float(acc) + bias : ops::requantize(acc, p.scales[oc], bias, p.activation, p.dst);
       if (p.dst.dtype == DType::u8)
         static_cast<uint8_t*>(dst)[at] = uint8_t(y);
       else if (p.dst.dtype == DType::s8)

@@ -65,11 +65,15 @@ struct FloatStore {
 struct Int8Store {
   float lower, upper, inv_scale;
   int32_t zero_point;
+  // The clamped value's integer before saturation.
+  NIMBLE_AVX512 __m512i integers(__m512 v) const {
+    const __m512 y = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lower)), _mm512_set1_ps(upper));
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(y, _mm512_set1_ps(inv_scale))),
+                            _mm512_set1_epi32(zero_point));
+  }
   template <class D> NIMBLE_AVX512 void operator()(D* p, __m512 v, __mmask16 m) const {
     static_assert(std::is_same_v<D, uint8_t> || std::is_same_v<D, int8_t>);
-    const __m512 y = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lower)), _mm512_set1_ps(upper));
-    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(y, _mm512_set1_ps(inv_scale))),
-                                       _mm512_set1_epi32(zero_point));
+    const __m512i q = integers(v);
     __m128i bytes = std::is_same_v<D, uint8_t> ? _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, _mm512_setzero_si512()))
                                                : _mm512_cvtsepi32_epi8(q);
     _mm_mask_storeu_epi8(p, m, bytes);
@@ -79,11 +83,7 @@ struct Int8Store {
   // narrowing ones, which bounded the int8 stem. Same values as four calls of the above.
   template <class D> NIMBLE_AVX512 void four(D* p, const __m512 (&v)[4]) const {
     __m512i q[4];
-    NIMBLE_UNROLL for (int i = 0; i < 4; ++i) {
-      const __m512 y = _mm512_min_ps(_mm512_max_ps(v[i], _mm512_set1_ps(lower)), _mm512_set1_ps(upper));
-      q[i] = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(y, _mm512_set1_ps(inv_scale))),
-                              _mm512_set1_epi32(zero_point));
-    }
+    NIMBLE_UNROLL for (int i = 0; i < 4; ++i) q[i] = integers(v[i]);
     // packs interleave the four inputs by 128-bit lane: byte lane L holds pixels 0-3's lane L.
     const __m512i words01 = _mm512_packs_epi32(q[0], q[1]), words23 = _mm512_packs_epi32(q[2], q[3]);
     const __m512i bytes =
