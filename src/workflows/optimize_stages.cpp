@@ -202,19 +202,15 @@ Preset Preset::named(const std::string& name) {
     p.baselines = {{"cnn", 0.25, 0}};
     p.baseline_epochs = 1;
   } else if (name == "default") {
-    // About 14 minutes on 2 cores (docs/results.md, Optimize): a resnet-20 teacher trained without
-    // label smoothing, a 78 k-parameter resnet-8 student distilled from it. The teacher's epochs
-    // pay more than the student's: from a 16-epoch teacher (94.09 %) the student reached 93.17 %
-    // in 16 epochs and 93.20 % in 20; from a 12-epoch one (93.41 %) 92.77-93.04 % in 20, whatever
-    // the temperature, weight decay or teacher precision. A wider teacher (resnet 1.5x, 6 epochs
-    // in the same time) was less accurate (92.36 %) and made each distilled epoch 1.2x slower.
+    // About 13 minutes on 2 cores (docs/results.md, Optimize): a resnet-20 teacher trained without
+    // label smoothing, a 78 k-parameter resnet-8 student distilled from it. A wider teacher
+    // (resnet 1.5x, 6 epochs in the same time) was less accurate (92.36 %) and made each distilled
+    // epoch 1.2x slower.
     p.teacher = {"resnet", 1.0, 20};
     p.student = {"resnet", 1.0, 8};
-    p.teacher_epochs = 16;
-    p.distill_epochs = 15;
-    // Two fine-tuning epochs: the default run's prune stage has never kept its cut (after 3 epochs
-    // the pruned student stayed 0.6-2.5 points of validation accuracy under the floor).
-    p.prune_epochs = 2;
+    p.teacher_epochs = 12;
+    p.distill_epochs = 20;
+    p.prune_epochs = 3;
     p.qat_epochs = 2;
     p.prune_latency = 0.75;
     // A quarter of `nimble prune`'s: the 78 k-parameter student's planning took 75 s of the 15
@@ -223,9 +219,9 @@ Preset Preset::named(const std::string& name) {
     // Half soft targets, half labels: 93.13 % test against 92.75 % with 0.9 for the same 20 epochs
     // and teacher (docs/results.md, Optimize).
     p.alpha = 0.5;
-    // The zoo's small plain CNN (106 k parameters at width 0.5), about 15 s with its int8 form.
+    // The zoo's small plain CNN (106 k parameters at width 0.5), about 25 s with its int8 form.
     p.baselines = {{"cnn", 0.5, 0}};
-    p.baseline_epochs = 2;
+    p.baseline_epochs = 4;
   } else {
     throw OptionError("preset", "unknown preset '" + name + "' (default, quick)");
   }
