@@ -123,7 +123,11 @@ Keywords<OptimizeOptions> optimize_keywords() {
   k.field("skip_bad", &O::skip_bad).field("cache_mb", &O::cache_mb).field("out", &O::out);
   k.field("max_drop", &O::max_drop).field("max_latency_ms", &O::max_latency_ms);
   k.field("max_size_mb", &O::max_size_mb).field("batch", &O::batch).field("preset", &O::preset);
-  k.field("student", &O::student).field("from_stage", &O::from_stage).field("seed", &O::seed).field("iters", &O::iters);
+  k.field("student", &O::student)
+      .field("prune_latency", &O::prune_latency)
+      .field("from_stage", &O::from_stage)
+      .field("seed", &O::seed)
+      .field("iters", &O::iters);
   k.field("precision", &O::precision).field("progress", &O::progress).field("force", &O::force);
   add_quiet(k);
   return k;

@@ -1,8 +1,9 @@
 // `nimble optimize` as a user meets it, on a small IDX data set with the quick preset: one
 // recommended model with its ONNX twin and a report; a second run takes every stage back; a run
 // killed in the middle of a stage and started again skips the finished stages and ends with the
-// figures of an uninterrupted run; `--from` computes again from a stage; goals that cannot be met,
-// an int8 input, one-class data and bad flags get one line and exit code 2.
+// figures of an uninterrupted run; `--from` computes again from a stage; `--prune-latency 0` leaves
+// the prune stage out; goals that cannot be met, an int8 input, one-class data and bad flags get one
+// line and exit code 2.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -143,6 +144,16 @@ TEST(CliOptimize, RecommendsResumesAfterAKillAndReports) {
   EXPECT_TRUE(sf.at("prune"));
   EXPECT_FALSE(sf.at("quantize"));
 
+  // --prune-latency 0 with no latency goal: the prune stage is not run, and says why.
+  const nimble::testing::CliRun unpruned =
+      nimble::testing::run(quick(dir / "data", dir / "a") + " --from prune --prune-latency 0", kEnv);
+  ASSERT_EQ(unpruned.code, 0) << unpruned.err;
+  for (const json& st : json::parse(unpruned.out)["stages"]) {
+    if (st["name"] != "prune") continue;
+    EXPECT_EQ(st["status"], "skipped");
+    EXPECT_NE(st["reason"].get<std::string>().find("--prune-latency is 0"), std::string::npos) << st["reason"];
+  }
+
   // Goals that cannot be met: a report that says so and exit code 2, never a model.
   const nimble::testing::CliRun fast =
       nimble::testing::run(quick(dir / "data", dir / "c") + " --max-latency-ms 0.000001", kEnv);
@@ -168,6 +179,7 @@ TEST(CliOptimize, RecommendsResumesAfterAKillAndReports) {
            {"optimize --max-drop -1" + data, "--max-drop"},
            {"optimize --batch 0" + data, "--batch"},
            {"optimize --max-size-mb 0" + data, "--max-size-mb"},
+           {"optimize --prune-latency 1" + data, "--prune-latency"},
            {"optimize " + (dir / "missing.nimble").string() + data, "missing.nimble"},
            {"optimize --out " + (dir / "file" / "x").string(), "--out"},
        }) {

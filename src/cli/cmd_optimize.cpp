@@ -38,6 +38,10 @@ void add_optimize(CLI::App& app) {
   c->add_option("--student", o->student,
                 "auto (the preset's, scaled to --max-latency-ms), self (the model itself) or NAME[:WIDTH[:DEPTH]]")
       ->capture_default_str();
+  c->add_option_function<double>(
+      "--prune-latency", [o](double v) { o->prune_latency = v; },
+      "without --max-latency-ms, prune to this fraction of the model's batch-1 latency (0: prune only to reach "
+      "--max-latency-ms; default: the preset's, 0 for default, 0.8 for quick)");
   c->add_option("--from", o->from_stage,
                 "compute again from this stage: teacher, baseline, student, distill, prune, quantize, final");
   add_precision_option(c, o->precision);

@@ -47,6 +47,10 @@ void OptimizeOptions::validate() const {
   if (batch < 1 || batch > 4096) throw OptionError("batch", "the deployment batch must be in [1, 4096]");
   if (iters < 5 || iters > 100000) throw OptionError("iters", "latency measurements need 5 to 100000 timed runs");
   workflow::Preset::named(preset);
+  if (prune_latency && !(*prune_latency >= 0 && *prune_latency < 1))
+    throw OptionError("prune_latency",
+                      "must be in [0, 1): a fraction of the model's latency, or 0 for no pruning "
+                      "without a latency goal");
   if (student != "auto" && student != "self") workflow::ZooSpec::parse(student);
   const auto& names = optimize_stage_names();
   if (!from_stage.empty() && std::find(names.begin(), names.end(), from_stage) == names.end())

@@ -27,7 +27,7 @@ struct Preset {
   ZooSpec teacher, student;
   int64_t teacher_epochs = 0, distill_epochs = 0, prune_epochs = 0, qat_epochs = 0;
   // Without a latency goal, pruning aims at this fraction of the model's batch-1 latency, with
-  // per-layer ratios chosen by measurement.
+  // per-layer ratios chosen by measurement; 0: no pruning without a latency goal.
   double prune_latency = 0.75;
   // Training images of the short fine-tuning that judges each pruning candidate (PruneOptions).
   int64_t prune_plan_images = 12800;

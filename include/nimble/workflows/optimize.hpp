@@ -32,6 +32,9 @@ struct OptimizeOptions {
   // The student: auto (the preset's zoo student, scaled to the latency budget when there is one),
   // self (the model itself), or a zoo model "NAME[:WIDTH]" (cnn:0.5, mobilenet_v2:0.35).
   std::string student = "auto";
+  // Without a latency goal the prune stage aims at this fraction of the model's batch-1 latency;
+  // 0: it prunes only to reach max_latency_ms. Empty: the preset's (default 0, quick 0.8).
+  std::optional<double> prune_latency;
   std::string from_stage;  // rerun from this stage even when its inputs are unchanged
   std::string command;     // as the user typed it, for the report
   // Of training and of the float models' measurements; automatic: each model's fastest native one.
