@@ -122,6 +122,15 @@ data::ImageSet random_images(const Shape& per_sample, int64_t n, uint64_t seed) 
   return set;
 }
 
+// Images like Fashion-MNIST's: mostly one background value, a sparse bright foreground.
+data::ImageSet spiky_images(const Shape& per_sample, int64_t n, uint64_t seed) {
+  data::ImageSet set = random_images(per_sample, n, seed);
+  Rng rng(seed + 1);
+  for (int64_t i = 0; i < set.images.numel(); ++i)
+    if (rng.uniform(0.0f, 1.0f) < 0.85f) set.images.data<uint8_t>()[i] = 0;
+  return set;
+}
+
 int count(const Graph& g, OpKind op) {
   int n = 0;
   for (const Node& node : g.nodes()) n += node.op == op;
@@ -138,6 +147,32 @@ Tensor normalised_batch(const data::ImageSet& set, const data::Normalization& no
   data::Batch b;
   loader.next(b);
   return b.images;
+}
+
+TEST(Calibration, TheInputKeepsItsWholeRangeUnderEntropyAndMse) {
+  zoo::ModelConfig mc;
+  mc.name = "cnn";
+  mc.width = 0.25;
+  const Graph p = quant::prepare(zoo::build(mc));
+  const data::ImageSet calib = spiky_images(p.input_shape(), 64, 3);
+  const data::Normalization norm = data::compute_normalization(calib);
+  for (ObserverKind k : {ObserverKind::entropy, ObserverKind::mse}) {
+    SCOPED_TRACE(quant::observer_name(k));
+    const quant::Calibration cal = quant::calibrate(p, calib, norm, k, 32);
+    const Observer& in = cal.values[size_t(p.input())];
+    // What entropy alone does to these pixels: clip the sparse foreground (mse keeps it here).
+    if (k == ObserverKind::entropy) {
+      EXPECT_LT(in.threshold(k), 0.9 * in.threshold(ObserverKind::minmax));
+    }
+    const QParams q = cal.params()[size_t(p.input())];
+    EXPECT_FLOAT_EQ(q.scale, in.result(ObserverKind::minmax).scale);
+    // Activations still get the observer's threshold.
+    size_t clipped = 0;
+    for (size_t v = 0; v < cal.values.size(); ++v)
+      if (int(v) != p.input() && cal.values[v].seen())
+        clipped += cal.params()[v].scale < cal.values[v].result(ObserverKind::minmax).scale;
+    EXPECT_GT(clipped, 0u);
+  }
 }
 
 TEST(Quantize, ZooModelsConvertToInt8AndStayCloseToFp32) {

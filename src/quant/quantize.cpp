@@ -59,8 +59,10 @@ void combine_over_ranks(std::vector<Observer>& observers, bool histogram, dist::
 Graph prepare(const Graph& g) { return passes::optimize_for_inference(g); }
 
 std::vector<QParams> Calibration::params() const {
+  const bool fits_tails = observer == ObserverKind::entropy || observer == ObserverKind::mse;
   std::vector<QParams> p;
-  for (const Observer& o : values) p.push_back(o.result(observer));
+  for (size_t v = 0; v < values.size(); ++v)
+    p.push_back(values[v].result(fits_tails && int(v) == input ? ObserverKind::minmax : observer));
   return p;
 }
 
@@ -83,6 +85,7 @@ Calibration calibrate(const Graph& prepared, const data::ImageSet& samples, cons
   Session session(prepared, {batch, Mode::eval, false, Precision::fp32});
   Calibration c;
   c.observer = observer;
+  c.input = prepared.input();
   c.values.assign(prepared.values().size(), Observer());
   const int passes = needs_histogram(observer) ? 2 : 1;
   // Under mpirun each rank observes its share and the observers are combined after each pass
