@@ -479,11 +479,11 @@ void prune_stage(OptimizeRun& run, int index) {
   const OptimizeCandidate& cur = current(run);
   const bool to_budget = o.max_latency_ms && cur.latency_ms_p50 > *o.max_latency_ms;
   if (!to_budget && run.preset.prune_latency <= 0) {
-    record_stage(run, "prune",
-                 {{"status", "skipped"},
-                  {"reason",
-                   "not run: no latency goal to reach, and --prune-latency is 0 (the default preset's: "
-                   "it spends the time on the student's training instead)"}},
+    const std::string why = o.prune_latency ? "--prune-latency is 0"
+                                            : "the " + o.preset +
+                                                  " preset prunes only toward one (its time goes to the "
+                                                  "student's training instead)";
+    record_stage(run, "prune", {{"status", "skipped"}, {"reason", "not run: no latency goal to reach, and " + why}},
                  false, 0);
     return;
   }
