@@ -537,10 +537,15 @@ void quantize_stage(OptimizeRun& run, int index) {
   const OptimizeCandidate& cur = current(run);
   // The accuracy budget left for int8: what the current model has above the floor.
   const double left = std::max(0.0, 100 * (cur.val_accuracy.value_or(cur.test_accuracy) - run.floor_val_accuracy));
+  // Activation ranges at the 99.99th percentile, not the extremes: on three default-run students
+  // int8 kept 0.02-0.11 more test points than with minmax in all four calibrations tried; on the
+  // validation split the two were even (docs/results.md, The default run without pruning).
+  const quant::ObserverKind observer = quant::ObserverKind::percentile;
   const std::string inputs = model_inputs(run.current_path) + " teacher " + model_inputs(run.teacher_path) + " left " +
-                             fixed(left, 6) + " observer percentile qat " + std::to_string(run.preset.qat_epochs) +
-                             " alpha " + fixed(run.preset.alpha, 3) + " seed " + std::to_string(o.seed) + " data " +
-                             io::hex(run.data_hash) + " floor " + fixed(run.floor_val_accuracy, 6);
+                             fixed(left, 6) + " observer " + quant::observer_name(observer) + " qat " +
+                             std::to_string(run.preset.qat_epochs) + " alpha " + fixed(run.preset.alpha, 3) + " seed " +
+                             std::to_string(o.seed) + " data " + io::hex(run.data_hash) + " floor " +
+                             fixed(run.floor_val_accuracy, 6);
   const train::ProgressScope scope =
       begin(run, index, "quantize", "int8 within " + fixed(left, 2) + " points of validation accuracy");
   const auto out = run.store.run(index, "quantize", inputs, index >= run.force_from, [&](const std::string& folder) {
@@ -549,10 +554,7 @@ void quantize_stage(OptimizeRun& run, int index) {
     q.model = run.current_path;
     q.out = in(folder, "int8.nimble");
     q.max_drop = left;
-    // Activation ranges at the 99.99th percentile, not the extremes: on three default-run students
-    // int8 kept 0.02-0.11 more test points than with minmax in all four calibrations tried; on the
-    // validation split the two were even (docs/results.md, The default run without pruning).
-    q.observer = quant::ObserverKind::percentile;
+    q.observer = observer;
     q.measure_sensitivity = true;  // for the report's per-layer table
     q.iters = std::max<int64_t>(20, o.iters / 2);
     QuantizeReport r = quantize_model(q);
