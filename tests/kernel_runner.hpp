@@ -13,13 +13,14 @@ namespace nimble::testing {
 
 class KernelRunner {
  public:
-  // `node` must outlive the runner (kernels keep a reference to it).
-  KernelRunner(const Node& node, std::vector<Shape> in_shapes, std::vector<kernels::md> src_desc, Mode mode)
+  // `node` must outlive the runner (kernels keep a reference to it). `compute`: the session's
+  // compute precision (bf16: the kernel may choose bf16 outputs).
+  KernelRunner(const Node& node, std::vector<Shape> in_shapes, std::vector<kernels::md> src_desc, Mode mode,
+               DType compute = DType::f32)
       : in_shapes_(std::move(in_shapes)), stream_(kernels::cpu_engine()) {
     auto& eng = kernels::cpu_engine();
     out_shape_ = op_def(node.op).infer(node, in_shapes_);
-    kernels::KernelBuilder b{node,       mode, eng,        std::move(src_desc), in_shapes_,
-                             out_shape_, {},   DType::f32, kernels::md()};
+    kernels::KernelBuilder b{node, mode, eng, std::move(src_desc), in_shapes_, out_shape_, {}, compute, kernels::md()};
     for (size_t i = 0; i < in_shapes_.size(); ++i) b.need_diff_src.push_back(mode == Mode::train);
     kernel_ = kernels::kernel_for(node.op)(b);
     src_desc_ = b.src_desc;
@@ -78,9 +79,9 @@ class KernelRunner {
   kernels::KernelArgs args_;
 };
 
-// A 4-D f32 layout by tag, e.g. blocked(s, tag::nChw16c).
-inline kernels::md layout(const Shape& s, kernels::tag t) {
-  return kernels::md(kernels::to_dims(s), kernels::dt::f32, t);
+// A 4-D layout by tag, e.g. layout(s, tag::nChw16c); f32 unless `type` says otherwise.
+inline kernels::md layout(const Shape& s, kernels::tag t, kernels::dt type = kernels::dt::f32) {
+  return kernels::md(kernels::to_dims(s), type, t);
 }
 
 // The physical buffer of a memory as floats (padding included).

@@ -29,6 +29,12 @@ class BatchNormKernel : public Kernel {
     if (training_) {
       md own_src = b.src_desc[0];
       std::optional<ChannelBlocks> view = vectorized_view(own_src);
+      // bf16 in oneDNN's blocked layout (AVX-512 without AMX, e.g. AMD Zen 4 and 5): there oneDNN's
+      // kernels are 2-3x faster than ours on maps of 14x14 and up, even on smaller ones, and agree
+      // with a double-precision reference to bf16 rounding as ours do; its fp32 ones there are off
+      // by up to 0.66, so fp32 stays with ours (docs/results.md, "oneDNN's batch-norm for bf16 training").
+      if (view && !sync_ && b.compute == DType::bf16 && own_src == md(own_src.dims(), dt::bf16, tag::nChw16c))
+        view.reset();
       if (!view && sync_) {
         // Synchronised batch-norm runs only in the hand-written kernels: the input goes to
         // channels-last and its gradient comes back to the producer's layout.
