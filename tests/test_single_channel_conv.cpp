@@ -137,16 +137,17 @@ TEST(SingleChannelConv, ForwardAndWeightGradientsMatchDoubleReference) {
 namespace nimble::testing {
 namespace {
 
-// x (1 x 13 x 11) -> conv2d 1 -> 20 (3x3, stride 2, padding 1): a session's own input, so in
-// bf16 training the layer takes the hand-written kernel (oneDNN's in fp32). Its output and weight
-// gradients against the op's reference kernel and a double-precision sum; bf16 inference stores
-// bf16 with ReLU6 fused.
-Graph stem_graph(const std::string& activation) {
+// x (1 x 13 x 11) -> conv2d 1 -> `channels` (3x3, stride 2, padding 1): a session's own input, so
+// in bf16 training the layer takes the hand-written kernel (oneDNN's in fp32). Its output and
+// weight gradients against the op's reference kernel and a double-precision sum; bf16 inference
+// stores bf16 with ReLU6 fused. 20 channels: written nhwc; 32: in the layout oneDNN's bf16
+// convolutions read here (nChw16c without AMX).
+Graph stem_graph(const std::string& activation, int64_t channels = 20) {
   Graph g;
   Rng rng(3);
   const int x = g.add_input("x", {1, 13, 11});
   g.add_node(OpKind::conv2d, "stem", {x},
-             {{"out_channels", int64_t(20)},
+             {{"out_channels", channels},
               {"kernel", std::vector<int64_t>{3, 3}},
               {"stride", std::vector<int64_t>{2, 2}},
               {"padding", std::vector<int64_t>{1, 1}},
@@ -156,50 +157,54 @@ Graph stem_graph(const std::string& activation) {
 }
 
 TEST(SingleChannelConv, TrainingSessionMatchesTheReferenceKernel) {
-  Graph g = stem_graph("none");
-  Rng rng(9);
-  Tensor x({4, 1, 13, 11});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1, 1);
-  const Node& node = g.nodes()[0];
-  const Tensor want = op_def(OpKind::conv2d).reference(node, {x}, true);
-  for (Precision p : {Precision::fp32, Precision::bf16}) {
-    if (p == Precision::bf16 && !precision_support(p).native) continue;
-    Session s(g, {4, Mode::train, true, p});
-    const Tensor& y = s.forward(x);
-    EXPECT_TRUE(all_close(y, want, p == Precision::bf16 ? 1e-2f : 1e-5f, p == Precision::bf16 ? 1e-2f : 1e-5f))
-        << precision_name(p);
-    Tensor dy(y.shape());
-    for (int64_t i = 0; i < dy.numel(); ++i) dy.data<float>()[i] = rng.uniform(-1, 1);
-    s.backward(dy);
-    // dW[oc][ky][kx] = sum over images and output pixels of dy * x at the tap, dB[oc] = sum of dy.
-    const Tensor& dw = node.params.at("weights")->grad;
-    const Tensor& db = node.params.at("bias")->grad;
-    const int64_t oh = y.shape()[2], ow = y.shape()[3];
-    for (int64_t oc = 0; oc < 20; ++oc) {
-      double want_db = 0;
-      for (int64_t ky = 0; ky < 3; ++ky)
-        for (int64_t kx = 0; kx < 3; ++kx) {
-          double want_dw = 0;
-          for (int64_t b = 0; b < 4; ++b)
-            for (int64_t oy = 0; oy < oh; ++oy)
-              for (int64_t ox = 0; ox < ow; ++ox) {
-                const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
-                if (iy < 0 || iy >= 13 || ix < 0 || ix >= 11) continue;
-                // bf16 training hands the layer a bf16 gradient: compare against what it read.
-                float d = dy.data<float>()[((b * 20 + oc) * oh + oy) * ow + ox];
-                if (p == Precision::bf16) d = bf16_to_f32(f32_to_bf16(d));
-                want_dw += double(d) * x.data<float>()[(b * 13 + iy) * 11 + ix];
-              }
-          EXPECT_NEAR(dw.data<float>()[(oc * 3 + ky) * 3 + kx], want_dw, 1e-4 * (1 + std::fabs(want_dw)))
-              << precision_name(p) << " oc " << oc;
-        }
-      for (int64_t b = 0; b < 4; ++b)
-        for (int64_t i = 0; i < oh * ow; ++i) {
-          float d = dy.data<float>()[(b * 20 + oc) * oh * ow + i];
-          if (p == Precision::bf16) d = bf16_to_f32(f32_to_bf16(d));
-          want_db += d;
-        }
-      EXPECT_NEAR(db.data<float>()[oc], want_db, 1e-4 * (1 + std::fabs(want_db))) << precision_name(p) << " oc " << oc;
+  for (const int64_t channels : {20, 32}) {
+    SCOPED_TRACE(channels);
+    Graph g = stem_graph("none", channels);
+    Rng rng(9);
+    Tensor x({4, 1, 13, 11});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1, 1);
+    const Node& node = g.nodes()[0];
+    const Tensor want = op_def(OpKind::conv2d).reference(node, {x}, true);
+    for (Precision p : {Precision::fp32, Precision::bf16}) {
+      if (p == Precision::bf16 && !precision_support(p).native) continue;
+      Session s(g, {4, Mode::train, true, p});
+      const Tensor& y = s.forward(x);
+      EXPECT_TRUE(all_close(y, want, p == Precision::bf16 ? 1e-2f : 1e-5f, p == Precision::bf16 ? 1e-2f : 1e-5f))
+          << precision_name(p);
+      Tensor dy(y.shape());
+      for (int64_t i = 0; i < dy.numel(); ++i) dy.data<float>()[i] = rng.uniform(-1, 1);
+      s.backward(dy);
+      // dW[oc][ky][kx] = sum over images and output pixels of dy * x at the tap, dB[oc] = sum of dy.
+      const Tensor& dw = node.params.at("weights")->grad;
+      const Tensor& db = node.params.at("bias")->grad;
+      const int64_t oh = y.shape()[2], ow = y.shape()[3];
+      for (int64_t oc = 0; oc < channels; ++oc) {
+        double want_db = 0;
+        for (int64_t ky = 0; ky < 3; ++ky)
+          for (int64_t kx = 0; kx < 3; ++kx) {
+            double want_dw = 0;
+            for (int64_t b = 0; b < 4; ++b)
+              for (int64_t oy = 0; oy < oh; ++oy)
+                for (int64_t ox = 0; ox < ow; ++ox) {
+                  const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                  if (iy < 0 || iy >= 13 || ix < 0 || ix >= 11) continue;
+                  // bf16 training hands the layer a bf16 gradient: compare against what it read.
+                  float d = dy.data<float>()[((b * channels + oc) * oh + oy) * ow + ox];
+                  if (p == Precision::bf16) d = bf16_to_f32(f32_to_bf16(d));
+                  want_dw += double(d) * x.data<float>()[(b * 13 + iy) * 11 + ix];
+                }
+            EXPECT_NEAR(dw.data<float>()[(oc * 3 + ky) * 3 + kx], want_dw, 1e-4 * (1 + std::fabs(want_dw)))
+                << precision_name(p) << " oc " << oc;
+          }
+        for (int64_t b = 0; b < 4; ++b)
+          for (int64_t i = 0; i < oh * ow; ++i) {
+            float d = dy.data<float>()[(b * channels + oc) * oh * ow + i];
+            if (p == Precision::bf16) d = bf16_to_f32(f32_to_bf16(d));
+            want_db += d;
+          }
+        EXPECT_NEAR(db.data<float>()[oc], want_db, 1e-4 * (1 + std::fabs(want_db)))
+            << precision_name(p) << " oc " << oc;
+      }
     }
   }
 }

@@ -91,6 +91,27 @@ bool clamp_of(const std::string& act, float* lower, float* upper) {
   return act == "none" || act == "relu" || act == "relu6";
 }
 
+// The layout a bf16 3x3 convolution over the stem's output reads here: nhwc where oneDNN runs
+// them channels-last (AMX), nChw16c where it runs them blocked (AVX-512 without AMX, e.g. Zen 4
+// and 5). Writing the other one cost a reorder each way per training step around resnet's stem
+// and kept its batch-norm off oneDNN's blocked bf16 kernel (docs/results.md, "oneDNN's
+// batch-norm for bf16 training").
+md layout_of_next_convolution(const ConvGeometry& c) {
+  const dnnl::memory::dims dims{c.n, c.oc, c.oh, c.ow};
+  const md nhwc(dims, dt::bf16, tag::nhwc), blocked(dims, dt::bf16, tag::nChw16c);
+  if (c.oc % 16 != 0) return nhwc;
+  try {
+    const md any(dims, dt::bf16, tag::any), w({c.oc, c.oc, 3, 3}, dt::bf16, tag::any);
+    const dnnl::convolution_forward::primitive_desc pd(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any, w,
+                                        any, {1, 1}, {1, 1}, {1, 1}),
+        cpu_engine());
+    return pd.src_desc() == blocked ? blocked : nhwc;
+  } catch (const dnnl::error&) {
+    return nhwc;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> compile_single_channel_qconv(KernelBuilder& b) {
@@ -117,9 +138,7 @@ std::unique_ptr<Kernel> compile_single_channel_conv(KernelBuilder& b) {
     return nullptr;
   const SingleChannelConvGeometry g{c.n, c.ih, c.iw, c.oc, c.oh, c.ow, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
   if (!single_channel_conv_supported(g)) return nullptr;
-  // nhwc, which AMX convolutions read in place. Where bf16 convolutions run blocked (Zen 4), writing
-  // nChw16c instead measured no faster in cnn bf16 training (docs/results.md, Figures behind code comments).
-  b.dst_desc = md({c.n, c.oc, c.oh, c.ow}, dt::bf16, tag::nhwc);
+  b.dst_desc = layout_of_next_convolution(c);
   const std::optional<ChannelBlocks> view = vectorized_view(b.dst_desc);
   NIMBLE_ASSERT(view.has_value(), "single-channel conv2d: no vectorized view of its output");
   return std::make_unique<SingleChannelConvKernel>(b.node, g, *view, lower, upper);
