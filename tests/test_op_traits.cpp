@@ -46,14 +46,14 @@ TEST(OpTraits, ElementwiseOpsDeclareWhatTheGenericKernelNeeds) {
     // The op list says which kernel runs the op; the op file must agree.
     EXPECT_EQ(listed_as_eltwise(op), t.elementwise()) << def.name;
     if (!t.elementwise()) {
-      EXPECT_FALSE(t.fuses_into_matmul || t.fuses_into_batch_norm || t.fuses_into_int8_add) << def.name;
+      EXPECT_FALSE(t.fuses_into_matmul || t.fuses_into_batch_norm || t.fuses_into_add) << def.name;
       continue;
     }
     EXPECT_NE(t.scalar_grad, nullptr) << def.name << ": an element-wise op needs its derivative";
     EXPECT_EQ(def.min_inputs, 1) << def.name;
     EXPECT_EQ(def.max_inputs, 1) << def.name;
     // A post-op is a oneDNN eltwise algorithm.
-    if (t.fuses_into_matmul || t.fuses_into_int8_add) {
+    if (t.fuses_into_matmul || t.fuses_into_add) {
       EXPECT_NE(t.onednn_eltwise, EltwiseAlgorithm::none) << def.name << " fuses but names no oneDNN algorithm";
     }
     // Channel pruning: channel c from channel c; whether zero stays zero follows from f(0).

@@ -1,5 +1,5 @@
-// Graph passes keep what a graph computes: batch-norm + ReLU fusion in train mode (outputs and
-// every gradient), batch-norm folding that carries a fused ReLU into the convolution, and
+// Graph passes keep what a graph computes: batch-norm + ReLU and add + ReLU fusion in train mode
+// (outputs and every gradient), batch-norm folding that carries a fused ReLU into the convolution, and
 // residual adds fused into convolutions in inference sessions.
 #include <gtest/gtest.h>
 
@@ -42,6 +42,28 @@ TEST(Passes, FuseBatchnormReluTakesReLU6Too) {
   int fused = 0;
   for (const Node& n : f.nodes()) fused += n.op == OpKind::batch_norm2d && n.attr_str("activation", "none") == "relu6";
   EXPECT_EQ(fused, count(g, OpKind::relu6));
+}
+
+// ResNet's shortcut: conv, batch-norm, add, ReLU; the ReLU moves into the add (the one that ends
+// each block) and into the batch-norms inside the blocks.
+TEST(Passes, TrainingFusionMovesTheShortcutReluIntoTheAdd) {
+  zoo::ModelConfig mc;
+  mc.name = "resnet";
+  mc.depth = 8;
+  Graph g = zoo::build(mc);
+  Graph f = passes::fuse_training_activations(g);
+  EXPECT_EQ(count(g, OpKind::relu), 7);
+  EXPECT_EQ(count(f, OpKind::relu), 0);
+  int adds = 0;
+  for (const Node& n : f.nodes()) adds += n.op == OpKind::add && n.attr_str("activation", "none") == "relu";
+  EXPECT_EQ(adds, 3);
+  // A ReLU that is not the add's only reader stays where it is.
+  Graph h;
+  const int x = h.add_input("x", {4, 3, 3});
+  const int sum = h.add_node(OpKind::add, "sum", {x, x});
+  const int r = h.add_node(OpKind::relu, "relu", {sum});
+  h.set_output(h.add_node(OpKind::add, "again", {r, sum}));
+  EXPECT_EQ(count(passes::fuse_training_activations(h), OpKind::relu), 1);
 }
 
 // Train sessions with and without the fusion: same logits, same gradients, same running stats.

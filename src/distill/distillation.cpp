@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "nimble/core/error.hpp"
+#include "nimble/graph/op.hpp"
 
 namespace nimble::distill {
 
@@ -70,11 +71,13 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
                  "--hint " + h.teacher_layer + ":" + h.student_layer + ": feature maps " + ts.str() + " and " +
                      ss.str() + " need the same height and width");
     teacher_hint_values_.push_back(tn->output);
-    // Training fuses a ReLU into the batch-norm before it: then the batch-norm's output is that value.
+    // Training fuses a ReLU into the batch-norm or add before it (passes::fuse_training_activations):
+    // then that node's output is the value.
     std::vector<std::string> names = {sn->name};
-    if (sn->op == OpKind::relu) {
+    if (op_traits(sn->op).fuses_into_batch_norm || op_traits(sn->op).fuses_into_add) {
       const int p = student.values()[sn->inputs[0]].producer;
-      if (p >= 0 && student.nodes()[p].op == OpKind::batch_norm2d) names.push_back(student.nodes()[p].name);
+      if (p >= 0 && (student.nodes()[p].op == OpKind::batch_norm2d || student.nodes()[p].op == OpKind::add))
+        names.push_back(student.nodes()[p].name);
     }
     student_hint_names_.push_back(names);
     adapters_.push_back(std::make_unique<HintAdapter>(ss[1], ts[1], 1000 + i));

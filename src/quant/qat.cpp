@@ -162,8 +162,8 @@ std::vector<QParams> qat_params(const Graph& prepared, const ObservedRanges& ran
     params[size_t(n.output)] = it->second;
     // An add's ReLU runs inside the int8 add: the range was observed after it.
     const int c = sole_consumer(prepared, consumers, n.output);
-    if (op_traits(n.op).fusion_site == FusionSite::int8_add && c >= 0 &&
-        op_traits(prepared.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add))
+    if (op_traits(n.op).fusion_site == FusionSite::add && c >= 0 &&
+        op_traits(prepared.nodes()[size_t(c)].op).fuses_into(FusionSite::add))
       params[size_t(prepared.nodes()[size_t(c)].output)] = it->second;
   }
   return params;

@@ -161,10 +161,9 @@ class Converter {
       if (will_be_int8(n)) {
         int value = n.output;
         std::string act = n.attr_str("activation", "none");
-        if (op_traits(n.op).fusion_site ==
-            FusionSite::int8_add) {  // a ReLU reading only the sum runs inside the int8 add
+        if (op_traits(n.op).fusion_site == FusionSite::add) {  // a ReLU reading only the sum runs inside the int8 add
           const int c = sole_consumer(n.output);
-          if (c >= 0 && op_traits(p_.nodes()[size_t(c)].op).fuses_into(FusionSite::int8_add) &&
+          if (c >= 0 && op_traits(p_.nodes()[size_t(c)].op).fuses_into(FusionSite::add) &&
               !kept(p_.nodes()[size_t(c)])) {
             absorbed[size_t(c)] = true;
             act = op_name(p_.nodes()[size_t(c)].op);

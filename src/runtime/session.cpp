@@ -218,7 +218,7 @@ Session::Session(const Graph& graph, SessionOptions options) : impl_(std::make_u
   else if (options.mode == Mode::eval)
     impl_->graph = passes::optimize_for_session(graph);
   else
-    impl_->graph = passes::fuse_batchnorm_relu(graph);
+    impl_->graph = passes::fuse_training_activations(graph);
   impl_->model_input = graph.input_shape();
   if (impl_->opt.threads <= 0) impl_->opt.threads = omp_get_max_threads();
   const SessionThreads threads(impl_->opt.threads);

@@ -863,7 +863,8 @@ void put_goals(std::string& out, const Report& r) {
   const Candidate* rec = r.recommended;
   const std::string batch = r.goal_batch ? integer(*r.goal_batch) : "1";
   if (r.max_drop) {
-    std::string line = fmt::format("Accuracy: at most {} points below the teacher", trim_zeros(sig3(*r.max_drop)));
+    const std::string drop = trim_zeros(sig3(*r.max_drop));
+    std::string line = fmt::format("Accuracy: at most {} point{} below the teacher", drop, drop == "1" ? "" : "s");
     if (auto f = r.accuracy_floor()) line += fmt::format(" (at least {} %)", fixed(*f, 2));
     if (rec && r.teacher)
       line += fmt::format(" — recommended: {}, {} pt vs the teacher", percent(rec->test_accuracy),

@@ -41,7 +41,8 @@ enum class FusionSite : unsigned char {
   none,
   matmul,      // conv2d, linear: a oneDNN post-op (passes::fuse_activation)
   batch_norm,  // a clamp inside the batch-norm kernels (passes::fuse_batchnorm_relu)
-  int8_add,    // inside the int8 add that quant::convert makes of an add
+  add,         // add: inside its training kernel (passes::fuse_training_activations) and inside the
+               // int8 add that quant::convert makes of it
 };
 // How channel pruning (prune/channel.cpp) treats the op's channels (dim 1).
 enum class ChannelRule : unsigned char {
@@ -86,7 +87,7 @@ struct OpTraits {
   EltwiseAlgorithm onednn_eltwise = EltwiseAlgorithm::none;
   float onednn_alpha = 0.0f, onednn_beta = 0.0f;
   // For activations: the sites they can be fused into. For producers: the kind of site they are.
-  bool fuses_into_matmul = false, fuses_into_batch_norm = false, fuses_into_int8_add = false;
+  bool fuses_into_matmul = false, fuses_into_batch_norm = false, fuses_into_add = false;
   FusionSite fusion_site = FusionSite::none;
   // Weights (O, ...), one row per output channel: what magnitude pruning masks, quantization
   // quantizes per channel and fake-quantizes in training (conv2d, linear).
@@ -102,8 +103,7 @@ struct OpTraits {
   bool elementwise() const { return scalar != nullptr; }
   bool fuses_into(FusionSite site) const {
     return (site == FusionSite::matmul && fuses_into_matmul) ||
-           (site == FusionSite::batch_norm && fuses_into_batch_norm) ||
-           (site == FusionSite::int8_add && fuses_into_int8_add);
+           (site == FusionSite::batch_norm && fuses_into_batch_norm) || (site == FusionSite::add && fuses_into_add);
   }
 };
 

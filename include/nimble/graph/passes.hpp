@@ -14,6 +14,10 @@ Graph fuse_activation(const Graph& g);
 // attribute (one pass over the data less forward and backward where the kernel fuses it).
 // Parameters stay shared, so it is safe for training.
 Graph fuse_batchnorm_relu(const Graph& g);
+// What a train Session compiles: fuse_batchnorm_relu, then a ReLU or ReLU6 that is the only
+// consumer of an add moves into its `activation` attribute (ResNet's shortcuts: one pass over
+// the sum less forward, and backward one masked pass instead of the ReLU's plus the add's copies).
+Graph fuse_training_activations(const Graph& g);
 // Removes dropout nodes (identity at inference).
 Graph remove_dropout(const Graph& g);
 // Dropout removal, batch-norm folding, activation fusion, then batch-norm + ReLU: the float

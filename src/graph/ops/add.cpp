@@ -1,5 +1,7 @@
 // Elementwise sum of two same-shaped inputs (residual connections). The output keeps input 0's
 // layout; input 1 is reordered to it only when its producer chose a different one.
+// attrs: activation ("none" | "relu" | "relu6": the ReLU after a ResNet shortcut, moved in by
+//        passes::fuse_training_activations; forward and backward).
 #include "graph/ops/op_util.hpp"
 
 namespace nimble {
@@ -8,6 +10,9 @@ namespace {
 Shape infer(const Node& node, const std::vector<Shape>& in) {
   NIMBLE_CHECK(in[0] == in[1],
                "add '" + node.name + "': inputs must have the same shape, got " + in[0].str() + " and " + in[1].str());
+  const std::string act = node.attr_str("activation", "none");
+  NIMBLE_CHECK(act == "none" || act == "relu" || act == "relu6",
+               "add '" + node.name + "': activation must be none, relu or relu6, got '" + act + "'");
   return in[0];
 }
 
@@ -17,7 +22,8 @@ Tensor reference(const Node& node, const std::vector<Tensor>& in, bool) {
   const float* a = in[0].data<float>();  // (N, ...)
   const float* b = in[1].data<float>();  // (N, ...)
   float* d = dst.data<float>();          // (N, ...)
-  for (int64_t i = 0; i < dst.numel(); ++i) d[i] = a[i] + b[i];
+  const std::string act = node.attr_str("activation", "none");
+  for (int64_t i = 0; i < dst.numel(); ++i) d[i] = apply_activation(act, a[i] + b[i]);
   return dst;
 }
 
@@ -30,7 +36,7 @@ extern const OpDef op_def_add = {.name = "add",
                                  .init_params = nullptr,
                                  .macs = nullptr,
                                  .reference = reference,
-                                 .traits = {.fusion_site = FusionSite::int8_add,
+                                 .traits = {.fusion_site = FusionSite::add,
                                             .channels = ChannelRule::sums_inputs,
                                             .int8 = Int8Rule::has_int8_form,
                                             .low_precision = LowPrecision::follows_input}};

@@ -24,7 +24,7 @@ extern const OpDef op_def_relu6 = {.name = "relu6",
                                               .onednn_beta = 6.0f,
                                               .fuses_into_matmul = true,
                                               .fuses_into_batch_norm = true,
-                                              .fuses_into_int8_add = true,
+                                              .fuses_into_add = true,
                                               .channels = ChannelRule::per_channel,
                                               .int8 = Int8Rule::float_only,
                                               .low_precision = LowPrecision::follows_input}};

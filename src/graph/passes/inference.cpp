@@ -1,5 +1,5 @@
 // Rewrites: batch-norm folding, activation fusion, residual-add fusion (float and int8), dropout
-// removal (eval), batch-norm + ReLU (train and eval), the int8 classifier head.
+// removal (eval), batch-norm + ReLU (train and eval), add + ReLU (train), the int8 classifier head.
 #include <cmath>
 
 #include "nimble/core/error.hpp"
@@ -84,6 +84,10 @@ Graph fold_batchnorm(const Graph& in) {
 Graph fuse_activation(const Graph& in) { return fuse_activations_into(in, FusionSite::matmul); }
 
 Graph fuse_batchnorm_relu(const Graph& in) { return fuse_activations_into(in, FusionSite::batch_norm); }
+
+Graph fuse_training_activations(const Graph& in) {
+  return fuse_activations_into(fuse_batchnorm_relu(in), FusionSite::add);
+}
 
 Graph remove_dropout(const Graph& in) {
   Graph g = in;
