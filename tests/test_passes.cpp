@@ -19,6 +19,13 @@ int count(const Graph& g, OpKind op) {
   return n;
 }
 
+// Nodes of kind `op` carrying the fused activation `act`.
+int count_fused(const Graph& g, OpKind op, const std::string& act) {
+  int n = 0;
+  for (const Node& node : g.nodes()) n += node.op == op && node.attr_str("activation", "none") == act;
+  return n;
+}
+
 TEST(Passes, FuseBatchnormReluRemovesTheReluAndKeepsParametersShared) {
   Graph g = zoo::build({});  // cnn: conv, bn, relu twice
   Graph f = passes::fuse_batchnorm_relu(g);
@@ -39,9 +46,7 @@ TEST(Passes, FuseBatchnormReluTakesReLU6Too) {
   Graph f = passes::fuse_batchnorm_relu(g);
   EXPECT_GT(count(g, OpKind::relu6), 10);
   EXPECT_EQ(count(f, OpKind::relu6), 0);
-  int fused = 0;
-  for (const Node& n : f.nodes()) fused += n.op == OpKind::batch_norm2d && n.attr_str("activation", "none") == "relu6";
-  EXPECT_EQ(fused, count(g, OpKind::relu6));
+  EXPECT_EQ(count_fused(f, OpKind::batch_norm2d, "relu6"), count(g, OpKind::relu6));
 }
 
 // ResNet's shortcut: conv, batch-norm, add, ReLU; the ReLU moves into the add (the one that ends
@@ -54,9 +59,7 @@ TEST(Passes, TrainingFusionMovesTheShortcutReluIntoTheAdd) {
   Graph f = passes::fuse_training_activations(g);
   EXPECT_EQ(count(g, OpKind::relu), 7);
   EXPECT_EQ(count(f, OpKind::relu), 0);
-  int adds = 0;
-  for (const Node& n : f.nodes()) adds += n.op == OpKind::add && n.attr_str("activation", "none") == "relu";
-  EXPECT_EQ(adds, 3);
+  EXPECT_EQ(count_fused(f, OpKind::add, "relu"), 3);
   // A ReLU that is not the add's only reader stays where it is.
   Graph h;
   const int x = h.add_input("x", {4, 3, 3});
