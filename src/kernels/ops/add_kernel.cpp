@@ -14,7 +14,7 @@ namespace nimble::kernels {
 
 namespace {
 
-// out = dy where lo < y < hi, else 0, over a whole buffer (padding included: a padded channel
+// out = dy where 0 < y < hi, else 0, over a whole buffer (padding included: a padded channel
 // holds y = 0, so its gradient stays 0). Both loads unconditional and `simd` so that GCC vectorizes
 // it: the signs of y are random, and the branch per element it compiled to otherwise was slow.
 void mask_gradient(const float* __restrict y, const float* __restrict dy, float* __restrict out, int64_t n, float hi) {
@@ -87,8 +87,8 @@ class AddKernel : public Kernel {
       if (a.diff_src[1]) diff_to_src1_.into(s, a.diff_dst, a.diff_src[1]);
       return;
     }
-    const dnnl::memory& g = a.diff_src[0] ? a.diff_src[0] : masked_;
     if (!a.diff_src[0] && !a.diff_src[1]) return;
+    const dnnl::memory& g = a.diff_src[0] ? a.diff_src[0] : masked_;
     s.wait();  // the loop reads the forward's dst and the gradient on the host
     mask(a.dst, a.diff_dst, g);
     if (a.diff_src[1]) diff_to_src1_.into(s, g, a.diff_src[1]);
