@@ -19,6 +19,14 @@ int count(const Graph& g, OpKind op) {
   return n;
 }
 
+Graph zoo_model(const char* name, double width, int64_t depth) {
+  zoo::ModelConfig mc;
+  mc.name = name;
+  mc.width = width;
+  mc.depth = depth;
+  return zoo::build(mc);
+}
+
 // Nodes of kind `op` carrying the fused activation `act`.
 int count_fused(const Graph& g, OpKind op, const std::string& act) {
   int n = 0;
@@ -39,10 +47,7 @@ TEST(Passes, FuseBatchnormReluRemovesTheReluAndKeepsParametersShared) {
 }
 
 TEST(Passes, FuseBatchnormReluTakesReLU6Too) {
-  zoo::ModelConfig mc;
-  mc.name = "mobilenet_v2";
-  mc.width = 0.5;
-  Graph g = zoo::build(mc);
+  Graph g = zoo_model("mobilenet_v2", 0.5, 0);
   Graph f = passes::fuse_batchnorm_relu(g);
   EXPECT_GT(count(g, OpKind::relu6), 10);
   EXPECT_EQ(count(f, OpKind::relu6), 0);
@@ -52,10 +57,7 @@ TEST(Passes, FuseBatchnormReluTakesReLU6Too) {
 // ResNet's shortcut: conv, batch-norm, add, ReLU; the ReLU moves into the add (the one that ends
 // each block) and into the batch-norms inside the blocks.
 TEST(Passes, TrainingFusionMovesTheShortcutReluIntoTheAdd) {
-  zoo::ModelConfig mc;
-  mc.name = "resnet";
-  mc.depth = 8;
-  Graph g = zoo::build(mc);
+  Graph g = zoo_model("resnet", 1.0, 8);
   Graph f = passes::fuse_training_activations(g);
   EXPECT_EQ(count(g, OpKind::relu), 7);
   EXPECT_EQ(count(f, OpKind::relu), 0);
