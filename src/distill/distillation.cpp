@@ -74,9 +74,10 @@ Distillation::Distillation(const Graph& teacher, Precision precision, const data
     // Training fuses a ReLU into the batch-norm or add before it (passes::fuse_training_activations):
     // then that node's output is the value.
     std::vector<std::string> names = {sn->name};
-    if (op_traits(sn->op).fuses_into_batch_norm || op_traits(sn->op).fuses_into_add) {
-      const int p = student.values()[sn->inputs[0]].producer;
-      if (p >= 0 && (student.nodes()[p].op == OpKind::batch_norm2d || student.nodes()[p].op == OpKind::add))
+    const int p = sn->inputs.empty() ? -1 : student.values()[sn->inputs[0]].producer;
+    if (p >= 0) {
+      const FusionSite site = op_traits(student.nodes()[p].op).fusion_site;
+      if ((site == FusionSite::batch_norm || site == FusionSite::add) && op_traits(sn->op).fuses_into(site))
         names.push_back(student.nodes()[p].name);
     }
     student_hint_names_.push_back(names);

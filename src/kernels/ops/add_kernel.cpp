@@ -2,7 +2,6 @@
 // passes::fuse_training_activations moves into it: forward a oneDNN post-op, backward one masked
 // pass over the gradient instead of the ReLU's pass and the add's two copies.
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -36,17 +35,6 @@ void mask_gradient(const uint16_t* __restrict y, const uint16_t* __restrict dy, 
   }
 }
 
-// Two threads copy memory bandwidth-bound buffers faster than one memcpy.
-void parallel_copy(void* dst, const void* src, size_t bytes) {
-  constexpr size_t kChunk = size_t(1) << 16;
-  const int64_t chunks = int64_t((bytes + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const size_t at = size_t(c) * kChunk;
-    std::memcpy(static_cast<char*>(dst) + at, static_cast<const char*>(src) + at, std::min(kChunk, bytes - at));
-  }
-}
-
 class AddKernel : public Kernel {
  public:
   explicit AddKernel(KernelBuilder& b) : act_(b.node.attr_str("activation", "none")) {
@@ -66,6 +54,7 @@ class AddKernel : public Kernel {
     NIMBLE_CHECK(act_ == "none" || type_ == dt::f32 || type_ == dt::bf16 || type_ == dt::f16,
                  "add '" + b.node.name + "': a fused activation runs on f32, bf16 and f16 only");
     if (!b.training()) return;
+    diff_to_src0_ = LayoutConverter(layout, layout, eng);  // a copy
     diff_to_src1_ = LayoutConverter(layout, b.src_desc[1], eng);
     if (act_ != "none" && !b.need_diff_src[0]) masked_ = dnnl::memory(layout, eng);
   }
@@ -80,10 +69,7 @@ class AddKernel : public Kernel {
   // (still in its buffer): both gradients are that, each in its input's layout.
   void backward(dnnl::stream& s, KernelArgs& a) override {
     if (act_ == "none") {
-      if (a.diff_src[0]) {
-        s.wait();
-        parallel_copy(a.diff_src[0].get_data_handle(), a.diff_dst.get_data_handle(), a.diff_dst.get_desc().get_size());
-      }
+      if (a.diff_src[0]) diff_to_src0_.into(s, a.diff_dst, a.diff_src[0]);
       if (a.diff_src[1]) diff_to_src1_.into(s, a.diff_dst, a.diff_src[1]);
       return;
     }
@@ -113,7 +99,7 @@ class AddKernel : public Kernel {
   dt type_ = dt::f32;
   dnnl::binary add_;
   std::optional<EltwiseKernel> separate_;  // the activation after the sum, where no post-op can take it
-  LayoutConverter src1_in_, diff_to_src1_;
+  LayoutConverter src1_in_, diff_to_src0_, diff_to_src1_;
   dnnl::memory masked_;  // the masked gradient when input 0 needs none but input 1 does
 };
 
