@@ -418,6 +418,12 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_GE(plan["planned_accuracy"].get<double>(), plan["uniform_accuracy"].get<double>());
   EXPECT_EQ(plan["uniform"].get<bool>(),
             plan["planned_accuracy"].get<double>() == plan["uniform_accuracy"].get<double>());
+  // Every plan judged is reported, the uniform cut first, none more accurate than the chosen one.
+  ASSERT_FALSE(plan["candidates"].empty());
+  EXPECT_EQ(plan["candidates"][0]["kind"], "uniform");
+  EXPECT_EQ(plan["candidates"][0]["accuracy"].get<double>(), plan["uniform_accuracy"].get<double>());
+  for (const auto& c : plan["candidates"])
+    EXPECT_LE(c["accuracy"].get<double>(), plan["planned_accuracy"].get<double>());
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --target-macs 10",
                         "out of reach");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --method channel --plan-images 500",

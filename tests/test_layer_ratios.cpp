@@ -98,6 +98,22 @@ TEST(LayerRatios, PlannerPrunesWhereAccuracyIsCheapestAndMeetsTheTarget) {
   EXPECT_LT(accuracy(prune::prune_channels(g, uniform, prune::Criterion::l1)), 0.95);
   EXPECT_FALSE(plan.uniform);
   EXPECT_EQ(plan.planned_accuracy, accuracy(pruned));
+  // Every plan judged is on record, the uniform cut first; the chosen one is the most accurate.
+  ASSERT_GE(plan.candidates.size(), 2u);
+  EXPECT_EQ(plan.candidates.front().kind, "uniform");
+  EXPECT_EQ(plan.candidates.front().accuracy, accuracy(prune::prune_channels(g, uniform, prune::Criterion::l1)));
+  EXPECT_EQ(plan.candidates.front().macs, int64_t(macs(prune::prune_channels(g, uniform, prune::Criterion::l1))));
+  const auto chosen = std::find_if(plan.candidates.begin(), plan.candidates.end(),
+                                   [&](const prune::PlanCandidate& c) { return c.accuracy == plan.planned_accuracy; });
+  ASSERT_NE(chosen, plan.candidates.end());
+  EXPECT_EQ(chosen->params, pruned.param_count());
+  EXPECT_EQ(chosen->macs, pruned.macs());
+  EXPECT_EQ(chosen->fraction, plan.fraction);
+  for (const prune::PlanCandidate& c : plan.candidates) {
+    EXPECT_LE(c.accuracy, plan.planned_accuracy);
+    EXPECT_LE(c.cost, target);
+    EXPECT_TRUE(c.kind == "uniform" || c.kind == "profile" || c.kind == "random" || c.kind == "refinement") << c.kind;
+  }
   // Each measured space has its levels, the unpruned one first.
   for (const prune::SpaceProfile& p : plan.profiles) {
     EXPECT_EQ(p.ratios.front(), 0.0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "nimble/core/error.hpp"
 #include "nimble/core/rng.hpp"
@@ -24,6 +25,8 @@ constexpr int kRefinements = 6;
 constexpr double kRefinementSpread = 0.25;
 // How strongly the profile-shaped candidates follow the profile: weight = exp(-strength * z).
 constexpr double kStrengths[] = {0.5, 1.0, 2.0};
+// The profile-shaped candidates: each strength on accuracy lost per MAC saved and on accuracy lost.
+constexpr size_t kProfileShapes = 2 * std::size(kStrengths);
 
 // How many channels of `space` a ratio keeps: what plan_channels keeps, counted on its plan.
 int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double ratio, const Importance& importance) {
@@ -33,6 +36,17 @@ int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double 
   int64_t kept = 0;
   for (const auto& members : cg.spaces[size_t(space)].classes) kept += plan[cg.class_of[members[0]]] ? 0 : 1;
   return kept;
+}
+
+// The fraction of the profiled spaces' channels that `ratios` remove.
+double removed_fraction(const Graph& g, const ChannelGraph& cg, const std::vector<SpaceProfile>& profiles,
+                        const std::vector<double>& ratios, const Importance& importance) {
+  int64_t total = 0, removed = 0;
+  for (const SpaceProfile& p : profiles) {
+    total += p.channels;
+    removed += p.channels - kept_channels(g, cg, p.space, ratios[size_t(p.space)], importance);
+  }
+  return total > 0 ? double(removed) / double(total) : 0.0;
 }
 
 // Per space: weight * scale, capped at the deepest ratio (spaces of weight 0 stay whole).
@@ -158,6 +172,12 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, const Importan
   const Graph uniform_cut = prune_channels(g, uniform.ratios, importance);
   r.uniform_accuracy = judge(uniform_cut);
   ++r.evaluations;
+  const auto record = [&](const char* kind, const Graph& pruned, const std::vector<double>& ratios, double accuracy,
+                          double cost) {
+    r.candidates.push_back({kind, accuracy, cost, pruned.param_count(), pruned.macs(),
+                            removed_fraction(g, cg, r.profiles, ratios, importance)});
+  };
+  record("uniform", uniform_cut, uniform.ratios, r.uniform_accuracy, uniform.cost);
   // Measured alone, one model against the target, a plan lands wherever the machine's drift of the
   // moment puts it (mobilenet_v2's plans came out 4-9 % faster than the uniform cut timed beside
   // them). Timed beside the uniform cut, every plan is sized to what it replaces.
@@ -169,11 +189,13 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, const Importan
   }
   double best = r.uniform_accuracy;
   std::vector<double> best_weights = weights;
-  const auto try_candidate = [&](const std::vector<double>& w) {
+  const auto try_candidate = [&](const char* kind, const std::vector<double>& w) {
     const Sized c = size_to_target(g, importance, plan_cost, w, plan_target, deepest, r.evaluations);
     if (!c.met) return;
-    const double a = judge(prune_channels(g, c.ratios, importance));
+    const Graph pruned = prune_channels(g, c.ratios, importance);
+    const double a = judge(pruned);
     ++r.evaluations;
+    record(kind, pruned, c.ratios, a, c.cost);
     if (a > best) {
       best = a;
       best_weights = w;
@@ -182,21 +204,15 @@ void plan_against_uniform(const Graph& g, const ChannelGraph& cg, const Importan
       r.uniform = false;
     }
   };
-  for (const std::vector<double>& w : shapes) try_candidate(w);
+  for (size_t k = 0; k < shapes.size(); ++k) try_candidate(k < kProfileShapes ? "profile" : "random", shapes[k]);
   // Then a few steps around the best so far, each a smaller perturbation of it.
   for (int k = 0; k < kRefinements; ++k) {
     std::vector<double> w = best_weights;
     for (const SpaceProfile& p : r.profiles) w[size_t(p.space)] *= std::exp(kRefinementSpread * double(rng.normal()));
-    try_candidate(w);
+    try_candidate("refinement", w);
   }
   r.planned_accuracy = best;
-
-  int64_t total = 0, removed = 0;
-  for (const SpaceProfile& p : r.profiles) {
-    total += p.channels;
-    removed += p.channels - kept_channels(g, cg, p.space, r.space_ratios[size_t(p.space)], importance);
-  }
-  r.fraction = total > 0 ? double(removed) / double(total) : 0.0;
+  r.fraction = removed_fraction(g, cg, r.profiles, r.space_ratios, importance);
 }
 
 }  // namespace

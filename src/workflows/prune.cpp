@@ -558,6 +558,14 @@ std::string to_json(const PruneReport& r) {
            {"ratio", p.space_ratios[size_t(s.space)]},
            {"levels",
             {{"ratio", s.ratios}, {"kept", s.kept}, {"accuracy", s.accuracy}, {"cost", s.cost}, {"macs", s.macs}}}});
+    json candidates = json::array();
+    for (const prune::PlanCandidate& c : p.candidates)
+      candidates.push_back({{"kind", c.kind},
+                            {"accuracy", c.accuracy},
+                            {"cost", c.cost},
+                            {"params", c.params},
+                            {"macs", c.macs},
+                            {"fraction", c.fraction}});
     j["layer_plan"] = {{"base_accuracy", p.base_accuracy},
                        {"base_cost", p.base_cost},
                        {"cost", p.cost},
@@ -565,6 +573,7 @@ std::string to_json(const PruneReport& r) {
                        {"evaluations", p.evaluations},
                        {"seconds", r.plan_seconds},
                        {"spaces", spaces},
+                       {"candidates", candidates},
                        {"uniform", p.uniform},
                        {"planned_accuracy", p.planned_accuracy},
                        {"uniform_accuracy", p.uniform_accuracy}};

@@ -7,6 +7,7 @@
 // measured, meets the target; the most accurate candidate wins, the uniform cut on ties.
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "nimble/prune/channel.hpp"
@@ -24,15 +25,25 @@ struct SpaceProfile {
   std::vector<int64_t> macs;     // of the same model
 };
 
+// A plan the planner judged.
+struct PlanCandidate {
+  std::string kind;     // "uniform", "profile" (shaped by the profile), "random" or "refinement"
+  double accuracy = 0;  // the caller's plan metric
+  double cost = 0;      // as sized to the target (the uniform cut's: as measured)
+  int64_t params = 0, macs = 0;
+  double fraction = 0;  // of all prunable channels removed
+};
+
 struct LayerRatios {
   std::vector<double> space_ratios;  // the plan, per ChannelGraph space (0 for spaces left whole)
   std::vector<SpaceProfile> profiles;
   double base_accuracy = 0, base_cost = 0;
-  double cost = 0;              // measured cost of the planned model
-  double planned_accuracy = 0;  // the caller's accuracy metric of the planned model
-  double uniform_accuracy = 0;  // the same of the uniform cut sized to the target
-  double fraction = 0;          // of all prunable channels the plan removes
-  int64_t evaluations = 0;      // candidate models measured
+  double cost = 0;                        // measured cost of the planned model
+  double planned_accuracy = 0;            // the caller's accuracy metric of the planned model
+  double uniform_accuracy = 0;            // the same of the uniform cut sized to the target
+  double fraction = 0;                    // of all prunable channels the plan removes
+  int64_t evaluations = 0;                // candidate models measured
+  std::vector<PlanCandidate> candidates;  // every plan judged, in order, the uniform cut first
   // The plan is one ratio everywhere: no per-layer candidate measured more accurate (before
   // fine-tuning) than the uniform cut sized to the target.
   bool uniform = false;
