@@ -109,8 +109,15 @@ dnnl::memory LayoutConverter::operator()(dnnl::stream& s, const dnnl::memory& sr
 
 namespace {
 // Every thread copies a share: one memcpy of a training activation is bandwidth one core has.
+// A copy of one chunk or less (a batch-1 output, an int8 residual) stays on the calling thread:
+// waking the others costs more than the copy (the default run's int8 student measured 0.031 ms at
+// batch 1 before this copy went parallel, 0.039 ms after).
 void parallel_copy(void* dst, const void* src, size_t bytes) {
   constexpr size_t kChunk = size_t(1) << 16;
+  if (bytes <= kChunk) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
   const int64_t chunks = int64_t((bytes + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
