@@ -38,13 +38,15 @@ int64_t kept_channels(const Graph& g, const ChannelGraph& cg, int space, double 
   return kept;
 }
 
-// The fraction of the profiled spaces' channels that `ratios` remove.
+// The fraction of the profiled spaces' channels that `ratios` remove (plan_channels plans each
+// space on its own, so one plan of the whole vector counts them all).
 double removed_fraction(const Graph& g, const ChannelGraph& cg, const std::vector<SpaceProfile>& profiles,
                         const std::vector<double>& ratios, const Importance& importance) {
+  const ChannelPlan plan = plan_channels(g, cg, ratios, importance);
   int64_t total = 0, removed = 0;
   for (const SpaceProfile& p : profiles) {
     total += p.channels;
-    removed += p.channels - kept_channels(g, cg, p.space, ratios[size_t(p.space)], importance);
+    for (const auto& members : cg.spaces[size_t(p.space)].classes) removed += plan[cg.class_of[members[0]]] ? 1 : 0;
   }
   return total > 0 ? double(removed) / double(total) : 0.0;
 }
