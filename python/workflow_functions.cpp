@@ -91,6 +91,7 @@ Keywords<PruneOptions> prune_keywords() {
   k.field("uniform", &O::uniform).field("per_layer", &O::per_layer).field("plan_images", &O::plan_images);
   k.named("criterion", &O::criterion, &prune::criterion_from_name).field("n", &O::n).field("m", &O::m);
   k.field("finetune_epochs", &O::finetune_epochs).field("lr", &O::lr).field("ramp", &O::ramp);
+  k.field("finetune_batch", &O::finetune_batch);
   k.field("precision", &O::precision).field("batch", &O::batch).field("iters", &O::iters).field("seed", &O::seed);
   k.field("no_teacher", &O::no_teacher).field("progress", &O::progress).nested(teacher_keywords(), &O::teacher);
   k.field("force", &O::force).field("sync_batch_norm", &O::sync_batch_norm);

@@ -374,6 +374,7 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   EXPECT_LT(jc["removal_max_abs_diff"].get<double>(), 1e-4);
   EXPECT_EQ(jc["layers"].size(), 4u);
   EXPECT_EQ(jc["distillation"]["teacher"], ck.string());  // by default the unpruned model teaches
+  EXPECT_EQ(jc["finetune"]["batch"], 64);                 // by default the model's training batch
   CliRun e = run("eval --json --precision fp32 " + ch.string());
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_NEAR(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(), jc["test_accuracy_after"].get<double>(),
@@ -407,9 +408,11 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   const int64_t target = jc["macs_before"].get<int64_t>() / 3;
   CliRun tm = run("prune " + ck.string() + " --out " + (dir_ / "target.nimble").string() +
                   " --method channel --target-macs " + std::to_string(target) +
-                  " --plan-images 500 --finetune-epochs 1 --teacher none --precision fp32 --iters 5 --batch 32 --json");
+                  " --plan-images 500 --finetune-epochs 1 --finetune-batch 32 --teacher none --precision fp32 --iters 5"
+                  " --batch 32 --json");
   ASSERT_EQ(tm.code, 0) << tm.err;
   auto jtm = nlohmann::json::parse(tm.out);
+  EXPECT_EQ(jtm["finetune"]["batch"], 32);
   EXPECT_FALSE(jtm.contains("distillation"));
   EXPECT_LE(jtm["macs_after"].get<int64_t>(), target);
   EXPECT_GT(jtm["amount"].get<double>(), 0.0);
@@ -482,6 +485,10 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --teacher " + ck.string(),
                         "--finetune-epochs");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --alpha 0.5", "--finetune-epochs");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --finetune-batch 32",
+                        "--finetune-epochs");
+  expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --finetune-batch 0",
+                        "--finetune-batch");
   expect_one_line_error(
       "prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --teacher none --alpha 0.5",
       "--teacher none");

@@ -66,6 +66,7 @@ void add_finetune_options(CLI::App* c, PruneOptions& o) {
                 "fine-tune this many epochs while sparsity rises on the cubic schedule (0: prune in one shot)")
       ->capture_default_str();
   c->add_option("--lr", o.lr, "fine-tuning peak learning rate (cosine)")->capture_default_str();
+  c->add_option("--finetune-batch", o.finetune_batch, "fine-tuning batch size (default: the model's training batch)");
   add_sync_bn_flag(c, o.sync_batch_norm);
   c->add_option("--ramp", o.ramp, "fraction of the fine-tuning steps over which sparsity rises to the target")
       ->capture_default_str();

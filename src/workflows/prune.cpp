@@ -59,6 +59,10 @@ void PruneOptions::validate() const {
   workflow::check_range("finetune_epochs", double(finetune_epochs), 0, 1000);
   if (!(lr > 0 && std::isfinite(lr))) throw OptionError("lr", "must be positive");
   workflow::check_range("ramp", ramp, 0, 1);
+  if (finetune_batch) {
+    workflow::check_range("finetune_batch", double(*finetune_batch), 1, 65536);
+    if (finetune_epochs == 0) throw OptionError("finetune_batch", "acts during fine-tuning: give {finetune_epochs}");
+  }
   workflow::check_batch(batch);
   workflow::check_range("iters", double(iters), 1, 100000);
   // The teacher acts during fine-tuning; by default it is the unpruned model itself.
@@ -313,6 +317,7 @@ std::string run_identity(const PruneOptions& o, const Model& m) {
                                           std::to_string(o.finetune_epochs),
                                           std::to_string(o.lr),
                                           std::to_string(o.ramp),
+                                          o.finetune_batch ? std::to_string(*o.finetune_batch) : "-",
                                           precision_name(o.precision),
                                           std::to_string(o.seed),
                                           std::to_string(o.sync_batch_norm),
@@ -408,6 +413,8 @@ PruneReport prune_model(const PruneOptions& o) {
   if (o.no_teacher || o.finetune_epochs == 0) teacher.teacher.clear();
   if (o.finetune_epochs > 0) {
     train::TrainConfig tc = workflow::fine_tune_config(m, o.finetune_epochs, o.lr, o.seed, o.progress);
+    if (o.finetune_batch) tc.batch = *o.finetune_batch;
+    r.finetune_batch = tc.batch;
     // Decisions by timing (precision, the teacher's form) are the interrupted run's on resume.
     r.finetune_precision = choose_precision_for(
         resumed ? precision_from_name(resumed->training_state->required_setting("precision")) : o.precision, masked,
@@ -582,6 +589,7 @@ std::string to_json(const PruneReport& r) {
   if (r.finetune_precision) {
     j["finetune"] = workflow::precision_json(*r.finetune_precision);
     j["finetune"]["best_epoch"] = r.finetune_best_epoch;
+    j["finetune"]["batch"] = r.finetune_batch;
     j["finetune"]["val_accuracy"] = r.finetune_val_accuracy;
   }
   return j.dump();

@@ -44,6 +44,8 @@ struct PruneOptions {
   // 0.5, channel pruning to 50 % with 5 epochs lost 0.2 points less on mobilenet_v2 and resnet-20
   // (docs/results.md, "Fine-tuning settings"): the model spends more of its steps recovering.
   double lr = 0.03, ramp = 0.3;
+  // Batch of fine-tuning; unset: the model's training recipe's.
+  std::optional<int64_t> finetune_batch;
   bool sync_batch_norm = false;                // of fine-tuning under mpirun (train::TrainConfig)
   bool force = false;                          // write {out} even when it is one of the inputs
   Precision precision = Precision::automatic;  // of fine-tuning
@@ -87,7 +89,7 @@ struct PruneReport {
   double plan_seconds = 0;
   std::optional<DistillReport> distillation;
   std::optional<PrecisionChoice> finetune_precision;
-  int64_t finetune_best_epoch = 0;
+  int64_t finetune_best_epoch = 0, finetune_batch = 0;
   double finetune_val_accuracy = 0;
 };
 
