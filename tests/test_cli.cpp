@@ -489,6 +489,12 @@ TEST_F(Cli, PruneWritesSmallerModelsThatLoadEvalAndQuantize) {
                         "--finetune-epochs");
   expect_one_line_error("prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --finetune-batch 0",
                         "--finetune-batch");
+  // Checked against the training split (1,536 images) as soon as the data is read, before any work.
+  CliRun big = run("prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --finetune-batch 5000");
+  EXPECT_EQ(big.code, 2) << big.err;
+  EXPECT_NE(big.err.find("\nerror: --finetune-batch is larger than the training split (1536 images)\n"),
+            std::string::npos)
+      << big.err;
   expect_one_line_error(
       "prune " + ck.string() + " --out " + mag.string() + " --finetune-epochs 1 --teacher none --alpha 0.5",
       "--teacher none");

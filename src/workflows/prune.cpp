@@ -382,6 +382,9 @@ PruneReport prune_model(const PruneOptions& o) {
   if (!resumed) check_reachable(o, m.graph);
   const data::DataSet d = workflow::read_data_for(m, o.data, o.data_format, o.skip_bad, o.cache_mb, o.log);
   const data::Split split = workflow::training_split(m, d, o.data);
+  if (o.finetune_batch && *o.finetune_batch > split.train.size())  // before any planning, not after it
+    throw OptionError("finetune_batch",
+                      "is larger than the training split (" + std::to_string(split.train.size()) + " images)");
 
   PruneReport r;
   if (cfg.method == prune::Method::channel && cfg.criterion == prune::Criterion::taylor && !resumed) {
