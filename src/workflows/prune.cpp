@@ -60,7 +60,7 @@ void PruneOptions::validate() const {
   if (!(lr > 0 && std::isfinite(lr))) throw OptionError("lr", "must be positive");
   workflow::check_range("ramp", ramp, 0, 1);
   if (finetune_batch) {
-    workflow::check_range("finetune_batch", double(*finetune_batch), 1, 65536);
+    workflow::check_batch(*finetune_batch, "finetune_batch");
     if (finetune_epochs == 0) throw OptionError("finetune_batch", "acts during fine-tuning: give {finetune_epochs}");
   }
   workflow::check_batch(batch);

@@ -69,7 +69,7 @@ void check_range(const std::string& field, double v, double lo, double hi) {
   }
 }
 
-void check_batch(int64_t batch) { check_range("batch", double(batch), 1, 65536); }
+void check_batch(int64_t batch, const std::string& field) { check_range(field, double(batch), 1, 65536); }
 
 data::DataSet read_data(const std::string& path, const std::string& format, bool skip_bad, int64_t cache_mb,
                         const Shape& input, data::FitMode fit, ChannelOrder order) {

@@ -32,7 +32,7 @@ void announce(const Log& log, const PrecisionChoice& c);
 
 // Throws OptionError(field, ...) unless lo <= v <= hi.
 void check_range(const std::string& field, double v, double lo, double hi);
-void check_batch(int64_t batch);  // "batch": 1..65536
+void check_batch(int64_t batch, const std::string& field = "batch");  // 1..65536
 
 // Reads the data at `path` (data::load_data), fitted to `input` (empty: as the data is) with `fit`.
 // A BGR model's data comes with red and blue swapped (images are read as RGB).
